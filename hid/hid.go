@@ -1,0 +1,59 @@
+// Package hid defines kvmrelay's keyboard and pointer model: USB HID usage IDs, pointer events,
+// the binary wire format spoken on the console's data channels (docs/protocol.md §2), the
+// Sink that delivers input to a device, and the safety wrappers around sinks (held-key
+// tracking, release on silence).
+package hid
+
+// Usage is a USB HID usage ID on the keyboard/keypad page (0x07). Modifiers are 0xE0–0xE7.
+type Usage uint16
+
+// Modifier usages.
+const (
+	UsageLeftCtrl   Usage = 0xE0
+	UsageLeftShift  Usage = 0xE1
+	UsageLeftAlt    Usage = 0xE2
+	UsageLeftGUI    Usage = 0xE3
+	UsageRightCtrl  Usage = 0xE4
+	UsageRightShift Usage = 0xE5
+	UsageRightAlt   Usage = 0xE6
+	UsageRightGUI   Usage = 0xE7
+)
+
+// Buttons is a mouse button mask: bit 0 left, 1 right, 2 middle, 3 back, 4 forward.
+type Buttons uint8
+
+// Button bits.
+const (
+	ButtonLeft    Buttons = 1 << 0
+	ButtonRight   Buttons = 1 << 1
+	ButtonMiddle  Buttons = 1 << 2
+	ButtonBack    Buttons = 1 << 3
+	ButtonForward Buttons = 1 << 4
+
+	// ButtonsValid masks the bits the protocol defines.
+	ButtonsValid = ButtonLeft | ButtonRight | ButtonMiddle | ButtonBack | ButtonForward
+)
+
+// AbsMax is the largest absolute pointer coordinate on either axis.
+const AbsMax = 32767
+
+// PointerEvent is one pointer state change delivered to a Sink.
+type PointerEvent struct {
+	// Absolute is true when X and Y hold a position in 0…AbsMax on the video's content
+	// rectangle; false when DX and DY hold relative motion.
+	Absolute bool
+	X, Y     int
+	DX, DY   int
+	Buttons  Buttons
+	// WheelX and WheelY are wheel steps; WheelY > 0 scrolls down.
+	WheelX, WheelY int
+}
+
+// Sink receives input for one device: a USB gadget, an RFB connection, or a synthetic source.
+// Implementations must be safe for calls from one goroutine at a time; callers serialize.
+type Sink interface {
+	// Key presses (down = true) or releases a key.
+	Key(usage Usage, down bool) error
+	// Pointer moves the pointer, changes buttons, or scrolls.
+	Pointer(ev PointerEvent) error
+}
