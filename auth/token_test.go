@@ -1,0 +1,192 @@
+package auth
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+func newTestIssuer(t *testing.T, clock *fakeClock) *Issuer {
+	t.Helper()
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	ring, err := NewKeyring(key)
+	require.NoError(t, err)
+	iss, err := NewIssuer(IssuerConfig{Keys: ring, Name: "https://relay.test", Now: clock.Now})
+	require.NoError(t, err)
+	return iss
+}
+
+func TestMintVerifyRoundTrip(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	iss := newTestIssuer(t, clock)
+	tok, minted, err := iss.Mint(Claims{Subject: "alice", Audience: AudienceConsole, Device: "dev1", Session: "s_1"}, 5*time.Minute)
+	require.NoError(t, err)
+	got, err := iss.Verify(tok, AudienceConsole)
+	require.NoError(t, err)
+	assert.Equal(t, minted, got)
+	assert.Equal(t, "dev1", got.Device)
+	assert.Equal(t, "s_1", got.Session)
+	assert.Equal(t, clock.t.Add(5*time.Minute).UTC(), got.ExpiresAt)
+}
+
+// b64 encodes one JWT segment.
+func b64(v any) string {
+	data, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// TestVerifyRejects is SECURITY.md item 6: every malformed or forged token is refused.
+func TestVerifyRejects(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	iss := newTestIssuer(t, clock)
+	other := newTestIssuer(t, clock) // same name, different key: its kid is unknown to iss
+	good, _, err := iss.Mint(Claims{Subject: "alice", Audience: AudienceConsole}, time.Minute)
+	require.NoError(t, err)
+	parts := strings.Split(good, ".")
+	require.Len(t, parts, 3)
+	var header map[string]any
+	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &header))
+	kid := header["kid"].(string)
+	now := clock.t.Unix()
+	baseClaims := map[string]any{"iss": "https://relay.test", "sub": "alice", "aud": []string{"kvmrelay-console"}, "exp": now + 60, "iat": now}
+
+	// HS256 signed with the relay's public key bytes: the classic algorithm confusion.
+	pubDER, err := x509.MarshalPKIXPublicKey(&mustECKey(t, iss).PublicKey)
+	require.NoError(t, err)
+	hsTok, err := jwt.NewBuilder().Issuer("https://relay.test").Subject("alice").Audience([]string{"kvmrelay-console"}).Expiration(clock.t.Add(time.Minute)).Build()
+	require.NoError(t, err)
+	hsSigned, err := jwt.Sign(hsTok, jwt.WithKey(jwa.HS256(), pubDER))
+	require.NoError(t, err)
+
+	mint := func(c Claims, ttl time.Duration, by *Issuer) string {
+		s, _, err := by.Mint(c, ttl)
+		require.NoError(t, err)
+		return s
+	}
+	noExp := func() string {
+		claims := map[string]any{}
+		for k, v := range baseClaims {
+			if k != "exp" {
+				claims[k] = v
+			}
+		}
+		return b64(header) + "." + b64(claims) + "." + parts[2]
+	}
+
+	cases := []struct {
+		name  string
+		token string
+		aud   Audience
+		later time.Duration // verify this long after minting
+	}{
+		{"empty", "", AudienceConsole, 0},
+		{"garbage", "not.a.token", AudienceConsole, 0},
+		{"alg none", b64(map[string]any{"alg": "none", "typ": "JWT", "kid": kid}) + "." + b64(baseClaims) + ".", AudienceConsole, 0},
+		{"alg none without kid", b64(map[string]any{"alg": "none"}) + "." + b64(baseClaims) + ".", AudienceConsole, 0},
+		{"HS256 signed with the public key", string(hsSigned), AudienceConsole, 0},
+		{"empty signature", parts[0] + "." + parts[1] + ".", AudienceConsole, 0},
+		{"signature of another token", parts[0] + "." + b64(baseClaims) + "." + parts[2], AudienceConsole, 0},
+		{"no exp", noExp(), AudienceConsole, 0},
+		{"expired", mint(Claims{Subject: "alice", Audience: AudienceConsole}, time.Second, iss), AudienceConsole, time.Second + maxSkew + time.Second},
+		{"wrong audience", good, AudienceAgent, 0},
+		{"unknown kid", mint(Claims{Subject: "alice", Audience: AudienceConsole}, time.Minute, other), AudienceConsole, 0},
+		{"kid removed", b64(map[string]any{"alg": "ES256"}) + "." + parts[1] + "." + parts[2], AudienceConsole, 0},
+	}
+	minted := clock.t
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock.t = minted.Add(tc.later)
+			defer func() { clock.t = minted }()
+			_, err := iss.Verify(tc.token, tc.aud)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidToken)
+		})
+	}
+
+	t.Run("wrong issuer", func(t *testing.T) {
+		// The same key under another name: only the iss claim differs.
+		elsewhere, err := NewIssuer(IssuerConfig{Keys: iss.keys, Name: "https://evil.example", Now: clock.Now})
+		require.NoError(t, err)
+		tok := mint(Claims{Subject: "alice", Audience: AudienceConsole}, time.Minute, elsewhere)
+		_, err = iss.Verify(tok, AudienceConsole)
+		assert.ErrorIs(t, err, ErrInvalidToken)
+	})
+}
+
+func mustECKey(t *testing.T, iss *Issuer) *ecdsaPrivate {
+	t.Helper()
+	var raw ecdsaPrivate
+	require.NoError(t, jwkExport(iss.keys.signing, &raw))
+	return &raw
+}
+
+func TestRotationVerifiesRetiredKey(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	oldKey, err := GenerateKey()
+	require.NoError(t, err)
+	oldRing, err := NewKeyring(oldKey)
+	require.NoError(t, err)
+	oldIss, err := NewIssuer(IssuerConfig{Keys: oldRing, Name: "r", Now: clock.Now})
+	require.NoError(t, err)
+	tok, _, err := oldIss.Mint(Claims{Subject: "dev", Audience: AudienceAgent}, time.Minute)
+	require.NoError(t, err)
+
+	newKey, err := GenerateKey()
+	require.NoError(t, err)
+	newRing, err := NewKeyring(newKey, &oldKey.PublicKey)
+	require.NoError(t, err)
+	newIss, err := NewIssuer(IssuerConfig{Keys: newRing, Name: "r", Now: clock.Now})
+	require.NoError(t, err)
+	_, err = newIss.Verify(tok, AudienceAgent)
+	require.NoError(t, err, "a token signed by the retired key still verifies during rotation")
+}
+
+func TestOneTimeRedeemsOnce(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	iss := newTestIssuer(t, clock)
+	once := NewOneTime(clock.Now)
+	tok, _, err := iss.Mint(Claims{Subject: "demo", Audience: AudienceLogin, Device: "d"}, time.Minute)
+	require.NoError(t, err)
+	c, err := once.Redeem(iss, tok)
+	require.NoError(t, err)
+	assert.Equal(t, "d", c.Device)
+	_, err = once.Redeem(iss, tok)
+	assert.ErrorIs(t, err, ErrAlreadyUsed)
+
+	console, _, err := iss.Mint(Claims{Subject: "demo", Audience: AudienceConsole}, time.Minute)
+	require.NoError(t, err)
+	_, err = once.Redeem(iss, console)
+	assert.ErrorIs(t, err, ErrInvalidToken, "a console token is not a login")
+}
+
+func TestLoadOrCreateKeyringPersists(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadOrCreateKeyring(dir)
+	require.NoError(t, err)
+	b, err := LoadOrCreateKeyring(dir)
+	require.NoError(t, err)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	ia, err := NewIssuer(IssuerConfig{Keys: a, Name: "r", Now: clock.Now})
+	require.NoError(t, err)
+	ib, err := NewIssuer(IssuerConfig{Keys: b, Name: "r", Now: clock.Now})
+	require.NoError(t, err)
+	tok, _, err := ia.Mint(Claims{Subject: "x", Audience: AudienceAgent}, time.Minute)
+	require.NoError(t, err)
+	_, err = ib.Verify(tok, AudienceAgent)
+	require.NoError(t, err)
+}
