@@ -1,7 +1,7 @@
 // Package hid defines kvmrelay's keyboard and pointer model: USB HID usage IDs, pointer events,
 // the binary wire format spoken on the console's data channels (docs/protocol.md §2), the
-// Sink that delivers input to a device, and the safety wrappers around sinks (held-key
-// tracking, release on silence).
+// Sink that delivers input to a device, the safety wrappers around sinks (held-key
+// tracking, release on silence), and the Dispatcher that connects them to the data channels.
 package hid
 
 // Usage is a USB HID usage ID on the keyboard/keypad page (0x07). Modifiers are 0xE0–0xE7.

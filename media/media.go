@@ -5,6 +5,7 @@ package media
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"time"
 )
@@ -59,3 +60,125 @@ type Encoder interface {
 	SetBitrate(bps int)
 	Close() error
 }
+
+// ErrCodecUnavailable is returned when an encoder is not compiled into this binary (built
+// without cgo, or without the codec library).
+var ErrCodecUnavailable = errors.New("media: codec not available in this build")
+
+// EncoderConfig configures an encoder. Bitrates are in bits per second. Zero fields take the
+// defaults of WithDefaults.
+type EncoderConfig struct {
+	Codec         Codec
+	Width, Height int
+	// FPS is the steady frame rate the source promises; it sizes the per-frame bit budget.
+	// Damage-driven sources may run faster for a while: encoders adapt.
+	FPS int
+	// StartBitrate is the bitrate before the first SetBitrate. It matters: congestion control
+	// starts low (GCC at 10 kbps) and ramps up, and the first keyframe is sized by it.
+	StartBitrate int
+	// MinBitrate and MaxBitrate clamp every SetBitrate.
+	MinBitrate, MaxBitrate int
+	// RateBuffer is the rate-control buffer (VBV) as a duration at the current bitrate: the
+	// longest burst a frame may make the network queue absorb. Smaller is lower latency and
+	// blurrier keyframes.
+	RateBuffer time.Duration
+	// KeyframeMinInterval throttles forced keyframes (PLI/FIR); the first request always goes
+	// through at once.
+	KeyframeMinInterval time.Duration
+	// KeyframeInterval forces a periodic keyframe; 0 means keyframes only on request.
+	KeyframeInterval time.Duration
+	// Threads is the number of encoder threads; 0 picks from the CPU count.
+	Threads int
+	// Clock tells time for the keyframe throttle; nil is the system clock.
+	Clock Clock
+}
+
+// Encoder defaults.
+const (
+	DefaultFPS                 = 30
+	DefaultMinBitrate          = 150_000
+	DefaultRateBuffer          = 200 * time.Millisecond
+	DefaultKeyframeMinInterval = 500 * time.Millisecond
+)
+
+// WithDefaults returns c with every zero field set to its default. Bitrate defaults scale
+// with the picture size: about 1.2 Mbps at 720p and 2.5 Mbps at 1080p to start, up to 4× that.
+func (c EncoderConfig) WithDefaults() EncoderConfig {
+	if c.FPS <= 0 {
+		c.FPS = DefaultFPS
+	}
+	pixels := c.Width * c.Height
+	if c.StartBitrate <= 0 {
+		// 1.2 bits per pixel per second: legible console text soon after the first keyframe.
+		c.StartBitrate = max(300_000, pixels*6/5)
+	}
+	if c.MinBitrate <= 0 {
+		c.MinBitrate = min(DefaultMinBitrate, c.StartBitrate)
+	}
+	if c.MaxBitrate <= 0 {
+		c.MaxBitrate = max(c.StartBitrate, 4*c.StartBitrate)
+	}
+	if c.RateBuffer <= 0 {
+		c.RateBuffer = DefaultRateBuffer
+	}
+	if c.KeyframeMinInterval <= 0 {
+		c.KeyframeMinInterval = DefaultKeyframeMinInterval
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	return c
+}
+
+// Validate reports whether c (after WithDefaults) describes an encoder kvmrelay can build.
+func (c EncoderConfig) Validate() error {
+	switch {
+	case c.Codec != CodecH264 && c.Codec != CodecVP8:
+		return fmt.Errorf("media: unsupported codec %q", c.Codec)
+	case c.Width <= 0 || c.Height <= 0 || c.Width%2 != 0 || c.Height%2 != 0:
+		return fmt.Errorf("media: frame size %dx%d must be positive and even (4:2:0)", c.Width, c.Height)
+	case c.Width > 8192 || c.Height > 8192:
+		return fmt.Errorf("media: frame size %dx%d too large", c.Width, c.Height)
+	case c.FPS <= 0 || c.FPS > 240:
+		return fmt.Errorf("media: fps %d out of range 1…240", c.FPS)
+	case c.MinBitrate <= 0 || c.MinBitrate > c.StartBitrate || c.StartBitrate > c.MaxBitrate:
+		return fmt.Errorf("media: bitrates must satisfy 0 < min %d ≤ start %d ≤ max %d",
+			c.MinBitrate, c.StartBitrate, c.MaxBitrate)
+	case c.Threads < 0:
+		return fmt.Errorf("media: threads %d negative", c.Threads)
+	}
+	return nil
+}
+
+// ClampBitrate limits bps to [MinBitrate, MaxBitrate].
+func (c EncoderConfig) ClampBitrate(bps int) int {
+	return min(max(bps, c.MinBitrate), c.MaxBitrate)
+}
+
+// Clock tells time and makes timers. Sources and encoders take one so tests can drive time by
+// hand (media/mediatest.Clock) instead of sleeping.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer fires once on C after its duration, unless stopped.
+type Timer interface {
+	C() <-chan time.Time
+	// Stop prevents the timer from firing; it reports whether it did.
+	Stop() bool
+}
+
+// SystemClock is the real Clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// NewTimer returns a time.Timer as a Timer.
+func (SystemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
+
+type systemTimer struct{ t *time.Timer }
+
+func (t systemTimer) C() <-chan time.Time { return t.t.C }
+func (t systemTimer) Stop() bool          { return t.t.Stop() }

@@ -1,0 +1,5 @@
+// Package agent is kvmagent's runtime: it dials out to the relay (never listens), reconnects
+// with backoff, and serves console sessions — one WebRTC peer connection each, carrying the
+// device's video from a media.Source through an encoder, and its keyboard and mouse input
+// through hid data channels into a hid.Sink.
+package agent

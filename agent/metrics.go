@@ -1,0 +1,52 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the agent's counters; registered where the agent exposes them.
+type Metrics struct {
+	Frames        *prometheus.CounterVec
+	EncodedBytes  prometheus.Counter
+	EncodeSeconds prometheus.Histogram
+	TargetBitrate prometheus.Gauge
+	Sessions      prometheus.Gauge
+}
+
+// NewMetrics makes the metrics and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kvmagent_frames_encoded_total", Help: "Frames encoded, by kind (key|delta).",
+		}, []string{"kind"}),
+		EncodedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kvmagent_encoded_bytes_total", Help: "Bytes of encoded video.",
+		}),
+		EncodeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kvmagent_encode_seconds", Help: "Time to encode one frame.",
+			Buckets: []float64{.001, .002, .004, .006, .008, .012, .016, .025, .05, .1},
+		}),
+		TargetBitrate: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_target_bitrate_bps", Help: "Encoder target bitrate from bandwidth estimation.",
+		}),
+		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_sessions", Help: "Console sessions being served.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions)
+	}
+	return m
+}
+
+func (m *Metrics) observeFrame(encode time.Duration, size int, key bool) {
+	kind := "delta"
+	if key {
+		kind = "key"
+	}
+	m.Frames.WithLabelValues(kind).Inc()
+	m.EncodedBytes.Add(float64(size))
+	m.EncodeSeconds.Observe(encode.Seconds())
+}

@@ -1,0 +1,308 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/signaling"
+)
+
+// connectTimeout ends a session whose peer connection has not connected by then.
+const connectTimeout = 30 * time.Second
+
+// session is one console's peer connection: the video track, the hid and pointer data
+// channels, and the dispatcher that turns their messages into input for the device.
+type session struct {
+	sid     string
+	log     *slog.Logger
+	pc      *webrtc.PeerConnection
+	stream  *stream
+	release func() // gives the stream back to the agent
+	hid     *hid.Dispatcher
+	send    func(t signaling.Type, data any)
+	onEnd   func(*session)
+	// async runs f on a goroutine the agent waits for: session ends triggered from pion's
+	// callbacks must not run on them (end closes the peer connection they belong to).
+	async func(f func())
+
+	mu         sync.Mutex
+	remoteSet  bool
+	candidates []webrtc.ICECandidateInit
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	endOnce  sync.Once
+	started  time.Time
+	metrics  *Metrics
+	endCause string
+}
+
+// sessionDeps are what a session takes from its agent.
+type sessionDeps struct {
+	webrtc   WebRTCConfig
+	sink     hid.Sink
+	acquire  func(codec media.Codec, sid string) (*stream, func(), error)
+	codecs   []media.Codec // what this agent can encode, preferred first
+	send     func(sid string, t signaling.Type, data any)
+	onEnd    func(*session)
+	async    func(f func())
+	log      *slog.Logger
+	metrics  *Metrics
+	encoder  media.EncoderConfig
+	hidClock hid.Clock
+}
+
+// chooseCodec picks the first codec the agent prefers that the console can decode.
+func chooseCodec(preferred []media.Codec, console []string) (media.Codec, error) {
+	for _, c := range preferred {
+		for _, have := range console {
+			if equalFoldASCII(have, string(c)) {
+				return c, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("agent: the console decodes none of %v (it offered %q)", preferred, console)
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// newSession builds the peer connection, sends the offer and returns; the rest happens in
+// callbacks and the session's goroutines, which end with end().
+func newSession(parent context.Context, sid string, start signaling.SessionStart, deps sessionDeps) (*session, error) {
+	log := deps.log.With("sid", sid, "principal", start.Principal)
+	codec, err := chooseCodec(deps.codecs, start.Codecs)
+	if err != nil {
+		return nil, err
+	}
+	st, release, err := deps.acquire(codec, sid)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{
+		sid: sid, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(), metrics: deps.metrics,
+		send: func(t signaling.Type, data any) { deps.send(sid, t, data) },
+	}
+	s.ctx, s.cancel = context.WithCancel(parent)
+	if err := s.setup(start, deps); err != nil {
+		s.end("setup failed")
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
+	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.clock)
+	if err != nil {
+		return err
+	}
+	cfg := webrtc.Configuration{
+		ICEServers:    toPionICEServers(start.ICEServers),
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	}
+	s.pc, err = api.api.NewPeerConnection(cfg)
+	if err != nil {
+		return fmt.Errorf("agent: peer connection: %w", err)
+	}
+	tr, err := s.pc.AddTransceiverFromTrack(s.stream.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return fmt.Errorf("agent: add video track: %w", err)
+	}
+	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
+
+	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock})
+	if err != nil {
+		return err
+	}
+	s.wg.Go(func() { _ = s.hid.Run(s.ctx) })
+	ordered := true
+	hidDC, err := s.pc.CreateDataChannel(hid.LabelHID, &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		return fmt.Errorf("agent: hid channel: %w", err)
+	}
+	unordered, noRetransmits := false, uint16(0)
+	ptrDC, err := s.pc.CreateDataChannel(hid.LabelPointer, &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &noRetransmits})
+	if err != nil {
+		return fmt.Errorf("agent: pointer channel: %w", err)
+	}
+	hidDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelHID, m.IsString, m.Data) })
+	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
+	// A closed hid channel means the console can no longer lift a key: release everything.
+	hidDC.OnClose(func() { s.async(func() { s.end("hid channel closed") }) })
+
+	s.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			s.send(signaling.TypeCandidate, signaling.Candidate{Candidate: ""})
+			return
+		}
+		init := c.ToJSON()
+		s.send(signaling.TypeCandidate, signaling.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
+	})
+	s.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			s.stream.requestKeyframe()
+		case webrtc.PeerConnectionStateFailed:
+			s.async(func() { s.end("ICE failed") })
+		case webrtc.PeerConnectionStateClosed:
+			s.async(func() { s.end("peer connection closed") })
+		}
+	})
+	s.wg.Go(func() { s.followBandwidth(api) })
+	s.wg.Go(s.connectDeadline)
+
+	offer, err := s.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("agent: create offer: %w", err)
+	}
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("agent: set local description: %w", err)
+	}
+	s.send(signaling.TypeOffer, signaling.SDP{SDP: offer.SDP})
+	return nil
+}
+
+// readRTCP answers PLI and FIR with a keyframe (the encoder throttles repeats).
+func (s *session) readRTCP(sender *webrtc.RTPSender) {
+	for {
+		packets, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range packets {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.stream.requestKeyframe()
+			}
+		}
+	}
+}
+
+// followBandwidth feeds the send-side estimate into the encoder's bitrate.
+func (s *session) followBandwidth(api *peerAPI) {
+	select {
+	case <-s.ctx.Done():
+		return
+	case est := <-api.estimators:
+		est.OnTargetBitrateChange(func(bps int) { s.stream.setBitrate(s.sid, bps) })
+		s.stream.setBitrate(s.sid, est.GetTargetBitrate())
+	}
+}
+
+// connectDeadline ends a session that never connects (the console went away mid-negotiation).
+func (s *session) connectDeadline() {
+	t := time.NewTimer(connectTimeout)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+	case <-t.C:
+		if s.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+			// end waits for this goroutine, so it must run on another.
+			s.async(func() { s.end("not connected within " + connectTimeout.String()) })
+		}
+	}
+}
+
+// handleAnswer applies the console's answer and the candidates that arrived before it.
+func (s *session) handleAnswer(sdp string) error {
+	// The relay checks this too; the agent does not trust the relay with its DTLS identity.
+	if err := signaling.CheckSDP(sdp); err != nil {
+		return err
+	}
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("agent: set answer: %w", err)
+	}
+	s.mu.Lock()
+	pending := s.candidates
+	s.candidates, s.remoteSet = nil, true
+	s.mu.Unlock()
+	for _, c := range pending {
+		if err := s.pc.AddICECandidate(c); err != nil {
+			s.log.Debug("add buffered candidate", "err", err)
+		}
+	}
+	return nil
+}
+
+// handleCandidate adds a console candidate, or buffers it until the answer is set.
+func (s *session) handleCandidate(c signaling.Candidate) error {
+	if c.Candidate == "" {
+		return nil // end of candidates: nothing to do for pion
+	}
+	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	s.mu.Lock()
+	if !s.remoteSet {
+		if len(s.candidates) < maxBufferedCandidates {
+			s.candidates = append(s.candidates, init)
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	if err := s.pc.AddICECandidate(init); err != nil {
+		return fmt.Errorf("agent: add candidate: %w", err)
+	}
+	return nil
+}
+
+// maxBufferedCandidates bounds what a console can make the agent hold before its answer.
+const maxBufferedCandidates = 64
+
+// end closes the session once: input released, peer connection closed, stream given back.
+func (s *session) end(cause string) {
+	s.endOnce.Do(func() {
+		s.endCause = cause
+		s.log.Info("session ended", "cause", cause, "lasted", time.Since(s.started).Round(time.Millisecond))
+		s.cancel()
+		if s.hid != nil {
+			// Close releases every key and button this console held (SECURITY.md item 11).
+			if err := s.hid.Close(); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("release input", "err", err)
+			}
+		}
+		if s.pc != nil {
+			_ = s.pc.Close()
+		}
+		s.wg.Wait()
+		s.release()
+		if s.onEnd != nil {
+			s.onEnd(s)
+		}
+	})
+}
+
+func toPionICEServers(in []signaling.ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/logging"
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvmrelay/kvmrelay/media"
+)
+
+// WebRTCConfig tunes the agent's peer connections.
+type WebRTCConfig struct {
+	// Net replaces the real network (pion's vnet in tests); nil uses the host's.
+	Net transport.Net
+	// IncludeLoopback adds 127.0.0.1 host candidates (same-machine demos and tests).
+	IncludeLoopback bool
+	// InterfaceFilter limits the interfaces gathered from; nil gathers from all.
+	InterfaceFilter func(name string) bool
+	// IPFilter limits host candidate addresses; nil keeps all.
+	IPFilter func(ip net.IP) bool
+	// RelayAcceptanceWait is how long the agent (ICE controlling) waits for a better pair
+	// before nominating a relayed one. pion's default of 2 s delays every relayed console.
+	RelayAcceptanceWait time.Duration
+	// LoggerFactory for pion's internals; nil is quiet.
+	LoggerFactory logging.LoggerFactory
+}
+
+// Payload types and fmtp lines the agent offers. H.264 is constrained baseline,
+// packetization-mode 1: every browser decodes it, in hardware where there is some.
+const (
+	payloadTypeH264 = 102
+	payloadTypeVP8  = 96
+	h264Fmtp        = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+)
+
+func videoFeedback() []webrtc.RTCPFeedback {
+	return []webrtc.RTCPFeedback{
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: webrtc.TypeRTCPFBTransportCC},
+	}
+}
+
+// codecCapability is the RTP capability of one of the agent's codecs.
+func codecCapability(c media.Codec) (webrtc.RTPCodecCapability, error) {
+	switch c {
+	case media.CodecH264:
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: videoFeedback()}, nil
+	case media.CodecVP8:
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback()}, nil
+	}
+	return webrtc.RTPCodecCapability{}, fmt.Errorf("agent: unsupported codec %q", c)
+}
+
+// peerAPI is a webrtc.API for one session plus the bandwidth estimator it will create.
+type peerAPI struct {
+	api        *webrtc.API
+	estimators chan cc.BandwidthEstimator
+}
+
+// newPeerAPI builds the media engine (H.264 + VP8, TWCC, latency extensions), the interceptors
+// (NACK, RTCP reports, TWCC, GCC send-side estimation with no pacer) and the ICE settings.
+func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) (*peerAPI, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range []struct {
+		codec media.Codec
+		pt    webrtc.PayloadType
+	}{{media.CodecH264, payloadTypeH264}, {media.CodecVP8, payloadTypeVP8}} {
+		capability, err := codecCapability(c.codec)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: capability, PayloadType: c.pt}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("agent: register %s: %w", c.codec, err)
+		}
+	}
+	for _, uri := range []string{playoutDelayURI, absCaptureTimeURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return nil, fmt.Errorf("agent: register extension %s: %w", uri, err)
+		}
+	}
+
+	reg := &interceptor.Registry{}
+	estimators := make(chan cc.BandwidthEstimator, 1)
+	congestion, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: a paced keyframe waits behind the bucket, and on a console a late frame
+		// is worse than a brief burst. GCC still backs the encoder off when queues build.
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(enc.StartBitrate),
+			gcc.SendSideBWEMinBitrate(enc.MinBitrate),
+			gcc.SendSideBWEMaxBitrate(enc.MaxBitrate),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+		)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: congestion controller: %w", err)
+	}
+	congestion.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
+		select {
+		case estimators <- e:
+		default:
+		}
+	})
+	reg.Add(congestion)
+	reg.Add(latencyExtensionsFactory{clock: clock})
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, fmt.Errorf("agent: twcc: %w", err)
+	}
+	if err := webrtc.ConfigureNack(m, reg); err != nil {
+		return nil, fmt.Errorf("agent: nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("agent: rtcp reports: %w", err)
+	}
+
+	se := webrtc.SettingEngine{}
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+	}
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if cfg.InterfaceFilter != nil {
+		se.SetInterfaceFilter(cfg.InterfaceFilter)
+	}
+	if cfg.IPFilter != nil {
+		se.SetIPFilter(cfg.IPFilter)
+	}
+	se.SetHostAcceptanceMinWait(0)
+	se.SetSrflxAcceptanceMinWait(50 * time.Millisecond)
+	se.SetPrflxAcceptanceMinWait(50 * time.Millisecond)
+	wait := cfg.RelayAcceptanceWait
+	if wait <= 0 {
+		wait = 100 * time.Millisecond
+	}
+	se.SetRelayAcceptanceMinWait(wait)
+	// Fail over quickly: a console whose path died should reconnect in seconds, not 30.
+	se.SetICETimeouts(3*time.Second, 10*time.Second, time.Second)
+	// Cap data-channel messages: pion accepts ~1 GiB by default (SECURITY.md item 10).
+	se.SetSCTPMaxMessageSize(maxDataChannelMessage)
+	se.SetSCTPMaxReceiveBufferSize(maxSCTPReceiveBuffer)
+	if cfg.LoggerFactory != nil {
+		se.LoggerFactory = cfg.LoggerFactory
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return &peerAPI{api: api, estimators: estimators}, nil
+}
+
+// Data-channel limits: HID messages are at most 16 KiB; nothing bigger is ever valid.
+const (
+	maxDataChannelMessage = 64 << 10
+	maxSCTPReceiveBuffer  = 256 << 10
+)

@@ -1,0 +1,290 @@
+package hid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Dispatcher defaults.
+const (
+	// DefaultRatePerSecond is generous: a console sends ~5 keep-alives, at most a few hundred
+	// pointer moves and far fewer key events per second.
+	DefaultRatePerSecond = 2000
+	// DefaultTextQueue bounds the TEXT messages waiting to be typed (each ≤ 16 KiB).
+	DefaultTextQueue = 8
+)
+
+// Config configures a Dispatcher. Only Sink is required.
+type Config struct {
+	Sink Sink
+	// Clock defaults to SystemClock().
+	Clock Clock
+	// SilenceTimeout is how long the hid channel may stay quiet before held input is
+	// released; default DefaultSilenceTimeout.
+	SilenceTimeout time.Duration
+	// RatePerSecond and RateBurst limit the messages accepted per channel; the rest are
+	// dropped as DropFlood. Defaults: DefaultRatePerSecond, and a burst of one second's worth.
+	RatePerSecond float64
+	RateBurst     int
+	// TextQueue is how many TEXT messages may wait to be typed; default DefaultTextQueue.
+	TextQueue int
+	// Layout types TEXT; default LayoutEnUS().
+	Layout Layout
+	// OnSinkError, if set, is called with every sink error, from the goroutine that made the
+	// call and without locks held; it may call Close. Errors are counted in Stats regardless.
+	OnSinkError func(error)
+}
+
+// Dispatcher turns the console's data-channel messages into sink calls for one console
+// session: it decodes and validates them, drops floods, stale moves and anything malformed,
+// tracks held input and releases it when the hid channel goes quiet or the session ends.
+// HandleMessage (and its shorthands) never wait for typing; they block only for the sink
+// calls of one message. Text is typed by Run.
+//
+// Wiring in the agent, one Dispatcher per console peer connection:
+//
+//	d, err := hid.NewDispatcher(hid.Config{Sink: sink})
+//	go d.Run(ctx) // types TEXT; Close when ctx ends
+//	hidDC.OnMessage(func(m webrtc.DataChannelMessage) { d.HandleMessage(hid.ChannelHID, m.IsString, m.Data) })
+//	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { d.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
+//	hidDC.OnClose(func() { d.Close() }) // and on ICE failure, peer connection close, bye
+type Dispatcher struct {
+	tracker     *Tracker
+	watchdog    *Watchdog
+	clock       Clock
+	layout      Layout
+	onSinkError func(error)
+	limits      [2]*limiter
+	seq         SeqFilter
+	stats       Stats
+	text        chan textJob
+
+	// gen cancels typing: every release-all bumps it, and a TEXT only types while gen still
+	// has the value it had when the TEXT arrived.
+	gen       atomic.Uint64
+	closed    atomic.Bool
+	running   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+}
+
+// NewDispatcher returns a Dispatcher feeding cfg.Sink. Call Run to type TEXT messages and Close
+// (or end Run's context) when the session ends.
+func NewDispatcher(cfg Config) (*Dispatcher, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("hid: dispatcher needs a sink")
+	}
+	if cfg.SilenceTimeout < 0 || cfg.RatePerSecond < 0 || cfg.RateBurst < 0 || cfg.TextQueue < 0 {
+		return nil, fmt.Errorf("hid: negative dispatcher limit in %+v", cfg)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.SilenceTimeout == 0 {
+		cfg.SilenceTimeout = DefaultSilenceTimeout
+	}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = DefaultRatePerSecond
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = max(1, int(cfg.RatePerSecond))
+	}
+	if cfg.TextQueue == 0 {
+		cfg.TextQueue = DefaultTextQueue
+	}
+	if cfg.Layout == nil {
+		cfg.Layout = LayoutEnUS()
+	}
+	d := &Dispatcher{
+		tracker:     NewTracker(cfg.Sink),
+		clock:       cfg.Clock,
+		layout:      cfg.Layout,
+		onSinkError: cfg.OnSinkError,
+		text:        make(chan textJob, cfg.TextQueue),
+		done:        make(chan struct{}),
+	}
+	now := cfg.Clock.Now()
+	for i := range d.limits {
+		d.limits[i] = newLimiter(cfg.RatePerSecond, cfg.RateBurst, now)
+	}
+	d.watchdog = NewWatchdog(cfg.Clock, cfg.SilenceTimeout, d.onSilence)
+	return d, nil
+}
+
+// Stats returns the live counters.
+func (d *Dispatcher) Stats() *Stats { return &d.stats }
+
+// HandleHID handles one binary message from the "hid" data channel.
+func (d *Dispatcher) HandleHID(b []byte) { d.HandleMessage(ChannelHID, false, b) }
+
+// HandlePointer handles one binary message from the "pointer" data channel.
+func (d *Dispatcher) HandlePointer(b []byte) { d.HandleMessage(ChannelPointer, false, b) }
+
+// HandleMessage handles one data-channel message as pion delivers it (isString is
+// DataChannelMessage.IsString). It does not keep b.
+func (d *Dispatcher) HandleMessage(ch Channel, isString bool, b []byte) {
+	if ch > ChannelPointer {
+		d.stats.HID.Dropped[DropWrongChannel].Add(1)
+		return
+	}
+	cs := d.stats.channel(ch)
+	if reason, ok := d.handle(ch, isString, b); !ok {
+		cs.Dropped[reason].Add(1)
+		return
+	}
+	cs.Accepted.Add(1)
+}
+
+func (d *Dispatcher) handle(ch Channel, isString bool, b []byte) (DropReason, bool) {
+	// Cheap refusals first: nothing a flooding peer sends costs more than a token check.
+	switch {
+	case d.closed.Load():
+		return DropClosed, false
+	case !d.limits[ch].allow(d.clock.Now()):
+		return DropFlood, false
+	case isString:
+		return DropNotBinary, false
+	}
+	m, err := Decode(b)
+	if err != nil {
+		return dropReason(err), false
+	}
+	if m.Type().Channel() != ch {
+		return DropWrongChannel, false
+	}
+	if ch == ChannelHID {
+		d.watchdog.Kick()
+	}
+	return d.apply(m)
+}
+
+func (d *Dispatcher) apply(m Message) (DropReason, bool) {
+	var err error
+	switch m := m.(type) {
+	case KeyMsg:
+		err = d.tracker.Key(m.Usage, m.Down)
+	case ButtonsMsg:
+		if m.HasPosition() {
+			err = d.tracker.SetButtonsAt(m.Buttons, int(m.X), int(m.Y))
+		} else {
+			err = d.tracker.SetButtons(m.Buttons)
+		}
+	case WheelMsg:
+		err = d.tracker.Wheel(int(m.DX), int(m.DY))
+	case KeepAliveMsg:
+		// Only feeds the watchdog.
+	case ReleaseAllMsg:
+		err = d.cancelAndRelease()
+	case TextMsg:
+		select {
+		case d.text <- textJob{text: m.Text, gen: d.gen.Load()}:
+		default:
+			return DropTextQueueFull, false
+		}
+	case PointerAbsMsg:
+		if !d.seq.Accept(m.Seq) {
+			return DropStale, false
+		}
+		// Buttons are state and travel on the reliable channel (BUTTONS, POINTER_REL). The
+		// mask of a lossy, reorderable move is ignored: a late move would otherwise press a
+		// button again after its release.
+		err = d.tracker.MoveAbs(int(m.X), int(m.Y))
+	case PointerRelMsg:
+		err = d.tracker.MoveRel(m.Buttons, int(m.DX), int(m.DY))
+	}
+	if errors.Is(err, ErrClosed) {
+		return DropClosed, false
+	}
+	d.sinkError(err)
+	return 0, true
+}
+
+// cancelAndRelease stops typing, then releases everything. Order matters: a keystroke checks
+// gen under the tracker's lock, so none can land after ReleaseAll takes it.
+func (d *Dispatcher) cancelAndRelease() error {
+	d.gen.Add(1)
+	return d.tracker.ReleaseAll()
+}
+
+func (d *Dispatcher) onSilence() {
+	d.stats.SilenceReleases.Add(1)
+	d.sinkError(d.cancelAndRelease())
+}
+
+func (d *Dispatcher) sinkError(err error) {
+	if err == nil {
+		return
+	}
+	d.stats.SinkErrors.Add(1)
+	if d.onSinkError != nil {
+		d.onSinkError(err)
+	}
+}
+
+// Run types queued TEXT messages until ctx ends or Close is called, then closes the Dispatcher
+// (releasing everything). It returns nil; the release's error is Close's.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("hid: Dispatcher.Run called twice")
+	}
+	defer d.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.done:
+			return nil
+		case job := <-d.text:
+			d.typeText(ctx, job)
+		}
+	}
+}
+
+// Close stops the Dispatcher: later messages are dropped, typing stops, the watchdog is
+// stopped and every held key and button is released. Call it when the console disconnects,
+// its data channel closes or ICE fails. It is idempotent and returns the release's error.
+func (d *Dispatcher) Close() error {
+	first := false
+	d.closeOnce.Do(func() {
+		first = true
+		d.closed.Store(true)
+		d.gen.Add(1)
+		d.watchdog.Stop()
+		close(d.done)
+		d.closeErr = d.tracker.Close()
+		for drained := false; !drained; {
+			select {
+			case <-d.text:
+				d.stats.TextCanceled.Add(1)
+			default:
+				drained = true
+			}
+		}
+	})
+	if first {
+		// Outside the Once: OnSinkError may call Close.
+		d.sinkError(d.closeErr)
+	}
+	return d.closeErr
+}
+
+func dropReason(err error) DropReason {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return DropTooLarge
+	case errors.Is(err, ErrTooShort):
+		return DropTooShort
+	case errors.Is(err, ErrBadLength):
+		return DropBadLength
+	case errors.Is(err, ErrUnknownType):
+		return DropUnknownType
+	case errors.Is(err, ErrInvalidUTF8):
+		return DropInvalidUTF8
+	}
+	return DropOutOfRange
+}

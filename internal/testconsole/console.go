@@ -1,0 +1,403 @@
+// Package testconsole is a console written in Go for tests: it redeems a console link, speaks
+// the signaling protocol exactly as the browser page does, answers the agent's offer with a
+// pion peer connection (on the real network or pion's vnet), counts the video it receives and
+// sends HID messages. Browser behaviour itself is tested with real Chromium (e2e).
+package testconsole
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/kvmrelay/kvmrelay/signaling"
+)
+
+// Config configures a test console.
+type Config struct {
+	// Relay is the relay's base URL.
+	Relay string
+	// Code is a one-time login (from a console link); Token a console token instead.
+	Code, Token string
+	// Origin is sent on the WebSocket upgrade (browsers always send one).
+	Origin string
+	// Net is pion's vnet (or nil for the real network).
+	Net transport.Net
+	// ForceRelay sets iceTransportPolicy "relay", as the page does with #relay=1.
+	ForceRelay bool
+	// Codecs the console claims to decode; default H.264 and VP8.
+	Codecs []string
+	// MungeAnswer, when set, rewrites the answer SDP before it is sent (attack tests).
+	MungeAnswer func(sdp string) string
+	// IncludeLoopback gathers 127.0.0.1 host candidates.
+	IncludeLoopback bool
+}
+
+// Console is one connected test console.
+type Console struct {
+	cfg   Config
+	sig   *signaling.Client
+	pc    *webrtc.PeerConnection
+	sid   string
+	start time.Time
+
+	Welcome signaling.Welcome
+
+	mu        sync.Mutex
+	hid, ptr  *webrtc.DataChannel
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	errors    []signaling.ErrorMessage
+	byes      []signaling.Bye
+
+	videoPackets atomic.Int64
+	firstVideo   chan struct{}
+	firstOnce    sync.Once
+	connected    chan struct{}
+	connOnce     sync.Once
+	channelsOpen chan struct{}
+	chanWG       sync.WaitGroup
+	failed       chan struct{}
+	failOnce     sync.Once
+	wg           sync.WaitGroup
+}
+
+// Redeem exchanges a one-time login for a console token.
+func Redeem(ctx context.Context, relay, code string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"code": code})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(relay, "/")+"/api/v1/console/redeem", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("redeem: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token   string `json:"token"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", fmt.Errorf("redeem: decode: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("redeem: HTTP %d %s: %s", resp.StatusCode, out.Code, out.Message)
+	}
+	return out.Token, nil
+}
+
+// CodeFromLink extracts the one-time code from a console link.
+func CodeFromLink(link string) (string, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return "", err
+	}
+	v, err := url.ParseQuery(u.Fragment)
+	if err != nil {
+		return "", err
+	}
+	if v.Get("code") == "" {
+		return "", errors.New("link has no #code=")
+	}
+	return v.Get("code"), nil
+}
+
+// Open redeems (if needed), connects signaling, joins and starts answering. It returns once the
+// welcome arrived; use WaitConnected and friends for the rest.
+func Open(ctx context.Context, cfg Config) (*Console, error) {
+	if len(cfg.Codecs) == 0 {
+		cfg.Codecs = []string{"video/H264", "video/VP8"}
+	}
+	token := cfg.Token
+	if token == "" {
+		var err error
+		if token, err = Redeem(ctx, cfg.Relay, cfg.Code); err != nil {
+			return nil, err
+		}
+	}
+	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(cfg.Relay, "/"), "http") + "/ws/console"
+	c := &Console{
+		cfg: cfg, start: time.Now(),
+		firstVideo: make(chan struct{}), connected: make(chan struct{}),
+		channelsOpen: make(chan struct{}), failed: make(chan struct{}),
+	}
+	var err error
+	c.sig, err = signaling.Dial(ctx, signaling.DialConfig{URL: wsURL, Token: token, Origin: cfg.Origin})
+	if err != nil {
+		return nil, err
+	}
+	env, err := c.sig.Recv()
+	if err != nil {
+		c.sig.Close()
+		return nil, fmt.Errorf("waiting for welcome: %w", err)
+	}
+	if env.Type != signaling.TypeWelcome {
+		c.sig.Close()
+		return nil, fmt.Errorf("first message is %q, want welcome", env.Type)
+	}
+	if err := signaling.DecodeData(env, &c.Welcome); err != nil {
+		c.sig.Close()
+		return nil, err
+	}
+	c.sid = c.Welcome.SID
+	if err := c.newPeer(); err != nil {
+		c.sig.Close()
+		return nil, err
+	}
+	c.wg.Go(c.readLoop)
+	if err := c.sig.Send(signaling.TypeJoin, c.sid, signaling.Join{Codecs: cfg.Codecs, ForceRelay: cfg.ForceRelay}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Console) newPeer() error {
+	se := webrtc.SettingEngine{}
+	if c.cfg.Net != nil {
+		se.SetNet(c.cfg.Net)
+	}
+	se.SetIncludeLoopbackCandidate(c.cfg.IncludeLoopback)
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+	ice := make([]webrtc.ICEServer, 0, len(c.Welcome.ICEServers))
+	for _, s := range c.Welcome.ICEServers {
+		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	policy := webrtc.ICETransportPolicyAll
+	if c.cfg.ForceRelay {
+		policy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: ice, ICETransportPolicy: policy})
+	if err != nil {
+		return err
+	}
+	c.pc = pc
+	c.chanWG.Add(2)
+	go func() { c.chanWG.Wait(); close(c.channelsOpen) }()
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		c.mu.Lock()
+		switch dc.Label() {
+		case "hid":
+			c.hid = dc
+		case "pointer":
+			c.ptr = dc
+		}
+		c.mu.Unlock()
+		dc.OnOpen(func() { c.chanWG.Done() })
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.wg.Go(func() {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				c.videoPackets.Add(1)
+				c.firstOnce.Do(func() { close(c.firstVideo) })
+			}
+		})
+	})
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			_ = c.sig.Send(signaling.TypeCandidate, c.sid, signaling.Candidate{})
+			return
+		}
+		init := cand.ToJSON()
+		_ = c.sig.Send(signaling.TypeCandidate, c.sid, signaling.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			c.connOnce.Do(func() { close(c.connected) })
+		case webrtc.PeerConnectionStateFailed:
+			c.failOnce.Do(func() { close(c.failed) })
+		}
+	})
+	return nil
+}
+
+func (c *Console) readLoop() {
+	for {
+		env, err := c.sig.Recv()
+		if err != nil {
+			return
+		}
+		switch env.Type {
+		case signaling.TypeOffer:
+			var d signaling.SDP
+			if signaling.DecodeData(env, &d) != nil {
+				continue
+			}
+			if err := c.answer(d.SDP); err != nil {
+				c.recordError(signaling.ErrorMessage{Code: "local", Message: err.Error()})
+			}
+		case signaling.TypeCandidate:
+			var cand signaling.Candidate
+			if signaling.DecodeData(env, &cand) != nil || cand.Candidate == "" {
+				continue
+			}
+			init := webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex}
+			c.mu.Lock()
+			if !c.remoteSet {
+				c.pending = append(c.pending, init)
+				c.mu.Unlock()
+				continue
+			}
+			c.mu.Unlock()
+			_ = c.pc.AddICECandidate(init)
+		case signaling.TypeError:
+			var e signaling.ErrorMessage
+			_ = signaling.DecodeData(env, &e)
+			c.recordError(e)
+		case signaling.TypeBye:
+			var b signaling.Bye
+			_ = signaling.DecodeData(env, &b)
+			c.mu.Lock()
+			c.byes = append(c.byes, b)
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *Console) answer(sdp string) error {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	ans, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	out := ans.SDP
+	if c.cfg.MungeAnswer != nil {
+		out = c.cfg.MungeAnswer(out)
+	}
+	c.mu.Lock()
+	pending := c.pending
+	c.pending, c.remoteSet = nil, true
+	c.mu.Unlock()
+	for _, p := range pending {
+		_ = c.pc.AddICECandidate(p)
+	}
+	return c.sig.Send(signaling.TypeAnswer, c.sid, signaling.SDP{SDP: out})
+}
+
+func (c *Console) recordError(e signaling.ErrorMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors = append(c.errors, e)
+}
+
+// Errors returns the error messages received so far.
+func (c *Console) Errors() []signaling.ErrorMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]signaling.ErrorMessage(nil), c.errors...)
+}
+
+// SID is the console session id.
+func (c *Console) SID() string { return c.sid }
+
+// Signaling exposes the signaling client (tests send crafted messages through it).
+func (c *Console) Signaling() *signaling.Client { return c.sig }
+
+func wait(ctx context.Context, ch <-chan struct{}, failed <-chan struct{}, what string) error {
+	select {
+	case <-ch:
+		return nil
+	case <-failed:
+		return fmt.Errorf("peer connection failed before %s", what)
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+	}
+}
+
+// WaitConnected waits until the peer connection is connected.
+func (c *Console) WaitConnected(ctx context.Context) error {
+	return wait(ctx, c.connected, c.failed, "connection")
+}
+
+// WaitVideo waits for the first video packet and returns how long after Open it came.
+func (c *Console) WaitVideo(ctx context.Context) (time.Duration, error) {
+	if err := wait(ctx, c.firstVideo, c.failed, "video"); err != nil {
+		return 0, err
+	}
+	return time.Since(c.start), nil
+}
+
+// WaitChannels waits until both HID data channels are open.
+func (c *Console) WaitChannels(ctx context.Context) error {
+	return wait(ctx, c.channelsOpen, c.failed, "data channels")
+}
+
+// VideoPackets counts RTP packets received.
+func (c *Console) VideoPackets() int64 { return c.videoPackets.Load() }
+
+// SendHID sends one message on the reliable hid channel.
+func (c *Console) SendHID(b []byte) error {
+	c.mu.Lock()
+	dc := c.hid
+	c.mu.Unlock()
+	if dc == nil {
+		return errors.New("hid channel not open")
+	}
+	return dc.Send(b)
+}
+
+// SendPointer sends one message on the unreliable pointer channel.
+func (c *Console) SendPointer(b []byte) error {
+	c.mu.Lock()
+	dc := c.ptr
+	c.mu.Unlock()
+	if dc == nil {
+		return errors.New("pointer channel not open")
+	}
+	return dc.Send(b)
+}
+
+// Path reports the selected candidate pair's local and remote candidate types
+// ("host", "srflx", "prflx", "relay").
+func (c *Console) Path() (local, remote string, ok bool) {
+	for _, s := range c.pc.GetStats() {
+		pair, isPair := s.(webrtc.ICECandidatePairStats)
+		if !isPair || !pair.Nominated || pair.State != webrtc.StatsICECandidatePairStateSucceeded {
+			continue
+		}
+		stats := c.pc.GetStats()
+		l, lok := stats[pair.LocalCandidateID].(webrtc.ICECandidateStats)
+		r, rok := stats[pair.RemoteCandidateID].(webrtc.ICECandidateStats)
+		if lok && rok {
+			return l.CandidateType.String(), r.CandidateType.String(), true
+		}
+	}
+	return "", "", false
+}
+
+// PeerConnection exposes the pion peer connection.
+func (c *Console) PeerConnection() *webrtc.PeerConnection { return c.pc }
+
+// Close hangs up: bye, then close.
+func (c *Console) Close() {
+	_ = c.sig.Send(signaling.TypeBye, c.sid, signaling.Bye{Reason: "test console closed"})
+	_ = c.pc.Close()
+	c.sig.Close()
+	c.wg.Wait()
+}

@@ -1,0 +1,51 @@
+package relay
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/turn"
+)
+
+// Config configures a Relay.
+type Config struct {
+	// Listen is the HTTP address, e.g. "127.0.0.1:8080".
+	Listen string
+	// DataDir holds the signing key (and, later, the embedded store).
+	DataDir string
+	// PublicURL is how browsers reach the relay (console links, token issuer); defaults to
+	// http://<Listen>.
+	PublicURL string
+	// AllowedOrigins for console WebSockets; empty means the relay's own origin.
+	AllowedOrigins []string
+	// TURN configures the embedded TURN server; nil disables it.
+	TURN *turn.Config
+	// CredentialTTL is the lifetime of per-session TURN credentials.
+	CredentialTTL time.Duration
+	// ConsoleTokenTTL is the lifetime of console tokens (refreshed while connected).
+	ConsoleTokenTTL time.Duration
+	Logger          *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Listen == "" {
+		return errors.New("relay: listen address required")
+	}
+	if c.DataDir == "" {
+		return errors.New("relay: data directory required")
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	if c.CredentialTTL <= 0 {
+		c.CredentialTTL = 10 * time.Minute
+	}
+	if c.ConsoleTokenTTL <= 0 {
+		c.ConsoleTokenTTL = 15 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}

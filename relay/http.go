@@ -1,0 +1,128 @@
+package relay
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/web"
+)
+
+// consoleCSP allows only the console's own files: no inline script or style, so hostile text
+// that slips into the page (an agent's hostname, say) cannot run.
+const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; " +
+	"img-src 'self' data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+
+// apiError is every JSON error body: a stable code and a message that says what to do next.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (r *Relay) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		AppName:               "kvmrelay",
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		BodyLimit:             64 << 10,
+		ErrorHandler:          r.errorHandler,
+	})
+	app.Use(recover.New())
+	app.Use(securityHeaders)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(r.metrics, promhttp.HandlerOpts{})))
+	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/console/", fiber.StatusFound) })
+	app.Use("/console", filesystem.New(filesystem.Config{
+		Root:         http.FS(web.Assets()),
+		Index:        "index.html",
+		NotFoundFile: "index.html",
+		MaxAge:       0,
+	}))
+
+	api := app.Group("/api/v1")
+	api.Post("/console/redeem", limiter.New(limiter.Config{
+		Max:        30,
+		Expiration: time.Minute,
+		LimitReached: func(c *fiber.Ctx) error {
+			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many console links redeemed from this address; wait a minute and try again."})
+		},
+	}), r.redeem)
+
+	r.sig.Mount(app)
+	return app
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", consoleCSP)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Cache-Control", "no-store")
+	return c.Next()
+}
+
+// errorHandler answers with JSON and a safe message; internal error text stays in the log.
+func (r *Relay) errorHandler(c *fiber.Ctx, err error) error {
+	code := fiber.StatusInternalServerError
+	msg := "Internal error; the relay logged the details."
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code, msg = fe.Code, fe.Message
+	} else {
+		r.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(code).JSON(apiError{Code: http.StatusText(code), Message: msg})
+}
+
+type redeemRequest struct {
+	Code string `json:"code"`
+}
+
+type redeemResponse struct {
+	Token     string    `json:"token"`
+	Device    string    `json:"device"`
+	Session   string    `json:"session"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// redeem turns a one-time console login into a console token for a new session.
+func (r *Relay) redeem(c *fiber.Ctx) error {
+	var req redeemRequest
+	if err := c.BodyParser(&req); err != nil || req.Code == "" {
+		return c.Status(fiber.StatusBadRequest).JSON(apiError{Code: "bad-request", Message: `Send {"code":"…"} with the code from your console link.`})
+	}
+	login, err := r.onetime.Redeem(r.issuer, req.Code)
+	switch {
+	case errors.Is(err, auth.ErrAlreadyUsed):
+		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-used", Message: "This console link was already used. Ask for a new one (kvmrelay token console --device NAME)."})
+	case err != nil:
+		r.log.Warn("console link refused", "remote", c.IP(), "err", err)
+		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-invalid", Message: "This console link is invalid or expired. Ask for a new one (kvmrelay token console --device NAME)."})
+	}
+	tok, claims, err := r.issuer.Mint(auth.Claims{
+		Subject:  login.Subject,
+		Audience: auth.AudienceConsole,
+		Device:   login.Device,
+		Tenant:   login.Tenant,
+		Session:  auth.NewID("s_"),
+	}, r.cfg.ConsoleTokenTTL)
+	if err != nil {
+		return err
+	}
+	r.log.Info("console link redeemed", "device", login.Device, "principal", login.Subject, "sid", claims.Session, "remote", c.IP())
+	return c.JSON(redeemResponse{Token: tok, Device: claims.Device, Session: claims.Session, ExpiresAt: claims.ExpiresAt})
+}

@@ -1,0 +1,173 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/turn"
+)
+
+// Relay is one running kvmrelay server.
+type Relay struct {
+	cfg      Config
+	log      *slog.Logger
+	app      *fiber.App
+	ln       net.Listener
+	issuer   *auth.Issuer
+	onetime  *auth.OneTime
+	bus      *signaling.MemoryBus
+	registry *signaling.MemoryRegistry
+	sig      *signaling.Server
+	turn     *turn.Server
+	metrics  *prometheus.Registry
+	served   chan error
+}
+
+// New builds a relay and opens its listeners (HTTP and TURN), so the addresses are known and
+// bound before Serve is called.
+func New(cfg Config) (*Relay, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	pub, err := url.Parse(cfg.PublicURL)
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") {
+		return nil, fmt.Errorf("relay: public URL %q must be http(s)://host[:port]", cfg.PublicURL)
+	}
+	keys, err := auth.LoadOrCreateKeyring(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: IssuerName})
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		issuer:   issuer,
+		onetime:  auth.NewOneTime(nil),
+		bus:      signaling.NewMemoryBus(),
+		registry: signaling.NewMemoryRegistry(),
+		metrics:  prometheus.NewRegistry(),
+		served:   make(chan error, 1),
+	}
+	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if cfg.TURN != nil {
+		tcfg := *cfg.TURN
+		tcfg.Logger = cfg.Logger.With("component", "turn")
+		tcfg.Registerer = r.metrics
+		r.turn, err = turn.New(tcfg)
+		if err != nil {
+			return nil, fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err)
+		}
+	}
+	var ice signaling.ICEProvider
+	if r.turn != nil {
+		ice = turnICE{srv: r.turn, ttl: cfg.CredentialTTL}
+	}
+	r.sig, err = signaling.NewServer(signaling.Config{
+		Bus:             r.bus,
+		Registry:        r.registry,
+		Issuer:          issuer,
+		ICE:             ice,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
+		Logger:          cfg.Logger.With("component", "signaling"),
+		Metrics:         signaling.NewMetrics(r.metrics),
+	})
+	if err != nil {
+		r.closeTURN()
+		return nil, err
+	}
+	r.app = r.newApp()
+	r.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		r.closeTURN()
+		return nil, fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err)
+	}
+	return r, nil
+}
+
+// IssuerName is the iss claim of every token this deployment signs. Tokens are bound to the
+// signing key in the data directory; the name is fixed so that a relay reached under several
+// URLs accepts its own tokens.
+const IssuerName = "kvmrelay"
+
+// Serve serves HTTP until ctx ends or Close is called.
+func (r *Relay) Serve(ctx context.Context) error {
+	go func() { r.served <- r.app.Listener(r.ln) }()
+	select {
+	case <-ctx.Done():
+		return r.Close()
+	case err := <-r.served:
+		r.served <- err
+		if err != nil {
+			return fmt.Errorf("relay: serve: %w", err)
+		}
+		return nil
+	}
+}
+
+// Addr is the bound HTTP address.
+func (r *Relay) Addr() net.Addr { return r.ln.Addr() }
+
+// URL is the base URL of the bound HTTP listener.
+func (r *Relay) URL() string {
+	if r.cfg.PublicURL != "http://"+r.cfg.Listen {
+		return strings.TrimRight(r.cfg.PublicURL, "/")
+	}
+	return "http://" + r.ln.Addr().String()
+}
+
+// Issuer signs and checks the relay's tokens.
+func (r *Relay) Issuer() *auth.Issuer { return r.issuer }
+
+// TURN is the embedded TURN server, or nil.
+func (r *Relay) TURN() *turn.Server { return r.turn }
+
+// Close stops the relay: connections, HTTP, TURN.
+func (r *Relay) Close() error {
+	var errs []error
+	errs = append(errs, r.sig.Close())
+	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	_ = r.bus.Close()
+	errs = append(errs, r.closeTURN())
+	return errors.Join(errs...)
+}
+
+func (r *Relay) closeTURN() error {
+	if r.turn == nil {
+		return nil
+	}
+	return r.turn.Close()
+}
+
+// turnICE adapts the TURN server to signaling's ICEProvider.
+type turnICE struct {
+	srv *turn.Server
+	ttl time.Duration
+}
+
+func (t turnICE) ICEServers(user string) []signaling.ICEServer {
+	in := t.srv.ICEServers(user, t.ttl)
+	out := make([]signaling.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}

@@ -1,0 +1,134 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+)
+
+// serveAgent runs one agent's signaling connection: it marks the device online, delivers
+// session starts and console messages to the agent, and routes the agent's offers and
+// candidates to the console sessions of its own device only.
+func (s *Server) serveAgent(c *websocket.Conn) {
+	claims, ok := claimsOf(c)
+	if !ok {
+		return
+	}
+	device := claims.Device
+	connID := auth.NewID("a_")
+	log := s.log.With("peer", "agent", "device", device, "conn", connID)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	live := &liveConn{cancel: cancel}
+	s.takeOver(s.agents, device, live)
+	defer s.release(s.agents, device, live)
+
+	pc := newPeerConn(c.Conn, log)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { pc.writeLoop(ctx) })
+
+	s.metrics.Connections.WithLabelValues("agent").Inc()
+	defer s.metrics.Connections.WithLabelValues("agent").Dec()
+	s.metrics.AgentsOnline.Inc()
+	defer s.metrics.AgentsOnline.Dec()
+
+	toAgent, err := s.cfg.Bus.Subscribe(ctx, agentTopic(device))
+	if err != nil {
+		log.Error("subscribe agent topic", "err", err)
+		return
+	}
+	wg.Go(func() { forward(ctx, pc, toAgent) })
+	s.setPresence(ctx, log, device, connID, true)
+	defer func() {
+		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
+		defer done()
+		s.setPresence(bg, log, device, connID, false)
+	}()
+	log.Info("agent connected", "remote", c.IP())
+
+	for {
+		raw, err := pc.read()
+		if err != nil {
+			log.Info("agent disconnected", "err", closeReason(err, pc))
+			return
+		}
+		if !s.handleAgentMessage(ctx, pc, log, device, raw) {
+			return
+		}
+	}
+}
+
+// setPresence records the agent's connection and tells the device's consoles.
+func (s *Server) setPresence(ctx context.Context, log *slog.Logger, device, connID string, online bool) {
+	if err := s.cfg.Registry.SetAgentOnline(ctx, device, connID, online); err != nil {
+		log.Error("record agent presence", "online", online, "err", err)
+	}
+	still, err := s.cfg.Registry.AgentOnline(ctx, device)
+	if err != nil || still != online {
+		// A newer connection of the same agent already took over; it speaks for presence.
+		return
+	}
+	if msg, err := Encode(TypeAgentStatus, "", AgentStatus{Online: online}); err == nil {
+		_ = s.cfg.Bus.Publish(ctx, presenceTopic(device), msg)
+	}
+}
+
+// handleAgentMessage routes one message from an agent; false ends the connection.
+func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog.Logger, device string, raw []byte) bool {
+	env, err := Decode(raw)
+	if err != nil {
+		return s.refuse(pc, log, "agent", env, env.SID, err)
+	}
+	switch env.Type {
+	case TypeHello:
+		var h Hello
+		if err := DecodeData(env, &h); err != nil {
+			return s.refuse(pc, log, "agent", env, "", err)
+		}
+		// Agent-supplied text is hostile: it is logged as a quoted value, never interpreted.
+		log.Info("agent hello", "version", h.Version, "sources", h.Sources, "codecs", h.Codecs)
+		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
+		return true
+	case TypeOffer, TypeCandidate, TypeBye:
+	default:
+		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
+	}
+	info, err := s.cfg.Registry.Session(ctx, env.SID)
+	if err != nil || info.Device != device {
+		// Only sessions of the agent's own device: an agent cannot reach another device's
+		// consoles, whatever session id it names (SECURITY.md item 4).
+		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "forbidden").Inc()
+		log.Warn("agent addressed a session of another device or none", "type", env.Type, "target_sid", env.SID)
+		pc.sendError(env.SID, CodeForbidden, "No such session for this device.")
+		return true
+	}
+	switch env.Type {
+	case TypeOffer:
+		var d SDP
+		if err := DecodeData(env, &d); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := CheckSDP(d.SDP); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+	case TypeCandidate:
+		var cand Candidate
+		if err := DecodeData(env, &cand); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+	}
+	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
+		log.Error("publish to console", "err", err)
+		return true
+	}
+	s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
+	return true
+}

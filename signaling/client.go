@@ -1,0 +1,114 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// ErrRefused is returned by Dial when the relay answered the upgrade with an HTTP error.
+var ErrRefused = errors.New("signaling: relay refused the connection")
+
+// DialConfig configures a signaling client (the agent, or a non-browser console).
+type DialConfig struct {
+	// URL is the WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws/agent.
+	URL   string
+	Token string
+	// Origin is sent when set (browsers always send one; agents normally none).
+	Origin string
+	Logger *slog.Logger
+}
+
+// Client is one signaling connection from the peer side.
+type Client struct {
+	pc     *peerConn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Dial connects to the relay. An HTTP refusal (bad token, foreign origin) wraps ErrRefused and
+// carries the status code in its text.
+func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
+	header := http.Header{}
+	header.Set("Authorization", "Bearer "+cfg.Token)
+	if cfg.Origin != "" {
+		header.Set("Origin", cfg.Origin)
+	}
+	dialer := websocket.Dialer{
+		HandshakeTimeout: 10 * time.Second,
+		Subprotocols:     []string{subprotocol},
+	}
+	ws, resp, err := dialer.DialContext(ctx, cfg.URL, header)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%w: HTTP %d from %s", ErrRefused, resp.StatusCode, cfg.URL)
+		}
+		return nil, fmt.Errorf("signaling: dial %s: %w", cfg.URL, err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	c := &Client{pc: newPeerConn(ws, log), cancel: cancel}
+	c.wg.Go(func() { c.pc.writeLoop(wctx) })
+	return c, nil
+}
+
+// Send queues one message; it fails when the connection is closed or cannot keep up.
+func (c *Client) Send(t Type, sid string, data any) error {
+	msg, err := Encode(t, sid, data)
+	if err != nil {
+		return err
+	}
+	return c.SendRaw(msg)
+}
+
+// SendRaw queues an already encoded message (tests use it to send malformed ones).
+func (c *Client) SendRaw(msg []byte) error {
+	if !c.pc.send(msg) {
+		return fmt.Errorf("signaling: connection closed: %w", c.Err())
+	}
+	return nil
+}
+
+// Recv blocks for the next message. It returns an error once the connection is closed.
+func (c *Client) Recv() (Envelope, error) {
+	raw, err := c.pc.read()
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Decode(raw)
+}
+
+// Err is why the connection closed, if it did.
+func (c *Client) Err() error {
+	select {
+	case <-c.pc.done():
+		if c.pc.cause != nil {
+			return c.pc.cause
+		}
+		return errors.New("closed")
+	default:
+		return nil
+	}
+}
+
+// Done is closed when the connection closes.
+func (c *Client) Done() <-chan struct{} { return c.pc.done() }
+
+// Close sends what is queued and a close frame, then closes the connection.
+func (c *Client) Close() error {
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}

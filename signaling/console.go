@@ -1,0 +1,266 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+)
+
+// serveConsole runs one console's signaling connection: it announces the session, forwards the
+// console's join/answer/candidates to the device's agent, and the agent's messages back.
+func (s *Server) serveConsole(c *websocket.Conn) {
+	claims, ok := claimsOf(c)
+	if !ok {
+		return
+	}
+	sid, device := claims.Session, claims.Device
+	log := s.log.With("peer", "console", "sid", sid, "device", device, "principal", claims.Subject)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	live := &liveConn{cancel: cancel}
+	s.takeOver(s.consoles, sid, live)
+	defer s.release(s.consoles, sid, live)
+
+	pc := newPeerConn(c.Conn, log)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { pc.writeLoop(ctx) })
+
+	s.metrics.Connections.WithLabelValues("console").Inc()
+	defer s.metrics.Connections.WithLabelValues("console").Dec()
+	s.metrics.SessionsOpened.Inc()
+	s.metrics.Sessions.Inc()
+	defer s.metrics.Sessions.Dec()
+
+	info := SessionInfo{SID: sid, Device: device, Tenant: claims.Tenant, Principal: claims.Subject, Started: time.Now()}
+	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
+		log.Error("record console session", "err", err)
+		pc.sendError(sid, CodeInternal, "The relay could not record this session; try again in a moment.")
+		return
+	}
+	// The session outlives this connection only as long as the console may reconnect with its
+	// token; the record goes with the connection and comes back with the next one.
+	defer func() {
+		// A replaced connection leaves the session to its successor.
+		s.mu.Lock()
+		superseded := s.consoles[sid] != nil && s.consoles[sid] != live
+		s.mu.Unlock()
+		if superseded {
+			return
+		}
+		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
+		defer done()
+		if msg, err := Encode(TypeBye, sid, Bye{Reason: "console disconnected"}); err == nil {
+			_ = s.cfg.Bus.Publish(bg, agentTopic(device), msg)
+		}
+		_ = s.cfg.Registry.DeleteSession(bg, sid)
+	}()
+
+	toConsole, err := s.cfg.Bus.Subscribe(ctx, consoleTopic(sid))
+	if err != nil {
+		log.Error("subscribe console topic", "err", err)
+		return
+	}
+	presence, err := s.cfg.Bus.Subscribe(ctx, presenceTopic(device))
+	if err != nil {
+		log.Error("subscribe presence topic", "err", err)
+		return
+	}
+	wg.Go(func() { forward(ctx, pc, toConsole, presence) })
+	wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
+
+	pc.sendEnvelope(TypeWelcome, sid, Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
+	online, err := s.cfg.Registry.AgentOnline(ctx, device)
+	if err != nil {
+		log.Warn("agent presence lookup", "err", err)
+	}
+	pc.sendEnvelope(TypeAgentStatus, sid, AgentStatus{Online: online})
+	log.Info("console connected", "remote", c.IP())
+
+	for {
+		raw, err := pc.read()
+		if err != nil {
+			log.Info("console disconnected", "err", closeReason(err, pc))
+			return
+		}
+		if !s.handleConsoleMessage(ctx, pc, log, info, raw) {
+			return
+		}
+	}
+}
+
+// handleConsoleMessage routes one message from a console; false ends the connection.
+func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, raw []byte) bool {
+	env, err := Decode(raw)
+	if err != nil {
+		return s.refuse(pc, log, "console", env, info.SID, err)
+	}
+	if env.SID != info.SID {
+		// A console speaks only for its own session: anything else is an attempt to reach
+		// another session (SECURITY.md item 4). Refuse, log, publish nothing.
+		s.metrics.Messages.WithLabelValues("console", string(env.Type), "forbidden").Inc()
+		log.Warn("console addressed a session it does not hold", "type", env.Type, "target_sid", env.SID)
+		pc.sendError(info.SID, CodeForbidden, "This console may only signal its own session.")
+		return true
+	}
+	var out []byte
+	switch env.Type {
+	case TypeJoin:
+		var j Join
+		if err := DecodeData(env, &j); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		out, err = Encode(TypeSessionStart, info.SID, SessionStart{
+			ICEServers: s.iceServers(info.SID),
+			Codecs:     j.Codecs,
+			ForceRelay: j.ForceRelay,
+			Principal:  info.Principal,
+		})
+	case TypeAnswer:
+		var d SDP
+		if err := DecodeData(env, &d); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := CheckSDP(d.SDP); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		out = raw
+	case TypeCandidate:
+		var cand Candidate
+		if err := DecodeData(env, &cand); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		out = raw
+	case TypeBye:
+		out = raw
+	default:
+		return s.refuse(pc, log, "console", env, info.SID, errors.New("a console may not send "+string(env.Type)))
+	}
+	if err != nil {
+		log.Error("encode for agent", "err", err)
+		return true
+	}
+	if err := s.cfg.Bus.Publish(ctx, agentTopic(info.Device), out); err != nil {
+		log.Error("publish to agent", "err", err)
+		pc.sendError(info.SID, CodeInternal, "The relay could not reach the agent; the console will retry.")
+		return true
+	}
+	s.metrics.Messages.WithLabelValues("console", string(env.Type), "ok").Inc()
+	return env.Type != TypeBye
+}
+
+// refuse answers a bad message with an error. Malformed JSON ends the connection (the peer
+// is broken or hostile); a well-formed but unacceptable message does not.
+func (s *Server) refuse(pc *peerConn, log *slog.Logger, peer string, env Envelope, sid string, err error) bool {
+	s.metrics.Messages.WithLabelValues(peer, string(typeLabel(env.Type)), "refused").Inc()
+	log.Warn("signaling message refused", "type", env.Type, "err", err)
+	switch {
+	case errors.Is(err, ErrUnsupportedVersion):
+		pc.sendError(sid, CodeUnsupportedVersion, "This relay speaks signaling version 1; reload the console to update it.")
+		return false
+	case errors.Is(err, ErrBadSDP):
+		pc.sendError(sid, CodeBadMessage, "The session description was refused: it must carry exactly one DTLS fingerprint.")
+		return true
+	case errors.Is(err, ErrUnknownType), errors.Is(err, ErrBadMessage):
+		pc.sendError(sid, CodeBadMessage, "Malformed signaling message; the connection is closed.")
+		return false
+	default:
+		pc.sendError(sid, CodeBadMessage, "Message refused.")
+		return true
+	}
+}
+
+// typeLabel keeps metric label values to the known set.
+func typeLabel(t Type) Type {
+	if knownType(t) {
+		return t
+	}
+	return "unknown"
+}
+
+// forward copies bus messages to the peer until ctx ends or a subscription closes.
+func forward(ctx context.Context, pc *peerConn, subs ...<-chan []byte) {
+	merged := make(chan []byte)
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		wg.Go(func() {
+			for msg := range sub {
+				select {
+				case merged <- msg:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(merged) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-merged:
+			if !ok {
+				// A subscription was cut (slow subscriber or bus failure): end the connection so the
+				// peer reconnects with a clean state rather than missing messages silently.
+				pc.close(ErrSlowPeer)
+				return
+			}
+			if !pc.send(msg) {
+				return
+			}
+		}
+	}
+}
+
+// refreshTokens sends the console a fresh token at half of each token's life, so it can
+// reconnect after a network change however long the session lasts.
+func (s *Server) refreshTokens(ctx context.Context, pc *peerConn, claims auth.Claims) {
+	exp := claims.ExpiresAt
+	for {
+		wait := time.Until(exp) / 2
+		if wait < time.Second {
+			wait = time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		next := claims
+		next.ID = ""
+		tok, minted, err := s.cfg.Issuer.Mint(next, s.cfg.ConsoleTokenTTL)
+		if err != nil {
+			s.log.Error("refresh console token", "sid", claims.Session, "err", err)
+			return
+		}
+		pc.sendEnvelope(TypeToken, claims.Session, TokenRefresh{Token: tok, ExpiresAt: minted.ExpiresAt})
+		exp = minted.ExpiresAt
+	}
+}
+
+func (s *Server) iceServers(user string) []ICEServer {
+	if s.cfg.ICE == nil {
+		return []ICEServer{}
+	}
+	return s.cfg.ICE.ICEServers(user)
+}
+
+// closeReason describes why a connection ended, for logs.
+func closeReason(err error, pc *peerConn) string {
+	if pc.cause != nil && !errors.Is(pc.cause, err) {
+		return pc.cause.Error()
+	}
+	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+		return "closed by peer"
+	}
+	return err.Error()
+}

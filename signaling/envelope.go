@@ -1,0 +1,218 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the envelope version this relay speaks.
+const Version = 1
+
+// MaxMessageSize caps one signaling message; SDP with many candidates stays far below it.
+const MaxMessageSize = 64 << 10
+
+// Type is a signaling message type.
+type Type string
+
+// Message types; docs/protocol.md lists who sends which.
+const (
+	TypeWelcome      Type = "welcome"
+	TypeJoin         Type = "join"
+	TypeAgentStatus  Type = "agent-status"
+	TypeOffer        Type = "offer"
+	TypeAnswer       Type = "answer"
+	TypeCandidate    Type = "candidate"
+	TypeBye          Type = "bye"
+	TypeToken        Type = "token"
+	TypeError        Type = "error"
+	TypeHello        Type = "hello"
+	TypeSessionStart Type = "session-start"
+)
+
+// Sentinel errors for envelopes that must be refused.
+var (
+	ErrBadMessage         = errors.New("malformed signaling message")
+	ErrUnsupportedVersion = errors.New("unsupported signaling version")
+	ErrUnknownType        = errors.New("unknown signaling message type")
+)
+
+// Envelope is one signaling message.
+type Envelope struct {
+	V    int             `json:"v"`
+	Type Type            `json:"type"`
+	SID  string          `json:"sid,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+func knownType(t Type) bool {
+	switch t {
+	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart:
+		return true
+	}
+	return false
+}
+
+// maxSIDLen bounds session ids; ours are 24 characters.
+const maxSIDLen = 64
+
+// Decode parses and checks one envelope: version, a known type, a sane sid, and data that is
+// absent or a JSON object.
+func Decode(b []byte) (Envelope, error) {
+	if len(b) > MaxMessageSize {
+		return Envelope{}, fmt.Errorf("%w: %d bytes is over %d", ErrBadMessage, len(b), MaxMessageSize)
+	}
+	var e Envelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	if dec.More() {
+		return Envelope{}, fmt.Errorf("%w: trailing data", ErrBadMessage)
+	}
+	if e.V != Version {
+		return Envelope{}, fmt.Errorf("%w: %d", ErrUnsupportedVersion, e.V)
+	}
+	if !knownType(e.Type) {
+		return Envelope{}, fmt.Errorf("%w: %.32q", ErrUnknownType, e.Type)
+	}
+	if len(e.SID) > maxSIDLen || !printableID(e.SID) {
+		return Envelope{}, fmt.Errorf("%w: bad sid", ErrBadMessage)
+	}
+	if len(e.Data) > 0 && !isJSONObject(e.Data) {
+		return Envelope{}, fmt.Errorf("%w: data must be an object", ErrBadMessage)
+	}
+	return e, nil
+}
+
+func isJSONObject(raw json.RawMessage) bool {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	return len(trimmed) > 0 && trimmed[0] == '{'
+}
+
+// printableID accepts the URL-safe characters our ids are made of.
+func printableID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Encode builds one envelope.
+func Encode(t Type, sid string, data any) ([]byte, error) {
+	e := Envelope{V: Version, Type: t, SID: sid}
+	if data != nil {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return nil, fmt.Errorf("signaling: encode %s: %w", t, err)
+		}
+		e.Data = raw
+	}
+	out, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("signaling: encode %s: %w", t, err)
+	}
+	return out, nil
+}
+
+// DecodeData unmarshals an envelope's data into v, strictly.
+func DecodeData(e Envelope, v any) error {
+	if len(e.Data) == 0 {
+		return fmt.Errorf("%w: %s without data", ErrBadMessage, e.Type)
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s data: %w", ErrBadMessage, e.Type, err)
+	}
+	return nil
+}
+
+// ICEServer is one entry of RTCConfiguration.iceServers.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Welcome is the first message a console receives.
+type Welcome struct {
+	SID        string      `json:"sid"`
+	Device     string      `json:"device"`
+	ICEServers []ICEServer `json:"ice_servers"`
+	ExpiresAt  time.Time   `json:"expires_at"`
+}
+
+// Join asks the agent for a peer connection.
+type Join struct {
+	Codecs     []string `json:"codecs"`
+	ForceRelay bool     `json:"force_relay,omitempty"`
+}
+
+// SessionStart tells an agent to open a peer connection for a console session.
+type SessionStart struct {
+	ICEServers []ICEServer `json:"ice_servers"`
+	Codecs     []string    `json:"codecs"`
+	ForceRelay bool        `json:"force_relay,omitempty"`
+	Principal  string      `json:"principal"`
+}
+
+// SDP carries an offer or an answer.
+type SDP struct {
+	SDP string `json:"sdp"`
+}
+
+// Candidate is one trickled ICE candidate; an empty Candidate ends gathering.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Bye ends a session.
+type Bye struct {
+	Reason string `json:"reason"`
+}
+
+// AgentStatus tells a console whether its device's agent is connected.
+type AgentStatus struct {
+	Online bool `json:"online"`
+}
+
+// TokenRefresh hands a console a fresh token before the old one expires.
+type TokenRefresh struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ErrorMessage reports a refused message. Code is stable; Message is for people and never
+// carries internal error text.
+type ErrorMessage struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Stable error codes.
+const (
+	CodeUnauthorized       = "unauthorized"
+	CodeForbidden          = "forbidden"
+	CodeBadMessage         = "bad-message"
+	CodeUnsupportedVersion = "unsupported-version"
+	CodeAgentOffline       = "agent-offline"
+	CodeInternal           = "internal"
+)
+
+// Hello is what an agent says about itself: untrusted text.
+type Hello struct {
+	Version string   `json:"version"`
+	Sources []string `json:"sources,omitempty"`
+	Codecs  []string `json:"codecs,omitempty"`
+}

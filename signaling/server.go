@@ -1,0 +1,198 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+)
+
+// ICEProvider hands out STUN/TURN servers with fresh credentials for one session.
+type ICEProvider interface {
+	ICEServers(user string) []ICEServer
+}
+
+// Config configures a Server.
+type Config struct {
+	Bus      Bus
+	Registry Registry
+	Issuer   *auth.Issuer
+	// ICE may be nil: peers then only have host candidates.
+	ICE ICEProvider
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open a console
+	// WebSocket. Empty means the relay's own origin only (same host as the request).
+	AllowedOrigins []string
+	// ConsoleTokenTTL is the lifetime of refreshed console tokens.
+	ConsoleTokenTTL time.Duration
+	Logger          *slog.Logger
+	Metrics         *Metrics
+}
+
+// Server serves the signaling WebSockets.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	consoles map[string]*liveConn // sid → the live console connection
+	agents   map[string]*liveConn // device → the live agent connection
+}
+
+// NewServer makes a Server; Close ends its connections.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Bus == nil || cfg.Registry == nil || cfg.Issuer == nil {
+		return nil, errors.New("signaling: server needs a bus, a registry and an issuer")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.ConsoleTokenTTL <= 0 {
+		cfg.ConsoleTokenTTL = 15 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel,
+		consoles: make(map[string]*liveConn),
+		agents:   make(map[string]*liveConn),
+	}, nil
+}
+
+// Close ends every signaling connection and waits for their goroutines.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+const (
+	localsClaims = "kvmrelay.claims"
+	subprotocol  = "kvmrelay.v1"
+	bearerProto  = "bearer."
+)
+
+// Mount registers the console and agent WebSocket endpoints.
+func (s *Server) Mount(r fiber.Router) {
+	wsCfg := websocket.Config{
+		Subprotocols:     []string{subprotocol},
+		Origins:          []string{"*"}, // checked by checkUpgrade before the upgrader runs
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		RecoverHandler:   s.recoverConn,
+	}
+	r.Get("/ws/console", s.checkUpgrade("console", auth.AudienceConsole), websocket.New(s.serveConsole, wsCfg))
+	r.Get("/ws/agent", s.checkUpgrade("agent", auth.AudienceAgent), websocket.New(s.serveAgent, wsCfg))
+}
+
+// recoverConn logs a panic in a connection handler. Unlike the library default it never writes
+// the panic text to the peer.
+func (s *Server) recoverConn(c *websocket.Conn) {
+	if v := recover(); v != nil {
+		s.log.Error("signaling connection panicked", "panic", v)
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error"), time.Now().Add(time.Second))
+	}
+}
+
+// checkUpgrade refuses, before any upgrade, a request from a foreign Origin (403) or without a
+// valid token for the endpoint's audience (401).
+func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !websocket.IsWebSocketUpgrade(c) {
+			s.metrics.Refused.WithLabelValues(peer, "not-websocket").Inc()
+			return fiber.NewError(fiber.StatusUpgradeRequired, "this endpoint speaks WebSocket only")
+		}
+		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.originAllowed(origin, c.Hostname()) {
+			s.metrics.Refused.WithLabelValues(peer, "origin").Inc()
+			s.log.Warn("websocket refused: foreign origin", "peer", peer, "origin", origin, "remote", c.IP())
+			return fiber.NewError(fiber.StatusForbidden, "origin not allowed")
+		}
+		token := bearerToken(c)
+		claims, err := s.cfg.Issuer.Verify(token, aud)
+		if err != nil {
+			s.metrics.Refused.WithLabelValues(peer, "token").Inc()
+			s.log.Warn("websocket refused: bad token", "peer", peer, "remote", c.IP(), "err", err)
+			return fiber.NewError(fiber.StatusUnauthorized, "missing, invalid or expired token")
+		}
+		if claims.Device == "" || (aud == auth.AudienceConsole && claims.Session == "") {
+			s.metrics.Refused.WithLabelValues(peer, "token").Inc()
+			return fiber.NewError(fiber.StatusUnauthorized, "token does not name a device or session")
+		}
+		c.Locals(localsClaims, claims)
+		return c.Next()
+	}
+}
+
+// bearerToken takes the token from Authorization, or from the WebSocket subprotocol list where
+// browsers, which cannot set headers on a WebSocket, put it.
+func bearerToken(c *fiber.Ctx) string {
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	}
+	for _, p := range strings.Split(c.Get("Sec-WebSocket-Protocol"), ",") {
+		if p = strings.TrimSpace(p); strings.HasPrefix(p, bearerProto) {
+			return strings.TrimPrefix(p, bearerProto)
+		}
+	}
+	return ""
+}
+
+// originAllowed accepts the configured origins, or by default the relay's own host.
+func (s *Server) originAllowed(origin, host string) bool {
+	if len(s.cfg.AllowedOrigins) > 0 {
+		for _, o := range s.cfg.AllowedOrigins {
+			if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+				return true
+			}
+		}
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+// claimsOf returns the claims checkUpgrade stored.
+func claimsOf(c *websocket.Conn) (auth.Claims, bool) {
+	claims, ok := c.Locals(localsClaims).(auth.Claims)
+	return claims, ok
+}
+
+// liveConn is one registered connection; its pointer identifies it.
+type liveConn struct{ cancel context.CancelFunc }
+
+// takeOver registers conn as the live connection under key and ends the previous one: a
+// reconnecting peer replaces its own half-dead connection.
+func (s *Server) takeOver(m map[string]*liveConn, key string, conn *liveConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := m[key]; ok {
+		old.cancel()
+	}
+	m[key] = conn
+}
+
+// release forgets the connection under key if it is still the registered one.
+func (s *Server) release(m map[string]*liveConn, key string, conn *liveConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m[key] == conn {
+		delete(m, key)
+	}
+}

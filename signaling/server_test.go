@@ -1,0 +1,326 @@
+package signaling
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+)
+
+type testRelay struct {
+	url    string
+	issuer *auth.Issuer
+	bus    *MemoryBus
+	srv    *Server
+}
+
+func startRelay(t *testing.T) *testRelay {
+	t.Helper()
+	key, err := auth.GenerateKey()
+	require.NoError(t, err)
+	ring, err := auth.NewKeyring(key)
+	require.NoError(t, err)
+	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: ring, Name: "kvmrelay"})
+	require.NoError(t, err)
+	bus := NewMemoryBus()
+	srv, err := NewServer(Config{Bus: bus, Registry: NewMemoryRegistry(), Issuer: iss})
+	require.NoError(t, err)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	srv.Mount(app)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, srv.Close())
+		require.NoError(t, app.Shutdown())
+		bus.Close()
+	})
+	return &testRelay{url: "ws://" + ln.Addr().String(), issuer: iss, bus: bus, srv: srv}
+}
+
+func (r *testRelay) consoleToken(t *testing.T, device, sid string) string {
+	t.Helper()
+	tok, _, err := r.issuer.Mint(auth.Claims{Subject: "alice", Audience: auth.AudienceConsole, Device: device, Session: sid}, time.Minute)
+	require.NoError(t, err)
+	return tok
+}
+
+func (r *testRelay) agentToken(t *testing.T, device string) string {
+	t.Helper()
+	tok, _, err := r.issuer.Mint(auth.Claims{Subject: device, Audience: auth.AudienceAgent, Device: device}, time.Minute)
+	require.NoError(t, err)
+	return tok
+}
+
+func (r *testRelay) origin() string { return "http://" + strings.TrimPrefix(r.url, "ws://") }
+
+func (r *testRelay) dial(t *testing.T, path, token, origin string) (*Client, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, DialConfig{URL: r.url + path, Token: token, Origin: origin})
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// recv reads the next message with a timeout.
+func recv(t *testing.T, c *Client) (Envelope, error) {
+	t.Helper()
+	type res struct {
+		e   Envelope
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { e, err := c.Recv(); ch <- res{e, err} }()
+	select {
+	case r := <-ch:
+		return r.e, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out waiting for a signaling message")
+		return Envelope{}, nil
+	}
+}
+
+// expectNothing asserts no message arrives within a short window (after the relay handled
+// everything sent before: a ping-pong through the same connection orders it).
+func expectNothing(t *testing.T, c *Client, within time.Duration) {
+	t.Helper()
+	ch := make(chan Envelope, 1)
+	go func() {
+		if e, err := c.Recv(); err == nil {
+			ch <- e
+		}
+	}()
+	select {
+	case e := <-ch:
+		t.Fatalf("unexpected message %s %s", e.Type, e.Data)
+	case <-time.After(within):
+	}
+}
+
+func recvType(t *testing.T, c *Client, want Type) Envelope {
+	t.Helper()
+	for {
+		e, err := recv(t, c)
+		require.NoError(t, err)
+		if e.Type == want {
+			return e
+		}
+		if e.Type == TypeAgentStatus || e.Type == TypeWelcome {
+			continue
+		}
+		t.Fatalf("got %s (%s), want %s", e.Type, e.Data, want)
+	}
+}
+
+// TestUpgradeChecks is SECURITY.md item 2 (foreign Origin refused before the upgrade, with a
+// valid token) and item 6 at the WebSocket (bad tokens → 401).
+func TestUpgradeChecks(t *testing.T) {
+	r := startRelay(t)
+	console := r.consoleToken(t, "dev1", "s_1")
+	agent := r.agentToken(t, "dev1")
+	cases := []struct {
+		name, path, token, origin string
+		status                    int // 0 = accepted
+	}{
+		{"console same origin", "/ws/console", console, r.origin(), 0},
+		{"console no origin (non-browser)", "/ws/console", console, "", 0},
+		{"console evil origin", "/ws/console", console, "https://evil.example", 403},
+		{"console origin with other port", "/ws/console", console, "http://127.0.0.1:1", 403},
+		{"console null origin", "/ws/console", console, "null", 403},
+		{"agent evil origin", "/ws/agent", agent, "https://evil.example", 403},
+		{"console no token", "/ws/console", "", r.origin(), 401},
+		{"console with agent token", "/ws/console", agent, r.origin(), 401},
+		{"agent with console token", "/ws/agent", console, "", 401},
+		{"console garbage token", "/ws/console", "abc.def.ghi", r.origin(), 401},
+		{"agent ok", "/ws/agent", agent, "", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := r.dial(t, tc.path, tc.token, tc.origin)
+			if tc.status == 0 {
+				require.NoError(t, err)
+				c.Close()
+				return
+			}
+			require.ErrorIs(t, err, ErrRefused)
+			assert.Contains(t, err.Error(), fmt.Sprintf("HTTP %d", tc.status))
+		})
+	}
+}
+
+func TestBrowserSubprotocolToken(t *testing.T) {
+	r := startRelay(t)
+	tok := r.consoleToken(t, "dev1", "s_1")
+	// A browser cannot set Authorization on a WebSocket; it sends the token as a subprotocol.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := dialWithProtocols(ctx, r.url+"/ws/console", r.origin(), []string{"kvmrelay.v1", "bearer." + tok})
+	require.NoError(t, err)
+	defer c.Close()
+	e, err := recv(t, c)
+	require.NoError(t, err)
+	assert.Equal(t, TypeWelcome, e.Type)
+}
+
+// TestRouting checks the happy path through the relay in both directions.
+func TestRouting(t *testing.T) {
+	r := startRelay(t)
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
+	require.NoError(t, err)
+	w := recvType(t, console, TypeWelcome)
+	var welcome Welcome
+	require.NoError(t, DecodeData(w, &welcome))
+	assert.Equal(t, "s_1", welcome.SID)
+	assert.Equal(t, "dev1", welcome.Device)
+
+	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
+	start := recvType(t, agent, TypeSessionStart)
+	assert.Equal(t, "s_1", start.SID)
+	var ss SessionStart
+	require.NoError(t, DecodeData(start, &ss))
+	assert.Equal(t, "alice", ss.Principal)
+	assert.Equal(t, []string{"video/H264"}, ss.Codecs)
+
+	require.NoError(t, agent.Send(TypeOffer, "s_1", SDP{SDP: testSDP(1)}))
+	offer := recvType(t, console, TypeOffer)
+	assert.Equal(t, "s_1", offer.SID)
+	require.NoError(t, console.Send(TypeAnswer, "s_1", SDP{SDP: testSDP(1)}))
+	recvType(t, agent, TypeAnswer)
+	mid := "0"
+	require.NoError(t, agent.Send(TypeCandidate, "s_1", Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}))
+	recvType(t, console, TypeCandidate)
+
+	// The console leaving tells the agent.
+	console.Close()
+	bye := recvType(t, agent, TypeBye)
+	assert.Equal(t, "s_1", bye.SID)
+}
+
+// TestCrossSessionRefused is SECURITY.md item 4: a console of one session, or an agent of one
+// device, naming another session is refused and nothing reaches the other side.
+func TestCrossSessionRefused(t *testing.T) {
+	r := startRelay(t)
+	agentA, err := r.dial(t, "/ws/agent", r.agentToken(t, "devA"), "")
+	require.NoError(t, err)
+	agentB, err := r.dial(t, "/ws/agent", r.agentToken(t, "devB"), "")
+	require.NoError(t, err)
+	consoleA, err := r.dial(t, "/ws/console", r.consoleToken(t, "devA", "s_A"), r.origin())
+	require.NoError(t, err)
+	consoleB, err := r.dial(t, "/ws/console", r.consoleToken(t, "devB", "s_B"), r.origin())
+	require.NoError(t, err)
+	recvType(t, consoleA, TypeWelcome)
+	recvType(t, consoleB, TypeWelcome)
+	recvType(t, consoleA, TypeAgentStatus)
+	recvType(t, consoleB, TypeAgentStatus)
+
+	t.Run("console names another session", func(t *testing.T) {
+		for _, typ := range []Type{TypeJoin, TypeAnswer, TypeCandidate, TypeBye} {
+			var data any = Join{}
+			switch typ {
+			case TypeAnswer:
+				data = SDP{SDP: testSDP(1)}
+			case TypeCandidate:
+				data = Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}
+			case TypeBye:
+				data = Bye{Reason: "x"}
+			}
+			require.NoError(t, consoleA.Send(typ, "s_B", data))
+			e := recvType(t, consoleA, TypeError)
+			var em ErrorMessage
+			require.NoError(t, DecodeData(e, &em))
+			assert.Equal(t, CodeForbidden, em.Code, "type %s", typ)
+		}
+		expectNothing(t, agentB, 300*time.Millisecond)
+	})
+	t.Run("agent names another device's session", func(t *testing.T) {
+		require.NoError(t, agentA.Send(TypeOffer, "s_B", SDP{SDP: testSDP(1)}))
+		e := recvType(t, agentA, TypeError)
+		var em ErrorMessage
+		require.NoError(t, DecodeData(e, &em))
+		assert.Equal(t, CodeForbidden, em.Code)
+		require.NoError(t, agentA.Send(TypeCandidate, "s_B", Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}))
+		recvType(t, agentA, TypeError)
+		expectNothing(t, consoleB, 300*time.Millisecond)
+	})
+	t.Run("console may not speak for the agent", func(t *testing.T) {
+		require.NoError(t, consoleA.Send(TypeOffer, "s_A", SDP{SDP: testSDP(1)}))
+		recvType(t, consoleA, TypeError)
+		expectNothing(t, agentA, 300*time.Millisecond)
+	})
+}
+
+// TestTwoFingerprintsRefused is SECURITY.md item 3 at the relay: an SDP with a second DTLS
+// fingerprint never reaches the other peer.
+func TestTwoFingerprintsRefused(t *testing.T) {
+	r := startRelay(t)
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
+	require.NoError(t, err)
+	recvType(t, console, TypeWelcome)
+	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/VP8"}}))
+	recvType(t, agent, TypeSessionStart)
+
+	require.NoError(t, console.Send(TypeAnswer, "s_1", SDP{SDP: testSDP(2)}))
+	recvType(t, console, TypeError)
+	require.NoError(t, agent.Send(TypeOffer, "s_1", SDP{SDP: testSDP(2)}))
+	recvType(t, agent, TypeError)
+	expectNothing(t, agent, 200*time.Millisecond)
+}
+
+func TestMalformedAndOversized(t *testing.T) {
+	r := startRelay(t)
+	for _, tc := range []struct {
+		name string
+		msg  string
+	}{
+		{"not json", "hello"},
+		{"wrong version", `{"v":2,"type":"join","sid":"s_1","data":{}}`},
+		{"unknown type", `{"v":1,"type":"nope","sid":"s_1"}`},
+		{"oversized", `{"v":1,"type":"candidate","sid":"s_1","data":{"candidate":"` + strings.Repeat("a", MaxMessageSize) + `"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
+			require.NoError(t, err)
+			recvType(t, console, TypeWelcome)
+			require.NoError(t, console.SendRaw([]byte(tc.msg)))
+			// The relay answers with an error (except for an oversized frame, which it cannot
+			// read) and closes the connection.
+			for {
+				e, err := recv(t, console)
+				if err != nil {
+					break
+				}
+				if e.Type == TypeError {
+					var em ErrorMessage
+					require.NoError(t, DecodeData(e, &em))
+					assert.NotContains(t, em.Message, "json", "no internal error text reaches the peer")
+				}
+			}
+		})
+	}
+}
+
+// testSDP returns a minimal valid offer with n distinct fingerprints.
+func testSDP(n int) string {
+	var b strings.Builder
+	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "a=fingerprint:sha-256 %02X:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67\r\n", i)
+	}
+	b.WriteString("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n")
+	return b.String()
+}

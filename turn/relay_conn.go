@@ -1,0 +1,243 @@
+package turn
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// permSet mirrors pion's permissions of one allocation (kept up to date by pion's
+// OnPermissionCreated/Deleted events), so the relay socket can drop what pion would drop
+// before it is counted or charged to the bandwidth cap: otherwise anyone could drain an
+// allocation's bucket by spraying its relay port.
+type permSet struct {
+	mu    sync.RWMutex
+	perms map[netip.Addr]struct{}
+}
+
+func (p *permSet) set(a netip.Addr, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.perms == nil {
+		p.perms = make(map[netip.Addr]struct{})
+	}
+	if on {
+		p.perms[a] = struct{}{}
+	} else {
+		delete(p.perms, a)
+	}
+}
+
+func (p *permSet) has(a netip.Addr) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	_, ok := p.perms[a]
+	return ok
+}
+
+// relayPacketConn is one UDP allocation's relay socket. pion reads peers' datagrams from it
+// (its per-allocation goroutine) and writes clients' data to peers with WriteTo (from the
+// listener's read loop).
+type relayPacketConn struct {
+	net.PacketConn
+	r       *relays
+	s       *Server
+	adv     netip.AddrPort
+	user    string
+	release func()
+	bw      *bandwidth
+	fl      flow
+	permSet
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if !c.s.ops.enter() {
+		return 0, nil, net.ErrClosed
+	}
+	defer c.s.ops.exit()
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		peer, ok := addrPortOf(addr)
+		if !ok || !c.has(peer.Addr()) {
+			continue // no permission: pion would drop it too
+		}
+		if ok, reason := c.s.peerAllowed(peer); !ok {
+			c.s.refusedPeer(peer, reason, "relay read")
+			continue
+		}
+		if !c.bw.allow(false, n) {
+			c.fl.throttledFrom.Add(float64(n))
+			continue
+		}
+		c.fl.bytesFrom.Add(float64(n))
+		c.fl.packetsFrom.Inc()
+		return n, addr, nil
+	}
+}
+
+func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	peer, ok := addrPortOf(addr)
+	if !ok {
+		return 0, errPeerRefused
+	}
+	if ok, reason := c.s.peerAllowed(peer); !ok {
+		c.s.refusedPeer(peer, reason, "relay write")
+		return 0, errPeerRefused
+	}
+	if err := c.s.egress(peer); err != nil {
+		return 0, err
+	}
+	if !c.bw.allow(true, len(p)) {
+		c.fl.throttledTo.Add(float64(len(p)))
+		return len(p), nil // dropped like any datagram on a full link
+	}
+	n, err := c.PacketConn.WriteTo(p, addr)
+	if err == nil {
+		c.fl.bytesTo.Add(float64(n))
+		c.fl.packetsTo.Inc()
+	}
+	return n, err
+}
+
+func (c *relayPacketConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.r.untrack(c)
+		c.release()
+		if c.user != "" {
+			c.s.metrics.active.WithLabelValues(transportUDP).Dec()
+		}
+		c.closeErr = c.PacketConn.Close()
+	})
+	return c.closeErr
+}
+
+func (c *relayPacketConn) closeNow() { _ = c.Close() }
+
+// relayListener is one TCP allocation's relay listener (RFC 6062): peers connect to it, and
+// Connect dials out from its address.
+type relayListener struct {
+	net.Listener
+	r       *relays
+	s       *Server
+	port    uint16
+	adv     netip.AddrPort
+	user    string
+	release func()
+	bw      *bandwidth
+	fl      flow
+	ctx     context.Context // ends dials and bandwidth waits when the allocation closes
+	cancel  context.CancelFunc
+	permSet
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (l *relayListener) Accept() (net.Conn, error) {
+	if !l.s.ops.enter() {
+		return nil, net.ErrClosed
+	}
+	defer l.s.ops.exit()
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		peer, ok := addrPortOf(c.RemoteAddr())
+		if !ok || !l.has(peer.Addr()) {
+			_ = c.Close()
+			continue
+		}
+		if ok, reason := l.s.peerAllowed(peer); !ok {
+			l.s.refusedPeer(peer, reason, "relay accept")
+			_ = c.Close()
+			continue
+		}
+		return l.wrap(c)
+	}
+}
+
+// wrap tracks a peer data connection of this allocation.
+func (l *relayListener) wrap(c net.Conn) (net.Conn, error) {
+	pc := &peerConn{Conn: c, l: l}
+	if !l.r.track(pc) {
+		_ = c.Close()
+		return nil, errClosed
+	}
+	return pc, nil
+}
+
+func (l *relayListener) Close() error {
+	l.closeOnce.Do(func() {
+		l.cancel()
+		l.r.untrack(l)
+		l.release()
+		if l.user != "" {
+			l.s.metrics.active.WithLabelValues(transportTCP).Dec()
+		}
+		l.closeErr = l.Listener.Close()
+	})
+	return l.closeErr
+}
+
+func (l *relayListener) closeNow() { _ = l.Close() }
+
+// peerConn is a TCP connection between the relay and a peer (RFC 6062 peer data
+// connection). pion copies between it and the client's data connection.
+type peerConn struct {
+	net.Conn
+	l         *relayListener
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (c *peerConn) Read(p []byte) (int, error) {
+	if !c.l.s.ops.enter() {
+		return 0, net.ErrClosed
+	}
+	defer c.l.s.ops.exit()
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if delayed, werr := c.l.bw.wait(c.l.ctx, false, n); werr != nil {
+			return 0, werr
+		} else if delayed {
+			c.l.fl.throttledFrom.Add(float64(n))
+		}
+		c.l.fl.bytesFrom.Add(float64(n))
+		c.l.fl.packetsFrom.Inc()
+	}
+	return n, err
+}
+
+func (c *peerConn) Write(p []byte) (int, error) {
+	if !c.l.s.ops.enter() {
+		return 0, net.ErrClosed
+	}
+	defer c.l.s.ops.exit()
+	if delayed, err := c.l.bw.wait(c.l.ctx, true, len(p)); err != nil {
+		return 0, err
+	} else if delayed {
+		c.l.fl.throttledTo.Add(float64(len(p)))
+	}
+	n, err := c.Conn.Write(p)
+	c.l.fl.bytesTo.Add(float64(n))
+	c.l.fl.packetsTo.Inc()
+	return n, err
+}
+
+func (c *peerConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.l.r.untrack(c)
+		c.closeErr = c.Conn.Close()
+	})
+	return c.closeErr
+}
+
+func (c *peerConn) closeNow() { _ = c.Close() }

@@ -1,0 +1,123 @@
+// Getting a console token: the one-time login code arrives in the URL fragment
+// (/console/#code=…), which browsers never send to a server, so it stays out of proxy and
+// access logs. The page redeems it once and removes it from the address bar.
+//
+// Where the token lives: in memory, plus sessionStorage so that reloading the tab resumes the
+// console (the one-time code cannot be redeemed twice). sessionStorage belongs to this tab only,
+// is gone when the tab closes, and is readable only by this origin's scripts — which the CSP
+// limits to these files. The token is short-lived and bound to one console session, and it is
+// dropped when the session ends. localStorage (shared by all tabs, kept forever) would not be.
+const STORE_KEY = "kvmrelay.console";
+const REDEEM_URL = "/api/v1/console/redeem";
+
+/** The parameters of the URL fragment: code (one-time login) and relay=1 (TURN only). */
+export function readFragment(loc = window.location) {
+  const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
+  return { code: params.get("code"), relayOnly: params.get("relay") === "1" };
+}
+
+/** Removes the one-time code from the address bar and history, keeping relay=1. */
+export function scrubFragment(relayOnly) {
+  const url = window.location.pathname + window.location.search + (relayOnly ? "#relay=1" : "");
+  history.replaceState(history.state, "", url);
+}
+
+export class RedeemError extends Error {}
+
+/**
+ * Exchanges a one-time code for a console token. Resolves to {token, device, session,
+ * expiresAt}; rejects with a RedeemError whose message tells the person what to do.
+ */
+export async function redeem(code) {
+  let res;
+  try {
+    res = await fetch(REDEEM_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ code }),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new RedeemError("The relay could not be reached. Check your network connection and reload.");
+  }
+  if (res.status === 400 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 410) {
+    throw new RedeemError(
+      "This console link is invalid, expired or already used. Links work once: start the console again to get a new one.",
+    );
+  }
+  if (!res.ok) {
+    throw new RedeemError(`The relay could not open the console (HTTP ${res.status}). Try again in a moment.`);
+  }
+  let body;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!body || typeof body.token !== "string" || body.token === "") {
+    throw new RedeemError("The relay answered with something this page does not understand.");
+  }
+  return {
+    token: body.token,
+    device: body.device ?? null,
+    session: typeof body.session === "string" ? body.session : null,
+    expiresAt: parseTime(body.expires_at),
+  };
+}
+
+/** Keeps the current token for a reload of this tab. */
+export function saveToken(t) {
+  try {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(t));
+  } catch {
+    // Storage disabled or full: reloading will need a new link, nothing else changes.
+  }
+}
+
+/** The token saved by this tab, if it has not expired. */
+export function loadToken() {
+  let t = null;
+  try {
+    t = JSON.parse(sessionStorage.getItem(STORE_KEY) ?? "null");
+  } catch {
+    t = null;
+  }
+  if (!t || typeof t.token !== "string" || expired(t.expiresAt)) return null;
+  return t;
+}
+
+export function forgetToken() {
+  try {
+    sessionStorage.removeItem(STORE_KEY);
+  } catch {
+    // nothing stored
+  }
+}
+
+/** Whether a time in ms since the epoch lies in the past (null: unknown, not expired). */
+export function expired(at) {
+  return typeof at === "number" && at <= Date.now();
+}
+
+/** Milliseconds since the epoch from an RFC 3339 string or a count of seconds; null if neither. */
+export function parseTime(v) {
+  if (typeof v === "number" && Number.isFinite(v)) return v < 1e12 ? v * 1000 : v;
+  if (typeof v === "string") {
+    const ms = Date.parse(v);
+    return Number.isNaN(ms) ? null : ms;
+  }
+  return null;
+}
+
+/** A printable name for the relay's `device` field, which may be a name or an object. The text
+ * comes from the agent and is hostile: callers only ever put it in textContent. */
+export function deviceName(device) {
+  if (typeof device === "string") return device;
+  if (device && typeof device === "object") {
+    for (const k of ["name", "hostname", "id"]) {
+      if (typeof device[k] === "string" && device[k] !== "") return device[k];
+    }
+  }
+  return null;
+}

@@ -1,0 +1,282 @@
+// The console page: gets a token, runs the session, and wires input, toolbar and statistics
+// together. Each piece lives in its own module; this file only connects them.
+import { readFragment, scrubFragment, redeem, saveToken, loadToken, forgetToken, deviceName } from "./auth.js";
+import { Session } from "./session.js";
+import { HidLink } from "./hidlink.js";
+import { Keyboard } from "./keyboard.js";
+import { Pointer } from "./pointer.js";
+import { playCombo } from "./combos.js";
+import { Paste, sendText } from "./paste.js";
+import { LatencyMeter } from "./latency.js";
+import { FrameWatcher } from "./frames.js";
+import { sample, STATS_INTERVAL_MS } from "./stats.js";
+import { StatsView } from "./statsview.js";
+import { Overlay } from "./overlay.js";
+import { Toolbar } from "./toolbar.js";
+import { Toast } from "./toast.js";
+import { toggleFullscreen, watchFullscreen } from "./fullscreen.js";
+import { installHooks } from "./hooks.js";
+
+const $ = (id) => document.getElementById(id);
+const stage = $("stage");
+const video = $("screen");
+
+let session = null;
+let state = "starting";
+let stats = null;
+let pageError = null; // a failure before there is a session (the link could not be redeemed)
+let deviceLabel = null;
+
+const overlay = new Overlay(() => session?.retryNow());
+const toolbar = new Toolbar();
+const toast = new Toast();
+const statsView = new StatsView();
+const meter = new LatencyMeter();
+const frames = new FrameWatcher(video, meter);
+
+const link = new HidLink(() => {
+  if (!link.open) {
+    keyboard.reset();
+    pointer.reset();
+  }
+  refreshControls();
+});
+
+const live = () => state === "connected" && link.open;
+
+// Keys belong to the remote when they are typed on the screen itself, not in the toolbar, a
+// menu or a dialog.
+const inZone = (target) => target === stage || target === document.body || target === document.documentElement;
+
+const keyboard = new Keyboard({
+  link,
+  inZone,
+  isActive: live,
+  shortcut,
+  onKeyDownSent: (t) => meter.keyDown(t),
+});
+
+const pointer = new Pointer({
+  video,
+  surface: stage,
+  link,
+  isActive: live,
+  onLockChange: (locked) => {
+    if (!locked && pointer.relative) toast.show("Pointer released. Click the screen to capture it again.");
+  },
+});
+
+const paste = new Paste({ type: typeText, onClose: focusScreen });
+
+// Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
+// be missed on the remote.
+function shortcut(e) {
+  if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
+    if (e.code === "KeyS") return run(toggleStats);
+    if (e.code === "KeyF") return run(fullscreen);
+    if (e.code === "KeyM") return run(() => toolbar.focus());
+  }
+  // Ctrl+Shift+V (⌘⇧V): let the browser paste, and type what it hands over (see "paste" below).
+  if (e.code === "KeyV" && e.shiftKey && (e.ctrlKey || e.metaKey) && !e.altKey) return "browser";
+  return null;
+}
+
+function run(fn) {
+  fn();
+  return "local";
+}
+
+function focusScreen() {
+  stage.focus({ preventScroll: true });
+}
+
+function typeText(text) {
+  const n = sendText(link, text);
+  // The agent's typing moves the latency strip by amounts the meter cannot predict.
+  meter.resync();
+  toast.show(n ? `Typing ${n.toLocaleString()} characters on the remote…` : "Not connected: nothing was typed.");
+}
+
+function toggleStats() {
+  statsView.shown = !statsView.shown;
+  $("btn-stats").setAttribute("aria-pressed", String(statsView.shown));
+  renderStats();
+}
+
+async function fullscreen() {
+  try {
+    const locked = await toggleFullscreen();
+    if (locked) toast.show("Esc, Alt+Tab and the Windows key now go to the remote. Hold Esc to leave full screen.");
+  } catch {
+    toast.show("This browser refused full screen.");
+  }
+}
+
+function refreshControls() {
+  for (const b of document.querySelectorAll("[data-live]")) b.disabled = !live();
+  if (!live()) toolbar.closeMenu();
+}
+
+function setState(view) {
+  state = view.state;
+  overlay.show(view);
+  toolbar.pinned = state !== "connected";
+  refreshControls();
+  if (state === "closed") forgetToken();
+}
+
+function renderStats() {
+  statsView.render(stats, frames.fps, meter);
+  if (stats?.path) {
+    const rtt = stats.rttMs == null ? "" : ` · ${Math.round(stats.rttMs)} ms`;
+    overlay.connectedDetail = `Connected · ${stats.path}${rtt}`;
+  }
+}
+
+async function pollStats() {
+  const peer = session?.peer;
+  if (peer && state === "connected") {
+    try {
+      const next = await sample(peer.pc, stats);
+      if (session?.peer === peer) stats = next;
+    } catch {
+      // The peer connection closed between the check and the read; the next tick has a new one.
+    }
+  }
+  renderStats();
+}
+
+function wireToolbar() {
+  $("btn-cad").addEventListener("click", () => {
+    playCombo(keyboard, "ControlLeft AltLeft Delete");
+    focusScreen();
+  });
+  for (const item of document.querySelectorAll("#keys-menu [data-keys]")) {
+    item.addEventListener("click", () => {
+      playCombo(keyboard, item.dataset.keys);
+      toolbar.closeMenu();
+      focusScreen();
+    });
+  }
+  $("keys-menu").addEventListener("toggle", (e) => {
+    if (e.newState === "closed" && !document.activeElement?.closest?.("#toolbar")) focusScreen();
+  });
+  $("btn-paste").addEventListener("click", () => paste.open());
+  $("btn-mouse").addEventListener("click", () => {
+    pointer.relative = !pointer.relative;
+    $("btn-mouse").setAttribute("aria-pressed", String(pointer.relative));
+    toast.show(pointer.relative
+      ? "Relative mouse: click the screen to capture the pointer, press Esc to release it."
+      : "Absolute mouse: the pointer follows your cursor.");
+    focusScreen();
+  });
+  $("btn-stats").addEventListener("click", () => {
+    toggleStats();
+    focusScreen();
+  });
+  $("btn-fullscreen").addEventListener("click", () => {
+    fullscreen();
+    focusScreen();
+  });
+  $("btn-disconnect").addEventListener("click", () => session?.disconnect());
+  $("toolbar").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") focusScreen();
+  });
+  watchFullscreen((on) => $("btn-fullscreen").setAttribute("aria-pressed", String(on)));
+}
+
+function wireVideo() {
+  video.addEventListener("loadeddata", () => (overlay.hasVideo = true));
+  video.addEventListener("emptied", () => (overlay.hasVideo = false));
+}
+
+async function start() {
+  const fragment = readFragment();
+  let token;
+  if (fragment.code) {
+    // The code works once: take it out of the address bar (and history) before anything else.
+    scrubFragment(fragment.relayOnly);
+    setState({ state: "redeeming" });
+    try {
+      const r = await redeem(fragment.code);
+      token = { token: r.token, expiresAt: r.expiresAt, device: deviceName(r.device) };
+    } catch (err) {
+      pageError = { code: "redeem", message: err.message };
+      setState({ state: "failed", message: err.message, retry: false });
+      return;
+    }
+    saveToken(token);
+  } else {
+    token = loadToken();
+    if (!token) {
+      setState({ state: "needs-link" });
+      return;
+    }
+  }
+  deviceLabel = token.device ?? null;
+  if (deviceLabel) overlay.device = deviceLabel;
+
+  session = new Session({
+    token,
+    relayOnly: fragment.relayOnly,
+    link,
+    on: {
+      state: setState,
+      stream: (stream) => {
+        meter.reset();
+        overlay.hasVideo = false;
+        video.srcObject = stream;
+        video.play().catch(() => {
+          // Autoplay of a muted video is always allowed; a refusal here means the element was
+          // emptied meanwhile, and the next stream plays.
+        });
+      },
+      device: (name) => {
+        deviceLabel = name;
+        overlay.device = name;
+        saveToken({ ...token, device: name });
+      },
+      token: (t) => {
+        token = { ...t, device: deviceLabel };
+        saveToken(token);
+      },
+      error: (err) => {
+        if (err.code !== "agent-offline" && err.message) toast.show(err.message);
+      },
+      peer: () => {
+        stats = null;
+      },
+    },
+  });
+  window.addEventListener("online", () => session.retryNow());
+  session.start();
+}
+
+installHooks(
+  {
+    state: () => state,
+    stats: () => stats,
+    stripCount: () => frames.stripCount,
+    latencySamples: () => meter.samples,
+    framesDecoded: () => stats?.framesDecoded ?? 0,
+    lastError: () => session?.lastError ?? pageError,
+  },
+  video,
+);
+
+toolbar.start();
+keyboard.start();
+pointer.start();
+paste.start();
+frames.start();
+wireToolbar();
+wireVideo();
+window.addEventListener("paste", (e) => {
+  if (!live() || !inZone(e.target) || paste.isOpen) return;
+  e.preventDefault();
+  const text = e.clipboardData?.getData("text/plain") ?? "";
+  if (text) typeText(text);
+});
+setInterval(pollStats, STATS_INTERVAL_MS);
+focusScreen();
+start();

@@ -1,0 +1,282 @@
+// One console session: the signaling socket, the peer connection, and the state machine that
+// the overlay shows —
+//
+//   connecting → connected ⇄ reconnecting (attempt n) → failed
+//        ↓  ↑                    ↑
+//   waiting-agent ───────────────┘               closed (bye, or the person disconnected)
+//
+// A dropped socket or a failed ICE connection starts over completely — new socket, new `join`,
+// new peer connection — after an exponential backoff with jitter, so that a relay restart is
+// not met by every console at the same instant.
+import { Signaling, consoleSocketURL } from "./signaling.js";
+import { Peer, decodableCodecs } from "./peer.js";
+import { expired, parseTime, deviceName } from "./auth.js";
+
+const MAX_ATTEMPTS = 10;
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 15000;
+// ICE may recover by itself from "disconnected" (a Wi-Fi roam); give it a moment first.
+const DISCONNECTED_GRACE_MS = 4000;
+// From `join` to a connected peer connection: longer means something is stuck.
+const NEGOTIATION_TIMEOUT_MS = 20000;
+
+/** Delay before reconnect attempt n (1, 2, …): exponential, capped, with "equal jitter". */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export class Session {
+  #token; // {token, expiresAt}
+  #relayOnly;
+  #link;
+  #on;
+  #ws = null;
+  #peer = null;
+  #iceServers = [];
+  #serverRelayOnly = false;
+  #state = "idle";
+  #attempt = 0;
+  #retryTimer = 0;
+  #graceTimer = 0;
+  #negotiationTimer = 0;
+  #lastError = null;
+  #reason = null; // why the last attempt ended, shown while reconnecting
+
+  /**
+   * token: {token, expiresAt}. relayOnly: TURN only (#relay=1). link: the HidLink that adopts
+   * the data channels. on: callbacks — state({state, attempt, message}), stream(MediaStream),
+   * device(name), token({token, expiresAt}), error({code, message}), peer(Peer|null).
+   */
+  constructor({ token, relayOnly, link, on }) {
+    this.#token = token;
+    this.#relayOnly = relayOnly;
+    this.#link = link;
+    this.#on = on;
+  }
+
+  get state() {
+    return this.#state;
+  }
+
+  get lastError() {
+    return this.#lastError;
+  }
+
+  get peer() {
+    return this.#peer;
+  }
+
+  start() {
+    this.#attempt = 0;
+    this.#connect();
+  }
+
+  /** Skips the backoff wait (the person pressed Retry, or the network came back). */
+  retryNow() {
+    if (this.#state !== "reconnecting" && this.#state !== "failed") return;
+    if (this.#state === "failed") this.#attempt = 0;
+    this.#connect();
+  }
+
+  /** Ends the session for good: releases everything, says bye, closes. */
+  disconnect() {
+    this.#link.releaseAll();
+    this.#ws?.send("bye", { reason: "the console was closed" });
+    this.#teardown();
+    this.#setState("closed", "You closed the console. To use it again, open a new console link.");
+  }
+
+  #connect() {
+    this.#teardown();
+    if (expired(this.#token.expiresAt)) {
+      this.#fail("This console session has expired. Start the console again to get a new link.");
+      return;
+    }
+    this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#attempt > 0 ? this.#reason : null);
+    this.#ws = new Signaling({
+      url: consoleSocketURL(),
+      token: this.#token.token,
+      onMessage: (type, data) => this.#message(type, data),
+      onClose: (reason, fatal) => (fatal ? this.#fail(reason) : this.#retry(reason)),
+    });
+  }
+
+  #message(type, data) {
+    switch (type) {
+      case "welcome":
+        this.#iceServers = data.ice_servers;
+        this.#serverRelayOnly = data.force_relay === true;
+        if (deviceName(data.device)) this.#on.device(deviceName(data.device));
+        this.#join();
+        break;
+      case "agent-status":
+        if (data.online === false) this.#waitForAgent();
+        else if (data.online === true && this.#state === "waiting-agent") this.#join();
+        break;
+      case "offer":
+        this.#offer(data);
+        break;
+      case "candidate":
+        this.#peer?.addCandidate(data);
+        break;
+      case "token":
+        if (typeof data.token === "string" && data.token !== "") {
+          this.#token = { token: data.token, expiresAt: parseTime(data.expires_at) };
+          this.#on.token(this.#token);
+        }
+        break;
+      case "error":
+        this.#error(data);
+        break;
+      case "bye":
+        this.#teardown();
+        this.#setState("closed", byeMessage(data.reason));
+        break;
+      default:
+        // A type added by a newer relay: nothing this page can act on.
+        break;
+    }
+  }
+
+  // Asks the agent for a (new) peer connection.
+  #join() {
+    const codecs = decodableCodecs();
+    if (codecs.length === 0) {
+      this.#fail("This browser cannot play H.264 or VP8 video. Use a current Chrome, Edge, Firefox or Safari.");
+      return;
+    }
+    this.#newPeer();
+    if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
+    this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
+    clearTimeout(this.#negotiationTimer);
+    this.#negotiationTimer = setTimeout(
+      () => this.#retry("the device did not set up the connection in time"),
+      NEGOTIATION_TIMEOUT_MS,
+    );
+  }
+
+  #newPeer() {
+    this.#closePeer();
+    const peer = new Peer({
+      iceServers: this.#iceServers,
+      relayOnly: this.#relayOnly || this.#serverRelayOnly,
+      onCandidate: (c) => this.#ws?.send("candidate", c),
+      onTrack: (_track, stream) => this.#on.stream(stream),
+      onChannel: (ch) => this.#link.adopt(ch),
+      onState: (s) => this.#peerState(peer, s),
+    });
+    this.#peer = peer;
+    this.#on.peer(peer);
+  }
+
+  async #offer(data) {
+    if (typeof data.sdp !== "string") return;
+    // A second offer means the agent replaced its peer connection (after a `join`); the old
+    // DTLS session cannot carry on, so the answer comes from a new one.
+    if (!this.#peer || this.#peer.answered) this.#newPeer();
+    const peer = this.#peer;
+    try {
+      const sdp = await peer.answer(data.sdp);
+      if (peer === this.#peer) this.#ws?.send("answer", { sdp });
+    } catch (err) {
+      if (peer !== this.#peer) return;
+      console.error("kvmrelay: cannot answer the offer:", err);
+      this.#retry("the device's offer could not be used");
+    }
+  }
+
+  #peerState(peer, s) {
+    if (peer !== this.#peer) return;
+    clearTimeout(this.#graceTimer);
+    if (s === "connected") {
+      clearTimeout(this.#negotiationTimer);
+      this.#attempt = 0;
+      this.#setState("connected");
+    } else if (s === "failed") {
+      this.#retry("the network path to the device failed");
+    } else if (s === "disconnected") {
+      this.#graceTimer = setTimeout(() => this.#retry("the network path to the device was lost"), DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  #error(data) {
+    const code = typeof data.code === "string" ? data.code : "internal";
+    const message = typeof data.message === "string" && data.message !== "" ? data.message : null;
+    this.#lastError = { code, message };
+    this.#on.error(this.#lastError);
+    switch (code) {
+      case "agent-offline":
+        this.#waitForAgent();
+        break;
+      case "unauthorized":
+        this.#fail(message ?? "The relay did not accept this console link. Start the console again to get a new one.");
+        break;
+      case "forbidden":
+        this.#fail(message ?? "You are not allowed to use this console.");
+        break;
+      case "bad-message":
+      case "unsupported-version":
+        this.#fail(message ?? "This page and the relay do not understand each other. Reload the page.");
+        break;
+      default:
+        this.#retry(message ?? "the relay had a problem");
+    }
+  }
+
+  #waitForAgent() {
+    clearTimeout(this.#negotiationTimer);
+    clearTimeout(this.#graceTimer);
+    this.#closePeer();
+    this.#setState("waiting-agent");
+  }
+
+  #retry(reason) {
+    if (this.#state === "failed" || this.#state === "closed") return;
+    this.#teardown();
+    this.#attempt++;
+    if (this.#attempt > MAX_ATTEMPTS) {
+      this.#fail(
+        `Gave up after ${MAX_ATTEMPTS} attempts: ${reason}. Check your network and press Retry; ` +
+          "if it keeps failing, start the console again for a new link.",
+      );
+      return;
+    }
+    this.#reason = reason;
+    this.#setState("reconnecting", reason);
+    this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt));
+  }
+
+  #fail(message) {
+    this.#teardown();
+    this.#setState("failed", message);
+  }
+
+  #teardown() {
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#graceTimer);
+    clearTimeout(this.#negotiationTimer);
+    this.#closePeer();
+    this.#ws?.close();
+    this.#ws = null;
+  }
+
+  #closePeer() {
+    if (!this.#peer) return;
+    this.#link.releaseAll();
+    this.#link.detach();
+    this.#peer.close();
+    this.#peer = null;
+    this.#on.peer(null);
+  }
+
+  #setState(state, message = null) {
+    this.#state = state;
+    this.#on.state({ state, attempt: this.#attempt, message });
+  }
+}
+
+function byeMessage(reason) {
+  const why = typeof reason === "string" && reason !== "" ? ` (${reason})` : "";
+  return `The session was ended${why}. To connect again, start the console again to get a new link.`;
+}

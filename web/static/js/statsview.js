@@ -1,0 +1,56 @@
+// The statistics panel. Numbers are formatted for people: whole frames, kbit/s or Mbit/s,
+// milliseconds with no false precision.
+import { percentile } from "./latency.js";
+
+const ms = (v) => (v == null ? "–" : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+const fps = (v) => (v == null ? "–" : `${Math.round(v)}`);
+
+export class StatsView {
+  #panel = document.getElementById("stats");
+  #cells = new Map(
+    [...this.#panel.querySelectorAll("[data-stat]")].map((el) => [el.dataset.stat, el]),
+  );
+  #latencyRow = this.#panel.querySelector("[data-row=latency]");
+
+  get shown() {
+    return !this.#panel.hidden;
+  }
+
+  set shown(on) {
+    this.#panel.hidden = !on;
+  }
+
+  /** s: the summary from stats.js (or null); displayedFps: from the frame watcher; meter: the
+   * latency meter. */
+  render(s, displayedFps, meter) {
+    if (this.#panel.hidden) return;
+    this.#set("resolution", s?.width ? `${s.width} × ${s.height}` : "–");
+    this.#set("fps", s || displayedFps != null ? `${fps(s?.fpsDecoded)} decoded · ${fps(displayedFps)} shown` : "–");
+    this.#set("bitrate", bitrate(s?.bitrateKbps));
+    this.#set("rtt", ms(s?.rttMs));
+    this.#set("path", s?.path ?? "–");
+    this.#set("codec", s?.codec ?? "–");
+    this.#set("jitter", ms(s?.jitterBufferMs));
+    this.#set("decode", ms(s?.decodeMs));
+    this.#set("lost", s?.packetsLost == null ? "–" : String(s.packetsLost));
+    // Only a source that draws the latency strip can be measured.
+    this.#latencyRow.hidden = !meter.hasStrip;
+    if (meter.hasStrip) {
+      const samples = meter.samples;
+      this.#set("latency", samples.length
+        ? `p50 ${ms(percentile(samples, 50))} · p95 ${ms(percentile(samples, 95))}`
+        : "press a key");
+    }
+  }
+
+  #set(name, text) {
+    const cell = this.#cells.get(name);
+    if (cell.textContent !== text) cell.textContent = text;
+  }
+}
+
+function bitrate(kbps) {
+  if (kbps == null) return "–";
+  if (kbps >= 1000) return `${(kbps / 1000).toFixed(1)} Mbit/s`;
+  return `${Math.round(kbps)} kbit/s`;
+}

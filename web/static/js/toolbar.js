@@ -1,0 +1,99 @@
+// The toolbar stays out of the way while the console is live: it slides in when the pointer
+// reaches the top edge (or the keyboard focus enters it, or a menu is open) and leaves a moment
+// after the pointer goes. While the console is not live it stays shown.
+const EDGE_PX = 56;
+const HIDE_AFTER_MS = 1200;
+const INTRO_MS = 2500;
+
+export class Toolbar {
+  #bar = document.getElementById("toolbar");
+  #menu = document.getElementById("keys-menu");
+  #menuButton = document.getElementById("btn-keys");
+  #pinned = true;
+  #nearEdge = false;
+  #timer = 0;
+  #introUntil = 0;
+
+  start() {
+    document.addEventListener("pointermove", (e) => {
+      const near = e.clientY <= EDGE_PX || this.#bar.contains(e.target) || this.#menu.contains(e.target);
+      if (near !== this.#nearEdge) {
+        this.#nearEdge = near;
+        this.#update();
+      }
+    });
+    document.documentElement.addEventListener("pointerleave", () => {
+      this.#nearEdge = false;
+      this.#update();
+    });
+    this.#bar.addEventListener("focusin", () => this.#update());
+    this.#bar.addEventListener("focusout", () => queueMicrotask(() => this.#update()));
+    this.#menu.addEventListener("toggle", () => this.#update());
+    this.#menu.addEventListener("beforetoggle", (e) => {
+      if (e.newState === "open") this.#placeMenu();
+    });
+    this.#menu.addEventListener("keydown", (e) => this.#menuKeys(e));
+    this.#update();
+  }
+
+  /** Pinned: always shown (the console is not live). Unpinning shows it briefly first, so a
+   * newcomer sees where it went. */
+  set pinned(on) {
+    if (on === this.#pinned) return;
+    this.#pinned = on;
+    if (!on) {
+      this.#introUntil = performance.now() + INTRO_MS;
+      setTimeout(() => this.#update(), INTRO_MS + 10);
+    }
+    this.#update();
+  }
+
+  /** Shows the toolbar and puts the keyboard focus on its first control. */
+  focus() {
+    this.#bar.querySelector("button:not(:disabled)")?.focus();
+    this.#update();
+  }
+
+  /** Closes the combinations menu if it is open. */
+  closeMenu() {
+    if (this.#menu.matches(":popover-open")) this.#menu.hidePopover();
+  }
+
+  #update() {
+    const wanted =
+      this.#pinned ||
+      this.#nearEdge ||
+      performance.now() < this.#introUntil ||
+      this.#bar.matches(":focus-within") ||
+      this.#menu.matches(":popover-open");
+    clearTimeout(this.#timer);
+    if (wanted) {
+      document.body.classList.add("toolbar-shown");
+    } else {
+      this.#timer = setTimeout(() => document.body.classList.remove("toolbar-shown"), HIDE_AFTER_MS);
+    }
+  }
+
+  // Places the menu under its button, kept inside the window.
+  #placeMenu() {
+    const r = this.#menuButton.getBoundingClientRect();
+    const width = Math.max(this.#menu.offsetWidth, 220);
+    const left = Math.min(Math.max(8, r.left), window.innerWidth - width - 8);
+    this.#menu.style.left = `${left}px`;
+    this.#menu.style.top = `${r.bottom + 8}px`;
+  }
+
+  // Arrow keys move between the menu's items, as in any menu.
+  #menuKeys(e) {
+    const items = [...this.#menu.querySelectorAll("[role=menuitem]")];
+    const i = items.indexOf(document.activeElement);
+    let next = -1;
+    if (e.key === "ArrowDown" || e.key === "ArrowRight") next = (i + 1) % items.length;
+    else if (e.key === "ArrowUp" || e.key === "ArrowLeft") next = (i - 1 + items.length) % items.length;
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = items.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    items[next].focus();
+  }
+}
