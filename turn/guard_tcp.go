@@ -15,7 +15,9 @@ import (
 // TCP carries STUN and ChannelData frames back to back (RFC 8656 §12.5). pion frames the
 // stream itself (its STUNConn) on top of the net.Conn the listener returns, so the guard has
 // to frame it too: guardConn.Read hands pion the stream minus the frames the guard refused,
-// one frame per Read at most, so pion never holds bytes beyond the frame it is handling.
+// one frame per Read at most, so pion never holds bytes beyond the frame it is handling and
+// cuts exactly the frames the guard inspected (see pionMisreads for the two cases where it
+// would not, which the guard drops).
 //
 // After a successful ConnectionBind (RFC 6062) the connection stops carrying frames and
 // becomes a raw pipe to the peer; guardConn notices pion's success response going out and
@@ -148,7 +150,11 @@ func (c *guardConn) Read(p []byte) (int, error) {
 		}
 		frame := c.in[:size]
 		v := passFrame
-		if !c.s.cfg.hooks.noGuard {
+		switch {
+		case pionMisreads(frame):
+			c.s.metrics.refuse(refusedProto)
+			v = verdict{}
+		case !c.s.cfg.hooks.noGuard:
 			v = c.s.inspect(frame, c.RemoteAddr(), false)
 		}
 		if v.pass {
@@ -219,9 +225,11 @@ func decodeType(p []byte) stun.MessageType {
 	return t
 }
 
-// frameSize returns the size of the frame at the start of b, 0 if more bytes are needed to
-// tell, or an error if b does not start with a frame. It frames exactly as pion's STUNConn:
-// STUN is 20 bytes of header plus its length, ChannelData 4 plus its length padded to 4.
+// frameSize returns the size of the frame at the start of b, 0 if more bytes are needed, or
+// an error if b cannot start a frame: ChannelData by its first two bits (01), padded to 4;
+// STUN (00) with the magic cookie; anything else is refused (pion would take 10 and 11
+// followed by the cookie for STUN; no client sends that). The decision depends on the
+// frame's own bytes only, never on how the stream was segmented.
 func frameSize(b []byte) (int, error) {
 	switch {
 	case len(b) == 0:
@@ -231,7 +239,7 @@ func frameSize(b []byte) (int, error) {
 			return 0, nil
 		}
 		return 4 + (int(binary.BigEndian.Uint16(b[2:4]))+3)&^3, nil
-	case b[0]&0xc0 != 0: // neither STUN (00) nor ChannelData (01)
+	case b[0]&0xc0 != 0:
 		return 0, errBadFrame
 	case len(b) < 20:
 		return 0, nil
@@ -239,4 +247,15 @@ func frameSize(b []byte) (int, error) {
 		return 20 + int(binary.BigEndian.Uint16(b[2:4])), nil
 	}
 	return 0, errBadFrame
+}
+
+// pionMisreads reports whether pion's STUNConn, handed exactly this frame, would cut it
+// differently. pion looks at nothing shorter than 9 bytes (it reads on and would cut such a
+// frame together with what follows), and takes any 20 bytes with the magic cookie at offset
+// 4 for STUN, even a ChannelData frame. Were the guard to pass such a frame, bytes it took for
+// a payload could reach pion as a STUN request that no one inspected; it drops them instead
+// (ChannelData with at most 4 bytes of payload, or whose payload starts 0x2112a442: nothing
+// WebRTC sends).
+func pionMisreads(frame []byte) bool {
+	return len(frame) < 9 || (frame[0]&0xc0 == 0x40 && stun.IsMessage(frame))
 }

@@ -319,3 +319,16 @@ func mustPrefixes(ss []string) []netip.Prefix {
 	}
 	return out
 }
+
+// BenchmarkPeerPolicyAllowed: the relay sockets ask the policy for every datagram.
+func BenchmarkPeerPolicyAllowed(b *testing.B) {
+	p := NewPeerPolicy(mustPrefixes([]string{"198.18.0.0/24"}), mustPrefixes([]string{"203.0.113.5/32"}))
+	for _, s := range []string{"93.184.216.34", "2a00:1450:4001:80b::200e", "64:ff9b::7f00:1"} {
+		a := netip.MustParseAddr(s)
+		b.Run(s, func(b *testing.B) {
+			for b.Loop() {
+				p.Allowed(a)
+			}
+		})
+	}
+}
