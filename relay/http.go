@@ -56,6 +56,7 @@ func (r *Relay) newApp() *fiber.App {
 	api.Post("/console/redeem", limiter.New(limiter.Config{
 		Max:        30,
 		Expiration: time.Minute,
+		Storage:    newRateStore(),
 		LimitReached: func(c *fiber.Ctx) error {
 			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many console links redeemed from this address; wait a minute and try again."})
 		},

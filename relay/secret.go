@@ -54,9 +54,10 @@ func LoadOrCreateTURNSecret(dir string) ([]byte, error) {
 	return []byte(secret), nil
 }
 
-// LocalAddrs lists this machine's own interface addresses as /32 and /128 prefixes. The demo
-// allows TURN to relay to exactly these, so a console forced through TURN reaches the demo
-// agent on the same machine and nothing else on the network.
+// LocalAddrs lists this machine's own non-loopback interface addresses as /32 and /128
+// prefixes. The demo allows TURN to relay to exactly these, so a console forced through TURN
+// reaches the demo agent on the same machine and nothing else on the network. Loopback stays
+// refused: browsers never use it for ICE, and it is where services meant to be private listen.
 func LocalAddrs() ([]netip.Prefix, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -69,7 +70,7 @@ func LocalAddrs() ([]netip.Prefix, error) {
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(ipnet.IP)
-		if !ok || ip.IsLinkLocalUnicast() {
+		if !ok || ip.IsLinkLocalUnicast() || ip.IsLoopback() {
 			continue
 		}
 		ip = ip.Unmap()

@@ -18,11 +18,11 @@ const envPrefix = "KVMRELAY_"
 
 // serveFlags are the flags of `serve`, shared by `demo`.
 type serveFlags struct {
-	listen, dataDir, publicURL, origins, logLevel string
+	listen, dataDir, publicURL, origins, logLevel   string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
-	turnAllow, turnDeny, turnPorts                   string
-	turnQuotaUser, turnQuotaTotal                    int
-	turnMaxBPS                                       int64
+	turnAllow, turnDeny, turnPorts                  string
+	turnQuotaUser, turnQuotaTotal                   int
+	turnMaxBPS                                      int64
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {

@@ -90,11 +90,30 @@ func (c *Clock) NextDeadline() (time.Time, bool) {
 // WaitTimers blocks until at least n timers are waiting (some goroutine is parked on the
 // clock), or ctx ends.
 func (c *Clock) WaitTimers(ctx context.Context, n int) error {
+	return c.waitUntil(ctx, func() bool { return len(c.timers) >= n })
+}
+
+// WaitDeadline blocks until a timer due at exactly deadline is waiting, or ctx ends: the
+// goroutine under test has parked until then.
+func (c *Clock) WaitDeadline(ctx context.Context, deadline time.Time) error {
+	return c.waitUntil(ctx, func() bool {
+		for t := range c.timers {
+			if t.when.Equal(deadline) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitUntil blocks until cond (called with c.mu held) holds, re-checking whenever the set of
+// timers changes.
+func (c *Clock) waitUntil(ctx context.Context, cond func() bool) error {
 	for {
 		c.mu.Lock()
-		have, changed := len(c.timers), c.changed
+		ok, changed := cond(), c.changed
 		c.mu.Unlock()
-		if have >= n {
+		if ok {
 			return nil
 		}
 		select {

@@ -23,6 +23,9 @@ export class FrameWatcher {
   }
 
   start() {
+    // Without requestVideoFrameCallback (older Firefox) the console works, minus the displayed
+    // frame rate and the latency strip.
+    if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
     const tick = (now) => {
       this.#onFrame(now);
       this.#video.requestVideoFrameCallback(tick);

@@ -209,6 +209,7 @@ async function start() {
   } else {
     token = loadToken();
     if (!token) {
+      $("link-example").textContent = `${location.origin}${location.pathname}#code=…`;
       setState({ state: "needs-link" });
       return;
     }

@@ -2,7 +2,8 @@
 // milliseconds with no false precision.
 import { percentile } from "./latency.js";
 
-const ms = (v) => (v == null ? "–" : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+const num = (v) => (v < 10 ? v.toFixed(1) : String(Math.round(v)));
+const ms = (v) => (v == null ? "–" : `${num(v)} ms`);
 const fps = (v) => (v == null ? "–" : `${Math.round(v)}`);
 
 export class StatsView {
@@ -38,7 +39,7 @@ export class StatsView {
     if (meter.hasStrip) {
       const samples = meter.samples;
       this.#set("latency", samples.length
-        ? `p50 ${ms(percentile(samples, 50))} · p95 ${ms(percentile(samples, 95))}`
+        ? `p50 ${num(percentile(samples, 50))} · p95 ${num(percentile(samples, 95))} ms`
         : "press a key");
     }
   }

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kvmrelay/kvmrelay/agent"
+	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/media/encoders"
+	"github.com/kvmrelay/kvmrelay/media/testpattern"
+	"github.com/kvmrelay/kvmrelay/relay"
+	"github.com/kvmrelay/kvmrelay/turn"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Process-wide clocks fiber and fasthttp start once and never stop.
+		goleak.IgnoreAnyFunction("github.com/gofiber/fiber/v2/utils.StartTimeStampUpdater.func1.1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		// fasthttp's worker-pool cleaner notices Shutdown only after its idle sleep (10 s).
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+// stack is a relay and one agent serving the test pattern, all in this process.
+type stack struct {
+	relay   *relay.Relay
+	metrics *agent.Metrics
+	device  *testpattern.Source
+	url     string
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type stackOptions struct {
+	width, height, fps int
+	noTURN             bool
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("KVMRELAY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// newStack starts a relay on loopback with TURN on loopback, and an agent for device "dev1".
+// TURN may relay to this machine's own non-loopback addresses (inside scripts/netns-exec that
+// is the test host interface only), like the demo.
+func newStack(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	if o.width == 0 {
+		o.width, o.height = 1280, 720
+	}
+	if o.fps == 0 {
+		o.fps = 30
+	}
+	log := testLogger()
+	cfg := relay.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log}
+	if !o.noTURN {
+		local, err := relay.LocalAddrs()
+		require.NoError(t, err)
+		cfg.TURN = &turn.Config{
+			ListenAddr: "127.0.0.1:0",
+			PublicIP:   netip.MustParseAddr("127.0.0.1"),
+			Secrets:    [][]byte{[]byte("e2e-test-secret-0123456789abcdef")},
+			AllowPeers: local,
+		}
+	}
+	r, err := relay.New(cfg)
+	require.NoError(t, err)
+	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps})
+	require.NoError(t, err)
+	tok, err := relay.AgentToken(r.Issuer(), "dev1", time.Hour)
+	require.NoError(t, err)
+	metrics := agent.NewMetrics(nil)
+	a, err := agent.New(agent.Config{
+		Metrics:    metrics,
+		Server:     r.URL(),
+		Token:      tok,
+		Device:     dev,
+		SourceName: "testpattern",
+		NewEncoder: encoders.New,
+		Encoder:    media.EncoderConfig{FPS: o.fps},
+		Logger:     log.With("component", "agent"),
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stack{relay: r, metrics: metrics, device: dev, url: r.URL(), cancel: cancel}
+	s.wg.Go(func() { _ = r.Serve(ctx) })
+	s.wg.Go(func() { _ = a.Run(ctx) })
+	t.Cleanup(s.stop)
+	s.waitAgent(t)
+	return s
+}
+
+// waitAgent waits until the agent's signaling connection is up.
+func (s *stack) waitAgent(t testing.TB) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		mf, err := s.relayMetric("kvmrelay_agents_connected")
+		return err == nil && mf >= 1
+	}, 10*time.Second, 20*time.Millisecond, "agent never connected to the relay")
+}
+
+func (s *stack) stop() {
+	s.cancel()
+	s.wg.Wait()
+	_ = s.device.Close()
+}
+
+// link mints a one-time console link for dev1.
+func (s *stack) link(t testing.TB) string {
+	t.Helper()
+	l, err := relay.ConsoleLink(s.relay.Issuer(), s.url, "dev1", "e2e")
+	require.NoError(t, err)
+	return l
+}
+
+// framesEncoded counts the frames the agent has encoded.
+func (s *stack) framesEncoded() int {
+	return int(testutil.ToFloat64(s.metrics.Frames.WithLabelValues("key")) + testutil.ToFloat64(s.metrics.Frames.WithLabelValues("delta")))
+}
