@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,6 +347,38 @@ func TestConsoleBadLink(t *testing.T) {
 	}
 	// The 401 of the redeem call is logged by the browser as a failed resource; that one is expected.
 	log.drop("401")
+	checkClean(t, ctx, log)
+}
+
+// TestConsoleRedeemRetry: a link refused for a passing reason (rate limit) shows the relay's
+// message and can be retried; the retry then reaches the relay again.
+func TestConsoleRedeemRetry(t *testing.T) {
+	var calls atomic.Int32
+	srv := serveConsole(t, map[string]http.Handler{
+		"/api/v1/console/redeem": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if calls.Add(1) == 1 {
+				w.WriteHeader(http.StatusTooManyRequests)
+				w.Write([]byte(`{"code":"rate-limited","message":"Too many console links redeemed from this address; wait a minute and try again."}`))
+				return
+			}
+			w.WriteHeader(http.StatusGone)
+			w.Write([]byte(`{"code":"Gone","message":"used"}`))
+		}),
+	})
+	ctx, log := openBrowser(t)
+	navigate(t, ctx, srv.URL+"/console/#code=busy")
+	waitJS(t, ctx, `window.kvm.state === "failed" && document.getElementById("overlay-retry").checkVisibility()`, 10*time.Second)
+	if msg := eval[string](t, ctx, `window.kvm.lastError.message`); !strings.Contains(msg, "wait a minute") {
+		t.Errorf("lastError.message = %q, want the relay's message", msg)
+	}
+	eval[chromedp.Void](t, ctx, `document.getElementById("overlay-retry").click()`)
+	waitJS(t, ctx, `window.kvm.lastError.message.includes("already used")`, 10*time.Second)
+	if calls.Load() != 2 {
+		t.Errorf("redeem called %d times, want 2", calls.Load())
+	}
+	log.drop("429")
+	log.drop("410")
 	checkClean(t, ctx, log)
 }
 

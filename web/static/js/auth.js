@@ -22,11 +22,18 @@ export function scrubFragment(relayOnly) {
   history.replaceState(history.state, "", url);
 }
 
-export class RedeemError extends Error {}
+/** Why a link could not be redeemed; retryable when the code was not used up (network, rate
+ * limit, relay trouble) and the same code may be tried again. */
+export class RedeemError extends Error {
+  constructor(message, retryable) {
+    super(message);
+    this.retryable = retryable;
+  }
+}
 
 /**
- * Exchanges a one-time code for a console token. Resolves to {token, device, session,
- * expiresAt}; rejects with a RedeemError whose message tells the person what to do.
+ * Exchanges a one-time code for a console token. Resolves to {token, device, expiresAt};
+ * rejects with a RedeemError whose message tells the person what to do.
  */
 export async function redeem(code) {
   let res;
@@ -39,15 +46,13 @@ export async function redeem(code) {
       cache: "no-store",
     });
   } catch {
-    throw new RedeemError("The relay could not be reached. Check your network connection and reload.");
+    throw new RedeemError("The relay could not be reached. Check your network connection and press Retry.", true);
   }
   if (res.status === 400 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 410) {
     throw new RedeemError(
       "This console link is invalid, expired or already used. Links work once: start the console again to get a new one.",
+      false,
     );
-  }
-  if (!res.ok) {
-    throw new RedeemError(`The relay could not open the console (HTTP ${res.status}). Try again in a moment.`);
   }
   let body;
   try {
@@ -55,15 +60,15 @@ export async function redeem(code) {
   } catch {
     body = null;
   }
-  if (!body || typeof body.token !== "string" || body.token === "") {
-    throw new RedeemError("The relay answered with something this page does not understand.");
+  if (!res.ok) {
+    // The relay's own message says what to do (wait after a rate limit, …); it is plain text.
+    const said = typeof body?.message === "string" && body.message !== "" ? body.message : null;
+    throw new RedeemError(said ?? `The relay could not open the console (HTTP ${res.status}). Try again in a moment.`, true);
   }
-  return {
-    token: body.token,
-    device: body.device ?? null,
-    session: typeof body.session === "string" ? body.session : null,
-    expiresAt: parseTime(body.expires_at),
-  };
+  if (!body || typeof body.token !== "string" || body.token === "") {
+    throw new RedeemError("The relay answered with something this page does not understand.", false);
+  }
+  return { token: body.token, device: deviceName(body.device), expiresAt: parseTime(body.expires_at) };
 }
 
 /** Keeps the current token for a reload of this tab. */
@@ -110,14 +115,8 @@ export function parseTime(v) {
   return null;
 }
 
-/** A printable name for the relay's `device` field, which may be a name or an object. The text
- * comes from the agent and is hostile: callers only ever put it in textContent. */
+/** The device's name from the relay's `device` field, or null. The text comes from the agent and
+ * is hostile: callers only ever put it in textContent. */
 export function deviceName(device) {
-  if (typeof device === "string") return device;
-  if (device && typeof device === "object") {
-    for (const k of ["name", "hostname", "id"]) {
-      if (typeof device[k] === "string" && device[k] !== "") return device[k];
-    }
-  }
-  return null;
+  return typeof device === "string" && device !== "" ? device : null;
 }

@@ -3,9 +3,9 @@
 
 export const ABS_MAX = 32767;
 /** X and Y of a BUTTONS message in relative mode, where there is no absolute position. */
-export const NO_POSITION = 0xffff;
+const NO_POSITION = 0xffff;
 /** Longest TEXT payload in bytes. */
-export const TEXT_MAX = 16383;
+const TEXT_MAX = 16383;
 
 const KEY = 0x01;
 const BUTTONS = 0x02;

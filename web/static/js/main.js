@@ -1,6 +1,6 @@
 // The console page: gets a token, runs the session, and wires input, toolbar and statistics
 // together. Each piece lives in its own module; this file only connects them.
-import { readFragment, scrubFragment, redeem, saveToken, loadToken, forgetToken, deviceName } from "./auth.js";
+import { readFragment, scrubFragment, redeem, saveToken, loadToken, forgetToken } from "./auth.js";
 import { Session } from "./session.js";
 import { HidLink } from "./hidlink.js";
 import { Keyboard } from "./keyboard.js";
@@ -27,7 +27,8 @@ let stats = null;
 let pageError = null; // a failure before there is a session (the link could not be redeemed)
 let deviceLabel = null;
 
-const overlay = new Overlay(() => session?.retryNow());
+let retryRedeem = null; // set while a link could not be redeemed for a reason that may pass
+const overlay = new Overlay(() => (session ? session.retryNow() : retryRedeem?.()));
 const toolbar = new Toolbar();
 const toast = new Toast();
 const statsView = new StatsView();
@@ -72,16 +73,16 @@ const paste = new Paste({ type: typeText, onClose: focusScreen });
 // be missed on the remote.
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
-    if (e.code === "KeyS") return run(toggleStats);
-    if (e.code === "KeyF") return run(fullscreen);
-    if (e.code === "KeyM") return run(() => toolbar.focus());
+    if (e.code === "KeyS") return local(toggleStats);
+    if (e.code === "KeyF") return local(fullscreen);
+    if (e.code === "KeyM") return local(() => toolbar.focus());
   }
   // Ctrl+Shift+V (⌘⇧V): let the browser paste, and type what it hands over (see "paste" below).
   if (e.code === "KeyV" && e.shiftKey && (e.ctrlKey || e.metaKey) && !e.altKey) return "browser";
   return null;
 }
 
-function run(fn) {
+function local(fn) {
   fn();
   return "local";
 }
@@ -191,35 +192,50 @@ function wireVideo() {
 }
 
 async function start() {
-  const fragment = readFragment();
-  let token;
-  if (fragment.code) {
+  const { code, relayOnly } = readFragment();
+  if (code) {
     // The code works once: take it out of the address bar (and history) before anything else.
-    scrubFragment(fragment.relayOnly);
-    setState({ state: "redeeming" });
-    try {
-      const r = await redeem(fragment.code);
-      token = { token: r.token, expiresAt: r.expiresAt, device: deviceName(r.device) };
-    } catch (err) {
-      pageError = { code: "redeem", message: err.message };
-      setState({ state: "failed", message: err.message, retry: false });
-      return;
-    }
-    saveToken(token);
-  } else {
-    token = loadToken();
-    if (!token) {
-      $("link-example").textContent = `${location.origin}${location.pathname}#code=…`;
-      setState({ state: "needs-link" });
-      return;
-    }
+    scrubFragment(relayOnly);
+    openLink(code, relayOnly);
+    return;
   }
+  const token = loadToken();
+  if (!token) {
+    $("link-example").textContent = `${location.origin}${location.pathname}#code=…`;
+    setState({ state: "needs-link" });
+    return;
+  }
+  run(token, relayOnly);
+}
+
+// Redeems a one-time code and runs the session; on failure shows why.
+async function openLink(code, relayOnly) {
+  setState({ state: "redeeming" });
+  let r;
+  try {
+    r = await redeem(code);
+  } catch (err) {
+    pageError = { code: "redeem", message: err.message };
+    // A code that was not used up (network, rate limit) can be tried again from here.
+    retryRedeem = err.retryable ? () => openLink(code, relayOnly) : null;
+    setState({ state: "failed", message: err.message, retry: err.retryable });
+    return;
+  }
+  retryRedeem = null;
+  pageError = null;
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device };
+  saveToken(token);
+  run(token, relayOnly);
+}
+
+// Runs the console session with a token.
+function run(token, relayOnly) {
   deviceLabel = token.device ?? null;
   if (deviceLabel) overlay.device = deviceLabel;
 
   session = new Session({
     token,
-    relayOnly: fragment.relayOnly,
+    relayOnly,
     link,
     on: {
       state: setState,

@@ -16,7 +16,7 @@ export class Peer {
 
   /**
    * iceServers: from `welcome`. relayOnly: gather only TURN candidates. onCandidate(init) gets
-   * each local candidate, and {candidate: ""} at the end of gathering. onTrack(track, stream),
+   * each local candidate, and {candidate: ""} at the end of gathering. onTrack(stream),
    * onChannel(channel), onState(connectionState).
    */
   constructor({ iceServers, relayOnly, onCandidate, onTrack, onChannel, onState }) {
@@ -45,7 +45,7 @@ export class Peer {
       } catch {
         // An implementation that rejects 0 keeps its default; video still plays.
       }
-      onTrack(e.track, e.streams[0] ?? new MediaStream([e.track]));
+      onTrack(e.streams[0] ?? new MediaStream([e.track]));
     };
     this.#pc.ondatachannel = (e) => onChannel(e.channel);
     this.#pc.onconnectionstatechange = () => onState(this.#pc.connectionState);

@@ -55,10 +55,6 @@ export class Session {
     this.#on = on;
   }
 
-  get state() {
-    return this.#state;
-  }
-
   get lastError() {
     return this.#lastError;
   }
@@ -162,7 +158,7 @@ export class Session {
       iceServers: this.#iceServers,
       relayOnly: this.#relayOnly || this.#serverRelayOnly,
       onCandidate: (c) => this.#ws?.send("candidate", c),
-      onTrack: (_track, stream) => this.#on.stream(stream),
+      onTrack: (stream) => this.#on.stream(stream),
       onChannel: (ch) => this.#link.adopt(ch),
       onState: (s) => this.#peerState(peer, s),
     });

@@ -1,6 +1,6 @@
 // The console's signaling WebSocket (docs/protocol.md §1): the JSON envelope
 // {"v":1,"type","sid","data"} in both directions over /ws/console.
-export const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 1;
 const SUBPROTOCOL = "kvmrelay.v1";
 
 /** The console endpoint on the origin that served the page. */
@@ -21,9 +21,8 @@ export class Signaling {
    * socket closes for any reason other than close(). fatal means that retrying cannot help
    * (the relay speaks something this page does not).
    */
-  constructor({ url, token, onOpen, onMessage, onClose }) {
+  constructor({ url, token, onMessage, onClose }) {
     this.#ws = new WebSocket(url, [SUBPROTOCOL, `bearer.${token}`]);
-    this.#ws.onopen = () => onOpen?.();
     this.#ws.onmessage = (ev) => {
       const { msg, problem } = parse(ev.data);
       if (problem) {
@@ -41,10 +40,6 @@ export class Signaling {
       // Browsers hide why an upgrade failed (401, 403, no route) behind code 1006.
       onClose(ev.reason || "the connection to the relay was lost", false);
     };
-  }
-
-  get sid() {
-    return this.#sid;
   }
 
   /** Sends one message of the session; false when the socket is not open. */

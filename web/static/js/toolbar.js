@@ -1,7 +1,8 @@
 // The toolbar stays out of the way while the console is live: it slides in when the pointer
-// reaches the top edge (or the keyboard focus enters it, or a menu is open) and leaves a moment
-// after the pointer goes. While the console is not live it stays shown.
+// reaches the top edge where it lives (or the keyboard focus enters it, or a menu is open) and
+// leaves a moment after the pointer goes. While the console is not live it stays shown.
 const EDGE_PX = 56;
+const SIDE_SLACK_PX = 48;
 const HIDE_AFTER_MS = 1200;
 const INTRO_MS = 2500;
 
@@ -15,13 +16,16 @@ export class Toolbar {
   #introUntil = 0;
 
   start() {
-    document.addEventListener("pointermove", (e) => {
-      const near = e.clientY <= EDGE_PX || this.#bar.contains(e.target) || this.#menu.contains(e.target);
+    const track = (e) => {
+      const near = this.#overBar(e) || this.#bar.contains(e.target) || this.#menu.contains(e.target);
       if (near !== this.#nearEdge) {
         this.#nearEdge = near;
         this.#update();
       }
-    });
+    };
+    document.addEventListener("pointermove", track);
+    document.addEventListener("pointerdown", track); // a tap on a touch screen
+
     document.documentElement.addEventListener("pointerleave", () => {
       this.#nearEdge = false;
       this.#update();
@@ -72,6 +76,14 @@ export class Toolbar {
     } else {
       this.#timer = setTimeout(() => document.body.classList.remove("toolbar-shown"), HIDE_AFTER_MS);
     }
+  }
+
+  // Whether the pointer is at the top edge, above the toolbar (give or take a little): the rest
+  // of the edge stays free for the remote screen's own top bar.
+  #overBar(e) {
+    if (e.clientY > EDGE_PX) return false;
+    const r = this.#bar.getBoundingClientRect();
+    return e.clientX >= r.left - SIDE_SLACK_PX && e.clientX <= r.right + SIDE_SLACK_PX;
   }
 
   // Places the menu under its button, kept inside the window.
