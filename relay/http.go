@@ -45,6 +45,7 @@ func (r *Relay) newApp() *fiber.App {
 	})
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(r.metrics, promhttp.HandlerOpts{})))
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/console/", fiber.StatusFound) })
+	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/console/img/icon.svg", fiber.StatusMovedPermanently) })
 	app.Use("/console", filesystem.New(filesystem.Config{
 		Root:         http.FS(web.Assets()),
 		Index:        "index.html",

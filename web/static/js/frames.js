@@ -56,7 +56,11 @@ export class FrameWatcher {
     }
     if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
       this.#stripCount = this.#reader.read(this.#video);
-      this.#meter.frame(this.#stripCount, now);
+      // Timestamp the sample when the page has actually seen the pixels, not with the callback's
+      // `now`: that is the start of the rendering step, and when the callback runs late the
+      // video may already hold a newer frame than the one it was called for, which would make
+      // a sample look shorter than it was. This errs long, never short.
+      this.#meter.frame(this.#stripCount, performance.now());
     }
   }
 }

@@ -1,0 +1,165 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/turn"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/gofiber/fiber/v2/utils.StartTimeStampUpdater.func1.1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	)
+}
+
+func startRelay(t *testing.T, withTURN bool) *Relay {
+	t.Helper()
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if withTURN {
+		cfg.TURN = &turn.Config{ListenAddr: "127.0.0.1:0", PublicIP: netip.MustParseAddr("127.0.0.1"), Secrets: [][]byte{[]byte("relay-test-secret-0123456789")}}
+	}
+	r, err := New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.Serve(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(r.URL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	}, 5*time.Second, 10*time.Millisecond)
+	return r
+}
+
+func redeem(t *testing.T, r *Relay, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(r.URL()+"/api/v1/console/redeem", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func TestRedeemOnce(t *testing.T) {
+	r := startRelay(t, false)
+	link, err := ConsoleLink(r.Issuer(), r.URL(), "dev1", "alice")
+	require.NoError(t, err)
+	code := link[strings.Index(link, "#code=")+len("#code="):]
+
+	status, out := redeem(t, r, `{"code":"`+code+`"}`)
+	require.Equal(t, 200, status, "%v", out)
+	claims, err := r.Issuer().Verify(out["token"].(string), auth.AudienceConsole)
+	require.NoError(t, err)
+	assert.Equal(t, "dev1", claims.Device)
+	assert.Equal(t, "alice", claims.Subject)
+	assert.True(t, strings.HasPrefix(claims.Session, "s_"))
+
+	status, out = redeem(t, r, `{"code":"`+code+`"}`)
+	assert.Equal(t, 401, status)
+	assert.Equal(t, "link-used", out["code"])
+	assert.Contains(t, out["message"], "kvmrelay token console", "the error says how to get a new link")
+
+	agentTok, err := AgentToken(r.Issuer(), "dev1", time.Minute)
+	require.NoError(t, err)
+	for _, body := range []string{`{"code":"` + agentTok + `"}`, `{"code":"garbage"}`, `{}`, `not json`} {
+		status, out := redeem(t, r, body)
+		assert.Contains(t, []int{400, 401}, status, body)
+		assert.NotContains(t, strings.ToLower(out["message"].(string)), "jwt", "no internal error text")
+	}
+}
+
+func TestHeadersAndEndpoints(t *testing.T) {
+	r := startRelay(t, true)
+	for _, path := range []string{"/console/", "/healthz", "/api/v1/console/redeem"} {
+		resp, err := http.Get(r.URL() + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		assert.Contains(t, csp, "script-src 'self'", path)
+		assert.NotContains(t, csp, "unsafe-inline", path)
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+		assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"), path)
+	}
+	resp, err := http.Get(r.URL() + "/console/")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(page), "<video")
+
+	resp, err = http.Get(r.URL() + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"kvmrelay_console_sessions ", "kvmrelay_console_sessions_opened_total ", "kvmrelay_agents_connected ", "kvmrelay_turn_allocations_active{", "kvmrelay_turn_refusals_total{", "go_goroutines "} {
+		assert.True(t, strings.Contains(string(metrics), "\n"+name), "metric %s exported", name)
+	}
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.Get(r.URL() + "/favicon.ico")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "/console/img/icon.svg", resp.Header.Get("Location"))
+
+	// The WebSocket endpoints refuse plain HTTP with a clear status, not a panic or a hang.
+	resp, err = http.Get(r.URL() + "/ws/console")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
+}
+
+func TestICEServersCarryFreshCredentials(t *testing.T) {
+	r := startRelay(t, true)
+	servers := turnICE{srv: r.TURN(), ttl: time.Minute}.ICEServers("s_x")
+	require.NotEmpty(t, servers)
+	var sawTURN bool
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") {
+				sawTURN = true
+				assert.NotEmpty(t, s.Username)
+				assert.NotEmpty(t, s.Credential)
+				assert.Contains(t, s.Username, ":s_x")
+			}
+		}
+	}
+	assert.True(t, sawTURN)
+}
+
+func TestLocalAddrsExcludesLoopback(t *testing.T) {
+	addrs, err := LocalAddrs()
+	require.NoError(t, err)
+	for _, p := range addrs {
+		assert.False(t, p.Addr().IsLoopback(), p.String())
+		assert.True(t, p.IsSingleIP(), p.String())
+	}
+}
+
+func TestTURNSecretPersists(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadOrCreateTURNSecret(dir)
+	require.NoError(t, err)
+	b, err := LoadOrCreateTURNSecret(dir)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.GreaterOrEqual(t, len(a), 32)
+}
