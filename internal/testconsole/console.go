@@ -66,7 +66,7 @@ type Console struct {
 	connected    chan struct{}
 	connOnce     sync.Once
 	channelsOpen chan struct{}
-	chanWG       sync.WaitGroup
+	opened       atomic.Int32
 	failed       chan struct{}
 	failOnce     sync.Once
 	wg           sync.WaitGroup
@@ -189,8 +189,6 @@ func (c *Console) newPeer() error {
 		return err
 	}
 	c.pc = pc
-	c.chanWG.Add(2)
-	go func() { c.chanWG.Wait(); close(c.channelsOpen) }()
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
 		c.mu.Lock()
 		switch dc.Label() {
@@ -200,7 +198,11 @@ func (c *Console) newPeer() error {
 			c.ptr = dc
 		}
 		c.mu.Unlock()
-		dc.OnOpen(func() { c.chanWG.Done() })
+		dc.OnOpen(func() {
+			if c.opened.Add(1) == 2 {
+				close(c.channelsOpen)
+			}
+		})
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		c.wg.Go(func() {
