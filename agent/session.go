@@ -165,6 +165,12 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 		init := c.ToJSON()
 		s.send(signaling.TypeCandidate, signaling.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
 	})
+	s.pc.OnICEConnectionStateChange(func(state webrtc.ICEConnectionState) {
+		s.log.Debug("ice", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+	})
+	s.pc.OnICEGatheringStateChange(func(state webrtc.ICEGatheringState) {
+		s.log.Debug("ice gathering", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+	})
 	s.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
 		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
 		switch state {
@@ -187,6 +193,7 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 		return fmt.Errorf("agent: set local description: %w", err)
 	}
 	s.send(signaling.TypeOffer, signaling.SDP{SDP: offer.SDP})
+	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
 	return nil
 }
 
@@ -240,6 +247,7 @@ func (s *session) handleAnswer(sdp string) error {
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return fmt.Errorf("agent: set answer: %w", err)
 	}
+	s.log.Debug("answer applied", "after", time.Since(s.started).Round(time.Millisecond))
 	s.mu.Lock()
 	pending := s.candidates
 	s.candidates, s.remoteSet = nil, true

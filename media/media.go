@@ -102,15 +102,22 @@ const (
 )
 
 // WithDefaults returns c with every zero field set to its default. Bitrate defaults scale
-// with the picture size: about 1.2 Mbps at 720p and 2.5 Mbps at 1080p to start, up to 4× that.
+// with the picture size: about 1.1 Mbps at 720p and 2.5 Mbps at 1080p to start, up to 4× that,
+// down to 150 kbps.
 func (c EncoderConfig) WithDefaults() EncoderConfig {
 	if c.FPS <= 0 {
 		c.FPS = DefaultFPS
 	}
-	pixels := c.Width * c.Height
 	if c.StartBitrate <= 0 {
-		// 1.2 bits per pixel per second: legible console text soon after the first keyframe.
-		c.StartBitrate = max(300_000, pixels*6/5)
+		// 1.2 bits per pixel per second: legible console text soon after the first keyframe;
+		// kept inside the caller's clamps.
+		c.StartBitrate = max(300_000, c.Width*c.Height*6/5)
+		if c.MaxBitrate > 0 {
+			c.StartBitrate = min(c.StartBitrate, c.MaxBitrate)
+		}
+		if c.MinBitrate > 0 {
+			c.StartBitrate = max(c.StartBitrate, c.MinBitrate)
+		}
 	}
 	if c.MinBitrate <= 0 {
 		c.MinBitrate = min(DefaultMinBitrate, c.StartBitrate)

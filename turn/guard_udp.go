@@ -4,11 +4,12 @@ import (
 	"net"
 )
 
-// guardPacketConn is the UDP listener as pion sees it: every datagram passes the guard
-// first. Writes go straight through.
+// guardPacketConn is one UDP listener socket as pion sees it: every datagram passes the
+// guard first. Writes go straight through.
 type guardPacketConn struct {
 	net.PacketConn
-	s *Server
+	s     *Server
+	index int // among the sockets sharing the port
 }
 
 func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -23,6 +24,9 @@ func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		v := c.s.inspect(p[:n], addr, true)
 		if v.pass {
+			if c.s.cfg.hooks.udpRead != nil {
+				c.s.cfg.hooks.udpRead(c.index)
+			}
 			return n, addr, nil
 		}
 		if v.reply != nil {

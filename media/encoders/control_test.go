@@ -60,8 +60,8 @@ func TestKeyframeThrottle(t *testing.T) {
 		request bool
 		key     bool
 	}{
-		{0, false, true},                     // the encoder's own first keyframe
-		{33 * time.Millisecond, true, true},  // viewer connects: at once, despite the keyframe 33 ms ago
+		{0, false, true},                    // the encoder's own first keyframe
+		{33 * time.Millisecond, true, true}, // viewer connects: at once, despite the keyframe 33 ms ago
 		{33 * time.Millisecond, false, false},
 		{100 * time.Millisecond, true, false}, // PLI 133 ms later: held
 		{100 * time.Millisecond, true, false}, // another PLI: folded in

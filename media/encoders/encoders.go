@@ -20,14 +20,14 @@ func New(cfg media.EncoderConfig) (media.Encoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	fps := cfg.FPS
-	keyint := 0 // the wrapper forces periodic keyframes by time, not frame count
+	// Periodic keyframes are the wrapper's job (by time, not frame count): the codecs get
+	// KeyframeInterval 0, keyframes only when forced.
 	var enc media.Encoder
 	switch cfg.Codec {
 	case media.CodecH264:
 		e, err := x264.New(x264.Config{
-			Width: cfg.Width, Height: cfg.Height, FPS: fps, Bitrate: cfg.StartBitrate,
-			RateBuffer: cfg.RateBuffer, Threads: cfg.Threads, KeyframeInterval: keyint,
+			Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: cfg.StartBitrate,
+			RateBuffer: cfg.RateBuffer, Threads: cfg.Threads,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("encoders: %w", err)
@@ -35,8 +35,8 @@ func New(cfg media.EncoderConfig) (media.Encoder, error) {
 		enc = e
 	case media.CodecVP8:
 		e, err := vpx.New(vpx.Config{
-			Width: cfg.Width, Height: cfg.Height, FPS: fps, Bitrate: cfg.StartBitrate,
-			RateBuffer: cfg.RateBuffer, Threads: cfg.Threads, KeyframeInterval: keyint,
+			Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: cfg.StartBitrate,
+			RateBuffer: cfg.RateBuffer, Threads: cfg.Threads,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("encoders: %w", err)

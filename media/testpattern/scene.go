@@ -46,8 +46,6 @@ type drawnState struct {
 	buttons                      hid.Buttons
 }
 
-const cursorHalf = 20
-
 func newScene(w, h, fps, maxFPS int, motion Motion) (*scene, error) {
 	header := "kvmrelay test pattern " + strconv.Itoa(w) + "x" + strconv.Itoa(h) + " " +
 		strconv.Itoa(fps) + "/" + strconv.Itoa(maxFPS) + " fps"
@@ -70,7 +68,7 @@ func newScene(w, h, fps, maxFPS int, motion Motion) (*scene, error) {
 	}, nil
 }
 
-// render brings the picture up to date with in, as frame number n+1 shown at now.
+// render brings the picture up to date with in for the next frame, captured at now.
 func (s *scene) render(in *inputState, now time.Time) *image.YCbCr {
 	s.frame++
 	if s.frame == 1 || in.seq != s.inSeq {
@@ -93,7 +91,7 @@ func (s *scene) render(in *inputState, now time.Time) *image.YCbCr {
 		next.bar = s.l.barRect(0)
 	}
 	if in.pointerSet {
-		next.cursor = evenOut(image.Rect(in.x-cursorHalf, in.y-cursorHalf, in.x+cursorHalf, in.y+cursorHalf))
+		next.cursor = cursorRect(in.x, in.y)
 	}
 
 	old := s.drawn
@@ -171,92 +169,4 @@ func (s *scene) textPanel(clip, panel image.Rectangle, g *glyphs, text string) {
 	}
 	s.c.fill(vis, s.panel)
 	g.draw(s.c, panel.Min.Add(image.Pt(s.l.pad, s.l.pad)), text, vis)
-}
-
-// cursor draws the pointer mark: a white square ring with a black outline and a black centre
-// dot, filled with the colour of the lowest pressed button.
-func (s *scene) cursor(clip, r image.Rectangle, b hid.Buttons) {
-	black, white := yuv{0, 128, 128}, yuv{255, 128, 128}
-	s.c.frameRect(r, 2, black, clip)
-	s.c.frameRect(r.Inset(2), 4, white, clip)
-	if b != 0 {
-		inner := r.Inset(6)
-		s.c.fill(inner.Intersect(clip), buttonColor(b))
-	}
-	mid := image.Pt((r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2)
-	s.c.fill(image.Rect(mid.X-2, mid.Y-2, mid.X+2, mid.Y+2).Intersect(clip), black)
-}
-
-func buttonColor(b hid.Buttons) yuv {
-	switch {
-	case b&hid.ButtonLeft != 0:
-		return yuv{81, 90, 240} // red
-	case b&hid.ButtonRight != 0:
-		return yuv{145, 54, 34} // green
-	case b&hid.ButtonMiddle != 0:
-		return yuv{41, 240, 110} // blue
-	default:
-		return yuv{106, 202, 222} // magenta: back, forward
-	}
-}
-
-// counterText is "frame NNNNNNNN  HH:MM:SS.mmm", built without allocating but for the
-// string itself.
-func (s *scene) counterText(now time.Time) string {
-	b := append(s.buf[:0], "frame "...)
-	b = appendPadded(b, s.frame%100_000_000, 8)
-	b = append(b, "  "...)
-	b = now.AppendFormat(b, "15:04:05.000")
-	s.buf = b
-	return string(b)
-}
-
-func keysText(in *inputState) string {
-	b := make([]byte, 0, keysChars)
-	b = append(b, "keys "...)
-	b = appendPadded(b, in.keyDowns%100_000, 5)
-	b = append(b, "  mods "...)
-	for i, c := range []byte("CSAG") {
-		// Left or right modifier of the kind: bits i and i+4.
-		if in.mods&(1<<i|1<<(i+4)) != 0 {
-			b = append(b, c)
-		} else {
-			b = append(b, '-')
-		}
-	}
-	b = append(b, "  buttons "...)
-	for i, c := range []byte("LRMBF") {
-		if in.buttons&(1<<i) != 0 {
-			b = append(b, c)
-		} else {
-			b = append(b, '-')
-		}
-	}
-	return string(b)
-}
-
-func pointerText(in *inputState) string {
-	b := make([]byte, 0, pointerChars)
-	b = append(b, "pointer "...)
-	if in.pointerSet {
-		b = strconv.AppendInt(b, int64(in.x), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(in.y), 10)
-	} else {
-		b = append(b, "-,-"...)
-	}
-	b = append(b, "  wheel "...)
-	b = strconv.AppendInt(b, int64(in.wheelX), 10)
-	b = append(b, ',')
-	b = strconv.AppendInt(b, int64(in.wheelY), 10)
-	return string(b)
-}
-
-func appendPadded(b []byte, v uint64, width int) []byte {
-	var digits [20]byte
-	d := strconv.AppendUint(digits[:0], v, 10)
-	for range width - len(d) {
-		b = append(b, '0')
-	}
-	return append(b, d...)
 }

@@ -42,7 +42,7 @@ var (
 	_ hid.Sink     = (*Source)(nil)
 )
 
-// New returns a Source of cfg.Width × cfg.Height (at least 512×224, even).
+// New returns a Source of cfg.Width × cfg.Height (at least 512×240, even).
 func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

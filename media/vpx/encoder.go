@@ -65,11 +65,13 @@ static kr_vp8 *kr_vp8_open(int w, int h, int fps, int kbps, int buf_ms, int thre
 		*err = 3;
 		return NULL;
 	}
-	// A keyframe may use the rate buffer (buf_ms of bits), at least 3 frames' worth.
+	// A keyframe may use the rate buffer (buf_ms of bits), at least 3 frames' worth. Blocks
+	// that barely changed are skipped (libwebrtc's screenshare threshold): console pictures
+	// are mostly static.
 	unsigned int intra_pct = buf_ms * fps / 10;
 	if (intra_pct < 300) intra_pct = 300;
 	if (vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, cpu_used) != VPX_CODEC_OK ||
-	    vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1) != VPX_CODEC_OK ||
+	    vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 100) != VPX_CODEC_OK ||
 	    vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0) != VPX_CODEC_OK ||
 	    vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, VP8_ONE_TOKENPARTITION) != VPX_CODEC_OK ||
 	    vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, intra_pct) != VPX_CODEC_OK) {
@@ -164,11 +166,17 @@ type Encoder struct {
 
 var _ media.Encoder = (*Encoder)(nil)
 
-var openErrors = map[C.int]string{
-	1: "out of memory",
-	2: "vpx_codec_enc_config_default failed",
-	3: "vpx_codec_enc_init failed",
-	4: "vpx_codec_control failed",
+func openError(code C.int) string {
+	switch code {
+	case 1:
+		return "out of memory"
+	case 2:
+		return "vpx_codec_enc_config_default failed"
+	case 3:
+		return "vpx_codec_enc_init failed"
+	default:
+		return "vpx_codec_control failed"
+	}
 }
 
 // New opens an encoder.
@@ -184,7 +192,7 @@ func New(cfg Config) (*Encoder, error) {
 		C.int(cfg.RateBuffer.Milliseconds()), C.int(cfg.Threads), C.int(cfg.CPUUsed),
 		C.int(cfg.KeyframeInterval), &cerr)
 	if e.enc == nil {
-		return nil, fmt.Errorf("vpx: open VP8 %dx%d: %s", cfg.Width, cfg.Height, openErrors[cerr])
+		return nil, fmt.Errorf("vpx: open VP8 %dx%d: %s", cfg.Width, cfg.Height, openError(cerr))
 	}
 	return e, nil
 }
@@ -214,6 +222,7 @@ func (e *Encoder) Encode(f media.Frame) (media.EncodedFrame, error) {
 	}
 
 	y, cb, cr := i420.Planes(img)
+	force := e.forceKey.Swap(false)
 	var (
 		out      *C.uint8_t
 		size     C.size_t
@@ -225,8 +234,11 @@ func (e *Encoder) Encode(f media.Frame) (media.EncodedFrame, error) {
 		(*C.uint8_t)(unsafe.Pointer(&cr[0])),
 		C.int(img.YStride), C.int(img.CStride), C.int64_t(e.pts(f.CaptureTime)),
 		C.ulong(e.frameDuration()),
-		boolToC(e.forceKey.Swap(false)), &out, &size, &keyframe)
+		boolToC(force), &out, &size, &keyframe)
 	e.frames++
+	if n <= 0 && force {
+		e.forceKey.Store(true) // the request still stands
+	}
 	switch {
 	case n < 0:
 		return media.EncodedFrame{}, fmt.Errorf("vpx: encode frame %d failed (%d): %s", e.frames-1, -n, C.GoString(C.kr_vp8_error(e.enc)))

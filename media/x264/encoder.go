@@ -136,11 +136,17 @@ type Encoder struct {
 
 var _ media.Encoder = (*Encoder)(nil)
 
-var openErrors = map[C.int]string{
-	1: "unknown preset",
-	2: "cannot apply profile baseline",
-	3: "out of memory",
-	4: "x264_encoder_open failed",
+func openError(code C.int) string {
+	switch code {
+	case 1:
+		return "unknown preset"
+	case 2:
+		return "cannot apply profile baseline"
+	case 3:
+		return "out of memory"
+	default:
+		return "x264_encoder_open failed"
+	}
 }
 
 // New opens an encoder.
@@ -151,17 +157,17 @@ func New(cfg Config) (*Encoder, error) {
 	}
 	e := &Encoder{cfg: cfg, rate: newRateScaler(cfg.FPS)}
 	e.target.Store(int64(cfg.Bitrate))
-	kbps := e.kbps(1)
+	kbps := e.kbps(int64(cfg.Bitrate), 1)
 
 	preset := C.CString(cfg.Preset)
 	defer C.free(unsafe.Pointer(preset))
 	var cerr C.int
 	e.enc = C.kr_x264_open(C.int(cfg.Width), C.int(cfg.Height), C.int(cfg.FPS),
-		C.int(kbps), C.int(e.vbvKbit()), C.int(cfg.Threads), C.int(cfg.KeyframeInterval),
-		preset, &cerr)
+		C.int(kbps), C.int(e.vbvKbit(int64(cfg.Bitrate))), C.int(cfg.Threads),
+		C.int(cfg.KeyframeInterval), preset, &cerr)
 	if e.enc == nil {
 		return nil, fmt.Errorf("x264: open %dx%d@%d preset %q: %s",
-			cfg.Width, cfg.Height, cfg.FPS, cfg.Preset, openErrors[cerr])
+			cfg.Width, cfg.Height, cfg.FPS, cfg.Preset, openError(cerr))
 	}
 	e.applied = kbps
 	return e, nil
@@ -185,14 +191,16 @@ func (e *Encoder) Encode(f media.Frame) (media.EncodedFrame, error) {
 		return media.EncodedFrame{}, fmt.Errorf("x264: %w", err)
 	}
 
-	if kbps := e.kbps(e.rate.observe(f.CaptureTime)); kbps != e.applied {
-		if rc := C.kr_x264_set_bitrate(e.enc, C.int(kbps), C.int(e.vbvKbit())); rc < 0 {
+	target := e.target.Load()
+	if kbps := e.kbps(target, e.rate.observe(f.CaptureTime)); kbps != e.applied {
+		if rc := C.kr_x264_set_bitrate(e.enc, C.int(kbps), C.int(e.vbvKbit(target))); rc < 0 {
 			return media.EncodedFrame{}, fmt.Errorf("x264: reconfigure to %d kbps failed (%d)", kbps, rc)
 		}
 		e.applied = kbps
 	}
 
 	y, cb, cr := i420.Planes(img)
+	force := e.forceKey.Swap(false)
 	var (
 		out      *C.uint8_t
 		keyframe C.int
@@ -202,8 +210,11 @@ func (e *Encoder) Encode(f media.Frame) (media.EncodedFrame, error) {
 		(*C.uint8_t)(unsafe.Pointer(&cb[0])),
 		(*C.uint8_t)(unsafe.Pointer(&cr[0])),
 		C.int(img.YStride), C.int(img.CStride), C.int64_t(e.pts),
-		boolToC(e.forceKey.Swap(false)), &out, &keyframe)
+		boolToC(force), &out, &keyframe)
 	e.pts++
+	if size <= 0 && force {
+		e.forceKey.Store(true) // the request still stands
+	}
 	switch {
 	case size < 0:
 		return media.EncodedFrame{}, fmt.Errorf("x264: encode frame %d failed (%d)", e.pts-1, size)
@@ -229,15 +240,15 @@ func (e *Encoder) Close() error {
 	return nil
 }
 
-// kbps is the bitrate to hand x264 for the current target and frame-rate factor.
-func (e *Encoder) kbps(factor float64) int {
-	return max(minKbps, int(math.Round(float64(e.target.Load())*factor/1000)))
+// kbps is the bitrate to hand x264 for a target (bps) and frame-rate factor.
+func (e *Encoder) kbps(target int64, factor float64) int {
+	return max(minKbps, int(math.Round(float64(target)*factor/1000)))
 }
 
 // vbvKbit sizes the VBV from the real target (bits are bits, whatever x264 thinks the frame
 // rate is).
-func (e *Encoder) vbvKbit() int {
-	return max(1, int(e.target.Load()*e.cfg.RateBuffer.Milliseconds()/1_000_000))
+func (e *Encoder) vbvKbit(target int64) int {
+	return max(1, int(target*e.cfg.RateBuffer.Milliseconds()/1_000_000))
 }
 
 func boolToC(b bool) C.int {

@@ -124,3 +124,22 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		assert.Error(t, err, "%+v", cfg)
 	}
 }
+
+func TestKeyframeFitsRateBuffer(t *testing.T) {
+	// 500 kbps with a 200 ms buffer: no frame may exceed 100 kbit (12.5 kB), or the network
+	// queue holds more than 200 ms behind it. A noisy IDR would be far larger unconstrained.
+	enc := newEncoder(t, x264.Config{Width: 640, Height: 360, FPS: 30, Bitrate: 500_000,
+		RateBuffer: 200 * time.Millisecond, Threads: 1})
+	src := synth.NewMotion(640, 360, 9)
+	src.Noise = 20
+	at := time.Unix(100, 0)
+	for i := range 40 {
+		if i%10 == 0 {
+			enc.ForceKeyFrame()
+		}
+		at = at.Add(time.Second / 30)
+		out, err := enc.Encode(media.Frame{Image: src.Next(), CaptureTime: at})
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(out.Data), 12_500*11/10, "frame %d (keyframe %v)", i, out.Keyframe)
+	}
+}

@@ -15,8 +15,10 @@ type Motion struct {
 	tile []byte // tileSize × (tileSize + width), rows repeated so one copy fills a row
 	rng  *rand.Rand
 	n    int
-	// Noise is the amplitude of the per-frame random noise added to luma (0 = none).
+	// Noise is the amplitude of the per-frame random noise added to luma (0 = none); set it
+	// before the first Next.
 	Noise int
+	noise []int8 // random values in [-Noise, Noise], read at a random offset per frame
 }
 
 // NewMotion returns a generator of w×h frames; seed fixes the texture and noise.
@@ -61,8 +63,9 @@ func (m *Motion) Next() *image.YCbCr {
 		row := img.Y[y*img.YStride : y*img.YStride+w]
 		copy(row, src[:w])
 		if m.Noise > 0 {
+			noise := m.noiseRow(w)
 			for x := range row {
-				v := int(row[x]) + m.rng.IntN(2*m.Noise+1) - m.Noise
+				v := int(row[x]) + int(noise[x])
 				row[x] = byte(min(max(v, 0), 255))
 			}
 		}
@@ -76,4 +79,18 @@ func (m *Motion) Next() *image.YCbCr {
 	}
 	m.n++
 	return img
+}
+
+// noiseRow returns n random values in [-Noise, Noise] from a table built once, at a random
+// offset: much cheaper than drawing each one.
+func (m *Motion) noiseRow(n int) []int8 {
+	const size = 1 << 16
+	if len(m.noise) != size+n {
+		m.noise = make([]int8, size+n)
+		for i := range m.noise {
+			m.noise[i] = int8(m.rng.IntN(2*m.Noise+1) - m.Noise)
+		}
+	}
+	off := m.rng.IntN(size)
+	return m.noise[off : off+n]
 }

@@ -2,6 +2,7 @@
 // together. Each piece lives in its own module; this file only connects them.
 import { readFragment, scrubFragment, redeem, saveToken, loadToken, forgetToken } from "./auth.js";
 import { Session } from "./session.js";
+import { warmUp } from "./peer.js";
 import { HidLink } from "./hidlink.js";
 import { Keyboard } from "./keyboard.js";
 import { Pointer } from "./pointer.js";
@@ -213,7 +214,9 @@ async function openLink(code, relayOnly) {
   setState({ state: "redeeming" });
   let r;
   try {
-    r = await redeem(code);
+    const pending = redeem(code);
+    warmUp(); // runs while the request is on the network
+    r = await pending;
   } catch (err) {
     pageError = { code: "redeem", message: err.message };
     // A code that was not used up (network, rate limit) can be tried again from here.

@@ -9,6 +9,20 @@ export function decodableCodecs() {
   return ["video/H264", "video/VP8"].filter((m) => have.has(m.toLowerCase()));
 }
 
+/**
+ * Initializes the browser's WebRTC stack and codec tables while the page is still redeeming its
+ * link: the first RTCPeerConnection and capability query of a page are markedly slower than
+ * later ones, and this moves that cost off the path to the first frame.
+ */
+export function warmUp() {
+  try {
+    decodableCodecs();
+    new RTCPeerConnection().close();
+  } catch {
+    // No WebRTC here: the session will say so when it starts.
+  }
+}
+
 export class Peer {
   #pc;
   #early = []; // remote candidates that came before the offer

@@ -142,9 +142,12 @@ export class Session {
       this.#fail("This browser cannot play H.264 or VP8 video. Use a current Chrome, Edge, Firefox or Safari.");
       return;
     }
+    // Ask first, build the peer connection second: the offer needs a round trip through the
+    // relay and the agent, and constructing an RTCPeerConnection can take tens of milliseconds
+    // that then overlap with it instead of delaying it.
+    this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
-    this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
     clearTimeout(this.#negotiationTimer);
     this.#negotiationTimer = setTimeout(
       () => this.#retry("the device did not set up the connection in time"),
