@@ -38,8 +38,12 @@ type stack struct {
 	metrics *agent.Metrics
 	device  *testpattern.Source
 	url     string
-	cancel  context.CancelFunc
+	cfg     relay.Config
+	cancel  context.CancelFunc // stops the agent
 	wg      sync.WaitGroup
+
+	relayCancel context.CancelFunc
+	relayDone   chan struct{}
 }
 
 type stackOptions struct {
@@ -66,42 +70,62 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		o.fps = 30
 	}
 	log := testLogger()
-	cfg := relay.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log}
+	s := &stack{cfg: relay.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, RedeemPerMinute: 10_000}}
 	if !o.noTURN {
 		local, err := relay.LocalAddrs()
 		require.NoError(t, err)
-		cfg.TURN = &turn.Config{
+		s.cfg.TURN = &turn.Config{
 			ListenAddr: "127.0.0.1:0",
 			PublicIP:   netip.MustParseAddr("127.0.0.1"),
 			Secrets:    [][]byte{[]byte("e2e-test-secret-0123456789abcdef")},
 			AllowPeers: local,
 		}
 	}
-	r, err := relay.New(cfg)
-	require.NoError(t, err)
+	s.startRelay(t)
+	// Restarts keep the address: the agent reconnects to the same URL.
+	s.cfg.Listen = s.relay.Addr().String()
 	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps})
 	require.NoError(t, err)
-	tok, err := relay.AgentToken(r.Issuer(), "dev1", time.Hour)
+	s.device = dev
+	tok, err := relay.AgentToken(s.relay.Issuer(), "dev1", time.Hour)
 	require.NoError(t, err)
-	metrics := agent.NewMetrics(nil)
+	s.metrics = agent.NewMetrics(nil)
 	a, err := agent.New(agent.Config{
-		Metrics:    metrics,
-		Server:     r.URL(),
-		Token:      tok,
-		Device:     dev,
-		SourceName: "testpattern",
-		NewEncoder: encoders.New,
-		Encoder:    media.EncoderConfig{FPS: o.fps},
-		Logger:     log.With("component", "agent"),
+		Metrics:      s.metrics,
+		Server:       s.url,
+		Token:        tok,
+		Device:       dev,
+		SourceName:   "testpattern",
+		NewEncoder:   encoders.New,
+		Encoder:      media.EncoderConfig{FPS: o.fps},
+		Logger:       log.With("component", "agent"),
+		ReconnectMin: 50 * time.Millisecond,
+		ReconnectMax: 500 * time.Millisecond,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &stack{relay: r, metrics: metrics, device: dev, url: r.URL(), cancel: cancel}
-	s.wg.Go(func() { _ = r.Serve(ctx) })
+	s.cancel = cancel
 	s.wg.Go(func() { _ = a.Run(ctx) })
 	t.Cleanup(s.stop)
 	s.waitAgent(t)
 	return s
+}
+
+// startRelay starts (or restarts) the relay with s.cfg.
+func (s *stack) startRelay(t testing.TB) {
+	t.Helper()
+	r, err := relay.New(s.cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Serve(ctx) }()
+	s.relay, s.url, s.relayCancel, s.relayDone = r, r.URL(), cancel, done
+}
+
+// stopRelay stops the relay and waits until it has closed everything.
+func (s *stack) stopRelay() {
+	s.relayCancel()
+	<-s.relayDone
 }
 
 // waitAgent waits until the agent's signaling connection is up.
@@ -116,6 +140,7 @@ func (s *stack) waitAgent(t testing.TB) {
 func (s *stack) stop() {
 	s.cancel()
 	s.wg.Wait()
+	s.stopRelay()
 	_ = s.device.Close()
 }
 

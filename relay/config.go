@@ -25,6 +25,8 @@ type Config struct {
 	CredentialTTL time.Duration
 	// ConsoleTokenTTL is the lifetime of console tokens (refreshed while connected).
 	ConsoleTokenTTL time.Duration
+	// RedeemPerMinute caps console links redeemed per client address and minute; default 30.
+	RedeemPerMinute int
 	Logger          *slog.Logger
 }
 
@@ -43,6 +45,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ConsoleTokenTTL <= 0 {
 		c.ConsoleTokenTTL = 15 * time.Minute
+	}
+	if c.RedeemPerMinute <= 0 {
+		c.RedeemPerMinute = 30
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

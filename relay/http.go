@@ -55,7 +55,7 @@ func (r *Relay) newApp() *fiber.App {
 
 	api := app.Group("/api/v1")
 	api.Post("/console/redeem", limiter.New(limiter.Config{
-		Max:        30,
+		Max:        r.cfg.RedeemPerMinute,
 		Expiration: time.Minute,
 		Storage:    newRateStore(),
 		LimitReached: func(c *fiber.Ctx) error {
