@@ -85,13 +85,6 @@ func (l *guardListener) add(g *guardConn) bool {
 	return true
 }
 
-// count is the number of open accepted connections.
-func (l *guardListener) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}
-
 func (l *guardListener) remove(g *guardConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

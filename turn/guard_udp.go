@@ -4,12 +4,11 @@ import (
 	"net"
 )
 
-// guardPacketConn is one UDP listener socket as pion sees it: every datagram passes the
-// guard first. Writes go straight through.
+// guardPacketConn is the UDP listener as pion sees it: every datagram passes the guard
+// first. Writes go straight through.
 type guardPacketConn struct {
 	net.PacketConn
-	s     *Server
-	index int // among the sockets sharing the port
+	s *Server
 }
 
 func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -24,9 +23,6 @@ func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		v := c.s.inspect(p[:n], addr, true)
 		if v.pass {
-			if c.s.cfg.hooks.udpRead != nil {
-				c.s.cfg.hooks.udpRead(c.index)
-			}
 			return n, addr, nil
 		}
 		if v.reply != nil {

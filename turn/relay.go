@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/transport/v5/reuseport"
 	pionturn "github.com/pion/turn/v5"
 )
 
@@ -144,8 +145,9 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 		r.s.metrics.refuse(refusedQuota)
 		return nil, nil, err
 	}
+	var lc net.ListenConfig
 	for _, port := range r.ports(conf.RequestedPort) {
-		pc, err := r.s.so.listenPacket(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)), false)
+		pc, err := lc.ListenPacket(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			continue
 		}
@@ -185,15 +187,12 @@ func (r *relays) AllocateListener(conf pionturn.AllocateListenerConfig) (net.Lis
 		r.s.metrics.refuse(refusedQuota)
 		return nil, nil, err
 	}
+	lc := net.ListenConfig{Control: reuseport.Control}
 	for _, port := range r.ports(conf.RequestedPort) {
 		if port != 0 && r.tcpPortTaken(uint16(port)) { //nolint:gosec // ports fit
 			continue
 		}
-		ln, err := r.s.so.listen(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)), true)
-		if errors.Is(err, errNoTCP) {
-			release()
-			return nil, nil, err
-		}
+		ln, err := lc.Listen(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			continue
 		}
@@ -265,7 +264,12 @@ func (r *relays) AllocateConn(conf pionturn.AllocateConnConfig) (net.Conn, error
 	if err := r.s.egress(peer); err != nil {
 		return nil, err
 	}
-	c, err := r.s.so.dial(l.ctx, conf.Network, l.Listener.Addr(), peer)
+	d := net.Dialer{
+		LocalAddr: l.Listener.Addr(),
+		Control:   reuseport.Control,
+		Timeout:   dialTimeout,
+	}
+	c, err := d.DialContext(l.ctx, conf.Network, peer.String())
 	if err != nil {
 		return nil, fmt.Errorf("turn: connect to peer %s: %w", peer, err)
 	}
