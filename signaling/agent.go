@@ -37,9 +37,9 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 
 	s.metrics.Connections.WithLabelValues("agent").Inc()
 	defer s.metrics.Connections.WithLabelValues("agent").Dec()
-	s.metrics.AgentsOnline.Inc()
-	defer s.metrics.AgentsOnline.Dec()
 
+	// Subscribe before announcing presence: once a console sees the agent online, a join it
+	// sends must find the subscription in place.
 	toAgent, err := s.cfg.Bus.Subscribe(ctx, agentTopic(device))
 	if err != nil {
 		log.Error("subscribe agent topic", "err", err)
@@ -52,6 +52,8 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 		defer done()
 		s.setPresence(bg, log, device, connID, false)
 	}()
+	s.metrics.AgentsOnline.Inc()
+	defer s.metrics.AgentsOnline.Dec()
 	log.Info("agent connected", "remote", c.IP())
 
 	for {

@@ -117,6 +117,14 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 		if err := DecodeData(env, &j); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
+		// Pub/sub keeps nothing for a subscriber that is not there yet: a join for an agent
+		// that is not (yet) connected would vanish. Say so instead; the console joins again
+		// when agent-status reports the agent online.
+		if online, err := s.cfg.Registry.AgentOnline(ctx, info.Device); err != nil || !online {
+			s.metrics.Messages.WithLabelValues("console", string(env.Type), "agent-offline").Inc()
+			pc.sendError(info.SID, CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
+			return true
+		}
 		out, err = Encode(TypeSessionStart, info.SID, SessionStart{
 			ICEServers: s.iceServers(info.SID),
 			Codecs:     j.Codecs,

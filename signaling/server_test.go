@@ -91,20 +91,51 @@ func recv(t *testing.T, c *Client) (Envelope, error) {
 	}
 }
 
-// expectNothing asserts no message arrives within a short window (after the relay handled
-// everything sent before: a ping-pong through the same connection orders it).
+// expectNothing asserts that no session message (anything but presence notices, which may
+// legitimately arrive at any time) reaches c within the window.
 func expectNothing(t *testing.T, c *Client, within time.Duration) {
 	t.Helper()
-	ch := make(chan Envelope, 1)
+	ch := make(chan Envelope, 16)
 	go func() {
-		if e, err := c.Recv(); err == nil {
+		for {
+			e, err := c.Recv()
+			if err != nil {
+				close(ch)
+				return
+			}
 			ch <- e
 		}
 	}()
-	select {
-	case e := <-ch:
-		t.Fatalf("unexpected message %s %s", e.Type, e.Data)
-	case <-time.After(within):
+	deadline := time.After(within)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			if e.Type != TypeAgentStatus {
+				t.Fatalf("unexpected message %s %s", e.Type, e.Data)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// waitOnline reads a console's messages until its device's agent is reported online.
+func waitOnline(t *testing.T, c *Client) {
+	t.Helper()
+	for {
+		e, err := recv(t, c)
+		require.NoError(t, err)
+		if e.Type != TypeAgentStatus {
+			continue
+		}
+		var st AgentStatus
+		require.NoError(t, DecodeData(e, &st))
+		if st.Online {
+			return
+		}
 	}
 }
 
@@ -185,6 +216,7 @@ func TestRouting(t *testing.T) {
 	require.NoError(t, DecodeData(w, &welcome))
 	assert.Equal(t, "s_1", welcome.SID)
 	assert.Equal(t, "dev1", welcome.Device)
+	waitOnline(t, console)
 
 	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
 	start := recvType(t, agent, TypeSessionStart)
@@ -223,8 +255,8 @@ func TestCrossSessionRefused(t *testing.T) {
 	require.NoError(t, err)
 	recvType(t, consoleA, TypeWelcome)
 	recvType(t, consoleB, TypeWelcome)
-	recvType(t, consoleA, TypeAgentStatus)
-	recvType(t, consoleB, TypeAgentStatus)
+	waitOnline(t, consoleA)
+	waitOnline(t, consoleB)
 
 	t.Run("console names another session", func(t *testing.T) {
 		for _, typ := range []Type{TypeJoin, TypeAnswer, TypeCandidate, TypeBye} {
@@ -271,6 +303,7 @@ func TestTwoFingerprintsRefused(t *testing.T) {
 	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 	require.NoError(t, err)
 	recvType(t, console, TypeWelcome)
+	waitOnline(t, console)
 	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/VP8"}}))
 	recvType(t, agent, TypeSessionStart)
 
@@ -323,4 +356,24 @@ func testSDP(n int) string {
 	}
 	b.WriteString("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n")
 	return b.String()
+}
+
+// TestJoinWhileAgentOffline: a join for a device whose agent is not connected is answered with
+// agent-offline, and works once the agent is there.
+func TestJoinWhileAgentOffline(t *testing.T) {
+	r := startRelay(t)
+	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
+	require.NoError(t, err)
+	recvType(t, console, TypeWelcome)
+	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
+	e := recvType(t, console, TypeError)
+	var em ErrorMessage
+	require.NoError(t, DecodeData(e, &em))
+	assert.Equal(t, CodeAgentOffline, em.Code)
+
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	waitOnline(t, console)
+	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
+	recvType(t, agent, TypeSessionStart)
 }

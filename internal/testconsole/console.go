@@ -61,6 +61,7 @@ type Console struct {
 	byes      []signaling.Bye
 
 	videoPackets atomic.Int64
+	waitingAgent atomic.Bool
 	firstVideo   chan struct{}
 	firstOnce    sync.Once
 	connected    chan struct{}
@@ -267,6 +268,15 @@ func (c *Console) readLoop() {
 			var e signaling.ErrorMessage
 			_ = signaling.DecodeData(env, &e)
 			c.recordError(e)
+			if e.Code == signaling.CodeAgentOffline {
+				c.waitingAgent.Store(true)
+			}
+		case signaling.TypeAgentStatus:
+			// Like the page: a join refused because the agent was away is repeated once it is back.
+			var st signaling.AgentStatus
+			if signaling.DecodeData(env, &st) == nil && st.Online && c.waitingAgent.CompareAndSwap(true, false) {
+				_ = c.sig.Send(signaling.TypeJoin, c.sid, signaling.Join{Codecs: c.cfg.Codecs, ForceRelay: c.cfg.ForceRelay})
+			}
 		case signaling.TypeBye:
 			var b signaling.Bye
 			_ = signaling.DecodeData(env, &b)
