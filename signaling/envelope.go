@@ -108,6 +108,9 @@ func printableID(s string) bool {
 // Encode builds one envelope.
 func Encode(t Type, sid string, data any) ([]byte, error) {
 	e := Envelope{V: Version, Type: t, SID: sid}
+	if raw, ok := data.(json.RawMessage); ok && len(raw) == 0 {
+		data = nil // no data, not "data":null
+	}
 	if data != nil {
 		raw, err := json.Marshal(data)
 		if err != nil {
