@@ -21,6 +21,8 @@ type Config struct {
 	AllowedOrigins []string
 	// TURN configures the embedded TURN server; nil disables it.
 	TURN *turn.Config
+	// ExternalTURN hands out an external coturn's URLs instead; exclusive with TURN.
+	ExternalTURN *ExternalTURN
 	// CredentialTTL is the lifetime of per-session TURN credentials.
 	CredentialTTL time.Duration
 	// ConsoleTokenTTL is the lifetime of console tokens (refreshed while connected).
@@ -36,6 +38,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("relay: data directory required")
+	}
+	if c.TURN != nil && c.ExternalTURN != nil {
+		return errors.New("relay: choose the embedded TURN server or external TURN URLs, not both")
+	}
+	if c.ExternalTURN != nil {
+		if err := c.ExternalTURN.validate(); err != nil {
+			return err
+		}
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Listen

@@ -75,8 +75,11 @@ func New(cfg Config) (*Relay, error) {
 		}
 	}
 	var ice signaling.ICEProvider
-	if r.turn != nil {
+	switch {
+	case r.turn != nil:
 		ice = turnICE{srv: r.turn, ttl: cfg.CredentialTTL}
+	case cfg.ExternalTURN != nil:
+		ice = externalICE{cfg: *cfg.ExternalTURN, ttl: cfg.CredentialTTL, now: time.Now}
 	}
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             r.bus,

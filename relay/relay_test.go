@@ -163,3 +163,25 @@ func TestTURNSecretPersists(t *testing.T) {
 	assert.Equal(t, a, b)
 	assert.GreaterOrEqual(t, len(a), 32)
 }
+
+// TestExternalTURNCredentials: with external TURN URLs the relay hands out coturn REST
+// credentials that verify with the shared secret — what coturn checks with use-auth-secret.
+func TestExternalTURNCredentials(t *testing.T) {
+	secret := []byte("coturn-static-auth-secret-0123")
+	r, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ExternalTURN: &ExternalTURN{URLs: []string{"stun:turn.example.com:3478", "turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:443?transport=tcp"}, Secret: secret}})
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	assert.Nil(t, r.TURN(), "no embedded TURN")
+	servers := externalICE{cfg: *r.cfg.ExternalTURN, ttl: time.Minute, now: time.Now}.ICEServers("s_abc")
+	require.Len(t, servers, 2)
+	assert.Equal(t, []string{"stun:turn.example.com:3478"}, servers[0].URLs)
+	user, err := turn.VerifyCredentials([][]byte{secret}, servers[1].Username, servers[1].Credential, time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, "s_abc", user)
+
+	for _, bad := range []*ExternalTURN{{}, {URLs: []string{"http://x"}, Secret: secret}, {URLs: []string{"turn:x"}, Secret: []byte("short")}} {
+		_, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), ExternalTURN: bad})
+		assert.Error(t, err)
+	}
+}

@@ -20,7 +20,7 @@ const envPrefix = "KVMRELAY_"
 type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
-	turnAllow, turnDeny, turnPorts                  string
+	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
 }
@@ -35,6 +35,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.turnPublicIP, "turn-public-ip", "", "address consoles and agents reach TURN at (required when --turn-listen binds all interfaces)")
 	fs.StringVar(&f.turnSecret, "turn-secret", "", "TURN REST secret(s), comma-separated, first one signs (default: generated in --data-dir)")
 	fs.StringVar(&f.turnRealm, "turn-realm", "kvmrelay", "TURN realm")
+	fs.StringVar(&f.turnURLs, "turn-urls", "", "use external TURN servers (coturn with use-auth-secret) instead of the embedded one: comma-separated turn:/turns:/stun: URLs; needs --turn-secret; replaces the embedded server")
 	fs.StringVar(&f.turnAllow, "turn-allow-peers", "", "CIDRs TURN may relay to despite the default deny of private/special ranges")
 	fs.StringVar(&f.turnDeny, "turn-deny-peers", "", "extra CIDRs TURN must never relay to (e.g. your database and Redis hosts)")
 	fs.StringVar(&f.turnPorts, "turn-relay-ports", "", "relay port range LOW-HIGH (default: any)")
@@ -59,6 +60,20 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
+	}
+	if f.turnURLs != "" {
+		secret, _, _ := strings.Cut(f.turnSecret, ",")
+		if secret == "" {
+			return relay.Config{}, fmt.Errorf("--turn-urls needs --turn-secret set to coturn's static-auth-secret")
+		}
+		var urls []string
+		for _, u := range strings.Split(f.turnURLs, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				urls = append(urls, u)
+			}
+		}
+		cfg.ExternalTURN = &relay.ExternalTURN{URLs: urls, Secret: []byte(secret)}
+		return cfg, nil
 	}
 	if f.turnListen == "" {
 		return cfg, nil
