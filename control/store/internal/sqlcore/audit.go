@@ -1,0 +1,92 @@
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+const auditCols = `org_id, seq, prev_hash, hash, body`
+
+func scanAuditRow(r Row) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	err := r.Scan(&e.OrgID, &e.Seq, &e.PrevHash, &e.Hash, &e.Body)
+	return e, err
+}
+
+// AppendAudit links rec after the organization's last entry. The dialect's lock (or SQLite's
+// single writer) keeps two appends from reading the same last entry; the unique (org, seq) and
+// (org, prev_hash) constraints would reject a fork even if it did not.
+func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.AuditEntry, error) {
+	if t.dialect.LockAuditChain != nil {
+		if err := t.dialect.LockAuditChain(ctx, t.c, t.org); err != nil {
+			return store.AuditEntry{}, fmt.Errorf("append audit: lock chain of %s: %w", t.org, err)
+		}
+	}
+	last, err := scanAuditRow(t.c.QueryRow(ctx, `SELECT `+auditCols+` FROM audit_entries
+		WHERE org_id = ? ORDER BY seq DESC LIMIT 1`, t.org))
+	var prev *store.AuditEntry
+	switch {
+	case err == nil:
+		prev = &last
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		return store.AuditEntry{}, fmt.Errorf("append audit: read chain head: %w", err)
+	}
+	e, err := store.NewAuditEntry(t.org, prev, rec)
+	if err != nil {
+		return e, fmt.Errorf("append audit: %w", err)
+	}
+	if _, err := t.c.Exec(ctx, `INSERT INTO audit_entries (`+auditCols+`) VALUES (?, ?, ?, ?, ?)`,
+		t.org, e.Seq, e.PrevHash, e.Hash, e.Body); err != nil {
+		return e, fmt.Errorf("append audit seq %d: %w", e.Seq, err)
+	}
+	return e, nil
+}
+
+// Audit returns up to limit entries after afterSeq, decoded.
+func (t *Tx) Audit(ctx context.Context, afterSeq int64, limit int) ([]store.AuditEntry, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("audit: limit %d: %w", limit, store.ErrInvalid)
+	}
+	rows, err := t.c.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		t.org, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	out, err := collect(rows, scanAuditRow, "audit")
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := store.DecodeAuditEntry(&out[i]); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// VerifyAudit streams the organization's chain through a store.ChainVerifier.
+func (t *Tx) VerifyAudit(ctx context.Context) (int64, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE org_id = ? ORDER BY seq`, t.org)
+	if err != nil {
+		return 0, fmt.Errorf("verify audit: %w", err)
+	}
+	defer rows.Close()
+	v := store.NewChainVerifier(t.org)
+	for rows.Next() {
+		e, err := scanAuditRow(rows)
+		if err != nil {
+			return v.Count(), fmt.Errorf("verify audit: %w", err)
+		}
+		if err := v.Next(e.OrgID, e.Seq, e.PrevHash, e.Hash, e.Body); err != nil {
+			return v.Count(), err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return v.Count(), fmt.Errorf("verify audit: %w", err)
+	}
+	return v.Count(), nil
+}

@@ -1,0 +1,84 @@
+package sqlcore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities`
+
+func scanDevice(r Row) (store.Device, error) {
+	var d store.Device
+	var labels labelsCol
+	var created, revoked, seen timeCol
+	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities)
+	d.Labels, d.CreatedAt, d.RevokedAt, d.LastSeen = labels, created.T, revoked.ptr(), seen.ptr()
+	return d, err
+}
+
+// CreateDevice inserts a device; an empty ID is filled in.
+func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, error) {
+	if err := fillID("device", &d.ID); err != nil {
+		return d, err
+	}
+	if d.Name == "" {
+		return d, fmt.Errorf("create device: empty name: %w", store.ErrInvalid)
+	}
+	labels, err := encodeLabels(d.Labels)
+	if err != nil {
+		return d, err
+	}
+	d.OrgID, d.CreatedAt, d.RevokedAt, d.LastSeen = t.org, ts(d.CreatedAt), tsPtrVal(d.RevokedAt), tsPtrVal(d.LastSeen)
+	if d.Labels == nil {
+		d.Labels = map[string]string{}
+	}
+	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, t.org, d.Name, labels, d.CreatedAt, tsPtr(d.RevokedAt), tsPtr(d.LastSeen), d.AgentVersion, d.Capabilities)
+	if err != nil {
+		return d, fmt.Errorf("create device %s: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// Device returns one device of the organization.
+func (t *Tx) Device(ctx context.Context, id string) (store.Device, error) {
+	if err := checkID("device", id); err != nil {
+		return store.Device{}, err
+	}
+	d, err := scanDevice(t.c.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE org_id = ? AND id = ?`, t.org, id))
+	if err != nil {
+		return d, fmt.Errorf("device %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// Devices lists the organization's devices by name.
+func (t *Tx) Devices(ctx context.Context) ([]store.Device, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE org_id = ? ORDER BY name, id`, t.org)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return collect(rows, scanDevice, "list devices")
+}
+
+// RevokeDevice marks a device revoked; revoking again keeps the first time.
+func (t *Tx) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	if err := checkID("device", id); err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE org_id = ? AND id = ?`, ts(at), t.org, id)
+	return exactlyOne(n, err, "revoke device", id)
+}
+
+// DeviceSeen records an agent's connection and what it reported.
+func (t *Tx) DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error {
+	if err := checkID("device", id); err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE devices SET last_seen = ?, agent_version = ?, capabilities = ? WHERE org_id = ? AND id = ?`,
+		ts(at), agentVersion, capabilities, t.org, id)
+	return exactlyOne(n, err, "device seen", id)
+}

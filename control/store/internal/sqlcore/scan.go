@@ -1,0 +1,87 @@
+package sqlcore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// timeCol scans a time stored as timestamptz (PostgreSQL gives time.Time) or as integer
+// microseconds since the epoch (SQLite), NULL leaving it invalid.
+type timeCol struct {
+	T     time.Time
+	Valid bool
+}
+
+func (c *timeCol) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*c = timeCol{}
+	case time.Time:
+		*c = timeCol{T: x.UTC(), Valid: true}
+	case int64:
+		*c = timeCol{T: time.UnixMicro(x).UTC(), Valid: true}
+	default:
+		return fmt.Errorf("sqlcore: cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+func (c timeCol) ptr() *time.Time {
+	if !c.Valid {
+		return nil
+	}
+	t := c.T
+	return &t
+}
+
+// ts normalizes a time the way both databases keep it: UTC, microseconds.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsPtr is ts for a nullable time, as a query argument.
+func tsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ts(*t)
+}
+
+func tsPtrVal(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// labelsCol scans the JSON text of a device's labels.
+type labelsCol map[string]string
+
+func (c *labelsCol) Scan(v any) error {
+	var b []byte
+	switch x := v.(type) {
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return fmt.Errorf("sqlcore: cannot scan %T into labels", v)
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("sqlcore: labels: %w", err)
+	}
+	*c = m
+	return nil
+}
+
+func encodeLabels(m map[string]string) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("sqlcore: labels: %w", err)
+	}
+	return string(b), nil
+}

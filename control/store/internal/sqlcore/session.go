@@ -1,0 +1,120 @@
+package sqlcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+const sessionCols = `id, org_id, device_id, principal, desired_state, current_state, reason,
+	created_at, updated_at, started_at, ended_at, expires_at`
+
+func scanSession(r Row) (store.ConsoleSession, error) {
+	var s store.ConsoleSession
+	var created, updated, started, ended, expires timeCol
+	err := r.Scan(&s.ID, &s.OrgID, &s.DeviceID, &s.Principal, &s.Desired, &s.Current, &s.Reason,
+		&created, &updated, &started, &ended, &expires)
+	s.CreatedAt, s.UpdatedAt, s.StartedAt, s.EndedAt, s.ExpiresAt = created.T, updated.T, started.ptr(), ended.ptr(), expires.T
+	return s, err
+}
+
+// CreateSession inserts a session; an empty ID is filled in, empty states default to IDLE.
+func (t *Tx) CreateSession(ctx context.Context, s store.ConsoleSession) (store.ConsoleSession, error) {
+	if err := fillID("session", &s.ID); err != nil {
+		return s, err
+	}
+	if err := checkID("device", s.DeviceID); err != nil {
+		return s, err
+	}
+	if s.Current == "" {
+		s.Current = store.SessionIdle
+	}
+	if s.Desired == "" {
+		s.Desired = s.Current
+	}
+	if !s.Current.Valid() || !s.Desired.Valid() || s.Principal == "" {
+		return s, fmt.Errorf("create session: states %q/%q, principal %q: %w", s.Desired, s.Current, s.Principal, store.ErrInvalid)
+	}
+	s.OrgID, s.CreatedAt, s.ExpiresAt = t.org, ts(s.CreatedAt), ts(s.ExpiresAt)
+	s.UpdatedAt, s.StartedAt, s.EndedAt = s.CreatedAt, tsPtrVal(s.StartedAt), tsPtrVal(s.EndedAt)
+	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, t.org, s.DeviceID, s.Principal, string(s.Desired), string(s.Current), s.Reason,
+		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt)
+	if err != nil {
+		return s, fmt.Errorf("create session %s: %w", s.ID, err)
+	}
+	return s, nil
+}
+
+// Session returns one session of the organization.
+func (t *Tx) Session(ctx context.Context, id string) (store.ConsoleSession, error) {
+	if err := checkID("session", id); err != nil {
+		return store.ConsoleSession{}, err
+	}
+	s, err := scanSession(t.c.QueryRow(ctx, `SELECT `+sessionCols+` FROM console_sessions WHERE org_id = ? AND id = ?`, t.org, id))
+	if err != nil {
+		return s, fmt.Errorf("session %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// SessionsToReconcile lists the organization's sessions that are not STOPPED or ERROR.
+func (t *Tx) SessionsToReconcile(ctx context.Context) ([]store.ConsoleSession, error) {
+	rows, err := t.c.Query(ctx, `SELECT `+sessionCols+` FROM console_sessions
+		WHERE org_id = ? AND current_state NOT IN ('STOPPED', 'ERROR') ORDER BY created_at, id`, t.org)
+	if err != nil {
+		return nil, fmt.Errorf("sessions to reconcile: %w", err)
+	}
+	return collect(rows, scanSession, "sessions to reconcile")
+}
+
+// SetSessionDesired records where the session should go.
+func (t *Tx) SetSessionDesired(ctx context.Context, id string, desired store.SessionState, at time.Time) error {
+	if err := checkID("session", id); err != nil {
+		return err
+	}
+	if !desired.Valid() {
+		return fmt.Errorf("set desired state %q: %w", desired, store.ErrInvalid)
+	}
+	n, err := t.c.Exec(ctx, `UPDATE console_sessions SET desired_state = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
+		string(desired), ts(at), t.org, id)
+	return exactlyOne(n, err, "set desired state of session", id)
+}
+
+// TransitionSession is a compare-and-set on current_state, stamping started_at on ACTIVE and
+// ended_at on a final state.
+func (t *Tx) TransitionSession(ctx context.Context, id string, from, to store.SessionState, reason string, at time.Time) (store.ConsoleSession, error) {
+	if err := checkID("session", id); err != nil {
+		return store.ConsoleSession{}, err
+	}
+	if !store.CanTransition(from, to) {
+		return store.ConsoleSession{}, fmt.Errorf("session %s %s → %s: %w", id, from, to, store.ErrInvalidTransition)
+	}
+	at = ts(at)
+	var started, ended any
+	if to == store.SessionActive {
+		started = at
+	}
+	if to.Final() {
+		ended = at
+	}
+	s, err := scanSession(t.c.QueryRow(ctx, `UPDATE console_sessions
+		SET current_state = ?, reason = ?, updated_at = ?,
+		    started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at)
+		WHERE org_id = ? AND id = ? AND current_state = ?
+		RETURNING `+sessionCols, string(to), reason, at, started, ended, t.org, id, string(from)))
+	if errors.Is(err, store.ErrNotFound) {
+		// Tell a lost race from a missing session.
+		if _, gerr := t.Session(ctx, id); gerr != nil {
+			return s, gerr
+		}
+		return s, fmt.Errorf("session %s is no longer %s: %w", id, from, store.ErrConflict)
+	}
+	if err != nil {
+		return s, fmt.Errorf("session %s %s → %s: %w", id, from, to, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,5 @@
+package postgres
+
+import "github.com/kvmrelay/kvmrelay/control/store"
+
+var _ store.Store = (*Store)(nil)

@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/control/store/storetest"
+	"github.com/kvmrelay/kvmrelay/migrations"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Backend {
+		db := newTestDB(t)
+		owner := pool(t, db.ownerURL, 4)
+		return storetest.Backend{
+			Store: openApp(t, db),
+			Open:  func(t *testing.T) store.Store { return openApp(t, db) },
+			Exec:  func(t *testing.T, q string, args ...any) int64 { return ownerExec(t, owner, q, args...) },
+		}
+	})
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	db := newTestDB(t)
+	v, err := Migrate(context.Background(), db.ownerURL, MigrateOptions{AppRole: db.appRole})
+	require.NoError(t, err)
+	latest, err := migrations.Latest(migrations.Postgres)
+	require.NoError(t, err)
+	assert.Equal(t, latest, v)
+	openApp(t, db)
+}
+
+// TestMigrateConcurrent runs two migrators at once: the advisory lock makes the second wait
+// and then find nothing to do.
+func TestMigrateConcurrent(t *testing.T) {
+	owner := pg.Get(t).CreateDatabase(t)
+	latest, err := migrations.Latest(migrations.Postgres)
+	require.NoError(t, err)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			v, err := Migrate(context.Background(), owner, MigrateOptions{AppRole: "kvmrelay_app_concurrent"})
+			if err == nil && v != latest {
+				err = fmt.Errorf("migrated to %d, want %d", v, latest)
+			}
+			errs <- err
+		}()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+}
+
+func TestMigrateRejectsBadRoleName(t *testing.T) {
+	_, err := Migrate(context.Background(), "postgres://127.0.0.1:1/x", MigrateOptions{AppRole: `x"; DROP ROLE postgres; --`})
+	assert.ErrorContains(t, err, "identifier")
+}
+
+func TestOpenRefusesUnmigrated(t *testing.T) {
+	owner := pg.Get(t).CreateDatabase(t)
+	_, err := Open(context.Background(), owner)
+	assert.ErrorIs(t, err, store.ErrSchemaTooOld)
+	assert.ErrorContains(t, err, "kvmrelay migrate")
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	owner := pool(t, db.ownerURL, 1)
+	ownerExec(t, owner, `INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future.sql')`)
+
+	_, err := Open(ctx, db.appURL)
+	var se *store.SchemaError
+	require.ErrorAs(t, err, &se)
+	assert.ErrorIs(t, err, store.ErrSchemaTooNew)
+	assert.Equal(t, 9999, se.Have)
+	_, err = Migrate(ctx, db.ownerURL, MigrateOptions{AppRole: db.appRole})
+	assert.ErrorIs(t, err, store.ErrSchemaTooNew, "migrate must not touch a newer schema")
+}

@@ -1,0 +1,61 @@
+package store
+
+import "time"
+
+// SessionState is where a console session is, or where it should be.
+type SessionState string
+
+// Session states: IDLE → REQUESTED → ACTIVE → STOPPED, or ERROR with a reason.
+const (
+	SessionIdle      SessionState = "IDLE"
+	SessionRequested SessionState = "REQUESTED"
+	SessionActive    SessionState = "ACTIVE"
+	SessionStopped   SessionState = "STOPPED"
+	SessionError     SessionState = "ERROR"
+)
+
+// Valid reports whether s is a defined state.
+func (s SessionState) Valid() bool {
+	switch s {
+	case SessionIdle, SessionRequested, SessionActive, SessionStopped, SessionError:
+		return true
+	}
+	return false
+}
+
+// Final reports whether no transition leaves s.
+func (s SessionState) Final() bool { return s == SessionStopped || s == SessionError }
+
+// CanTransition reports whether the current state may move from → to. Every live state may
+// stop or fail; otherwise only one step forward.
+func CanTransition(from, to SessionState) bool {
+	if !from.Valid() || !to.Valid() || from.Final() {
+		return false
+	}
+	switch to {
+	case SessionStopped, SessionError:
+		return true
+	case SessionRequested:
+		return from == SessionIdle
+	case SessionActive:
+		return from == SessionRequested
+	}
+	return false
+}
+
+// ConsoleSession is one console's desired/current state machine; a reconciler drives Current
+// toward Desired and times out what hangs past ExpiresAt.
+type ConsoleSession struct {
+	ID        string
+	OrgID     string
+	DeviceID  string
+	Principal string // who opened it: "user:<id>" or "apikey:<id>"
+	Desired   SessionState
+	Current   SessionState
+	Reason    string // why it is in ERROR or STOPPED
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	StartedAt *time.Time // set on entering ACTIVE
+	EndedAt   *time.Time // set on entering STOPPED or ERROR
+	ExpiresAt time.Time
+}

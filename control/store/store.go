@@ -1,0 +1,94 @@
+// Package store is kvmrelay's control-plane persistence: organizations (tenants), users, devices,
+// enrollment tokens, console sessions, refresh-token families, API keys and the per-tenant audit
+// hash chain. One interface, two implementations (store/sqlite, the embedded default, and
+// store/postgres), one conformance suite (store/storetest) run against both.
+//
+// Tenant scoping is explicit: everything tenant-owned is reached through a Tx opened for one
+// organization. PostgreSQL enforces the scope with Row-Level Security (the tenant is set inside
+// the transaction); SQLite filters every statement by org_id.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is a control-plane database. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateOrganization stores a new tenant. An empty ID is filled in.
+	CreateOrganization(ctx context.Context, org Organization) (Organization, error)
+
+	// Read runs fn in a read-only transaction scoped to orgID.
+	Read(ctx context.Context, orgID string, fn func(Tx) error) error
+	// Write runs fn in a read-write transaction scoped to orgID. fn's error rolls it back;
+	// an error inside the transaction may also abort it, so fn returns errors it meets.
+	// fn is not retried.
+	Write(ctx context.Context, orgID string, fn func(Tx) error) error
+
+	// AppendAudit appends one entry to orgID's chain in its own transaction. To audit an
+	// action atomically with the action, call Tx.AppendAudit inside Write instead.
+	AppendAudit(ctx context.Context, orgID string, rec AuditRecord) (AuditEntry, error)
+	// VerifyAudit walks orgID's chain from the start. It returns the number of entries, or a
+	// *ChainError naming the first broken row.
+	VerifyAudit(ctx context.Context, orgID string) (int64, error)
+
+	// Close releases the database handles.
+	Close() error
+}
+
+// Tx is one transaction scoped to one organization. Nothing outside that organization is
+// visible through it, and nothing can be written into another organization through it.
+type Tx interface {
+	OrgID() string
+
+	Organization(ctx context.Context) (Organization, error)
+	UpdateSettings(ctx context.Context, s OrgSettings) error
+
+	CreateUser(ctx context.Context, u User) (User, error)
+	User(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+	// UpdateUser writes the mutable fields: email, password hash, role, disabled, TOTP secret.
+	UpdateUser(ctx context.Context, u User) error
+
+	CreateDevice(ctx context.Context, d Device) (Device, error)
+	Device(ctx context.Context, id string) (Device, error)
+	Devices(ctx context.Context) ([]Device, error)
+	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// DeviceSeen records an agent's connection and what it reported about itself.
+	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
+
+	CreateEnrollmentToken(ctx context.Context, tok EnrollmentToken) error
+	// ConsumeEnrollmentToken marks the token used and returns it, atomically: of any number of
+	// concurrent callers with one token, exactly one succeeds. An unknown, used or expired
+	// token, or one for a revoked device, yields ErrTokenInvalid.
+	ConsumeEnrollmentToken(ctx context.Context, hash string, now time.Time) (EnrollmentToken, error)
+
+	CreateSession(ctx context.Context, s ConsoleSession) (ConsoleSession, error)
+	Session(ctx context.Context, id string) (ConsoleSession, error)
+	// SessionsToReconcile lists sessions not in a final state, oldest first.
+	SessionsToReconcile(ctx context.Context) ([]ConsoleSession, error)
+	SetSessionDesired(ctx context.Context, id string, desired SessionState, at time.Time) error
+	// TransitionSession moves the current state from → to (compare-and-set). ErrConflict when
+	// the session is no longer in from; ErrInvalidTransition when from → to is not allowed.
+	TransitionSession(ctx context.Context, id string, from, to SessionState, reason string, at time.Time) (ConsoleSession, error)
+
+	CreateRefreshToken(ctx context.Context, rt RefreshToken) error
+	// RotateRefreshToken marks oldHash rotated and stores next in the same family. A token
+	// already rotated or revoked yields ErrTokenReused (the caller should then revoke the
+	// family in a new transaction: this one rolls back); an unknown or expired one
+	// ErrTokenInvalid.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken) error
+	RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) error
+
+	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// APIKeyByPrefix finds a key by its public prefix; the caller compares the secret's hash in
+	// constant time and checks RevokedAt.
+	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	AppendAudit(ctx context.Context, rec AuditRecord) (AuditEntry, error)
+	// Audit returns up to limit entries with seq > afterSeq, in chain order.
+	Audit(ctx context.Context, afterSeq int64, limit int) ([]AuditEntry, error)
+}
