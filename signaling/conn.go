@@ -156,6 +156,10 @@ func (p *peerConn) close(cause error) {
 	p.once.Do(func() {
 		p.cause = cause
 		close(p.closed)
+		// On the relay side the socket is fasthttp's hijacked connection, whose Close does
+		// nothing until the handler returns; an expired read deadline is what unblocks the
+		// reader now instead of at its next timeout.
+		_ = p.ws.SetReadDeadline(time.Now())
 		_ = p.ws.Close()
 	})
 }
