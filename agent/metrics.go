@@ -13,6 +13,9 @@ type Metrics struct {
 	EncodeSeconds prometheus.Histogram
 	TargetBitrate prometheus.Gauge
 	Sessions      prometheus.Gauge
+	// CaptureToSend is the time from a frame's capture to its last packet handed to the
+	// network: the agent's share of glass-to-glass latency.
+	CaptureToSend prometheus.Histogram
 }
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
@@ -34,9 +37,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kvmagent_sessions", Help: "Console sessions being served.",
 		}),
+		CaptureToSend: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kvmagent_capture_to_send_seconds", Help: "Frame capture to its last packet sent.",
+			Buckets: []float64{.001, .002, .003, .004, .005, .006, .007, .008, .010, .012, .014, .016, .020, .025, .030, .040, .060, .100},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions)
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend)
 	}
 	return m
 }

@@ -97,6 +97,7 @@ func (s *stream) run(ctx context.Context, src media.Source) {
 			s.log.Debug("write sample", "err", err)
 		}
 		s.metrics.observeFrame(encodeTime, len(ef.Data), ef.Keyframe)
+		s.metrics.CaptureToSend.Observe(time.Since(f.CaptureTime).Seconds())
 	}
 }
 

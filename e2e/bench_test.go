@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
@@ -75,22 +77,38 @@ func TestBenchLatency(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			time.Sleep(500 * time.Millisecond)
-			start, err := js[int](ctx, `window.kvm.latencySamples.length`)
-			require.NoError(t, err)
 			cpu0, frames0 := processCPU(), s.framesEncoded()
+			var got, received, presented []float64
 			for i := 0; i < samples; i++ {
-				n := start + i
+				total, err := js[int](ctx, `window.kvm.latencyTotal`)
+				require.NoError(t, err)
 				require.NoError(t, press(ctx, letterA))
-				waitJS(t, ctx, fmt.Sprintf("window.kvm.latencySamples.length > %d", n), 5*time.Second, "a latency sample")
+				waitJS(t, ctx, fmt.Sprintf("window.kvm.latencyTotal > %d", total), 5*time.Second, "a latency sample")
+				last, err := js[float64](ctx, `window.kvm.latencySamples.at(-1)`)
+				require.NoError(t, err)
+				got = append(got, last)
+				split, err := js[map[string]*float64](ctx, `window.kvm.latencySplit`)
+				require.NoError(t, err)
+				if r := split["received"]; r != nil {
+					received = append(received, *r)
+				}
+				if p := split["presented"]; p != nil {
+					presented = append(presented, *p)
+				}
 				// Random spacing so presses do not phase-lock with the source's steady tick.
 				time.Sleep(time.Duration(30+rand.IntN(50)) * time.Millisecond)
 			}
 			cpu, frames := processCPU()-cpu0, s.framesEncoded()-frames0
-			all, err := js[[]float64](ctx, `window.kvm.latencySamples`)
-			require.NoError(t, err)
-			got := all[start:]
 			stats, _ := js[string](ctx, `JSON.stringify(window.kvm.stats)`)
 			fmt.Printf("bench-latency %dx%d: key-down → frame shown: %s\n", size[0], size[1], summary(got))
+			if len(received) > 0 {
+				fmt.Printf("bench-latency %dx%d:   of which key-down → last packet received: %s\n", size[0], size[1], summary(received))
+			}
+			if len(presented) > 0 {
+				fmt.Printf("bench-latency %dx%d:   of which key-down → frame presented: %s\n", size[0], size[1], summary(presented))
+			}
+			fmt.Printf("bench-latency %dx%d:   agent capture → last packet sent (all frames): %s\n", size[0], size[1], histogramSummary(s.metrics.CaptureToSend))
+			fmt.Printf("bench-latency %dx%d:   agent encode (all frames): %s\n", size[0], size[1], histogramSummary(s.metrics.EncodeSeconds))
 			if frames > 0 {
 				fmt.Printf("bench-latency %dx%d: relay+agent CPU %.2f ms per encoded frame (%d frames, %s CPU, %d cores)\n",
 					size[0], size[1], float64(cpu.Microseconds())/1000/float64(frames), frames, cpu.Round(time.Millisecond), runtime.NumCPU())
@@ -132,4 +150,27 @@ func TestBenchTimeToFirstFrame(t *testing.T) {
 		}
 		fmt.Printf("bench-ttff %s: console open → first frame: %s\n", mode.name, summary(got))
 	}
+}
+
+// histogramSummary estimates p50/p95 from a Prometheus histogram's buckets (upper bounds).
+func histogramSummary(h prometheus.Histogram) string {
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		return err.Error()
+	}
+	hist := m.GetHistogram()
+	total := hist.GetSampleCount()
+	if total == 0 {
+		return "no samples"
+	}
+	q := func(p float64) string {
+		want := uint64(p * float64(total))
+		for _, b := range hist.GetBucket() {
+			if b.GetCumulativeCount() >= want {
+				return fmt.Sprintf("≤%.0f ms", b.GetUpperBound()*1000)
+			}
+		}
+		return "> last bucket"
+	}
+	return fmt.Sprintf("n=%d p50 %s p95 %s mean %.1f ms", total, q(0.5), q(0.95), hist.GetSampleSum()/float64(total)*1000)
 }

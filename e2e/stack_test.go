@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		Device:       dev,
 		SourceName:   "testpattern",
 		NewEncoder:   encoders.New,
-		Encoder:      media.EncoderConfig{FPS: o.fps},
+		Encoder:      media.EncoderConfig{FPS: o.fps, Threads: envInt("KVMRELAY_BENCH_THREADS")},
 		Logger:       log.With("component", "agent"),
 		ReconnectMin: 50 * time.Millisecond,
 		ReconnectMax: 500 * time.Millisecond,
@@ -155,4 +156,10 @@ func (s *stack) link(t testing.TB) string {
 // framesEncoded counts the frames the agent has encoded.
 func (s *stack) framesEncoded() int {
 	return int(testutil.ToFloat64(s.metrics.Frames.WithLabelValues("key")) + testutil.ToFloat64(s.metrics.Frames.WithLabelValues("delta")))
+}
+
+// envInt reads an integer tuning knob for benchmarks (0 when unset).
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

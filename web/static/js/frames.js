@@ -26,8 +26,8 @@ export class FrameWatcher {
     // Without requestVideoFrameCallback (older Firefox) the console works, minus the displayed
     // frame rate and the latency strip.
     if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
-    const tick = (now) => {
-      this.#onFrame(now);
+    const tick = (now, metadata) => {
+      this.#onFrame(now, metadata);
       this.#video.requestVideoFrameCallback(tick);
     };
     this.#video.requestVideoFrameCallback(tick);
@@ -45,7 +45,7 @@ export class FrameWatcher {
     return this.#stripCount;
   }
 
-  #onFrame(now) {
+  #onFrame(now, metadata) {
     this.#frames++;
     this.#lastFrame = now;
     this.#windowFrames++;
@@ -55,12 +55,13 @@ export class FrameWatcher {
       this.#windowFrames = 0;
     }
     if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
+      // When the frame reaches the screen: its expected display time, or — if this callback
+      // runs later than that (a busy main thread) — now, because the video may by then hold a
+      // newer frame than the one the callback is for and the pixels read below come from it.
+      // Taken before reading the pixels: the readback is this page's cost, not the latency.
+      const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
       this.#stripCount = this.#reader.read(this.#video);
-      // Timestamp the sample when the page has actually seen the pixels, not with the callback's
-      // `now`: that is the start of the rendering step, and when the callback runs late the
-      // video may already hold a newer frame than the one it was called for, which would make
-      // a sample look shorter than it was. This errs long, never short.
-      this.#meter.frame(this.#stripCount, performance.now());
+      this.#meter.frame(this.#stripCount, shown, metadata);
     }
   }
 }

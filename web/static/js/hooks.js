@@ -4,7 +4,7 @@ import { usageFor } from "./keymap.js";
 import { mapPointer } from "./geometry.js";
 
 /**
- * read: getters for the live values — state(), stats(), stripCount(), latencySamples(),
+ * read: getters for the live values — state(), stats(), stripCount(), latencySamples(), latencyTotal(),
  * framesDecoded(), lastError(). video: the remote screen's <video>.
  */
 export function installHooks(read, video) {
@@ -14,6 +14,8 @@ export function installHooks(read, video) {
   getter("stats", () => copy(read.stats()));
   getter("stripCount", read.stripCount);
   getter("latencySamples", () => read.latencySamples().slice());
+  getter("latencyTotal", read.latencyTotal);
+  getter("latencySplit", () => copy(read.latencySplit()));
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   api.usageFor = (code) => usageFor(String(code));

@@ -15,6 +15,8 @@ export class LatencyMeter {
   #pending = []; // {t, expected} per key-down not yet shown, oldest first
   #provisional = []; // samples taken before the strip was confirmed
   #samples = [];
+  #total = 0; // samples ever recorded (the window above keeps only the newest)
+  #lastSplit = null; // where the newest sample's time went
   #confirmed = 0;
 
   /** Whether the source draws a strip that follows this console's key presses. */
@@ -24,6 +26,18 @@ export class LatencyMeter {
 
   get count() {
     return this.#count;
+  }
+
+  /** How many samples were recorded since the page loaded (only the last WINDOW are kept). */
+  get total() {
+    return this.#total;
+  }
+
+  /** Where the newest sample's time went, from the frame's requestVideoFrameCallback metadata:
+   * {total, received, presented} in ms after the key-down — when the frame's last packet
+   * arrived, and when it was handed to the compositor (null where the browser does not say). */
+  get lastSplit() {
+    return this.#lastSplit;
   }
 
   /** The last WINDOW samples in milliseconds, oldest first. */
@@ -56,8 +70,9 @@ export class LatencyMeter {
     this.#miss();
   }
 
-  /** The strip of a frame presented at time now read count (null: no strip possible). */
-  frame(count, now) {
+  /** The strip of a frame presented at time now read count (null: no strip possible); metadata
+   * is the requestVideoFrameCallback metadata of that frame, when there is one. */
+  frame(count, now, metadata) {
     const previous = this.#count;
     this.#count = count;
     if (count === null) {
@@ -78,7 +93,13 @@ export class LatencyMeter {
       return;
     }
     while (this.#pending.length && reached(count, this.#pending[0].expected)) {
-      this.#record(now - this.#pending.shift().t);
+      const t = this.#pending.shift().t;
+      this.#lastSplit = {
+        total: now - t,
+        received: typeof metadata?.receiveTime === "number" ? metadata.receiveTime - t : null,
+        presented: typeof metadata?.presentationTime === "number" ? metadata.presentationTime - t : null,
+      };
+      this.#record(now - t);
     }
   }
 
@@ -88,6 +109,7 @@ export class LatencyMeter {
       this.#provisional.push(ms);
       return;
     }
+    this.#total += this.#provisional.length + 1;
     this.#samples.push(...this.#provisional, ms);
     this.#provisional = [];
     if (this.#samples.length > WINDOW) this.#samples.splice(0, this.#samples.length - WINDOW);

@@ -278,6 +278,8 @@ installHooks(
     stats: () => stats,
     stripCount: () => frames.stripCount,
     latencySamples: () => meter.samples,
+    latencyTotal: () => meter.total,
+    latencySplit: () => meter.lastSplit,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
   },
