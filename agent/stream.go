@@ -17,6 +17,7 @@ import (
 // stream encodes the device's frames once for every session that watches them: one encoder,
 // one TrackLocalStaticSample bound to each session's peer connection.
 type stream struct {
+	src     media.Source
 	codec   media.Codec
 	track   *webrtc.TrackLocalStaticSample
 	enc     media.Encoder
@@ -51,7 +52,7 @@ func startStream(src media.Source, newEncoder EncoderFactory, encCfg media.Encod
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
-		codec: encCfg.Codec, track: track, enc: enc, clock: &captureClock{}, encCfg: encCfg,
+		src: src, codec: encCfg.Codec, track: track, enc: enc, clock: &captureClock{}, encCfg: encCfg,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
 		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}),
 	}
@@ -101,8 +102,14 @@ func (s *stream) run(ctx context.Context, src media.Source) {
 	}
 }
 
-// requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles.
-func (s *stream) requestKeyframe() { s.enc.ForceKeyFrame() }
+// requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles. A source
+// that can is asked for a frame at once, so the keyframe does not wait for its next tick.
+func (s *stream) requestKeyframe() {
+	s.enc.ForceKeyFrame()
+	if r, ok := s.src.(media.Refresher); ok {
+		r.Refresh()
+	}
+}
 
 // setBitrate records one session's estimate and sets the encoder to the lowest of them: with
 // several viewers the stream must fit the worst path.

@@ -43,6 +43,13 @@ type Source interface {
 	Close() error
 }
 
+// Refresher is implemented by sources that produce frames only on change or at a tick: Refresh
+// asks for a new frame as soon as possible. A new viewer needs a keyframe now, not at the next
+// tick.
+type Refresher interface {
+	Refresh()
+}
+
 // EncodedFrame is one compressed picture: an Annex-B access unit for H.264, a frame for VP8.
 type EncodedFrame struct {
 	Data        []byte

@@ -104,6 +104,14 @@ func (s *Source) KeyDownCount() uint64 {
 	return s.in.keyDowns
 }
 
+// Refresh asks for a frame as soon as the frame-rate cap allows (a new viewer is waiting for a
+// keyframe). It implements media.Refresher.
+func (s *Source) Refresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.damagedLocked()
+}
+
 // damagedLocked marks the picture stale and wakes Next without blocking.
 func (s *Source) damagedLocked() {
 	s.dirty = true

@@ -1,5 +1,6 @@
 // The console page: gets a token, runs the session, and wires input, toolbar and statistics
 // together. Each piece lives in its own module; this file only connects them.
+import { mark } from "./marks.js";
 import { readFragment, scrubFragment, redeem, saveToken, loadToken, forgetToken } from "./auth.js";
 import { Session } from "./session.js";
 import { warmUp } from "./peer.js";
@@ -217,6 +218,7 @@ async function openLink(code, relayOnly) {
     const pending = redeem(code);
     warmUp(); // runs while the request is on the network
     r = await pending;
+    mark("redeemed");
   } catch (err) {
     pageError = { code: "redeem", message: err.message };
     // A code that was not used up (network, rate limit) can be tried again from here.

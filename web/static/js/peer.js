@@ -1,6 +1,7 @@
 // The console's RTCPeerConnection. The agent is the offerer (it owns the video track and the
 // data channels); the console answers, trickles its candidates, and tunes the video receiver
 // for the lowest delay.
+import { mark } from "./marks.js";
 
 /** The video codecs this browser can decode, in the relay's vocabulary ("video/H264"). */
 export function decodableCodecs() {
@@ -49,6 +50,7 @@ export class Peer {
       }
     };
     this.#pc.ontrack = (e) => {
+      mark("track");
       // Render each frame as soon as it is decoded: a console is interactive, smoothness is
       // worth less than delay. jitterBufferTarget is the standard knob, playoutDelayHint the
       // older Chromium one.

@@ -8,6 +8,7 @@
 // A dropped socket or a failed ICE connection starts over completely — new socket, new `join`,
 // new peer connection — after an exponential backoff with jitter, so that a relay restart is
 // not met by every console at the same instant.
+import { mark } from "./marks.js";
 import { Signaling, consoleSocketURL } from "./signaling.js";
 import { Peer, decodableCodecs } from "./peer.js";
 import { expired, parseTime, deviceName } from "./auth.js";
@@ -111,6 +112,7 @@ export class Session {
         else if (data.online === true && this.#state === "waiting-agent") this.#join();
         break;
       case "offer":
+        mark("offer");
         this.#offer(data);
         break;
       case "candidate":
@@ -146,6 +148,7 @@ export class Session {
     // relay and the agent, and constructing an RTCPeerConnection can take tens of milliseconds
     // that then overlap with it instead of delaying it.
     this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
+    mark("join");
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
     clearTimeout(this.#negotiationTimer);
@@ -177,7 +180,10 @@ export class Session {
     const peer = this.#peer;
     try {
       const sdp = await peer.answer(data.sdp);
-      if (peer === this.#peer) this.#ws?.send("answer", { sdp });
+      if (peer === this.#peer) {
+        this.#ws?.send("answer", { sdp });
+        mark("answer");
+      }
     } catch (err) {
       if (peer !== this.#peer) return;
       console.error("kvmrelay: cannot answer the offer:", err);
@@ -189,6 +195,7 @@ export class Session {
     if (peer !== this.#peer) return;
     clearTimeout(this.#graceTimer);
     if (s === "connected") {
+      mark("connected");
       clearTimeout(this.#negotiationTimer);
       this.#attempt = 0;
       this.#setState("connected");

@@ -1,5 +1,6 @@
 // The console's signaling WebSocket (docs/protocol.md §1): the JSON envelope
 // {"v":1,"type","sid","data"} in both directions over /ws/console.
+import { mark } from "./marks.js";
 const PROTOCOL_VERSION = 1;
 const SUBPROTOCOL = "kvmrelay.v1";
 
@@ -22,14 +23,19 @@ export class Signaling {
    * (the relay speaks something this page does not).
    */
   constructor({ url, token, onMessage, onClose }) {
+    mark("ws-connecting");
     this.#ws = new WebSocket(url, [SUBPROTOCOL, `bearer.${token}`]);
+    this.#ws.onopen = () => mark("ws-open");
     this.#ws.onmessage = (ev) => {
       const { msg, problem } = parse(ev.data);
       if (problem) {
         this.#fail(onClose, problem);
         return;
       }
-      if (msg.type === "welcome" && typeof msg.data.sid === "string") this.#sid = msg.data.sid;
+      if (msg.type === "welcome" && typeof msg.data.sid === "string") {
+        this.#sid = msg.data.sid;
+        mark("welcome");
+      }
       // A session-scoped message for another session is not for this tab.
       if (msg.sid && this.#sid && msg.sid !== this.#sid) return;
       onMessage(msg.type, msg.data);
