@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -23,20 +22,9 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 	device := claims.Device
 	connID := auth.NewID("a_")
 	log := s.log.With("peer", "agent", "device", device, "conn", connID)
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	live := &liveConn{cancel: cancel}
-	s.takeOver(s.agents, device, live)
-	defer s.release(s.agents, device, live)
-
-	pc := newPeerConn(c.Conn, log)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() { pc.writeLoop(ctx) })
-
-	s.metrics.Connections.WithLabelValues("agent").Inc()
-	defer s.metrics.Connections.WithLabelValues("agent").Dec()
+	sc, done := s.accept(c, "agent", s.agents, device, log)
+	defer done()
+	ctx, pc := sc.ctx, sc.pc
 
 	// Subscribe before announcing presence: once a console sees the agent online, a join it
 	// sends must find the subscription in place.
@@ -45,7 +33,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 		log.Error("subscribe agent topic", "err", err)
 		return
 	}
-	wg.Go(func() { forward(ctx, pc, toAgent) })
+	sc.wg.Go(func() { forward(ctx, pc, toAgent) })
 	s.setPresence(ctx, log, device, connID, true)
 	defer func() {
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)

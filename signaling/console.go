@@ -21,20 +21,9 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	}
 	sid, device := claims.Session, claims.Device
 	log := s.log.With("peer", "console", "sid", sid, "device", device, "principal", claims.Subject)
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	live := &liveConn{cancel: cancel}
-	s.takeOver(s.consoles, sid, live)
-	defer s.release(s.consoles, sid, live)
-
-	pc := newPeerConn(c.Conn, log)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() { pc.writeLoop(ctx) })
-
-	s.metrics.Connections.WithLabelValues("console").Inc()
-	defer s.metrics.Connections.WithLabelValues("console").Dec()
+	sc, done := s.accept(c, "console", s.consoles, sid, log)
+	defer done()
+	ctx, pc, live := sc.ctx, sc.pc, sc.live
 	s.metrics.SessionsOpened.Inc()
 	s.metrics.Sessions.Inc()
 	defer s.metrics.Sessions.Dec()
@@ -73,8 +62,8 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		log.Error("subscribe presence topic", "err", err)
 		return
 	}
-	wg.Go(func() { forward(ctx, pc, toConsole, presence) })
-	wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
+	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
+	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
 
 	pc.sendEnvelope(TypeWelcome, sid, Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
 	online, err := s.cfg.Registry.AgentOnline(ctx, device)

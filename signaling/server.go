@@ -196,3 +196,29 @@ func (s *Server) release(m map[string]*liveConn, key string, conn *liveConn) {
 		delete(m, key)
 	}
 }
+
+// serverConn is one accepted signaling WebSocket: its context (ended by Close of the server, by
+// a newer connection taking over its key, or by the handler returning), its writer, and the
+// goroutines serving it.
+type serverConn struct {
+	ctx  context.Context
+	pc   *peerConn
+	live *liveConn
+	wg   sync.WaitGroup
+}
+
+// accept registers a connection of the given peer kind under key (replacing an older one) and
+// starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
+func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key string, log *slog.Logger) (*serverConn, func()) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	sc := &serverConn{ctx: ctx, pc: newPeerConn(c.Conn, log), live: &liveConn{cancel: cancel}}
+	s.takeOver(m, key, sc.live)
+	sc.wg.Go(func() { sc.pc.writeLoop(ctx) })
+	s.metrics.Connections.WithLabelValues(peer).Inc()
+	return sc, func() {
+		cancel()
+		sc.wg.Wait()
+		s.metrics.Connections.WithLabelValues(peer).Dec()
+		s.release(m, key, sc.live)
+	}
+}
