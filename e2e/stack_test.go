@@ -85,7 +85,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.startRelay(t)
 	// Restarts keep the address: the agent reconnects to the same URL.
 	s.cfg.Listen = s.relay.Addr().String()
-	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps})
+	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps, MaxFPS: envInt("KVMRELAY_BENCH_MAXFPS")})
 	require.NoError(t, err)
 	s.device = dev
 	tok, err := relay.AgentToken(s.relay.Issuer(), "dev1", time.Hour)
