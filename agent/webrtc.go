@@ -132,9 +132,12 @@ func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) 
 	se.SetHostAcceptanceMinWait(0)
 	se.SetSrflxAcceptanceMinWait(50 * time.Millisecond)
 	se.SetPrflxAcceptanceMinWait(50 * time.Millisecond)
+	// Relayed pairs get the same head start as server-reflexive ones: on a real network a
+	// direct check needs at least one round trip and a relayed one at least that plus the TURN
+	// hop, so a direct path that exists still wins, and a relay-only console is not held back.
 	wait := cfg.RelayAcceptanceWait
 	if wait <= 0 {
-		wait = 100 * time.Millisecond
+		wait = 50 * time.Millisecond
 	}
 	se.SetRelayAcceptanceMinWait(wait)
 	// Fail over quickly: a console whose path died should reconnect in seconds, not 30.
