@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -43,7 +44,29 @@ func TestCloseEndsEverything(t *testing.T) {
 	udpClient.close()
 	tcpClient.close()
 	_ = raw.conn.Close()
-	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("github.com/kvmrelay/kvmrelay/turn.startUDPEcho.func1"),
+	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("github.com/kvmrelay/kvmrelay/turn.listenUDPEcho.func1"),
 		goleak.IgnoreAnyFunction("github.com/kvmrelay/kvmrelay/turn.startTCPEcho.func1"),
 		goleak.IgnoreAnyFunction("github.com/kvmrelay/kvmrelay/turn.startTCPEcho.func1.1"))
+}
+
+// TestCloseEndsTLS: Close also ends TLS connections, an allocation's and one still in its
+// handshake (a client that connected and never spoke).
+func TestCloseEndsTLS(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	cert := newTestCert(t)
+	ts := startTLSServer(t, cert, nil)
+	u, p := ts.creds("alice", time.Minute)
+	c := newTLSPionClient(t, ts, cert, u, p)
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	silent, err := net.Dial("tcp", ts.TLSAddr().String())
+	require.NoError(t, err)
+	defer silent.Close()
+	// The silent connection is accepted and its handshake read is pending once this returns.
+	require.Eventually(t, func() bool { return ts.tls.count() == 2 }, 5*time.Second, time.Millisecond)
+
+	require.NoError(t, ts.Close())
+	_ = relay.Close()
+	c.close()
+	goleak.VerifyNone(t, before)
 }

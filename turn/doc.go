@@ -13,6 +13,10 @@
 //   - allocation quotas per user and in total (quota.go), a per-allocation bandwidth cap
 //     (limit.go) and Prometheus metrics (metrics.go).
 //
-// A Server listens on UDP and TCP on one port and hands out ICE server entries with fresh
-// credentials for each console session (ice.go).
+// A Server listens on UDP and TCP on one port — UDP on several SO_REUSEPORT sockets, steered
+// by client address so each has its own read loop (listen.go, reuseport_linux.go) — and on
+// TLS on another where configured (tls.go), and hands out ICE server entries with fresh
+// credentials for each console session (ice.go). Every socket it opens goes through one
+// seam (sockets.go), so Config.Net can move the whole server onto pion's virtual network
+// for tests. README.md beside this file covers operation, interop and benchmarks.
 package turn

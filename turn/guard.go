@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -44,12 +45,26 @@ var errPeerRefused = errors.New("turn: peer address refused by policy")
 // protoTCP is the REQUESTED-TRANSPORT value of TCP (RFC 6062).
 const protoTCP = 6
 
+// magicCookie is STUN's fixed header word (RFC 8489 §5), the XOR key of address attributes.
+const magicCookie = 0x2112A442
+
+// inspector is one reader's scratch space for the guard (a UDP socket's read loop or a TCP
+// connection's), so that checking a Send indication, the one message the guard decodes per
+// datagram of payload, allocates nothing. Only its reader uses it.
+type inspector struct {
+	m     stun.Message
+	peers [2]netip.AddrPort // room for the one peer a Send may name, and one too many
+}
+
 // inspect decides on one frame received from src over a UDP (overUDP) or TCP connection.
 // ChannelData and anything that is not STUN pass: pion checks channels against permissions
 // that only the guarded requests can create.
-func (s *Server) inspect(frame []byte, src net.Addr, overUDP bool) verdict {
+func (s *Server) inspect(in *inspector, frame []byte, src net.Addr, overUDP bool) verdict {
 	if !stun.IsMessage(frame) {
 		return passFrame
+	}
+	if decodeType(frame) == stun.NewType(stun.MethodSend, stun.ClassIndication) {
+		return s.inspectSend(in, frame, src)
 	}
 	m := &stun.Message{Raw: append([]byte(nil), frame...)} // Check rewrites Raw: own copy
 	if err := m.Decode(); err != nil {
@@ -67,17 +82,30 @@ func (s *Server) inspect(frame []byte, src net.Addr, overUDP bool) verdict {
 		return passFrame
 	case m.Type == stun.NewType(stun.MethodConnect, stun.ClassRequest) && overUDP:
 		return s.refuseRequest(m, src, stun.CodeBadRequest, refusedProto, "Connect over UDP")
-	case m.Type == stun.NewType(stun.MethodSend, stun.ClassIndication),
-		m.Type == stun.NewType(stun.MethodCreatePermission, stun.ClassRequest),
+	case m.Type == stun.NewType(stun.MethodCreatePermission, stun.ClassRequest),
 		m.Type == stun.NewType(stun.MethodChannelBind, stun.ClassRequest),
 		m.Type == stun.NewType(stun.MethodConnect, stun.ClassRequest):
-		return s.inspectPeers(m, src)
+		return s.inspectPeers(m, src, nil)
 	}
 	return passFrame
 }
 
-func (s *Server) inspectPeers(m *stun.Message, src net.Addr) verdict {
-	peers, err := peerAddresses(m)
+// inspectSend checks a Send indication, which carries payload and may come with every
+// datagram. It is decoded in place (decoding only reads Raw; the guard keeps no reference
+// to frame once it returns) into the reader's scratch message.
+func (s *Server) inspectSend(in *inspector, frame []byte, src net.Addr) verdict {
+	in.m.Reset()
+	in.m.Raw = frame
+	defer func() { in.m.Raw = nil }()
+	if err := in.m.Decode(); err != nil {
+		return passFrame // pion rejects it the same way
+	}
+	return s.inspectPeers(&in.m, src, in.peers[:0])
+}
+
+// inspectPeers checks every XOR-PEER-ADDRESS of m; buf is scratch space for them.
+func (s *Server) inspectPeers(m *stun.Message, src net.Addr, buf []netip.AddrPort) verdict {
+	peers, err := peerAddresses(m, buf)
 	switch {
 	case err != nil:
 		return s.refuse(m, src, stun.CodeBadRequest, refusedProto, "undecodable XOR-PEER-ADDRESS")
@@ -130,22 +158,49 @@ func (s *Server) refuseRequest(m *stun.Message, src net.Addr, code stun.ErrorCod
 	return verdict{reply: reply.Raw}
 }
 
-// peerAddresses decodes every XOR-PEER-ADDRESS of m, as pion would decode each.
-func peerAddresses(m *stun.Message) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
-	err := m.ForEach(stun.AttrXORPeerAddress, func(m *stun.Message) error {
-		var a stun.XORMappedAddress
-		if err := a.GetFromAs(m, stun.AttrXORPeerAddress); err != nil {
-			return err
+// peerAddresses decodes every XOR-PEER-ADDRESS of m, as pion would decode each, appending
+// them to buf.
+func peerAddresses(m *stun.Message, buf []netip.AddrPort) ([]netip.AddrPort, error) {
+	out := buf
+	for _, a := range m.Attributes {
+		if a.Type != stun.AttrXORPeerAddress {
+			continue
 		}
-		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok || a.Port < 0 || a.Port > 0xffff {
-			return errPeerRefused
+		p, err := xorPeerAddress(m, a.Value)
+		if err != nil {
+			return out, err
 		}
-		out = append(out, netip.AddrPortFrom(ip, uint16(a.Port))) //nolint:gosec // checked above
-		return nil
-	})
-	return out, err
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// xorPeerAddress decodes one XOR-PEER-ADDRESS value (RFC 8489 §14.2) the way pion's
+// XORMappedAddress does, without its allocations: family, port and address XORed with the
+// magic cookie and (IPv6) the transaction ID.
+func xorPeerAddress(m *stun.Message, v []byte) (netip.AddrPort, error) {
+	if len(v) < 4 {
+		return netip.AddrPort{}, errPeerRefused
+	}
+	port := binary.BigEndian.Uint16(v[2:4]) ^ uint16(magicCookie>>16)
+	var key [16]byte
+	binary.BigEndian.PutUint32(key[0:4], magicCookie)
+	copy(key[4:], m.TransactionID[:])
+	switch family := binary.BigEndian.Uint16(v[0:2]); {
+	case family == 0x01 && len(v) == 4+4:
+		var ip [4]byte
+		for i := range ip {
+			ip[i] = v[4+i] ^ key[i]
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4(ip), port), nil
+	case family == 0x02 && len(v) == 4+16:
+		var ip [16]byte
+		for i := range ip {
+			ip[i] = v[4+i] ^ key[i]
+		}
+		return netip.AddrPortFrom(netip.AddrFrom16(ip), port), nil
+	}
+	return netip.AddrPort{}, errPeerRefused
 }
 
 func requestsTCP(m *stun.Message) bool {

@@ -85,6 +85,13 @@ func (l *guardListener) add(g *guardConn) bool {
 	return true
 }
 
+// count is the number of open accepted connections.
+func (l *guardListener) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
 func (l *guardListener) remove(g *guardConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -110,8 +117,9 @@ type guardConn struct {
 
 	// Read side: only pion's goroutine for this connection reads (its read loop, then the
 	// ConnectionBind copy), one Read at a time.
-	in  []byte // received, not yet framed
-	out []byte // the current frame, not yet handed to pion
+	in    []byte // received, not yet framed
+	out   []byte // the current frame, not yet handed to pion
+	guard inspector
 
 	raw     atomic.Bool // ConnectionBind succeeded: a pipe, not frames
 	granted atomic.Bool // an Allocate or ConnectionBind succeeded on it
@@ -155,7 +163,7 @@ func (c *guardConn) Read(p []byte) (int, error) {
 			c.s.metrics.refuse(refusedProto)
 			v = verdict{}
 		case !c.s.cfg.hooks.noGuard:
-			v = c.s.inspect(frame, c.RemoteAddr(), false)
+			v = c.s.inspect(&c.guard, frame, c.RemoteAddr(), false)
 		}
 		if v.pass {
 			c.out = append(c.out[:0], frame...)

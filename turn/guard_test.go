@@ -171,8 +171,9 @@ func FuzzGuardPeers(f *testing.F) {
 		m, err := stun.Build(setters...)
 		require.NoError(t, err)
 
+		var in inspector
 		for _, overUDP := range []bool{true, false} {
-			v := s.inspect(m.Raw, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, overUDP)
+			v := s.inspect(&in, m.Raw, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, overUDP)
 			if !v.pass {
 				if typ.Class == stun.ClassRequest {
 					require.NotNil(t, v.reply, "an authenticated request gets an answer")
@@ -195,7 +196,10 @@ func FuzzGuardPeers(f *testing.F) {
 	})
 }
 
-// FuzzGuardInspect: any bytes at all, as a UDP datagram or a TCP frame, never panic.
+// FuzzGuardInspect: any bytes at all, as a UDP datagram or a TCP frame, never panic, are
+// left as they were, and a Send indication that passes names, as pion reads it, one allowed
+// peer: the guard's own XOR-PEER-ADDRESS decoder never lets through what pion's would read
+// as a refused address.
 func FuzzGuardInspect(f *testing.F) {
 	s := guardServer(f)
 	m, _ := stun.Build(stun.TransactionID, stun.NewType(stun.MethodCreatePermission, stun.ClassRequest),
@@ -203,10 +207,56 @@ func FuzzGuardInspect(f *testing.F) {
 		stun.NewNonce("n"), stun.MessageIntegrity([]byte("k")), stun.Fingerprint)
 	f.Add(m.Raw)
 	f.Add([]byte{0x40, 0x00, 0x00, 0x01, 0xff})
+	for _, p := range []string{"93.184.216.34:80", "127.0.0.1:80", "[2a00:1450::1]:443", "[::ffff:10.0.0.1]:1"} {
+		send, _ := stun.Build(stun.TransactionID, stun.NewType(stun.MethodSend, stun.ClassIndication),
+			peerAttr(mustAddrPort(p)), dataAttr([]byte("payload")))
+		f.Add(send.Raw)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
-		_ = s.inspect(b, src, false)
-		_ = s.inspect(b, src, true)
+		orig := append([]byte(nil), b...)
+		var in inspector
+		vTCP := s.inspect(&in, b, src, false)
+		vUDP := s.inspect(&in, b, src, true)
+		require.True(t, bytes.Equal(orig, b), "inspect leaves the frame alone")
+
+		pm := &stun.Message{Raw: append([]byte(nil), b...)}
+		if pm.Decode() != nil || pm.Type != stun.NewType(stun.MethodSend, stun.ClassIndication) {
+			return
+		}
+		var a stun.XORMappedAddress
+		if a.GetFromAs(pm, stun.AttrXORPeerAddress) != nil {
+			return
+		}
+		ip, _ := netip.AddrFromSlice(a.IP)
+		peer := netip.AddrPortFrom(ip.Unmap(), uint16(a.Port))
+		for _, v := range []verdict{vTCP, vUDP} {
+			if v.pass {
+				ok, reason := s.peerAllowed(peer)
+				require.True(t, ok, "Send to %s (%s) passed the guard", peer, reason)
+			}
+		}
+	})
+}
+
+// FuzzXORPeerAddress: the guard's decoder agrees with pion's wherever it accepts a value.
+func FuzzXORPeerAddress(f *testing.F) {
+	f.Add([]byte{0, 1, 0x21, 0x12, 1, 2, 3, 4}, []byte("0123456789ab"))
+	f.Add(append([]byte{0, 2, 0, 80}, make([]byte, 16)...), []byte("0123456789ab"))
+	f.Add([]byte{0, 2, 0, 80, 1, 2, 3, 4}, []byte("0123456789ab"))
+	f.Fuzz(func(t *testing.T, v, txid []byte) {
+		m := stun.New()
+		copy(m.TransactionID[:], txid)
+		m.Add(stun.AttrXORPeerAddress, v)
+		ours, err := xorPeerAddress(m, v)
+		if err != nil {
+			return
+		}
+		var a stun.XORMappedAddress
+		require.NoError(t, a.GetFromAs(m, stun.AttrXORPeerAddress), "pion decodes what the guard decodes")
+		ip, ok := netip.AddrFromSlice(a.IP)
+		require.True(t, ok)
+		require.Equal(t, netip.AddrPortFrom(ip, uint16(a.Port)), ours)
 	})
 }
 

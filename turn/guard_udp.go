@@ -4,11 +4,13 @@ import (
 	"net"
 )
 
-// guardPacketConn is the UDP listener as pion sees it: every datagram passes the guard
-// first. Writes go straight through.
+// guardPacketConn is one UDP listener socket as pion sees it: every datagram passes the
+// guard first. Writes go straight through.
 type guardPacketConn struct {
 	net.PacketConn
-	s *Server
+	s     *Server
+	index int       // among the sockets sharing the port
+	in    inspector // pion's read loop is this socket's only reader
 }
 
 func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -21,8 +23,11 @@ func (c *guardPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		if err != nil || c.s.cfg.hooks.noGuard {
 			return n, addr, err
 		}
-		v := c.s.inspect(p[:n], addr, true)
+		v := c.s.inspect(&c.in, p[:n], addr, true)
 		if v.pass {
+			if c.s.cfg.hooks.udpRead != nil {
+				c.s.cfg.hooks.udpRead(c.index, addr)
+			}
 			return n, addr, nil
 		}
 		if v.reply != nil {

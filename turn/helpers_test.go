@@ -310,8 +310,18 @@ type udpEcho struct {
 
 func startUDPEcho(t *testing.T) *udpEcho {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	e, err := listenUDPEcho(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0))
 	require.NoError(t, err)
+	return e
+}
+
+// listenUDPEcho starts an echo on at, stopped when the test ends.
+func listenUDPEcho(t *testing.T, at netip.AddrPort) (*udpEcho, error) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
+	if err != nil {
+		return nil, err
+	}
 	e := &udpEcho{conn: conn, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
@@ -328,7 +338,7 @@ func startUDPEcho(t *testing.T) *udpEcho {
 		}
 	}()
 	t.Cleanup(func() { _ = conn.Close(); <-e.done })
-	return e
+	return e, nil
 }
 
 func (e *udpEcho) addr() netip.AddrPort { return e.conn.LocalAddr().(*net.UDPAddr).AddrPort() }

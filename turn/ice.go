@@ -20,6 +20,11 @@ type ICEServer struct {
 //
 //	stun:IP:port
 //	turn:IP:port?transport=udp, turn:IP:port?transport=tcp
+//	turns:NAME:tlsport?transport=tcp
+//
+// The TCP entry only where the server listens on TCP (see Config.Net); the turns: entry only
+// with TLSListenAddr, its host TLSServerName (the name the certificate is for; browsers
+// check it) or else PublicIP.
 //
 // With an empty user only the STUN entry is returned: a browser refuses a turn: URL without
 // credentials (the RTCPeerConnection constructor throws), and empty users are never minted.
@@ -33,9 +38,16 @@ func (s *Server) ICEServers(user string, ttl time.Duration) []ICEServer {
 	if username == "" {
 		return out
 	}
-	return append(out, ICEServer{
-		URLs:       []string{"turn:" + host + "?transport=udp", "turn:" + host + "?transport=tcp"},
-		Username:   username,
-		Credential: password,
-	})
+	urls := []string{"turn:" + host + "?transport=udp"}
+	if s.tcp != nil {
+		urls = append(urls, "turn:"+host+"?transport=tcp")
+	}
+	if s.tls != nil {
+		name := s.cfg.TLSServerName
+		if name == "" {
+			name = s.cfg.PublicIP.String()
+		}
+		urls = append(urls, "turns:"+net.JoinHostPort(name, strconv.Itoa(int(s.tlsPort)))+"?transport=tcp")
+	}
+	return append(out, ICEServer{URLs: urls, Username: username, Credential: password})
 }

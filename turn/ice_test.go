@@ -48,7 +48,7 @@ func TestICEServers(t *testing.T) {
 
 func TestICEServersIPv6(t *testing.T) {
 	s := &Server{cfg: Config{PublicIP: netip.MustParseAddr("2001:db8::1"), Secrets: [][]byte{testSecret}},
-		port: 3478, now: time.Now}
+		port: 3478, now: time.Now, tcp: &guardListener{}}
 	servers := s.ICEServers("u", time.Minute)
 	assert.Equal(t, "stun:[2001:db8::1]:3478", servers[0].URLs[0])
 	assert.Equal(t, "turn:[2001:db8::1]:3478?transport=tcp", servers[1].URLs[1])

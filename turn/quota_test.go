@@ -32,15 +32,29 @@ func TestQuotaPerUser(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, relay.Close())
 
-			// Closing one allocation (Refresh 0) gives its slot back.
+			// Closing one allocation (Refresh 0) gives its slot back. pion's client does not
+			// wait for the answer, and a new client may be served by another read loop
+			// (UDPSockets), so wait for the server to have handled the Refresh.
 			require.NoError(t, relays[0].Close())
+			waitUserAllocations(t, ts, "alice", 1)
 			relay, err = newPionClient(t, ts, network, u1, p1).Allocate()
 			require.NoError(t, err)
 			require.NoError(t, relay.Close())
 			require.NoError(t, relays[1].Close())
+			waitUserAllocations(t, ts, "alice", 0)
 		})
 	}
 	assert.Equal(t, float64(2), ts.refusals(t, refusedQuota))
+}
+
+// waitUserAllocations waits until user holds n allocations.
+func waitUserAllocations(t *testing.T, ts *testServer, user string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		ts.quota.mu.Lock()
+		defer ts.quota.mu.Unlock()
+		return ts.quota.byUser[user] == n
+	}, 5*time.Second, time.Millisecond, "%s holds %d allocations", user, n)
 }
 
 func TestQuotaTotal(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/transport/v5/reuseport"
 	pionturn "github.com/pion/turn/v5"
 )
 
@@ -145,11 +144,13 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 		r.s.metrics.refuse(refusedQuota)
 		return nil, nil, err
 	}
-	var lc net.ListenConfig
 	for _, port := range r.ports(conf.RequestedPort) {
-		pc, err := lc.ListenPacket(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)))
+		pc, err := r.s.so.listenPacket(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)), false)
 		if err != nil {
 			continue
+		}
+		if err := setSocketBuffers(pc, relaySocketBuffer); err != nil {
+			r.s.log.Debug("turn: relay socket buffers", "err", err)
 		}
 		local := pc.LocalAddr().(*net.UDPAddr)                    //nolint:forcetypeassert // ListenPacket("udp*")
 		adv := netip.AddrPortFrom(r.publicIP, uint16(local.Port)) //nolint:gosec // ports fit
@@ -187,12 +188,15 @@ func (r *relays) AllocateListener(conf pionturn.AllocateListenerConfig) (net.Lis
 		r.s.metrics.refuse(refusedQuota)
 		return nil, nil, err
 	}
-	lc := net.ListenConfig{Control: reuseport.Control}
 	for _, port := range r.ports(conf.RequestedPort) {
 		if port != 0 && r.tcpPortTaken(uint16(port)) { //nolint:gosec // ports fit
 			continue
 		}
-		ln, err := lc.Listen(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)))
+		ln, err := r.s.so.listen(r.s.ctx, conf.Network, net.JoinHostPort(host, strconv.Itoa(port)), true)
+		if errors.Is(err, errNoTCP) {
+			release()
+			return nil, nil, err
+		}
 		if err != nil {
 			continue
 		}
@@ -264,12 +268,7 @@ func (r *relays) AllocateConn(conf pionturn.AllocateConnConfig) (net.Conn, error
 	if err := r.s.egress(peer); err != nil {
 		return nil, err
 	}
-	d := net.Dialer{
-		LocalAddr: l.Listener.Addr(),
-		Control:   reuseport.Control,
-		Timeout:   dialTimeout,
-	}
-	c, err := d.DialContext(l.ctx, conf.Network, peer.String())
+	c, err := r.s.so.dial(l.ctx, conf.Network, l.Listener.Addr(), peer)
 	if err != nil {
 		return nil, fmt.Errorf("turn: connect to peer %s: %w", peer, err)
 	}
@@ -297,6 +296,7 @@ func (r *relays) setPermission(relay net.Addr, peer netip.Addr, on bool) {
 	}
 	r.mu.Unlock()
 	if set != nil {
-		set.set(peer, on)
+		allowed, _ := r.s.policy.Allowed(peer)
+		set.set(peer, on, allowed)
 	}
 }

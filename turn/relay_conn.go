@@ -7,35 +7,6 @@ import (
 	"sync"
 )
 
-// permSet mirrors pion's permissions of one allocation (kept up to date by pion's
-// OnPermissionCreated/Deleted events), so the relay socket can drop what pion would drop
-// before it is counted or charged to the bandwidth cap: otherwise anyone could drain an
-// allocation's bucket by spraying its relay port.
-type permSet struct {
-	mu    sync.RWMutex
-	perms map[netip.Addr]struct{}
-}
-
-func (p *permSet) set(a netip.Addr, on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.perms == nil {
-		p.perms = make(map[netip.Addr]struct{})
-	}
-	if on {
-		p.perms[a] = struct{}{}
-	} else {
-		delete(p.perms, a)
-	}
-}
-
-func (p *permSet) has(a netip.Addr) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	_, ok := p.perms[a]
-	return ok
-}
-
 // relayPacketConn is one UDP allocation's relay socket. pion reads peers' datagrams from it
 // (its per-allocation goroutine) and writes clients' data to peers with WriteTo (from the
 // listener's read loop).
@@ -65,10 +36,15 @@ func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			return n, addr, err
 		}
 		peer, ok := addrPortOf(addr)
-		if !ok || !c.has(peer.Addr()) {
+		if !ok {
+			continue
+		}
+		allowed, permitted := c.lookup(peer.Addr())
+		if !permitted {
 			continue // no permission: pion would drop it too
 		}
-		if ok, reason := c.s.peerAllowed(peer); !ok {
+		if !allowed || !c.s.portAllowed(peer) {
+			_, reason := c.s.peerAllowed(peer)
 			c.s.refusedPeer(peer, reason, "relay read")
 			continue
 		}
@@ -87,9 +63,13 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return 0, errPeerRefused
 	}
-	if ok, reason := c.s.peerAllowed(peer); !ok {
-		c.s.refusedPeer(peer, reason, "relay write")
-		return 0, errPeerRefused
+	// The permission's cached verdict answers for the address; anything it does not vouch
+	// for takes the full check.
+	if allowed, _ := c.lookup(peer.Addr()); !allowed || !c.s.portAllowed(peer) {
+		if ok, reason := c.s.peerAllowed(peer); !ok {
+			c.s.refusedPeer(peer, reason, "relay write")
+			return 0, errPeerRefused
+		}
 	}
 	if err := c.s.egress(peer); err != nil {
 		return 0, err
