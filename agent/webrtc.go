@@ -142,6 +142,13 @@ func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) 
 	se.SetRelayAcceptanceMinWait(wait)
 	// Fail over quickly: a console whose path died should reconnect in seconds, not 30.
 	se.SetICETimeouts(3*time.Second, 10*time.Second, time.Second)
+	// pion's first DTLS retransmission waits 1 s (doubling): on a lossy path that turns one
+	// lost handshake flight into seconds of black screen. Retry sooner.
+	se.SetDTLSRetransmissionInterval(dtlsRetransmission)
+	// SCTP's retransmission timer backs off up to 60 s by default: on a lossy path a lost key
+	// event could then wait tens of seconds. HID traffic is tiny, so spurious retransmits cost
+	// nothing; waiting costs the person at the keyboard.
+	se.SetSCTPRTOMax(sctpRTOMax)
 	// Cap data-channel messages: pion accepts ~1 GiB by default (SECURITY.md item 10).
 	se.SetSCTPMaxMessageSize(maxDataChannelMessage)
 	se.SetSCTPMaxReceiveBufferSize(maxSCTPReceiveBuffer)
@@ -151,6 +158,13 @@ func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) 
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return &peerAPI{api: api, estimators: estimators}, nil
 }
+
+// dtlsRetransmission is the first DTLS handshake retransmission timeout (it doubles);
+// sctpRTOMax caps SCTP's retransmission timeout.
+const (
+	dtlsRetransmission = 100 * time.Millisecond
+	sctpRTOMax         = time.Second
+)
 
 // Data-channel limits: HID messages are at most 16 KiB; nothing bigger is ever valid.
 const (

@@ -172,6 +172,8 @@ func (c *Console) newPeer() error {
 		se.SetNet(c.cfg.Net)
 	}
 	se.SetIncludeLoopbackCandidate(c.cfg.IncludeLoopback)
+	se.SetDTLSRetransmissionInterval(100 * time.Millisecond) // like a browser: retry lost flights soon
+	se.SetSCTPRTOMax(time.Second)
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return err
