@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -69,4 +70,22 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// TestBrowserConsoleTURNOverTLS: a console behind a firewall that passes only TLS — the relay
+// hands out nothing but its turns: URL and the page forces relaying — still gets the screen and
+// the keyboard, through TURN over TLS.
+func TestBrowserConsoleTURNOverTLS(t *testing.T) {
+	s := newStack(t, stackOptions{width: 1280, height: 720, fps: 30, turnTLSOnly: true})
+	// The test certificate is self-signed; a deployment uses a real one for --turn-tls-name.
+	ctx := testenv.Chromium(t, chromedp.Flag("ignore-certificate-errors", true))
+	openConsole(t, ctx, s.link(t)+"&relay=1")
+	waitJS(t, ctx, `window.kvm.stats && window.kvm.stats.path`, 5*time.Second, "stats")
+	path, err := js[string](ctx, `window.kvm.stats.path`)
+	require.NoError(t, err)
+	assert.Contains(t, path, "tls", "the relayed path runs over TLS")
+	before := s.device.KeyDownCount()
+	require.NoError(t, press(ctx, letterA))
+	require.Eventually(t, func() bool { return s.device.KeyDownCount() == before+1 }, 5*time.Second, 10*time.Millisecond)
+	waitJS(t, ctx, fmt.Sprintf("window.kvm.stripCount === %d", before+1), 5*time.Second, "the strip to show the key")
 }

@@ -21,6 +21,9 @@ type Config struct {
 	AllowedOrigins []string
 	// TURN configures the embedded TURN server; nil disables it.
 	TURN *turn.Config
+	// TURNAdvertise limits the embedded TURN transports handed to peers (nil: all). An operator
+	// whose users sit behind TLS-only firewalls can hand out only turns: on 443.
+	TURNAdvertise []TURNTransport
 	// ExternalTURN hands out an external coturn's URLs instead; exclusive with TURN.
 	ExternalTURN *ExternalTURN
 	// CredentialTTL is the lifetime of per-session TURN credentials.

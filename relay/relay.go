@@ -77,7 +77,7 @@ func New(cfg Config) (*Relay, error) {
 	var ice signaling.ICEProvider
 	switch {
 	case r.turn != nil:
-		ice = turnICE{srv: r.turn, ttl: cfg.CredentialTTL}
+		ice = turnICE{srv: r.turn, ttl: cfg.CredentialTTL, only: cfg.TURNAdvertise}
 	case cfg.ExternalTURN != nil:
 		ice = externalICE{cfg: *cfg.ExternalTURN, ttl: cfg.CredentialTTL, now: time.Now}
 	}
@@ -162,15 +162,20 @@ func (r *Relay) closeTURN() error {
 
 // turnICE adapts the TURN server to signaling's ICEProvider.
 type turnICE struct {
-	srv *turn.Server
-	ttl time.Duration
+	srv  *turn.Server
+	ttl  time.Duration
+	only []TURNTransport
 }
 
 func (t turnICE) ICEServers(user string) []signaling.ICEServer {
 	in := t.srv.ICEServers(user, t.ttl)
 	out := make([]signaling.ICEServer, 0, len(in))
 	for _, s := range in {
-		out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		urls := filterTURNURLs(s.URLs, t.only)
+		if len(urls) == 0 {
+			continue
+		}
+		out = append(out, signaling.ICEServer{URLs: urls, Username: s.Username, Credential: s.Credential})
 	}
 	return out
 }

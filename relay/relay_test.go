@@ -185,3 +185,17 @@ func TestExternalTURNCredentials(t *testing.T) {
 		assert.Error(t, err)
 	}
 }
+
+func TestTURNAdvertiseFilter(t *testing.T) {
+	urls := []string{"stun:1.2.3.4:3478", "turn:1.2.3.4:3478?transport=udp", "turn:1.2.3.4:3478?transport=tcp", "turns:relay.example.com:443?transport=tcp"}
+	only, err := ParseTURNTransports("tls")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"stun:1.2.3.4:3478", "turns:relay.example.com:443?transport=tcp"}, filterTURNURLs(urls, only))
+	only, err = ParseTURNTransports(" UDP , tcp,udp")
+	require.NoError(t, err)
+	assert.Equal(t, []TURNTransport{TURNOverUDP, TURNOverTCP}, only)
+	assert.Equal(t, urls[:3], filterTURNURLs(urls, only))
+	assert.Equal(t, urls, filterTURNURLs(urls, nil))
+	_, err = ParseTURNTransports("quic")
+	assert.Error(t, err)
+}

@@ -21,6 +21,9 @@ type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
+	turnTLSListen, turnTLSCert, turnTLSKey          string
+	turnTLSName, turnAdvertise                      string
+	turnUDPSockets                                  int
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
 }
@@ -42,6 +45,12 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.turnQuotaUser, "turn-quota-user", 0, "max TURN allocations per session (default 10)")
 	fs.IntVar(&f.turnQuotaTotal, "turn-quota-total", 0, "max TURN allocations in total (default 1000)")
 	fs.Int64Var(&f.turnMaxBPS, "turn-max-bps", 0, "bandwidth cap per TURN allocation in bits/s (0: none)")
+	fs.StringVar(&f.turnTLSListen, "turn-tls-listen", "", "TURN over TLS (turns:) address, e.g. 0.0.0.0:443, for networks that pass only TLS")
+	fs.StringVar(&f.turnTLSCert, "turn-tls-cert", "", "PEM certificate for --turn-tls-listen")
+	fs.StringVar(&f.turnTLSKey, "turn-tls-key", "", "PEM private key for --turn-tls-listen")
+	fs.StringVar(&f.turnTLSName, "turn-tls-name", "", "host name in turns: URLs, matching the certificate (default: --turn-public-ip)")
+	fs.IntVar(&f.turnUDPSockets, "turn-udp-sockets", 0, "UDP sockets on the TURN port (SO_REUSEPORT; default one per CPU)")
+	fs.StringVar(&f.turnAdvertise, "turn-advertise", "", "TURN transports handed to peers: any of udp,tcp,tls (default all that listen)")
 }
 
 func (f *serveFlags) logger() *slog.Logger {
@@ -83,6 +92,9 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 		return relay.Config{}, err
 	}
 	cfg.TURN = &tc
+	if cfg.TURNAdvertise, err = relay.ParseTURNTransports(f.turnAdvertise); err != nil {
+		return relay.Config{}, fmt.Errorf("--turn-advertise: %w", err)
+	}
 	return cfg, nil
 }
 
@@ -138,6 +150,11 @@ func (f *serveFlags) turnConfig(extraAllow []netip.Prefix) (turn.Config, error) 
 		DenyPeers:        deny,
 		RelayPortMin:     lo,
 		RelayPortMax:     hi,
+		TLSListenAddr:    f.turnTLSListen,
+		TLSCert:          f.turnTLSCert,
+		TLSKey:           f.turnTLSKey,
+		TLSServerName:    f.turnTLSName,
+		UDPSockets:       f.turnUDPSockets,
 		QuotaPerUser:     f.turnQuotaUser,
 		QuotaTotal:       f.turnQuotaTotal,
 		MaxBitsPerSecond: f.turnMaxBPS,

@@ -44,12 +44,12 @@ func ChromiumFlags(execPath, userDataDir string) []chromedp.ExecAllocatorOption 
 	}
 }
 
-// Chromium starts a headless Chromium for the test and returns a chromedp context for one tab
-// in it. The browser is stopped when the test ends.
-func Chromium(t testing.TB) context.Context {
+// Chromium starts a headless Chromium for the test, with extra flags if any, and returns a
+// chromedp context for one tab in it. The browser is stopped when the test ends.
+func Chromium(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := ChromiumPath(t)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), ChromiumFlags(path, t.TempDir())...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(ChromiumFlags(path, t.TempDir()), extra...)...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	// The first Run starts the browser; it must not carry a timeout (it would stop the browser).
 	if err := chromedp.Do(ctx); err != nil {
