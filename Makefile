@@ -1,7 +1,8 @@
 # kvmrelay — the two commands a new user needs:
 #   make demo   install what is missing, build, run the relay with a demo agent, print a console link
 #   make test   the whole suite, browser tests included (CI runs this)
-# Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff, bench-encode).
+# Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff,
+# bench-encode, bench-turn).
 
 GO        ?= go
 BIN       := bin
@@ -10,7 +11,7 @@ NETNS     := $(CURDIR)/scripts/netns-exec
 FUZZTIME  ?= 10s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode clean
+.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-turn clean
 
 all: build
 
@@ -37,7 +38,7 @@ fuzz: deps
 
 test: vet unit fuzz
 
-bench: bench-encode bench-latency bench-ttff
+bench: bench-encode bench-latency bench-ttff bench-turn
 
 bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
@@ -47,6 +48,10 @@ bench-latency: deps
 
 bench-ttff: deps
 	KVMRELAY_BENCH=ttff $(GO) test -exec $(NETNS) -run '^TestBenchTimeToFirstFrame$$' -v -count=1 -timeout 20m ./e2e/
+
+# The same turnutils_uclient load against coturn and the embedded TURN, alternating (turn/README.md).
+bench-turn: deps
+	scripts/bench-turn
 
 clean:
 	rm -rf $(BIN)
