@@ -2,19 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -25,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvmrelay/kvmrelay/agent"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
@@ -95,7 +87,8 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		}
 		if o.turnTLSOnly {
 			s.cfg.TURN.TLSListenAddr = "127.0.0.1:0"
-			s.cfg.TURN.TLSCert, s.cfg.TURN.TLSKey = selfSignedFiles(t)
+			cert := testenv.SelfSignedCert(t, "")
+			s.cfg.TURN.TLSCert, s.cfg.TURN.TLSKey = cert.CertFile, cert.KeyFile
 			s.cfg.TURNAdvertise = []relay.TURNTransport{relay.TURNOverTLS}
 		}
 	}
@@ -179,29 +172,4 @@ func (s *stack) framesEncoded() int {
 func envInt(name string) int {
 	n, _ := strconv.Atoi(os.Getenv(name))
 	return n
-}
-
-// selfSignedFiles writes a certificate for 127.0.0.1 and its key to PEM files.
-func selfSignedFiles(t testing.TB) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
-	return certFile, keyFile
 }

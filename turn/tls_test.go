@@ -2,19 +2,11 @@ package turn
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -24,6 +16,8 @@ import (
 	pionturn "github.com/pion/turn/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 )
 
 const tlsTestName = "turn.kvmrelay.test"
@@ -37,35 +31,8 @@ type testCert struct {
 
 func newTestCert(t *testing.T) *testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: tlsTestName},
-		DNSNames:     []string{tlsTestName},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	dir := t.TempDir()
-	c := &testCert{certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	require.NoError(t, os.WriteFile(c.certFile, certPEM, 0o600))
-	require.NoError(t, os.WriteFile(c.keyFile, keyPEM, 0o600))
-	c.pair, err = tls.X509KeyPair(certPEM, keyPEM)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	c.pool = x509.NewCertPool()
-	c.pool.AddCert(cert)
-	return c
+	c := testenv.SelfSignedCert(t, tlsTestName)
+	return &testCert{certFile: c.CertFile, keyFile: c.KeyFile, pair: c.Pair, pool: c.Pool}
 }
 
 func (c *testCert) clientConfig() *tls.Config {
