@@ -12,8 +12,10 @@ import (
 type Config struct {
 	// Listen is the HTTP address, e.g. "127.0.0.1:8080".
 	Listen string
-	// DataDir holds the signing key (and, later, the embedded store).
+	// DataDir holds the signing key, the generated TURN secret and the embedded SQLite store.
 	DataDir string
+	// DatabaseURL selects PostgreSQL (as the application role) instead of the embedded store.
+	DatabaseURL string
 	// PublicURL is how browsers reach the relay (console links, token issuer); defaults to
 	// http://<Listen>.
 	PublicURL string

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
@@ -29,6 +30,7 @@ type Relay struct {
 	onetime  *auth.OneTime
 	bus      *signaling.MemoryBus
 	registry *signaling.MemoryRegistry
+	store    store.Store
 	sig      *signaling.Server
 	turn     *turn.Server
 	metrics  *prometheus.Registry
@@ -53,7 +55,12 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := openStore(context.Background(), cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := &Relay{
+		store:    st,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		issuer:   issuer,
@@ -71,6 +78,7 @@ func New(cfg Config) (*Relay, error) {
 		tcfg.Registerer = r.metrics
 		r.turn, err = turn.New(tcfg)
 		if err != nil {
+			st.Close()
 			return nil, fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err)
 		}
 	}
@@ -93,12 +101,14 @@ func New(cfg Config) (*Relay, error) {
 	})
 	if err != nil {
 		r.closeTURN()
+		st.Close()
 		return nil, err
 	}
 	r.app = r.newApp()
 	r.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		r.closeTURN()
+		st.Close()
 		return nil, fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err)
 	}
 	return r, nil
@@ -138,6 +148,9 @@ func (r *Relay) URL() string {
 // Issuer signs and checks the relay's tokens.
 func (r *Relay) Issuer() *auth.Issuer { return r.issuer }
 
+// Store is the control-plane store.
+func (r *Relay) Store() store.Store { return r.store }
+
 // TURN is the embedded TURN server, or nil.
 func (r *Relay) TURN() *turn.Server { return r.turn }
 
@@ -150,6 +163,7 @@ func (r *Relay) Close() error {
 	}
 	_ = r.bus.Close()
 	errs = append(errs, r.closeTURN())
+	errs = append(errs, r.store.Close())
 	return errors.Join(errs...)
 }
 

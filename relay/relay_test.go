@@ -2,6 +2,9 @@ package relay
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"os"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,15 +20,31 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
+// pg is PostgreSQL for the store tests, started on first use.
+var pg testenv.SharedPostgres
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/gofiber/fiber/v2/utils.StartTimeStampUpdater.func1.1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop postgres:", err)
+	}
+	if code == 0 {
+		if err := goleak.Find(
+			goleak.IgnoreAnyFunction("github.com/gofiber/fiber/v2/utils.StartTimeStampUpdater.func1.1"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func startRelay(t *testing.T, withTURN bool) *Relay {
@@ -198,4 +217,53 @@ func TestTURNAdvertiseFilter(t *testing.T) {
 	assert.Equal(t, urls, filterTURNURLs(urls, nil))
 	_, err = ParseTURNTransports("quic")
 	assert.Error(t, err)
+}
+
+func quietConfig(t *testing.T) Config {
+	return Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+// TestEmbeddedStore: without --database-url the relay keeps its store in the data directory,
+// migrated at start, and refuses a schema newer than it knows.
+func TestEmbeddedStore(t *testing.T) {
+	cfg := quietConfig(t)
+	r, err := New(cfg)
+	require.NoError(t, err)
+	ctx := context.Background()
+	org := store.Organization{ID: store.NewID(), Name: "acme"}
+	_, err = r.Store().CreateOrganization(ctx, org)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+
+	// A newer binary migrated this directory: this one must not touch it.
+	db, err := sqlite.RawDB(cfg.DataDir)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = New(cfg)
+	require.ErrorIs(t, err, store.ErrSchemaTooNew)
+}
+
+// TestPostgresStoreNeedsMigrate: with --database-url the relay only checks the schema;
+// `kvmrelay migrate` (Migrate, as the owner) applies it, then the relay runs as the app role.
+func TestPostgresStoreNeedsMigrate(t *testing.T) {
+	owner := pg.Get(t).CreateDatabase(t)
+	cfg := quietConfig(t)
+	cfg.DatabaseURL = owner
+	_, err := New(cfg)
+	require.ErrorIs(t, err, store.ErrSchemaTooOld, "an unmigrated database is refused with the advice to migrate")
+
+	role := "kvmrelay_app_" + strings.ToLower(strings.ReplaceAll(store.NewID()[:8], "-", ""))
+	_, err = Migrate(context.Background(), "", owner, role, "app-password")
+	require.NoError(t, err)
+	u, err := url.Parse(owner)
+	require.NoError(t, err)
+	u.User = url.UserPassword(role, "app-password")
+	cfg.DatabaseURL = u.String()
+	r, err := New(cfg)
+	require.NoError(t, err)
+	_, err = r.Store().CreateOrganization(context.Background(), store.Organization{ID: store.NewID(), Name: "acme"})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
 }

@@ -19,6 +19,7 @@ const envPrefix = "KVMRELAY_"
 // serveFlags are the flags of `serve`, shared by `demo`.
 type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
+	databaseURL                                     string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnTLSListen, turnTLSCert, turnTLSKey          string
@@ -30,7 +31,8 @@ type serveFlags struct {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP address for the console, API and signaling")
-	fs.StringVar(&f.dataDir, "data-dir", "kvmrelay-data", "directory for the signing key, TURN secret and (later) the database")
+	fs.StringVar(&f.dataDir, "data-dir", "kvmrelay-data", "directory for the signing key, TURN secret and the embedded SQLite database")
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (as the application role) instead of the embedded database; migrate it first with kvmrelay migrate")
 	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -64,7 +66,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // relayConfig turns the flags into a relay.Config. extraAllow adds peer ranges (the demo's own
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
-	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, PublicURL: f.publicURL, Logger: log}
+	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, PublicURL: f.publicURL, Logger: log}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)

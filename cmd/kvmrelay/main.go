@@ -18,6 +18,7 @@ const usage = `kvmrelay — WebRTC remote console relay
 Usage:
   kvmrelay serve [flags]           run the relay (HTTP, signaling, embedded TURN)
   kvmrelay demo  [flags]           run the relay plus a demo agent and print a console link
+  kvmrelay migrate [--database-url URL | --data-dir DIR]   apply the database migrations
   kvmrelay token agent   --device NAME    print an agent token
   kvmrelay token console --device NAME    print a one-time console link
 
@@ -40,6 +41,8 @@ func main() {
 		err = runDemo(ctx, os.Args[2:])
 	case "token":
 		err = runToken(os.Args[2:])
+	case "migrate":
+		err = runMigrate(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
