@@ -2,14 +2,14 @@ package relay
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"os"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
