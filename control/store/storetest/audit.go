@@ -70,7 +70,8 @@ func testAuditTamper(t *testing.T, b Backend) {
 		{"body", `UPDATE audit_entries SET body = replace(body, 'login', 'logout') WHERE org_id = ? AND seq = ?`},
 		{"body one byte", `UPDATE audit_entries SET body = replace(body, '192.0.2.1', '192.0.2.2') WHERE org_id = ? AND seq = ?`},
 		{"hash", `UPDATE audit_entries SET hash = '` + store.GenesisHash[:63] + `1' WHERE org_id = ? AND seq = ?`},
-		{"prev_hash", `UPDATE audit_entries SET prev_hash = 'ff' || substr(prev_hash, 3) WHERE org_id = ? AND seq = ?`},
+		// Always a different value: a hash that already starts with ff becomes 00….
+		{"prev_hash", `UPDATE audit_entries SET prev_hash = (CASE WHEN substr(prev_hash, 1, 2) = 'ff' THEN '00' ELSE 'ff' END) || substr(prev_hash, 3) WHERE org_id = ? AND seq = ?`},
 		{"deleted", `DELETE FROM audit_entries WHERE org_id = ? AND seq = ?`},
 		{"renumbered", `UPDATE audit_entries SET seq = seq + 1000 WHERE org_id = ? AND seq = ?`},
 	}
