@@ -245,7 +245,6 @@ func (a *Agent) startSession(ctx context.Context, sid string, start signaling.Se
 		onEnd:    a.forget,
 		async:    a.wg.Go,
 		log:      a.log,
-		metrics:  a.cfg.Metrics,
 		encoder:  a.cfg.Encoder,
 		hidClock: a.cfg.HIDClock,
 	})

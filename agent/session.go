@@ -43,7 +43,6 @@ type session struct {
 	wg       sync.WaitGroup
 	endOnce  sync.Once
 	started  time.Time
-	metrics  *Metrics
 	endCause string
 }
 
@@ -57,7 +56,6 @@ type sessionDeps struct {
 	onEnd    func(*session)
 	async    func(f func())
 	log      *slog.Logger
-	metrics  *Metrics
 	encoder  media.EncoderConfig
 	hidClock hid.Clock
 }
@@ -106,7 +104,7 @@ func newSession(parent context.Context, sid string, start signaling.SessionStart
 		return nil, err
 	}
 	s := &session{
-		sid: sid, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(), metrics: deps.metrics,
+		sid: sid, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
 		send: func(t signaling.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)
