@@ -21,6 +21,7 @@ const (
 	AudienceConsole Audience = "kvmrelay-console" // opens one console session's signaling
 	AudienceAgent   Audience = "kvmrelay-agent"   // an agent's connection for one device
 	AudienceLogin   Audience = "kvmrelay-login"   // a one-time console link, redeemed once
+	AudienceAPI     Audience = "kvmrelay-api"     // a user's access token for the control-plane API
 )
 
 // ErrInvalidToken is returned (wrapped) for every token that must not be accepted.
@@ -28,12 +29,16 @@ var ErrInvalidToken = errors.New("invalid token")
 
 // Claims are what kvmrelay puts in and reads from its tokens.
 type Claims struct {
-	ID        string // jti: unique per token (one-time logins are tracked by it)
-	Subject   string // the principal: a user or "demo" for consoles, the device for agents
-	Audience  Audience
-	Device    string // the device a console or agent token is for
-	Session   string // the console session id (console tokens)
-	Tenant    string // the organization (empty until the control plane exists)
+	ID       string // jti: unique per token (one-time logins are tracked by it)
+	Subject  string // the principal: a user or "demo" for consoles, the device for agents
+	Audience Audience
+	Device   string // the device a console or agent token is for
+	Session  string // the console session id (console tokens)
+	Tenant   string // the organization (empty until the control plane exists)
+	// Role is the principal's role in Tenant when the token was minted (API access tokens).
+	Role string
+	// Scope is the principal's device label selector (API access tokens); empty means all.
+	Scope     map[string]string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }
@@ -42,7 +47,12 @@ const (
 	claimDevice  = "kvm_dev"
 	claimSession = "kvm_sid"
 	claimTenant  = "kvm_org"
+	claimRole    = "kvm_role"
+	claimScope   = "kvm_scope"
 )
+
+// maxScopeLabels bounds the scope claim a verified token may carry.
+const maxScopeLabels = 64
 
 // Issuer mints and verifies tokens for one relay deployment.
 type Issuer struct {
@@ -93,10 +103,24 @@ func (i *Issuer) Mint(c Claims, ttl time.Duration) (string, Claims, error) {
 		IssuedAt(c.IssuedAt).
 		NotBefore(c.IssuedAt).
 		Expiration(c.ExpiresAt)
-	for name, v := range map[string]string{claimDevice: c.Device, claimSession: c.Session, claimTenant: c.Tenant} {
+	for name, v := range map[string]string{claimDevice: c.Device, claimSession: c.Session, claimTenant: c.Tenant, claimRole: c.Role} {
 		if v != "" {
 			b = b.Claim(name, v)
 		}
+	}
+	if len(c.Scope) > maxScopeLabels {
+		return "", Claims{}, fmt.Errorf("auth: scope has %d labels, at most %d", len(c.Scope), maxScopeLabels)
+	}
+	if len(c.Scope) == 0 {
+		c.Scope = nil // as Verify returns it
+	} else {
+		scope := make(map[string]any, len(c.Scope))
+		own := make(map[string]string, len(c.Scope))
+		for k, v := range c.Scope {
+			scope[k], own[k] = v, v
+		}
+		b = b.Claim(claimScope, scope)
+		c.Scope = own
 	}
 	tok, err := b.Build()
 	if err != nil {
@@ -134,12 +158,47 @@ func (i *Issuer) Verify(token string, aud Audience) (Claims, error) {
 	c.ID, _ = tok.JwtID()
 	c.IssuedAt, _ = tok.IssuedAt()
 	c.ExpiresAt, _ = tok.Expiration()
-	for name, dst := range map[string]*string{claimDevice: &c.Device, claimSession: &c.Session, claimTenant: &c.Tenant} {
+	for name, dst := range map[string]*string{claimDevice: &c.Device, claimSession: &c.Session, claimTenant: &c.Tenant, claimRole: &c.Role} {
 		if err := tok.Get(name, dst); err != nil && tok.Has(name) {
 			return Claims{}, fmt.Errorf("%w: claim %s: %w", ErrInvalidToken, name, err)
 		}
 	}
+	if tok.Has(claimScope) {
+		scope, err := scopeClaim(tok)
+		if err != nil {
+			return Claims{}, fmt.Errorf("%w: claim %s: %w", ErrInvalidToken, claimScope, err)
+		}
+		c.Scope = scope
+	}
 	return c, nil
+}
+
+// scopeClaim reads the scope claim: an object of at most maxScopeLabels string values.
+// Anything else (a string, an array, a nested object, a number) is refused, never coerced.
+func scopeClaim(tok jwt.Token) (map[string]string, error) {
+	var raw any
+	if err := tok.Get(claimScope, &raw); err != nil {
+		return nil, err
+	}
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not an object but %T", raw)
+	}
+	if len(obj) > maxScopeLabels {
+		return nil, fmt.Errorf("%d labels, at most %d", len(obj), maxScopeLabels)
+	}
+	scope := make(map[string]string, len(obj))
+	for k, v := range obj {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("label %q is %T, not a string", k, v)
+		}
+		scope[k] = s
+	}
+	if len(scope) == 0 {
+		return nil, nil
+	}
+	return scope, nil
 }
 
 // NewID returns prefix + 128 random bits, URL-safe: unguessable ids for sessions and tokens.

@@ -189,3 +189,86 @@ func TestLoadOrCreateKeyringPersists(t *testing.T) {
 	_, err = ib.Verify(tok, AudienceAgent)
 	require.NoError(t, err)
 }
+
+func TestAPIClaimsRoundTrip(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	iss := newTestIssuer(t, clock)
+	for _, tc := range []struct {
+		name  string
+		in    Claims
+		scope map[string]string
+	}{
+		{"role and scope", Claims{Subject: "u1", Audience: AudienceAPI, Tenant: "org1", Role: "operator", Scope: map[string]string{"site": "lab", "rack": "a-1"}}, map[string]string{"site": "lab", "rack": "a-1"}},
+		{"no scope", Claims{Subject: "u1", Audience: AudienceAPI, Tenant: "org1", Role: "viewer"}, nil},
+		{"empty scope is no scope", Claims{Subject: "u1", Audience: AudienceAPI, Tenant: "org1", Role: "viewer", Scope: map[string]string{}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, minted, err := iss.Mint(tc.in, 15*time.Minute)
+			require.NoError(t, err)
+			got, err := iss.Verify(tok, AudienceAPI)
+			require.NoError(t, err)
+			assert.Equal(t, minted, got)
+			assert.Equal(t, tc.in.Role, got.Role)
+			assert.Equal(t, tc.scope, got.Scope)
+			assert.Equal(t, "org1", got.Tenant)
+
+			_, err = iss.Verify(tok, AudienceConsole)
+			assert.ErrorIs(t, err, ErrInvalidToken, "an API token is not a console token")
+		})
+	}
+
+	t.Run("mint copies the scope", func(t *testing.T) {
+		scope := map[string]string{"site": "lab"}
+		_, minted, err := iss.Mint(Claims{Subject: "u1", Audience: AudienceAPI, Scope: scope}, time.Minute)
+		require.NoError(t, err)
+		scope["site"] = "elsewhere"
+		assert.Equal(t, "lab", minted.Scope["site"])
+	})
+
+	t.Run("mint refuses an oversized scope", func(t *testing.T) {
+		scope := map[string]string{}
+		for i := range maxScopeLabels + 1 {
+			scope[strings.Repeat("k", i+1)] = "v"
+		}
+		_, _, err := iss.Mint(Claims{Subject: "u1", Audience: AudienceAPI, Scope: scope}, time.Minute)
+		assert.Error(t, err)
+	})
+}
+
+// TestVerifyRejectsMalformedAPIClaims signs well-formed tokens whose role or scope claims have
+// the wrong shape: Verify refuses them rather than coercing or dropping the claim (a dropped
+// scope would widen access to every device).
+func TestVerifyRejectsMalformedAPIClaims(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	iss := newTestIssuer(t, clock)
+	tooMany := map[string]any{}
+	for i := range maxScopeLabels + 1 {
+		tooMany[strings.Repeat("k", i+1)] = "v"
+	}
+	for _, tc := range []struct {
+		name  string
+		claim string
+		value any
+	}{
+		{"scope as a string", claimScope, "site=lab"},
+		{"scope as an array", claimScope, []string{"site", "lab"}},
+		{"scope with a number", claimScope, map[string]any{"site": 1}},
+		{"scope with a nested object", claimScope, map[string]any{"site": map[string]any{"a": "b"}}},
+		{"scope with null", claimScope, map[string]any{"site": nil}},
+		{"scope too large", claimScope, tooMany},
+		{"role as a number", claimRole, 7},
+		{"role as an array", claimRole, []string{"owner"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := jwt.NewBuilder().Issuer("https://relay.test").Subject("u1").
+				Audience([]string{string(AudienceAPI)}).IssuedAt(clock.t).Expiration(clock.t.Add(time.Minute)).
+				Claim(tc.claim, tc.value).Build()
+			require.NoError(t, err)
+			signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256(), iss.keys.signing))
+			require.NoError(t, err)
+			_, err = iss.Verify(string(signed), AudienceAPI)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidToken)
+		})
+	}
+}
