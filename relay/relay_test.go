@@ -230,7 +230,7 @@ func TestEmbeddedStore(t *testing.T) {
 	r, err := New(cfg)
 	require.NoError(t, err)
 	ctx := context.Background()
-	org := store.Organization{ID: store.NewID(), Name: "acme"}
+	org := store.Organization{ID: store.NewID(), Name: "acme", Slug: "acme"}
 	_, err = r.Store().CreateOrganization(ctx, org)
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
@@ -263,7 +263,7 @@ func TestPostgresStoreNeedsMigrate(t *testing.T) {
 	cfg.DatabaseURL = u.String()
 	r, err := New(cfg)
 	require.NoError(t, err)
-	_, err = r.Store().CreateOrganization(context.Background(), store.Organization{ID: store.NewID(), Name: "acme"})
+	_, err = r.Store().CreateOrganization(context.Background(), store.Organization{ID: store.NewID(), Name: "acme", Slug: "acme"})
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
 }

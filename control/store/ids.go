@@ -38,3 +38,18 @@ func ValidID(id string) bool {
 	_, err := hex.DecodeString(id[0:8] + id[9:13] + id[14:18] + id[19:23] + id[24:])
 	return err == nil
 }
+
+// ValidSlug reports whether s can name an organization: 1 to 63 of a-z, 0-9 and '-', not
+// starting or ending with '-'.
+func ValidSlug(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

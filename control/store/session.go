@@ -58,4 +58,7 @@ type ConsoleSession struct {
 	StartedAt *time.Time // set on entering ACTIVE
 	EndedAt   *time.Time // set on entering STOPPED or ERROR
 	ExpiresAt time.Time
+	// LastActivity is when a console last showed activity (TouchSession); the reconciler ends
+	// sessions idle longer than the organization's idle timeout. Nil until the first touch.
+	LastActivity *time.Time
 }

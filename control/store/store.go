@@ -18,6 +18,14 @@ type Store interface {
 	// CreateOrganization stores a new tenant. An empty ID is filled in.
 	CreateOrganization(ctx context.Context, org Organization) (Organization, error)
 
+	// Lookup resolves a public identifier (an organization slug, a device id, an API key
+	// prefix, a token hash) to the organization that registered it; ErrNotFound when none did.
+	// It is the only question answered outside a tenant's scope: the caller then verifies the
+	// credential inside Read or Write for that organization.
+	Lookup(ctx context.Context, kind LookupKind, key string) (orgID string, err error)
+	// OrganizationIDs lists every organization, for background work that visits each tenant.
+	OrganizationIDs(ctx context.Context) ([]string, error)
+
 	// Read runs fn in a read-only transaction scoped to orgID.
 	Read(ctx context.Context, orgID string, fn func(Tx) error) error
 	// Write runs fn in a read-write transaction scoped to orgID. fn's error rolls it back;
@@ -48,12 +56,28 @@ type Tx interface {
 	User(ctx context.Context, id string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
 	Users(ctx context.Context) ([]User, error)
-	// UpdateUser writes the mutable fields: email, password hash, role, disabled, TOTP secret.
+	// UpdateUser writes the mutable fields: email, password hash, role, disabled, TOTP secret,
+	// confirmation and last step, scope.
 	UpdateUser(ctx context.Context, u User) error
+	// RecordLoginFailure counts one more consecutive failed login and returns the count.
+	RecordLoginFailure(ctx context.Context, userID string, at time.Time) (int, error)
+	ResetLoginFailures(ctx context.Context, userID string) error
+	// ReplaceRecoveryCodes sets the user's MFA recovery codes (hashes), dropping the old ones.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error
+	// UseRecoveryCode marks one unused code used; ErrTokenInvalid when there is none.
+	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) error
+
+	CreateInvitation(ctx context.Context, inv Invitation) (Invitation, error)
+	Invitations(ctx context.Context) ([]Invitation, error)
+	// AcceptInvitation marks a live invitation accepted and returns it, atomically (single
+	// use); ErrTokenInvalid when it is unknown, accepted or expired.
+	AcceptInvitation(ctx context.Context, hash string, at time.Time) (Invitation, error)
 
 	CreateDevice(ctx context.Context, d Device) (Device, error)
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
+	// UpdateDevice writes the mutable fields: name and labels.
+	UpdateDevice(ctx context.Context, d Device) error
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
 	// DeviceSeen records an agent's connection and what it reported about itself.
 	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
@@ -68,6 +92,10 @@ type Tx interface {
 	Session(ctx context.Context, id string) (ConsoleSession, error)
 	// SessionsToReconcile lists sessions not in a final state, oldest first.
 	SessionsToReconcile(ctx context.Context) ([]ConsoleSession, error)
+	// SessionsForDevice lists a device's sessions, newest first, at most limit.
+	SessionsForDevice(ctx context.Context, deviceID string, limit int) ([]ConsoleSession, error)
+	// TouchSession records console activity on a live session.
+	TouchSession(ctx context.Context, id string, at time.Time) error
 	SetSessionDesired(ctx context.Context, id string, desired SessionState, at time.Time) error
 	// TransitionSession moves the current state from → to (compare-and-set). ErrConflict when
 	// the session is no longer in from; ErrInvalidTransition when from → to is not allowed.

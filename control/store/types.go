@@ -31,8 +31,11 @@ type OrgSettings struct {
 
 // Organization is a tenant.
 type Organization struct {
-	ID        string
-	Name      string
+	ID   string
+	Name string
+	// Slug names the organization at login and in URLs: unique across the deployment,
+	// lower-case letters, digits and dashes, 1 to 63 characters.
+	Slug      string
 	Settings  OrgSettings
 	CreatedAt time.Time
 }
@@ -46,8 +49,33 @@ type User struct {
 	PasswordHash string
 	Role         Role
 	Disabled     bool
-	TOTPSecret   string // placeholder until MFA lands; stored as given
-	CreatedAt    time.Time
+	TOTPSecret   string // base32 TOTP secret; MFA is on only once TOTPConfirmed
+	// TOTPConfirmed is set once the user proved the authenticator works.
+	TOTPConfirmed bool
+	// TOTPLastStep is the last accepted TOTP time step, so a code is never accepted twice.
+	TOTPLastStep int64
+	// FailedLogins counts consecutive failed logins (RecordLoginFailure, ResetLoginFailures);
+	// UpdateUser leaves it and LastFailedAt alone.
+	FailedLogins int
+	LastFailedAt *time.Time
+	// Scope restricts the user to devices whose labels include every pair; empty means all.
+	Scope     map[string]string
+	CreatedAt time.Time
+}
+
+// Invitation lets someone join an organization once, with a role; only the token's hash is
+// stored.
+type Invitation struct {
+	ID         string
+	OrgID      string
+	Email      string
+	Role       Role
+	Scope      map[string]string
+	TokenHash  string
+	InvitedBy  string // the principal who invited
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	AcceptedAt *time.Time
 }
 
 // Device is a machine reachable through an agent.
@@ -95,6 +123,20 @@ type APIKey struct {
 	Hash      string
 	Name      string
 	Role      Role
+	Scope     map[string]string // device label selector, as User.Scope
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
+
+// LookupKind names a kind of public identifier the directory resolves to its organization.
+type LookupKind string
+
+// Directory kinds. Create methods register their keys; Store.Lookup resolves them.
+const (
+	LookupOrgSlug    LookupKind = "org"     // Organization.Slug
+	LookupDevice     LookupKind = "device"  // Device.ID
+	LookupAPIKey     LookupKind = "apikey"  // APIKey.Prefix
+	LookupEnrollment LookupKind = "enroll"  // EnrollmentToken.Hash
+	LookupRefresh    LookupKind = "refresh" // RefreshToken.Hash
+	LookupInvite     LookupKind = "invite"  // Invitation.TokenHash
+)

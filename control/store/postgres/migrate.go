@@ -122,8 +122,11 @@ func ensureAppRole(ctx context.Context, c *pgx.Conn, opts MigrateOptions) error 
 	}
 	for _, t := range tables {
 		privs := "SELECT, INSERT, UPDATE, DELETE"
-		if t == "audit_entries" {
+		switch t {
+		case "audit_entries":
 			privs = "SELECT, INSERT" // append-only, even for a compromised relay
+		case "directory":
+			privs = "SELECT, INSERT, DELETE" // a row is never repointed to another tenant
 		}
 		stmts = append(stmts, `GRANT `+privs+` ON `+pgx.Identifier{t}.Sanitize()+` TO `+role)
 	}

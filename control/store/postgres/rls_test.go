@@ -14,7 +14,12 @@ import (
 // wantTenantTables are the tables the catalog must show under forced RLS: every table but
 // schema_migrations. The catalog query below finds them; this list makes sure it found them.
 var wantTenantTables = []string{"api_keys", "audit_entries", "console_sessions", "devices",
-	"enrollment_tokens", "organizations", "refresh_tokens", "users"}
+	"enrollment_tokens", "invitations", "organizations", "recovery_codes", "refresh_tokens", "users"}
+
+// wantRLSTables adds the directory, which is under forced RLS too but readable by every
+// tenant (it maps public identifiers to organizations and holds nothing else).
+var wantRLSTables = []string{"api_keys", "audit_entries", "console_sessions", "devices", "directory",
+	"enrollment_tokens", "invitations", "organizations", "recovery_codes", "refresh_tokens", "users"}
 
 // TestRLSPoolOfOne is SECURITY.md item 5: with one pooled connection as the application role,
 // tenant A's transaction and then a transaction with no tenant set share the connection, and
@@ -23,9 +28,9 @@ func TestRLSPoolOfOne(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
 	s := openApp(t, db)
-	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a"})
+	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a", Slug: "a"})
 	require.NoError(t, err)
-	b, err := s.CreateOrganization(ctx, store.Organization{Name: "b"})
+	b, err := s.CreateOrganization(ctx, store.Organization{Name: "b", Slug: "b"})
 	require.NoError(t, err)
 	for _, o := range []store.Organization{a, b} {
 		require.NoError(t, s.Write(ctx, o.ID, func(tx store.Tx) error {
@@ -81,6 +86,26 @@ func TestRLSPoolOfOne(t *testing.T) {
 	assert.Equal(t, "42501", pgCode(err), "new row violates row-level security policy: %v", err)
 	assert.ErrorContains(t, err, "row-level security")
 
+	// The directory is readable by all, but tenant A cannot register a key for B, nor delete B's.
+	err = pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, a.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO directory (kind, key, org_id) VALUES ('org', 'hijack', $1)`, b.ID)
+		return err
+	})
+	assert.Equal(t, "42501", pgCode(err), "directory insert for another tenant: %v", err)
+	require.NoError(t, pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, a.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM directory WHERE org_id = $1`, b.ID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM directory WHERE org_id = $1`, b.ID).Scan(&n)
+	}))
+	assert.Equal(t, 2, n, "B's slug and device are still registered")
+
 	// Moving A's row to B fails too, and B's rows cannot be updated from A at all.
 	err = pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('app.org_id', $1, true)`, a.ID); err != nil {
@@ -102,7 +127,7 @@ func TestRLSSessionSetLeakIsWhyWeUseLocal(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
 	s := openApp(t, db)
-	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a"})
+	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a", Slug: "a"})
 	require.NoError(t, err)
 	app := pool(t, db.appURL, 1)
 	_, err = app.Exec(ctx, `SELECT set_config('app.org_id', $1, false)`, a.ID)
@@ -141,16 +166,39 @@ func TestCatalog(t *testing.T) {
 		names = append(names, r.name)
 		assert.True(t, r.rls, "%s: relrowsecurity", r.name)
 		assert.True(t, r.forced, "%s: relforcerowsecurity", r.name)
+		if r.name == "directory" {
+			assert.Equal(t, 3, r.policies, "directory: open lookup, tenant-scoped insert and delete")
+			continue
+		}
 		assert.Equal(t, 1, r.policies, "%s: one tenant policy", r.name)
 	}
-	assert.Equal(t, wantTenantTables, names)
+	assert.Equal(t, wantRLSTables, names)
 
 	// Every policy compares through NULLIF and has a WITH CHECK.
 	var bad int
 	require.NoError(t, owner.QueryRow(ctx, `SELECT count(*) FROM pg_policies WHERE schemaname = 'public'
+		AND tablename <> 'directory'
 		AND (qual NOT LIKE '%NULLIF(current_setting(''app.org_id''::text, true), ''''::text)%'
 		     OR with_check IS NULL OR with_check <> qual OR NOT permissive = 'PERMISSIVE')`).Scan(&bad))
 	assert.Zero(t, bad, "policies without NULLIF or WITH CHECK")
+
+	// The directory: anyone may look up; only the scoped tenant may add or remove its rows.
+	dirPolicies, err := owner.Query(ctx, `SELECT policyname, cmd, coalesce(qual, ''), coalesce(with_check, '')
+		FROM pg_policies WHERE schemaname = 'public' AND tablename = 'directory' ORDER BY policyname`)
+	require.NoError(t, err)
+	type pol struct{ name, cmd, qual, check string }
+	pols, err := pgx.CollectRows(dirPolicies, func(r pgx.CollectableRow) (pol, error) {
+		var p pol
+		return p, r.Scan(&p.name, &p.cmd, &p.qual, &p.check)
+	})
+	require.NoError(t, err)
+	const tenantExpr = "NULLIF(current_setting('app.org_id'::text, true), ''::text)"
+	require.Len(t, pols, 3)
+	assert.Equal(t, pol{"lookup", "SELECT", "true", ""}, pols[0])
+	assert.Equal(t, "DELETE", pols[1].cmd)
+	assert.Contains(t, pols[1].qual, tenantExpr)
+	assert.Equal(t, "INSERT", pols[2].cmd)
+	assert.Contains(t, pols[2].check, tenantExpr)
 
 	var super, bypass, createRole, createDB, login bool
 	require.NoError(t, owner.QueryRow(ctx, `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin
@@ -179,6 +227,8 @@ func TestCatalog(t *testing.T) {
 		{"audit_entries", "DELETE", false},
 		{"audit_entries", "TRUNCATE", false},
 		{"devices", "UPDATE", true},
+		{"directory", "INSERT", true},
+		{"directory", "UPDATE", false},
 		{"devices", "TRUNCATE", false},
 		{"schema_migrations", "SELECT", true},
 		{"schema_migrations", "INSERT", false},
@@ -195,7 +245,7 @@ func TestAppRoleCannotRewriteAudit(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
 	s := openApp(t, db)
-	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a"})
+	a, err := s.CreateOrganization(ctx, store.Organization{Name: "a", Slug: "a"})
 	require.NoError(t, err)
 	_, err = s.AppendAudit(ctx, a.ID, store.AuditRecord{Action: store.AuditLogin})
 	require.NoError(t, err)

@@ -98,7 +98,7 @@ func TestMigrateIdempotent(t *testing.T) {
 func TestReaderIsReadOnly(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, migrated(t))
-	o, err := s.CreateOrganization(ctx, store.Organization{Name: "Acme"})
+	o, err := s.CreateOrganization(ctx, store.Organization{Name: "Acme", Slug: "acme"})
 	require.NoError(t, err)
 	err = s.Read(ctx, o.ID, func(tx store.Tx) error { _, err := tx.CreateDevice(ctx, store.Device{Name: "x"}); return err })
 	assert.Error(t, err)

@@ -36,7 +36,7 @@ func testOrganizations(t *testing.T, b Backend) {
 	})
 	assert.ErrorIs(t, err, store.ErrInvalid)
 
-	_, err = b.Store.CreateOrganization(ctx, store.Organization{ID: o.ID, Name: "again", CreatedAt: epoch})
+	_, err = b.Store.CreateOrganization(ctx, store.Organization{ID: o.ID, Name: "again", Slug: "again", CreatedAt: epoch})
 	assert.ErrorIs(t, err, store.ErrConflict)
 	_, err = b.Store.CreateOrganization(ctx, store.Organization{CreatedAt: epoch})
 	assert.ErrorIs(t, err, store.ErrInvalid)

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,11 @@ func Run(t *testing.T, newBackend Factory) {
 		{"AuditTamperNamesRow", testAuditTamper},
 		{"AuditConcurrentTwoInstances", testAuditConcurrent},
 		{"InvalidIDs", testInvalidIDs},
+		{"Directory", testDirectory},
+		{"AccountFields", testAccountFields},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"Invitations", testInvitations},
+		{"DeviceUpdateAndSessionActivity", testDeviceUpdateAndSessionActivity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })
@@ -69,7 +75,7 @@ func ctxT(t *testing.T) context.Context {
 
 func newOrg(t *testing.T, s store.Store, name string) store.Organization {
 	t.Helper()
-	o, err := s.CreateOrganization(ctxT(t), store.Organization{Name: name, CreatedAt: epoch})
+	o, err := s.CreateOrganization(ctxT(t), store.Organization{Name: name, Slug: slugFor(name), CreatedAt: epoch})
 	require.NoError(t, err)
 	return o
 }
@@ -100,4 +106,15 @@ func mustUser(t *testing.T, s store.Store, org, email string) store.User {
 		return err
 	})
 	return u
+}
+
+// slugFor makes a unique valid slug from a test's organization name.
+func slugFor(name string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(name) {
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String() + "-" + store.NewID()[:8]
 }

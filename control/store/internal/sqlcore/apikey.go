@@ -8,13 +8,14 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
-const apiKeyCols = `id, org_id, prefix, key_hash, name, role, created_at, revoked_at`
+const apiKeyCols = `id, org_id, prefix, key_hash, name, role, scope, created_at, revoked_at`
 
 func scanAPIKey(r Row) (store.APIKey, error) {
 	var k store.APIKey
 	var created, revoked timeCol
-	err := r.Scan(&k.ID, &k.OrgID, &k.Prefix, &k.Hash, &k.Name, &k.Role, &created, &revoked)
-	k.CreatedAt, k.RevokedAt = created.T, revoked.ptr()
+	var scope labelsCol
+	err := r.Scan(&k.ID, &k.OrgID, &k.Prefix, &k.Hash, &k.Name, &k.Role, &scope, &created, &revoked)
+	k.CreatedAt, k.RevokedAt, k.Scope = created.T, revoked.ptr(), scope
 	return k, err
 }
 
@@ -26,13 +27,20 @@ func (t *Tx) CreateAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, er
 	if k.Prefix == "" || k.Hash == "" || !k.Role.Valid() {
 		return k, fmt.Errorf("create api key: prefix, hash and a valid role are required: %w", store.ErrInvalid)
 	}
+	scope, err := encodeLabels(k.Scope)
+	if err != nil {
+		return k, err
+	}
+	if k.Scope == nil {
+		k.Scope = map[string]string{}
+	}
 	k.OrgID, k.CreatedAt, k.RevokedAt = t.org, ts(k.CreatedAt), nil
-	_, err := t.c.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
-		k.ID, t.org, k.Prefix, k.Hash, k.Name, string(k.Role), k.CreatedAt)
+	_, err = t.c.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		k.ID, t.org, k.Prefix, k.Hash, k.Name, string(k.Role), scope, k.CreatedAt)
 	if err != nil {
 		return k, fmt.Errorf("create api key %s: %w", k.ID, err)
 	}
-	return k, nil
+	return k, t.register(ctx, store.LookupAPIKey, k.Prefix)
 }
 
 // APIKeyByPrefix finds a key of the organization by its public prefix.

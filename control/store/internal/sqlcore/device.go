@@ -40,7 +40,23 @@ func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, er
 	if err != nil {
 		return d, fmt.Errorf("create device %s: %w", d.ID, err)
 	}
-	return d, nil
+	return d, t.register(ctx, store.LookupDevice, d.ID)
+}
+
+// UpdateDevice writes a device's name and labels.
+func (t *Tx) UpdateDevice(ctx context.Context, d store.Device) error {
+	if err := checkID("device", d.ID); err != nil {
+		return err
+	}
+	if d.Name == "" {
+		return fmt.Errorf("update device: empty name: %w", store.ErrInvalid)
+	}
+	labels, err := encodeLabels(d.Labels)
+	if err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE devices SET name = ?, labels = ? WHERE org_id = ? AND id = ?`, d.Name, labels, t.org, d.ID)
+	return exactlyOne(n, err, "update device", d.ID)
 }
 
 // Device returns one device of the organization.

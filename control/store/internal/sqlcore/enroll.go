@@ -22,7 +22,7 @@ func (t *Tx) CreateEnrollmentToken(ctx context.Context, tok store.EnrollmentToke
 	if err != nil {
 		return fmt.Errorf("create enrollment token for device %s: %w", tok.DeviceID, err)
 	}
-	return nil
+	return t.register(ctx, store.LookupEnrollment, tok.Hash)
 }
 
 // ConsumeEnrollmentToken marks a live token used in one conditional UPDATE, so concurrent

@@ -16,17 +16,20 @@ func (t *Tx) CreateOrganization(ctx context.Context, o store.Organization) (stor
 	if o.Name == "" {
 		return o, fmt.Errorf("create organization: empty name: %w", store.ErrInvalid)
 	}
+	if !store.ValidSlug(o.Slug) {
+		return o, fmt.Errorf("create organization: slug %q (want 1-63 of a-z, 0-9 and -): %w", o.Slug, store.ErrInvalid)
+	}
 	if o.Settings == (store.OrgSettings{}) {
 		o.Settings = store.OrgSettings{IdleTimeout: 15 * time.Minute, MaxSessionDuration: 8 * time.Hour}
 	}
 	o.CreatedAt = ts(o.CreatedAt)
-	_, err := t.c.Exec(ctx, `INSERT INTO organizations (id, name, idle_timeout_s, max_session_s, created_at)
-		VALUES (?, ?, ?, ?, ?)`,
-		o.ID, o.Name, int64(o.Settings.IdleTimeout/time.Second), int64(o.Settings.MaxSessionDuration/time.Second), o.CreatedAt)
+	_, err := t.c.Exec(ctx, `INSERT INTO organizations (id, name, slug, idle_timeout_s, max_session_s, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Name, o.Slug, int64(o.Settings.IdleTimeout/time.Second), int64(o.Settings.MaxSessionDuration/time.Second), o.CreatedAt)
 	if err != nil {
 		return o, fmt.Errorf("create organization %s: %w", o.ID, err)
 	}
-	return o, nil
+	return o, t.register(ctx, store.LookupOrgSlug, o.Slug)
 }
 
 // Organization returns the organization the transaction is scoped to.
@@ -34,8 +37,8 @@ func (t *Tx) Organization(ctx context.Context) (store.Organization, error) {
 	var o store.Organization
 	var idle, maxS int64
 	var created timeCol
-	err := t.c.QueryRow(ctx, `SELECT id, name, idle_timeout_s, max_session_s, created_at
-		FROM organizations WHERE id = ?`, t.org).Scan(&o.ID, &o.Name, &idle, &maxS, &created)
+	err := t.c.QueryRow(ctx, `SELECT id, name, slug, idle_timeout_s, max_session_s, created_at
+		FROM organizations WHERE id = ?`, t.org).Scan(&o.ID, &o.Name, &o.Slug, &idle, &maxS, &created)
 	if err != nil {
 		return o, fmt.Errorf("organization %s: %w", t.org, err)
 	}

@@ -25,7 +25,7 @@ func (t *Tx) CreateRefreshToken(ctx context.Context, rt store.RefreshToken) erro
 	if err != nil {
 		return fmt.Errorf("create refresh token in family %s: %w", rt.FamilyID, err)
 	}
-	return nil
+	return t.register(ctx, store.LookupRefresh, rt.Hash)
 }
 
 // RotateRefreshToken retires oldHash with a conditional UPDATE (so two concurrent rotations of

@@ -10,14 +10,15 @@ import (
 )
 
 const sessionCols = `id, org_id, device_id, principal, desired_state, current_state, reason,
-	created_at, updated_at, started_at, ended_at, expires_at`
+	created_at, updated_at, started_at, ended_at, expires_at, last_activity_at`
 
 func scanSession(r Row) (store.ConsoleSession, error) {
 	var s store.ConsoleSession
-	var created, updated, started, ended, expires timeCol
+	var created, updated, started, ended, expires, activity timeCol
 	err := r.Scan(&s.ID, &s.OrgID, &s.DeviceID, &s.Principal, &s.Desired, &s.Current, &s.Reason,
-		&created, &updated, &started, &ended, &expires)
+		&created, &updated, &started, &ended, &expires, &activity)
 	s.CreatedAt, s.UpdatedAt, s.StartedAt, s.EndedAt, s.ExpiresAt = created.T, updated.T, started.ptr(), ended.ptr(), expires.T
+	s.LastActivity = activity.ptr()
 	return s, err
 }
 
@@ -40,9 +41,10 @@ func (t *Tx) CreateSession(ctx context.Context, s store.ConsoleSession) (store.C
 	}
 	s.OrgID, s.CreatedAt, s.ExpiresAt = t.org, ts(s.CreatedAt), ts(s.ExpiresAt)
 	s.UpdatedAt, s.StartedAt, s.EndedAt = s.CreatedAt, tsPtrVal(s.StartedAt), tsPtrVal(s.EndedAt)
-	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	s.LastActivity = tsPtrVal(s.LastActivity)
+	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, t.org, s.DeviceID, s.Principal, string(s.Desired), string(s.Current), s.Reason,
-		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt)
+		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt, tsPtr(s.LastActivity))
 	if err != nil {
 		return s, fmt.Errorf("create session %s: %w", s.ID, err)
 	}
@@ -69,6 +71,32 @@ func (t *Tx) SessionsToReconcile(ctx context.Context) ([]store.ConsoleSession, e
 		return nil, fmt.Errorf("sessions to reconcile: %w", err)
 	}
 	return collect(rows, scanSession, "sessions to reconcile")
+}
+
+// SessionsForDevice lists a device's sessions, newest first.
+func (t *Tx) SessionsForDevice(ctx context.Context, deviceID string, limit int) ([]store.ConsoleSession, error) {
+	if err := checkID("device", deviceID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := t.c.Query(ctx, `SELECT `+sessionCols+` FROM console_sessions
+		WHERE org_id = ? AND device_id = ? ORDER BY created_at DESC, id LIMIT ?`, t.org, deviceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sessions of device %s: %w", deviceID, err)
+	}
+	return collect(rows, scanSession, "sessions of device")
+}
+
+// TouchSession records console activity; only live sessions move.
+func (t *Tx) TouchSession(ctx context.Context, id string, at time.Time) error {
+	if err := checkID("session", id); err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE console_sessions SET last_activity_at = ?
+		WHERE org_id = ? AND id = ? AND current_state NOT IN ('STOPPED', 'ERROR')`, ts(at), t.org, id)
+	return exactlyOne(n, err, "touch session", id)
 }
 
 // SetSessionDesired records where the session should go.

@@ -3,17 +3,21 @@ package sqlcore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
-const userCols = `id, org_id, email, password_hash, role, disabled, totp_secret, created_at`
+const userCols = `id, org_id, email, password_hash, role, disabled, totp_secret, totp_confirmed, totp_last_step,
+	failed_logins, last_failed_at, scope, created_at`
 
 func scanUser(r Row) (store.User, error) {
 	var u store.User
-	var created timeCol
-	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, &u.TOTPSecret, &created)
-	u.CreatedAt = created.T
+	var created, failed timeCol
+	var scope labelsCol
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, &u.TOTPSecret, &u.TOTPConfirmed,
+		&u.TOTPLastStep, &u.FailedLogins, &failed, &scope, &created)
+	u.CreatedAt, u.LastFailedAt, u.Scope = created.T, failed.ptr(), scope
 	return u, err
 }
 
@@ -35,9 +39,17 @@ func (t *Tx) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 	if err := validUser(u); err != nil {
 		return u, err
 	}
-	u.OrgID, u.CreatedAt = t.org, ts(u.CreatedAt)
-	_, err := t.c.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, t.org, u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.CreatedAt)
+	scope, err := encodeLabels(u.Scope)
+	if err != nil {
+		return u, err
+	}
+	u.OrgID, u.CreatedAt, u.FailedLogins, u.LastFailedAt = t.org, ts(u.CreatedAt), 0, nil
+	if u.Scope == nil {
+		u.Scope = map[string]string{}
+	}
+	_, err = t.c.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
+		u.ID, t.org, u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.TOTPConfirmed, u.TOTPLastStep,
+		scope, u.CreatedAt)
 	if err != nil {
 		return u, fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -82,10 +94,38 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.User) error {
 	if err := validUser(u); err != nil {
 		return err
 	}
-	n, err := t.c.Exec(ctx, `UPDATE users SET email = ?, password_hash = ?, role = ?, disabled = ?, totp_secret = ?
+	scope, err := encodeLabels(u.Scope)
+	if err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE users SET email = ?, password_hash = ?, role = ?, disabled = ?, totp_secret = ?,
+		totp_confirmed = ?, totp_last_step = ?, scope = ?
 		WHERE org_id = ? AND id = ?`,
-		u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, t.org, u.ID)
+		u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.TOTPConfirmed, u.TOTPLastStep, scope, t.org, u.ID)
 	return exactlyOne(n, err, "update user", u.ID)
+}
+
+// RecordLoginFailure increments the user's consecutive failures and returns the new count.
+func (t *Tx) RecordLoginFailure(ctx context.Context, userID string, at time.Time) (int, error) {
+	if err := checkID("user", userID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := t.c.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1, last_failed_at = ?
+		WHERE org_id = ? AND id = ? RETURNING failed_logins`, ts(at), t.org, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("record login failure of user %s: %w", userID, err)
+	}
+	return n, nil
+}
+
+// ResetLoginFailures clears the user's consecutive failures after a successful login.
+func (t *Tx) ResetLoginFailures(ctx context.Context, userID string) error {
+	if err := checkID("user", userID); err != nil {
+		return err
+	}
+	n, err := t.c.Exec(ctx, `UPDATE users SET failed_logins = 0 WHERE org_id = ? AND id = ?`, t.org, userID)
+	return exactlyOne(n, err, "reset login failures of user", userID)
 }
 
 // collect scans every row with scan and closes rows.
