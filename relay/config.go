@@ -16,6 +16,10 @@ type Config struct {
 	DataDir string
 	// DatabaseURL selects PostgreSQL (as the application role) instead of the embedded store.
 	DatabaseURL string
+	// RedisURL (redis:// or rediss://) puts the signaling bus and session registry in Redis, so
+	// that several relay nodes sharing it and DatabaseURL serve one deployment; empty keeps them
+	// in process. Redis must answer at start; later outages are survived (peers reconnect).
+	RedisURL string
 	// PublicURL is how browsers reach the relay (console links, token issuer); defaults to
 	// http://<Listen>.
 	PublicURL string

@@ -41,7 +41,7 @@ func (r *Relay) newApp() *fiber.App {
 	app.Use(securityHeaders)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok"})
+		return c.JSON(r.health(c.UserContext()))
 	})
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(r.metrics, promhttp.HandlerOpts{})))
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/console/", fiber.StatusFound) })

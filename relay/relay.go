@@ -22,19 +22,18 @@ import (
 
 // Relay is one running kvmrelay server.
 type Relay struct {
-	cfg      Config
-	log      *slog.Logger
-	app      *fiber.App
-	ln       net.Listener
-	issuer   *auth.Issuer
-	onetime  *auth.OneTime
-	bus      *signaling.MemoryBus
-	registry *signaling.MemoryRegistry
-	store    store.Store
-	sig      *signaling.Server
-	turn     *turn.Server
-	metrics  *prometheus.Registry
-	served   chan error
+	cfg     Config
+	log     *slog.Logger
+	app     *fiber.App
+	ln      net.Listener
+	issuer  *auth.Issuer
+	onetime *auth.OneTime
+	shared  *sharedState
+	store   store.Store
+	sig     *signaling.Server
+	turn    *turn.Server
+	metrics *prometheus.Registry
+	served  chan error
 }
 
 // New builds a relay and opens its listeners (HTTP and TURN), so the addresses are known and
@@ -59,16 +58,20 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
+	shared, err := openSharedState(context.Background(), cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	r := &Relay{
-		store:    st,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		issuer:   issuer,
-		onetime:  auth.NewOneTime(nil),
-		bus:      signaling.NewMemoryBus(),
-		registry: signaling.NewMemoryRegistry(),
-		metrics:  prometheus.NewRegistry(),
-		served:   make(chan error, 1),
+		shared:  shared,
+		store:   st,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		issuer:  issuer,
+		onetime: auth.NewOneTime(nil),
+		metrics: prometheus.NewRegistry(),
+		served:  make(chan error, 1),
 	}
 	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -78,6 +81,7 @@ func New(cfg Config) (*Relay, error) {
 		tcfg.Registerer = r.metrics
 		r.turn, err = turn.New(tcfg)
 		if err != nil {
+			shared.Close()
 			st.Close()
 			return nil, fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err)
 		}
@@ -90,8 +94,8 @@ func New(cfg Config) (*Relay, error) {
 		ice = externalICE{cfg: *cfg.ExternalTURN, ttl: cfg.CredentialTTL, now: time.Now}
 	}
 	r.sig, err = signaling.NewServer(signaling.Config{
-		Bus:             r.bus,
-		Registry:        r.registry,
+		Bus:             shared.bus,
+		Registry:        shared.registry,
 		Issuer:          issuer,
 		ICE:             ice,
 		AllowedOrigins:  cfg.AllowedOrigins,
@@ -101,6 +105,7 @@ func New(cfg Config) (*Relay, error) {
 	})
 	if err != nil {
 		r.closeTURN()
+		shared.Close()
 		st.Close()
 		return nil, err
 	}
@@ -108,6 +113,7 @@ func New(cfg Config) (*Relay, error) {
 	r.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		r.closeTURN()
+		shared.Close()
 		st.Close()
 		return nil, fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err)
 	}
@@ -154,14 +160,14 @@ func (r *Relay) Store() store.Store { return r.store }
 // TURN is the embedded TURN server, or nil.
 func (r *Relay) TURN() *turn.Server { return r.turn }
 
-// Close stops the relay: connections, HTTP, TURN.
+// Close stops the relay: connections, HTTP, the bus and registry (Redis), TURN, the store.
 func (r *Relay) Close() error {
 	var errs []error
 	errs = append(errs, r.sig.Close())
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		errs = append(errs, err)
 	}
-	_ = r.bus.Close()
+	errs = append(errs, r.shared.Close())
 	errs = append(errs, r.closeTURN())
 	errs = append(errs, r.store.Close())
 	return errors.Join(errs...)

@@ -53,6 +53,12 @@ func startRelay(t *testing.T, withTURN bool) *Relay {
 	if withTURN {
 		cfg.TURN = &turn.Config{ListenAddr: "127.0.0.1:0", PublicIP: netip.MustParseAddr("127.0.0.1"), Secrets: [][]byte{[]byte("relay-test-secret-0123456789")}}
 	}
+	return serveRelay(t, cfg)
+}
+
+// serveRelay starts a relay with cfg, serving until the test ends, and waits for /healthz.
+func serveRelay(t *testing.T, cfg Config) *Relay {
+	t.Helper()
 	r, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
