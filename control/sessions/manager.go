@@ -1,0 +1,260 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Errors callers map to answers.
+var (
+	// ErrDeviceRevoked: the device can no longer be reached.
+	ErrDeviceRevoked = errors.New("sessions: device revoked")
+	// ErrEnded: the session is stopped, failed or expired.
+	ErrEnded = errors.New("sessions: session ended")
+	// ErrMismatch: a console token does not match the session it names.
+	ErrMismatch = errors.New("sessions: token does not match the session")
+)
+
+// Disconnector cuts a session's live console connection on this node (signaling).
+type Disconnector interface {
+	EndSession(sid, reason string) bool
+}
+
+// Config configures a Manager.
+type Config struct {
+	Store  store.Store
+	Issuer *auth.Issuer
+	// PublicURL is the relay's base URL for console links.
+	PublicURL string
+	// LinkTTL is how long a console URL may wait before it is opened (default 10 min); a
+	// session whose console never connected fails after that.
+	LinkTTL time.Duration
+	// Interval is how often the reconciler runs (default 5 s).
+	Interval time.Duration
+	// Disconnect cuts live consoles; may be set after New with SetDisconnector.
+	Disconnect Disconnector
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Manager starts, stops and reconciles console sessions.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New makes a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Issuer == nil || cfg.PublicURL == "" {
+		return nil, errors.New("sessions: a store, an issuer and the public URL are required")
+	}
+	if cfg.LinkTTL <= 0 {
+		cfg.LinkTTL = 10 * time.Minute
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+}
+
+// SetDisconnector wires the signaling server once it exists (it needs the manager first).
+func (m *Manager) SetDisconnector(d Disconnector) { m.cfg.Disconnect = d }
+
+// Started is a new session with the URL that opens its console.
+type Started struct {
+	Session      store.ConsoleSession
+	ConsoleURL   string
+	URLExpiresAt time.Time
+}
+
+// Start creates a session for deviceID on behalf of principal and mints its console URL.
+func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) (Started, error) {
+	now := m.now()
+	var out Started
+	err := m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
+		org, err := tx.Organization(ctx)
+		if err != nil {
+			return err
+		}
+		dev, err := tx.Device(ctx, deviceID)
+		if err != nil {
+			return err
+		}
+		if dev.RevokedAt != nil {
+			return fmt.Errorf("start session on device %s: %w", deviceID, ErrDeviceRevoked)
+		}
+		max := org.Settings.MaxSessionDuration
+		if max <= 0 {
+			max = 8 * time.Hour
+		}
+		s, err := tx.CreateSession(ctx, store.ConsoleSession{
+			DeviceID: deviceID, Principal: principal,
+			Current: store.SessionRequested, Desired: store.SessionActive,
+			CreatedAt: now, ExpiresAt: now.Add(max),
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: principal, Action: store.AuditConsoleStart,
+			Target: "device:" + deviceID, Details: map[string]string{"session": s.ID, "device_name": dev.Name}}); err != nil {
+			return err
+		}
+		out.Session = s
+		return nil
+	})
+	if err != nil {
+		return Started{}, err
+	}
+	tok, claims, err := m.cfg.Issuer.Mint(auth.Claims{
+		Subject: principal, Audience: auth.AudienceLogin,
+		Device: deviceID, Session: out.Session.ID, Tenant: orgID,
+	}, m.cfg.LinkTTL)
+	if err != nil {
+		return Started{}, fmt.Errorf("mint console link: %w", err)
+	}
+	out.ConsoleURL = m.cfg.PublicURL + "/console/#code=" + url.QueryEscape(tok)
+	out.URLExpiresAt = claims.ExpiresAt
+	return out, nil
+}
+
+// Stop asks for a session to end (desired STOPPED) and ends it now: current goes to STOPPED,
+// the console is cut, and the stop is audited with actor and reason.
+func (m *Manager) Stop(ctx context.Context, orgID, sessionID, actor, reason string) (store.ConsoleSession, error) {
+	now := m.now()
+	var out store.ConsoleSession
+	err := m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
+		s, err := tx.Session(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		if s.Current.Final() {
+			out = s
+			return nil
+		}
+		if err := tx.SetSessionDesired(ctx, s.ID, store.SessionStopped, now); err != nil {
+			return err
+		}
+		out, err = tx.TransitionSession(ctx, s.ID, s.Current, store.SessionStopped, reason, now)
+		if err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, Action: store.AuditConsoleStop,
+			Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "reason": reason}})
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	m.disconnect(out.ID, reason)
+	return out, nil
+}
+
+// StopDevice stops every live session of a device; it returns how many it stopped.
+func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason string) (int, error) {
+	var live []store.ConsoleSession
+	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
+		all, err := tx.SessionsToReconcile(ctx)
+		for _, s := range all {
+			if s.DeviceID == deviceID {
+				live = append(live, s)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range live {
+		got, err := m.Stop(ctx, orgID, s.ID, actor, reason)
+		if err != nil {
+			return n, err
+		}
+		if got.Current == store.SessionStopped && got.Reason == reason {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *Manager) disconnect(sid, reason string) {
+	if m.cfg.Disconnect != nil {
+		m.cfg.Disconnect.EndSession(sid, reason)
+	}
+}
+
+// checkClaims loads the session a console token names and checks that it matches.
+func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (store.ConsoleSession, error) {
+	s, err := tx.Session(ctx, c.Session)
+	if err != nil {
+		return s, fmt.Errorf("session %s: %w", c.Session, errors.Join(ErrMismatch, err))
+	}
+	if s.DeviceID != c.Device || s.Principal != c.Subject || s.OrgID != c.Tenant {
+		return s, fmt.Errorf("session %s: device, principal or organization differ: %w", c.Session, ErrMismatch)
+	}
+	if s.Current.Final() || s.Desired == store.SessionStopped || !m.now().Before(s.ExpiresAt) {
+		return s, fmt.Errorf("session %s is %s: %w", s.ID, s.Current, ErrEnded)
+	}
+	dev, err := tx.Device(ctx, s.DeviceID)
+	if err != nil {
+		return s, err
+	}
+	if dev.RevokedAt != nil {
+		return s, fmt.Errorf("session %s: %w", s.ID, ErrDeviceRevoked)
+	}
+	return s, nil
+}
+
+// Redeemable checks that a one-time console login for a control-plane session may still open
+// its console.
+func (m *Manager) Redeemable(ctx context.Context, c auth.Claims) error {
+	return m.cfg.Store.Read(ctx, c.Tenant, func(tx store.Tx) error {
+		_, err := m.checkClaims(ctx, tx, c)
+		return err
+	})
+}
+
+// Admit is called when a console's signaling connection opens: the token must match a live
+// session, which becomes ACTIVE and takes activity.
+func (m *Manager) Admit(ctx context.Context, c auth.Claims) error {
+	now := m.now()
+	return m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+		s, err := m.checkClaims(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		if s.Current == store.SessionRequested {
+			if _, err := tx.TransitionSession(ctx, s.ID, store.SessionRequested, store.SessionActive, "", now); err != nil {
+				return err
+			}
+		}
+		return tx.TouchSession(ctx, s.ID, now)
+	})
+}
+
+// Check is called periodically while a console is connected: it fails once the session
+// ended anywhere (another node, the reconciler, an admin), and records activity otherwise.
+func (m *Manager) Check(ctx context.Context, c auth.Claims) error {
+	now := m.now()
+	return m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+		s, err := m.checkClaims(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		return tx.TouchSession(ctx, s.ID, now)
+	})
+}

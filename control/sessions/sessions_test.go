@@ -1,0 +1,279 @@
+package sessions
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type cuts struct {
+	mu  sync.Mutex
+	got map[string]string
+}
+
+func (c *cuts) EndSession(sid, reason string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got[sid] = reason
+	return true
+}
+
+func (c *cuts) reason(sid string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[sid]
+}
+
+type fixture struct {
+	st     store.Store
+	iss    *auth.Issuer
+	clk    *clock
+	cut    *cuts
+	m      *Manager
+	org    store.Organization
+	device store.Device
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, err := sqlite.Migrate(ctx, dir)
+	require.NoError(t, err)
+	st, err := sqlite.Open(ctx, dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	key, err := auth.GenerateKey()
+	require.NoError(t, err)
+	keys, err := auth.NewKeyring(key)
+	require.NoError(t, err)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: "kvmrelay", Now: clk.Now})
+	require.NoError(t, err)
+	f := &fixture{st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}}
+	f.m = f.manager(t)
+	f.org, err = st.CreateOrganization(ctx, store.Organization{Name: "Acme", Slug: "acme",
+		Settings: store.OrgSettings{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour}})
+	require.NoError(t, err)
+	require.NoError(t, st.Write(ctx, f.org.ID, func(tx store.Tx) error {
+		f.device, err = tx.CreateDevice(ctx, store.Device{Name: "rack-1"})
+		return err
+	}))
+	return f
+}
+
+// manager makes a manager on the fixture's store, as a restarted relay would.
+func (f *fixture) manager(t *testing.T) *Manager {
+	m, err := New(Config{Store: f.st, Issuer: f.iss, PublicURL: "https://relay.example", Disconnect: f.cut, Now: f.clk.Now, Interval: time.Hour})
+	require.NoError(t, err)
+	return m
+}
+
+// consoleClaims is what the relay derives from the console URL: redeem verifies the one-time
+// login, and the console token carries the same claims.
+func (f *fixture) consoleClaims(t *testing.T, started Started) auth.Claims {
+	t.Helper()
+	u, err := url.Parse(started.ConsoleURL)
+	require.NoError(t, err)
+	code, ok := strings.CutPrefix(u.Fragment, "code=")
+	require.True(t, ok, "console URL carries the login in its fragment: %s", started.ConsoleURL)
+	c, err := f.iss.Verify(code, auth.AudienceLogin)
+	require.NoError(t, err)
+	return c
+}
+
+func (f *fixture) session(t *testing.T, id string) store.ConsoleSession {
+	var s store.ConsoleSession
+	require.NoError(t, f.st.Read(context.Background(), f.org.ID, func(tx store.Tx) error {
+		var err error
+		s, err = tx.Session(context.Background(), id)
+		return err
+	}))
+	return s
+}
+
+func (f *fixture) actions(t *testing.T) []store.AuditAction {
+	var out []store.AuditAction
+	require.NoError(t, f.st.Read(context.Background(), f.org.ID, func(tx store.Tx) error {
+		es, err := tx.Audit(context.Background(), 0, 100)
+		for _, e := range es {
+			out = append(out, e.Record.Action)
+		}
+		return err
+	}))
+	return out
+}
+
+func TestStartAdmitStop(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	started, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.SessionRequested, started.Session.Current)
+	assert.Equal(t, store.SessionActive, started.Session.Desired)
+	assert.Equal(t, f.clk.Now().Add(time.Hour), started.Session.ExpiresAt, "max duration from the org settings")
+	assert.True(t, strings.HasPrefix(started.ConsoleURL, "https://relay.example/console/#code="))
+
+	c := f.consoleClaims(t, started)
+	assert.Equal(t, started.Session.ID, c.Session)
+	assert.Equal(t, f.org.ID, c.Tenant)
+	require.NoError(t, f.m.Redeemable(ctx, c))
+	require.NoError(t, f.m.Admit(ctx, c))
+	assert.Equal(t, store.SessionActive, f.session(t, c.Session).Current)
+	require.NoError(t, f.m.Admit(ctx, c), "a reconnecting console is admitted again")
+
+	for name, mutate := range map[string]func(*auth.Claims){
+		"other device":    func(c *auth.Claims) { c.Device = store.NewID() },
+		"other principal": func(c *auth.Claims) { c.Subject = "user:mallory" },
+		"other session":   func(c *auth.Claims) { c.Session = store.NewID() },
+	} {
+		bad := c
+		mutate(&bad)
+		assert.ErrorIs(t, f.m.Admit(ctx, bad), ErrMismatch, name)
+	}
+
+	stopped, err := f.m.Stop(ctx, f.org.ID, c.Session, "user:admin", "stopped by an admin")
+	require.NoError(t, err)
+	assert.Equal(t, store.SessionStopped, stopped.Current)
+	assert.Equal(t, "stopped by an admin", f.cut.reason(c.Session), "the live console is cut")
+	assert.ErrorIs(t, f.m.Check(ctx, c), ErrEnded, "a console still connected elsewhere learns on its next check")
+	assert.ErrorIs(t, f.m.Admit(ctx, c), ErrEnded, "and cannot reconnect")
+	assert.Equal(t, []store.AuditAction{store.AuditConsoleStart, store.AuditConsoleStop}, f.actions(t))
+	n, err := f.st.VerifyAudit(ctx, f.org.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+}
+
+func TestStartRefusesRevokedAndForeignDevice(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	_, err := f.m.Start(ctx, f.org.ID, "user:ann", store.NewID())
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	other, err := f.st.CreateOrganization(ctx, store.Organization{Name: "Other", Slug: "other"})
+	require.NoError(t, err)
+	_, err = f.m.Start(ctx, other.ID, "user:ann", f.device.ID)
+	assert.ErrorIs(t, err, store.ErrNotFound, "another tenant's device does not exist for it")
+
+	started, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.st.Write(ctx, f.org.ID, func(tx store.Tx) error { return tx.RevokeDevice(ctx, f.device.ID, f.clk.Now()) }))
+	_, err = f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	assert.ErrorIs(t, err, ErrDeviceRevoked)
+	assert.ErrorIs(t, f.m.Admit(ctx, f.consoleClaims(t, started)), ErrDeviceRevoked)
+}
+
+// TestReconcilerSurvivesRestart: timeouts are decided from stored state, so a manager started
+// after a restart ends what the previous one left hanging, and audits why.
+func TestReconcilerSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	never, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	require.NoError(t, err)
+	idle, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, idle)))
+	busy, err := f.m.Start(ctx, f.org.ID, "user:bob", f.device.ID)
+	require.NoError(t, err)
+	busyClaims := f.consoleClaims(t, busy)
+	require.NoError(t, f.m.Admit(ctx, busyClaims))
+
+	restarted := f.manager(t)
+	f.clk.Add(4 * time.Minute)
+	require.NoError(t, restarted.Check(ctx, busyClaims))
+	require.NoError(t, restarted.ReconcileAll(ctx))
+	for _, id := range []string{never.Session.ID, idle.Session.ID, busy.Session.ID} {
+		assert.False(t, f.session(t, id).Current.Final(), "nothing times out early")
+	}
+
+	f.clk.Add(2 * time.Minute) // idle: 6 min since admit > 5; busy: 2 min since its check
+	require.NoError(t, restarted.ReconcileAll(ctx))
+	assert.Equal(t, store.SessionActive, f.session(t, busy.Session.ID).Current)
+	got := f.session(t, idle.Session.ID)
+	assert.Equal(t, store.SessionStopped, got.Current)
+	assert.Contains(t, got.Reason, "idle")
+	assert.Contains(t, f.cut.reason(idle.Session.ID), "idle")
+
+	f.clk.Add(5 * time.Minute) // 11 min: the link of `never` expired (10 min)
+	require.NoError(t, restarted.Check(ctx, busyClaims))
+	require.NoError(t, restarted.ReconcileAll(ctx))
+	got = f.session(t, never.Session.ID)
+	assert.Equal(t, store.SessionError, got.Current)
+	assert.Equal(t, "the console never connected", got.Reason)
+
+	f.clk.Add(time.Hour) // past the maximum duration, however active
+	require.NoError(t, restarted.ReconcileAll(ctx))
+	got = f.session(t, busy.Session.ID)
+	assert.Equal(t, store.SessionStopped, got.Current)
+	assert.Equal(t, "maximum session duration reached", got.Reason)
+
+	assert.Equal(t, []store.AuditAction{
+		store.AuditConsoleStart, store.AuditConsoleStart, store.AuditConsoleStart,
+		store.AuditConsoleTimeout, store.AuditConsoleTimeout, store.AuditConsoleTimeout,
+	}, f.actions(t))
+}
+
+// TestRunStops: the reconciler loop ends with its context (goleak checks the goroutine).
+func TestRunStops(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.m.Run(ctx); close(done) }()
+	cancel()
+	<-done
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	org := store.Organization{Settings: store.OrgSettings{IdleTimeout: 5 * time.Minute}}
+	ago := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	base := store.ConsoleSession{Current: store.SessionActive, Desired: store.SessionActive, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)}
+	cases := []struct {
+		name   string
+		mutate func(*store.ConsoleSession)
+		org    store.Organization
+		want   store.SessionState
+		ok     bool
+	}{
+		{"active and busy", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Minute) }, org, "", false},
+		{"active and idle", func(s *store.ConsoleSession) { s.LastActivity = ago(5 * time.Minute) }, org, store.SessionStopped, true},
+		{"idle timeout off", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Hour) }, store.Organization{}, "", false},
+		{"stop requested", func(s *store.ConsoleSession) { s.Desired = store.SessionStopped; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
+		{"expired", func(s *store.ConsoleSession) { s.ExpiresAt = now; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
+		{"requested, link fresh", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-time.Minute) }, org, "", false},
+		{"requested, link expired", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-10 * time.Minute) }, org, store.SessionError, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			tc.mutate(&s)
+			v, ok := decide(s, tc.org, 10*time.Minute, now)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, v.to)
+		})
+	}
+}
