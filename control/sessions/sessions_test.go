@@ -265,7 +265,10 @@ func TestDecide(t *testing.T) {
 		{"stop requested", func(s *store.ConsoleSession) { s.Desired = store.SessionStopped; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
 		{"expired", func(s *store.ConsoleSession) { s.ExpiresAt = now; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
 		{"requested, link fresh", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-time.Minute) }, org, "", false},
-		{"requested, link expired", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-10 * time.Minute) }, org, store.SessionError, true},
+		{"requested, link expired", func(s *store.ConsoleSession) {
+			s.Current = store.SessionRequested
+			s.CreatedAt = now.Add(-10 * time.Minute)
+		}, org, store.SessionError, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
