@@ -64,6 +64,9 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	}
 	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
 	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
+	if claims.Tenant != "" && s.cfg.Sessions != nil {
+		sc.wg.Go(func() { s.watchSession(ctx, pc, live, claims, log) })
+	}
 
 	pc.sendEnvelope(TypeWelcome, sid, Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
 	online, err := s.cfg.Registry.AgentOnline(ctx, device)
@@ -213,6 +216,33 @@ func forward(ctx context.Context, pc *peerConn, subs ...<-chan []byte) {
 				return
 			}
 		}
+	}
+}
+
+// watchSession re-checks the session while the console is connected, so a stop decided on
+// another node (or anything the store knows and this node missed) ends the connection within
+// one interval.
+func (s *Server) watchSession(ctx context.Context, pc *peerConn, live *liveConn, claims auth.Claims, log *slog.Logger) {
+	t := time.NewTicker(s.cfg.SessionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.cfg.Sessions.Check(ctx, claims)
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		if !errors.Is(err, ErrSessionOver) {
+			log.Warn("console session check failed; keeping the connection until the next check", "err", err)
+			continue
+		}
+		log.Info("console session ended", "err", err)
+		pc.sendError(claims.Session, CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
+		live.cancel()
+		return
 	}
 }
 

@@ -210,6 +210,7 @@ const (
 	CodeBadMessage         = "bad-message"
 	CodeUnsupportedVersion = "unsupported-version"
 	CodeAgentOffline       = "agent-offline"
+	CodeSessionEnded       = "session-ended" // final: the console must not reconnect
 	CodeInternal           = "internal"
 )
 

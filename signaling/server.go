@@ -32,9 +32,29 @@ type Config struct {
 	AllowedOrigins []string
 	// ConsoleTokenTTL is the lifetime of refreshed console tokens.
 	ConsoleTokenTTL time.Duration
-	Logger          *slog.Logger
-	Metrics         *Metrics
+	// Sessions checks consoles of control-plane sessions (tokens naming a tenant) against the
+	// stored session, at the upgrade and every SessionCheckInterval while connected. Nil, or a
+	// token without a tenant (minted with the relay's own key by `kvmrelay token console`),
+	// leaves the token alone to decide.
+	Sessions SessionGate
+	// SessionCheckInterval defaults to 15 s.
+	SessionCheckInterval time.Duration
+	Logger               *slog.Logger
+	Metrics              *Metrics
 }
+
+// SessionGate is the control plane's say over console connections.
+type SessionGate interface {
+	// Admit decides whether a console may connect now; it marks the session in use.
+	Admit(ctx context.Context, c auth.Claims) error
+	// Check decides whether a connected console may stay; it records the activity. An error
+	// matching ErrSessionOver ends the connection; others (a store outage) are logged and the
+	// next check decides.
+	Check(ctx context.Context, c auth.Claims) error
+}
+
+// ErrSessionOver is what a SessionGate's Check wraps when the session has definitely ended.
+var ErrSessionOver = errors.New("signaling: console session over")
 
 // Server serves the signaling WebSockets.
 type Server struct {
@@ -63,6 +83,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.ConsoleTokenTTL <= 0 {
 		cfg.ConsoleTokenTTL = 15 * time.Minute
+	}
+	if cfg.SessionCheckInterval <= 0 {
+		cfg.SessionCheckInterval = 15 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
@@ -132,6 +155,13 @@ func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
 			s.metrics.Refused.WithLabelValues(peer, "token").Inc()
 			return fiber.NewError(fiber.StatusUnauthorized, "token does not name a device or session")
 		}
+		if aud == auth.AudienceConsole && claims.Tenant != "" && s.cfg.Sessions != nil {
+			if err := s.cfg.Sessions.Admit(c.UserContext(), claims); err != nil {
+				s.metrics.Refused.WithLabelValues(peer, "session").Inc()
+				s.log.Warn("websocket refused: session", "peer", peer, "sid", claims.Session, "remote", c.IP(), "err", err)
+				return fiber.NewError(fiber.StatusForbidden, "this console session has ended or does not match the token; start a new session")
+			}
+		}
 		c.Locals(localsClaims, claims)
 		return c.Next()
 	}
@@ -175,7 +205,24 @@ func claimsOf(c *websocket.Conn) (auth.Claims, bool) {
 }
 
 // liveConn is one registered connection; its pointer identifies it.
-type liveConn struct{ cancel context.CancelFunc }
+type liveConn struct {
+	cancel context.CancelFunc
+	pc     *peerConn
+}
+
+// EndSession tells the console of session sid on this node that its session ended, and
+// closes the connection (the agent then gets a bye). It reports whether one was connected.
+func (s *Server) EndSession(sid, reason string) bool {
+	s.mu.Lock()
+	lc := s.consoles[sid]
+	s.mu.Unlock()
+	if lc == nil {
+		return false
+	}
+	lc.pc.sendError(sid, CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
+	lc.cancel()
+	return true
+}
 
 // takeOver registers conn as the live connection under key and ends the previous one: a
 // reconnecting peer replaces its own half-dead connection.
@@ -211,7 +258,8 @@ type serverConn struct {
 // starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
 func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key string, log *slog.Logger) (*serverConn, func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	sc := &serverConn{ctx: ctx, pc: newPeerConn(c.Conn, log), live: &liveConn{cancel: cancel}}
+	pc := newPeerConn(c.Conn, log)
+	sc := &serverConn{ctx: ctx, pc: pc, live: &liveConn{cancel: cancel, pc: pc}}
 	s.takeOver(m, key, sc.live)
 	sc.wg.Go(func() { sc.pc.writeLoop(ctx) })
 	s.metrics.Connections.WithLabelValues(peer).Inc()

@@ -22,7 +22,10 @@ type testRelay struct {
 	srv    *Server
 }
 
-func startRelay(t *testing.T) *testRelay {
+func startRelay(t *testing.T) *testRelay { return startRelayWith(t, nil) }
+
+// startRelayWith lets a test adjust the server's Config before it starts.
+func startRelayWith(t *testing.T, adjust func(*Config)) *testRelay {
 	t.Helper()
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
@@ -31,7 +34,11 @@ func startRelay(t *testing.T) *testRelay {
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: ring, Name: "kvmrelay"})
 	require.NoError(t, err)
 	bus := NewMemoryBus()
-	srv, err := NewServer(Config{Bus: bus, Registry: NewMemoryRegistry(), Issuer: iss})
+	cfg := Config{Bus: bus, Registry: NewMemoryRegistry(), Issuer: iss}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := NewServer(cfg)
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	srv.Mount(app)

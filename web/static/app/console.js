@@ -457,6 +457,10 @@ var Session = class {
       case "agent-offline":
         this.#waitForAgent();
         break;
+      case "session-ended":
+        this.#teardown();
+        this.#setState("closed", message2 ?? "This console session has ended. Start a new session to connect again.");
+        break;
       case "unauthorized":
         this.#fail(message2 ?? "The relay did not accept this console link. Start the console again to get a new one.");
         break;

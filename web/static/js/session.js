@@ -215,6 +215,12 @@ export class Session {
       case "agent-offline":
         this.#waitForAgent();
         break;
+      case "session-ended":
+        // Final: stopped by someone, timed out, or the device was revoked. Reconnecting would
+        // only be refused, so say why and stop.
+        this.#teardown();
+        this.#setState("closed", message ?? "This console session has ended. Start a new session to connect again.");
+        break;
       case "unauthorized":
         this.#fail(message ?? "The relay did not accept this console link. Start the console again to get a new one.");
         break;
