@@ -31,6 +31,9 @@ type Config struct {
 	Secrets    [][]byte       // coturn use-auth-secret secrets; Secrets[0] mints, all verify (rotation)
 	AllowPeers []netip.Prefix // operator exceptions to the default-deny special ranges
 	DenyPeers  []netip.Prefix // extra refused ranges (e.g. the relay's own DB/Redis hosts); beats AllowPeers
+	// ServicePeers are the relay's own service hosts (database, Redis; see ResolveServicePeers),
+	// refused even inside an AllowPeers range unless AllowPeers names exactly that host.
+	ServicePeers []ServicePeer
 
 	RelayPortMin, RelayPortMax uint16 // relay port range, inclusive; 0, 0 = ephemeral
 
@@ -128,6 +131,11 @@ func (c *Config) normalize() error {
 	for _, p := range append(append([]netip.Prefix(nil), c.AllowPeers...), c.DenyPeers...) {
 		if !p.IsValid() {
 			return fmt.Errorf("%w: invalid peer prefix %v", ErrConfig, p)
+		}
+	}
+	for _, sp := range c.ServicePeers {
+		if !sp.Addr.IsValid() {
+			return fmt.Errorf("%w: service peer %s (%s) has no valid address", ErrConfig, sp.Service, sp.Host)
 		}
 	}
 	if c.PublicIP.IsValid() {

@@ -15,9 +15,12 @@ import (
 //  1. the address is invalid → refused;
 //  2. the address, or any address it embeds, is in DenyPeers → refused ("explicit deny
 //     beats allow": use it for the relay's own database, Redis, admin hosts);
-//  3. every address it may reach (see below) is in AllowPeers or in no built-in range →
+//  3. the address, or any address it embeds, is a service host of the relay (WithServicePeers:
+//     its database, its Redis) → refused, even inside an AllowPeers range; only an AllowPeers
+//     entry naming exactly that host (/32 or /128) lets it through;
+//  4. every address it may reach (see below) is in AllowPeers or in no built-in range →
 //     allowed ("allow beats built-in deny": an operator exception such as a lab 10.0.0.0/8);
-//  4. otherwise refused, with the built-in range as the reason.
+//  5. otherwise refused, with the built-in range as the reason.
 //
 // "Addresses it may reach": IPv4-mapped addresses are unmapped; IPv4-compatible, SIIT
 // IPv4-translated, NAT64 (64:ff9b::/96), 6to4, Teredo (server and client) and ISATAP forms
@@ -27,9 +30,10 @@ import (
 //
 // A PeerPolicy is immutable and safe for concurrent use.
 type PeerPolicy struct {
-	allow   []netip.Prefix
-	deny    []netip.Prefix
-	builtin []specialRange
+	allow    []netip.Prefix
+	deny     []netip.Prefix
+	services []netip.Prefix // single hosts, minus those AllowPeers names exactly
+	builtin  []specialRange
 }
 
 type specialRange struct {
@@ -41,6 +45,7 @@ type specialRange struct {
 const (
 	ReasonInvalid     = "invalid address"
 	ReasonDenied      = "denied by DenyPeers"
+	ReasonService     = "a service host of this relay (database, Redis)"
 	ReasonNotUnicast6 = "not IPv6 global unicast (outside 2000::/3)"
 )
 
@@ -62,8 +67,8 @@ func (p *PeerPolicy) Allowed(addr netip.Addr) (ok bool, reason string) {
 	if !a.IsValid() {
 		return false, ReasonInvalid
 	}
-	if pfx, hit := firstContaining(p.deny, a); hit {
-		return false, ReasonDenied + " " + pfx.String()
+	if ok, reason := p.notDenied(a); !ok {
+		return false, reason
 	}
 	t := reach(a)
 	for _, target := range t.list() {
@@ -78,8 +83,8 @@ func (p *PeerPolicy) Allowed(addr netip.Addr) (ok bool, reason string) {
 }
 
 func (p *PeerPolicy) allowedOne(a netip.Addr) (bool, string) {
-	if pfx, hit := firstContaining(p.deny, a); hit {
-		return false, ReasonDenied + " " + pfx.String()
+	if ok, reason := p.notDenied(a); !ok {
+		return false, reason
 	}
 	if _, hit := firstContaining(p.allow, a); hit {
 		return true, ""
@@ -93,6 +98,44 @@ func (p *PeerPolicy) allowedOne(a netip.Addr) (bool, string) {
 		return false, ReasonNotUnicast6
 	}
 	return true, ""
+}
+
+// notDenied applies DenyPeers and the service hosts, which no AllowPeers range overrides.
+func (p *PeerPolicy) notDenied(a netip.Addr) (bool, string) {
+	if pfx, hit := firstContaining(p.deny, a); hit {
+		return false, ReasonDenied + " " + pfx.String()
+	}
+	if pfx, hit := firstContaining(p.services, a); hit {
+		return false, ReasonService + " " + pfx.Addr().String()
+	}
+	return true, ""
+}
+
+// WithServicePeers returns a copy of p that also refuses the relay's own service hosts (its
+// database, its Redis): a TURN client must not reach them even when an AllowPeers range covers
+// them — a lab's 10.0.0.0/8 exception is not meant to open the relay's PostgreSQL. An AllowPeers
+// entry naming exactly one of them (its /32 or /128, IPv4-mapped forms included) is the
+// operator saying so on purpose: that host stays allowed (see ServiceAllowed). Invalid
+// addresses are ignored (Server's New rejects them).
+func (p *PeerPolicy) WithServicePeers(addrs []netip.Addr) *PeerPolicy {
+	q := *p
+	q.services = nil
+	for _, a := range addrs {
+		if !a.IsValid() || q.ServiceAllowed(a) {
+			continue
+		}
+		a = a.WithZone("").Unmap()
+		q.services = append(q.services, netip.PrefixFrom(a, a.BitLen()))
+	}
+	q.services = slices.Clip(q.services)
+	return &q
+}
+
+// ServiceAllowed reports whether AllowPeers names exactly the host a, so that WithServicePeers
+// leaves it allowed.
+func (p *PeerPolicy) ServiceAllowed(a netip.Addr) bool {
+	a = a.WithZone("").Unmap()
+	return a.IsValid() && slices.Contains(p.allow, netip.PrefixFrom(a, a.BitLen()))
 }
 
 var globalUnicast6 = netip.MustParsePrefix("2000::/3")

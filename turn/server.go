@@ -73,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		now:     now,
-		policy:  NewPeerPolicy(cfg.AllowPeers, cfg.DenyPeers),
+		policy:  NewPeerPolicy(cfg.AllowPeers, cfg.DenyPeers).WithServicePeers(serviceAddrs(cfg.ServicePeers)),
 		keys:    newKeyring(cfg.Secrets, cfg.Realm, now),
 		quota:   newQuota(cfg.QuotaPerUser, cfg.QuotaTotal),
 		metrics: m,
@@ -97,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	s.log.Info("turn: listening", "udp", s.UDPAddr().String(), "udp_sockets", len(s.udp),
 		"tcp", addrString(s.TCPAddr()), "tls", addrString(s.TLSAddr()),
 		"public_ip", cfg.PublicIP.String(), "realm", cfg.Realm)
+	s.logServicePeers()
 	return s, nil
 }
 
@@ -118,7 +119,7 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 		if err := setSocketBuffers(pc, listenerSocketBuffer); err != nil {
 			s.log.Warn("turn: UDP listener socket buffers", "err", err)
 		}
-		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i})
+		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i, raw: newRawUDP(pc)})
 	}
 	maxConns := 4*s.cfg.QuotaTotal + 64
 	if ls.tcp != nil {
@@ -141,7 +142,7 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 // closeListeners closes what listen opened, for a New that fails after it.
 func (s *Server) closeListeners() {
 	for _, g := range s.udp {
-		_ = g.PacketConn.Close()
+		_ = g.Close()
 	}
 	for _, g := range []*guardListener{s.tcp, s.tls} {
 		if g != nil {

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kvmrelay/kvmrelay/internal/cli"
 	"github.com/kvmrelay/kvmrelay/relay"
@@ -19,7 +26,7 @@ const envPrefix = "KVMRELAY_"
 // serveFlags are the flags of `serve`, shared by `demo`.
 type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
-	databaseURL                                     string
+	databaseURL, redisURL                           string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnTLSListen, turnTLSCert, turnTLSKey          string
@@ -27,12 +34,17 @@ type serveFlags struct {
 	turnUDPSockets                                  int
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
+
+	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
+	// peers; nil is the system's (tests inject one).
+	resolver turn.Resolver
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP address for the console, API and signaling")
 	fs.StringVar(&f.dataDir, "data-dir", "kvmrelay-data", "directory for the signing key, TURN secret and the embedded SQLite database")
 	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (as the application role) instead of the embedded database; migrate it first with kvmrelay migrate")
+	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://[:PASSWORD@]HOST:PORT/DB, rediss:// for TLS) for the signaling bus and session registry that several relay nodes share (default: in process, one node)")
 	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -42,7 +54,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.turnRealm, "turn-realm", "kvmrelay", "TURN realm")
 	fs.StringVar(&f.turnURLs, "turn-urls", "", "use external TURN servers (coturn with use-auth-secret) instead of the embedded one: comma-separated turn:/turns:/stun: URLs; needs --turn-secret; replaces the embedded server")
 	fs.StringVar(&f.turnAllow, "turn-allow-peers", "", "CIDRs TURN may relay to despite the default deny of private/special ranges")
-	fs.StringVar(&f.turnDeny, "turn-deny-peers", "", "extra CIDRs TURN must never relay to (e.g. your database and Redis hosts)")
+	fs.StringVar(&f.turnDeny, "turn-deny-peers", "", "extra CIDRs TURN must never relay to (the --database-url and --redis-url hosts are refused without being listed here)")
 	fs.StringVar(&f.turnPorts, "turn-relay-ports", "", "relay port range LOW-HIGH (default: any)")
 	fs.IntVar(&f.turnQuotaUser, "turn-quota-user", 0, "max TURN allocations per session (default 10)")
 	fs.IntVar(&f.turnQuotaTotal, "turn-quota-total", 0, "max TURN allocations in total (default 1000)")
@@ -66,7 +78,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // relayConfig turns the flags into a relay.Config. extraAllow adds peer ranges (the demo's own
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
-	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, PublicURL: f.publicURL, Logger: log}
+	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
@@ -89,7 +101,7 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 	if f.turnListen == "" {
 		return cfg, nil
 	}
-	tc, err := f.turnConfig(extraAllow)
+	tc, err := f.turnConfig(log, extraAllow)
 	if err != nil {
 		return relay.Config{}, err
 	}
@@ -100,7 +112,10 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 	return cfg, nil
 }
 
-func (f *serveFlags) turnConfig(extraAllow []netip.Prefix) (turn.Config, error) {
+// turnConfig builds the embedded TURN server's config. extraAllow are peer ranges the command
+// itself opens (the demo's own addresses): unlike --turn-allow-peers they never open a
+// database or Redis host (see servicePeers).
+func (f *serveFlags) turnConfig(log *slog.Logger, extraAllow []netip.Prefix) (turn.Config, error) {
 	host, _, err := net.SplitHostPort(f.turnListen)
 	if err != nil {
 		return turn.Config{}, fmt.Errorf("--turn-listen %q: want HOST:PORT: %w", f.turnListen, err)
@@ -143,13 +158,31 @@ func (f *serveFlags) turnConfig(extraAllow []netip.Prefix) (turn.Config, error) 
 	if err != nil {
 		return turn.Config{}, fmt.Errorf("--turn-relay-ports: %w", err)
 	}
+	resolver := f.resolver
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	services, err := servicePeers(ctx, resolver, f.databaseURL, f.redisURL)
+	if err != nil {
+		return turn.Config{}, err
+	}
+	for _, p := range extraAllow {
+		if isService(services, p) {
+			log.Warn("TURN will not relay to this local address: the relay's database or Redis is there", "addr", p.Addr().String())
+			continue
+		}
+		allow = append(allow, p)
+	}
 	return turn.Config{
 		ListenAddr:       f.turnListen,
 		PublicIP:         public,
 		Realm:            f.turnRealm,
 		Secrets:          secrets,
-		AllowPeers:       append(allow, extraAllow...),
+		AllowPeers:       allow,
 		DenyPeers:        deny,
+		ServicePeers:     services,
 		RelayPortMin:     lo,
 		RelayPortMax:     hi,
 		TLSListenAddr:    f.turnTLSListen,
@@ -161,6 +194,65 @@ func (f *serveFlags) turnConfig(extraAllow []netip.Prefix) (turn.Config, error) 
 		QuotaTotal:       f.turnQuotaTotal,
 		MaxBitsPerSecond: f.turnMaxBPS,
 	}, nil
+}
+
+// resolveTimeout bounds the DNS look-ups of the database and Redis hosts at start.
+const resolveTimeout = 10 * time.Second
+
+// servicePeers are the addresses of the relay's own database (--database-url, every host of
+// PostgreSQL's multi-host form) and Redis (--redis-url): the embedded TURN server refuses them
+// as peers even inside --turn-allow-peers ranges, unless --turn-allow-peers names one exactly
+// (turn/README.md, "Peer policy"). Literal addresses are taken as they are, names resolved now,
+// unix sockets skipped.
+func servicePeers(ctx context.Context, r turn.Resolver, databaseURL, redisURL string) ([]turn.ServicePeer, error) {
+	var out []turn.ServicePeer
+	if databaseURL != "" {
+		cfg, err := pgconn.ParseConfig(databaseURL) // its errors leave the password out
+		if err != nil {
+			return nil, fmt.Errorf("--database-url: %w", err)
+		}
+		hosts := []string{cfg.Host}
+		for _, fb := range cfg.Fallbacks {
+			hosts = append(hosts, fb.Host)
+		}
+		peers, err := turn.ResolveServicePeers(ctx, r, "database", hosts...)
+		if err != nil {
+			return nil, fmt.Errorf("--database-url: %w", err)
+		}
+		out = append(out, peers...)
+	}
+	if redisURL != "" {
+		opts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			var uerr *url.Error
+			if errors.As(err, &uerr) { // it quotes the URL, password included
+				err = uerr.Err
+			}
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		if opts.Network != "unix" {
+			host, _, err := net.SplitHostPort(opts.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("--redis-url: address %q: %w", opts.Addr, err)
+			}
+			peers, err := turn.ResolveServicePeers(ctx, r, "redis", host)
+			if err != nil {
+				return nil, fmt.Errorf("--redis-url: %w", err)
+			}
+			out = append(out, peers...)
+		}
+	}
+	return out, nil
+}
+
+// isService reports whether p is exactly one of the service hosts.
+func isService(services []turn.ServicePeer, p netip.Prefix) bool {
+	for _, s := range services {
+		if p == netip.PrefixFrom(s.Addr, s.Addr.BitLen()) {
+			return true
+		}
+	}
+	return false
 }
 
 // parse parses args, then fills unset flags from KVMRELAY_* variables.
