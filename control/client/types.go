@@ -1,0 +1,227 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Tokens is the answer of login and refresh.
+type Tokens struct {
+	TokenType        string    `json:"token_type"`
+	AccessToken      string    `json:"access_token"`
+	AccessExpiresAt  time.Time `json:"access_expires_at"`
+	RefreshToken     string    `json:"refresh_token"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+}
+
+// LoginRequest is a password login; TOTP or RecoveryCode when the server asked for a second
+// factor (mfa-required).
+type LoginRequest struct {
+	Org          string `json:"org"`
+	Email        string `json:"email"`
+	Password     string `json:"password"`
+	TOTP         string `json:"totp,omitempty"`
+	RecoveryCode string `json:"recovery_code,omitempty"`
+}
+
+// Me is the principal the credentials stand for.
+type Me struct {
+	OrgID   string            `json:"org_id"`
+	OrgSlug string            `json:"org_slug"`
+	Kind    string            `json:"kind"` // user, api-key, …
+	ID      string            `json:"id"`
+	Email   string            `json:"email,omitempty"`
+	Role    string            `json:"role"`
+	Scope   map[string]string `json:"scope,omitempty"`
+}
+
+// Device is an enrolled (or to-be-enrolled) machine. AgentVersion and Capabilities come from
+// the agent: hostile text, to be passed through Sanitize before it reaches a terminal.
+type Device struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Labels       map[string]string `json:"labels"`
+	CreatedAt    time.Time         `json:"created_at"`
+	RevokedAt    *time.Time        `json:"revoked_at,omitempty"`
+	LastSeen     *time.Time        `json:"last_seen,omitempty"`
+	Online       bool              `json:"online"`
+	AgentVersion string            `json:"agent_version"`
+	Capabilities Text              `json:"capabilities"`
+}
+
+// EnrollmentToken is a one-time token an agent enrolls with.
+type EnrollmentToken struct {
+	Token     string    `json:"token"`
+	DeviceID  string    `json:"device_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Session states (desired and current).
+const (
+	StateIdle      = "IDLE"
+	StateRequested = "REQUESTED"
+	StateActive    = "ACTIVE"
+	StateStopped   = "STOPPED"
+	StateError     = "ERROR"
+)
+
+// Session is a console session of a device.
+type Session struct {
+	ID           string     `json:"id"`
+	DeviceID     string     `json:"device_id"`
+	Principal    Text       `json:"principal"`
+	Desired      string     `json:"desired"`
+	Current      string     `json:"current"`
+	Reason       string     `json:"reason,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	LastActivity *time.Time `json:"last_activity,omitempty"`
+}
+
+// ConsoleStart is the answer of starting a console: the session and the URL that opens it.
+type ConsoleStart struct {
+	Session             Session   `json:"session"`
+	ConsoleURL          string    `json:"console_url"`
+	ConsoleURLExpiresAt time.Time `json:"console_url_expires_at"`
+}
+
+// User is a member of the organization.
+type User struct {
+	ID        string            `json:"id"`
+	Email     string            `json:"email"`
+	Role      string            `json:"role"`
+	Disabled  bool              `json:"disabled"`
+	MFA       bool              `json:"mfa"`
+	Scope     map[string]string `json:"scope,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// Invite is an invitation to send.
+type Invite struct {
+	Email string            `json:"email"`
+	Role  string            `json:"role"`
+	Scope map[string]string `json:"scope"`
+}
+
+// Invitation is the answer of inviting: Link is empty when the server mailed it.
+type Invitation struct {
+	Invitation struct {
+		ID        string    `json:"id"`
+		Email     string    `json:"email"`
+		Role      string    `json:"role"`
+		ExpiresAt time.Time `json:"expires_at"`
+	} `json:"invitation"`
+	Link string `json:"link"`
+}
+
+// APIKey describes an API key (never its secret).
+type APIKey struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Prefix    string            `json:"prefix"`
+	Role      string            `json:"role"`
+	Scope     map[string]string `json:"scope,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	RevokedAt *time.Time        `json:"revoked_at,omitempty"`
+}
+
+// NewAPIKey is an API key to create.
+type NewAPIKey struct {
+	Name  string            `json:"name"`
+	Role  string            `json:"role"`
+	Scope map[string]string `json:"scope"`
+}
+
+// CreatedAPIKey is the answer of creating an API key: Key is the secret, shown this once.
+type CreatedAPIKey struct {
+	Key    string `json:"key"`
+	APIKey APIKey `json:"api_key"`
+}
+
+// AuditEntry is one row of the organization's audit chain. Raw is the entry exactly as the
+// server sent it (exports write it unchanged).
+type AuditEntry struct {
+	Seq      int64           `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Actor    Text            `json:"actor"`
+	Action   string          `json:"action"`
+	Target   Text            `json:"target"`
+	Details  json.RawMessage `json:"details,omitempty"`
+	Hash     string          `json:"hash"`
+	PrevHash string          `json:"prev_hash"`
+	Raw      json.RawMessage `json:"-"`
+}
+
+// AuditPage is one page of the audit chain; NextAfter is the after= of the next page.
+type AuditPage struct {
+	Entries   []AuditEntry
+	NextAfter int64
+}
+
+// AuditVerification is the server's walk of the chain.
+type AuditVerification struct {
+	OK        bool   `json:"ok"`
+	Entries   int64  `json:"entries,omitempty"`
+	BrokenSeq int64  `json:"broken_seq,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Err is nil for an intact chain and a *ChainBrokenError naming the first broken row otherwise.
+func (v AuditVerification) Err() error {
+	if v.OK {
+		return nil
+	}
+	return &ChainBrokenError{Seq: v.BrokenSeq, Reason: v.Reason}
+}
+
+// Text is a field the API documents by name only (a principal, an actor, a target, agent
+// capabilities). It keeps the JSON value as the server sent it; String gives a JSON string's
+// content or any other value's compact JSON text.
+type Text struct {
+	raw json.RawMessage
+}
+
+// TextOf is the Text of the JSON string s.
+func TextOf(s string) Text {
+	b, _ := json.Marshal(s) // a string always marshals
+	return Text{raw: b}
+}
+
+// String is the text to show (still to be passed through Sanitize before a terminal).
+func (t Text) String() string {
+	if len(t.raw) == 0 {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(t.raw, &s); err == nil {
+		return s
+	}
+	return string(t.raw)
+}
+
+// MarshalJSON writes the value as it was received (null when there was none).
+func (t Text) MarshalJSON() ([]byte, error) {
+	if len(t.raw) == 0 {
+		return []byte("null"), nil
+	}
+	return t.raw, nil
+}
+
+// UnmarshalJSON accepts any JSON value.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		t.raw = nil
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return fmt.Errorf("client: text field: %w", err)
+	}
+	t.raw = buf.Bytes()
+	return nil
+}
