@@ -22,7 +22,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 	device := claims.Device
 	connID := auth.NewID("a_")
 	log := s.log.With("peer", "agent", "device", device, "conn", connID)
-	sc, done := s.accept(c, "agent", s.agents, device, log)
+	sc, done := s.accept(c, "agent", s.agents, device, device, log)
 	defer done()
 	ctx, pc := sc.ctx, sc.pc
 
@@ -50,7 +50,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 			log.Info("agent disconnected", "err", closeReason(err, pc))
 			return
 		}
-		if !s.handleAgentMessage(ctx, pc, log, device, raw) {
+		if !s.handleAgentMessage(ctx, pc, log, claims, raw) {
 			return
 		}
 	}
@@ -72,7 +72,8 @@ func (s *Server) setPresence(ctx context.Context, log *slog.Logger, device, conn
 }
 
 // handleAgentMessage routes one message from an agent; false ends the connection.
-func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog.Logger, device string, raw []byte) bool {
+func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog.Logger, claims auth.Claims, raw []byte) bool {
+	device := claims.Device
 	env, err := Decode(raw)
 	if err != nil {
 		return s.refuse(pc, log, "agent", env, env.SID, err)
@@ -85,6 +86,16 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog
 		}
 		// Agent-supplied text is hostile: it is logged as a quoted value, never interpreted.
 		log.Info("agent hello", "version", h.Version, "sources", h.Sources, "codecs", h.Codecs)
+		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
+		return true
+	case TypeHeartbeat:
+		var hb Heartbeat
+		if err := DecodeData(env, &hb); err != nil {
+			return s.refuse(pc, log, "agent", env, "", err)
+		}
+		if s.cfg.OnHeartbeat != nil {
+			s.cfg.OnHeartbeat(ctx, claims, hb)
+		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
 	case TypeOffer, TypeCandidate, TypeBye:

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +19,14 @@ var ErrRefused = errors.New("signaling: relay refused the connection")
 // DialConfig configures a signaling client (the agent, or a non-browser console).
 type DialConfig struct {
 	// URL is the WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws/agent.
-	URL   string
+	URL string
+	// Token is sent as Authorization: Bearer when set.
 	Token string
+	// Header holds further request headers for the upgrade (an agent's proof of key).
+	Header http.Header
+	// TLS configures a wss:// connection (client certificate, trusted roots); nil uses Go's
+	// defaults.
+	TLS *tls.Config
 	// Origin is sent when set (browsers always send one; agents normally none).
 	Origin string
 	Logger *slog.Logger
@@ -35,14 +42,20 @@ type Client struct {
 // Dial connects to the relay. An HTTP refusal (bad token, foreign origin) wraps ErrRefused and
 // carries the status code in its text.
 func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
-	header := http.Header{}
-	header.Set("Authorization", "Bearer "+cfg.Token)
+	header := cfg.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if cfg.Token != "" {
+		header.Set("Authorization", "Bearer "+cfg.Token)
+	}
 	if cfg.Origin != "" {
 		header.Set("Origin", cfg.Origin)
 	}
 	dialer := websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
 		Subprotocols:     []string{subprotocol},
+		TLSClientConfig:  cfg.TLS,
 	}
 	ws, resp, err := dialer.DialContext(ctx, cfg.URL, header)
 	if resp != nil && resp.Body != nil {

@@ -21,7 +21,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	}
 	sid, device := claims.Session, claims.Device
 	log := s.log.With("peer", "console", "sid", sid, "device", device, "principal", claims.Subject)
-	sc, done := s.accept(c, "console", s.consoles, sid, log)
+	sc, done := s.accept(c, "console", s.consoles, sid, device, log)
 	defer done()
 	ctx, pc, live := sc.ctx, sc.pc, sc.live
 	s.metrics.SessionsOpened.Inc()

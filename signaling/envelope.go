@@ -30,6 +30,7 @@ const (
 	TypeError        Type = "error"
 	TypeHello        Type = "hello"
 	TypeSessionStart Type = "session-start"
+	TypeHeartbeat    Type = "heartbeat"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -50,7 +51,7 @@ type Envelope struct {
 func knownType(t Type) bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
-		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart:
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat:
 		return true
 	}
 	return false
@@ -218,5 +219,14 @@ const (
 type Hello struct {
 	Version string   `json:"version"`
 	Sources []string `json:"sources,omitempty"`
+	Codecs  []string `json:"codecs,omitempty"`
+}
+
+// Heartbeat is an agent's periodic report (every 10 s, and once right after hello): its
+// version and what it can serve. Untrusted text: the relay caps and cleans it before storing.
+type Heartbeat struct {
+	Version string   `json:"version"`
+	Sources []string `json:"sources,omitempty"`
+	Sizes   []string `json:"sizes,omitempty"`
 	Codecs  []string `json:"codecs,omitempty"`
 }

@@ -39,8 +39,16 @@ type Config struct {
 	Sessions SessionGate
 	// SessionCheckInterval defaults to 15 s.
 	SessionCheckInterval time.Duration
-	Logger               *slog.Logger
-	Metrics              *Metrics
+	// AgentAuth, when set, authenticates an agent's upgrade before the bearer token is
+	// looked at (the relay's device certificates: mTLS or a proof of key). It returns
+	// handled false when the request carries none of its credentials, and the agent token
+	// (JWT) decides as without it; handled true with an error refuses the upgrade (401).
+	AgentAuth func(c *fiber.Ctx) (claims auth.Claims, handled bool, err error)
+	// OnHeartbeat, when set, receives each agent heartbeat with the agent's claims, on the
+	// connection's reading goroutine (keep it short). The report is untrusted text.
+	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb Heartbeat)
+	Logger      *slog.Logger
+	Metrics     *Metrics
 }
 
 // SessionGate is the control plane's say over console connections.
@@ -88,11 +96,13 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.SessionCheckInterval = 15 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel,
 		consoles: make(map[string]*liveConn),
 		agents:   make(map[string]*liveConn),
-	}, nil
+	}
+	s.wg.Go(s.watchDisconnects)
+	return s, nil
 }
 
 // Close ends every signaling connection and waits for their goroutines.
@@ -144,8 +154,7 @@ func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
 			s.log.Warn("websocket refused: foreign origin", "peer", peer, "origin", origin, "remote", c.IP())
 			return fiber.NewError(fiber.StatusForbidden, "origin not allowed")
 		}
-		token := bearerToken(c)
-		claims, err := s.cfg.Issuer.Verify(token, aud)
+		claims, err := s.authenticate(c, aud)
 		if err != nil {
 			s.metrics.Refused.WithLabelValues(peer, "token").Inc()
 			s.log.Warn("websocket refused: bad token", "peer", peer, "remote", c.IP(), "err", err)
@@ -165,6 +174,16 @@ func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
 		c.Locals(localsClaims, claims)
 		return c.Next()
 	}
+}
+
+// authenticate asks AgentAuth first (agents), then checks the bearer token.
+func (s *Server) authenticate(c *fiber.Ctx, aud auth.Audience) (auth.Claims, error) {
+	if aud == auth.AudienceAgent && s.cfg.AgentAuth != nil {
+		if claims, handled, err := s.cfg.AgentAuth(c); handled {
+			return claims, err
+		}
+	}
+	return s.cfg.Issuer.Verify(bearerToken(c), aud)
 }
 
 // bearerToken takes the token from Authorization, or from the WebSocket subprotocol list where
@@ -208,6 +227,8 @@ func claimsOf(c *websocket.Conn) (auth.Claims, bool) {
 type liveConn struct {
 	cancel context.CancelFunc
 	pc     *peerConn
+	device string // the device it serves or is a console of
+	sid    string // consoles only
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and
@@ -256,10 +277,14 @@ type serverConn struct {
 
 // accept registers a connection of the given peer kind under key (replacing an older one) and
 // starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
-func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key string, log *slog.Logger) (*serverConn, func()) {
+func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key, device string, log *slog.Logger) (*serverConn, func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	pc := newPeerConn(c.Conn, log)
-	sc := &serverConn{ctx: ctx, pc: pc, live: &liveConn{cancel: cancel, pc: pc}}
+	live := &liveConn{cancel: cancel, pc: pc, device: device}
+	if peer == "console" {
+		live.sid = key
+	}
+	sc := &serverConn{ctx: ctx, pc: pc, live: live}
 	s.takeOver(m, key, sc.live)
 	sc.wg.Go(func() { sc.pc.writeLoop(ctx) })
 	s.metrics.Connections.WithLabelValues(peer).Inc()
