@@ -1,0 +1,7 @@
+// Package accounts is the control plane's identity service: organizations' owners and users,
+// passwords (argon2id), login with optional TOTP, 15-minute access JWTs and rotating refresh
+// tokens, API keys, invitations, roles scoped by device labels, and access tokens from an
+// external OIDC issuer. The HTTP layer calls it; every credential check and every change is
+// verified inside a store transaction of the principal's organization, and every change is
+// audited in that same transaction.
+package accounts

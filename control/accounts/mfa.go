@@ -1,0 +1,158 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// userOnly refuses MFA operations for API keys and OIDC principals: they have no password.
+func userOnly(p Principal) error {
+	if p.Kind != KindUser || !store.ValidID(p.ID) {
+		return fmt.Errorf("%w: only users have a second factor", ErrForbidden)
+	}
+	return nil
+}
+
+// BeginTOTP makes a new TOTP secret for p, to be shown (as a QR code of otpauthURL) and then
+// proven with ConfirmTOTP. MFA stays off until then; beginning again replaces the secret.
+func (s *Service) BeginTOTP(ctx context.Context, p Principal) (secret, otpauthURL string, err error) {
+	if err := userOnly(p); err != nil {
+		return "", "", err
+	}
+	err = s.store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		u, err := tx.User(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if u.TOTPConfirmed {
+			return fmt.Errorf("%w: TOTP is already on; disable it first", ErrInvalid)
+		}
+		secret, otpauthURL, err = generateTOTP(s.cfg.TOTPIssuer, u.Email)
+		if err != nil {
+			return fmt.Errorf("generate TOTP secret: %w", err)
+		}
+		u.TOTPSecret = secret
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, store.AuditRecord{
+			Actor: p.String(), Action: store.AuditMFAChange, Target: "user:" + u.ID,
+			Details: map[string]string{"change": "totp_enrollment_started"},
+		})
+	})
+	if err != nil {
+		return "", "", storeErr("begin TOTP", err)
+	}
+	return secret, otpauthURL, nil
+}
+
+// ConfirmTOTP turns MFA on once code proves the authenticator holds the secret from
+// BeginTOTP. It returns 10 single-use recovery codes, shown once (only hashes are kept).
+func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) ([]string, error) {
+	if err := userOnly(p); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if d, ok := s.mfaAccount.allow(p.ID, now); !ok {
+		return nil, rateLimited(d)
+	}
+	codes := newRecoveryCodes(recoveryCodeCount)
+	var claimed int64
+	err := s.store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		u, err := tx.User(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if u.TOTPConfirmed || u.TOTPSecret == "" {
+			return fmt.Errorf("%w: no TOTP enrollment in progress", ErrInvalid)
+		}
+		step, ok := matchTOTP(u.TOTPSecret, code, now, u.TOTPLastStep)
+		if !ok || !s.guard.claim(u.ID, step, now) {
+			return fmt.Errorf("%w: TOTP code does not match", ErrInvalid)
+		}
+		claimed = step
+		hashes := make([]string, len(codes))
+		for i, c := range codes {
+			hashes[i] = recoveryCodeHash(u.ID, normalizeRecoveryCode(c))
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+			return err
+		}
+		u.TOTPConfirmed, u.TOTPLastStep = true, step
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, store.AuditRecord{
+			Time: now, Actor: p.String(), Action: store.AuditMFAChange, Target: "user:" + u.ID,
+			Details: map[string]string{"change": "totp_enabled"},
+		})
+	})
+	if err != nil {
+		if claimed != 0 {
+			s.guard.release(p.ID, claimed)
+		}
+		return nil, storeErr("confirm TOTP", err)
+	}
+	s.log.Info("TOTP enabled", "org", p.OrgID, "user", p.ID)
+	return codes, nil
+}
+
+// DisableTOTP turns MFA off, given a current TOTP code or an unused recovery code (for a lost
+// authenticator). The secret and the remaining recovery codes are deleted.
+func (s *Service) DisableTOTP(ctx context.Context, p Principal, code string) error {
+	if err := userOnly(p); err != nil {
+		return err
+	}
+	now := s.now()
+	if d, ok := s.mfaAccount.allow(p.ID, now); !ok {
+		return rateLimited(d)
+	}
+	var claimed int64
+	err := s.store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		u, err := tx.User(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if !u.TOTPConfirmed {
+			return fmt.Errorf("%w: TOTP is not on", ErrInvalid)
+		}
+		method := "totp"
+		if step, ok := matchTOTP(u.TOTPSecret, code, now, u.TOTPLastStep); ok && s.guard.claim(u.ID, step, now) {
+			claimed = step
+			u.TOTPLastStep = step
+		} else if rc := normalizeRecoveryCode(code); rc != "" {
+			err := tx.UseRecoveryCode(ctx, u.ID, recoveryCodeHash(u.ID, rc), now)
+			if errors.Is(err, store.ErrTokenInvalid) {
+				return fmt.Errorf("%w: code does not match", ErrInvalid)
+			}
+			if err != nil {
+				return err
+			}
+			method = "recovery_code"
+		} else {
+			return fmt.Errorf("%w: code does not match", ErrInvalid)
+		}
+		u.TOTPSecret, u.TOTPConfirmed = "", false
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, nil); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, store.AuditRecord{
+			Time: now, Actor: p.String(), Action: store.AuditMFAChange, Target: "user:" + u.ID,
+			Details: map[string]string{"change": "totp_disabled", "method": method},
+		})
+	})
+	if err != nil {
+		if claimed != 0 {
+			s.guard.release(p.ID, claimed)
+		}
+		return storeErr("disable TOTP", err)
+	}
+	s.log.Info("TOTP disabled", "org", p.OrgID, "user", p.ID)
+	return nil
+}

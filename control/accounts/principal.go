@@ -1,0 +1,142 @@
+package accounts
+
+import (
+	"fmt"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Principal kinds.
+const (
+	KindUser   = "user"
+	KindAPIKey = "apikey"
+	KindOIDC   = "oidc"
+)
+
+// Principal is who is making a request, as Authenticate established it.
+type Principal struct {
+	OrgID string
+	Kind  string // KindUser, KindAPIKey or KindOIDC
+	ID    string // the user id, API key id or OIDC subject
+	Email string // users and OIDC; may be empty
+	Role  store.Role
+	Scope map[string]string // device label selector; empty means every device
+}
+
+// String is the principal as the audit log and console sessions name it: "user:<id>",
+// "apikey:<id>" or "oidc:<subject>".
+func (p Principal) String() string { return p.Kind + ":" + p.ID }
+
+// Action is something a role may or may not do.
+type Action int
+
+// The actions the role matrix decides.
+const (
+	ManageOrg      Action = iota + 1 // organization settings
+	ManageUsers                      // invite, change roles
+	ManageDevices                    // create, label, revoke devices; enrollment tokens
+	ManageAPIKeys                    // create and revoke API keys
+	ConsoleControl                   // type and click on a console
+	ConsoleView                      // watch a console
+	ReadAudit                        // list and verify the audit chain
+	ReadDevices                      // list devices and their presence
+)
+
+func (a Action) String() string {
+	switch a {
+	case ManageOrg:
+		return "manage_org"
+	case ManageUsers:
+		return "manage_users"
+	case ManageDevices:
+		return "manage_devices"
+	case ManageAPIKeys:
+		return "manage_api_keys"
+	case ConsoleControl:
+		return "console_control"
+	case ConsoleView:
+		return "console_view"
+	case ReadAudit:
+		return "read_audit"
+	case ReadDevices:
+		return "read_devices"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+func bit(a Action) uint32 { return 1 << uint(a) }
+
+// permissions is the role matrix: owner ⊇ admin ⊇ operator ⊇ viewer; the auditor reads the
+// audit log and nothing else. An unknown role may do nothing.
+func permissions(r store.Role) uint32 {
+	viewer := bit(ConsoleView) | bit(ReadDevices)
+	operator := viewer | bit(ConsoleControl)
+	admin := operator | bit(ManageUsers) | bit(ManageDevices) | bit(ManageAPIKeys) | bit(ReadAudit)
+	switch r {
+	case store.RoleOwner:
+		return admin | bit(ManageOrg)
+	case store.RoleAdmin:
+		return admin
+	case store.RoleOperator:
+		return operator
+	case store.RoleViewer:
+		return viewer
+	case store.RoleAuditor:
+		return bit(ReadAudit)
+	}
+	return 0
+}
+
+// Can reports whether p's role allows action.
+func (p Principal) Can(action Action) bool {
+	return action >= ManageOrg && action <= ReadDevices && permissions(p.Role)&bit(action) != 0
+}
+
+// RoleWithin reports whether role grants nothing that max does not: who holds max may hand
+// out role (to an invitee, an API key, another user).
+func RoleWithin(role, max store.Role) bool {
+	return role.Valid() && max.Valid() && permissions(role)&^permissions(max) == 0
+}
+
+// SeesDevice reports whether a device with these labels is within p's scope: every label of
+// the scope is on the device with the same value. An empty scope sees every device.
+func (p Principal) SeesDevice(labels map[string]string) bool {
+	return ScopeWithin(labels, p.Scope)
+}
+
+// ScopeWithin reports whether inner selects no more than outer: every pair of outer is in
+// inner. A scope handed out by a scoped principal must be within the principal's own.
+func ScopeWithin(inner, outer map[string]string) bool {
+	for k, v := range outer {
+		if got, ok := inner[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// roleRank orders roles for choosing the strongest of several (OIDC role claims); the
+// auditor ranks lowest, it grants the least.
+func roleRank(r store.Role) int {
+	switch r {
+	case store.RoleOwner:
+		return 5
+	case store.RoleAdmin:
+		return 4
+	case store.RoleOperator:
+		return 3
+	case store.RoleViewer:
+		return 2
+	case store.RoleAuditor:
+		return 1
+	}
+	return 0
+}
+
+// nonEmpty returns nil for an empty scope, so "no scope" has one form.
+func nonEmpty(scope map[string]string) map[string]string {
+	if len(scope) == 0 {
+		return nil
+	}
+	return scope
+}
