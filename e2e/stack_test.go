@@ -41,8 +41,7 @@ type stack struct {
 	device  *testpattern.Source
 	url     string
 	cfg     relay.Config
-	cancel  context.CancelFunc // stops the agent
-	wg      sync.WaitGroup
+	stopAgt func() // stops the agent and closes its device
 
 	relayCancel context.CancelFunc
 	relayDone   chan struct{}
@@ -95,31 +94,43 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	s.startRelay(t)
 	// Restarts keep the address: the agent reconnects to the same URL.
 	s.cfg.Listen = s.relay.Addr().String()
-	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps, MaxFPS: envInt("KVMRELAY_BENCH_MAXFPS")})
-	require.NoError(t, err)
-	s.device = dev
 	tok, err := relay.AgentToken(s.relay.Issuer(), "dev1", time.Hour)
 	require.NoError(t, err)
-	s.metrics = agent.NewMetrics(nil)
+	s.device, s.metrics, s.stopAgt = startAgent(t, s.url, tok, o)
+	t.Cleanup(s.stop)
+	s.waitAgent(t)
+	return s
+}
+
+// startAgent runs an agent serving the test pattern (o's size and rate) for the device its
+// token names, connected to the relay at server, in this process. stop ends the agent, then
+// closes the device.
+func startAgent(t testing.TB, server, token string, o stackOptions) (dev *testpattern.Source, metrics *agent.Metrics, stop func()) {
+	t.Helper()
+	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps, MaxFPS: envInt("KVMRELAY_BENCH_MAXFPS")})
+	require.NoError(t, err)
+	metrics = agent.NewMetrics(nil)
 	a, err := agent.New(agent.Config{
-		Metrics:      s.metrics,
-		Server:       s.url,
-		Token:        tok,
+		Metrics:      metrics,
+		Server:       server,
+		Token:        token,
 		Device:       dev,
 		SourceName:   "testpattern",
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps, Threads: envInt("KVMRELAY_BENCH_THREADS")},
-		Logger:       log.With("component", "agent"),
+		Logger:       testLogger().With("component", "agent"),
 		ReconnectMin: 50 * time.Millisecond,
 		ReconnectMax: 500 * time.Millisecond,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.wg.Go(func() { _ = a.Run(ctx) })
-	t.Cleanup(s.stop)
-	s.waitAgent(t)
-	return s
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.Run(ctx) })
+	return dev, metrics, func() {
+		cancel()
+		wg.Wait()
+		_ = dev.Close()
+	}
 }
 
 // startRelay starts (or restarts) the relay with s.cfg.
@@ -149,10 +160,8 @@ func (s *stack) waitAgent(t testing.TB) {
 }
 
 func (s *stack) stop() {
-	s.cancel()
-	s.wg.Wait()
+	s.stopAgt()
 	s.stopRelay()
-	_ = s.device.Close()
 }
 
 // link mints a one-time console link for dev1.
