@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/kvmrelay/kvmrelay/control/client"
+)
+
+func (a *app) login(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("login", "[--org ORG] [--email EMAIL]  (or with --api-key KEY / KVMCTL_API_KEY)")
+	org := fs.String("org", "", "organization (default: the one of the last login)")
+	email := fs.String("email", "", "email (default: the one of the last login)")
+	if _, err := a.parse(fs, args); err != nil {
+		return err
+	}
+	key := a.g.apiKey
+	a.g.apiKey = "" // a login stores credentials; it does not use the key as the session
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		me, err := c.LoginAPIKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "Logged in to %s with API key %s (organization %s, role %s).\n",
+			c.Server(), client.Sanitize(me.ID), client.Sanitize(me.OrgSlug), client.Sanitize(me.Role))
+		return nil
+	}
+
+	st := c.Settings()
+	if *org == "" {
+		*org = st.Org
+	}
+	if *email == "" {
+		*email = st.Email
+	}
+	if *org == "" {
+		if *org, err = a.readLine("Organization: "); err != nil {
+			return err
+		}
+	}
+	if *email == "" {
+		if *email, err = a.readLine("Email: "); err != nil {
+			return err
+		}
+	}
+	password, err := a.readSecret(fmt.Sprintf("Password for %s at %s: ", *email, *org))
+	if err != nil {
+		return err
+	}
+	req := client.LoginRequest{Org: *org, Email: *email, Password: password}
+	tok, err := c.Login(ctx, req)
+	if client.IsMFARequired(err) {
+		code, rerr := a.readLine("Code from your authenticator app (or a recovery code): ")
+		if rerr != nil {
+			return rerr
+		}
+		if isTOTP(code) {
+			req.TOTP = strings.ReplaceAll(code, " ", "")
+		} else {
+			req.RecoveryCode = code
+		}
+		tok, err = c.Login(ctx, req)
+	}
+	if err != nil {
+		return err
+	}
+	who := fmt.Sprintf("%s (organization %s)", *email, *org)
+	if me, err := c.Me(ctx); err == nil {
+		who = fmt.Sprintf("%s (organization %s, role %s)", me.Email, me.OrgSlug, me.Role)
+	}
+	fmt.Fprintf(a.stdout, "Logged in to %s as %s; without use the login ends at %s.\n",
+		c.Server(), client.Sanitize(who), ts(tok.RefreshExpiresAt))
+	return nil
+}
+
+// isTOTP tells a TOTP code (6 to 8 digits, spaces allowed) from a recovery code.
+func isTOTP(s string) bool {
+	s = strings.ReplaceAll(s, " ", "")
+	if len(s) < 6 || len(s) > 8 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) < 0
+}
+
+func (a *app) logout(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("logout", "")
+	if _, err := a.parse(fs, args); err != nil {
+		return err
+	}
+	a.g.apiKey = ""
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	hadKey, err := c.Logout(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Logged out of %s.\n", c.Server())
+	if hadKey {
+		fmt.Fprintln(a.stdout, "The API key is forgotten here but stays valid: revoke it with kvmctl apikeys revoke ID.")
+	}
+	return nil
+}
+
+func (a *app) whoami(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("whoami", "[-o table|json]")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	if _, err := a.parse(fs, args); err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, me)
+	}
+	t := newTable(a.stdout, "SERVER", "ORGANIZATION", "KIND", "ID", "EMAIL", "ROLE", "SCOPE")
+	t.row(c.Server(), me.OrgSlug, me.Kind, me.ID, me.Email, me.Role, client.FormatLabels(me.Scope))
+	return t.flush()
+}
+
+// readLine prompts on stderr and reads one line of stdin, trimmed.
+func (a *app) readLine(prompt string) (string, error) {
+	s, err := a.readRawLine(prompt)
+	return strings.TrimSpace(s), err
+}
+
+// readRawLine prompts on stderr and reads one line of stdin without its line ending.
+func (a *app) readRawLine(prompt string) (string, error) {
+	fmt.Fprint(a.stderr, prompt)
+	if a.in == nil {
+		a.in = bufio.NewReader(a.stdin)
+	}
+	line, err := a.in.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		fmt.Fprintln(a.stderr)
+		return "", usageErr("no answer to %q on standard input", strings.TrimSpace(prompt))
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readSecret prompts on stderr and reads a line without echo from a terminal (or as a plain
+// line when stdin is a pipe, for automation).
+func (a *app) readSecret(prompt string) (string, error) {
+	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(a.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	return a.readRawLine(prompt)
+}

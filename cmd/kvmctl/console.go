@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kvmrelay/kvmrelay/control/client"
+)
+
+func (a *app) consoleStart(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("console start", "DEVICE [-o table|json]")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	pos, err := a.parse(fs, args, "DEVICE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	s, err := c.StartConsole(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, s)
+	}
+	fmt.Fprintf(a.stdout, "Console for device %s (%s):\n%s\n", client.Sanitize(d.Name), client.Sanitize(d.ID), client.Sanitize(s.ConsoleURL))
+	fmt.Fprintf(a.stdout, "The link expires %s (%s). Session %s: desired %s, current %s.\n",
+		ts(s.ConsoleURLExpiresAt), until(s.ConsoleURLExpiresAt, a.now()),
+		client.Sanitize(s.Session.ID), client.Sanitize(s.Session.Desired), client.Sanitize(s.Session.Current))
+	return nil
+}
+
+func (a *app) consoleStop(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("console stop", "DEVICE")
+	pos, err := a.parse(fs, args, "DEVICE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	n, err := c.StopConsole(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	switch n {
+	case 0:
+		fmt.Fprintf(a.stdout, "No live console session on device %s (%s).\n", client.Sanitize(d.Name), client.Sanitize(d.ID))
+	case 1:
+		fmt.Fprintf(a.stdout, "Stopped 1 console session on device %s (%s).\n", client.Sanitize(d.Name), client.Sanitize(d.ID))
+	default:
+		fmt.Fprintf(a.stdout, "Stopped %d console sessions on device %s (%s).\n", n, client.Sanitize(d.Name), client.Sanitize(d.ID))
+	}
+	return nil
+}
+
+func (a *app) consoleGet(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("console get", "DEVICE [--all] [-o table|json]")
+	all := fs.Bool("all", false, "every session of the device, newest first (default: the newest)")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	pos, err := a.parse(fs, args, "DEVICE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	sessions, err := c.DeviceSessions(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	if len(sessions) == 0 && !*all {
+		return &exitError{code: client.ExitNotFound,
+			msg: fmt.Sprintf("device %s (%s) has no console session: start one with kvmctl console start %s", d.Name, d.ID, d.ID)}
+	}
+	if !*all {
+		sessions = sessions[:1]
+	}
+	if out.value == "json" {
+		if !*all {
+			return writeJSON(a.stdout, sessions[0])
+		}
+		if sessions == nil {
+			sessions = []client.Session{}
+		}
+		return writeJSON(a.stdout, sessions)
+	}
+	t := newTable(a.stdout, "SESSION", "DESIRED", "CURRENT", "REASON", "PRINCIPAL", "CREATED", "EXPIRES", "LAST ACTIVITY")
+	for _, s := range sessions {
+		t.row(s.ID, s.Desired, s.Current, s.Reason, s.Principal.String(), ts(s.CreatedAt), ts(s.ExpiresAt), tsp(s.LastActivity))
+	}
+	return t.flush()
+}

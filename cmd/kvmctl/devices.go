@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kvmrelay/kvmrelay/control/client"
+)
+
+// defaultStateDir is the agent's state directory in the printed enroll command.
+const defaultStateDir = "/var/lib/kvmagent"
+
+func (a *app) devicesList(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices list", "[-o table|json]")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	if _, err := a.parse(fs, args); err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	devices, err := c.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		if devices == nil {
+			devices = []client.Device{}
+		}
+		return writeJSON(a.stdout, devices)
+	}
+	t := newTable(a.stdout, "ID", "NAME", "STATUS", "LAST SEEN", "AGENT", "LABELS")
+	for _, d := range devices {
+		t.row(d.ID, d.Name, deviceStatus(d), tsp(d.LastSeen), d.AgentVersion, client.FormatLabels(d.Labels))
+	}
+	return t.flush()
+}
+
+// deviceStatus is revoked, online, offline, or not enrolled (never seen).
+func deviceStatus(d client.Device) string {
+	switch {
+	case d.RevokedAt != nil:
+		return "revoked"
+	case d.Online:
+		return "online"
+	case d.LastSeen == nil:
+		return "never seen"
+	}
+	return "offline"
+}
+
+func (a *app) devicesCreate(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices create", "NAME [--label KEY=VALUE]... [-o table|json]")
+	labels := kvFlag{}
+	fs.Var(labels, "label", "a label KEY=VALUE (repeatable); roles can be scoped to labels")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	pos, err := a.parse(fs, args, "NAME")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.CreateDevice(ctx, pos[0], labels)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, d)
+	}
+	fmt.Fprintf(a.stdout, "Created device %s (%s).\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n",
+		client.Sanitize(d.Name), client.Sanitize(d.ID), client.Sanitize(d.ID))
+	return nil
+}
+
+func (a *app) devicesRevoke(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices revoke", "DEVICE")
+	pos, err := a.parse(fs, args, "DEVICE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := c.RevokeDevice(ctx, d.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Revoked device %s (%s): its agent's certificate is refused and its connections are cut.\n",
+		client.Sanitize(d.Name), client.Sanitize(d.ID))
+	return nil
+}
+
+func (a *app) devicesEnrollToken(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices enroll-token", "DEVICE [--state-dir DIR] [-o table|json]")
+	stateDir := fs.String("state-dir", defaultStateDir, "the agent's state directory, for the printed kvmagent command")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	pos, err := a.parse(fs, args, "DEVICE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	tok, err := c.CreateEnrollmentToken(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	command := fmt.Sprintf("kvmagent enroll --server %s --token %s --state-dir %s",
+		shellQuote(c.Server()), shellQuote(tok.Token), shellQuote(*stateDir))
+	if out.value == "json" {
+		return writeJSON(a.stdout, struct {
+			client.EnrollmentToken
+			Command string `json:"command"`
+		}{tok, command})
+	}
+	fmt.Fprintf(a.stdout, "Enrollment token for device %s (%s), single use, expires %s (%s):\n%s\n\nOn the machine, run:\n  %s\n",
+		client.Sanitize(d.Name), client.Sanitize(d.ID), ts(tok.ExpiresAt), until(tok.ExpiresAt, a.now()),
+		client.Sanitize(tok.Token), client.Sanitize(command))
+	return nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeRelay answers the /api/v1 routes kvmctl calls with canned data, enough to check
+// kvmctl's output and exit codes (the client's own tests cover token refresh). The real
+// relay's routes get an end-to-end test.
+type fakeRelay struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	totp     string                      // login needs this code ("" none)
+	fail     map[string]fakeError        // "METHOD /path" → forced error answer
+	requests []string                    // "METHOD /path body"
+	devices  []map[string]any            // as served
+	sessions map[string][]map[string]any // device id → sessions, newest first
+	audit    []map[string]any
+	broken   int64 // audit/verify reports this seq broken (0: intact)
+}
+
+type fakeError struct {
+	status     int
+	code, msg  string
+	retryAfter string
+}
+
+const (
+	fakeKey    = "kvm_ak_test"
+	fakeAccess = "access-1"
+)
+
+// Fixed times in the fake's answers (kvmctl prints them in UTC, RFC 3339).
+var (
+	tCreated = time.Date(2026, 4, 30, 8, 0, 0, 0, time.UTC)
+	tExpires = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+func newFakeRelay(t *testing.T) *fakeRelay {
+	f := &fakeRelay{fail: map[string]fakeError{}, sessions: map[string][]map[string]any{}}
+	f.devices = []map[string]any{
+		{"id": "d0000000-0000-4000-8000-000000000001", "name": "web1", "labels": map[string]string{"rack": "a", "env": "prod"},
+			"created_at": tCreated, "online": true, "last_seen": tCreated, "agent_version": "1.2.3", "capabilities": map[string]any{"codecs": []string{"h264"}}},
+		{"id": "d0000000-0000-4000-8000-000000000002", "name": "db", "labels": map[string]string{}, "created_at": tCreated,
+			"online": false, "agent_version": "\x1b[31mevil\x1b[0m", "capabilities": ""},
+		{"id": "d0000000-0000-4000-8000-000000000003", "name": "db", "labels": map[string]string{"rack": "b"}, "created_at": tCreated,
+			"online": false, "agent_version": "", "capabilities": ""},
+	}
+	f.sessions["d0000000-0000-4000-8000-000000000001"] = []map[string]any{
+		{"id": "s2", "device_id": "d0000000-0000-4000-8000-000000000001", "principal": "user:u1", "desired": "ACTIVE", "current": "ACTIVE",
+			"reason": "", "created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires},
+		{"id": "s1", "device_id": "d0000000-0000-4000-8000-000000000001", "principal": "user:u1", "desired": "STOPPED", "current": "ERROR",
+			"reason": "agent went away", "created_at": tCreated, "updated_at": tCreated, "expires_at": tCreated},
+	}
+	for i := 1; i <= 5; i++ {
+		f.audit = append(f.audit, map[string]any{"seq": i, "time": tCreated, "actor": "user:u1", "action": "device.create",
+			"target": fmt.Sprintf("device:d%d", i), "details": map[string]any{"name": "web1"}, "hash": fmt.Sprintf("h%d", i), "prev_hash": fmt.Sprintf("h%d", i-1)})
+	}
+
+	mux := http.NewServeMux()
+	route := func(pattern string, authed bool, h func(r *http.Request, body map[string]any) (int, any)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			var body map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			b, _ := json.Marshal(body)
+			f.mu.Lock()
+			f.requests = append(f.requests, r.Method+" "+r.URL.Path+" "+string(b))
+			fe, failing := f.fail[r.Method+" "+r.URL.Path]
+			f.mu.Unlock()
+			if authed {
+				tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if tok != fakeKey && tok != fakeAccess {
+					fe, failing = fakeError{http.StatusUnauthorized, "unauthorized", "invalid credentials: log in again", ""}, true
+				}
+			}
+			if failing {
+				if fe.retryAfter != "" {
+					w.Header().Set("Retry-After", fe.retryAfter)
+				}
+				answer(w, fe.status, map[string]string{"code": fe.code, "message": fe.msg})
+				return
+			}
+			f.mu.Lock()
+			status, out := h(r, body)
+			f.mu.Unlock()
+			answer(w, status, out)
+		})
+	}
+	route("POST /api/v1/auth/login", false, func(r *http.Request, in map[string]any) (int, any) {
+		if in["org"] != "acme" || in["email"] != "ops@acme.test" || in["password"] != " hunter2 " {
+			return 401, map[string]string{"code": "unauthorized", "message": "wrong organization, email or password"}
+		}
+		if f.totp != "" && in["totp"] != f.totp && in["recovery_code"] != "rec-overy" {
+			return 401, map[string]string{"code": "mfa-required", "message": "enter the code from your authenticator app"}
+		}
+		return 200, map[string]any{"token_type": "Bearer", "access_token": fakeAccess, "access_expires_at": tExpires,
+			"refresh_token": "refresh-1", "refresh_expires_at": tExpires}
+	})
+	route("POST /api/v1/auth/logout", false, func(*http.Request, map[string]any) (int, any) { return 204, nil })
+	route("GET /api/v1/me", true, func(*http.Request, map[string]any) (int, any) {
+		return 200, map[string]any{"org_id": "o1", "org_slug": "acme", "kind": "user", "id": "u1", "email": "ops@acme.test", "role": "admin", "scope": map[string]string{}}
+	})
+	route("GET /api/v1/devices", true, func(*http.Request, map[string]any) (int, any) {
+		return 200, map[string]any{"devices": f.devices}
+	})
+	route("POST /api/v1/devices", true, func(_ *http.Request, in map[string]any) (int, any) {
+		return 201, map[string]any{"id": "d0000000-0000-4000-8000-000000000009", "name": in["name"], "labels": in["labels"], "created_at": tCreated, "online": false}
+	})
+	route("DELETE /api/v1/devices/{id}", true, func(*http.Request, map[string]any) (int, any) { return 204, nil })
+	route("POST /api/v1/devices/{id}/enrollment-tokens", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 201, map[string]any{"token": "enr_t0ken's", "device_id": r.PathValue("id"), "expires_at": tExpires}
+	})
+	route("POST /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 201, map[string]any{"session": map[string]any{"id": "s3", "device_id": r.PathValue("id"), "desired": "ACTIVE", "current": "REQUESTED",
+			"created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires}, "console_url": "https://relay.test/console/s3#k=secret", "console_url_expires_at": tExpires}
+	})
+	route("GET /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
+		s := f.sessions[r.PathValue("id")]
+		if s == nil {
+			s = []map[string]any{}
+		}
+		return 200, map[string]any{"sessions": s}
+	})
+	route("DELETE /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 200, map[string]any{"stopped": len(f.sessions[r.PathValue("id")]) / 2}
+	})
+	route("GET /api/v1/users", true, func(*http.Request, map[string]any) (int, any) {
+		return 200, map[string]any{"users": []map[string]any{{"id": "u1", "email": "ops@acme.test", "role": "admin", "disabled": false, "mfa": true, "scope": map[string]string{"env": "prod"}, "created_at": tCreated}}}
+	})
+	route("POST /api/v1/users/invitations", true, func(_ *http.Request, in map[string]any) (int, any) {
+		link := "https://relay.test/invite#tok"
+		if in["email"] == "mailed@acme.test" {
+			link = ""
+		}
+		return 201, map[string]any{"invitation": map[string]any{"id": "i1", "email": in["email"], "role": in["role"], "expires_at": tExpires}, "link": link}
+	})
+	route("GET /api/v1/api-keys", true, func(*http.Request, map[string]any) (int, any) {
+		return 200, map[string]any{"api_keys": []map[string]any{{"id": "k1", "name": "ci", "prefix": "kvm_ak_ab", "role": "operator", "scope": map[string]string{}, "created_at": tCreated}}}
+	})
+	route("POST /api/v1/api-keys", true, func(_ *http.Request, in map[string]any) (int, any) {
+		return 201, map[string]any{"key": "kvm_ak_SECRET", "api_key": map[string]any{"id": "k2", "name": in["name"], "prefix": "kvm_ak_SE", "role": in["role"], "scope": in["scope"], "created_at": tCreated}}
+	})
+	route("DELETE /api/v1/api-keys/{id}", true, func(*http.Request, map[string]any) (int, any) { return 204, nil })
+	route("GET /api/v1/audit", true, func(r *http.Request, _ map[string]any) (int, any) {
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		page := []map[string]any{}
+		for _, e := range f.audit {
+			if e["seq"].(int) > after && len(page) < limit {
+				page = append(page, e)
+				after = e["seq"].(int)
+			}
+		}
+		return 200, map[string]any{"entries": page, "next_after": after}
+	})
+	route("GET /api/v1/audit/verify", true, func(*http.Request, map[string]any) (int, any) {
+		if f.broken != 0 {
+			return 200, map[string]any{"ok": false, "broken_seq": f.broken, "reason": "hash does not match the row"}
+		}
+		return 200, map[string]any{"ok": true, "entries": len(f.audit)}
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func answer(w http.ResponseWriter, status int, v any) {
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *fakeRelay) seen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.requests...)
+}
