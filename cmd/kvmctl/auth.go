@@ -45,23 +45,23 @@ func (a *app) login(ctx context.Context, args []string) error {
 		*email = st.Email
 	}
 	if *org == "" {
-		if *org, err = a.readLine("Organization: "); err != nil {
+		if *org, err = a.readLine(ctx, "Organization: "); err != nil {
 			return err
 		}
 	}
 	if *email == "" {
-		if *email, err = a.readLine("Email: "); err != nil {
+		if *email, err = a.readLine(ctx, "Email: "); err != nil {
 			return err
 		}
 	}
-	password, err := a.readSecret(fmt.Sprintf("Password for %s at %s: ", *email, *org))
+	password, err := a.readSecret(ctx, fmt.Sprintf("Password for %s at %s: ", *email, *org))
 	if err != nil {
 		return err
 	}
 	req := client.LoginRequest{Org: *org, Email: *email, Password: password}
 	tok, err := c.Login(ctx, req)
 	if client.IsMFARequired(err) {
-		code, rerr := a.readLine("Code from your authenticator app (or a recovery code): ")
+		code, rerr := a.readLine(ctx, "Code from your authenticator app (or a recovery code): ")
 		if rerr != nil {
 			return rerr
 		}
@@ -137,18 +137,23 @@ func (a *app) whoami(ctx context.Context, args []string) error {
 }
 
 // readLine prompts on stderr and reads one line of stdin, trimmed.
-func (a *app) readLine(prompt string) (string, error) {
-	s, err := a.readRawLine(prompt)
+func (a *app) readLine(ctx context.Context, prompt string) (string, error) {
+	s, err := a.readRawLine(ctx, prompt)
 	return strings.TrimSpace(s), err
 }
 
-// readRawLine prompts on stderr and reads one line of stdin without its line ending.
-func (a *app) readRawLine(prompt string) (string, error) {
+// readRawLine prompts on stderr and reads one line of stdin without its line ending. An
+// interrupt (ctx) ends the wait.
+func (a *app) readRawLine(ctx context.Context, prompt string) (string, error) {
 	fmt.Fprint(a.stderr, prompt)
 	if a.in == nil {
 		a.in = bufio.NewReader(a.stdin)
 	}
-	line, err := a.in.ReadString('\n')
+	line, err := waitFor(ctx, func() (string, error) { return a.in.ReadString('\n') })
+	if ctx.Err() != nil {
+		fmt.Fprintln(a.stderr)
+		return "", ctx.Err()
+	}
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		fmt.Fprintln(a.stderr)
 		return "", usageErr("no answer to %q on standard input", strings.TrimSpace(prompt))
@@ -157,16 +162,49 @@ func (a *app) readRawLine(prompt string) (string, error) {
 }
 
 // readSecret prompts on stderr and reads a line without echo from a terminal (or as a plain
-// line when stdin is a pipe, for automation).
-func (a *app) readSecret(prompt string) (string, error) {
-	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(a.stderr, prompt)
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(a.stderr)
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		return string(b), nil
+// line when stdin is a pipe, for automation). An interrupt restores the terminal's echo.
+func (a *app) readSecret(ctx context.Context, prompt string) (string, error) {
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return a.readRawLine(ctx, prompt)
 	}
-	return a.readRawLine(prompt)
+	fd := int(f.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	fmt.Fprint(a.stderr, prompt)
+	s, err := waitFor(ctx, func() (string, error) {
+		b, err := term.ReadPassword(fd)
+		return string(b), err
+	})
+	fmt.Fprintln(a.stderr)
+	if ctx.Err() != nil {
+		_ = term.Restore(fd, state)
+		return "", ctx.Err()
+	}
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return s, nil
+}
+
+// waitFor runs a blocking read and returns its result, or returns when ctx ends (the read is
+// then abandoned: the process is about to exit).
+func waitFor(ctx context.Context, read func() (string, error)) (string, error) {
+	type result struct {
+		s   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := read()
+		ch <- result{s, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

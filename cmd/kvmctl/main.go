@@ -112,6 +112,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return client.ExitOK
 	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		fmt.Fprintln(stderr, "kvmctl: interrupted")
+		return client.ExitError
+	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "kvmctl: %s\n", client.Sanitize(line))
 	}

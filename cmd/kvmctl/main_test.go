@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -432,4 +434,25 @@ func TestServerErrorsExitCodes(t *testing.T) {
 		assert.Equal(t, client.ExitUnreachable, code)
 		assert.Contains(t, errOut.String(), "server "+url+" unreachable")
 	})
+}
+
+func TestInterruptedPrompt(t *testing.T) {
+	f := newFakeRelay(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe() // a prompt nobody answers
+	defer pw.Close()
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"--config-dir", t.TempDir(), "--server", f.srv.URL, "login", "--org", "acme", "--email", "ops@acme.test"}, pr, &out, &errOut)
+	}()
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, client.ExitError, code)
+		assert.Contains(t, errOut.String(), "kvmctl: interrupted")
+	case <-time.After(10 * time.Second):
+		t.Fatal("an interrupt did not end the password prompt")
+	}
+	assert.Empty(t, f.seen(), "nothing was sent")
 }
