@@ -253,3 +253,70 @@ func (s *Service) SetRole(ctx context.Context, p Principal, userID string, role 
 	})
 	return storeErr("set role", err)
 }
+
+// Users lists the users p may manage (those within p's scope), without password hashes or
+// TOTP secrets.
+func (s *Service) Users(ctx context.Context, p Principal) ([]store.User, error) {
+	if !p.Can(ManageUsers) {
+		return nil, fmt.Errorf("%w: %s may not %s", ErrForbidden, p.Role, ManageUsers)
+	}
+	var out []store.User
+	err := s.store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		users, err := tx.Users(ctx)
+		for _, u := range users {
+			if ScopeWithin(u.Scope, p.Scope) {
+				u.PasswordHash, u.TOTPSecret = "", ""
+				out = append(out, u)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("list users", err)
+	}
+	return out, nil
+}
+
+// APIKeys lists the organization's API keys within p's scope, without their hashes.
+func (s *Service) APIKeys(ctx context.Context, p Principal) ([]store.APIKey, error) {
+	if !p.Can(ManageAPIKeys) {
+		return nil, fmt.Errorf("%w: %s may not %s", ErrForbidden, p.Role, ManageAPIKeys)
+	}
+	var out []store.APIKey
+	err := s.store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		keys, err := tx.APIKeys(ctx)
+		for _, k := range keys {
+			if ScopeWithin(k.Scope, p.Scope) {
+				k.Hash = ""
+				out = append(out, k)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("list API keys", err)
+	}
+	return out, nil
+}
+
+// Invitations lists the organization's invitations within p's scope, without token hashes.
+func (s *Service) Invitations(ctx context.Context, p Principal) ([]store.Invitation, error) {
+	if !p.Can(ManageUsers) {
+		return nil, fmt.Errorf("%w: %s may not %s", ErrForbidden, p.Role, ManageUsers)
+	}
+	var out []store.Invitation
+	err := s.store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		invs, err := tx.Invitations(ctx)
+		for _, inv := range invs {
+			if ScopeWithin(inv.Scope, p.Scope) {
+				inv.TokenHash = ""
+				out = append(out, inv)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("list invitations", err)
+	}
+	return out, nil
+}

@@ -267,3 +267,57 @@ func TestSetRole(t *testing.T) {
 	assert.Equal(t, "operator", changes[1].Details["from"])
 	assert.Equal(t, "viewer", changes[1].Details["to"])
 }
+
+func TestLists(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	org, owner := e.owner(t)
+	lab := map[string]string{"site": "lab"}
+	labAdmin := e.addUser(t, org.ID, "lab@acme.test", "lab admin password", store.RoleAdmin, lab)
+	e.addUser(t, org.ID, "op@acme.test", "operator password", store.RoleOperator, nil)
+	viewer := e.addUser(t, org.ID, "v@acme.test", "viewer password", store.RoleViewer, lab)
+	_, _, err := e.svc.CreateAPIKey(ctx, owner, "all", store.RoleViewer, nil)
+	require.NoError(t, err)
+	_, _, err = e.svc.CreateAPIKey(ctx, labAdmin, "lab", store.RoleViewer, lab)
+	require.NoError(t, err)
+	_, _, err = e.svc.Invite(ctx, owner, "x@acme.test", store.RoleViewer, nil)
+	require.NoError(t, err)
+	_, _, err = e.svc.Invite(ctx, labAdmin, "y@acme.test", store.RoleViewer, lab)
+	require.NoError(t, err)
+
+	emails := func(p Principal) []string {
+		users, err := e.svc.Users(ctx, p)
+		require.NoError(t, err)
+		var out []string
+		for _, u := range users {
+			assert.Empty(t, u.PasswordHash)
+			assert.Empty(t, u.TOTPSecret)
+			out = append(out, u.Email)
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []string{"owner@acme.test", "lab@acme.test", "op@acme.test", "v@acme.test"}, emails(owner))
+	assert.ElementsMatch(t, []string{"lab@acme.test", "v@acme.test"}, emails(labAdmin), "a scoped admin sees its scope")
+
+	keys, err := e.svc.APIKeys(ctx, labAdmin)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.Equal(t, "lab", keys[0].Name)
+	assert.Empty(t, keys[0].Hash)
+	keys, err = e.svc.APIKeys(ctx, owner)
+	require.NoError(t, err)
+	assert.Len(t, keys, 2)
+
+	invs, err := e.svc.Invitations(ctx, labAdmin)
+	require.NoError(t, err)
+	require.Len(t, invs, 1)
+	assert.Equal(t, "y@acme.test", invs[0].Email)
+	assert.Empty(t, invs[0].TokenHash)
+
+	_, err = e.svc.Users(ctx, viewer)
+	assert.ErrorIs(t, err, ErrForbidden)
+	_, err = e.svc.APIKeys(ctx, viewer)
+	assert.ErrorIs(t, err, ErrForbidden)
+	_, err = e.svc.Invitations(ctx, viewer)
+	assert.ErrorIs(t, err, ErrForbidden)
+}

@@ -37,7 +37,7 @@ func DefaultArgon2Params() Argon2Params {
 // Bounds on parameters read back from a stored hash, so a tampered row cannot make one
 // verification take gigabytes or minutes.
 const (
-	maxArgonMemory  = 1 << 20 // 1 GiB
+	maxArgonMemory  = 256 << 10 // 256 MiB
 	maxArgonTime    = 16
 	maxArgonThreads = 16
 )
