@@ -19,6 +19,7 @@ Usage:
   kvmrelay serve [flags]           run the relay (HTTP, signaling, embedded TURN)
   kvmrelay demo  [flags]           run the relay plus a demo agent and print a console link
   kvmrelay migrate [--database-url URL | --data-dir DIR]   apply the database migrations
+  kvmrelay admin create --org NAME --email E --password-stdin   create an organization and its owner
   kvmrelay token agent   --device NAME    print an agent token
   kvmrelay token console --device NAME    print a one-time console link
 
@@ -43,6 +44,8 @@ func main() {
 		err = runToken(os.Args[2:])
 	case "migrate":
 		err = runMigrate(ctx, os.Args[2:])
+	case "admin":
+		err = runAdmin(ctx, os.Args[2:], os.Stdin, os.Stdout)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// DeviceControl is what the relay does for a device beyond the store.
+type DeviceControl interface {
+	// DisconnectDevice cuts the device's live agent connections at once (on every node the
+	// relay can reach); the API has already revoked it in the store.
+	DisconnectDevice(ctx context.Context, deviceID string) error
+}
+
+// Config configures the API.
+type Config struct {
+	Store    store.Store
+	Accounts *accounts.Service
+	Sessions *sessions.Manager
+	Devices  DeviceControl
+	// EnrollmentTTL is how long a device enrollment token stays usable (default 24 h).
+	EnrollmentTTL time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// API serves /api/v1.
+type API struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New makes the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Accounts == nil || cfg.Sessions == nil || cfg.Devices == nil {
+		return nil, errors.New("api: store, accounts, sessions and device control are required")
+	}
+	if cfg.EnrollmentTTL <= 0 {
+		cfg.EnrollmentTTL = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &API{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+}
+
+// Route is one documented endpoint.
+type Route struct {
+	Method, Path string // Path in fiber syntax: /devices/:id
+	// Action the principal needs; 0 for public routes (login, refresh, accept invitation) and
+	// for routes any authenticated principal may call.
+	Action accounts.Action
+	Public bool
+	handle fiber.Handler
+}
+
+// Routes lists every endpoint under /api/v1.
+func (a *API) Routes() []Route {
+	return []Route{
+		{Method: "POST", Path: "/auth/login", Public: true, handle: a.login},
+		{Method: "POST", Path: "/auth/refresh", Public: true, handle: a.refresh},
+		{Method: "POST", Path: "/auth/logout", Public: true, handle: a.logout},
+		{Method: "POST", Path: "/invitations/accept", Public: true, handle: a.acceptInvite},
+		{Method: "GET", Path: "/openapi.json", Public: true, handle: serveOpenAPI},
+
+		{Method: "GET", Path: "/me", handle: a.me},
+		{Method: "POST", Path: "/me/totp", handle: a.beginTOTP},
+		{Method: "POST", Path: "/me/totp/confirm", handle: a.confirmTOTP},
+		{Method: "DELETE", Path: "/me/totp", handle: a.disableTOTP},
+
+		{Method: "GET", Path: "/org", handle: a.getOrg},
+		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, handle: a.patchSettings},
+
+		{Method: "GET", Path: "/users", Action: accounts.ManageUsers, handle: a.listUsers},
+		{Method: "PATCH", Path: "/users/:id", Action: accounts.ManageUsers, handle: a.patchUser},
+		{Method: "GET", Path: "/users/invitations", Action: accounts.ManageUsers, handle: a.listInvites},
+		{Method: "POST", Path: "/users/invitations", Action: accounts.ManageUsers, handle: a.invite},
+
+		{Method: "GET", Path: "/api-keys", Action: accounts.ManageAPIKeys, handle: a.listAPIKeys},
+		{Method: "POST", Path: "/api-keys", Action: accounts.ManageAPIKeys, handle: a.createAPIKey},
+		{Method: "DELETE", Path: "/api-keys/:id", Action: accounts.ManageAPIKeys, handle: a.revokeAPIKey},
+
+		{Method: "GET", Path: "/devices", Action: accounts.ReadDevices, handle: a.listDevices},
+		{Method: "POST", Path: "/devices", Action: accounts.ManageDevices, handle: a.createDevice},
+		{Method: "GET", Path: "/devices/:id", Action: accounts.ReadDevices, handle: a.getDevice},
+		{Method: "PATCH", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.patchDevice},
+		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.revokeDevice},
+		{Method: "POST", Path: "/devices/:id/enrollment-tokens", Action: accounts.ManageDevices, handle: a.enrollmentToken},
+		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleControl, handle: a.startSession},
+		{Method: "GET", Path: "/devices/:id/sessions", Action: accounts.ReadDevices, handle: a.listSessions},
+		{Method: "DELETE", Path: "/devices/:id/sessions", Action: accounts.ConsoleView, handle: a.stopDeviceSessions},
+		{Method: "GET", Path: "/sessions/:id", Action: accounts.ReadDevices, handle: a.getSession},
+		{Method: "DELETE", Path: "/sessions/:id", Action: accounts.ConsoleView, handle: a.stopSession},
+
+		{Method: "GET", Path: "/audit", Action: accounts.ReadAudit, handle: a.listAudit},
+		{Method: "GET", Path: "/audit/export", Action: accounts.ReadAudit, handle: a.exportAudit},
+		{Method: "GET", Path: "/audit/verify", Action: accounts.ReadAudit, handle: a.verifyAudit},
+	}
+}
+
+// Mount registers every route on r (the /api/v1 group).
+func (a *API) Mount(r fiber.Router) {
+	for _, rt := range a.Routes() {
+		h := rt.handle
+		if !rt.Public {
+			h = a.authenticated(rt.Action, rt.handle)
+		}
+		r.Add(rt.Method, rt.Path, h)
+	}
+}
+
+const localsPrincipal = "kvmrelay.principal"
+
+// authenticated checks the bearer (access token, API key or OIDC token) and the action.
+func (a *API) authenticated(action accounts.Action, next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		bearer, ok := bearerOf(c)
+		if !ok {
+			return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "Log in first: send Authorization: Bearer <access token or API key>.")
+		}
+		p, err := a.cfg.Accounts.Authenticate(c.UserContext(), bearer)
+		if err != nil {
+			if errors.Is(err, accounts.ErrRateLimited) {
+				return a.failErr(c, err)
+			}
+			a.log.Info("api bearer refused", "remote", c.IP(), "path", c.Path(), "err", err)
+			return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "The access token or API key is invalid or expired; log in again (kvmctl login).")
+		}
+		if action != 0 && !p.Can(action) {
+			return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role ("+string(p.Role)+") does not allow "+action.String()+".")
+		}
+		c.Locals(localsPrincipal, p)
+		return next(c)
+	}
+}
+
+func principalOf(c *fiber.Ctx) accounts.Principal {
+	p, _ := c.Locals(localsPrincipal).(accounts.Principal)
+	return p
+}
+
+func bearerOf(c *fiber.Ctx) (string, bool) {
+	h := c.Get(fiber.HeaderAuthorization)
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return h[len(prefix):], true
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// body parses a JSON request body into v, answering 400 itself when it cannot.
+func body(c *fiber.Ctx, v any) bool {
+	if err := c.BodyParser(v); err != nil {
+		_ = fail(c, fiber.StatusBadRequest, CodeBadRequest, "Send a JSON body (Content-Type: application/json) as documented in /api/v1/openapi.json.")
+		return false
+	}
+	return true
+}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Error is every error body.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Stable error codes.
+const (
+	CodeBadRequest   = "bad-request"
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+	CodeNotFound     = "not-found"
+	CodeConflict     = "conflict"
+	CodeRateLimited  = "rate-limited"
+	CodeMFARequired  = "mfa-required"
+	CodeInvalidToken = "invalid-token"
+	CodeInternal     = "internal"
+)
+
+// fail answers with status, code and a message for people.
+func fail(c *fiber.Ctx, status int, code, msg string) error {
+	return c.Status(status).JSON(Error{Code: code, Message: msg})
+}
+
+// failErr maps a service error to an answer; what it does not know is a 500 whose detail goes
+// to the log only.
+func (a *API) failErr(c *fiber.Ctx, err error) error {
+	var rl *accounts.RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
+		return fail(c, fiber.StatusTooManyRequests, CodeRateLimited, "Too many attempts; wait "+rl.RetryAfter.Round(time.Second).String()+" and try again.")
+	case errors.Is(err, accounts.ErrRateLimited):
+		return fail(c, fiber.StatusTooManyRequests, CodeRateLimited, "Too many attempts; wait a minute and try again.")
+	case errors.Is(err, accounts.ErrBadCredentials):
+		return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "Organization, email or password (or the one-time code) is wrong.")
+	case errors.Is(err, accounts.ErrMFARequired):
+		return fail(c, fiber.StatusUnauthorized, CodeMFARequired, "Enter the code from your authenticator app (or a recovery code).")
+	case errors.Is(err, accounts.ErrTokenReused):
+		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "This refresh token was already used, so every session from that login was ended. Log in again.")
+	case errors.Is(err, accounts.ErrInvalidToken):
+		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask for a new invitation).")
+	case errors.Is(err, accounts.ErrForbidden):
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")
+	case errors.Is(err, accounts.ErrInvalid), errors.Is(err, store.ErrInvalid):
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "The request is invalid: "+publicReason(err))
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return fail(c, fiber.StatusNotFound, CodeNotFound, "Not found in your organization.")
+	case errors.Is(err, accounts.ErrConflict), errors.Is(err, store.ErrConflict):
+		return fail(c, fiber.StatusConflict, CodeConflict, "That already exists or was changed meanwhile; reload and try again.")
+	case errors.Is(err, sessions.ErrDeviceRevoked):
+		return fail(c, fiber.StatusConflict, CodeConflict, "This device is revoked; enroll it again as a new device.")
+	case errors.Is(err, accounts.ErrMail):
+		return fail(c, fiber.StatusBadGateway, CodeInternal, "The invitation was created but the mail could not be sent; check the SMTP settings or resend.")
+	}
+	a.log.Error("api request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	return fail(c, fiber.StatusInternalServerError, CodeInternal, "Internal error; the relay logged the details.")
+}
+
+// publicReason is the part of a validation error safe to show: the outermost message, which
+// our own code writes (never driver text, which ErrInvalid never wraps).
+func publicReason(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}

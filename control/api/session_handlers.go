@@ -1,0 +1,137 @@
+package api
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+type startedView struct {
+	Session             sessionView `json:"session"`
+	ConsoleURL          string      `json:"console_url"`
+	ConsoleURLExpiresAt time.Time   `json:"console_url_expires_at"`
+}
+
+func (a *API) startSession(c *fiber.Ctx) error {
+	p := principalOf(c)
+	ctx := c.UserContext()
+	id := c.Params("id")
+	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		_, err := a.deviceInScope(ctx, tx, p, id)
+		return err
+	})
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	started, err := a.cfg.Sessions.Start(ctx, p.OrgID, p.String(), id)
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(startedView{Session: session(started.Session), ConsoleURL: started.ConsoleURL, ConsoleURLExpiresAt: started.URLExpiresAt})
+}
+
+type sessionsList struct {
+	Sessions []sessionView `json:"sessions"`
+}
+
+func (a *API) listSessions(c *fiber.Ctx) error {
+	p := principalOf(c)
+	ctx := c.UserContext()
+	limit := c.QueryInt("limit", 50)
+	out := sessionsList{Sessions: []sessionView{}}
+	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		if _, err := a.deviceInScope(ctx, tx, p, c.Params("id")); err != nil {
+			return err
+		}
+		ss, err := tx.SessionsForDevice(ctx, c.Params("id"), limit)
+		for _, s := range ss {
+			out.Sessions = append(out.Sessions, session(s))
+		}
+		return err
+	})
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	return c.JSON(out)
+}
+
+// sessionFor reads a session the principal may see: on a device inside its scope.
+func (a *API) sessionFor(c *fiber.Ctx, p accounts.Principal, id string) (store.ConsoleSession, error) {
+	ctx := c.UserContext()
+	var s store.ConsoleSession
+	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		var err error
+		if s, err = tx.Session(ctx, id); err != nil {
+			return err
+		}
+		_, err = a.deviceInScope(ctx, tx, p, s.DeviceID)
+		return err
+	})
+	return s, err
+}
+
+func (a *API) getSession(c *fiber.Ctx) error {
+	s, err := a.sessionFor(c, principalOf(c), c.Params("id"))
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	return c.JSON(session(s))
+}
+
+// mayStop: the session's own principal, or anyone who manages devices.
+func mayStop(p accounts.Principal, s store.ConsoleSession) bool {
+	return s.Principal == p.String() || p.Can(accounts.ManageDevices)
+}
+
+func (a *API) stopSession(c *fiber.Ctx) error {
+	p := principalOf(c)
+	s, err := a.sessionFor(c, p, c.Params("id"))
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	if !mayStop(p, s) {
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "Only the session's owner or an admin may stop it.")
+	}
+	if _, err := a.cfg.Sessions.Stop(c.UserContext(), p.OrgID, s.ID, p.String(), "stopped by "+p.String()); err != nil {
+		return a.failErr(c, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type stoppedView struct {
+	Stopped int `json:"stopped"`
+}
+
+func (a *API) stopDeviceSessions(c *fiber.Ctx) error {
+	p := principalOf(c)
+	ctx := c.UserContext()
+	id := c.Params("id")
+	var mine []store.ConsoleSession
+	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		if _, err := a.deviceInScope(ctx, tx, p, id); err != nil {
+			return err
+		}
+		live, err := tx.SessionsToReconcile(ctx)
+		for _, s := range live {
+			if s.DeviceID == id && mayStop(p, s) {
+				mine = append(mine, s)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	n := 0
+	for _, s := range mine {
+		if _, err := a.cfg.Sessions.Stop(ctx, p.OrgID, s.ID, p.String(), "stopped by "+p.String()); err != nil {
+			return a.failErr(c, fmt.Errorf("stop session %s: %w", s.ID, err))
+		}
+		n++
+	}
+	return c.JSON(stoppedView{Stopped: n})
+}

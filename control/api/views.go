@@ -1,0 +1,109 @@
+package api
+
+import (
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/control/device"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// The JSON shapes of the API; field names are part of the contract (openapi.json).
+
+type deviceView struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	Labels       map[string]string `json:"labels"`
+	CreatedAt    time.Time         `json:"created_at"`
+	RevokedAt    *time.Time        `json:"revoked_at,omitempty"`
+	LastSeen     *time.Time        `json:"last_seen,omitempty"`
+	Online       bool              `json:"online"`
+	AgentVersion string            `json:"agent_version"`
+	Capabilities string            `json:"capabilities"`
+}
+
+func (a *API) device(d store.Device) deviceView {
+	labels := d.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	online := device.Online(d, a.now())
+	return deviceView{ID: d.ID, Name: d.Name, Labels: labels, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt,
+		LastSeen: d.LastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities}
+}
+
+type sessionView struct {
+	ID           string             `json:"id"`
+	DeviceID     string             `json:"device_id"`
+	Principal    string             `json:"principal"`
+	Desired      store.SessionState `json:"desired"`
+	Current      store.SessionState `json:"current"`
+	Reason       string             `json:"reason"`
+	CreatedAt    time.Time          `json:"created_at"`
+	UpdatedAt    time.Time          `json:"updated_at"`
+	StartedAt    *time.Time         `json:"started_at,omitempty"`
+	EndedAt      *time.Time         `json:"ended_at,omitempty"`
+	ExpiresAt    time.Time          `json:"expires_at"`
+	LastActivity *time.Time         `json:"last_activity,omitempty"`
+}
+
+func session(s store.ConsoleSession) sessionView {
+	return sessionView{ID: s.ID, DeviceID: s.DeviceID, Principal: s.Principal, Desired: s.Desired, Current: s.Current,
+		Reason: s.Reason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, StartedAt: s.StartedAt, EndedAt: s.EndedAt,
+		ExpiresAt: s.ExpiresAt, LastActivity: s.LastActivity}
+}
+
+type userView struct {
+	ID        string            `json:"id"`
+	Email     string            `json:"email"`
+	Role      store.Role        `json:"role"`
+	Disabled  bool              `json:"disabled"`
+	MFA       bool              `json:"mfa"`
+	Scope     map[string]string `json:"scope"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+func user(u store.User) userView {
+	scope := u.Scope
+	if scope == nil {
+		scope = map[string]string{}
+	}
+	return userView{ID: u.ID, Email: u.Email, Role: u.Role, Disabled: u.Disabled, MFA: u.TOTPConfirmed, Scope: scope, CreatedAt: u.CreatedAt}
+}
+
+type apiKeyView struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Prefix    string            `json:"prefix"`
+	Role      store.Role        `json:"role"`
+	Scope     map[string]string `json:"scope"`
+	CreatedAt time.Time         `json:"created_at"`
+	RevokedAt *time.Time        `json:"revoked_at,omitempty"`
+}
+
+func apiKey(k store.APIKey) apiKeyView {
+	scope := k.Scope
+	if scope == nil {
+		scope = map[string]string{}
+	}
+	return apiKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, Scope: scope, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+type auditView struct {
+	Seq      int64             `json:"seq"`
+	Time     time.Time         `json:"time"`
+	Actor    string            `json:"actor"`
+	Action   store.AuditAction `json:"action"`
+	Target   string            `json:"target"`
+	Details  map[string]string `json:"details"`
+	Hash     string            `json:"hash"`
+	PrevHash string            `json:"prev_hash"`
+}
+
+func audit(e store.AuditEntry) auditView {
+	d := e.Record.Details
+	if d == nil {
+		d = map[string]string{}
+	}
+	return auditView{Seq: e.Seq, Time: e.Record.Time, Actor: e.Record.Actor, Action: e.Record.Action, Target: e.Record.Target,
+		Details: d, Hash: e.Hash, PrevHash: e.PrevHash}
+}
