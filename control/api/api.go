@@ -28,8 +28,8 @@ type Config struct {
 	Devices  DeviceControl
 	// EnrollmentTTL is how long a device enrollment token stays usable (default 24 h).
 	EnrollmentTTL time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // API serves /api/v1.
