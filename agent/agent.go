@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,9 +32,17 @@ type Device interface {
 type Config struct {
 	// Server is the relay's base URL (http or https); the agent dials /ws/agent on it.
 	Server string
-	// Token authenticates the agent (an agent token until enrollment exists).
-	Token  string
-	Device Device
+	// Token authenticates the agent with a JWT agent token (kvmrelay token agent). An enrolled
+	// agent sets Auth instead.
+	Token string
+	// Auth, when set, returns fresh headers for each connection's upgrade request (the
+	// enrolled agent's proof of key); an error counts as a failed connection attempt.
+	Auth func(ctx context.Context) (http.Header, error)
+	// TLS configures an https relay: trusted roots and the device certificate for mTLS.
+	TLS *tls.Config
+	// HeartbeatInterval is how often the agent reports itself; default 10 s.
+	HeartbeatInterval time.Duration
+	Device            Device
 	// SourceName is reported to the relay (e.g. "testpattern").
 	SourceName string
 	NewEncoder EncoderFactory
@@ -68,8 +78,8 @@ type Agent struct {
 
 // New checks cfg and makes an Agent; Run connects it.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Device == nil || cfg.NewEncoder == nil || cfg.Token == "" {
-		return nil, errors.New("agent: config needs a device, an encoder factory and a token")
+	if cfg.Device == nil || cfg.NewEncoder == nil || (cfg.Token == "" && cfg.Auth == nil) {
+		return nil, errors.New("agent: config needs a device, an encoder factory and a token or an identity")
 	}
 	wsURL, err := agentURL(cfg.Server)
 	if err != nil {
@@ -89,6 +99,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ReconnectMax <= 0 {
 		cfg.ReconnectMax = 30 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 10 * time.Second
 	}
 	w, h := cfg.Device.Size()
 	cfg.Encoder.Width, cfg.Encoder.Height = w, h
@@ -123,12 +136,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.shutdown()
 	b := backoff{Min: a.cfg.ReconnectMin, Max: a.cfg.ReconnectMax}
 	for {
-		client, err := signaling.Dial(ctx, signaling.DialConfig{URL: a.url, Token: a.cfg.Token, Logger: a.log})
+		client, err := a.dial(ctx)
 		if err == nil {
 			b.reset()
 			a.serve(ctx, client)
 		} else if ctx.Err() == nil {
-			if errors.Is(err, signaling.ErrRefused) {
+			if errors.Is(err, signaling.ErrRefused) && a.cfg.Auth != nil {
+				a.log.Error("relay refused the agent's identity; if the device was revoked or its certificate expired, enroll it again (kvmagent enroll)", "err", err)
+			} else if errors.Is(err, signaling.ErrRefused) {
 				a.log.Error("relay refused the agent; check the token (kvmrelay token agent --device NAME)", "err", err)
 			} else {
 				a.log.Warn("cannot reach relay", "url", a.url, "err", err)
@@ -149,6 +164,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// dial opens one signaling connection, with fresh credentials.
+func (a *Agent) dial(ctx context.Context) (*signaling.Client, error) {
+	cfg := signaling.DialConfig{URL: a.url, Token: a.cfg.Token, TLS: a.cfg.TLS, Logger: a.log}
+	if a.cfg.Auth != nil {
+		h, err := a.cfg.Auth(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("agent: credentials for %s: %w", a.url, err)
+		}
+		cfg.Header = h
+	}
+	return signaling.Dial(ctx, cfg)
+}
+
 // serve handles one signaling connection until it closes. Sessions live on: an established
 // peer connection does not need signaling, so a relay restart does not cut a console.
 func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
@@ -164,6 +192,12 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 		codecs[i] = string(c)
 	}
 	_ = client.Send(signaling.TypeHello, "", signaling.Hello{Version: Version, Sources: []string{a.cfg.SourceName}, Codecs: codecs})
+	beat := signaling.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceName}, Codecs: codecs,
+		Sizes: []string{fmt.Sprintf("%dx%d", a.cfg.Encoder.Width, a.cfg.Encoder.Height)}}
+	beatCtx, stopBeats := context.WithCancel(ctx)
+	var beats sync.WaitGroup
+	beats.Go(func() { a.heartbeats(beatCtx, client, beat) })
+	defer func() { stopBeats(); beats.Wait() }()
 	a.log.Info("connected to relay", "url", a.url)
 	for {
 		env, err := client.Recv()
@@ -174,6 +208,23 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 			return
 		}
 		a.handle(ctx, env)
+	}
+}
+
+// heartbeats reports the agent to the relay at once and then every HeartbeatInterval, until
+// ctx ends: the relay's presence (online, last seen, version, capabilities) comes from them.
+func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, beat signaling.Heartbeat) {
+	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		if err := client.Send(signaling.TypeHeartbeat, "", beat); err != nil {
+			a.log.Debug("heartbeat not sent", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
