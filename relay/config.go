@@ -36,6 +36,11 @@ type Config struct {
 	CredentialTTL time.Duration
 	// ConsoleTokenTTL is the lifetime of console tokens (refreshed while connected).
 	ConsoleTokenTTL time.Duration
+	// TLSCertFile and TLSKeyFile (PEM) make the relay serve HTTPS itself, and accept agents'
+	// device certificates in the handshake (mTLS). Both or neither.
+	TLSCertFile, TLSKeyFile string
+	// EnrollPerMinute caps enrollment attempts per client address and minute; default 10.
+	EnrollPerMinute int
 	// RedeemPerMinute caps console links redeemed per client address and minute; default 30.
 	RedeemPerMinute int
 	Logger          *slog.Logger
@@ -56,14 +61,20 @@ func (c *Config) setDefaults() error {
 			return err
 		}
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("relay: --tls-cert and --tls-key go together")
+	}
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
+		c.PublicURL = c.scheme() + "://" + c.Listen
 	}
 	if c.CredentialTTL <= 0 {
 		c.CredentialTTL = 10 * time.Minute
 	}
 	if c.ConsoleTokenTTL <= 0 {
 		c.ConsoleTokenTTL = 15 * time.Minute
+	}
+	if c.EnrollPerMinute <= 0 {
+		c.EnrollPerMinute = 10
 	}
 	if c.RedeemPerMinute <= 0 {
 		c.RedeemPerMinute = 30

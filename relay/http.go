@@ -62,6 +62,7 @@ func (r *Relay) newApp() *fiber.App {
 			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many console links redeemed from this address; wait a minute and try again."})
 		},
 	}), r.redeem)
+	r.mountDevices(api)
 
 	r.sig.Mount(app)
 	return app

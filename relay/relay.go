@@ -30,6 +30,7 @@ type Relay struct {
 	onetime *auth.OneTime
 	shared  *sharedState
 	store   store.Store
+	devices *devices
 	sig     *signaling.Server
 	turn    *turn.Server
 	metrics *prometheus.Registry
@@ -74,6 +75,11 @@ func New(cfg Config) (*Relay, error) {
 		served:  make(chan error, 1),
 	}
 	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if r.devices, err = openDevices(context.Background(), cfg, st); err != nil {
+		shared.Close()
+		st.Close()
+		return nil, err
+	}
 
 	if cfg.TURN != nil {
 		tcfg := *cfg.TURN
@@ -100,6 +106,8 @@ func New(cfg Config) (*Relay, error) {
 		ICE:             ice,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
+		AgentAuth:       r.authenticateAgent,
+		OnHeartbeat:     r.recordHeartbeat,
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})
@@ -117,6 +125,7 @@ func New(cfg Config) (*Relay, error) {
 		st.Close()
 		return nil, fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err)
 	}
+	r.ln = r.devices.listener(r.ln)
 	return r, nil
 }
 
@@ -145,10 +154,10 @@ func (r *Relay) Addr() net.Addr { return r.ln.Addr() }
 
 // URL is the base URL of the bound HTTP listener.
 func (r *Relay) URL() string {
-	if r.cfg.PublicURL != "http://"+r.cfg.Listen {
+	if r.cfg.PublicURL != r.cfg.scheme()+"://"+r.cfg.Listen {
 		return strings.TrimRight(r.cfg.PublicURL, "/")
 	}
-	return "http://" + r.ln.Addr().String()
+	return r.cfg.scheme() + "://" + r.ln.Addr().String()
 }
 
 // Issuer signs and checks the relay's tokens.

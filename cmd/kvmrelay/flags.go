@@ -27,6 +27,7 @@ const envPrefix = "KVMRELAY_"
 type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
 	databaseURL, redisURL                           string
+	tlsCert, tlsKey                                 string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnTLSListen, turnTLSCert, turnTLSKey          string
@@ -45,7 +46,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "kvmrelay-data", "directory for the signing key, TURN secret and the embedded SQLite database")
 	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (as the application role) instead of the embedded database; migrate it first with kvmrelay migrate")
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://[:PASSWORD@]HOST:PORT/DB, rediss:// for TLS) for the signaling bus and session registry that several relay nodes share (default: in process, one node)")
-	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN)")
+	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN, https://LISTEN with --tls-cert)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on --listen; agents may then authenticate with their device certificate (mTLS). Leave empty behind a TLS-terminating proxy: agents use proof of key")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.turnListen, "turn-listen", "127.0.0.1:3478", "embedded TURN address, UDP and TCP (empty disables TURN)")
@@ -78,7 +81,8 @@ func (f *serveFlags) logger() *slog.Logger {
 // relayConfig turns the flags into a relay.Config. extraAllow adds peer ranges (the demo's own
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
-	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log}
+	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
