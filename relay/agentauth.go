@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -69,8 +68,7 @@ var errNonce = errors.New("relay: challenge unknown, expired or already used")
 // without shared state: random bytes, the expiry and an HMAC over both and the audience. Single
 // use is enforced by remembering, until expiry, each nonce a verified proof used. That memory
 // is per node: a proof captured in flight could be replayed once on another node within the
-// minute the challenge lives (see the report on multi-node deployments: a Redis SET NX would
-// close it).
+// minute the challenge lives (nodes sharing Redis could close that with a SET NX per nonce).
 type proofNonces struct {
 	key []byte
 	now func() time.Time
@@ -333,7 +331,6 @@ type devices struct {
 	beats  *beatThrottle
 	ttl    time.Duration // device certificate lifetime
 	tls    *tls.Config   // nil: plain HTTP (TLS ends before the relay, if anywhere)
-	log    *slog.Logger
 }
 
 // openDevices opens the device CA in the data directory (creating its root on first start)
@@ -353,7 +350,6 @@ func openDevices(ctx context.Context, cfg Config, st store.Store) (*devices, err
 		nonces: newProofNonces(key, time.Now),
 		beats:  newBeatThrottle(time.Now),
 		ttl:    ca.DefaultCertTTL,
-		log:    cfg.Logger,
 	}
 	if cfg.TLSCertFile != "" {
 		if d.tls, err = serverTLS(c, cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {

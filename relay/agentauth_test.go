@@ -32,7 +32,7 @@ func (d *devRelay) runAgent(t *testing.T, id *enroll.Identity) {
 	require.NoError(t, err)
 	client := d.client(t, id)
 	a, err := agent.New(agent.Config{
-		Server: d.URL(),
+		Server: d.base(),
 		Auth: func(ctx context.Context) (http.Header, error) {
 			return enroll.ProofHeader(ctx, client, id, time.Now())
 		},
@@ -293,7 +293,7 @@ func TestMTLSIdentifiesTheDevice(t *testing.T) {
 	_, err = d.dialAgentWith(t, nil, d.agentTLS(goneID))
 	require.Error(t, err, "a revoked device's certificate fails the handshake")
 
-	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.roots}}}).Get(d.URL() + "/healthz")
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.roots}}}).Get(d.base() + "/healthz")
 	require.NoError(t, err, "no client certificate: served as before")
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

@@ -35,6 +35,10 @@ type devRelay struct {
 	roots *x509.CertPool // trusts the relay's HTTPS certificate; nil over plain HTTP
 }
 
+// base is where the test reaches this node: its own address, even when its public URL names
+// a load balancer in front of several nodes.
+func (d *devRelay) base() string { return d.cfg.scheme() + "://" + d.Addr().String() }
+
 // startDevRelay starts a relay (embedded SQLite unless cfg says otherwise) serving until the
 // test ends, with one organization.
 func startDevRelay(t *testing.T, adjust func(*Config)) *devRelay {
@@ -44,15 +48,22 @@ func startDevRelay(t *testing.T, adjust func(*Config)) *devRelay {
 	if adjust != nil {
 		adjust(&cfg)
 	}
+	r := serveDevRelay(t, cfg)
+	org, err := r.Store().CreateOrganization(context.Background(), store.Organization{Name: "acme", Slug: "acme-" + strings.ToLower(store.NewID()[:8])})
+	require.NoError(t, err)
+	return &devRelay{Relay: r, org: org.ID}
+}
+
+// serveDevRelay starts a relay with cfg, serving until the test ends.
+func serveDevRelay(t *testing.T, cfg Config) *Relay {
+	t.Helper()
 	r, err := New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.Serve(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	org, err := r.Store().CreateOrganization(context.Background(), store.Organization{Name: "acme", Slug: "acme-" + strings.ToLower(store.NewID()[:8])})
-	require.NoError(t, err)
-	return &devRelay{Relay: r, org: org.ID}
+	return r
 }
 
 // newDevice creates a device and returns its id.
@@ -82,7 +93,7 @@ func (d *devRelay) token(t *testing.T, deviceID string, ttl time.Duration) strin
 // relay asks (nil: not enrolled).
 func (d *devRelay) client(t *testing.T, id *enroll.Identity) *enroll.HTTPClient {
 	t.Helper()
-	c, err := enroll.NewHTTPClient(d.URL(), d.agentTLS(id))
+	c, err := enroll.NewHTTPClient(d.base(), d.agentTLS(id))
 	require.NoError(t, err)
 	t.Cleanup(c.CloseIdleConnections)
 	return c
@@ -104,7 +115,7 @@ func (d *devRelay) enrolled(t *testing.T, name string) (string, *enroll.Identity
 
 // wsURL is the relay's base URL as a WebSocket URL.
 func (d *devRelay) wsURL(path string) string {
-	u := d.URL()
+	u := d.base()
 	if strings.HasPrefix(u, "https://") {
 		return "wss://" + strings.TrimPrefix(u, "https://") + path
 	}
@@ -215,7 +226,7 @@ func (d *devRelay) postEnroll(t *testing.T, body any) (int, map[string]string) {
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	resp, err := http.Post(d.URL()+"/api/v1/enroll", "application/json", strings.NewReader(string(b)))
+	resp, err := http.Post(d.base()+"/api/v1/enroll", "application/json", strings.NewReader(string(b)))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out map[string]string

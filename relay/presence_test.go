@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
@@ -120,6 +122,38 @@ func TestRevokeCutsAgentAtOnce(t *testing.T) {
 			assert.ErrorIs(t, d.RevokeDevice(context.Background(), d.org, store.NewID(), "user:admin-1"), store.ErrNotFound)
 		})
 	}
+}
+
+// TestRevokeAcrossNodes: two relay nodes share PostgreSQL, Redis and the data directory's keys.
+// An agent enrolled through node A, holding a challenge from node A, connects to node B;
+// revoking the device on node A cuts it on node B at once, and node B refuses it after.
+func TestRevokeAcrossNodes(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	a := startDevRelay(t, func(c *Config) {
+		postgresConfig(t)(c)
+		c.RedisURL = rs.URL()
+	})
+	cfgB := a.cfg
+	cfgB.Listen, cfgB.PublicURL = "127.0.0.1:0", a.URL() // one deployment, one public URL
+	b := &devRelay{Relay: serveDevRelay(t, cfgB), org: a.org}
+
+	dev, id := a.enrolled(t, "rack-1")
+	h, err := enroll.ProofHeader(context.Background(), a.client(t, id), id, time.Now())
+	require.NoError(t, err)
+	conn, err := b.dialAgentWith(t, h, nil)
+	require.NoError(t, err, "node B accepts a proof over node A's challenge")
+	console := b.dialConsole(t, dev, "s_1")
+	waitAgentStatus(t, console, true)
+
+	start := time.Now()
+	require.NoError(t, a.RevokeDevice(context.Background(), a.org, dev, "user:admin-1"))
+	assert.Equal(t, signaling.CodeUnauthorized, recvErrorCode(t, conn))
+	waitClosedWithin(t, conn, time.Second)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, signaling.CodeSessionEnded, recvErrorCode(t, console))
+
+	_, err = b.dialAgent(t, id)
+	require.ErrorIs(t, err, signaling.ErrRefused)
 }
 
 // TestHeartbeatPresence: heartbeats set last seen, version and capabilities; hostile text is
