@@ -25,11 +25,14 @@ func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, e
 	return nil, errors.New("no such host")
 }
 
-var testDNS = fakeDNS{
-	"db1.internal":   {netip.MustParseAddr("10.0.0.7")},
-	"db2.internal":   {netip.MustParseAddr("10.0.0.8"), netip.MustParseAddr("fd00::8")},
-	"redis.internal": {netip.MustParseAddr("10.0.0.9")},
-	"localhost":      {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
+// testDNS is the DNS of the flag tests.
+func testDNS() fakeDNS {
+	return fakeDNS{
+		"db1.internal":   {netip.MustParseAddr("10.0.0.7")},
+		"db2.internal":   {netip.MustParseAddr("10.0.0.8"), netip.MustParseAddr("fd00::8")},
+		"redis.internal": {netip.MustParseAddr("10.0.0.9")},
+		"localhost":      {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
+	}
 }
 
 // TestServicePeers: --database-url and --redis-url → the addresses TURN refuses as peers.
@@ -58,7 +61,7 @@ func TestServicePeers(t *testing.T) {
 		{name: "bad database URL", db: "postgres://u:hunter2@db1.internal:notaport/x", wantErr: []string{"--database-url"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := servicePeers(context.Background(), testDNS, tc.db, tc.redis)
+			got, err := servicePeers(context.Background(), testDNS(), tc.db, tc.redis)
 			if tc.wantErr != nil {
 				require.Error(t, err)
 				for _, w := range tc.wantErr {
@@ -91,7 +94,7 @@ func TestTURNConfigRefusesServices(t *testing.T) {
 		"--database-url", "postgres://kvmrelay@db1.internal/kvmrelay",
 		"--redis-url", "redis://redis.internal:6379/0",
 	}))
-	f.resolver = testDNS
+	f.resolver = testDNS()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	local := []netip.Prefix{netip.MustParsePrefix("10.0.0.7/32"), netip.MustParsePrefix("198.18.0.1/32")}
 	cfg, err := f.relayConfig(log, local)
