@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	CredentialTTL time.Duration
 	// ConsoleTokenTTL is the lifetime of console tokens (refreshed while connected).
 	ConsoleTokenTTL time.Duration
+	// OIDC, when set, also accepts API access tokens from an external issuer (Keycloak…).
+	OIDC *accounts.OIDCConfig
+	// Mailer sends invitations; nil returns invitation links to the inviting admin.
+	Mailer accounts.Mailer
 	// TLSCertFile and TLSKeyFile (PEM) make the relay serve HTTPS itself, and accept agents'
 	// device certificates in the handshake (mTLS). Both or neither.
 	TLSCertFile, TLSKeyFile string

@@ -62,6 +62,7 @@ func (r *Relay) newApp() *fiber.App {
 			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many console links redeemed from this address; wait a minute and try again."})
 		},
 	}), r.redeem)
+	r.control.api.Mount(api)
 	r.mountDevices(api)
 
 	r.sig.Mount(app)
@@ -116,12 +117,22 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 		r.log.Warn("console link refused", "remote", c.IP(), "err", err)
 		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-invalid", Message: "This console link is invalid or expired. Ask for a new one (kvmrelay token console --device NAME)."})
 	}
+	sid := auth.NewID("s_")
+	if login.Tenant != "" {
+		// A console link from POST /api/v1/devices/{id}/sessions opens exactly its stored
+		// session, and only while that session is live.
+		if err := r.control.sessions.Redeemable(c.UserContext(), login); err != nil {
+			r.log.Warn("console link refused: session", "remote", c.IP(), "sid", login.Session, "err", err)
+			return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "session-ended", Message: "This console session has ended or was stopped. Start a new one (kvmctl console start DEVICE)."})
+		}
+		sid = login.Session
+	}
 	tok, claims, err := r.issuer.Mint(auth.Claims{
 		Subject:  login.Subject,
 		Audience: auth.AudienceConsole,
 		Device:   login.Device,
 		Tenant:   login.Tenant,
-		Session:  auth.NewID("s_"),
+		Session:  sid,
 	}, r.cfg.ConsoleTokenTTL)
 	if err != nil {
 		return err

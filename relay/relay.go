@@ -31,6 +31,7 @@ type Relay struct {
 	shared  *sharedState
 	store   store.Store
 	devices *devices
+	control *controlPlane
 	sig     *signaling.Server
 	turn    *turn.Server
 	metrics *prometheus.Registry
@@ -55,15 +56,24 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
+	// undo releases, in reverse, what New opened before it failed.
+	var undo []func()
+	fail := func(err error) (*Relay, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return nil, err
+	}
 	st, err := openStore(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { _ = st.Close() })
 	shared, err := openSharedState(context.Background(), cfg)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
+	undo = append(undo, func() { _ = shared.Close() })
 	r := &Relay{
 		shared:  shared,
 		store:   st,
@@ -76,21 +86,21 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if r.devices, err = openDevices(context.Background(), cfg, st); err != nil {
-		shared.Close()
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
+	if r.control, err = newControlPlane(cfg, st, issuer, cfg.Logger); err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { _ = r.control.close() })
 
 	if cfg.TURN != nil {
 		tcfg := *cfg.TURN
 		tcfg.Logger = cfg.Logger.With("component", "turn")
 		tcfg.Registerer = r.metrics
-		r.turn, err = turn.New(tcfg)
-		if err != nil {
-			shared.Close()
-			st.Close()
-			return nil, fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err)
+		if r.turn, err = turn.New(tcfg); err != nil {
+			return fail(fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err))
 		}
+		undo = append(undo, func() { _ = r.closeTURN() })
 	}
 	var ice signaling.ICEProvider
 	switch {
@@ -106,24 +116,24 @@ func New(cfg Config) (*Relay, error) {
 		ICE:             ice,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
+		Sessions:        sessionGate{r.control.sessions},
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})
 	if err != nil {
-		r.closeTURN()
-		shared.Close()
-		st.Close()
-		return nil, err
+		return fail(err)
+	}
+	// Signaling closes before the control plane (undo runs in reverse): no console is left
+	// waiting on a reconciler that is gone.
+	undo = append(undo, func() { _ = r.sig.Close() })
+	if err := r.control.start(r); err != nil {
+		return fail(err)
 	}
 	r.app = r.newApp()
-	r.ln, err = net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		r.closeTURN()
-		shared.Close()
-		st.Close()
-		return nil, fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err)
+	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
 	}
 	r.ln = r.devices.listener(r.ln)
 	return r, nil
@@ -176,6 +186,7 @@ func (r *Relay) Close() error {
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, r.control.close())
 	errs = append(errs, r.shared.Close())
 	errs = append(errs, r.closeTURN())
 	errs = append(errs, r.store.Close())

@@ -10,16 +10,20 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/api"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
@@ -272,4 +276,27 @@ func TestPostgresStoreNeedsMigrate(t *testing.T) {
 	_, err = r.Store().CreateOrganization(context.Background(), store.Organization{ID: store.NewID(), Name: "acme", Slug: "acme"})
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
+}
+
+// TestAPIRoutesMatchOpenAPI: every route the relay serves under /api/v1 is in the OpenAPI
+// document, and every documented operation is served.
+func TestAPIRoutesMatchOpenAPI(t *testing.T) {
+	r, err := New(quietConfig(t))
+	require.NoError(t, err)
+	defer r.Close()
+	param := regexp.MustCompile(`:([a-z]+)`)
+	seen := map[string]bool{}
+	for _, rt := range r.app.GetRoutes(true) {
+		p, ok := strings.CutPrefix(rt.Path, "/api/v1")
+		if !ok || rt.Method == fiber.MethodHead {
+			continue
+		}
+		seen[rt.Method+" "+param.ReplaceAllString(p, "{$1}")] = true
+	}
+	var served []string
+	for k := range seen {
+		served = append(served, k)
+	}
+	sort.Strings(served)
+	assert.Equal(t, api.Documented(), served)
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -148,27 +147,15 @@ func (e *env) member(adminTok, org, email string, role store.Role, scope map[str
 	return e.login(org, email, ownerPassword)
 }
 
-// TestRoutesMatchOpenAPI: every mounted route is documented and every documented operation is
-// mounted.
-func TestRoutesMatchOpenAPI(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	require.NoError(t, json.Unmarshal(openAPI, &doc))
-	var documented, mounted []string
-	for p, ops := range doc.Paths {
-		for m := range ops {
-			documented = append(documented, strings.ToUpper(m)+" "+p)
-		}
-	}
+// TestRoutesDocumented: every route this package mounts is in the OpenAPI document (the
+// relay's test checks the whole /api/v1 both ways, with the relay's own routes).
+func TestRoutesDocumented(t *testing.T) {
+	documented := Documented()
 	param := regexp.MustCompile(`:([a-z]+)`)
 	a := &API{}
 	for _, r := range a.Routes() {
-		mounted = append(mounted, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
+		assert.Contains(t, documented, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
 	}
-	sort.Strings(documented)
-	sort.Strings(mounted)
-	assert.Equal(t, documented, mounted)
 
 	// And what is mounted answers (not 404/405) at the documented path.
 	e := newEnv(t)

@@ -1,0 +1,86 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/api"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling"
+)
+
+// controlPlane is the relay's accounts, console sessions (with their reconciler) and the
+// /api/v1 routes over the store.
+type controlPlane struct {
+	accounts *accounts.Service
+	sessions *sessions.Manager
+	api      *api.API
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Logger) (*controlPlane, error) {
+	acc, err := accounts.New(accounts.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, OIDC: cfg.OIDC,
+		Mailer: cfg.Mailer, Logger: log.With("component", "accounts")})
+	if err != nil {
+		return nil, fmt.Errorf("relay: accounts: %w", err)
+	}
+	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, Logger: log.With("component", "sessions")})
+	if err != nil {
+		_ = acc.Close(context.Background())
+		return nil, fmt.Errorf("relay: sessions: %w", err)
+	}
+	return &controlPlane{accounts: acc, sessions: mgr}, nil
+}
+
+// start wires the parts that need the signaling server and runs the reconciler.
+func (cp *controlPlane) start(r *Relay) error {
+	var err error
+	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
+		Devices: deviceCutter{r.sig}, Logger: r.log.With("component", "api")})
+	if err != nil {
+		return fmt.Errorf("relay: api: %w", err)
+	}
+	cp.sessions.SetDisconnector(r.sig)
+	ctx, cancel := context.WithCancel(context.Background())
+	cp.cancel = cancel
+	cp.wg.Go(func() { cp.sessions.Run(ctx) })
+	return nil
+}
+
+func (cp *controlPlane) close() error {
+	if cp.cancel != nil {
+		cp.cancel()
+	}
+	cp.wg.Wait()
+	return cp.accounts.Close(context.Background())
+}
+
+// deviceCutter adapts signaling's bus-wide disconnect to the API.
+type deviceCutter struct{ sig *signaling.Server }
+
+func (d deviceCutter) DisconnectDevice(ctx context.Context, deviceID string) error {
+	_, err := d.sig.DisconnectDevice(ctx, deviceID, "device revoked")
+	return err
+}
+
+// sessionGate is the session manager as signaling's SessionGate: a definite end (stopped,
+// expired, mismatched, device revoked) becomes signaling.ErrSessionOver; anything else, a store
+// outage say, stays transient.
+type sessionGate struct{ m *sessions.Manager }
+
+func (g sessionGate) Admit(ctx context.Context, c auth.Claims) error { return over(g.m.Admit(ctx, c)) }
+func (g sessionGate) Check(ctx context.Context, c auth.Claims) error { return over(g.m.Check(ctx, c)) }
+
+func over(err error) error {
+	if errors.Is(err, sessions.ErrEnded) || errors.Is(err, sessions.ErrMismatch) || errors.Is(err, sessions.ErrDeviceRevoked) {
+		return fmt.Errorf("%w: %w", signaling.ErrSessionOver, err)
+	}
+	return err
+}
