@@ -119,6 +119,7 @@ func New(cfg Config) (*Relay, error) {
 		Sessions:        sessionGate{r.control.sessions},
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
+		OnForbidden:     newDeniedAuditor(st).record,
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})

@@ -108,6 +108,9 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog
 		// consoles, whatever session id it names (SECURITY.md item 4).
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "forbidden").Inc()
 		log.Warn("agent addressed a session of another device or none", "type", env.Type, "target_sid", env.SID)
+		if s.cfg.OnForbidden != nil {
+			s.cfg.OnForbidden(ctx, claims.Tenant, claims.Subject, env.Type, env.SID)
+		}
 		pc.sendError(env.SID, CodeForbidden, "No such session for this device.")
 		return true
 	}

@@ -99,6 +99,9 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 		// another session (SECURITY.md item 4). Refuse, log, publish nothing.
 		s.metrics.Messages.WithLabelValues("console", string(env.Type), "forbidden").Inc()
 		log.Warn("console addressed a session it does not hold", "type", env.Type, "target_sid", env.SID)
+		if s.cfg.OnForbidden != nil {
+			s.cfg.OnForbidden(ctx, info.Tenant, info.Principal, env.Type, env.SID)
+		}
 		pc.sendError(info.SID, CodeForbidden, "This console may only signal its own session.")
 		return true
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// token without a tenant (minted with the relay's own key by `kvmrelay token console`),
 	// leaves the token alone to decide.
 	Sessions SessionGate
+	// OnForbidden, when set, is told of every message a peer addressed to a session or device
+	// it does not hold (SECURITY.md item 4), after it was refused and before anything else
+	// happens; the relay audits it. tenant and principal are the sender's.
+	OnForbidden func(ctx context.Context, tenant, principal string, msgType Type, targetSID string)
 	// SessionCheckInterval defaults to 15 s.
 	SessionCheckInterval time.Duration
 	// AgentAuth, when set, authenticates an agent's upgrade before the bearer token is

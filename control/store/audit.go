@@ -28,6 +28,7 @@ const (
 	AuditConsoleStop    AuditAction = "console_stop"
 	AuditConsoleTimeout AuditAction = "console_timeout"
 	AuditSettingsChange AuditAction = "settings_change"
+	AuditAccessDenied   AuditAction = "access_denied" // a peer addressed a session or device it does not hold
 )
 
 // AuditRecord is what a caller audits.

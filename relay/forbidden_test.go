@@ -1,0 +1,114 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling"
+)
+
+// tenantConsole starts a stored session for a new device of org and dials its console.
+func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*signaling.Client, string) {
+	t.Helper()
+	ctx := context.Background()
+	var d store.Device
+	require.NoError(t, r.Store().Write(ctx, org.ID, func(tx store.Tx) error {
+		var err error
+		d, err = tx.CreateDevice(ctx, store.Device{Name: "rack"})
+		return err
+	}))
+	started, err := r.control.sessions.Start(ctx, org.ID, "user:"+org.Slug, d.ID)
+	require.NoError(t, err)
+	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: "user:" + org.Slug, Audience: auth.AudienceConsole,
+		Device: d.ID, Session: started.Session.ID, Tenant: org.ID}, time.Minute)
+	require.NoError(t, err)
+	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: "ws" + strings.TrimPrefix(r.URL(), "http") + "/ws/console", Token: tok})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c, started.Session.ID
+}
+
+// nextError reads until an error message arrives (skipping welcome and agent status).
+func nextError(t *testing.T, c *signaling.Client) signaling.ErrorMessage {
+	t.Helper()
+	for {
+		e, err := c.Recv()
+		require.NoError(t, err)
+		if e.Type != signaling.TypeError {
+			continue
+		}
+		var m signaling.ErrorMessage
+		require.NoError(t, json.Unmarshal(e.Data, &m))
+		return m
+	}
+}
+
+// TestCrossTenantSignalingAudited is SECURITY.md item 4 across tenants: a console of
+// organization A that addresses organization B's session is refused, the attempt lands in A's
+// audit chain (never B's), and B's console hears nothing of it.
+func TestCrossTenantSignalingAudited(t *testing.T) {
+	r := startRelay(t, false)
+	ctx := context.Background()
+	a, err := r.Store().CreateOrganization(ctx, store.Organization{Name: "A", Slug: "org-a"})
+	require.NoError(t, err)
+	b, err := r.Store().CreateOrganization(ctx, store.Organization{Name: "B", Slug: "org-b"})
+	require.NoError(t, err)
+	ca, _ := tenantConsole(t, r, a)
+	cb, sidB := tenantConsole(t, r, b)
+
+	msg, err := signaling.Encode(signaling.TypeCandidate, sidB, signaling.Candidate{Candidate: "candidate:1 1 udp 1 198.51.100.1 9 typ host"})
+	require.NoError(t, err)
+	require.NoError(t, ca.SendRaw(msg))
+	assert.Equal(t, signaling.CodeForbidden, nextError(t, ca).Code)
+
+	actions := func(org string) map[store.AuditAction]int {
+		out := map[store.AuditAction]int{}
+		require.NoError(t, r.Store().Read(ctx, org, func(tx store.Tx) error {
+			es, err := tx.Audit(ctx, 0, 100)
+			for _, e := range es {
+				out[e.Record.Action]++
+				if e.Record.Action == store.AuditAccessDenied {
+					assert.Equal(t, "session:"+sidB, e.Record.Target)
+					assert.Equal(t, "user:org-a", e.Record.Actor)
+				}
+			}
+			return err
+		}))
+		return out
+	}
+	assert.Equal(t, 1, actions(a.ID)[store.AuditAccessDenied])
+	assert.Zero(t, actions(b.ID)[store.AuditAccessDenied])
+
+	// B's console got nothing but its own welcome and agent status.
+	got := make(chan signaling.Envelope, 8)
+	go func() {
+		for {
+			e, err := cb.Recv()
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- e
+		}
+	}()
+	deadline := time.After(300 * time.Millisecond)
+	for {
+		select {
+		case e, ok := <-got:
+			if !ok {
+				return
+			}
+			assert.Contains(t, []signaling.Type{signaling.TypeWelcome, signaling.TypeAgentStatus}, e.Type, "B's console received %s", e.Type)
+		case <-deadline:
+			return
+		}
+	}
+}
