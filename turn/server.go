@@ -119,7 +119,7 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 		if err := setSocketBuffers(pc, listenerSocketBuffer); err != nil {
 			s.log.Warn("turn: UDP listener socket buffers", "err", err)
 		}
-		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i, raw: newRawUDP(pc)})
+		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i})
 	}
 	maxConns := 4*s.cfg.QuotaTotal + 64
 	if ls.tcp != nil {
