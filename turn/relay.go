@@ -158,8 +158,16 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 			PacketConn: pc, r: r, s: r.s, adv: adv, user: conf.UserID, release: release,
 			bw: newBandwidth(r.s.cfg.MaxBitsPerSecond, r.s.now), fl: r.s.metrics.flow(transportUDP),
 		}
+		if lc, err := r.s.loops.attach(c, pc); err == nil {
+			c.PacketConn, c.raw, c.lc = lc, lc.raw, lc
+		} else {
+			if !errors.Is(err, errNotKernelSocket) {
+				r.s.log.Warn("turn: relay socket read by its own goroutine", "err", err)
+			}
+			c.raw = newRawUDP(pc)
+		}
 		if !r.track(c) {
-			_ = pc.Close()
+			_ = c.PacketConn.Close() // pc, or the loop's socket it became
 			release()
 			return nil, nil, errClosed
 		}
@@ -273,6 +281,17 @@ func (r *relays) AllocateConn(conf pionturn.AllocateConnConfig) (net.Conn, error
 		return nil, fmt.Errorf("turn: connect to peer %s: %w", peer, err)
 	}
 	return l.wrap(c)
+}
+
+// udpConn returns the UDP relay socket whose advertised address is relay, or nil.
+func (r *relays) udpConn(relay net.Addr) *relayPacketConn {
+	adv, ok := addrPortOf(relay)
+	if _, isUDP := relay.(*net.UDPAddr); !ok || !isUDP {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.udpByAdv[adv]
 }
 
 // setPermission updates the permission mirror of the allocation whose relay address is

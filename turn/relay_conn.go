@@ -5,11 +5,14 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 )
 
 // relayPacketConn is one UDP allocation's relay socket. pion reads peers' datagrams from it
 // (its per-allocation goroutine) and writes clients' data to peers with WriteTo (from the
-// listener's read loop).
+// listener's read loop). On Linux a relay loop reads the socket instead (relay_loop_linux.go)
+// and ReadFrom gets only what the loop leaves to pion; ChannelData takes the fast path
+// (fastpath.go) in both directions.
 type relayPacketConn struct {
 	net.PacketConn
 	r       *relays
@@ -19,8 +22,14 @@ type relayPacketConn struct {
 	release func()
 	bw      *bandwidth
 	fl      flow
+	raw     *rawUDP   // nil: not a kernel socket
+	lc      *loopConn // nil: not read by a relay loop (ReadFrom reads the socket)
 	permSet
 
+	client atomic.Pointer[clientRoute] // nil: not known, or not a UDP client (no fast path)
+	chans  chanSet
+
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -30,32 +39,45 @@ func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		return 0, nil, net.ErrClosed
 	}
 	defer c.s.ops.exit()
+	if c.lc != nil {
+		return c.lc.ReadFrom(p) // checked and counted by the loop
+	}
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
 		if err != nil {
 			return n, addr, err
 		}
-		peer, ok := addrPortOf(addr)
-		if !ok {
-			continue
+		if peer, ok := addrPortOf(addr); ok && c.check(peer, n) {
+			c.countFrom(n)
+			return n, addr, nil
 		}
-		allowed, permitted := c.lookup(peer.Addr())
-		if !permitted {
-			continue // no permission: pion would drop it too
-		}
-		if !allowed || !c.s.portAllowed(peer) {
-			_, reason := c.s.peerAllowed(peer)
-			c.s.refusedPeer(peer, reason, "relay read")
-			continue
-		}
-		if !c.bw.allow(false, n) {
-			c.fl.throttledFrom.Add(float64(n))
-			continue
-		}
-		c.fl.bytesFrom.Add(float64(n))
-		c.fl.packetsFrom.Inc()
-		return n, addr, nil
 	}
+}
+
+// check decides on a datagram of n bytes from peer (normalized): it must have a permission,
+// pass the policy and fit the bandwidth cap. Refusals and throttled bytes are counted here;
+// the caller counts what it relays (countFrom).
+func (c *relayPacketConn) check(peer netip.AddrPort, n int) bool {
+	allowed, permitted := c.lookup(peer.Addr())
+	if !permitted {
+		return false // no permission: pion would drop it too
+	}
+	if !allowed || !c.s.portAllowed(peer) {
+		_, reason := c.s.peerAllowed(peer)
+		c.s.refusedPeer(peer, reason, "relay read")
+		return false
+	}
+	if !c.bw.allow(false, n) {
+		c.fl.throttledFrom.Add(float64(n))
+		return false
+	}
+	return true
+}
+
+// countFrom counts a datagram of n bytes relayed from a peer.
+func (c *relayPacketConn) countFrom(n int) {
+	c.fl.bytesFrom.Add(float64(n))
+	c.fl.packetsFrom.Inc()
 }
 
 func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -63,8 +85,13 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return 0, errPeerRefused
 	}
-	// The permission's cached verdict answers for the address; anything it does not vouch
-	// for takes the full check.
+	return c.sendToPeer(p, peer, addr)
+}
+
+// sendToPeer sends p to peer (addr normalized; addr as pion has it): the policy (the
+// permission's cached verdict answers for the address; anything it does not vouch for takes
+// the full check), the tests' egress hook, the bandwidth cap, then the socket; counted.
+func (c *relayPacketConn) sendToPeer(p []byte, peer netip.AddrPort, addr net.Addr) (int, error) {
 	if allowed, _ := c.lookup(peer.Addr()); !allowed || !c.s.portAllowed(peer) {
 		if ok, reason := c.s.peerAllowed(peer); !ok {
 			c.s.refusedPeer(peer, reason, "relay write")
@@ -78,7 +105,11 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.fl.throttledTo.Add(float64(len(p)))
 		return len(p), nil // dropped like any datagram on a full link
 	}
-	n, err := c.PacketConn.WriteTo(p, addr)
+	n, ok := c.raw.writeTo(p, addr)
+	var err error
+	if !ok {
+		n, err = c.PacketConn.WriteTo(p, addr)
+	}
 	if err == nil {
 		c.fl.bytesTo.Add(float64(n))
 		c.fl.packetsTo.Inc()
@@ -93,6 +124,11 @@ func (c *relayPacketConn) Close() error {
 		if c.user != "" {
 			c.s.metrics.active.WithLabelValues(transportUDP).Dec()
 		}
+		c.closed.Store(true)
+		if to := c.client.Load(); to != nil {
+			c.s.udpClients.CompareAndDelete(to.addr, c)
+		}
+		c.raw.close()
 		c.closeErr = c.PacketConn.Close()
 	})
 	return c.closeErr

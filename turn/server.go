@@ -36,6 +36,12 @@ type Server struct {
 	tls  *guardListener // nil: no TLS configured
 	pion *pionturn.Server
 
+	// The fast path (fastpath.go): UDP client address → its allocation's relay socket; and
+	// the loops reading the UDP relay sockets (relay_loop_linux.go), nil where each is read by
+	// pion's goroutine of its allocation.
+	udpClients sync.Map
+	loops      *relayLoops
+
 	ctx    context.Context // ends dials and waits on Close
 	cancel context.CancelFunc
 	ops    ops
@@ -88,8 +94,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.self = s.selfAddrs(listenIP, cfg.PublicIP)
+	if s.loops, err = newRelayLoops(s); err != nil {
+		s.log.Warn("turn: no relay loops; each relay socket is read by its own goroutine", "err", err)
+	}
 	if s.pion, err = pionturn.NewServer(s.pionConfig()); err != nil {
 		cancel()
+		s.loops.stop()
 		s.closeListeners()
 		m.unregister(cfg.Registerer)
 		return nil, fmt.Errorf("turn: start pion server: %w", err)
@@ -119,7 +129,7 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 		if err := setSocketBuffers(pc, listenerSocketBuffer); err != nil {
 			s.log.Warn("turn: UDP listener socket buffers", "err", err)
 		}
-		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i})
+		s.udp = append(s.udp, &guardPacketConn{PacketConn: pc, s: s, index: i, raw: newRawUDP(pc)})
 	}
 	maxConns := 4*s.cfg.QuotaTotal + 64
 	if ls.tcp != nil {
@@ -162,6 +172,9 @@ func (s *Server) pionConfig() pionturn.ServerConfig {
 			OnAuth:              s.onAuth,
 			OnPermissionCreated: s.onPermission(true),
 			OnPermissionDeleted: s.onPermission(false),
+			OnAllocationCreated: s.onAllocationCreated,
+			OnChannelCreated:    s.onChannel(true),
+			OnChannelDeleted:    s.onChannel(false),
 		},
 	}
 	for _, g := range s.udp {
@@ -191,6 +204,7 @@ func (s *Server) Close() error {
 			}
 		}
 		s.relays.closeAll()
+		s.loops.stop()
 		s.cancel()
 		if !s.ops.wait(5 * time.Second) {
 			err = errors.Join(err, errors.New("turn: close: socket calls still running after 5s"))
