@@ -80,6 +80,8 @@ type testHooks struct {
 	now     func() time.Time                // clock for credentials and bandwidth buckets
 	egress  func(netip.AddrPort) error      // consulted before any packet or dial leaves a relay socket
 	udpRead func(socket int, from net.Addr) // told which UDP listener socket passed a frame to pion
+	// fastPath is told of each datagram the fast path relays (fastpath.go), with its direction.
+	fastPath func(toPeer bool)
 }
 
 // Sentinel errors of New.

@@ -163,6 +163,9 @@ func (s *Server) relayChannelData(frame []byte, from netip.AddrPort) bool {
 	if !ok {
 		return false
 	}
+	if h := s.cfg.hooks.fastPath; h != nil {
+		h(true)
+	}
 	if _, err := c.sendToPeer(data, ch.peer, ch.addr); err != nil {
 		s.log.Debug("turn: relay ChannelData to peer", "client", from.String(), "peer", ch.peer.String(),
 			"err", err)

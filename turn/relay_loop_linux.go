@@ -83,6 +83,17 @@ func (ls *relayLoops) attach(c *relayPacketConn, pc net.PacketConn) (*loopConn, 
 	return l.attach(c, pc)
 }
 
+// sockets is how many relay sockets the loops hold.
+func (ls *relayLoops) sockets() int {
+	n := 0
+	for _, l := range ls.loops {
+		l.mu.Lock()
+		n += len(l.conns)
+		l.mu.Unlock()
+	}
+	return n
+}
+
 // stop ends the loops and waits for them. Their relay sockets are closed by their owners.
 func (ls *relayLoops) stop() {
 	if ls == nil {
@@ -243,6 +254,9 @@ func (l *relayLoop) relay(c *loopConn, i, n int) {
 	if to := rc.client.Load(); to != nil {
 		if ch, ok := rc.chans.byPeer(peer); ok {
 			rc.countFrom(n) // relayed, as by pion: what the client's link then drops is not ours
+			if h := l.s.cfg.hooks.fastPath; h != nil {
+				h(false)
+			}
 			l.queue(slot, n, ch.num, to)
 			return
 		}

@@ -16,6 +16,8 @@ func (*relayLoops) attach(*relayPacketConn, net.PacketConn) (*loopConn, error) {
 
 func (*relayLoops) stop() {}
 
+func (*relayLoops) sockets() int { return 0 }
+
 type loopConn struct {
 	net.PacketConn
 	raw *rawUDP
