@@ -117,15 +117,20 @@ func (cs *chanSet) byPeer(peer netip.AddrPort) (channel, bool) {
 }
 
 // onAllocationCreated gives a UDP client's relay socket its route back to the client, and
-// the listener its way to the allocation.
+// the listener its way to the allocation. Other relay sockets leave their loop: pion sends
+// everything to their clients.
 func (s *Server) onAllocationCreated(src, _ net.Addr, protocol, _, _ string, relay net.Addr, _ int) {
-	ua, ok := src.(*net.UDPAddr)
-	if protocol != "UDP" || !ok || ua.Zone != "" {
-		return // TCP and TLS clients: pion frames and sends; a zone: net.UDPConn's path
-	}
 	c := s.relays.udpConn(relay)
+	if c == nil {
+		return // a TCP allocation
+	}
+	ua, isUDP := src.(*net.UDPAddr)
 	client, ok := addrPortOf(src)
-	if c == nil || !ok {
+	if protocol != "UDP" || !isUDP || ua.Zone != "" || !ok {
+		// A client over TCP or TLS: pion frames and sends. A zone: net.UDPConn's path.
+		if c.lc != nil {
+			c.lc.leave()
+		}
 		return
 	}
 	c.client.Store(&clientRoute{addr: client, ua: src})

@@ -186,7 +186,7 @@ func (ts *testServer) loopSockets() int {
 // and the bandwidth cap drops what is over it.
 func TestFastPathPolicyStillApplies(t *testing.T) {
 	echo := startUDPEcho(t)
-	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}) // permissions are by IP
 	require.NoError(t, err)
 	defer stranger.Close()
 	clock := &fakeClock{t: time.Now()}
@@ -202,7 +202,8 @@ func TestFastPathPolicyStillApplies(t *testing.T) {
 	require.NoError(t, relayed.GetFromAs(res, stun.AttrXORRelayedAddress))
 	require.Zero(t, errorCode(c.do(stun.MethodChannelBind, channelAttr(0x4000), peerAttr(echo.addr()))))
 
-	// A stranger (no permission) sends to the relay address: nothing reaches the client.
+	// A stranger (no permission for its IP) sends to the relay address: nothing reaches the
+	// client, in any form.
 	relayAddr := &net.UDPAddr{IP: relayed.IP, Port: relayed.Port}
 	_, err = stranger.WriteToUDP([]byte("unasked"), relayAddr)
 	require.NoError(t, err)
@@ -214,12 +215,16 @@ func TestFastPathPolicyStillApplies(t *testing.T) {
 		require.NoError(t, err)
 	}
 	got := 0
+	rbuf := make([]byte, 2048)
 	for {
-		_, data, err := c.readChannelData(time.Now().Add(300 * time.Millisecond))
+		_ = c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.conn.Read(rbuf)
 		if err != nil {
 			break
 		}
-		require.Equal(t, payload, data, "only the echo's datagrams, not the stranger's")
+		_, data, ok := channelData(rbuf[:n])
+		require.True(t, ok, "only ChannelData from the echo, no Data indication from the stranger")
+		require.Equal(t, payload, data)
 		got++
 	}
 	assert.Equal(t, 16, echo.count(), "to the peer: the burst, then dropped")
@@ -296,4 +301,39 @@ func FuzzChannelData(f *testing.F) {
 		require.Equal(t, num, num2)
 		require.Equal(t, data, data2)
 	})
+}
+
+// TestTCPClientLeavesLoop: the relay socket of a client over TCP leaves its relay loop (pion
+// sends everything to such a client, so the loop would only hand it each datagram), and is
+// read, checked and counted as before.
+func TestTCPClientLeavesLoop(t *testing.T) {
+	echo := startUDPEcho(t)
+	ts, fc := fastServer(t, nil)
+	user, pass := ts.creds("tcp", time.Minute)
+	relay, err := newPionClient(t, ts, "tcp", user, pass).Allocate()
+	require.NoError(t, err)
+	defer relay.Close()
+	assert.Zero(t, ts.loopSockets(), "out of the loop")
+
+	// A stranger without a permission is not heard from.
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}) // permissions are by IP
+	require.NoError(t, err)
+	defer stranger.Close()
+	_, err = stranger.WriteToUDP([]byte("unasked"), relay.LocalAddr().(*net.UDPAddr))
+	require.NoError(t, err)
+
+	buf := make([]byte, 1600)
+	for i := range 30 {
+		msg := fmt.Appendf(nil, "over tcp %d", i)
+		_, err := relay.WriteTo(msg, udpAddr(echo.addr()))
+		require.NoError(t, err)
+		require.NoError(t, relay.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, from, err := relay.ReadFrom(buf)
+		require.NoError(t, err)
+		assert.Equal(t, echo.addr().String(), from.String())
+		assert.Equal(t, string(msg), string(buf[:n]))
+	}
+	assert.Eventually(t, func() bool { return ts.relayedTo(t) == 30 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, float64(30), counter(t, ts.metrics.packets.WithLabelValues(transportUDP, dirFromPeer)))
+	assert.Zero(t, fc.toPeer.Load()+fc.fromPeer.Load(), "pion's path for a TCP client")
 }

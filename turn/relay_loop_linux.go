@@ -324,7 +324,7 @@ func (l *relayLoop) attach(c *relayPacketConn, pc net.PacketConn) (*loopConn, er
 	}
 	lc := &loopConn{
 		loop: l, raw: newRawFD(fd, fam), fd: fd, local: pc.LocalAddr(), owner: c,
-		slow: make(chan slowDatagram, loopSlowQueue), done: make(chan struct{}),
+		slow: make(chan slowDatagram, loopSlowQueue), done: make(chan struct{}), moved: make(chan struct{}),
 	}
 	l.mu.Lock()
 	l.ids++
@@ -343,6 +343,14 @@ func (l *relayLoop) attach(c *relayPacketConn, pc net.PacketConn) (*loopConn, er
 	}
 	_ = pc.Close() // takes pc's descriptor out of Go's poller; the socket lives on in fd
 	return lc, nil
+}
+
+// unregister takes c out of the loop's epoll instance and registry.
+func (l *relayLoop) unregister(c *loopConn) {
+	_ = l.rc.Control(func(epfd uintptr) {
+		_ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, c.fd, nil) //nolint:gosec // fd fits
+	})
+	l.forget(c.id)
 }
 
 func (l *relayLoop) forget(id uint64) {
@@ -374,6 +382,11 @@ type loopConn struct {
 	slow  chan slowDatagram
 	done  chan struct{}
 
+	// direct: the socket left the loop (leave) and pion's goroutine reads it through Go's
+	// poller; moved is closed then.
+	direct    atomic.Pointer[net.UDPConn]
+	moved     chan struct{}
+	leaveOnce sync.Once
 	closeOnce sync.Once
 }
 
@@ -384,12 +397,68 @@ type slowDatagram struct {
 }
 
 func (c *loopConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if d := c.direct.Load(); d != nil {
+		return c.readDirect(d, p)
+	}
 	select {
 	case d := <-c.slow:
 		return copy(p, d.b), d.from, nil
 	case <-c.done:
 		return 0, nil, net.ErrClosed
+	case <-c.moved:
+		return c.readDirect(c.direct.Load(), p)
 	}
+}
+
+// readDirect is ReadFrom once the socket left the loop: what the loop had queued, then the
+// socket, checked and counted as the loop would.
+func (c *loopConn) readDirect(d *net.UDPConn, p []byte) (int, net.Addr, error) {
+	select {
+	case q := <-c.slow:
+		return copy(p, q.b), q.from, nil
+	default:
+	}
+	for {
+		n, addr, err := d.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if peer, ok := addrPortOf(addr); ok && c.owner.check(peer, n) {
+			c.owner.countFrom(n)
+			return n, addr, nil
+		}
+	}
+}
+
+// leave takes the socket out of the loop, for pion's goroutine to read through Go's poller:
+// for a client over TCP or TLS, the loop could only hand it every datagram, one more hop than
+// the poller. Called before pion starts reading (OnAllocationCreated).
+func (c *loopConn) leave() {
+	c.leaveOnce.Do(func() {
+		if !c.raw.calls.enter() {
+			return // closing
+		}
+		defer c.raw.calls.exit()
+		fd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0) //nolint:gosec // fd ≥ 0
+		if err != nil {
+			c.loop.s.log.Warn("turn: relay socket stays in its loop", "err", err)
+			return
+		}
+		f := os.NewFile(uintptr(fd), "relay") //nolint:gosec // fd ≥ 0
+		pc, err := net.FilePacketConn(f)      // its own descriptor, in Go's poller
+		_ = f.Close()
+		uc, ok := pc.(*net.UDPConn)
+		if err != nil || !ok {
+			if pc != nil {
+				_ = pc.Close()
+			}
+			c.loop.s.log.Warn("turn: relay socket stays in its loop", "err", err)
+			return
+		}
+		c.loop.unregister(c)
+		c.direct.Store(uc)
+		close(c.moved)
+	})
 }
 
 func (c *loopConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -404,11 +473,11 @@ func (c *loopConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 func (c *loopConn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		_ = c.loop.rc.Control(func(epfd uintptr) {
-			_ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, c.fd, nil) //nolint:gosec // fd fits
-		})
-		c.loop.forget(c.id)
-		c.raw.close()
+		c.loop.unregister(c)
+		c.raw.close() // waits for the loop's calls, and for leave
+		if d := c.direct.Load(); d != nil {
+			_ = d.Close()
+		}
 		_ = unix.Close(c.fd)
 	})
 	return nil

@@ -22,3 +22,5 @@ type loopConn struct {
 	net.PacketConn
 	raw *rawUDP
 }
+
+func (*loopConn) leave() {}
