@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
+	pionturn "github.com/pion/turn/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -336,4 +339,49 @@ func TestTCPClientLeavesLoop(t *testing.T) {
 	assert.Eventually(t, func() bool { return ts.relayedTo(t) == 30 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, float64(30), counter(t, ts.metrics.packets.WithLabelValues(transportUDP, dirFromPeer)))
 	assert.Zero(t, fc.toPeer.Load()+fc.fromPeer.Load(), "pion's path for a TCP client")
+}
+
+// TestFastPathDualStackListener: on a dual-stack listener (":0", an IPv6 socket) IPv4
+// clients arrive IPv4-mapped; the fast path finds their allocations and sends back to them
+// through the IPv6 socket, every datagram counted.
+func TestFastPathDualStackListener(t *testing.T) {
+	echo := startUDPEcho(t)
+	ts, fc := fastServer(t, func(c *Config) {
+		c.ListenAddr = ":0"
+		c.PublicIP = netip.MustParseAddr("127.0.0.1")
+		c.UDPSockets = 1
+	})
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ts.UDPAddr().(*net.UDPAddr).Port))
+	user, pass := ts.creds("dual", time.Minute)
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn, Username: user, Password: pass,
+		Realm: testRealm, LoggerFactory: lf, RTO: 100 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Listen())
+	defer func() { c.Close(); _ = conn.Close() }()
+	relay, err := c.Allocate()
+	require.NoError(t, err)
+	defer relay.Close()
+
+	buf := make([]byte, 1600)
+	for i := range 50 {
+		msg := fmt.Appendf(nil, "dual stack %d", i)
+		_, err := relay.WriteTo(msg, udpAddr(echo.addr()))
+		require.NoError(t, err)
+		require.NoError(t, relay.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, _, err := relay.ReadFrom(buf)
+		require.NoError(t, err)
+		require.Equal(t, string(msg), string(buf[:n]))
+	}
+	assert.Positive(t, fc.toPeer.Load())
+	if runtime.GOOS == "linux" {
+		assert.Positive(t, fc.fromPeer.Load())
+	}
+	assert.Eventually(t, func() bool { return ts.relayedTo(t) == 50 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, float64(50), counter(t, ts.metrics.packets.WithLabelValues(transportUDP, dirFromPeer)))
 }
