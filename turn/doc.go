@@ -18,5 +18,9 @@
 // TLS on another where configured (tls.go), and hands out ICE server entries with fresh
 // credentials for each console session (ice.go). Every socket it opens goes through one
 // seam (sockets.go), so Config.Net can move the whole server onto pion's virtual network
-// for tests. README.md beside this file covers operation, interop and benchmarks.
+// for tests. On Linux, ChannelData — nearly all of a session's datagrams — is relayed
+// without pion (fastpath.go) with raw non-blocking system calls (rawudp_linux.go), and relay
+// loops read the UDP relay sockets with recvmmsg and answer clients with sendmmsg
+// (relay_loop_linux.go), behind the same checks. README.md beside this file covers
+// operation, interop and benchmarks.
 package turn

@@ -150,8 +150,11 @@ func (r *rawUDP) sendTo(p []byte, dst netip.AddrPort) (n int, ok bool) {
 // send sends p to addr (a *net.UDPAddr without a zone, of the socket's family) without
 // waiting: an error otherwise, EAGAIN included.
 func (r *rawUDP) send(p []byte, addr net.Addr) (int, error) {
+	if r == nil {
+		return 0, errRawAddr
+	}
 	ua, isUDP := addr.(*net.UDPAddr)
-	if r == nil || !isUDP || ua.Zone != "" || ua.Port < 0 || ua.Port > 0xffff {
+	if !isUDP || ua.Zone != "" || ua.Port < 0 || ua.Port > 0xffff {
 		return 0, errRawAddr
 	}
 	ip, valid := netip.AddrFromSlice(ua.IP)
