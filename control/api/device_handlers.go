@@ -175,7 +175,7 @@ func (a *API) revokeDevice(c *fiber.Ctx) error {
 	}
 	// The store says revoked from here on: every new handshake, proof and console start is
 	// refused. Now end what is live.
-	if _, err := a.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "device revoked"); err != nil {
+	if _, err := a.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "device revoked", nil); err != nil {
 		return a.failErr(c, err)
 	}
 	if err := a.cfg.Devices.DisconnectDevice(ctx, id); err != nil {

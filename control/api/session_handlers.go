@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -110,28 +109,17 @@ func (a *API) stopDeviceSessions(c *fiber.Ctx) error {
 	p := principalOf(c)
 	ctx := c.UserContext()
 	id := c.Params("id")
-	var mine []store.ConsoleSession
 	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
-		if _, err := a.deviceInScope(ctx, tx, p, id); err != nil {
-			return err
-		}
-		live, err := tx.SessionsToReconcile(ctx)
-		for _, s := range live {
-			if s.DeviceID == id && mayStop(p, s) {
-				mine = append(mine, s)
-			}
-		}
+		_, err := a.deviceInScope(ctx, tx, p, id)
 		return err
 	})
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	n := 0
-	for _, s := range mine {
-		if _, err := a.cfg.Sessions.Stop(ctx, p.OrgID, s.ID, p.String(), "stopped by "+p.String()); err != nil {
-			return a.failErr(c, fmt.Errorf("stop session %s: %w", s.ID, err))
-		}
-		n++
+	n, err := a.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "stopped by "+p.String(),
+		func(s store.ConsoleSession) bool { return mayStop(p, s) })
+	if err != nil {
+		return a.failErr(c, err)
 	}
 	return c.JSON(stoppedView{Stopped: n})
 }

@@ -13,17 +13,13 @@ type usersList struct {
 }
 
 func (a *API) listUsers(c *fiber.Ctx) error {
-	p := principalOf(c)
-	out := usersList{Users: []userView{}}
-	err := a.cfg.Store.Read(c.UserContext(), p.OrgID, func(tx store.Tx) error {
-		us, err := tx.Users(c.UserContext())
-		for _, u := range us {
-			out.Users = append(out.Users, user(u))
-		}
-		return err
-	})
+	us, err := a.cfg.Accounts.Users(c.UserContext(), principalOf(c))
 	if err != nil {
 		return a.failErr(c, err)
+	}
+	out := usersList{Users: []userView{}}
+	for _, u := range us {
+		out.Users = append(out.Users, user(u))
 	}
 	return c.JSON(out)
 }
@@ -103,17 +99,13 @@ type invitationsList struct {
 }
 
 func (a *API) listInvites(c *fiber.Ctx) error {
-	p := principalOf(c)
-	out := invitationsList{Invitations: []invitationView{}}
-	err := a.cfg.Store.Read(c.UserContext(), p.OrgID, func(tx store.Tx) error {
-		invs, err := tx.Invitations(c.UserContext())
-		for _, inv := range invs {
-			out.Invitations = append(out.Invitations, invitation(inv))
-		}
-		return err
-	})
+	invs, err := a.cfg.Accounts.Invitations(c.UserContext(), principalOf(c))
 	if err != nil {
 		return a.failErr(c, err)
+	}
+	out := invitationsList{Invitations: []invitationView{}}
+	for _, inv := range invs {
+		out.Invitations = append(out.Invitations, invitation(inv))
 	}
 	return c.JSON(out)
 }
@@ -123,17 +115,13 @@ type apiKeysList struct {
 }
 
 func (a *API) listAPIKeys(c *fiber.Ctx) error {
-	p := principalOf(c)
-	out := apiKeysList{APIKeys: []apiKeyView{}}
-	err := a.cfg.Store.Read(c.UserContext(), p.OrgID, func(tx store.Tx) error {
-		ks, err := tx.APIKeys(c.UserContext())
-		for _, k := range ks {
-			out.APIKeys = append(out.APIKeys, apiKey(k))
-		}
-		return err
-	})
+	ks, err := a.cfg.Accounts.APIKeys(c.UserContext(), principalOf(c))
 	if err != nil {
 		return a.failErr(c, err)
+	}
+	out := apiKeysList{APIKeys: []apiKeyView{}}
+	for _, k := range ks {
+		out.APIKeys = append(out.APIKeys, apiKey(k))
 	}
 	return c.JSON(out)
 }

@@ -163,13 +163,14 @@ func (m *Manager) Stop(ctx context.Context, orgID, sessionID, actor, reason stri
 	return out, nil
 }
 
-// StopDevice stops every live session of a device; it returns how many it stopped.
-func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason string) (int, error) {
+// StopDevice stops the live sessions of a device that only accepts (nil: all of them); it
+// returns how many it stopped.
+func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason string, only func(store.ConsoleSession) bool) (int, error) {
 	var live []store.ConsoleSession
 	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
 		all, err := tx.SessionsToReconcile(ctx)
 		for _, s := range all {
-			if s.DeviceID == deviceID {
+			if s.DeviceID == deviceID && (only == nil || only(s)) {
 				live = append(live, s)
 			}
 		}
@@ -178,17 +179,12 @@ func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, s := range live {
-		got, err := m.Stop(ctx, orgID, s.ID, actor, reason)
-		if err != nil {
-			return n, err
-		}
-		if got.Current == store.SessionStopped && got.Reason == reason {
-			n++
+	for i, s := range live {
+		if _, err := m.Stop(ctx, orgID, s.ID, actor, reason); err != nil {
+			return i, err
 		}
 	}
-	return n, nil
+	return len(live), nil
 }
 
 func (m *Manager) disconnect(sid, reason string) {
