@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,7 +43,99 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.JSON(tokens(t))
+	return answerTokens(c, t)
+}
+
+// Cookie mode, for the browser dashboard: a request carrying WebClientHeader gets its refresh
+// token as an HttpOnly cookie instead of in the JSON body, so no script on the page (nor
+// anything injected into it) can read it. Refresh and logout then take the token from the
+// cookie, but only with the header too: a page on another site can make the browser send the
+// cookie (SameSite=Strict already stops that in current browsers), never a custom header
+// without a CORS preflight this relay does not grant.
+const (
+	// WebClientHeader (with the value WebClientValue) selects cookie mode.
+	WebClientHeader = "X-Kvmrelay-Client"
+	WebClientValue  = "web"
+	// RefreshCookie holds the refresh token in cookie mode. Its path is the auth routes' own
+	// (/api/v1/auth), so the browser sends it nowhere else.
+	RefreshCookie = "kvmrelay_refresh"
+)
+
+// webTokensView is tokensView without the refresh token, which went into the cookie.
+type webTokensView struct {
+	TokenType        string    `json:"token_type"`
+	AccessToken      string    `json:"access_token"`
+	AccessExpiresAt  time.Time `json:"access_expires_at"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+}
+
+func webClient(c *fiber.Ctx) bool { return c.Get(WebClientHeader) == WebClientValue }
+
+// answerTokens answers a login or refresh: the whole pair in the body, or in cookie mode the
+// access token in the body and the refresh token in the cookie.
+func answerTokens(c *fiber.Ctx, t accounts.Tokens) error {
+	if !webClient(c) {
+		return c.JSON(tokens(t))
+	}
+	setRefreshCookie(c, t.Refresh, t.RefreshExpiresAt)
+	return c.JSON(webTokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshExpiresAt: t.RefreshExpiresAt})
+}
+
+// authPath is the path of the auth routes as this request reached them (/api/v1/auth): the
+// cookie's path, wherever the API group is mounted.
+func authPath(c *fiber.Ctx) string {
+	p := c.Path()
+	if i := strings.LastIndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "/"
+}
+
+// setRefreshCookie sets (or, with an empty token, deletes) the refresh cookie. Secure whenever
+// the request came over TLS (directly or, per X-Forwarded-Proto, through a proxy); a plain
+// http relay on loopback (the demo) could not keep a Secure cookie.
+func setRefreshCookie(c *fiber.Ctx, token string, expires time.Time) {
+	ck := &fiber.Cookie{
+		Name:     RefreshCookie,
+		Value:    token,
+		Path:     authPath(c),
+		Expires:  expires,
+		Secure:   c.Protocol() == "https",
+		HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode,
+	}
+	if token == "" {
+		ck.Expires = time.Unix(0, 0)
+		ck.MaxAge = -1
+	}
+	c.Cookie(ck)
+}
+
+// refreshTokenOf is the refresh token of a refresh or logout: the body's, else the cookie's.
+// fromCookie says the cookie supplied it; ok is false when the request was answered here
+// (a cookie without the header: refused as a possible cross-site request).
+func refreshTokenOf(c *fiber.Ctx, req refreshRequest) (token string, fromCookie, ok bool) {
+	if req.RefreshToken != "" {
+		return req.RefreshToken, false, true
+	}
+	ck := c.Cookies(RefreshCookie)
+	if ck == "" {
+		return "", false, true
+	}
+	if !webClient(c) {
+		_ = fail(c, fiber.StatusForbidden, CodeForbidden, "A refresh token from the cookie needs the header "+WebClientHeader+": "+WebClientValue+" (the dashboard sends it).")
+		return "", true, false
+	}
+	return ck, true, true
+}
+
+// optionalBody parses a JSON body when there is one: cookie-mode refresh and logout may send
+// none.
+func optionalBody(c *fiber.Ctx, v any) bool {
+	if len(c.Body()) == 0 {
+		return true
+	}
+	return body(c, v)
 }
 
 type refreshRequest struct {
@@ -50,25 +144,45 @@ type refreshRequest struct {
 
 func (a *API) refresh(c *fiber.Ctx) error {
 	var req refreshRequest
-	if !body(c, &req) {
+	if !optionalBody(c, &req) {
 		return nil
 	}
-	if req.RefreshToken == "" {
-		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `Send {"refresh_token": "..."}.`)
+	tok, fromCookie, ok := refreshTokenOf(c, req)
+	if !ok {
+		return nil
 	}
-	t, err := a.cfg.Accounts.Refresh(c.UserContext(), req.RefreshToken, c.IP())
+	if tok == "" {
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `Send {"refresh_token": "..."} (or, in a browser, the refresh cookie with `+WebClientHeader+": "+WebClientValue+`); otherwise log in again.`)
+	}
+	t, err := a.cfg.Accounts.Refresh(c.UserContext(), tok, c.IP())
 	if err != nil {
+		if fromCookie && (errors.Is(err, accounts.ErrInvalidToken) || errors.Is(err, accounts.ErrTokenReused)) {
+			// The cookie's token is dead (used, revoked, expired): drop it, so the browser
+			// stops sending it and the page goes back to signing in.
+			setRefreshCookie(c, "", time.Time{})
+		}
 		return a.failErr(c, err)
 	}
-	return c.JSON(tokens(t))
+	return answerTokens(c, t)
 }
 
 func (a *API) logout(c *fiber.Ctx) error {
 	var req refreshRequest
-	if !body(c, &req) {
+	if !optionalBody(c, &req) {
 		return nil
 	}
-	if err := a.cfg.Accounts.Logout(c.UserContext(), req.RefreshToken); err != nil {
+	tok, _, ok := refreshTokenOf(c, req)
+	if !ok {
+		return nil
+	}
+	if webClient(c) {
+		// Whatever becomes of the token, this browser is signed out.
+		setRefreshCookie(c, "", time.Time{})
+		if tok == "" {
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+	}
+	if err := a.cfg.Accounts.Logout(c.UserContext(), tok); err != nil {
 		return a.failErr(c, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
