@@ -12,7 +12,7 @@ var (
 	ErrInvalid           = errors.New("store: invalid argument")
 	ErrInvalidTransition = errors.New("store: invalid session state transition")
 	ErrTokenInvalid      = errors.New("store: token unknown, used or expired")
-	ErrTokenReused       = errors.New("store: refresh token reused")
+	ErrTokenReused       = errors.New("store: single-use token already used (refresh token reused)")
 	ErrSchemaTooNew      = errors.New("store: database schema is newer than this binary; upgrade kvmrelay")
 	ErrSchemaTooOld      = errors.New("store: database schema is older than this binary; run `kvmrelay migrate`")
 	ErrChainBroken       = errors.New("store: audit chain broken")

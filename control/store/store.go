@@ -39,6 +39,11 @@ type Store interface {
 	// VerifyAudit walks orgID's chain from the start. It returns the number of entries, or a
 	// *ChainError naming the first broken row.
 	VerifyAudit(ctx context.Context, orgID string) (int64, error)
+	// VerifyAuditChain is VerifyAudit that also checks the chain against a head the caller
+	// recorded earlier (a zero witness checks nothing extra) and against the head the store
+	// anchored at the last append, so removing the newest rows is detected too. It returns the
+	// chain's head.
+	VerifyAuditChain(ctx context.Context, orgID string, witness AuditHead) (AuditHead, error)
 
 	// Close releases the database handles.
 	Close() error
@@ -57,7 +62,7 @@ type Tx interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	Users(ctx context.Context) ([]User, error)
 	// UpdateUser writes the mutable fields: email, password hash, role, disabled, TOTP secret,
-	// confirmation and last step, scope.
+	// confirmation and last step, scope, tokens valid after.
 	UpdateUser(ctx context.Context, u User) error
 	// RecordLoginFailure counts one more consecutive failed login and returns the count.
 	RecordLoginFailure(ctx context.Context, userID string, at time.Time) (int, error)
@@ -66,6 +71,15 @@ type Tx interface {
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error
 	// UseRecoveryCode marks one unused code used; ErrTokenInvalid when there is none.
 	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) error
+
+	// RevokeUserRefreshTokens revokes every live refresh token of the user (all families).
+	RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) error
+
+	// CreatePasswordReset stores a reset for a user of the organization.
+	CreatePasswordReset(ctx context.Context, r PasswordReset) error
+	// ConsumePasswordReset marks a live reset used and returns it, atomically (single use);
+	// ErrTokenInvalid when it is unknown, used or expired, or its user is disabled.
+	ConsumePasswordReset(ctx context.Context, hash string, now time.Time) (PasswordReset, error)
 
 	CreateInvitation(ctx context.Context, inv Invitation) (Invitation, error)
 	Invitations(ctx context.Context) ([]Invitation, error)
@@ -115,6 +129,12 @@ type Tx interface {
 	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// Spend records a single-use value of the organization until expires. Of any number of
+	// callers with one value, on any node, exactly one succeeds; the others get ErrTokenReused.
+	Spend(ctx context.Context, kind SpendKind, key string, expires time.Time) error
+	// PruneSpent forgets values that expired before now and returns how many.
+	PruneSpent(ctx context.Context, now time.Time) (int64, error)
 
 	AppendAudit(ctx context.Context, rec AuditRecord) (AuditEntry, error)
 	// Audit returns up to limit entries with seq > afterSeq, in chain order.

@@ -59,8 +59,11 @@ type User struct {
 	FailedLogins int
 	LastFailedAt *time.Time
 	// Scope restricts the user to devices whose labels include every pair; empty means all.
-	Scope     map[string]string
-	CreatedAt time.Time
+	Scope map[string]string
+	// TokensValidAfter, when set, refuses access tokens issued before it: a password change
+	// or reset, or disabling the user, ends every session at once.
+	TokensValidAfter *time.Time
+	CreatedAt        time.Time
 }
 
 // Invitation lets someone join an organization once, with a role; only the token's hash is
@@ -139,4 +142,25 @@ const (
 	LookupEnrollment LookupKind = "enroll"  // EnrollmentToken.Hash
 	LookupRefresh    LookupKind = "refresh" // RefreshToken.Hash
 	LookupInvite     LookupKind = "invite"  // Invitation.TokenHash
+	LookupReset      LookupKind = "reset"   // PasswordReset.TokenHash
 )
+
+// SpendKind names a kind of single-use value recorded by Tx.Spend.
+type SpendKind string
+
+// The single-use values.
+const (
+	SpendConsoleLink SpendKind = "console_link" // a one-time console link's id
+	SpendProofNonce  SpendKind = "proof_nonce"  // an agent's proof-of-key nonce
+)
+
+// PasswordReset lets one user set a new password once; only the token's hash is stored.
+type PasswordReset struct {
+	TokenHash string
+	OrgID     string
+	UserID    string
+	CreatedBy string // the principal who issued it
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}

@@ -49,5 +49,39 @@ func (v *ChainVerifier) Next(orgID string, seq int64, prevHash, hash, body strin
 	return nil
 }
 
+// AuditHead names a chain's newest entry: its seq and hash. The zero AuditHead is an empty
+// chain (or, as a witness or anchor, none).
+type AuditHead struct {
+	Seq  int64
+	Hash string
+}
+
+// Head is the last row verified so far.
+func (v *ChainVerifier) Head() AuditHead {
+	if v.nextSeq == 1 {
+		return AuditHead{}
+	}
+	return AuditHead{Seq: v.nextSeq - 1, Hash: v.prevHash}
+}
+
+// Finish checks the verified chain's end against a head recorded elsewhere: the anchor the
+// store wrote with the last append, or a witness a reader kept from an earlier verification.
+// at is the hash the verified chain holds at the recorded seq ("" when it is shorter).
+func (v *ChainVerifier) Finish(recorded AuditHead, at, what string) error {
+	if recorded.Seq == 0 {
+		return nil
+	}
+	head := v.Head()
+	switch {
+	case head.Seq < recorded.Seq:
+		return &ChainError{OrgID: v.org, Seq: head.Seq + 1, Reason: fmt.Sprintf(
+			"the chain ends at seq %d but %s records seq %d: the newest entries were removed", head.Seq, what, recorded.Seq)}
+	case at != recorded.Hash:
+		return &ChainError{OrgID: v.org, Seq: recorded.Seq, Reason: fmt.Sprintf(
+			"the entry at seq %d is not the one %s records: the chain was rewritten from there", recorded.Seq, what)}
+	}
+	return nil
+}
+
 // Count is the number of rows verified so far.
 func (v *ChainVerifier) Count() int64 { return v.nextSeq - 1 }

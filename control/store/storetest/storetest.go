@@ -55,6 +55,10 @@ func Run(t *testing.T, newBackend Factory) {
 		{"RecoveryCodes", testRecoveryCodes},
 		{"Invitations", testInvitations},
 		{"DeviceUpdateAndSessionActivity", testDeviceUpdateAndSessionActivity},
+		{"AuditTruncation", testAuditTruncation},
+		{"SpendOnce", testSpendOnce},
+		{"PasswordResets", testPasswordResets},
+		{"UserSessionCutoff", testUserSessionCutoff},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })

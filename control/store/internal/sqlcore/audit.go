@@ -43,6 +43,10 @@ func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.Audi
 		t.org, e.Seq, e.PrevHash, e.Hash, e.Body); err != nil {
 		return e, fmt.Errorf("append audit seq %d: %w", e.Seq, err)
 	}
+	n, err := t.c.Exec(ctx, `UPDATE organizations SET audit_head_seq = ?, audit_head_hash = ? WHERE id = ?`, e.Seq, e.Hash, t.org)
+	if err := exactlyOne(n, err, "append audit: anchor the head of org", t.org); err != nil {
+		return e, err
+	}
 	return e, nil
 }
 
@@ -68,25 +72,50 @@ func (t *Tx) Audit(ctx context.Context, afterSeq int64, limit int) ([]store.Audi
 	return out, nil
 }
 
-// VerifyAudit streams the organization's chain through a store.ChainVerifier.
-func (t *Tx) VerifyAudit(ctx context.Context) (int64, error) {
+// VerifyAudit streams the organization's chain through a store.ChainVerifier, then checks its
+// end against the anchored head and the caller's witness.
+func (t *Tx) VerifyAudit(ctx context.Context, witness store.AuditHead) (store.AuditHead, error) {
+	var anchor store.AuditHead
+	if err := t.c.QueryRow(ctx, `SELECT audit_head_seq, audit_head_hash FROM organizations WHERE id = ?`, t.org).
+		Scan(&anchor.Seq, &anchor.Hash); err != nil {
+		return store.AuditHead{}, fmt.Errorf("verify audit: read anchor: %w", err)
+	}
 	rows, err := t.c.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE org_id = ? ORDER BY seq`, t.org)
 	if err != nil {
-		return 0, fmt.Errorf("verify audit: %w", err)
+		return store.AuditHead{}, fmt.Errorf("verify audit: %w", err)
 	}
 	defer rows.Close()
 	v := store.NewChainVerifier(t.org)
+	var atAnchor, atWitness string
 	for rows.Next() {
 		e, err := scanAuditRow(rows)
 		if err != nil {
-			return v.Count(), fmt.Errorf("verify audit: %w", err)
+			return v.Head(), fmt.Errorf("verify audit: %w", err)
 		}
 		if err := v.Next(e.OrgID, e.Seq, e.PrevHash, e.Hash, e.Body); err != nil {
-			return v.Count(), err
+			return v.Head(), err
+		}
+		if e.Seq == anchor.Seq {
+			atAnchor = e.Hash
+		}
+		if e.Seq == witness.Seq {
+			atWitness = e.Hash
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return v.Count(), fmt.Errorf("verify audit: %w", err)
+		return v.Head(), fmt.Errorf("verify audit: %w", err)
 	}
-	return v.Count(), nil
+	if err := v.Finish(witness, atWitness, "your earlier verification"); err != nil {
+		return v.Head(), err
+	}
+	// Rows past the anchor were not appended by a relay (AppendAudit moves the anchor in the
+	// same transaction): name the first of them.
+	if anchor.Seq > 0 && v.Head().Seq > anchor.Seq {
+		return v.Head(), &store.ChainError{OrgID: t.org, Seq: anchor.Seq + 1, Reason: fmt.Sprintf(
+			"entries after seq %d were not appended through the relay (the anchored head is seq %d)", anchor.Seq, anchor.Seq)}
+	}
+	if err := v.Finish(anchor, atAnchor, "the anchored head"); err != nil {
+		return v.Head(), err
+	}
+	return v.Head(), nil
 }

@@ -63,3 +63,15 @@ func (t *Tx) RevokeRefreshFamily(ctx context.Context, familyID string, at time.T
 	}
 	return nil
 }
+
+// RevokeUserRefreshTokens revokes every live token of every family of the user.
+func (t *Tx) RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) error {
+	if err := checkID("user", userID); err != nil {
+		return err
+	}
+	if _, err := t.c.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = ? WHERE org_id = ? AND user_id = ? AND revoked_at IS NULL`,
+		ts(at), t.org, userID); err != nil {
+		return fmt.Errorf("revoke refresh tokens of user %s: %w", userID, err)
+	}
+	return nil
+}

@@ -74,13 +74,20 @@ func (s *Store) AppendAudit(ctx context.Context, orgID string, rec store.AuditRe
 
 // VerifyAudit walks orgID's chain in one read transaction, so it sees one snapshot.
 func (s *Store) VerifyAudit(ctx context.Context, orgID string) (int64, error) {
-	var n int64
+	head, err := s.VerifyAuditChain(ctx, orgID, store.AuditHead{})
+	return head.Seq, err
+}
+
+// VerifyAuditChain walks orgID's chain in one read transaction and checks its end against
+// the anchored head and the witness.
+func (s *Store) VerifyAuditChain(ctx context.Context, orgID string, witness store.AuditHead) (store.AuditHead, error) {
+	var head store.AuditHead
 	err := s.tx(ctx, orgID, false, func(t *Tx) error {
 		var err error
-		n, err = t.VerifyAudit(ctx)
+		head, err = t.VerifyAudit(ctx, witness)
 		return err
 	})
-	return n, err
+	return head, err
 }
 
 // Close releases the driver's handles.

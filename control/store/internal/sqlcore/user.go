@@ -9,15 +9,15 @@ import (
 )
 
 const userCols = `id, org_id, email, password_hash, role, disabled, totp_secret, totp_confirmed, totp_last_step,
-	failed_logins, last_failed_at, scope, created_at`
+	failed_logins, last_failed_at, scope, tokens_valid_after, created_at`
 
 func scanUser(r Row) (store.User, error) {
 	var u store.User
-	var created, failed timeCol
+	var created, failed, validAfter timeCol
 	var scope labelsCol
 	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, &u.TOTPSecret, &u.TOTPConfirmed,
-		&u.TOTPLastStep, &u.FailedLogins, &failed, &scope, &created)
-	u.CreatedAt, u.LastFailedAt, u.Scope = created.T, failed.ptr(), scope
+		&u.TOTPLastStep, &u.FailedLogins, &failed, &scope, &validAfter, &created)
+	u.CreatedAt, u.LastFailedAt, u.Scope, u.TokensValidAfter = created.T, failed.ptr(), scope, validAfter.ptr()
 	return u, err
 }
 
@@ -44,12 +44,13 @@ func (t *Tx) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 		return u, err
 	}
 	u.OrgID, u.CreatedAt, u.FailedLogins, u.LastFailedAt = t.org, ts(u.CreatedAt), 0, nil
+	u.TokensValidAfter = tsPtrVal(u.TokensValidAfter)
 	if u.Scope == nil {
 		u.Scope = map[string]string{}
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)`,
+	_, err = t.c.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)`,
 		u.ID, t.org, u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.TOTPConfirmed, u.TOTPLastStep,
-		scope, u.CreatedAt)
+		scope, tsPtr(u.TokensValidAfter), u.CreatedAt)
 	if err != nil {
 		return u, fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -99,9 +100,10 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.User) error {
 		return err
 	}
 	n, err := t.c.Exec(ctx, `UPDATE users SET email = ?, password_hash = ?, role = ?, disabled = ?, totp_secret = ?,
-		totp_confirmed = ?, totp_last_step = ?, scope = ?
+		totp_confirmed = ?, totp_last_step = ?, scope = ?, tokens_valid_after = ?
 		WHERE org_id = ? AND id = ?`,
-		u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.TOTPConfirmed, u.TOTPLastStep, scope, t.org, u.ID)
+		u.Email, u.PasswordHash, string(u.Role), u.Disabled, u.TOTPSecret, u.TOTPConfirmed, u.TOTPLastStep, scope,
+		tsPtr(u.TokensValidAfter), t.org, u.ID)
 	return exactlyOne(n, err, "update user", u.ID)
 }
 
