@@ -202,7 +202,22 @@ func (a *API) acceptInvite(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(user(u))
+	out := acceptedView{userView: user(u)}
+	// The new member signs in with the organization's slug, which the invitation link does
+	// not carry: tell them (the dashboard signs them in with it at once).
+	if o, err := a.org(c, u.OrgID); err != nil {
+		a.log.Warn("accepted invitation: organization unreadable", "org", u.OrgID, "err", err)
+	} else {
+		out.OrgSlug, out.OrgName = o.Slug, o.Name
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+// acceptedView is the new user plus the organization they joined.
+type acceptedView struct {
+	userView
+	OrgSlug string `json:"org_slug"`
+	OrgName string `json:"org_name"`
 }
 
 type meView struct {

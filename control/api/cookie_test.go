@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -161,4 +163,25 @@ func TestLogoutCookie(t *testing.T) {
 	assert.True(t, out.cookie.MaxAge < 0 || out.cookie.Expires.Unix() <= 0, "and expired")
 	assert.Equal(t, http.StatusUnauthorized, e.web("/api/v1/auth/refresh", true, tok, nil, false).status, "the token is revoked")
 	assert.Equal(t, http.StatusNoContent, e.web("/api/v1/auth/logout", true, "", nil, false).status, "signing out twice is fine")
+}
+
+// TestAcceptInviteNamesTheOrganization: accepting an invitation answers with the new user and
+// the organization's slug and name, which the dashboard needs to sign the new member in (the
+// link carries only the token).
+func TestAcceptInviteNamesTheOrganization(t *testing.T) {
+	e := newEnv(t)
+	org, admin := e.owner("acme")
+	var inv inviteResponse
+	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/users/invitations", admin, inviteRequest{Email: "new@acme.example", Role: "viewer"}, &inv))
+	u, err := url.Parse(inv.Link)
+	require.NoError(t, err)
+	token, ok := strings.CutPrefix(u.Fragment, "invite=")
+	require.True(t, ok, "invite link %q", inv.Link)
+	var got acceptedView
+	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/invitations/accept", "", acceptRequest{Token: token, Password: ownerPassword}, &got))
+	assert.Equal(t, "new@acme.example", got.Email)
+	assert.Equal(t, "viewer", string(got.Role))
+	assert.Equal(t, "acme", got.OrgSlug)
+	assert.Equal(t, org.Name, got.OrgName)
+	e.login(got.OrgSlug, got.Email, ownerPassword)
 }
