@@ -28,7 +28,11 @@ const (
 	AuditConsoleStop    AuditAction = "console_stop"
 	AuditConsoleTimeout AuditAction = "console_timeout"
 	AuditSettingsChange AuditAction = "settings_change"
-	AuditAccessDenied   AuditAction = "access_denied" // a peer addressed a session or device it does not hold
+	AuditAccessDenied   AuditAction = "access_denied"   // a peer addressed a session or device it does not hold
+	AuditPasswordChange AuditAction = "password_change" // a user changed their own password
+	AuditPasswordReset  AuditAction = "password_reset"  // a reset link issued by an admin, or used
+	AuditUserDisable    AuditAction = "user_disable"
+	AuditUserEnable     AuditAction = "user_enable"
 )
 
 // AuditRecord is what a caller audits.
