@@ -8,13 +8,13 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -45,9 +45,6 @@ import (
 const (
 	// challengeTTL is how long a challenge can wait for its proof.
 	challengeTTL = time.Minute
-	// maxUsedNonces bounds the memory that single use costs: nonces are remembered only once a
-	// proof over them verified, until they expire.
-	maxUsedNonces = 100_000
 	// ChallengePerMinute caps challenges handed to one client address per minute.
 	ChallengePerMinute = 120
 	// nonceKeyFile holds the key that authenticates challenges, in the data directory.
@@ -66,19 +63,15 @@ var errNonce = errors.New("relay: challenge unknown, expired or already used")
 
 // proofNonces issues challenge nonces that any relay node sharing the data directory can check
 // without shared state: random bytes, the expiry and an HMAC over both and the audience. Single
-// use is enforced by remembering, until expiry, each nonce a verified proof used. That memory
-// is per node: a proof captured in flight could be replayed once on another node within the
-// minute the challenge lives (nodes sharing Redis could close that with a SET NX per nonce).
+// use is the store's: a verified proof spends its nonce there (devices.verifyProof), so a proof
+// captured in flight cannot be replayed on this node or any other, nor after a restart.
 type proofNonces struct {
 	key []byte
 	now func() time.Time
-
-	mu   sync.Mutex
-	used map[string]time.Time // nonce → expiry
 }
 
 func newProofNonces(key []byte, now func() time.Time) *proofNonces {
-	return &proofNonces{key: key, now: now, used: make(map[string]time.Time)}
+	return &proofNonces{key: key, now: now}
 }
 
 func (n *proofNonces) mac(body []byte, aud string) []byte {
@@ -100,43 +93,20 @@ func (n *proofNonces) issue(aud string) (keyproof.Challenge, time.Time) {
 }
 
 // check accepts a nonce this deployment issued for aud that has not expired (it may have been
-// used: consume decides that, after the proof verified).
-func (n *proofNonces) check(nonce []byte, aud string) (keyproof.Challenge, error) {
+// used: the store decides that, after the proof verified). It returns the nonce's expiry.
+func (n *proofNonces) check(nonce []byte, aud string) (keyproof.Challenge, time.Time, error) {
 	if len(nonce) != nonceLen {
-		return keyproof.Challenge{}, errNonce
+		return keyproof.Challenge{}, time.Time{}, errNonce
 	}
 	body := nonce[:nonceRandLen+8]
 	if !hmac.Equal(nonce[nonceRandLen+8:], n.mac(body, aud)) {
-		return keyproof.Challenge{}, errNonce
+		return keyproof.Challenge{}, time.Time{}, errNonce
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(nonce[nonceRandLen:])), 0)
 	if !n.now().Before(exp) {
-		return keyproof.Challenge{}, fmt.Errorf("%w: expired %v ago", errNonce, n.now().Sub(exp).Round(time.Second))
+		return keyproof.Challenge{}, time.Time{}, fmt.Errorf("%w: expired %v ago", errNonce, n.now().Sub(exp).Round(time.Second))
 	}
-	return keyproof.Challenge{Nonce: bytes.Clone(nonce), Audience: aud}, nil
-}
-
-// consume marks a checked nonce used; a second use fails. When the memory is full of live
-// nonces it refuses (fails closed) rather than forgetting one.
-func (n *proofNonces) consume(nonce []byte) error {
-	now := n.now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.used[string(nonce)]; ok {
-		return fmt.Errorf("%w: used before", errNonce)
-	}
-	if len(n.used) >= maxUsedNonces {
-		for k, exp := range n.used {
-			if !now.Before(exp) {
-				delete(n.used, k)
-			}
-		}
-		if len(n.used) >= maxUsedNonces {
-			return fmt.Errorf("%w: too many challenges in flight", errNonce)
-		}
-	}
-	n.used[string(nonce)] = time.Unix(int64(binary.BigEndian.Uint64(nonce[nonceRandLen:])), 0)
-	return nil
+	return keyproof.Challenge{Nonce: bytes.Clone(nonce), Audience: aud}, exp, nil
 }
 
 // loadOrCreateKeyFile returns the 32-byte secret in dir/name, creating it on first start. The
@@ -190,9 +160,10 @@ func writeKeyFile(dir, path string) error {
 }
 
 // verifyProof checks a proof of key over body against a challenge this deployment issued,
-// then retires the challenge. It returns the device the certificate names.
+// then spends the challenge in the organization of the device that proved its key. It returns
+// the device the certificate names.
 func (d *devices) verifyProof(ctx context.Context, p keyproof.Proof, aud string, body []byte) (ca.Device, error) {
-	want, err := d.nonces.check(p.Nonce, aud)
+	want, exp, err := d.nonces.check(p.Nonce, aud)
 	if err != nil {
 		return ca.Device{}, err
 	}
@@ -200,7 +171,14 @@ func (d *devices) verifyProof(ctx context.Context, p keyproof.Proof, aud string,
 	if err != nil {
 		return ca.Device{}, err
 	}
-	if err := d.nonces.consume(p.Nonce); err != nil {
+	org, err := d.store.Lookup(ctx, store.LookupDevice, dev.ID)
+	if err != nil {
+		return ca.Device{}, fmt.Errorf("relay: device %s: %w", dev.ID, err)
+	}
+	if err := spendOnce(ctx, d.store, org, store.SpendProofNonce, hex.EncodeToString(p.Nonce), exp.Add(time.Minute)); err != nil {
+		if errors.Is(err, errSpent) {
+			return ca.Device{}, fmt.Errorf("%w: used before", errNonce)
+		}
 		return ca.Device{}, err
 	}
 	return dev, nil
@@ -326,6 +304,7 @@ func serverTLS(c *ca.CA, certFile, keyFile string) (*tls.Config, error) {
 
 // devices is the relay's side of device identity: the CA, challenges, heartbeat throttling.
 type devices struct {
+	store  store.Store // spends challenge nonces, resolves devices to organizations
 	ca     *ca.CA
 	nonces *proofNonces
 	beats  *beatThrottle
@@ -346,6 +325,7 @@ func openDevices(ctx context.Context, cfg Config, st store.Store) (*devices, err
 		return nil, err
 	}
 	d := &devices{
+		store:  st,
 		ca:     c,
 		nonces: newProofNonces(key, time.Now),
 		beats:  newBeatThrottle(time.Now),

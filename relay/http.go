@@ -103,6 +103,10 @@ type redeemResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// linkUsedMessage answers a console link opened a second time, on this node or another.
+const linkUsedMessage = "This console link was already used: each link opens one console once. Start a new console " +
+	"(the Open console button, or kvmctl console start DEVICE; on a single-operator relay, kvmrelay token console --device NAME)."
+
 // redeem turns a one-time console login into a console token for a new session.
 func (r *Relay) redeem(c *fiber.Ctx) error {
 	var req redeemRequest
@@ -112,10 +116,16 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 	login, err := r.onetime.Redeem(r.issuer, req.Code)
 	switch {
 	case errors.Is(err, auth.ErrAlreadyUsed):
-		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-used", Message: "This console link was already used. Ask for a new one (kvmrelay token console --device NAME)."})
+		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-used", Message: linkUsedMessage})
 	case err != nil:
 		r.log.Warn("console link refused", "remote", c.IP(), "err", err)
 		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-invalid", Message: "This console link is invalid or expired. Ask for a new one (kvmrelay token console --device NAME)."})
+	}
+	if err := r.spendConsoleLink(c.UserContext(), login); errors.Is(err, errSpent) {
+		return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "link-used", Message: linkUsedMessage})
+	} else if err != nil {
+		r.log.Error("console link: cannot record it as used", "remote", c.IP(), "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(apiError{Code: "unavailable", Message: "The relay cannot reach its database right now; try the link again in a moment."})
 	}
 	sid := auth.NewID("s_")
 	if login.Tenant != "" {

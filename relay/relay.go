@@ -32,6 +32,7 @@ type Relay struct {
 	store   store.Store
 	devices *devices
 	control *controlPlane
+	pruner  *spentPruner
 	sig     *signaling.Server
 	turn    *turn.Server
 	metrics *prometheus.Registry
@@ -132,6 +133,8 @@ func New(cfg Config) (*Relay, error) {
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
+	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
+	undo = append(undo, r.pruner.stop)
 	r.app = r.newApp()
 	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
@@ -187,6 +190,7 @@ func (r *Relay) Close() error {
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		errs = append(errs, err)
 	}
+	r.pruner.stop()
 	errs = append(errs, r.control.close())
 	errs = append(errs, r.shared.Close())
 	errs = append(errs, r.closeTURN())
