@@ -143,7 +143,7 @@ func (s *Service) Invite(ctx context.Context, p Principal, email string, role st
 	if err != nil {
 		return "", store.Invitation{}, storeErr("invite", err)
 	}
-	link := s.cfg.PublicURL + "/console/#invite=" + token
+	link := s.consoleLink(linkInvite, token)
 	if s.cfg.Mailer == nil {
 		return link, inv, nil
 	}
@@ -155,6 +155,19 @@ func (s *Service) Invite(ctx context.Context, p Principal, email string, role st
 		return link, inv, fmt.Errorf("%w: %w", ErrMail, err)
 	}
 	return "", inv, nil
+}
+
+// The fragments of the links this package hands out; the web console routes on them.
+const (
+	linkInvite = "invite" // an invitation: POST /invitations/accept
+	linkReset  = "reset"  // a password reset: POST /password-resets/accept
+)
+
+// consoleLink is the one place that builds the links mailed to people (or handed to the admin
+// to pass on): the web console with the token in the fragment, so it never reaches a server
+// log or a Referer header.
+func (s *Service) consoleLink(kind, token string) string {
+	return s.cfg.PublicURL + "/console/#" + kind + "=" + token
 }
 
 // AcceptInvite redeems an invitation: it makes the user with the invited email, role and
@@ -243,7 +256,7 @@ func (s *Service) SetRole(ctx context.Context, p Principal, userID string, role 
 		}
 		from := u.Role
 		u.Role = role
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, store.AuditRecord{

@@ -28,8 +28,11 @@ var (
 	ErrNotFound = errors.New("accounts: not found")
 	// ErrConflict is a second user with the same email, or an organization slug in use.
 	ErrConflict = errors.New("accounts: already exists")
-	// ErrMail means an invitation was stored but its mail could not be sent.
-	ErrMail = errors.New("accounts: invitation mail not sent")
+	// ErrMail means an invitation or reset link was stored but its mail could not be sent.
+	ErrMail = errors.New("accounts: mail not sent")
+	// ErrWrongPassword is a wrong current password when changing it (the caller is logged in,
+	// so saying which is wrong tells nothing new).
+	ErrWrongPassword = errors.New("accounts: current password is wrong")
 )
 
 // RateLimitError says how long to wait; it matches ErrRateLimited.

@@ -120,7 +120,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	if u.TOTPConfirmed {
 		switch {
 		case strings.TrimSpace(req.TOTP) != "":
-			st, ok := matchTOTP(u.TOTPSecret, req.TOTP, now, u.TOTPLastStep)
+			secret, err := s.totpSecret(u)
+			if err != nil {
+				s.log.Error("stored TOTP secret unusable", "org", orgID, "user", u.ID, "err", err)
+			}
+			st, ok := matchTOTP(secret, req.TOTP, now, u.TOTPLastStep)
 			if !ok || !s.guard.claim(u.ID, st, now) {
 				s.loginFailed(ctx, orgID, &u, email, reasonBadTOTP, req.ClientAddr, true)
 				return Tokens{}, ErrBadCredentials
@@ -180,7 +184,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 			cur.PasswordHash, dirty = newHash, true
 		}
 		if dirty {
-			if err := tx.UpdateUser(ctx, cur); err != nil {
+			if err := s.updateUser(ctx, tx, cur); err != nil {
 				return err
 			}
 		}
@@ -227,20 +231,55 @@ func (s *Service) issue(ctx context.Context, tx store.Tx, u store.User, familyID
 	}); err != nil {
 		return Tokens{}, err
 	}
-	if t.Access, t.AccessExpiresAt, err = s.mintAccess(tx.OrgID(), u); err != nil {
+	if t.Access, t.AccessExpiresAt, err = s.mintAccess(tx.OrgID(), u, now); err != nil {
 		return Tokens{}, err
 	}
 	return t, nil
 }
 
-func (s *Service) mintAccess(orgID string, u store.User) (string, time.Time, error) {
+func (s *Service) mintAccess(orgID string, u store.User, now time.Time) (string, time.Time, error) {
 	tok, c, err := s.issuer.Mint(auth.Claims{
+		ID:      accessID(now),
 		Subject: u.ID, Audience: auth.AudienceAPI, Tenant: orgID, Role: string(u.Role), Scope: u.Scope,
 	}, s.cfg.AccessTTL)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("accounts: mint access token: %w", err)
 	}
 	return tok, c.ExpiresAt, nil
+}
+
+// An access token's jti carries the microsecond it was minted at: "a<unix µs>_<random>".
+// JWT iat has whole seconds, too coarse for the per-user cut-off (User.TokensValidAfter): a
+// password change at 12:00:00.700 must refuse a token minted at 12:00:00.300 and accept the
+// one minted for the caller at 12:00:00.700. The jti is signed like every claim, so it is as
+// trustworthy as iat.
+func accessID(now time.Time) string {
+	return "a" + strconv.FormatInt(now.UnixMicro(), 10) + "_" + auth.NewID("")
+}
+
+// accessIssued is when a verified access token was minted: the jti's microsecond, else (a
+// token minted before jtis carried it) iat, which is never later than the real instant.
+func accessIssued(c auth.Claims) time.Time {
+	if rest, ok := strings.CutPrefix(c.ID, "a"); ok {
+		if us, _, ok := strings.Cut(rest, "_"); ok {
+			if n, err := strconv.ParseInt(us, 10, 64); err == nil && n > 0 {
+				return time.UnixMicro(n)
+			}
+		}
+	}
+	return c.IssuedAt
+}
+
+// cutOff ends every session of u at now: access tokens minted before now are refused
+// (authAccess), every refresh token is revoked. The caller writes u.
+func (s *Service) cutOff(ctx context.Context, tx store.Tx, u *store.User, now time.Time) error {
+	at := now.UTC().Truncate(time.Microsecond) // what the store keeps
+	u.TokensValidAfter = &at
+	if err := tx.RevokeUserRefreshTokens(ctx, u.ID, now); err != nil {
+		return err
+	}
+	s.rot.forgetUser(u.ID)
+	return nil
 }
 
 // burnDummy spends what verifying a real hash spends, so an unknown org or user answers as
@@ -328,6 +367,42 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, clientAddr string) 
 	if d, ok := s.refreshAccount.allow(rt.userID, now); !ok {
 		return Tokens{}, rateLimited(d)
 	}
+	addr := addrKey(clientAddr)
+	prev, lead := s.rot.begin(rt, addr, now)
+	if !lead {
+		t, ok, err := s.rot.result(ctx, prev, addr, s.now())
+		if err != nil {
+			return Tokens{}, err
+		}
+		if ok {
+			s.log.Info("refresh token presented again within the grace window: same successor returned",
+				"org", orgID, "user", rt.userID, "family", rt.familyID, "addr", clientAddr)
+			return t, nil
+		}
+		// Not answerable from the earlier rotation: judged as any presentation (a rotated
+		// token is then a reuse).
+	}
+	tokens, err := s.rotate(ctx, orgID, rt, now)
+	if lead {
+		s.rot.finish(rt.hash, err == nil, tokens, s.now())
+	}
+	switch {
+	case err == nil:
+		return tokens, nil
+	case errors.Is(err, store.ErrTokenReused):
+		s.revokeReused(ctx, orgID, rt, clientAddr)
+		return Tokens{}, ErrTokenReused
+	case errors.Is(err, store.ErrTokenInvalid), errors.Is(err, store.ErrNotFound):
+		return Tokens{}, fmt.Errorf("%w: refresh token expired or unknown", ErrInvalidToken)
+	case errors.As(err, new(errLoginRejected)):
+		return Tokens{}, fmt.Errorf("%w: user disabled", ErrInvalidToken)
+	}
+	return Tokens{}, fmt.Errorf("accounts: refresh: %w", err)
+}
+
+// rotate replaces rt by a new token of its family and mints an access token, in one
+// transaction; the store's errors come back as they are.
+func (s *Service) rotate(ctx context.Context, orgID string, rt refreshToken, now time.Time) (Tokens, error) {
 	next, nrt, err := newRefreshToken(rt.familyID, rt.userID)
 	if err != nil {
 		return Tokens{}, err
@@ -347,27 +422,17 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, clientAddr string) 
 		if u.Disabled {
 			return errLoginRejected{reasonDisabled}
 		}
-		tokens.Access, tokens.AccessExpiresAt, err = s.mintAccess(orgID, u)
+		tokens.Access, tokens.AccessExpiresAt, err = s.mintAccess(orgID, u, now)
 		return err
 	})
-	switch {
-	case err == nil:
-		return tokens, nil
-	case errors.Is(err, store.ErrTokenReused):
-		s.revokeReused(ctx, orgID, rt, clientAddr)
-		return Tokens{}, ErrTokenReused
-	case errors.Is(err, store.ErrTokenInvalid), errors.Is(err, store.ErrNotFound):
-		return Tokens{}, fmt.Errorf("%w: refresh token expired or unknown", ErrInvalidToken)
-	case errors.As(err, new(errLoginRejected)):
-		return Tokens{}, fmt.Errorf("%w: user disabled", ErrInvalidToken)
-	}
-	return Tokens{}, fmt.Errorf("accounts: refresh: %w", err)
+	return tokens, err
 }
 
 // revokeReused revokes a reused token's family in a new transaction (the rotation's rolled
 // back) and audits it.
 func (s *Service) revokeReused(ctx context.Context, orgID string, rt refreshToken, addr string) {
 	now := s.now()
+	s.rot.forgetFamily(rt.familyID)
 	err := s.store.Write(ctx, orgID, func(tx store.Tx) error {
 		if err := tx.RevokeRefreshFamily(ctx, rt.familyID, now); err != nil {
 			return err
@@ -397,6 +462,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if err != nil {
 		return fmt.Errorf("accounts: logout: %w", err)
 	}
+	s.rot.forgetFamily(rt.familyID)
 	err = s.store.Write(ctx, orgID, func(tx store.Tx) error {
 		return tx.RevokeRefreshFamily(ctx, rt.familyID, s.now())
 	})
@@ -448,6 +514,9 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 	if u.Disabled {
 		return Principal{}, fmt.Errorf("%w: user disabled", ErrInvalidToken)
 	}
+	if u.TokensValidAfter != nil && accessIssued(c).Before(*u.TokensValidAfter) {
+		return Principal{}, fmt.Errorf("%w: access token issued before the user's sessions were ended (password change, reset or disable)", ErrInvalidToken)
+	}
 	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope)}, nil
 }
 
@@ -496,7 +565,7 @@ func (s *Service) authOIDC(ctx context.Context, token string) (Principal, error)
 	if err != nil {
 		return Principal{}, fmt.Errorf("accounts: authenticate: %w", err)
 	}
-	return Principal{OrgID: orgID, Kind: KindOIDC, ID: id.Subject, Email: id.Email, Role: id.Role}, nil
+	return Principal{OrgID: orgID, Kind: KindOIDC, ID: id.Subject, Email: id.Email, Role: id.Role, Scope: nonEmpty(id.Scope)}, nil
 }
 
 // unverifiedIssuer reads a JWT's iss without checking anything, only to route the token to

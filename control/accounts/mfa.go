@@ -35,7 +35,7 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (secret, otpauthUR
 			return fmt.Errorf("generate TOTP secret: %w", err)
 		}
 		u.TOTPSecret = secret
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, store.AuditRecord{
@@ -69,7 +69,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) ([]
 		if u.TOTPConfirmed || u.TOTPSecret == "" {
 			return fmt.Errorf("%w: no TOTP enrollment in progress", ErrInvalid)
 		}
-		step, ok := matchTOTP(u.TOTPSecret, code, now, u.TOTPLastStep)
+		secret, err := s.totpSecret(u)
+		if err != nil {
+			return err
+		}
+		step, ok := matchTOTP(secret, code, now, u.TOTPLastStep)
 		if !ok || !s.guard.claim(u.ID, step, now) {
 			return fmt.Errorf("%w: TOTP code does not match", ErrInvalid)
 		}
@@ -82,7 +86,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) ([]
 			return err
 		}
 		u.TOTPConfirmed, u.TOTPLastStep = true, step
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, store.AuditRecord{
@@ -120,7 +124,11 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, code string) err
 			return fmt.Errorf("%w: TOTP is not on", ErrInvalid)
 		}
 		method := "totp"
-		if step, ok := matchTOTP(u.TOTPSecret, code, now, u.TOTPLastStep); ok && s.guard.claim(u.ID, step, now) {
+		secret, err := s.totpSecret(u)
+		if err != nil {
+			return err
+		}
+		if step, ok := matchTOTP(secret, code, now, u.TOTPLastStep); ok && s.guard.claim(u.ID, step, now) {
 			claimed = step
 			u.TOTPLastStep = step
 		} else if rc := normalizeRecoveryCode(code); rc != "" {
@@ -136,7 +144,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, code string) err
 			return fmt.Errorf("%w: code does not match", ErrInvalid)
 		}
 		u.TOTPSecret, u.TOTPConfirmed = "", false
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
 		}
 		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, nil); err != nil {

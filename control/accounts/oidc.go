@@ -41,6 +41,13 @@ type OIDCConfig struct {
 	// strongest mapped role wins; a token with none mapped is refused.
 	RoleClaim string
 	RoleMap   map[string]store.Role
+	// ScopeClaim, when set, names the claim (dots walk into objects) that limits the principal
+	// to devices with those labels, as a user's scope does: an object of string values
+	// {"site": "fra1"}, a list of "key=value" strings, or one string "key=value,key=value".
+	// The string "*" grants every device. A token without the claim, or with an empty,
+	// malformed or oversized one, is refused: a broken IdP mapping must not mean every device.
+	// When empty, OIDC principals see every device their role allows.
+	ScopeClaim string
 	// EmailClaim is copied to Principal.Email; default "email".
 	EmailClaim string
 	// Algorithms allowed; default and maximum {RS256, ES256}. Never none or HS*.
@@ -234,6 +241,7 @@ func (v *oidcVerifier) discover(ctx context.Context) (string, error) {
 type oidcIdentity struct {
 	Subject, Email, OrgSlug string
 	Role                    store.Role
+	Scope                   map[string]string // nil: every device
 }
 
 // verify checks an access token: the algorithm from the allow-list (chosen by us, not by the
@@ -316,7 +324,75 @@ func (v *oidcVerifier) verify(ctx context.Context, token string) (oidcIdentity, 
 	if id.Role == "" {
 		return id, fmt.Errorf("%w: OIDC token's %q maps to no role", ErrForbidden, v.cfg.RoleClaim)
 	}
+	if v.cfg.ScopeClaim != "" {
+		scope, err := parseScopeClaim(claimPath(claims, v.cfg.ScopeClaim))
+		if err != nil {
+			return id, fmt.Errorf("%w: OIDC token's %q: %w", ErrForbidden, v.cfg.ScopeClaim, err)
+		}
+		id.Scope = scope
+	}
 	return id, nil
+}
+
+// scopeAll is the scope claim value that grants every device.
+const scopeAll = "*"
+
+// parseScopeClaim reads a scope claim (see OIDCConfig.ScopeClaim). Whatever it cannot read
+// exactly is an error, never an empty (unrestricted) scope.
+func parseScopeClaim(val any) (map[string]string, error) {
+	scope := map[string]string{}
+	add := func(pair string) error {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not key=value", pair)
+		}
+		if old, dup := scope[k]; dup && old != v {
+			return fmt.Errorf("label %q given twice with different values", k)
+		}
+		scope[k] = v
+		return nil
+	}
+	switch x := val.(type) {
+	case nil:
+		return nil, errors.New("claim missing")
+	case string:
+		if strings.TrimSpace(x) == scopeAll {
+			return nil, nil
+		}
+		for _, pair := range strings.Split(x, ",") {
+			if err := add(pair); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			pair, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("list element %v is not a string", e)
+			}
+			if err := add(pair); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			v, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("label %q is not a string", k)
+			}
+			scope[k] = v
+		}
+	default:
+		return nil, fmt.Errorf("a %T is no scope", val)
+	}
+	if len(scope) == 0 {
+		return nil, errors.New(`empty scope (use "*" for every device)`)
+	}
+	if err := validScope(scope); err != nil {
+		return nil, err
+	}
+	return scope, nil
 }
 
 // verificationKey exports a JWKS key for alg, refusing keys of another type, curve or

@@ -23,6 +23,7 @@ type Limits struct {
 	RefreshPerAddr    Limit
 	RefreshPerAccount Limit // per user, counted once the token is known to be genuine
 	MFAPerAccount     Limit // TOTP confirm/disable attempts per user
+	TokenPerAddr      Limit // password reset links redeemed per client address
 	// MaxKeys bounds each limiter's memory; the least recently used key is evicted first.
 	MaxKeys int
 }
@@ -38,6 +39,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.RefreshPerAddr, time.Second, 30)
 	def(&l.RefreshPerAccount, 2*time.Second, 10)
 	def(&l.MFAPerAccount, 10*time.Second, 5)
+	def(&l.TokenPerAddr, 10*time.Second, 10)
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = 10000
 	}

@@ -18,6 +18,7 @@ const (
 	apiKeyPrefix  = "kvmk_" // kvmk_<16 hex: public prefix>_<43 base64url: secret>
 	refreshPrefix = "kvmr_" // kvmr_<86 base64url: family id ‖ user id ‖ 32 random bytes>
 	invitePrefix  = "kvmi_" // kvmi_<43 base64url: 32 random bytes>
+	resetPrefix   = "kvmp_" // kvmp_<43 base64url: 32 random bytes>: a password reset
 
 	apiKeyIDBytes     = 8
 	secretBytes       = 32
@@ -134,6 +135,23 @@ func parseInviteToken(s string) (hash string, err error) {
 		return "", fmt.Errorf("%w: malformed invitation", ErrInvalidToken)
 	}
 	return tokenHash(invitePrefix + rest), nil
+}
+
+func newResetToken() (token, hash string) {
+	token = resetPrefix + b64url.EncodeToString(randomBytes(secretBytes))
+	return token, tokenHash(token)
+}
+
+func parseResetToken(s string) (hash string, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), resetPrefix)
+	if !ok {
+		return "", fmt.Errorf("%w: not a password reset token", ErrInvalidToken)
+	}
+	raw, err := b64url.DecodeString(rest)
+	if err != nil || len(raw) != secretBytes {
+		return "", fmt.Errorf("%w: malformed password reset token", ErrInvalidToken)
+	}
+	return tokenHash(resetPrefix + rest), nil
 }
 
 // uuidBytes parses a store id (canonical lower-case UUID).

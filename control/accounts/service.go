@@ -27,6 +27,16 @@ type Config struct {
 	AccessTTL  time.Duration // access JWT lifetime; default 15 min
 	RefreshTTL time.Duration // refresh token lifetime, renewed on each rotation; default 7 days
 	InviteTTL  time.Duration // invitation lifetime; default 7 days
+	ResetTTL   time.Duration // password reset link lifetime; default 1 h
+	// RefreshGrace is how long after a rotation the rotated refresh token may be presented
+	// again, from the same client address, and get the same successor (two browser tabs
+	// refreshing at once); default 10 s, negative turns it off. See rotations.
+	RefreshGrace time.Duration
+
+	// SecretKey (32 bytes) encrypts TOTP secrets at rest (AES-256-GCM). Every node of a
+	// deployment needs the same key. Without one, secrets are stored as they are (tests,
+	// and databases from before encryption); encrypted values then cannot be read.
+	SecretKey []byte
 
 	// OIDC, when set, also accepts access tokens from an external issuer.
 	OIDC *OIDCConfig
@@ -66,6 +76,11 @@ type Service struct {
 	loginAddr, loginAccount     *keyedLimiter
 	refreshAddr, refreshAccount *keyedLimiter
 	mfaAccount                  *keyedLimiter
+	passwordAccount             *keyedLimiter
+	resetAddr                   *keyedLimiter
+
+	sealer *sealer    // nil without a SecretKey
+	rot    *rotations // recent refresh rotations, for the grace window
 }
 
 // New makes a Service.
@@ -87,6 +102,10 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.AccessTTL, 15*time.Minute)
 	def(&cfg.RefreshTTL, 7*24*time.Hour)
 	def(&cfg.InviteTTL, 7*24*time.Hour)
+	def(&cfg.ResetTTL, time.Hour)
+	if cfg.RefreshGrace == 0 {
+		cfg.RefreshGrace = 10 * time.Second
+	}
 	def(&cfg.MaxFailureDelay, 15*time.Minute)
 	if cfg.FreeFailures <= 0 {
 		cfg.FreeFailures = 3
@@ -106,6 +125,12 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var seal *sealer
+	if cfg.SecretKey != nil {
+		if seal, err = newSealer(cfg.SecretKey); err != nil {
+			return nil, err
+		}
+	}
 	s := &Service{
 		cfg:            cfg,
 		store:          cfg.Store,
@@ -119,6 +144,11 @@ func New(cfg Config) (*Service, error) {
 		refreshAddr:    newKeyedLimiter(cfg.Limits.RefreshPerAddr, cfg.Limits.MaxKeys),
 		refreshAccount: newKeyedLimiter(cfg.Limits.RefreshPerAccount, cfg.Limits.MaxKeys),
 		mfaAccount:     newKeyedLimiter(cfg.Limits.MFAPerAccount, cfg.Limits.MaxKeys),
+		// Changing a password checks the current one: as slow to guess as a login.
+		passwordAccount: newKeyedLimiter(cfg.Limits.LoginPerAccount, cfg.Limits.MaxKeys),
+		resetAddr:       newKeyedLimiter(cfg.Limits.TokenPerAddr, cfg.Limits.MaxKeys),
+		sealer:          seal,
+		rot:             newRotations(cfg.RefreshGrace, cfg.Limits.MaxKeys),
 	}
 	s.dummy = sync.OnceValue(func() string {
 		// A hash of random bytes with the service's own parameters: verifying against it
