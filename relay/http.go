@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -44,7 +45,15 @@ func (r *Relay) newApp() *fiber.App {
 		return c.JSON(r.health(c.UserContext()))
 	})
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(r.metrics, promhttp.HandlerOpts{})))
-	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/console/", fiber.StatusFound) })
+	// The dashboard (sign in, devices) at the root; its files live beside the console's.
+	app.Get("/", func(c *fiber.Ctx) error {
+		page, err := fs.ReadFile(web.Assets(), "dashboard.html")
+		if err != nil {
+			return err
+		}
+		c.Type("html", "utf-8")
+		return c.Send(page)
+	})
 	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/console/img/icon.svg", fiber.StatusMovedPermanently) })
 	app.Use("/console", filesystem.New(filesystem.Config{
 		Root:         http.FS(web.Assets()),

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -235,52 +236,66 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 }
 
 // TestAssetsAreCSPClean checks the files themselves: no inline script, no style attributes, no
-// event-handler attributes, and every file the page refers to exists.
+// event-handler attributes, every file a page refers to exists, and no module builds markup
+// from strings.
 func TestAssetsAreCSPClean(t *testing.T) {
 	assets := Assets()
-	index, err := fs.ReadFile(assets, "index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	html := string(index)
-	for _, m := range regexp.MustCompile(`<script\b([^>]*)>([\s\S]*?)</script>`).FindAllStringSubmatch(html, -1) {
-		if !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
-			t.Errorf("index.html: inline script %q is blocked by script-src 'self'", m[0])
-		}
-	}
-	for _, bad := range []*regexp.Regexp{
-		regexp.MustCompile(`\sstyle\s*=`),                            // blocked by style-src 'self'
-		regexp.MustCompile(`<style[\s>]`),                            // likewise
-		regexp.MustCompile(`\son[a-z]+\s*=`),                         // inline event handlers
-		regexp.MustCompile(`(?i)(?:src|href)\s*=\s*"(?:[a-z]+:)?//`), // anything off-origin
-	} {
-		if m := bad.FindString(html); m != "" {
-			t.Errorf("index.html: %q breaks the console's CSP", m)
-		}
-	}
-	for _, m := range regexp.MustCompile(`(?:src|href)="([^"#:]+)"`).FindAllStringSubmatch(html, -1) {
-		if _, err := fs.Stat(assets, m[1]); err != nil {
-			t.Errorf("index.html refers to %s: %v", m[1], err)
-		}
+	for _, name := range []string{"index.html", "dashboard.html"} {
+		t.Run(name, func(t *testing.T) {
+			page, err := fs.ReadFile(assets, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			html := string(page)
+			for _, m := range regexp.MustCompile(`<script\b([^>]*)>([\s\S]*?)</script>`).FindAllStringSubmatch(html, -1) {
+				if !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
+					t.Errorf("inline script %q is blocked by script-src 'self'", m[0])
+				}
+			}
+			for _, bad := range []*regexp.Regexp{
+				regexp.MustCompile(`\sstyle\s*=`),                            // blocked by style-src 'self'
+				regexp.MustCompile(`<style[\s>]`),                            // likewise
+				regexp.MustCompile(`\son[a-z]+\s*=`),                         // inline event handlers
+				regexp.MustCompile(`(?i)(?:src|href)\s*=\s*"(?:[a-z]+:)?//`), // anything off-origin
+			} {
+				if m := bad.FindString(html); m != "" {
+					t.Errorf("%q breaks the pages' CSP", m)
+				}
+			}
+			for _, m := range regexp.MustCompile(`(?:src|href)="([^"#:]+)"`).FindAllStringSubmatch(html, -1) {
+				// The dashboard is served at the root and names its files by absolute path,
+				// under /console/ where the relay serves Assets.
+				ref := m[1]
+				if rest, ok := strings.CutPrefix(ref, "/console/"); ok {
+					ref = rest
+				} else if strings.HasPrefix(ref, "/") {
+					t.Errorf("refers to %s, outside /console/ where the relay serves the files", ref)
+					continue
+				}
+				if _, err := fs.Stat(assets, ref); err != nil {
+					t.Errorf("refers to %s: %v", m[1], err)
+				}
+			}
+		})
 	}
 	// Every module a script imports must exist.
-	importRe := regexp.MustCompile(`(?m)^\s*import\s[^"]*"\./([^"]+)"`)
-	err = fs.WalkDir(assets, "js", func(path string, d fs.DirEntry, err error) error {
+	importRe := regexp.MustCompile(`(?m)^\s*import\s[^"]*"(\.\.?/[^"]+)"`)
+	err := fs.WalkDir(assets, "js", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		src, err := fs.ReadFile(assets, path)
+		src, err := fs.ReadFile(assets, p)
 		if err != nil {
 			return err
 		}
 		for _, m := range importRe.FindAllStringSubmatch(string(src), -1) {
-			if _, err := fs.Stat(assets, "js/"+m[1]); err != nil {
-				t.Errorf("%s imports %s: %v", path, m[1], err)
+			if _, err := fs.Stat(assets, path.Join(path.Dir(p), m[1])); err != nil {
+				t.Errorf("%s imports %s: %v", p, m[1], err)
 			}
 		}
-		for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", "document.write"} {
+		for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", "document.write", "createContextualFragment", "DOMParser"} {
 			if strings.Contains(string(src), banned) {
-				t.Errorf("%s uses %s: agent-supplied text must only ever reach textContent", path, banned)
+				t.Errorf("%s uses %s: agent-supplied text must only ever reach textContent", p, banned)
 			}
 		}
 		return nil

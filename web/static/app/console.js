@@ -13,7 +13,7 @@ var STORE_KEY = "kvmrelay.console";
 var REDEEM_URL = "/api/v1/console/redeem";
 function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  return { code: params.get("code"), relayOnly: params.get("relay") === "1" };
+  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") };
 }
 function scrubFragment(relayOnly) {
   const url = window.location.pathname + window.location.search + (relayOnly ? "#relay=1" : "");
@@ -1934,7 +1934,11 @@ function wireVideo() {
   video.addEventListener("emptied", () => overlay.hasVideo = false);
 }
 async function start() {
-  const { code, relayOnly } = readFragment();
+  const { code, relayOnly, invite } = readFragment();
+  if (invite) {
+    window.location.replace(`/${window.location.hash}`);
+    return;
+  }
   if (code) {
     scrubFragment(relayOnly);
     openLink(code, relayOnly);

@@ -194,7 +194,13 @@ function wireVideo() {
 }
 
 async function start() {
-  const { code, relayOnly } = readFragment();
+  const { code, relayOnly, invite } = readFragment();
+  if (invite) {
+    // Invitation links (/console/#invite=…) are the dashboard's, at the relay's root; the
+    // fragment goes along and never reaches a server.
+    window.location.replace(`/${window.location.hash}`);
+    return;
+  }
   if (code) {
     // The code works once: take it out of the address bar (and history) before anything else.
     scrubFragment(relayOnly);

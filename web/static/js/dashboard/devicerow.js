@@ -1,0 +1,64 @@
+// One row of the device list. Names, labels, versions and capabilities come from admins and
+// agents: they are set as text only (dom.js), so markup in them stays visible characters.
+import { el } from "./dom.js";
+import { ago, capabilities, labels } from "./format.js";
+
+/**
+ * deviceRow(device, view): the <tr> for a device. view: {summary (sessionSummary), canOpen,
+ * openWhy (why not, when !canOpen), canStop, busy, now}.
+ */
+export function deviceRow(d, view) {
+  const revoked = !!d.revoked_at;
+  const online = !!d.online && !revoked;
+  const caps = capabilities(d.capabilities);
+  const capChips = [...caps.sources, ...caps.sizes, ...caps.codecs];
+
+  return el(
+    "tr",
+    { data: { deviceId: d.id, online: String(online) } },
+    el(
+      "td",
+      {},
+      el("span", { class: "device-name", data: { field: "name" }, text: d.name }),
+      el("span", { class: "device-id", text: d.id }),
+      revoked ? el("span", { class: "revoked", text: "Revoked" }) : null,
+    ),
+    el("td", {}, el("span", { class: "presence", data: { online: String(online), field: "presence" }, text: online ? "Online" : "Offline" })),
+    el("td", { class: "muted", data: { field: "last-seen" }, text: ago(d.last_seen, view.now) }),
+    el("td", { class: "mono", data: { field: "version" }, text: d.agent_version || "–" }),
+    el("td", { data: { field: "capabilities" } }, chips(capChips, "–")),
+    el("td", { data: { field: "labels" } }, chips(labels(d.labels), "")),
+    el("td", {}, consoleCell(d, view, revoked)),
+  );
+}
+
+function chips(items, none) {
+  if (items.length === 0) return el("span", { class: "muted", text: none });
+  return el("span", { class: "chips" }, ...items.map((t) => el("span", { class: "chip", attrs: { title: t }, text: t })));
+}
+
+function consoleCell(d, view, revoked) {
+  const s = view.summary;
+  const open = el("button", {
+    class: "btn btn-primary btn-small",
+    attrs: { type: "button", disabled: revoked || !view.canOpen || view.busy, title: view.canOpen ? null : view.openWhy },
+    data: { action: "open" },
+    aria: { label: `Open console of ${d.name}` },
+    text: "Open console",
+  });
+  const stop = view.canStop
+    ? el("button", {
+        class: "btn btn-small btn-danger",
+        attrs: { type: "button", disabled: !s?.live || view.busy },
+        data: { action: "stop" },
+        aria: { label: `Stop console sessions of ${d.name}` },
+        text: "Stop",
+      })
+    : null;
+  return el(
+    "div",
+    { class: "console-cell" },
+    el("span", { class: "session-state", data: { live: String(!!s?.live), field: "session" }, text: s ? s.text : "…" }),
+    el("div", { class: "console-actions" }, open, stop),
+  );
+}

@@ -1,0 +1,206 @@
+// The device list: presence, what each agent reports, the console's state; filter, open and
+// stop consoles. Reloads itself while shown, so presence stays current.
+import { byId, say } from "./dom.js";
+import { deviceRow } from "./devicerow.js";
+import { sessionSummary, matches, labels, capabilities } from "./format.js";
+import { openConsole } from "./consoles.js";
+import { messageOf } from "./errors.js";
+import { can } from "./roles.js";
+
+const RELOAD_MS = 10_000; // presence changes within the agents' 10 s heartbeat
+const SESSION_LOOKUPS = 50; // the console state is looked up for this many shown devices at most
+const LOOKUP_PARALLEL = 4;
+
+export class DevicesView {
+  #api;
+  #notice;
+  #me = null;
+  #devices = [];
+  #summaries = new Map(); // device id → sessionSummary
+  #busy = new Set(); // device ids with a request in flight
+  #timer = 0;
+  #loading = null;
+  #rows = byId("device-rows");
+  #table = byId("device-table");
+  #message = byId("devices-message");
+  #filter = byId("device-filter");
+  #count = byId("device-count");
+
+  /** api: Api; notice(text, kind): shows a page-level message. */
+  constructor({ api, notice }) {
+    this.#api = api;
+    this.#notice = notice;
+    this.#filter.addEventListener("input", () => this.#render());
+    byId("device-reload").addEventListener("click", () => this.reload());
+    this.#rows.addEventListener("click", (e) => this.#onClick(e));
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && this.#me) this.reload();
+    });
+  }
+
+  /** Shows the list for the signed-in user me (GET /me) and keeps it current. */
+  start(me) {
+    this.#me = me;
+    this.#devices = [];
+    this.#summaries.clear();
+    this.#render();
+    return this.reload();
+  }
+
+  stop() {
+    this.#me = null;
+    clearTimeout(this.#timer);
+    this.#devices = [];
+    this.#summaries.clear();
+    this.#rows.replaceChildren();
+  }
+
+  /** Loads devices and their console state now; one load at a time. */
+  reload() {
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = null;
+      clearTimeout(this.#timer);
+      if (this.#me && !document.hidden) this.#timer = setTimeout(() => this.reload(), RELOAD_MS);
+    });
+    return this.#loading;
+  }
+
+  async #load() {
+    if (!this.#me) return;
+    if (!can(this.#me.role, "read_devices")) {
+      this.#render();
+      return;
+    }
+    try {
+      this.#devices = await this.#api.devices();
+    } catch (err) {
+      if (!this.#me) return;
+      this.#notice(`The device list could not be loaded: ${messageOf(err)}`, "error");
+      return;
+    }
+    this.#render();
+    await this.#loadSessions();
+    this.#render();
+  }
+
+  // Looks up the recent sessions of the shown devices, a few requests at a time.
+  async #loadSessions() {
+    const queue = this.#shown().slice(0, SESSION_LOOKUPS);
+    const worker = async () => {
+      for (let d = queue.shift(); d && this.#me; d = queue.shift()) {
+        try {
+          this.#summaries.set(d.id, sessionSummary(await this.#api.sessions(d.id)));
+        } catch {
+          this.#summaries.delete(d.id);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: LOOKUP_PARALLEL }, worker));
+  }
+
+  #shown() {
+    const q = this.#filter.value.trim();
+    if (!q) return this.#devices;
+    return this.#devices.filter((d) => matches(searchText(d), q));
+  }
+
+  #render() {
+    const me = this.#me;
+    if (!me) return;
+    if (!can(me.role, "read_devices")) {
+      this.#table.hidden = true;
+      this.#count.textContent = "";
+      say(this.#message, `Your role (${me.role}) does not list devices. Ask an admin if you need console access.`);
+      return;
+    }
+    const shown = this.#shown();
+    this.#count.textContent = this.#devices.length === 0 ? "" : `${shown.length} of ${this.#devices.length}`;
+    if (this.#devices.length === 0) {
+      this.#table.hidden = true;
+      say(
+        this.#message,
+        can(me.role, "manage_devices")
+          ? "No devices yet. Create one and enroll its agent: kvmctl devices create NAME, then kvmctl devices enroll-token DEVICE."
+          : "No devices you can see yet. Ask an admin to add one, or to widen your scope.",
+      );
+      return;
+    }
+    say(this.#message, shown.length === 0 ? "No device matches the filter." : "");
+    this.#table.hidden = shown.length === 0;
+    const focused = document.activeElement?.closest?.("tr[data-device-id]") ? focusKey() : null;
+    const now = Date.now();
+    const canOpen = can(me.role, "console_control");
+    const openWhy = `Your role (${me.role}) may watch consoles but not start them.`;
+    const rows = shown.map((d) =>
+      deviceRow(d, {
+        summary: this.#summaries.get(d.id) ?? null,
+        canOpen,
+        openWhy,
+        // The API stops the sessions this user started, or every one for those who manage
+        // devices: a role that can start none and manages none has nothing to stop.
+        canStop: canOpen || can(me.role, "manage_devices"),
+        busy: this.#busy.has(d.id),
+        now,
+      }),
+    );
+    this.#rows.replaceChildren(...rows);
+    if (focused) restoreFocus(focused);
+  }
+
+  async #onClick(e) {
+    const button = e.target.closest?.("button[data-action]");
+    const row = button?.closest("tr[data-device-id]");
+    if (!button || !row) return;
+    const d = this.#devices.find((x) => x.id === row.dataset.deviceId);
+    if (!d || this.#busy.has(d.id)) return;
+    if (button.dataset.action === "open") {
+      // Inside the click: openConsole opens its tab before its first await.
+      const pending = openConsole(this.#api, d.id);
+      await this.#withBusy(d, pending, (s) => `Console of ${d.name} opened in a new tab (session ${s?.id ?? "?"}).`, "could not be opened");
+    } else if (button.dataset.action === "stop") {
+      const pending = this.#api.stopSessions(d.id);
+      await this.#withBusy(d, pending, (r) => stoppedText(d, r?.stopped ?? 0), "could not be stopped");
+    }
+  }
+
+  async #withBusy(d, pending, done, failed) {
+    this.#busy.add(d.id);
+    this.#render();
+    try {
+      const r = await pending;
+      this.#notice(done(r));
+    } catch (err) {
+      this.#notice(`The console of ${d.name} ${failed}: ${messageOf(err)}`, "error");
+    } finally {
+      this.#busy.delete(d.id);
+    }
+    await this.reload();
+  }
+}
+
+function stoppedText(d, n) {
+  if (n === 0) return `No console of ${d.name} that you may stop was running.`;
+  return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}.`;
+}
+
+// What the filter searches: name, id, labels, version and capabilities.
+function searchText(d) {
+  const c = capabilities(d.capabilities);
+  return [d.name, d.id, d.agent_version, d.online ? "online" : "offline", ...labels(d.labels), ...c.sources, ...c.sizes, ...c.codecs]
+    .map((x) => String(x ?? ""))
+    .join(" ");
+}
+
+// The focused button's device and action, so a reload does not steal a keyboard user's place.
+function focusKey() {
+  const b = document.activeElement;
+  const row = b?.closest("tr[data-device-id]");
+  return row && b.dataset.action ? { id: row.dataset.deviceId, action: b.dataset.action } : null;
+}
+
+function restoreFocus(key) {
+  for (const row of document.querySelectorAll("tr[data-device-id]")) {
+    if (row.dataset.deviceId !== key.id) continue;
+    row.querySelector(`button[data-action="${key.action === "stop" ? "stop" : "open"}"]`)?.focus({ preventScroll: true });
+  }
+}

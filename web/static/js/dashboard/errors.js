@@ -1,0 +1,55 @@
+// What went wrong with an API call, in words that say what to do next.
+
+/** An API call that failed: HTTP status (0: the relay was not reached), the API's stable code,
+ * its message for people, and for rate limits how many seconds to wait. */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = 0) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+
+  get rateLimited() {
+    return this.status === 429 || this.code === "rate-limited";
+  }
+}
+
+/** The error for a response that is not ok: the relay's own message when it sent one (plain
+ * text, shown with textContent), else one by status. */
+export async function errorOf(res) {
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  const code = typeof body?.code === "string" ? body.code : "";
+  const said = typeof body?.message === "string" && body.message !== "" ? body.message : "";
+  const wait = Number.parseInt(res.headers.get("Retry-After") ?? "", 10);
+  return new ApiError(res.status, code, said || byStatus(res.status), Number.isFinite(wait) && wait > 0 ? wait : 0);
+}
+
+export function unreachable() {
+  return new ApiError(0, "network", "The relay could not be reached. Check your network connection and try again.");
+}
+
+function byStatus(status) {
+  if (status === 401) return "You are not signed in, or your session ended. Sign in again.";
+  if (status === 403) return "Your role does not allow this.";
+  if (status === 404) return "Not found in your organization. It may have been removed: reload the list.";
+  if (status === 429) return "Too many attempts. Wait a minute and try again.";
+  if (status >= 500) return `The relay failed (HTTP ${status}). Try again in a moment.`;
+  return `The relay refused the request (HTTP ${status}).`;
+}
+
+/** The message to show for err, whatever it is. */
+export function messageOf(err) {
+  if (err instanceof ApiError) {
+    if (err.rateLimited && err.retryAfter > 0 && !/wait/i.test(err.message)) {
+      return `${err.message} Wait ${err.retryAfter} s and try again.`;
+    }
+    return err.message;
+  }
+  return "Something went wrong in this page. Reload it and try again.";
+}

@@ -1,0 +1,62 @@
+// Turning API values into short text. Every string from a device is hostile: these functions only
+// return strings, which callers put into textContent.
+
+/** "12 s ago", "5 min ago", "3 h ago", "2 d ago", or "never". */
+export function ago(iso, now = Date.now()) {
+  const t = Date.parse(iso ?? "");
+  if (Number.isNaN(t)) return "never";
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** The capabilities JSON the relay stores for a device ({sources, sizes, codecs}), as lists of
+ * strings; anything else is empty. */
+export function capabilities(raw) {
+  let c = null;
+  try {
+    c = typeof raw === "string" && raw !== "" ? JSON.parse(raw) : null;
+  } catch {
+    c = null;
+  }
+  const list = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === "string" && x !== "") : []);
+  return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs) };
+}
+
+/** Label pairs as "key=value" strings, sorted. */
+export function labels(obj) {
+  if (!obj || typeof obj !== "object") return [];
+  return Object.keys(obj)
+    .sort()
+    .map((k) => `${k}=${String(obj[k])}`);
+}
+
+// Session states (control/store/session.go): every state but these two is live.
+const FINAL = new Set(["STOPPED", "ERROR"]);
+
+export function live(session) {
+  return !!session && !FINAL.has(session.current);
+}
+
+/** What a device's console is doing, from its recent sessions (newest first). */
+export function sessionSummary(sessions) {
+  const open = sessions.filter(live);
+  if (open.length > 0) {
+    const s = open[0];
+    const what = s.current === "ACTIVE" ? "Console connected" : s.current === "REQUESTED" ? "Console starting" : `Console ${String(s.current).toLowerCase()}`;
+    return { live: true, count: open.length, text: open.length > 1 ? `${what} (+${open.length - 1} more)` : what };
+  }
+  const last = sessions[0];
+  if (!last) return { live: false, count: 0, text: "No console yet" };
+  const why = last.reason ? `: ${last.reason}` : "";
+  return { live: false, count: 0, text: `Last console ${last.current === "ERROR" ? "failed" : "ended"} ${ago(last.ended_at ?? last.updated_at)}${why}` };
+}
+
+/** Whether text matches a filter query (case-insensitive, every word somewhere). */
+export function matches(haystack, query) {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const text = haystack.toLowerCase();
+  return words.every((w) => text.includes(w));
+}
