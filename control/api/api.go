@@ -73,18 +73,24 @@ func (a *API) Routes() []Route {
 		{Method: "POST", Path: "/auth/refresh", Public: true, handle: a.refresh},
 		{Method: "POST", Path: "/auth/logout", Public: true, handle: a.logout},
 		{Method: "POST", Path: "/invitations/accept", Public: true, handle: a.acceptInvite},
+		{Method: "POST", Path: "/password-resets/accept", Public: true, handle: a.acceptPasswordReset},
 		{Method: "GET", Path: "/openapi.json", Public: true, handle: serveOpenAPI},
 
 		{Method: "GET", Path: "/me", handle: a.me},
 		{Method: "POST", Path: "/me/totp", handle: a.beginTOTP},
 		{Method: "POST", Path: "/me/totp/confirm", handle: a.confirmTOTP},
 		{Method: "DELETE", Path: "/me/totp", handle: a.disableTOTP},
+		{Method: "POST", Path: mePasswordPath, handle: a.changePassword},
 
 		{Method: "GET", Path: "/org", handle: a.getOrg},
 		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, handle: a.patchSettings},
 
 		{Method: "GET", Path: "/users", Action: accounts.ManageUsers, handle: a.listUsers},
 		{Method: "PATCH", Path: "/users/:id", Action: accounts.ManageUsers, handle: a.patchUser},
+		{Method: "POST", Path: "/users/:id/password-reset", Action: accounts.ManageUsers, handle: a.issuePasswordReset},
+		{Method: "POST", Path: "/users/:id/disable", Action: accounts.ManageUsers, handle: a.disableUser},
+		{Method: "POST", Path: "/users/:id/enable", Action: accounts.ManageUsers, handle: a.enableUser},
+		{Method: "DELETE", Path: "/users/:id/mfa", Action: accounts.ManageUsers, handle: a.resetMFA},
 		{Method: "GET", Path: "/users/invitations", Action: accounts.ManageUsers, handle: a.listInvites},
 		{Method: "POST", Path: "/users/invitations", Action: accounts.ManageUsers, handle: a.invite},
 

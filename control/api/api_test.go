@@ -28,7 +28,10 @@ import (
 
 func TestMain(m *testing.M) {
 	// fasthttp's once-started date ticker lives for the process.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
+	// TestExportStreamsPages serves on a real listener: its worker pool's idle cleaner sleeps
+	// out its 10 s tick after Shutdown.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
 // cutter records the devices the API asked the relay to disconnect.
@@ -50,12 +53,22 @@ type env struct {
 	st      store.Store
 	dataDir string
 	acc     *accounts.Service
+	mgr     *sessions.Manager
 	cut     *cutter
 }
 
 const ownerPassword = "correct horse battery staple"
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	// Without the refresh grace window: these tests present a rotated refresh token again at
+	// once, from the one address app.Test has, and mean a reuse (TestRefreshGraceAPI turns
+	// the window on).
+	return newEnvWith(t, func(c *accounts.Config) { c.RefreshGrace = -1 })
+}
+
+// newEnvWith is newEnv with the accounts configuration adjusted by mod.
+func newEnvWith(t *testing.T, mod func(*accounts.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -71,8 +84,10 @@ func newEnv(t *testing.T) *env {
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: "kvmrelay"})
 	require.NoError(t, err)
 	// Cheap hashing: the costs are the accounts package's business, not this test's.
-	acc, err := accounts.New(accounts.Config{Store: st, Issuer: iss, PublicURL: "https://relay.example",
-		Argon2: accounts.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	cfg := accounts.Config{Store: st, Issuer: iss, PublicURL: "https://relay.example",
+		Argon2: accounts.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+	mod(&cfg)
+	acc, err := accounts.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = acc.Close(context.Background()) })
 	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: "https://relay.example"})
@@ -82,7 +97,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))
-	return &env{t: t, app: app, st: st, dataDir: dir, acc: acc, cut: cut}
+	return &env{t: t, app: app, st: st, dataDir: dir, acc: acc, mgr: mgr, cut: cut}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil); it returns the status.

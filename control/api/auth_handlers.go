@@ -95,10 +95,16 @@ func authPath(c *fiber.Ctx) string {
 // the request came over TLS (directly or, per X-Forwarded-Proto, through a proxy); a plain
 // http relay on loopback (the demo) could not keep a Secure cookie.
 func setRefreshCookie(c *fiber.Ctx, token string, expires time.Time) {
+	setRefreshCookieAt(c, authPath(c), token, expires)
+}
+
+// setRefreshCookieAt is setRefreshCookie for a request outside the auth routes (a password
+// change answers with new tokens), which names their path itself.
+func setRefreshCookieAt(c *fiber.Ctx, path, token string, expires time.Time) {
 	ck := &fiber.Cookie{
 		Name:     RefreshCookie,
 		Value:    token,
-		Path:     authPath(c),
+		Path:     path,
 		Expires:  expires,
 		Secure:   c.Protocol() == "https",
 		HTTPOnly: true,

@@ -53,7 +53,9 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	case errors.Is(err, accounts.ErrTokenReused):
 		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "This refresh token was already used, so every session from that login was ended. Log in again.")
 	case errors.Is(err, accounts.ErrInvalidToken):
-		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask for a new invitation).")
+		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask an admin for a new invitation or reset link).")
+	case errors.Is(err, accounts.ErrWrongPassword):
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "The current password is wrong; nothing was changed. (Forgot it? Ask an admin for a reset link.)")
 	case errors.Is(err, accounts.ErrForbidden):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")
 	case errors.Is(err, accounts.ErrInvalid), errors.Is(err, store.ErrInvalid):
@@ -65,7 +67,7 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	case errors.Is(err, sessions.ErrDeviceRevoked):
 		return fail(c, fiber.StatusConflict, CodeConflict, "This device is revoked; enroll it again as a new device.")
 	case errors.Is(err, accounts.ErrMail):
-		return fail(c, fiber.StatusBadGateway, CodeInternal, "The invitation was created but the mail could not be sent; check the SMTP settings or resend.")
+		return fail(c, fiber.StatusBadGateway, CodeInternal, "The link was created but the mail could not be sent; check the SMTP settings, then send it again.")
 	}
 	a.log.Error("api request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	return fail(c, fiber.StatusInternalServerError, CodeInternal, "Internal error; the relay logged the details.")

@@ -187,6 +187,31 @@ func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason
 	return len(live), nil
 }
 
+// StopPrincipal stops every live session principal ("user:<id>", as Start recorded it) holds
+// on any device of the organization, for a principal whose access ended (a disabled user); it
+// returns how many it stopped.
+func (m *Manager) StopPrincipal(ctx context.Context, orgID, principal, actor, reason string) (int, error) {
+	var live []store.ConsoleSession
+	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
+		all, err := tx.SessionsToReconcile(ctx)
+		for _, s := range all {
+			if s.Principal == principal {
+				live = append(live, s)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, s := range live {
+		if _, err := m.Stop(ctx, orgID, s.ID, actor, reason); err != nil {
+			return i, err
+		}
+	}
+	return len(live), nil
+}
+
 func (m *Manager) disconnect(sid, reason string) {
 	if m.cfg.Disconnect != nil {
 		m.cfg.Disconnect.EndSession(sid, reason)
