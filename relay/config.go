@@ -39,8 +39,12 @@ type Config struct {
 	ConsoleTokenTTL time.Duration
 	// OIDC, when set, also accepts API access tokens from an external issuer (Keycloak…).
 	OIDC *accounts.OIDCConfig
-	// Mailer sends invitations; nil returns invitation links to the inviting admin.
+	// Mailer sends invitations and password reset links; nil returns the links to the admin.
 	Mailer accounts.Mailer
+	// SecretKeyFile holds the control plane's secret key (64 hex digits), which encrypts TOTP
+	// secrets at rest; every node of a deployment needs the same. Empty: SecretKeyFile in
+	// DataDir, generated on first start.
+	SecretKeyFile string
 	// TLSCertFile and TLSKeyFile (PEM) make the relay serve HTTPS itself, and accept agents'
 	// device certificates in the handshake (mTLS). Both or neither.
 	TLSCertFile, TLSKeyFile string

@@ -26,8 +26,12 @@ type controlPlane struct {
 }
 
 func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Logger) (*controlPlane, error) {
+	key, err := LoadSecretKey(cfg.DataDir, cfg.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := accounts.New(accounts.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, OIDC: cfg.OIDC,
-		Mailer: cfg.Mailer, Logger: log.With("component", "accounts")})
+		Mailer: cfg.Mailer, SecretKey: key, Logger: log.With("component", "accounts")})
 	if err != nil {
 		return nil, fmt.Errorf("relay: accounts: %w", err)
 	}

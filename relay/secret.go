@@ -54,6 +54,58 @@ func LoadOrCreateTURNSecret(dir string) ([]byte, error) {
 	return []byte(secret), nil
 }
 
+// SecretKeyFile holds the generated control-plane secret key inside the data directory.
+const SecretKeyFile = "secret-key"
+
+// LoadSecretKey returns the control plane's 32-byte secret key (it encrypts TOTP secrets at
+// rest), stored as 64 hex digits. With path set it reads that file, which must exist (a
+// multi-node deployment gives every node the same one). Without, it uses SecretKeyFile in dir,
+// creating a random key (mode 0600) on first start. Losing the key makes every enrolled
+// authenticator unusable: back it up with the data directory.
+func LoadSecretKey(dir, path string) ([]byte, error) {
+	if path != "" {
+		return readSecretKey(path)
+	}
+	path = filepath.Join(dir, SecretKeyFile)
+	key, err := readSecretKey(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("relay: generate secret key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("relay: create data dir: %w", err)
+	}
+	// O_EXCL: of two processes starting on one data directory, one creates the key and the
+	// other fails here rather than overwrite it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("relay: create secret key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(b[:]) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("relay: write secret key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("relay: write secret key: %w", err)
+	}
+	return b[:], nil
+}
+
+func readSecretKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("relay: read secret key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("relay: secret key %s must hold 64 hex digits (32 bytes), e.g. from: openssl rand -hex 32", path)
+	}
+	return key, nil
+}
+
 // LocalAddrs lists this machine's own non-loopback interface addresses as /32 and /128
 // prefixes. The demo allows TURN to relay to exactly these, so a console forced through TURN
 // reaches the demo agent on the same machine and nothing else on the network. Loopback stays

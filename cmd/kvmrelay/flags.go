@@ -28,6 +28,7 @@ type serveFlags struct {
 	listen, dataDir, publicURL, origins, logLevel   string
 	databaseURL, redisURL                           string
 	tlsCert, tlsKey                                 string
+	secretKeyFile                                   string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnTLSListen, turnTLSCert, turnTLSKey          string
@@ -49,6 +50,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN, https://LISTEN with --tls-cert)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS on --listen; agents may then authenticate with their device certificate (mTLS). Leave empty behind a TLS-terminating proxy: agents use proof of key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "file with the control plane's secret key (64 hex digits: openssl rand -hex 32) that encrypts TOTP secrets; every node of a deployment needs the same (default: generated in --data-dir)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.turnListen, "turn-listen", "127.0.0.1:3478", "embedded TURN address, UDP and TCP (empty disables TURN)")
@@ -82,7 +84,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey}
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
