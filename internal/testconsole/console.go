@@ -59,6 +59,7 @@ type Console struct {
 	pending   []webrtc.ICECandidateInit
 	errors    []signaling.ErrorMessage
 	byes      []signaling.Bye
+	foreign   []string // session-bound messages that named another session
 
 	videoPackets atomic.Int64
 	waitingAgent atomic.Bool
@@ -244,6 +245,17 @@ func (c *Console) readLoop() {
 			return
 		}
 		switch env.Type {
+		case signaling.TypeOffer, signaling.TypeCandidate, signaling.TypeBye:
+			// The relay must route these by session; one for another session is a routing
+			// bug (SECURITY.md item 14): record it, and never apply it.
+			if env.SID != c.sid {
+				c.mu.Lock()
+				c.foreign = append(c.foreign, fmt.Sprintf("%s for session %q", env.Type, env.SID))
+				c.mu.Unlock()
+				continue
+			}
+		}
+		switch env.Type {
 		case signaling.TypeOffer:
 			var d signaling.SDP
 			if signaling.DecodeData(env, &d) != nil {
@@ -325,6 +337,21 @@ func (c *Console) Errors() []signaling.ErrorMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]signaling.ErrorMessage(nil), c.errors...)
+}
+
+// Byes returns the byes received for this console's session so far.
+func (c *Console) Byes() []signaling.Bye {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]signaling.Bye(nil), c.byes...)
+}
+
+// Foreign returns the offers, candidates and byes that arrived naming another session than
+// this console's (dropped, not applied). A correct relay delivers none.
+func (c *Console) Foreign() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.foreign...)
 }
 
 // SID is the console session id.
