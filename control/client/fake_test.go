@@ -66,6 +66,18 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	mux.HandleFunc("GET /api/v1/audit/verify", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONAnswer(w, http.StatusOK, AuditVerification{OK: true, Entries: int64(len(f.audit))})
 	}))
+	mux.HandleFunc("POST /api/v1/me/password", f.authed(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in["current_password"] != "hunter2" {
+			apiErr(w, http.StatusForbidden, CodeForbidden, "The current password is wrong")
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.access, f.refresh = map[string]bool{}, map[string]bool{} // every session ends
+		writeJSONAnswer(w, http.StatusOK, f.issue())
+	}))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -15,7 +15,10 @@ import (
 const (
 	SettingsFile    = "config.json"
 	CredentialsFile = "credentials.json"
-	lockFile        = ".lock"
+	// WitnessFile holds the audit chain heads kvmctl audit verify saw, per server and
+	// organization, so the next verification can tell whether the chain still holds them.
+	WitnessFile = "audit-witness.json"
+	lockFile    = ".lock"
 )
 
 // Settings is config.json: what kvmctl remembers between runs (nothing secret).
@@ -109,6 +112,7 @@ func writeJSON(path string, v any, perm fs.FileMode) error {
 
 func (c *Client) settingsPath() string    { return filepath.Join(c.dir, SettingsFile) }
 func (c *Client) credentialsPath() string { return filepath.Join(c.dir, CredentialsFile) }
+func (c *Client) witnessPath() string     { return filepath.Join(c.dir, WitnessFile) }
 
 // loadCredentials reads credentials.json; ok is false when there is none for this server.
 func (c *Client) loadCredentials() (Credentials, bool, error) {

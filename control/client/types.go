@@ -169,7 +169,16 @@ type AuditVerification struct {
 	Entries   int64  `json:"entries,omitempty"`
 	BrokenSeq int64  `json:"broken_seq,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// HeadSeq and HeadHash name the chain's newest entry (servers before witnesses: zero).
+	HeadSeq  int64  `json:"head_seq,omitempty"`
+	HeadHash string `json:"head_hash,omitempty"`
+	// Witness is the server's word on the witness passed: "none", "ok" or WitnessMissing.
+	Witness string `json:"witness,omitempty"`
 }
+
+// WitnessMissing is AuditVerification.Witness when the chain no longer holds the entry the
+// reader saw earlier: it was shortened or rewritten from there.
+const WitnessMissing = "missing"
 
 // Err is nil for an intact chain and a *ChainBrokenError naming the first broken row otherwise.
 func (v AuditVerification) Err() error {
