@@ -83,7 +83,8 @@ func writeLine(w *bufio.Writer, e client.AuditEntry) error {
 }
 
 func (a *app) auditVerify(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("audit verify", "[-o table|json]")
+	fs := a.cmdFlags("audit verify", "[--no-witness] [-o table|json]")
+	noWitness := fs.Bool("no-witness", false, "neither check nor record the head this kvmctl saw at its last verification")
 	out := outputFlag(fs.FlagSet, "table", "json")
 	if _, err := a.parse(fs, args); err != nil {
 		return err
@@ -92,9 +93,31 @@ func (a *app) auditVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := c.VerifyAudit(ctx)
+	// The witness: the head of this organization's chain at the last successful verification
+	// from this config directory. Passing it lets the server say whether the chain still holds
+	// that entry: rows removed from the end, or the chain rewritten and re-anchored, would
+	// otherwise verify as a consistent (shorter or different) chain.
+	var orgID string
+	var witness client.AuditHead
+	haveWitness := false
+	if !*noWitness {
+		me, err := c.Me(ctx)
+		if err != nil {
+			return err
+		}
+		orgID = me.OrgID
+		if witness, haveWitness, err = c.Witness(orgID); err != nil {
+			return err
+		}
+	}
+	v, err := c.VerifyAuditWitness(ctx, witness)
 	if err != nil {
 		return err
+	}
+	if v.OK && !*noWitness && v.HeadSeq > 0 {
+		if err := c.SaveWitness(ctx, orgID, client.AuditHead{Seq: v.HeadSeq, Hash: v.HeadHash}); err != nil {
+			return fmt.Errorf("the chain is intact, but its head could not be recorded for the next verification: %w", err)
+		}
 	}
 	if out.value == "json" {
 		if err := writeJSON(a.stdout, v); err != nil {
@@ -102,6 +125,18 @@ func (a *app) auditVerify(ctx context.Context, args []string) error {
 		}
 	} else if v.OK {
 		fmt.Fprintf(a.stdout, "Audit chain intact: %d entries.\n", v.Entries)
+		switch {
+		case *noWitness:
+		case haveWitness:
+			fmt.Fprintf(a.stdout, "It still holds seq %d as this kvmctl verified it last time.\n", witness.Seq)
+		case v.HeadSeq > 0:
+			fmt.Fprintf(a.stdout, "First verification from here: head seq %d recorded; later runs check the chain still holds it.\n", v.HeadSeq)
+		}
+	}
+	if haveWitness && v.Witness == client.WitnessMissing {
+		return &client.ChainBrokenError{Seq: witness.Seq, Reason: fmt.Sprintf(
+			"the chain no longer contains the entry this kvmctl verified last time (seq %d, hash %s): entries were removed or the chain was rewritten since; keep a copy (kvmctl audit export) and investigate. Server: %s",
+			witness.Seq, witness.Hash, v.Reason)}
 	}
 	if err := v.Err(); err != nil {
 		return fmt.Errorf("%w\nthe first broken row is seq %d: it and every row after it cannot be trusted; keep a copy for investigation with kvmctl audit export",

@@ -26,6 +26,7 @@ type fakeRelay struct {
 	sessions map[string][]map[string]any // device id → sessions, newest first
 	audit    []map[string]any
 	broken   int64 // audit/verify reports this seq broken (0: intact)
+	disabled map[string]bool
 }
 
 type fakeError struct {
@@ -162,12 +163,45 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 		}
 		return 200, map[string]any{"entries": page, "next_after": after}
 	})
-	route("GET /api/v1/audit/verify", true, func(*http.Request, map[string]any) (int, any) {
+	route("GET /api/v1/audit/verify", true, func(r *http.Request, _ map[string]any) (int, any) {
 		if f.broken != 0 {
 			return 200, map[string]any{"ok": false, "broken_seq": f.broken, "reason": "hash does not match the row"}
 		}
-		return 200, map[string]any{"ok": true, "entries": len(f.audit)}
+		// The chain's entries are h1…hN; a witness beyond N or with another hash is missing.
+		witness := "none"
+		if ws := r.URL.Query().Get("witness_seq"); ws != "" {
+			seq, _ := strconv.Atoi(ws)
+			witness = "ok"
+			if seq > len(f.audit) || r.URL.Query().Get("witness_hash") != fmt.Sprintf("h%d", seq) {
+				return 200, map[string]any{"ok": false, "entries": len(f.audit), "broken_seq": len(f.audit) + 1,
+					"reason": "the chain ends before the witness", "witness": "missing", "head_seq": len(f.audit), "head_hash": fmt.Sprintf("h%d", len(f.audit))}
+			}
+		}
+		return 200, map[string]any{"ok": true, "entries": len(f.audit), "head_seq": len(f.audit), "head_hash": fmt.Sprintf("h%d", len(f.audit)), "witness": witness}
 	})
+	route("POST /api/v1/me/password", true, func(_ *http.Request, in map[string]any) (int, any) {
+		if in["current_password"] != " hunter2 " {
+			return 403, map[string]string{"code": "forbidden", "message": "The current password is wrong; nothing was changed."}
+		}
+		return 200, map[string]any{"token_type": "Bearer", "access_token": fakeAccess, "access_expires_at": tExpires,
+			"refresh_token": "refresh-2", "refresh_expires_at": tExpires}
+	})
+	route("POST /api/v1/password-resets/accept", false, func(_ *http.Request, in map[string]any) (int, any) {
+		if in["token"] != "kvmp_tok" {
+			return 401, map[string]string{"code": "invalid-token", "message": "The token is invalid, used or expired."}
+		}
+		return 200, map[string]any{"id": "u1", "email": "ops@acme.test", "role": "admin", "org_slug": "acme", "org_name": "ACME"}
+	})
+	route("POST /api/v1/users/{id}/password-reset", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 201, map[string]any{"link": "https://relay.test/console/#reset=kvmp_tok", "user_id": r.PathValue("id"), "expires_at": tExpires}
+	})
+	route("POST /api/v1/users/{id}/disable", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 200, map[string]any{"user": map[string]any{"id": r.PathValue("id"), "email": "ops@acme.test", "disabled": true}, "sessions_stopped": 2}
+	})
+	route("POST /api/v1/users/{id}/enable", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 200, map[string]any{"id": r.PathValue("id"), "email": "ops@acme.test", "disabled": false}
+	})
+	route("DELETE /api/v1/users/{id}/mfa", true, func(*http.Request, map[string]any) (int, any) { return 204, nil })
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -38,6 +38,10 @@ Commands:
                                          or KVMCTL_API_KEY set, check and store that key
   logout                                 revoke the stored login and forget it
   whoami                                 who the credentials are: organization, role, scope
+  password change [--password-stdin]     change your password (never echoed); your other
+                                         sessions end, this login goes on
+  password reset --token TOKEN|LINK [--password-stdin]
+                                         set a new password with the reset link an admin sent
   devices list                           devices with presence and labels
   devices create NAME [--label k=v]...   create a device (then mint its enrollment token)
   devices revoke DEVICE                  revoke a device: its agent is cut off at once
@@ -49,15 +53,22 @@ Commands:
   users list                             the organization's users
   users invite EMAIL --role ROLE [--scope k=v]...
                                          invite by email (the link is printed when not mailed)
+  users reset-password USER              a one-time password reset link (mailed, or printed)
+  users disable USER                     disable a user: sessions and consoles end at once
+  users enable USER                      enable a disabled user
+  users reset-mfa USER                   turn off a user's second factor (lost authenticator)
   apikeys list                           API keys (never their secrets)
   apikeys create NAME --role ROLE [--scope k=v]...
                                          create an API key; the key is printed this once
   apikeys revoke ID                      revoke an API key
   audit list [--after SEQ] [--limit N]   one page of the audit chain (-o table|json|jsonl)
-  audit verify                           walk the audit chain; exit 7 names the first broken row
+  audit verify [--no-witness]            walk the audit chain; exit 7 names the first broken row,
+                                         or says the chain no longer holds the entry this
+                                         kvmctl verified last time (kept per server and
+                                         organization in audit-witness.json)
   audit export [--after SEQ]             the whole chain from SEQ on, as JSON lines
 
-DEVICE is a device id or a device name (a name more than one device carries is refused with
+USER is a user id or email. DEVICE is a device id or a device name (a name more than one device carries is refused with
 the candidates listed). Listing commands take -o table (default) or -o json. Roles: owner,
 admin, operator, viewer, auditor. A scope (--scope k=v) limits a role to devices with those
 labels. Run kvmctl COMMAND --help for a command's flags.
@@ -161,6 +172,12 @@ func commands() map[string]handler {
 		"console get":          (*app).consoleGet,
 		"users list":           (*app).usersList,
 		"users invite":         (*app).usersInvite,
+		"users reset-password": (*app).usersResetPassword,
+		"users disable":        (*app).usersDisable,
+		"users enable":         (*app).usersEnable,
+		"users reset-mfa":      (*app).usersResetMFA,
+		"password change":      (*app).passwordChange,
+		"password reset":       (*app).passwordReset,
 		"apikeys list":         (*app).apikeysList,
 		"apikeys create":       (*app).apikeysCreate,
 		"apikeys revoke":       (*app).apikeysRevoke,
