@@ -131,7 +131,10 @@ func (a *app) usersResetPassword(ctx context.Context, args []string) error {
 			client.Sanitize(u.Email), ts(r.ExpiresAt), until(r.ExpiresAt, a.now()))
 		return nil
 	}
-	fmt.Fprintf(a.stderr, "No mail is configured: send %s this link (shown once; it works once, until %s, %s):\n",
+	if r.MailError != "" {
+		fmt.Fprintf(a.stderr, "%s\n", client.Sanitize(r.MailError))
+	}
+	fmt.Fprintf(a.stderr, "Not mailed: send %s this link (shown once; it works once, until %s, %s):\n",
 		client.Sanitize(u.Email), ts(r.ExpiresAt), until(r.ExpiresAt, a.now()))
 	fmt.Fprintln(a.stdout, client.Sanitize(r.Link))
 	return nil

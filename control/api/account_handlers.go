@@ -1,10 +1,13 @@
 package api
 
 import (
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/kvmrelay/kvmrelay/control/accounts"
 )
 
 // Password change, password reset links, disabling users and resetting their MFA.
@@ -46,14 +49,22 @@ type passwordResetView struct {
 	Link      string    `json:"link"`
 	UserID    string    `json:"user_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// MailError says the mail could not be sent; Link is then set, for the admin to pass on.
+	MailError string `json:"mail_error,omitempty"`
 }
 
 func (a *API) issuePasswordReset(c *fiber.Ctx) error {
 	link, r, err := a.cfg.Accounts.IssuePasswordReset(c.UserContext(), principalOf(c), c.Params("id"))
-	if err != nil {
+	out := passwordResetView{Link: link, UserID: r.UserID, ExpiresAt: r.ExpiresAt}
+	switch {
+	case errors.Is(err, accounts.ErrMail) && link != "":
+		// The reset stands: hand the link to the admin rather than lose it.
+		a.log.Warn("password reset mail not sent; link returned to the admin", "user", r.UserID, "err", err)
+		out.MailError = "The mail could not be sent (check the SMTP settings); pass this link on yourself."
+	case err != nil:
 		return a.failErr(c, err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(passwordResetView{Link: link, UserID: r.UserID, ExpiresAt: r.ExpiresAt})
+	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
 type resetRequest struct {

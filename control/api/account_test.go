@@ -378,3 +378,29 @@ func TestRefreshGraceAPI(t *testing.T) {
 	assert.Equal(t, tab1.body["access_token"], tab2.body["access_token"])
 	assert.Equal(t, http.StatusOK, e.web("/api/v1/auth/refresh", true, tab2.cookie.Value, nil, false).status, "the session lives on")
 }
+
+type failingMailer struct{}
+
+func (failingMailer) Send(context.Context, string, string, string) error { return assert.AnError }
+
+// TestPasswordResetMailFailure: when mailing fails, the admin gets the link (the reset stands).
+func TestPasswordResetMailFailure(t *testing.T) {
+	e := newEnvWith(t, func(c *accounts.Config) { c.Mailer = failingMailer{} })
+	_, owner := e.owner("acme")
+	require.NoError(t, e.st.Write(context.Background(), e.orgOf(owner), func(tx store.Tx) error {
+		_, err := tx.CreateUser(context.Background(), store.User{Email: "op@acme.example", PasswordHash: "x", Role: store.RoleOperator, CreatedAt: time.Now()})
+		return err
+	}))
+	var r passwordResetView
+	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/users/"+e.userID(owner, "op@acme.example")+"/password-reset", owner, nil, &r))
+	assert.NotEmpty(t, r.MailError)
+	resetTokenOf(t, r.Link)
+}
+
+// orgOf is the organization of an access token's principal.
+func (e *env) orgOf(tok string) string {
+	e.t.Helper()
+	var me meView
+	require.Equal(e.t, http.StatusOK, e.do("GET", "/api/v1/me", tok, nil, &me))
+	return me.OrgID
+}

@@ -16,6 +16,8 @@ type PasswordReset struct {
 	Link      string    `json:"link"`
 	UserID    string    `json:"user_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// MailError is the server's word that mailing failed (Link is then set).
+	MailError string `json:"mail_error,omitempty"`
 }
 
 // ResetDone is the answer of redeeming a reset link: the user and where they sign in.
