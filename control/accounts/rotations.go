@@ -31,8 +31,9 @@ type rotations struct {
 	grace time.Duration
 	max   int
 
-	mu sync.Mutex
-	m  map[string]*rotation // by the rotated token's hash
+	mu        sync.Mutex
+	m         map[string]*rotation // by the rotated token's hash
+	lastSweep time.Time
 }
 
 type rotation struct {
@@ -69,8 +70,11 @@ func (r *rotations) begin(rt refreshToken, addr string, now time.Time) (prev *ro
 			return e, false // under way
 		}
 	}
-	if len(r.m) >= r.max {
+	// Sweep at most once per window: entries hold live successor tokens, which should not
+	// outstay their use.
+	if len(r.m) >= r.max || now.Sub(r.lastSweep) > r.grace {
 		r.expire(now)
+		r.lastSweep = now
 	}
 	if len(r.m) >= r.max {
 		// Full of live entries: this presentation gets no grace (a concurrent second one

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -496,4 +497,19 @@ func TestOIDCScopeClaimGrantsOnlyThatScope(t *testing.T) {
 		_, err := e.svc.Authenticate(ctx, sign(t, key, jwa.RS256(), claims(bad)))
 		require.ErrorIs(t, err, ErrForbidden, "%v", bad)
 	}
+}
+
+func TestRotationsForgetExpiredSuccessors(t *testing.T) {
+	r := newRotations(10*time.Second, 100)
+	now := time.Unix(1_800_000_000, 0)
+	for i := range 5 {
+		rt := refreshToken{hash: strconv.Itoa(i), familyID: "f", userID: "u"}
+		_, lead := r.begin(rt, "a", now)
+		require.True(t, lead)
+		r.finish(rt.hash, true, Tokens{Refresh: "successor"}, now)
+	}
+	require.Len(t, r.m, 5)
+	_, lead := r.begin(refreshToken{hash: "new"}, "a", now.Add(11*time.Second))
+	require.True(t, lead)
+	assert.Len(t, r.m, 1, "successors older than the window are dropped, not kept until the map fills")
 }
