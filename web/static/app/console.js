@@ -13,7 +13,7 @@ var STORE_KEY = "kvmrelay.console";
 var REDEEM_URL = "/api/v1/console/redeem";
 function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") };
+  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") || params.has("reset") };
 }
 function scrubFragment(relayOnly) {
   const url = window.location.pathname + window.location.search + (relayOnly ? "#relay=1" : "");

@@ -214,6 +214,9 @@ var Api = class {
   acceptInvite(token, password) {
     return this.#send("POST", "/invitations/accept", { token, password }, null);
   }
+  acceptPasswordReset(token, password) {
+    return this.#send("POST", "/password-resets/accept", { token, password }, null);
+  }
   async #call(method, path, body) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");
@@ -440,11 +443,31 @@ function remember(org) {
 
 // static/js/dashboard/invite.js
 var MIN_PASSWORD = 12;
+var KINDS = {
+  invite: {
+    title: "Accept your invitation",
+    submit: "Accept and sign in",
+    accept: (api2, token, password) => api2.acceptInvite(token, password),
+    dead: "This invitation is invalid, expired or already used. Ask the person who invited you for a new one.",
+    ready: "Welcome! Your account is ready.",
+    signIn: "Your account is ready. Sign in with your new password."
+  },
+  reset: {
+    title: "Choose a new password",
+    submit: "Set password and sign in",
+    accept: (api2, token, password) => api2.acceptPasswordReset(token, password),
+    dead: "This reset link is invalid, expired or already used. Ask an administrator of your organization for a new one.",
+    ready: "Your password was changed. Every other session of your account was signed out.",
+    signIn: "Your password was changed. Sign in with the new password."
+  }
+};
 var InviteView = class {
   #api;
   #auth;
   #onDone;
   #token = "";
+  #kind = KINDS.invite;
+  #title = byId("invite-title");
   #form = byId("invite-form");
   #password = byId("invite-password");
   #confirm = byId("invite-confirm");
@@ -460,7 +483,11 @@ var InviteView = class {
       this.#accept();
     });
   }
-  show(token) {
+  /** kind: "invite" or "reset". */
+  show(token, kind = "invite") {
+    this.#kind = KINDS[kind] ?? KINDS.invite;
+    this.#title.textContent = this.#kind.title;
+    this.#submit.textContent = this.#kind.submit;
     this.#token = token;
     this.#password.value = "";
     this.#confirm.value = "";
@@ -485,10 +512,10 @@ var InviteView = class {
     say(this.#error, "");
     let user;
     try {
-      user = await this.#api.acceptInvite(this.#token, password);
+      user = await this.#kind.accept(this.#api, this.#token, password);
     } catch (err) {
       this.#submit.disabled = err?.status === 401;
-      say(this.#error, err?.status === 401 ? "This invitation is invalid, expired or already used. Ask the person who invited you for a new one." : messageOf(err));
+      say(this.#error, err?.status === 401 ? this.#kind.dead : messageOf(err));
       return;
     }
     this.#token = "";
@@ -498,13 +525,13 @@ var InviteView = class {
       if (!org) throw new Error("no organization in the answer");
       await this.#auth.login({ org, email, password });
     } catch {
-      this.#onDone({ signedIn: false, org, email, message: "Your account is ready. Sign in with your new password." });
+      this.#onDone({ signedIn: false, org, email, message: this.#kind.signIn });
       return;
     } finally {
       this.#password.value = "";
       this.#confirm.value = "";
     }
-    this.#onDone({ signedIn: true, org, email, message: "Welcome! Your account is ready." });
+    this.#onDone({ signedIn: true, org, email, message: this.#kind.ready });
   }
 };
 
@@ -902,17 +929,22 @@ byId("signout").addEventListener("click", async () => {
   notice("");
   showSignIn({ message: "You signed out." });
 });
-function takeInvite() {
+function takeLink() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  const token = params.get("invite");
-  if (token) history.replaceState(history.state, "", window.location.pathname + window.location.search);
-  return token;
+  for (const kind of ["invite", "reset"]) {
+    const token = params.get(kind);
+    if (token) {
+      history.replaceState(history.state, "", window.location.pathname + window.location.search);
+      return { kind, token };
+    }
+  }
+  return null;
 }
 async function start() {
-  const token = takeInvite();
-  if (token) {
+  const link = takeLink();
+  if (link) {
     show("invite");
-    invite.show(token);
+    invite.show(link.token, link.kind);
     return;
   }
   show("loading");

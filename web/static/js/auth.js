@@ -11,10 +11,10 @@ const STORE_KEY = "kvmrelay.console";
 const REDEEM_URL = "/api/v1/console/redeem";
 
 /** The parameters of the URL fragment: code (one-time login), relay=1 (TURN only), and
- * whether it is an invitation (invite=…, which the dashboard handles). */
+ * whether it is an invitation or a password reset (invite=…, reset=…: the dashboard's). */
 export function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") };
+  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") || params.has("reset") };
 }
 
 /** Removes the one-time code from the address bar and history, keeping relay=1. */

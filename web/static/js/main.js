@@ -196,8 +196,8 @@ function wireVideo() {
 async function start() {
   const { code, relayOnly, invite } = readFragment();
   if (invite) {
-    // Invitation links (/console/#invite=…) are the dashboard's, at the relay's root; the
-    // fragment goes along and never reaches a server.
+    // Invitation and password-reset links (/console/#invite=…, #reset=…) are the dashboard's,
+    // at the relay's root; the fragment goes along and never reaches a server.
     window.location.replace(`/${window.location.hash}`);
     return;
   }

@@ -41,6 +41,10 @@ export class Api {
     return this.#send("POST", "/invitations/accept", { token, password }, null);
   }
 
+  acceptPasswordReset(token, password) {
+    return this.#send("POST", "/password-resets/accept", { token, password }, null);
+  }
+
   async #call(method, path, body) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");

@@ -75,20 +75,25 @@ byId("signout").addEventListener("click", async () => {
   showSignIn({ message: "You signed out." });
 });
 
-// The invitation token arrives in the fragment, which browsers never send to a server; it is
-// taken out of the address bar (and history) before anything else.
-function takeInvite() {
+// An invitation or password-reset token arrives in the fragment, which browsers never send to
+// a server; it is taken out of the address bar (and history) before anything else.
+function takeLink() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  const token = params.get("invite");
-  if (token) history.replaceState(history.state, "", window.location.pathname + window.location.search);
-  return token;
+  for (const kind of ["invite", "reset"]) {
+    const token = params.get(kind);
+    if (token) {
+      history.replaceState(history.state, "", window.location.pathname + window.location.search);
+      return { kind, token };
+    }
+  }
+  return null;
 }
 
 async function start() {
-  const token = takeInvite();
-  if (token) {
+  const link = takeLink();
+  if (link) {
     show("invite");
-    invite.show(token);
+    invite.show(link.token, link.kind);
     return;
   }
   show("loading");
