@@ -119,7 +119,7 @@ func TestRedeemOnce(t *testing.T) {
 
 func TestHeadersAndEndpoints(t *testing.T) {
 	r := startRelay(t, true)
-	for _, path := range []string{"/console/", "/healthz", "/api/v1/console/redeem"} {
+	for _, path := range []string{"/", "/console/", "/healthz", "/api/v1/console/redeem"} {
 		resp, err := http.Get(r.URL() + path)
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -134,6 +134,12 @@ func TestHeadersAndEndpoints(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(page), "<video")
+	resp, err = http.Get(r.URL() + "/")
+	require.NoError(t, err)
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(page), `id="signin-form"`, "the dashboard's sign-in is at the root")
 
 	resp, err = http.Get(r.URL() + "/metrics")
 	require.NoError(t, err)
