@@ -36,6 +36,7 @@ type serveFlags struct {
 	turnUDPSockets                                  int
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
+	oidc                                            oidcFlags
 
 	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
 	// peers; nil is the system's (tests inject one).
@@ -70,6 +71,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.turnTLSName, "turn-tls-name", "", "host name in turns: URLs, matching the certificate (default: --turn-public-ip)")
 	fs.IntVar(&f.turnUDPSockets, "turn-udp-sockets", 0, "UDP sockets on the TURN port (SO_REUSEPORT; default one per CPU)")
 	fs.StringVar(&f.turnAdvertise, "turn-advertise", "", "TURN transports handed to peers: any of udp,tcp,tls (default all that listen)")
+	f.oidc.register(fs)
 }
 
 func (f *serveFlags) logger() *slog.Logger {
@@ -85,6 +87,11 @@ func (f *serveFlags) logger() *slog.Logger {
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile}
+	oidc, err := f.oidc.config()
+	if err != nil {
+		return relay.Config{}, err
+	}
+	cfg.OIDC = oidc
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
