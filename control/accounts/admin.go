@@ -171,24 +171,14 @@ func (s *Service) consoleLink(kind, token string) string {
 }
 
 // AcceptInvite redeems an invitation: it makes the user with the invited email, role and
-// scope, and the password given. Each invitation works once, before it expires.
-func (s *Service) AcceptInvite(ctx context.Context, token, password string) (store.User, error) {
+// scope, and the password given. Each invitation works once, before it expires. Attempts are
+// limited per client address, as for reset links.
+func (s *Service) AcceptInvite(ctx context.Context, token, password, clientAddr string) (store.User, error) {
 	hash, err := parseInviteToken(token)
 	if err != nil {
 		return store.User{}, err
 	}
-	orgID, err := s.store.Lookup(ctx, store.LookupInvite, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, fmt.Errorf("%w: unknown invitation", ErrInvalidToken)
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("accounts: accept invitation: %w", err)
-	}
-	// Only now, for a genuine invitation, spend the hashing.
-	if err := checkPassword(password); err != nil {
-		return store.User{}, err
-	}
-	pwHash, err := s.hasher.hash(ctx, password)
+	orgID, pwHash, err := s.redeemable(ctx, clientAddr, store.LookupInvite, hash, password, "invitation")
 	if err != nil {
 		return store.User{}, err
 	}
@@ -332,4 +322,27 @@ func (s *Service) Invitations(ctx context.Context, p Principal) ([]store.Invitat
 		return nil, storeErr("list invitations", err)
 	}
 	return out, nil
+}
+
+// redeemable is the common start of redeeming a one-time link (an invitation, a password
+// reset): the per-address limit, then the token's organization, and only for a genuine link
+// the new password's check and hash, so guesses never cost an argon2id run.
+func (s *Service) redeemable(ctx context.Context, clientAddr string, kind store.LookupKind, hash, password, what string) (orgID, pwHash string, err error) {
+	if d, ok := s.resetAddr.allow(addrKey(clientAddr), s.now()); !ok {
+		return "", "", rateLimited(d)
+	}
+	orgID, err = s.store.Lookup(ctx, kind, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", fmt.Errorf("%w: unknown %s", ErrInvalidToken, what)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("accounts: redeem %s: %w", what, err)
+	}
+	if err := checkPassword(password); err != nil {
+		return "", "", err
+	}
+	if pwHash, err = s.hasher.hash(ctx, password); err != nil {
+		return "", "", err
+	}
+	return orgID, pwHash, nil
 }

@@ -153,14 +153,14 @@ func TestInvitations(t *testing.T) {
 	assert.NotEqual(t, tok, inv.TokenHash)
 	assert.NotContains(t, inv.TokenHash, tok)
 
-	_, err = e.svc.AcceptInvite(ctx, tok, "short")
+	_, err = e.svc.AcceptInvite(ctx, tok, "short", "192.0.2.7")
 	require.ErrorIs(t, err, ErrInvalid, "the password rules apply")
-	u, err := e.svc.AcceptInvite(ctx, tok, "carols password")
+	u, err := e.svc.AcceptInvite(ctx, tok, "carols password", "192.0.2.7")
 	require.NoError(t, err)
 	assert.Equal(t, "carol@acme.test", u.Email)
 	assert.Equal(t, store.RoleOperator, u.Role)
 	assert.Equal(t, map[string]string{"site": "lab"}, u.Scope)
-	_, err = e.svc.AcceptInvite(ctx, tok, "carols password")
+	_, err = e.svc.AcceptInvite(ctx, tok, "carols password", "192.0.2.7")
 	require.ErrorIs(t, err, ErrInvalidToken, "single use")
 
 	tokens, err := login(e, "carol@acme.test", "carols password")
@@ -174,12 +174,12 @@ func TestInvitations(t *testing.T) {
 		link, _, err := e.svc.Invite(ctx, owner, "dave@acme.test", store.RoleViewer, nil)
 		require.NoError(t, err)
 		e.clock.Add(7*24*time.Hour + time.Second)
-		_, err = e.svc.AcceptInvite(ctx, inviteToken(t, link), "daves password")
+		_, err = e.svc.AcceptInvite(ctx, inviteToken(t, link), "daves password", "192.0.2.7")
 		assert.ErrorIs(t, err, ErrInvalidToken)
 	})
 	t.Run("unknown or malformed", func(t *testing.T) {
 		for _, bad := range []string{"", "kvmi_" + strings.Repeat("A", 43), "kvmi_x", tok + "A"} {
-			_, err := e.svc.AcceptInvite(ctx, bad, "some password here")
+			_, err := e.svc.AcceptInvite(ctx, bad, "some password here", "192.0.2.7")
 			assert.ErrorIs(t, err, ErrInvalidToken, "%q", bad)
 		}
 	})
@@ -206,14 +206,14 @@ func TestInviteByMail(t *testing.T) {
 	i := strings.Index(m.body, "https://relay.test/console/#invite=kvmi_")
 	require.GreaterOrEqual(t, i, 0, m.body)
 	tok := strings.Fields(m.body[i:])[0]
-	_, err = e.svc.AcceptInvite(ctx, inviteToken(t, tok), "erins password")
+	_, err = e.svc.AcceptInvite(ctx, inviteToken(t, tok), "erins password", "192.0.2.7")
 	require.NoError(t, err)
 
 	mailer.err = errors.New("smtp down")
 	link, inv, err := e.svc.Invite(ctx, owner, "frank@acme.test", store.RoleViewer, nil)
 	require.ErrorIs(t, err, ErrMail)
 	assert.NotEmpty(t, inv.ID, "the invitation stands")
-	_, err = e.svc.AcceptInvite(ctx, inviteToken(t, link), "franks password")
+	_, err = e.svc.AcceptInvite(ctx, inviteToken(t, link), "franks password", "192.0.2.7")
 	require.NoError(t, err, "the returned link can be passed on by hand")
 }
 
@@ -320,4 +320,21 @@ func TestLists(t *testing.T) {
 	assert.ErrorIs(t, err, ErrForbidden)
 	_, err = e.svc.Invitations(ctx, viewer)
 	assert.ErrorIs(t, err, ErrForbidden)
+}
+
+// TestAcceptInviteRateLimited: guessing invitation tokens from one address is bounded, as for
+// reset links, and other addresses are not held up by it.
+func TestAcceptInviteRateLimited(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var err error
+	for range 20 {
+		if _, err = e.svc.AcceptInvite(ctx, "kvmi_"+strings.Repeat("C", 43), "some password here", "198.51.100.9"); errors.Is(err, ErrRateLimited) {
+			break
+		}
+		require.ErrorIs(t, err, ErrInvalidToken)
+	}
+	assert.ErrorIs(t, err, ErrRateLimited)
+	_, err = e.svc.AcceptInvite(ctx, "kvmi_"+strings.Repeat("C", 43), "some password here", "198.51.100.10")
+	assert.ErrorIs(t, err, ErrInvalidToken, "another address")
 }

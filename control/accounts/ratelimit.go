@@ -23,7 +23,7 @@ type Limits struct {
 	RefreshPerAddr    Limit
 	RefreshPerAccount Limit // per user, counted once the token is known to be genuine
 	MFAPerAccount     Limit // TOTP confirm/disable attempts per user
-	TokenPerAddr      Limit // password reset links redeemed per client address
+	TokenPerAddr      Limit // invitation and password reset links redeemed per client address
 	// MaxKeys bounds each limiter's memory; the least recently used key is evicted first.
 	MaxKeys int
 }

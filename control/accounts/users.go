@@ -171,25 +171,11 @@ func (s *Service) IssuePasswordReset(ctx context.Context, p Principal, userID st
 // not for a disabled user. Attempts are limited per client address.
 func (s *Service) ResetPassword(ctx context.Context, token, password, clientAddr string) (store.User, error) {
 	now := s.now()
-	if d, ok := s.resetAddr.allow(addrKey(clientAddr), now); !ok {
-		return store.User{}, rateLimited(d)
-	}
 	hash, err := parseResetToken(token)
 	if err != nil {
 		return store.User{}, err
 	}
-	orgID, err := s.store.Lookup(ctx, store.LookupReset, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, fmt.Errorf("%w: unknown password reset", ErrInvalidToken)
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("accounts: reset password: %w", err)
-	}
-	// Only now, for a genuine reset, spend the hashing.
-	if err := checkPassword(password); err != nil {
-		return store.User{}, err
-	}
-	pwHash, err := s.hasher.hash(ctx, password)
+	orgID, pwHash, err := s.redeemable(ctx, clientAddr, store.LookupReset, hash, password, "password reset")
 	if err != nil {
 		return store.User{}, err
 	}

@@ -204,7 +204,7 @@ func (a *API) acceptInvite(c *fiber.Ctx) error {
 	if !body(c, &req) {
 		return nil
 	}
-	u, err := a.cfg.Accounts.AcceptInvite(c.UserContext(), req.Token, req.Password)
+	u, err := a.cfg.Accounts.AcceptInvite(c.UserContext(), req.Token, req.Password, c.IP())
 	if err != nil {
 		return a.failErr(c, err)
 	}
