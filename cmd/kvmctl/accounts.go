@@ -102,15 +102,7 @@ func (a *app) passwordReset(ctx context.Context, args []string) error {
 func (a *app) userCommand(ctx context.Context, name string, args []string) (*client.Client, client.User, *format, error) {
 	fs := a.cmdFlags(name, "USER [-o table|json]  (USER: a user id or email)")
 	out := outputFlag(fs.FlagSet, "table", "json")
-	pos, err := a.parse(fs, args, "USER")
-	if err != nil {
-		return nil, client.User{}, nil, err
-	}
-	c, err := a.client()
-	if err != nil {
-		return nil, client.User{}, nil, err
-	}
-	u, err := c.ResolveUser(ctx, pos[0])
+	c, u, err := a.userArg(ctx, fs, args)
 	return c, u, out, err
 }
 
@@ -175,15 +167,7 @@ func (a *app) usersEnable(ctx context.Context, args []string) error {
 
 func (a *app) usersResetMFA(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("users reset-mfa", "USER  (USER: a user id or email)")
-	pos, err := a.parse(fs, args, "USER")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	u, err := c.ResolveUser(ctx, pos[0])
+	c, u, err := a.userArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}

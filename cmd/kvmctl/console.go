@@ -10,15 +10,7 @@ import (
 func (a *app) consoleStart(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("console start", "DEVICE [-o table|json]")
 	out := outputFlag(fs.FlagSet, "table", "json")
-	pos, err := a.parse(fs, args, "DEVICE")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.ResolveDevice(ctx, pos[0])
+	c, d, err := a.deviceArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -29,7 +21,7 @@ func (a *app) consoleStart(ctx context.Context, args []string) error {
 	if out.value == "json" {
 		return writeJSON(a.stdout, s)
 	}
-	fmt.Fprintf(a.stdout, "Console for device %s (%s):\n%s\n", client.Sanitize(d.Name), client.Sanitize(d.ID), client.Sanitize(s.ConsoleURL))
+	fmt.Fprintf(a.stdout, "Console for device %s:\n%s\n", deviceName(d), client.Sanitize(s.ConsoleURL))
 	fmt.Fprintf(a.stdout, "The link expires %s (%s). Session %s: desired %s, current %s.\n",
 		ts(s.ConsoleURLExpiresAt), until(s.ConsoleURLExpiresAt, a.now()),
 		client.Sanitize(s.Session.ID), client.Sanitize(s.Session.Desired), client.Sanitize(s.Session.Current))
@@ -38,15 +30,7 @@ func (a *app) consoleStart(ctx context.Context, args []string) error {
 
 func (a *app) consoleStop(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("console stop", "DEVICE")
-	pos, err := a.parse(fs, args, "DEVICE")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.ResolveDevice(ctx, pos[0])
+	c, d, err := a.deviceArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -56,11 +40,11 @@ func (a *app) consoleStop(ctx context.Context, args []string) error {
 	}
 	switch n {
 	case 0:
-		fmt.Fprintf(a.stdout, "No live console session on device %s (%s).\n", client.Sanitize(d.Name), client.Sanitize(d.ID))
+		fmt.Fprintf(a.stdout, "No live console session on device %s.\n", deviceName(d))
 	case 1:
-		fmt.Fprintf(a.stdout, "Stopped 1 console session on device %s (%s).\n", client.Sanitize(d.Name), client.Sanitize(d.ID))
+		fmt.Fprintf(a.stdout, "Stopped 1 console session on device %s.\n", deviceName(d))
 	default:
-		fmt.Fprintf(a.stdout, "Stopped %d console sessions on device %s (%s).\n", n, client.Sanitize(d.Name), client.Sanitize(d.ID))
+		fmt.Fprintf(a.stdout, "Stopped %d console sessions on device %s.\n", n, deviceName(d))
 	}
 	return nil
 }
@@ -69,15 +53,7 @@ func (a *app) consoleGet(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("console get", "DEVICE [--all] [-o table|json]")
 	all := fs.Bool("all", false, "every session of the device, newest first (default: the newest)")
 	out := outputFlag(fs.FlagSet, "table", "json")
-	pos, err := a.parse(fs, args, "DEVICE")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.ResolveDevice(ctx, pos[0])
+	c, d, err := a.deviceArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -87,7 +63,7 @@ func (a *app) consoleGet(ctx context.Context, args []string) error {
 	}
 	if len(sessions) == 0 && !*all {
 		return &exitError{code: client.ExitNotFound,
-			msg: fmt.Sprintf("device %s (%s) has no console session: start one with kvmctl console start %s", d.Name, d.ID, d.ID)}
+			msg: fmt.Sprintf("device %s has no console session: start one with kvmctl console start %s", deviceName(d), client.Sanitize(d.ID))}
 	}
 	if !*all {
 		sessions = sessions[:1]

@@ -70,30 +70,22 @@ func (a *app) devicesCreate(ctx context.Context, args []string) error {
 	if out.value == "json" {
 		return writeJSON(a.stdout, d)
 	}
-	fmt.Fprintf(a.stdout, "Created device %s (%s).\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n",
-		client.Sanitize(d.Name), client.Sanitize(d.ID), client.Sanitize(d.ID))
+	fmt.Fprintf(a.stdout, "Created device %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n",
+		deviceName(d), client.Sanitize(d.ID))
 	return nil
 }
 
 func (a *app) devicesRevoke(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("devices revoke", "DEVICE")
-	pos, err := a.parse(fs, args, "DEVICE")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.ResolveDevice(ctx, pos[0])
+	c, d, err := a.deviceArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	if err := c.RevokeDevice(ctx, d.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Revoked device %s (%s): its agent's certificate is refused and its connections are cut.\n",
-		client.Sanitize(d.Name), client.Sanitize(d.ID))
+	fmt.Fprintf(a.stdout, "Revoked device %s: its agent's certificate is refused and its connections are cut.\n",
+		deviceName(d))
 	return nil
 }
 
@@ -101,15 +93,7 @@ func (a *app) devicesEnrollToken(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("devices enroll-token", "DEVICE [--state-dir DIR] [-o table|json]")
 	stateDir := fs.String("state-dir", defaultStateDir, "the agent's state directory, for the printed kvmagent command")
 	out := outputFlag(fs.FlagSet, "table", "json")
-	pos, err := a.parse(fs, args, "DEVICE")
-	if err != nil {
-		return err
-	}
-	c, err := a.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.ResolveDevice(ctx, pos[0])
+	c, d, err := a.deviceArg(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -125,8 +109,8 @@ func (a *app) devicesEnrollToken(ctx context.Context, args []string) error {
 			Command string `json:"command"`
 		}{tok, command})
 	}
-	fmt.Fprintf(a.stdout, "Enrollment token for device %s (%s), single use, expires %s (%s):\n%s\n\nOn the machine, run:\n  %s\n",
-		client.Sanitize(d.Name), client.Sanitize(d.ID), ts(tok.ExpiresAt), until(tok.ExpiresAt, a.now()),
+	fmt.Fprintf(a.stdout, "Enrollment token for device %s, single use, expires %s (%s):\n%s\n\nOn the machine, run:\n  %s\n",
+		deviceName(d), ts(tok.ExpiresAt), until(tok.ExpiresAt, a.now()),
 		client.Sanitize(tok.Token), client.Sanitize(command))
 	return nil
 }
