@@ -44,6 +44,29 @@ function messageOf(err) {
   }
   return "Something went wrong in this page. Reload it and try again.";
 }
+async function requestJSON(method, url, body, headers = {}) {
+  const h = { ...headers };
+  if (body !== void 0 && body !== null) h["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: h,
+      body: body === void 0 || body === null ? void 0 : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store"
+    });
+  } catch {
+    throw unreachable();
+  }
+  if (!res.ok) throw await errorOf(res);
+  if (res.status === 204) return null;
+  try {
+    return await res.json();
+  } catch {
+    throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
+  }
+}
 
 // static/js/dashboard/auth.js
 var AUTH = "/api/v1/auth";
@@ -147,26 +170,8 @@ var Auth = class {
     setHint(false);
   }
 };
-async function post(url, body) {
-  let res;
-  try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { ...CLIENT_HEADER, ...body ? { "Content-Type": "application/json" } : {} },
-      body: body ? JSON.stringify(body) : void 0,
-      credentials: "same-origin",
-      cache: "no-store"
-    });
-  } catch {
-    throw unreachable();
-  }
-  if (!res.ok) throw await errorOf(res);
-  if (res.status === 204) return null;
-  try {
-    return await res.json();
-  } catch {
-    throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
-  }
+function post(url, body) {
+  return requestJSON("POST", url, body, CLIENT_HEADER);
 }
 function hinted() {
   try {
@@ -228,29 +233,8 @@ var Api = class {
     await this.#auth.refresh();
     return this.#send(method, path, body, this.#auth.token);
   }
-  async #send(method, path, body, token) {
-    const headers = {};
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== void 0) headers["Content-Type"] = "application/json";
-    let res;
-    try {
-      res = await fetch(BASE + path, {
-        method,
-        headers,
-        body: body === void 0 ? void 0 : JSON.stringify(body),
-        credentials: "same-origin",
-        cache: "no-store"
-      });
-    } catch {
-      throw unreachable();
-    }
-    if (!res.ok) throw await errorOf(res);
-    if (res.status === 204) return null;
-    try {
-      return await res.json();
-    } catch {
-      throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
-    }
+  #send(method, path, body, token) {
+    return requestJSON(method, BASE + path, body, token ? { Authorization: `Bearer ${token}` } : {});
   }
 };
 function seg(id) {

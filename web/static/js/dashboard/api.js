@@ -1,6 +1,6 @@
 // The control plane's REST API (/api/v1, see /api/v1/openapi.json), with the signed-in user's
 // access token. A 401 is answered once by refreshing the token and trying again.
-import { ApiError, errorOf, unreachable } from "./errors.js";
+import { ApiError, requestJSON } from "./errors.js";
 
 const BASE = "/api/v1";
 
@@ -58,29 +58,8 @@ export class Api {
     return this.#send(method, path, body, this.#auth.token);
   }
 
-  async #send(method, path, body, token) {
-    const headers = {};
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res;
-    try {
-      res = await fetch(BASE + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "same-origin",
-        cache: "no-store",
-      });
-    } catch {
-      throw unreachable();
-    }
-    if (!res.ok) throw await errorOf(res);
-    if (res.status === 204) return null;
-    try {
-      return await res.json();
-    } catch {
-      throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
-    }
+  #send(method, path, body, token) {
+    return requestJSON(method, BASE + path, body, token ? { Authorization: `Bearer ${token}` } : {});
   }
 }
 

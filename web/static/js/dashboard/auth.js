@@ -1,7 +1,7 @@
 // Signing in. The access token lives in this object only (never in storage). The refresh token
 // never reaches script at all: the relay keeps it in an HttpOnly cookie scoped to /api/v1/auth
 // when a request carries CLIENT_HEADER, and takes it back from there only with that header.
-import { ApiError, errorOf, unreachable } from "./errors.js";
+import { ApiError, requestJSON } from "./errors.js";
 
 const AUTH = "/api/v1/auth";
 export const CLIENT_HEADER = { "X-Kvmrelay-Client": "web" };
@@ -126,26 +126,8 @@ export class Auth {
 }
 
 // post sends a JSON POST to an auth route with the client header (cookie mode).
-async function post(url, body) {
-  let res;
-  try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { ...CLIENT_HEADER, ...(body ? { "Content-Type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch {
-    throw unreachable();
-  }
-  if (!res.ok) throw await errorOf(res);
-  if (res.status === 204) return null;
-  try {
-    return await res.json();
-  } catch {
-    throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
-  }
+function post(url, body) {
+  return requestJSON("POST", url, body, CLIENT_HEADER);
 }
 
 function hinted() {

@@ -53,3 +53,29 @@ export function messageOf(err) {
   }
   return "Something went wrong in this page. Reload it and try again.";
 }
+
+/** Sends one JSON request to the relay and returns the decoded answer (null for 204), or throws
+ * an ApiError that says what went wrong. headers are added to the JSON content type. */
+export async function requestJSON(method, url, body, headers = {}) {
+  const h = { ...headers };
+  if (body !== undefined && body !== null) h["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: h,
+      body: body === undefined || body === null ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw unreachable();
+  }
+  if (!res.ok) throw await errorOf(res);
+  if (res.status === 204) return null;
+  try {
+    return await res.json();
+  } catch {
+    throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
+  }
+}
