@@ -10,28 +10,12 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/control/ca"
 	"github.com/kvmrelay/kvmrelay/control/ca/keyproof"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // relay is an in-process stand-in for the relay's HTTP API, backed by the real CA.
 type relay struct {
@@ -39,7 +23,7 @@ type relay struct {
 	enroller *ca.Enroller
 	tokens   *ca.MemTokenStore
 	revs     *ca.MemRevocations
-	clock    *fakeClock
+	clock    *testenv.Clock
 
 	mu        sync.Mutex
 	challenge keyproof.Challenge
@@ -51,7 +35,7 @@ var errRelayDown = errors.New("relay unavailable")
 
 func newRelay(t *testing.T) *relay {
 	t.Helper()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testenv.NewClock(time.Unix(1_800_000_000, 0))
 	revs := ca.NewMemRevocations()
 	c, err := ca.Open(context.Background(), ca.Config{Store: ca.FileKeyStore{Dir: t.TempDir()}, Revocation: revs, Now: clock.Now})
 	require.NoError(t, err)

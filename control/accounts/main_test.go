@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,30 +36,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // cheapArgon2 keeps tests fast; TestDefaultArgon2Params checks the production costs.
 var cheapArgon2 = Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type env struct {
 	svc   *Service
 	store store.Store
-	clock *fakeClock
+	clock *testenv.Clock
 	iss   *auth.Issuer
 }
 
@@ -75,7 +57,7 @@ func sqliteStore(t *testing.T) store.Store {
 	return s
 }
 
-func testIssuer(t *testing.T, clock *fakeClock) *auth.Issuer {
+func testIssuer(t *testing.T, clock *testenv.Clock) *auth.Issuer {
 	t.Helper()
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
@@ -94,7 +76,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 
 func newEnvOn(t *testing.T, st store.Store, mod func(*Config)) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0).UTC()}
+	clock := testenv.NewClock(time.Unix(1_800_000_000, 0).UTC())
 	iss := testIssuer(t, clock)
 	cfg := Config{
 		Store: st, Issuer: iss, Now: clock.Now, Argon2: cheapArgon2, PublicURL: "https://relay.test/",

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 )
 
 // testIdP is a local OIDC issuer over TLS: discovery and a JWKS of keys the test generated.
@@ -302,13 +303,13 @@ func TestOIDCConfigValidated(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := oidcConfig(idp)
 			tc.mod(cfg)
-			_, err := New(Config{Store: sqliteStore(t), Issuer: testIssuer(t, &fakeClock{}), OIDC: cfg, Argon2: cheapArgon2})
+			_, err := New(Config{Store: sqliteStore(t), Issuer: testIssuer(t, testenv.NewClock(time.Time{})), OIDC: cfg, Argon2: cheapArgon2})
 			assert.Error(t, err)
 		})
 	}
 	cfg := oidcConfig(idp)
 	cfg.Issuer, cfg.AllowHTTP = "http://idp.example", true
-	s, err := New(Config{Store: sqliteStore(t), Issuer: testIssuer(t, &fakeClock{}), OIDC: cfg, Argon2: cheapArgon2})
+	s, err := New(Config{Store: sqliteStore(t), Issuer: testIssuer(t, testenv.NewClock(time.Time{})), OIDC: cfg, Argon2: cheapArgon2})
 	require.NoError(t, err, "http when explicitly allowed")
 	require.NoError(t, s.Close(context.Background()))
 }

@@ -9,38 +9,21 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
+func newClock() *testenv.Clock { return testenv.NewClock(time.Unix(1_800_000_000, 0)) }
 
 type testCA struct {
 	*CA
-	clock *fakeClock
+	clock *testenv.Clock
 	revs  *MemRevocations
 }
 

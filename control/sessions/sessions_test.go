@@ -15,21 +15,10 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type cuts struct {
 	mu  sync.Mutex
@@ -52,7 +41,7 @@ func (c *cuts) reason(sid string) string {
 type fixture struct {
 	st     store.Store
 	iss    *auth.Issuer
-	clk    *clock
+	clk    *testenv.Clock
 	cut    *cuts
 	m      *Manager
 	org    store.Organization
@@ -72,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	keys, err := auth.NewKeyring(key)
 	require.NoError(t, err)
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: "kvmrelay", Now: clk.Now})
 	require.NoError(t, err)
 	f := &fixture{st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}}
