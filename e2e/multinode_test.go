@@ -189,10 +189,27 @@ var servingLine = regexp.MustCompile(`kvmrelay: serving on (http://\S+)`)
 // on PostgreSQL as the application role and on Redis, stopped (SIGTERM) when the test ends.
 func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL string) *relayNode {
 	t.Helper()
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
+	data := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.MkdirAll(data, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(data, auth.SigningKeyFile), key, 0o600))
+	args := []string{bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log-level", "debug",
+		"--database-url", databaseURL, "--redis-url", redisURL,
+		"--turn-listen", "127.0.0.1:0", "--turn-secret", "e2e-multinode-turn-secret-0123456789"}
+	if ip := testenv.TestHostIP(); ip != "" {
+		args = append(args, "--turn-allow-peers", ip)
+	}
+	n := startServe(t, name, args)
+	require.Eventually(t, func() bool { return n.health()["redis"] == "ok" }, 10*time.Second, 20*time.Millisecond,
+		"node %s never reported Redis healthy", name)
+	return n
+}
+
+// startServe runs argv (a `kvmrelay serve` command line, possibly behind a wrapper such as
+// prlimit) until it prints its URL; the test's end stops it with SIGTERM and expects a clean
+// exit.
+func startServe(t *testing.T, name string, argv []string) *relayNode {
+	t.Helper()
+	dir := t.TempDir()
 	n := &relayNode{logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
 	stdout, err := os.Create(filepath.Join(dir, "stdout.log"))
 	require.NoError(t, err)
@@ -200,13 +217,7 @@ func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL
 	stderr, err := os.Create(n.logPath)
 	require.NoError(t, err)
 	defer stderr.Close()
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log-level", "debug",
-		"--database-url", databaseURL, "--redis-url", redisURL,
-		"--turn-listen", "127.0.0.1:0", "--turn-secret", "e2e-multinode-turn-secret-0123456789"}
-	if ip := testenv.TestHostIP(); ip != "" {
-		args = append(args, "--turn-allow-peers", ip)
-	}
-	n.cmd = exec.Command(bin, args...)
+	n.cmd = exec.Command(argv[0], argv[1:]...)
 	n.cmd.Env = nodeEnv()
 	n.cmd.Stdout, n.cmd.Stderr = stdout, stderr
 	require.NoError(t, n.cmd.Start())
@@ -242,8 +253,6 @@ func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL
 			t.Fatalf("node %s did not start within 30s:\n%s", name, n.logs(t))
 		}
 	}
-	require.Eventually(t, func() bool { return n.health()["redis"] == "ok" }, 10*time.Second, 20*time.Millisecond,
-		"node %s never reported Redis healthy", name)
 	return n
 }
 

@@ -52,7 +52,11 @@ type Config struct {
 	EnrollPerMinute int
 	// RedeemPerMinute caps console links redeemed per client address and minute; default 30.
 	RedeemPerMinute int
-	Logger          *slog.Logger
+	// Conns guards the HTTP and TURN TCP/TLS listeners against descriptor exhaustion: a budget
+	// below the descriptor limit shared by all of them, a cap per client address, a deadline
+	// for a connection's first byte (internal/netguard). The zero value uses the defaults.
+	Conns  ConnLimits
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -92,4 +96,16 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// ConnLimits are the operator's settings for the connection guard.
+type ConnLimits struct {
+	// MaxPerAddress caps concurrent connections from one client address (IPv6 by /64) over
+	// HTTP and TURN TCP/TLS together; 0: 256; negative: no cap.
+	MaxPerAddress int
+	// Reserve is how many descriptors stay outside the connection budget for the database,
+	// Redis, TURN relay sockets and files; 0: max(64, limit/8).
+	Reserve int
+	// FirstByteTimeout closes connections that send nothing; 0: 10 s.
+	FirstByteTimeout time.Duration
 }

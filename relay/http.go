@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/web"
 )
 
@@ -40,6 +41,7 @@ func (r *Relay) newApp() *fiber.App {
 	})
 	app.Use(recover.New())
 	app.Use(securityHeaders)
+	app.Use(trustUpgraded)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(r.health(c.UserContext()))
@@ -76,6 +78,17 @@ func (r *Relay) newApp() *fiber.App {
 
 	r.sig.Mount(app)
 	return app
+}
+
+// trustUpgraded exempts a connection from the connection guard's eviction once it carries an
+// authenticated WebSocket (signaling refuses the upgrade otherwise): under a flood of idle
+// connections, connected agents and consoles keep theirs.
+func trustUpgraded(c *fiber.Ctx) error {
+	err := c.Next()
+	if c.Response().StatusCode() == fiber.StatusSwitchingProtocols {
+		netguard.Trust(c.Context().Conn())
+	}
+	return err
 }
 
 // securityHeaders sets the headers every response carries.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
@@ -26,6 +27,7 @@ type Relay struct {
 	log     *slog.Logger
 	app     *fiber.App
 	ln      net.Listener
+	conns   *netguard.Guard // the HTTP and TURN TCP/TLS listeners' shared connection budget
 	issuer  *auth.Issuer
 	onetime *auth.OneTime
 	shared  *sharedState
@@ -94,10 +96,23 @@ func New(cfg Config) (*Relay, error) {
 	}
 	undo = append(undo, func() { _ = r.control.close() })
 
+	r.conns, err = netguard.New(netguard.Config{
+		MaxPerAddress:    cfg.Conns.MaxPerAddress,
+		Reserve:          cfg.Conns.Reserve,
+		FirstByteTimeout: cfg.Conns.FirstByteTimeout,
+		Registerer:       r.metrics,
+		Logger:           cfg.Logger.With("component", "conns"),
+	})
+	if err != nil {
+		return fail(fmt.Errorf("relay: connection limits: %w", err))
+	}
+	undo = append(undo, r.conns.Close)
+
 	if cfg.TURN != nil {
 		tcfg := *cfg.TURN
 		tcfg.Logger = cfg.Logger.With("component", "turn")
 		tcfg.Registerer = r.metrics
+		tcfg.Conns = r.conns
 		if r.turn, err = turn.New(tcfg); err != nil {
 			return fail(fmt.Errorf("relay: start TURN on %s: %w", tcfg.ListenAddr, err))
 		}
@@ -139,7 +154,8 @@ func New(cfg Config) (*Relay, error) {
 	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
 	}
-	r.ln = r.devices.listener(r.ln)
+	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
+	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", cfg.Conns.MaxPerAddress)
 	return r, nil
 }
 
@@ -195,6 +211,7 @@ func (r *Relay) Close() error {
 	errs = append(errs, r.shared.Close())
 	errs = append(errs, r.closeTURN())
 	errs = append(errs, r.store.Close())
+	r.conns.Close()
 	return errors.Join(errs...)
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pion/transport/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kvmrelay/kvmrelay/internal/netguard"
 )
 
 // Defaults for zero Config fields.
@@ -48,6 +50,10 @@ type Config struct {
 
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // metrics (nil = not registered)
+	// Conns, when set, guards the TCP and TLS listeners (descriptor budget shared with the
+	// relay's HTTP listener, per-address cap, accept errors retried): without it a flood of
+	// idle connections ends TURN over TCP, since pion stops accepting on the first error.
+	Conns *netguard.Guard
 
 	// Net, when set, carries every socket the server opens — listeners, relay sockets, RFC 6062
 	// Connect dials — instead of the OS (e.g. a *vnet.Net from

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
+
+	"github.com/kvmrelay/kvmrelay/internal/netguard"
 )
 
 // TCP carries STUN and ChannelData frames back to back (RFC 8656 §12.5). pion frames the
@@ -208,10 +210,12 @@ func (c *guardConn) Write(p []byte) (int, error) {
 	switch stun.MessageType(decodeType(p)) {
 	case stun.NewType(stun.MethodAllocate, stun.ClassSuccessResponse):
 		c.granted.Store(true)
+		netguard.Trust(c.Conn) // authenticated: no flood evicts it
 	case stun.NewType(stun.MethodConnectionBind, stun.ClassSuccessResponse):
 		// The peer data connection is now a pipe (RFC 6062 §5.4); pion copies until either
 		// side closes, and idleness is the peer's business.
 		c.granted.Store(true)
+		netguard.Trust(c.Conn)
 		c.raw.Store(true)
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}

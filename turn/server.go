@@ -133,10 +133,10 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 	}
 	maxConns := 4*s.cfg.QuotaTotal + 64
 	if ls.tcp != nil {
-		s.tcp = newGuardListener(ls.tcp, s, maxConns)
+		s.tcp = newGuardListener(s.guardConns("turn-tcp", ls.tcp), s, maxConns)
 	}
 	if tlsCfg != nil {
-		ln, err := listenTLS(s.ctx, s.so, s.cfg.TLSListenAddr, tlsCfg)
+		ln, err := listenTLS(s.ctx, s.so, s.cfg.TLSListenAddr, tlsCfg, func(ln net.Listener) net.Listener { return s.guardConns("turn-tls", ln) })
 		if err != nil {
 			ls.close()
 			return fmt.Errorf("turn: listen on %s: %w", s.cfg.TLSListenAddr, err)
@@ -147,6 +147,14 @@ func (s *Server) listen(tlsCfg *tls.Config) error {
 		}
 	}
 	return nil
+}
+
+// guardConns puts a TCP listener under the shared connection guard, if there is one.
+func (s *Server) guardConns(name string, ln net.Listener) net.Listener {
+	if s.cfg.Conns == nil {
+		return ln
+	}
+	return s.cfg.Conns.Listener(name, ln)
 }
 
 // closeListeners closes what listen opened, for a New that fails after it.

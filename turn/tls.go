@@ -69,7 +69,7 @@ func (c *Config) serverTLSConfig() (*tls.Config, error) {
 
 // listenTLS opens the TLS listener. An injected Net without TCP is an error here: TLS was
 // asked for explicitly.
-func listenTLS(ctx context.Context, so sockets, addr string, cfg *tls.Config) (net.Listener, error) {
+func listenTLS(ctx context.Context, so sockets, addr string, cfg *tls.Config, guard func(net.Listener) net.Listener) (net.Listener, error) {
 	ln, err := so.listen(ctx, "tcp", addr, false)
 	if errors.Is(err, errNoTCP) {
 		return nil, fmt.Errorf("%w: TLSListenAddr needs TCP, which Config.Net lacks: %w", ErrConfig, err)
@@ -77,5 +77,5 @@ func listenTLS(ctx context.Context, so sockets, addr string, cfg *tls.Config) (n
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	return tls.NewListener(ln, cfg), nil
+	return tls.NewListener(guard(ln), cfg), nil
 }

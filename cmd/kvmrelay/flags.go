@@ -36,6 +36,8 @@ type serveFlags struct {
 	turnUDPSockets                                  int
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
+	maxConnsPerAddress, fdReserve                   int
+	firstByteTimeout                                time.Duration
 	oidc                                            oidcFlags
 
 	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
@@ -54,6 +56,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "file with the control plane's secret key (64 hex digits: openssl rand -hex 32) that encrypts TOTP secrets; every node of a deployment needs the same (default: generated in --data-dir)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&f.maxConnsPerAddress, "max-conns-per-address", 0, "concurrent TCP connections one client address (IPv6: its /64) may hold over HTTP and TURN TCP/TLS together (default 256; -1: no cap)")
+	fs.IntVar(&f.fdReserve, "fd-reserve", 0, "file descriptors kept outside the connection budget for the database, Redis, TURN relay sockets and files (default max(64, limit/8))")
+	fs.DurationVar(&f.firstByteTimeout, "first-byte-timeout", 0, "close TCP connections that send nothing for this long after connecting (default 10s)")
 	fs.StringVar(&f.turnListen, "turn-listen", "127.0.0.1:3478", "embedded TURN address, UDP and TCP (empty disables TURN)")
 	fs.StringVar(&f.turnPublicIP, "turn-public-ip", "", "address consoles and agents reach TURN at (required when --turn-listen binds all interfaces)")
 	fs.StringVar(&f.turnSecret, "turn-secret", "", "TURN REST secret(s), comma-separated, first one signs (default: generated in --data-dir)")
@@ -86,7 +91,8 @@ func (f *serveFlags) logger() *slog.Logger {
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile}
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile,
+		Conns: relay.ConnLimits{MaxPerAddress: f.maxConnsPerAddress, Reserve: f.fdReserve, FirstByteTimeout: f.firstByteTimeout}}
 	oidc, err := f.oidc.config()
 	if err != nil {
 		return relay.Config{}, err
