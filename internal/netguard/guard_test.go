@@ -230,6 +230,21 @@ func (f *flaky) Accept() (net.Conn, error) {
 	return f.Listener.Accept()
 }
 
+// flakyGuard is a guard over a flaky listener, all closed when the test ends.
+func flakyGuard(t *testing.T, cfg Config) (*Guard, *flaky, net.Listener) {
+	t.Helper()
+	cfg.Registerer = prometheus.NewRegistry()
+	g, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(g.Close)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &flaky{Listener: raw}
+	ln := g.Listener("http", f)
+	t.Cleanup(func() { _ = ln.Close() })
+	return g, f, ln
+}
+
 func (f *flaky) inject(errs ...error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -256,18 +271,10 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			g, err := New(Config{Budget: 10, Registerer: reg})
-			require.NoError(t, err)
-			defer g.Close()
-			raw, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			f := &flaky{Listener: raw}
+			g, f, ln := flakyGuard(t, Config{Budget: 10})
 			f.inject(tc.errs...)
-			ln := g.Listener("http", f)
-			defer ln.Close()
 
-			c, err := net.Dial("tcp", raw.Addr().String())
+			c, err := net.Dial("tcp", ln.Addr().String())
 			require.NoError(t, err)
 			defer c.Close()
 			got, err := ln.Accept()
@@ -282,21 +289,13 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 // descriptor and closed at once (it learns now instead of waiting in the backlog), and the
 // listener goes on serving.
 func TestExhaustionShedsWhenNothingCanBeEvicted(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	g, err := New(Config{Budget: 10, Registerer: reg})
-	require.NoError(t, err)
-	defer g.Close()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &flaky{Listener: raw}
+	g, f, ln := flakyGuard(t, Config{Budget: 10})
 	f.inject(opErr(syscall.EMFILE))
-	ln := g.Listener("http", f)
-	defer ln.Close()
 
-	first, err := net.Dial("tcp", raw.Addr().String())
+	first, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer first.Close()
-	second, err := net.Dial("tcp", raw.Addr().String())
+	second, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer second.Close()
 	got, err := ln.Accept()
@@ -310,17 +309,9 @@ func TestExhaustionShedsWhenNothingCanBeEvicted(t *testing.T) {
 // While descriptors are exhausted, the guard frees one by evicting an unproven connection
 // and takes the pending client at once.
 func TestExhaustionEvictsToAdmitThePendingClient(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	g, err := New(Config{Budget: 10, Registerer: reg, FirstByteTimeout: time.Hour})
-	require.NoError(t, err)
-	defer g.Close()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &flaky{Listener: raw}
-	ln := g.Listener("http", f)
-	defer ln.Close()
+	g, f, ln := flakyGuard(t, Config{Budget: 10, FirstByteTimeout: time.Hour})
 
-	idle, err := net.Dial("tcp", raw.Addr().String())
+	idle, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer idle.Close()
 	idleSrv, err := ln.Accept()
@@ -328,7 +319,7 @@ func TestExhaustionEvictsToAdmitThePendingClient(t *testing.T) {
 	defer idleSrv.Close()
 
 	f.inject(opErr(syscall.EMFILE))
-	health, err := net.Dial("tcp", raw.Addr().String())
+	health, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer health.Close()
 	got, err := ln.Accept()
