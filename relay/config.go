@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
@@ -52,7 +53,11 @@ type Config struct {
 	EnrollPerMinute int
 	// RedeemPerMinute caps console links redeemed per client address and minute; default 30.
 	RedeemPerMinute int
-	Logger          *slog.Logger
+	// TrustedProxies are the reverse proxies in front of the relay: only from them is
+	// X-Forwarded-For believed (see internal/clientaddr). Empty: the connection's peer is the
+	// client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 func (c *Config) setDefaults() error {

@@ -37,6 +37,7 @@ type serveFlags struct {
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
 	oidc                                            oidcFlags
+	trustedProxies                                  string
 
 	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
 	// peers; nil is the system's (tests inject one).
@@ -53,6 +54,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "file with the control plane's secret key (64 hex digits: openssl rand -hex 32) that encrypts TOTP secrets; every node of a deployment needs the same (default: generated in --data-dir)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "CIDRs of the reverse proxies in front of the relay, comma-separated: the client address (rate limits, audit) comes from X-Forwarded-For only on connections from them, walked from the right past these hops (default: none, the connection's address)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.turnListen, "turn-listen", "127.0.0.1:3478", "embedded TURN address, UDP and TCP (empty disables TURN)")
 	fs.StringVar(&f.turnPublicIP, "turn-public-ip", "", "address consoles and agents reach TURN at (required when --turn-listen binds all interfaces)")
@@ -92,6 +94,9 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 		return relay.Config{}, err
 	}
 	cfg.OIDC = oidc
+	if cfg.TrustedProxies, err = cli.Prefixes(f.trustedProxies); err != nil {
+		return relay.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)

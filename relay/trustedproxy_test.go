@@ -1,0 +1,58 @@
+package relay
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// redeemFrom posts a (bad) console link with the given X-Forwarded-For and returns the status.
+func redeemFrom(t *testing.T, r *Relay, xff string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.URL()+"/api/v1/console/redeem", strings.NewReader(`{"code":"garbage"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestTrustedProxiesRateLimits: the per-address limit on redeeming console links counts the
+// client X-Forwarded-For names only when the connection comes from a trusted proxy; a client
+// connecting directly cannot spread its attempts over made-up addresses.
+func TestTrustedProxiesRateLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		// rotating is whether a fresh X-Forwarded-For address gets a fresh limit.
+		rotating bool
+	}{
+		{"direct clients: spoofed header ignored", nil, false},
+		{"other proxies trusted: header from loopback ignored", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, false},
+		{"behind a trusted proxy: each client has its own limit", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := serveRelay(t, Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), RedeemPerMinute: 2, TrustedProxies: tc.trusted,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			assert.Equal(t, http.StatusUnauthorized, redeemFrom(t, r, "198.51.100.1"))
+			assert.Equal(t, http.StatusUnauthorized, redeemFrom(t, r, "6.6.6.6, 198.51.100.1"))
+			assert.Equal(t, http.StatusTooManyRequests, redeemFrom(t, r, "7.7.7.7, 198.51.100.1"),
+				"the same client: what it wrote left of its address changes nothing")
+			want := http.StatusTooManyRequests
+			if tc.rotating {
+				want = http.StatusUnauthorized
+			}
+			assert.Equal(t, want, redeemFrom(t, r, "198.51.100.2"), "another client address")
+		})
+	}
+}
