@@ -18,8 +18,10 @@ type Limit struct {
 
 // Limits are the rate limits on unauthenticated entry points. A zero Limit takes the default.
 type Limits struct {
-	LoginPerAddr      Limit // per client address (IPv6: per /64)
-	LoginPerAccount   Limit // per organization and email, whether or not the user exists
+	LoginPerAddr Limit // per client address (IPv6: per /64)
+	// LoginPerAccount is per organization and email, whether or not the user exists, for
+	// clients the account does not trust (see throttle.go).
+	LoginPerAccount   Limit
 	RefreshPerAddr    Limit
 	RefreshPerAccount Limit // per user, counted once the token is known to be genuine
 	MFAPerAccount     Limit // TOTP confirm/disable attempts per user
@@ -35,7 +37,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	def(&l.LoginPerAddr, 3*time.Second, 20)
-	def(&l.LoginPerAccount, 10*time.Second, 10)
+	def(&l.LoginPerAccount, 5*time.Second, 10)
 	def(&l.RefreshPerAddr, time.Second, 30)
 	def(&l.RefreshPerAccount, 2*time.Second, 10)
 	def(&l.MFAPerAccount, 10*time.Second, 5)
