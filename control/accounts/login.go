@@ -98,11 +98,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	}
 
 	th := s.loginThrottle(slug, email, addr, req.DeviceToken, orgID, u.ID)
-	if wait := th.wait(s, u, known, now); wait > 0 {
-		if known {
+	if wait, byClient := th.wait(s, u, known, now); wait > 0 {
+		// Audited when this client's own failures locked it (bounded per address by
+		// loginAddr); the account's slowdown under a flood from many addresses is only
+		// logged, so a flood cannot write the audit log at its own rate.
+		switch {
+		case known && byClient:
 			s.loginFailed(ctx, orgID, &u, email, reasonLocked, req.ClientAddr, false)
-		} else {
-			s.log.Info("login rate limited", "org", slug, "email", email, "addr", req.ClientAddr)
+		case byClient:
+			s.log.Info("login rate limited", "by", "client", "org", slug, "email", email, "addr", req.ClientAddr)
+		default:
+			s.log.Info("login rate limited", "by", "account", "org", slug, "email", email, "addr", req.ClientAddr)
 		}
 		return Tokens{}, rateLimited(wait)
 	}

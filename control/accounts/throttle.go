@@ -30,6 +30,11 @@ import (
 // (a signed cookie; its own failures lock only that token), or a client address that signed in
 // successfully to this account before (remembered per node, in memory).
 //
+// This differs from Keycloak's brute force detection, which disables the user for every client
+// after N failures (wait increment up to a maximum): the lockout the issue reproduced. OWASP's
+// device-cookie scheme locks all untrusted clients; here they are only slowed, since the
+// per-client locks already stop a single source.
+//
 // Unknown organizations and users go through the same checks (the per-account state is kept
 // by organization slug and email, whether or not the account exists), so the throttling does
 // not tell which accounts exist. The store's failure count exists only for real users; on one
@@ -188,27 +193,27 @@ func (s *Service) loginThrottle(slug, email, addr, deviceToken, orgID, userID st
 	return t
 }
 
-// wait is how long the attempt must wait before it is checked (0: check it now). u is the
-// account's user when known.
-func (t loginThrottle) wait(s *Service, u store.User, known bool, now time.Time) time.Duration {
+// wait is how long the attempt must wait before it is checked (0: check it now), and whether
+// the client's own failures are why. u is the account's user when known.
+func (t loginThrottle) wait(s *Service, u store.User, known bool, now time.Time) (time.Duration, bool) {
 	if w := s.clientFailures.wait(t.client, now, s.failureDelay); w > 0 {
-		return w
+		return w, true
 	}
 	if t.trusted {
-		return 0
+		return 0, false
 	}
 	w := s.accountFailures.wait(t.account, now, s.accountDelay)
 	if known {
 		w = max(w, s.lockout(u, now))
 	}
 	if w > 0 {
-		return w
+		return w, false
 	}
 	// Last, so that a refused attempt does not spend the account's token.
 	if d, ok := s.loginAccount.allow(t.account, now); !ok {
-		return max(d, time.Nanosecond)
+		return max(d, time.Nanosecond), false
 	}
-	return 0
+	return 0, false
 }
 
 func (t loginThrottle) failed(s *Service, now time.Time) {
