@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
 // redeemFrom posts a (bad) console link with the given X-Forwarded-For and returns the status.
@@ -53,6 +56,49 @@ func TestTrustedProxiesRateLimits(t *testing.T) {
 				want = http.StatusUnauthorized
 			}
 			assert.Equal(t, want, redeemFrom(t, r, "198.51.100.2"), "another client address")
+		})
+	}
+}
+
+// TestTrustedProxiesAudit: a failed login through a trusted proxy is audited with the client's
+// address from X-Forwarded-For; a direct client's header is ignored.
+func TestTrustedProxiesAudit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"direct", nil, "127.0.0.1"},
+		{"through a trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "198.51.100.23"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), TrustedProxies: tc.trusted, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			ctx := context.Background()
+			org, _, err := CreateOwner(ctx, cfg, "Acme", "acme", "owner@acme.test", "correct horse battery")
+			require.NoError(t, err)
+			r := serveRelay(t, cfg)
+
+			req, err := http.NewRequest(http.MethodPost, r.URL()+"/api/v1/auth/login",
+				strings.NewReader(`{"org":"acme","email":"owner@acme.test","password":"wrong password here"}`))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.23")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+
+			var addrs []string
+			require.NoError(t, r.Store().Read(ctx, org.ID, func(tx store.Tx) error {
+				entries, err := tx.Audit(ctx, 0, 100)
+				for _, e := range entries {
+					if e.Record.Action == store.AuditLoginFailed {
+						addrs = append(addrs, e.Record.Details["addr"])
+					}
+				}
+				return err
+			}))
+			assert.Equal(t, []string{tc.want}, addrs)
 		})
 	}
 }
