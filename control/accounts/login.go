@@ -121,7 +121,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	if !known {
 		s.burnDummy(ctx, req.Password)
 		th.failed(s, now)
-		s.loginFailed(ctx, orgID, nil, email, reasonUnknownUser, req.ClientAddr, false)
+		if _, ok := s.unknownAudit.allow(orgID, now); ok {
+			s.loginFailed(ctx, orgID, nil, email, reasonUnknownUser, req.ClientAddr, false)
+		} else {
+			s.log.Info("login failed", "org", orgID, "reason", reasonUnknownUser, "email", truncate(email, 254), "addr", req.ClientAddr, "audited", false)
+		}
 		return Tokens{}, ErrBadCredentials
 	}
 	// From here every counted failure is also the client's and the account's.

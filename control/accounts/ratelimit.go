@@ -26,6 +26,11 @@ type Limits struct {
 	RefreshPerAccount Limit // per user, counted once the token is known to be genuine
 	MFAPerAccount     Limit // TOTP confirm/disable attempts per user
 	TokenPerAddr      Limit // invitation and password reset links redeemed per client address
+	// UnknownUserAudit budgets, per organization, the failed logins for emails that are not
+	// its users that are written to its audit chain; beyond it they are only logged, so a
+	// flood of made-up emails neither grows the chain nor queues every login behind its
+	// writes. Failures of real users are always audited.
+	UnknownUserAudit Limit
 	// MaxKeys bounds each limiter's memory; the least recently used key is evicted first.
 	MaxKeys int
 }
@@ -42,6 +47,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.RefreshPerAccount, 2*time.Second, 10)
 	def(&l.MFAPerAccount, 10*time.Second, 5)
 	def(&l.TokenPerAddr, 10*time.Second, 10)
+	def(&l.UnknownUserAudit, time.Second, 60)
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = 10000
 	}

@@ -89,6 +89,7 @@ type Service struct {
 	mfaAccount                  *keyedLimiter
 	passwordAccount             *keyedLimiter
 	resetAddr                   *keyedLimiter
+	unknownAudit                *keyedLimiter
 	// See throttle.go.
 	clientFailures, accountFailures *failureTracker
 	knownAddrs                      *knownSet
@@ -166,6 +167,7 @@ func New(cfg Config) (*Service, error) {
 		// Changing a password checks the current one: as slow to guess as a login.
 		passwordAccount: newKeyedLimiter(cfg.Limits.LoginPerAccount, cfg.Limits.MaxKeys),
 		resetAddr:       newKeyedLimiter(cfg.Limits.TokenPerAddr, cfg.Limits.MaxKeys),
+		unknownAudit:    newKeyedLimiter(cfg.Limits.UnknownUserAudit, cfg.Limits.MaxKeys),
 		clientFailures:  newFailureTracker(cfg.Limits.MaxKeys),
 		accountFailures: newFailureTracker(cfg.Limits.MaxKeys),
 		knownAddrs:      newKnownSet(cfg.Limits.MaxKeys, cfg.KnownAddressTTL),

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
 // attempt logs in as owner@acme.test from addr with device token dev.
@@ -157,4 +159,28 @@ func TestGuessesPerHour(t *testing.T) {
 func errorsIsRateLimited(err error) bool {
 	var rl *RateLimitError
 	return errors.As(err, &rl)
+}
+
+// TestUnknownUserAuditBudget: failed logins for made-up emails are audited within a budget per
+// organization, then only logged; a real user's failures are audited regardless.
+func TestUnknownUserAuditBudget(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limits.UnknownUserAudit = Limit{Every: time.Minute, Burst: 3} })
+	org, _ := e.owner(t)
+	for i := range 10 {
+		_, err := e.svc.Login(context.Background(), LoginRequest{Org: "acme", Email: fmt.Sprintf("made-up-%d@acme.test", i), Password: "guess", ClientAddr: rotatingAddr(i)})
+		require.ErrorIs(t, err, ErrBadCredentials)
+	}
+	_, err := attempt(e, "wrong password", "192.0.2.1:1", "")
+	require.ErrorIs(t, err, ErrBadCredentials)
+
+	reasons := map[string]int{}
+	for _, r := range auditsOf(e.audits(t, org.ID), store.AuditLoginFailed) {
+		reasons[r.Details["reason"]]++
+	}
+	assert.Equal(t, map[string]int{reasonUnknownUser: 3, reasonBadPassword: 1}, reasons)
+
+	e.clock.Add(time.Minute)
+	_, err = e.svc.Login(context.Background(), LoginRequest{Org: "acme", Email: "made-up-x@acme.test", Password: "guess", ClientAddr: "192.0.2.9:1"})
+	require.ErrorIs(t, err, ErrBadCredentials)
+	assert.Len(t, auditsOf(e.audits(t, org.ID), store.AuditLoginFailed), 5, "the budget refills")
 }
