@@ -121,6 +121,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	if !known {
 		s.burnDummy(ctx, req.Password)
 		th.failed(s, now)
+		// Past the budget the answer comes without the audit write: like the shed dummy
+		// hash (hasher.burn), a timing difference only an attacker flooding this
+		// organization could measure, accepted so that his flood is not written at its rate.
 		if _, ok := s.unknownAudit.allow(orgID, now); ok {
 			s.loginFailed(ctx, orgID, nil, email, reasonUnknownUser, req.ClientAddr, false)
 		} else {
