@@ -46,21 +46,24 @@ func TestRotatingFloodKeepsUserOutSeconds(t *testing.T) {
 		_, err := attempt(e, ownerPassword, "192.0.2.10:2", "")
 		require.NoError(t, err)
 	})
-	// Those successes ended the account's run of failures; the attacker starts another.
-	for i := 16; i < 32; i++ {
+	// Those successes ended the account's run of failures. The attacker starts another and
+	// keeps it up: one guess a second, each from a fresh address, for ten minutes.
+	for i := 16; i < 16+600; i++ {
 		if _, err := attempt(e, fmt.Sprintf("guess %d", i), rotatingAddr(i), ""); err == nil {
 			t.Fatal("a guess got in")
 		}
-		e.clock.Add(3 * time.Second)
+		e.clock.Add(time.Second)
 	}
 	t.Run("fresh address: waits a few seconds at most", func(t *testing.T) {
-		_, err := attempt(e, ownerPassword, "203.0.113.200:1", "")
-		var rl *RateLimitError
-		if err != nil {
-			require.ErrorAs(t, err, &rl)
-			assert.LessOrEqual(t, rl.RetryAfter, 5*time.Second, "the account slows down, it does not lock")
-			e.clock.Add(rl.RetryAfter)
+		var err error
+		for try := 0; try < 3; try++ {
 			_, err = attempt(e, ownerPassword, "203.0.113.200:1", "")
+			var rl *RateLimitError
+			if !errors.As(err, &rl) {
+				break
+			}
+			require.LessOrEqual(t, rl.RetryAfter, 5*time.Second, "the account slows down, it does not lock")
+			e.clock.Add(rl.RetryAfter)
 		}
 		require.NoError(t, err)
 	})
