@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, run the relay with a demo agent, print a console link
 #   make test   the whole suite, browser tests included (CI runs this)
 # Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff,
-# bench-encode, bench-turn).
+# bench-encode, bench-turn, bench-login).
 
 GO        ?= go
 BIN       := bin
@@ -11,7 +11,7 @@ NETNS     := $(CURDIR)/scripts/netns-exec
 FUZZTIME  ?= 10s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-turn clean
+.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-turn bench-login clean
 
 all: build
 
@@ -38,7 +38,7 @@ fuzz: deps
 
 test: vet unit fuzz
 
-bench: bench-encode bench-latency bench-ttff bench-turn
+bench: bench-encode bench-latency bench-ttff bench-turn bench-login
 
 bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
@@ -52,6 +52,12 @@ bench-ttff: deps
 # The same turnutils_uclient load against coturn and the embedded TURN, alternating (turn/README.md).
 bench-turn: deps
 	scripts/bench-turn
+
+# Logins under floods (control/accounts/bench_login_test.go): a legitimate login's p50/p95 idle
+# and under 3,000 random-email logins; how long a rotating-address flood keeps the user out and
+# how many guesses it gets per account and hour.
+bench-login:
+	$(GO) test -run '^$$' -bench 'BenchmarkLogin(Flood|Lockout)' -benchtime 1x -count=1 -timeout 10m ./control/accounts/
 
 clean:
 	rm -rf $(BIN)

@@ -22,6 +22,7 @@ const (
 	AudienceAgent   Audience = "kvmrelay-agent"   // an agent's connection for one device
 	AudienceLogin   Audience = "kvmrelay-login"   // a one-time console link, redeemed once
 	AudienceAPI     Audience = "kvmrelay-api"     // a user's access token for the control-plane API
+	AudienceDevice  Audience = "kvmrelay-device"  // a device cookie: this client signed in as this user before
 )
 
 // ErrInvalidToken is returned (wrapped) for every token that must not be accepted.

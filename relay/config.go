@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
@@ -55,8 +56,12 @@ type Config struct {
 	// Conns guards the HTTP and TURN TCP/TLS listeners against descriptor exhaustion: a budget
 	// below the descriptor limit shared by all of them, a cap per client address, a deadline
 	// for a connection's first byte (internal/netguard). The zero value uses the defaults.
-	Conns  ConnLimits
-	Logger *slog.Logger
+	Conns ConnLimits
+	// TrustedProxies are the reverse proxies in front of the relay: only from them is
+	// X-Forwarded-For believed (see internal/clientaddr). Empty: the connection's peer is the
+	// client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 func (c *Config) setDefaults() error {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/internal/clientaddr"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/web"
 )
@@ -38,7 +39,10 @@ func (r *Relay) newApp() *fiber.App {
 		IdleTimeout:           2 * time.Minute,
 		BodyLimit:             64 << 10,
 		ErrorHandler:          r.errorHandler,
+		// c.IP() answers with what clientaddr resolved (its middleware runs first).
+		ProxyHeader: clientaddr.Header,
 	})
+	app.Use(clientaddr.New(r.cfg.TrustedProxies).Middleware())
 	app.Use(recover.New())
 	app.Use(securityHeaders)
 	app.Use(trustUpgraded)

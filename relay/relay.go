@@ -98,6 +98,7 @@ func New(cfg Config) (*Relay, error) {
 
 	r.conns, err = netguard.New(netguard.Config{
 		MaxPerAddress:    cfg.Conns.MaxPerAddress,
+		Exempt:           cfg.TrustedProxies,
 		Reserve:          cfg.Conns.Reserve,
 		FirstByteTimeout: cfg.Conns.FirstByteTimeout,
 		Registerer:       r.metrics,

@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxConnsPerAddress, fdReserve                   int
 	firstByteTimeout                                time.Duration
 	oidc                                            oidcFlags
+	trustedProxies                                  string
 
 	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
 	// peers; nil is the system's (tests inject one).
@@ -55,6 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "file with the control plane's secret key (64 hex digits: openssl rand -hex 32) that encrypts TOTP secrets; every node of a deployment needs the same (default: generated in --data-dir)")
 	fs.StringVar(&f.origins, "allowed-origins", "", "extra browser origins allowed to open consoles, comma-separated (default: the relay's own)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "CIDRs of the reverse proxies in front of the relay, comma-separated: the client address (rate limits, audit) comes from X-Forwarded-For only on connections from them, walked from the right past these hops (default: none, the connection's address)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.maxConnsPerAddress, "max-conns-per-address", 0, "concurrent TCP connections one client address (IPv6: its /64) may hold over HTTP and TURN TCP/TLS together (default 256; -1: no cap)")
 	fs.IntVar(&f.fdReserve, "fd-reserve", 0, "file descriptors kept outside the connection budget for the database, Redis, TURN relay sockets and files (default max(64, limit/8))")
@@ -98,6 +100,9 @@ func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (r
 		return relay.Config{}, err
 	}
 	cfg.OIDC = oidc
+	if cfg.TrustedProxies, err = cli.Prefixes(f.trustedProxies); err != nil {
+		return relay.Config{}, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	for _, o := range strings.Split(f.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)

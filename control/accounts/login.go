@@ -23,6 +23,9 @@ type LoginRequest struct {
 	TOTP         string
 	RecoveryCode string
 	ClientAddr   string // the client's address, "ip:port" or "ip", for rate limits and audit
+	// DeviceToken is the device token (Tokens.Device) of an earlier successful login from
+	// this client, if it kept one: the account then trusts it (see throttle.go).
+	DeviceToken string
 }
 
 // Tokens are what a login or refresh returns.
@@ -31,6 +34,9 @@ type Tokens struct {
 	Refresh          string // opaque; rotates on every use
 	AccessExpiresAt  time.Time
 	RefreshExpiresAt time.Time
+	// Device (logins only) vouches for this client at the user's next logins: a browser keeps
+	// it in a cookie (see throttle.go). Valid DeviceTTL.
+	Device string
 }
 
 // Reasons recorded in login_failed audit entries.
@@ -53,17 +59,15 @@ func (e errLoginRejected) Error() string { return "login rejected: " + e.reason 
 // Login checks a password (and second factor) and returns tokens. Every failure for a known
 // organization is audited with its reason; unknown organizations, unknown users, wrong
 // passwords, disabled users and wrong codes are all ErrBadCredentials. Consecutive failures
-// make the account wait (a *RateLimitError) before the next attempt is even checked.
+// make the client, and for untrusted clients the account, wait (a *RateLimitError) before
+// the next attempt is even checked: see throttle.go.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	now := s.now()
 	slug := strings.ToLower(strings.TrimSpace(req.Org))
 	email := normalizeEmail(req.Email)
-	if d, ok := s.loginAddr.allow(addrKey(req.ClientAddr), now); !ok {
+	addr := addrKey(req.ClientAddr)
+	if d, ok := s.loginAddr.allow(addr, now); !ok {
 		s.log.Warn("login rate limited", "by", "address", "addr", req.ClientAddr)
-		return Tokens{}, rateLimited(d)
-	}
-	if d, ok := s.loginAccount.allow(slug+"\x00"+email, now); !ok {
-		s.log.Warn("login rate limited", "by", "account", "org", slug, "email", email, "addr", req.ClientAddr)
 		return Tokens{}, rateLimited(d)
 	}
 	if len(req.Password) > MaxPasswordBytes {
@@ -72,36 +76,71 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	}
 
 	orgID, err := s.store.Lookup(ctx, store.LookupOrgSlug, slug)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !store.ValidSlug(slug)) {
-		s.burnDummy(ctx, req.Password)
-		s.log.Info("login failed", "reason", "unknown_org", "org", slug, "addr", req.ClientAddr)
-		return Tokens{}, ErrBadCredentials
-	}
-	if err != nil {
+	knownOrg := err == nil && store.ValidSlug(slug)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Tokens{}, fmt.Errorf("accounts: login: %w", err)
 	}
 	var u store.User
-	err = s.store.Read(ctx, orgID, func(tx store.Tx) error {
-		var err error
-		u, err = tx.UserByEmail(ctx, email)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+	known := false
+	if knownOrg {
+		err = s.store.Read(ctx, orgID, func(tx store.Tx) error {
+			var err error
+			u, err = tx.UserByEmail(ctx, email)
+			return err
+		})
+		switch {
+		case err == nil:
+			known = true
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+		default:
+			return Tokens{}, fmt.Errorf("accounts: login: %w", err)
+		}
+	}
+
+	th := s.loginThrottle(slug, email, addr, req.DeviceToken, orgID, u.ID)
+	if wait, byClient := th.wait(s, u, known, now); wait > 0 {
+		// Audited when this client's own failures locked it (bounded per address by
+		// loginAddr); the account's slowdown under a flood from many addresses is only
+		// logged, so a flood cannot write the audit log at its own rate.
+		switch {
+		case known && byClient:
+			s.loginFailed(ctx, orgID, &u, email, reasonLocked, req.ClientAddr, false)
+		case byClient:
+			s.log.Info("login rate limited", "by", "client", "org", slug, "email", email, "addr", req.ClientAddr)
+		default:
+			s.log.Info("login rate limited", "by", "account", "org", slug, "email", email, "addr", req.ClientAddr)
+		}
+		return Tokens{}, rateLimited(wait)
+	}
+	if !knownOrg {
 		s.burnDummy(ctx, req.Password)
-		s.loginFailed(ctx, orgID, nil, email, reasonUnknownUser, req.ClientAddr, false)
+		th.failed(s, now)
+		s.log.Info("login failed", "reason", "unknown_org", "org", slug, "addr", req.ClientAddr)
 		return Tokens{}, ErrBadCredentials
 	}
-	if err != nil {
-		return Tokens{}, fmt.Errorf("accounts: login: %w", err)
+	if !known {
+		s.burnDummy(ctx, req.Password)
+		th.failed(s, now)
+		// Past the budget the answer comes without the audit write: like the shed dummy
+		// hash (hasher.burn), a timing difference only an attacker flooding this
+		// organization could measure, accepted so that his flood is not written at its rate.
+		if _, ok := s.unknownAudit.allow(orgID, now); ok {
+			s.loginFailed(ctx, orgID, nil, email, reasonUnknownUser, req.ClientAddr, false)
+		} else {
+			s.log.Info("login failed", "org", orgID, "reason", reasonUnknownUser, "email", truncate(email, 254), "addr", req.ClientAddr, "audited", false)
+		}
+		return Tokens{}, ErrBadCredentials
 	}
-	if wait := s.lockout(u, now); wait > 0 {
-		s.loginFailed(ctx, orgID, &u, email, reasonLocked, req.ClientAddr, false)
-		return Tokens{}, rateLimited(wait)
+	// From here every counted failure is also the client's and the account's.
+	fail := func(reason string) (Tokens, error) {
+		th.failed(s, now)
+		s.loginFailed(ctx, orgID, &u, email, reason, req.ClientAddr, true)
+		return Tokens{}, ErrBadCredentials
 	}
 
 	ok, rehash, err := s.hasher.verify(ctx, u.PasswordHash, req.Password)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrBusy) {
 			return Tokens{}, err
 		}
 		s.log.Error("stored password hash unusable", "org", orgID, "user", u.ID, "err", err)
@@ -109,11 +148,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	}
 	switch {
 	case !ok:
-		s.loginFailed(ctx, orgID, &u, email, reasonBadPassword, req.ClientAddr, true)
-		return Tokens{}, ErrBadCredentials
+		return fail(reasonBadPassword)
 	case u.Disabled:
-		s.loginFailed(ctx, orgID, &u, email, reasonDisabled, req.ClientAddr, true)
-		return Tokens{}, ErrBadCredentials
+		return fail(reasonDisabled)
 	}
 
 	method, step, recovery := "password", int64(0), ""
@@ -126,15 +163,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 			}
 			st, ok := matchTOTP(secret, req.TOTP, now, u.TOTPLastStep)
 			if !ok || !s.guard.claim(u.ID, st, now) {
-				s.loginFailed(ctx, orgID, &u, email, reasonBadTOTP, req.ClientAddr, true)
-				return Tokens{}, ErrBadCredentials
+				return fail(reasonBadTOTP)
 			}
 			method, step = "password+totp", st
 		case strings.TrimSpace(req.RecoveryCode) != "":
 			recovery = normalizeRecoveryCode(req.RecoveryCode)
 			if recovery == "" {
-				s.loginFailed(ctx, orgID, &u, email, reasonBadRecovery, req.ClientAddr, true)
-				return Tokens{}, ErrBadCredentials
+				return fail(reasonBadRecovery)
 			}
 			method = "password+recovery_code"
 		default:
@@ -206,8 +241,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 		if step != 0 {
 			s.guard.release(u.ID, step)
 		}
-		s.loginFailed(ctx, orgID, &u, email, rej.reason, req.ClientAddr, true)
-		return Tokens{}, ErrBadCredentials
+		return fail(rej.reason)
 	}
 	if err != nil {
 		if step != 0 {
@@ -215,7 +249,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 		}
 		return Tokens{}, storeErr("login", err)
 	}
-	s.log.Info("login", "org", orgID, "user", u.ID, "method", method, "addr", req.ClientAddr)
+	th.succeeded(s, now)
+	if tokens.Device, err = s.mintDevice(orgID, u.ID); err != nil {
+		s.log.Warn("device token not minted", "user", u.ID, "err", err)
+		tokens.Device = ""
+	}
+	s.log.Info("login", "org", orgID, "user", u.ID, "method", method, "addr", req.ClientAddr, "trusted_client", th.trusted)
 	return tokens, nil
 }
 
@@ -284,8 +323,9 @@ func (s *Service) cutOff(ctx context.Context, tx store.Tx, u *store.User, now ti
 
 // burnDummy spends what verifying a real hash spends, so an unknown org or user answers as
 // slowly as a wrong password.
+// Under load it is shed first (see hasher.burn).
 func (s *Service) burnDummy(ctx context.Context, pw string) {
-	_, _, _ = s.hasher.verify(ctx, s.dummy(), pw)
+	s.hasher.burn(ctx, s.dummy(), pw)
 }
 
 // failureDelay is how long an account with n consecutive failures waits after the last.
@@ -300,12 +340,14 @@ func (s *Service) failureDelay(n int) time.Duration {
 	return min(time.Second<<(over-1), s.cfg.MaxFailureDelay)
 }
 
-// lockout is how much longer u must wait before its next attempt is checked.
+// lockout is how much longer u must wait before its next attempt is checked, by the failures
+// the store counted for the whole deployment: the account's slowdown (accountDelay), never
+// a lock.
 func (s *Service) lockout(u store.User, now time.Time) time.Duration {
 	if u.LastFailedAt == nil {
 		return 0
 	}
-	return u.LastFailedAt.Add(s.failureDelay(u.FailedLogins)).Sub(now)
+	return u.LastFailedAt.Add(s.accountDelay(u.FailedLogins)).Sub(now)
 }
 
 // loginFailed audits a failed login (and counts it against the account when count is set)

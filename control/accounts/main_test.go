@@ -57,7 +57,7 @@ func sqliteStore(t *testing.T) store.Store {
 	return s
 }
 
-func testIssuer(t *testing.T, clock *testenv.Clock) *auth.Issuer {
+func testIssuer(t testing.TB, clock *testenv.Clock) *auth.Issuer {
 	t.Helper()
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -72,43 +73,18 @@ func checkPassword(pw string) error {
 	return nil
 }
 
-// hasher hashes and verifies passwords with a bound on how many run at once: each holds
-// Memory KiB, and a login flood must not exhaust memory.
-type hasher struct {
-	params Argon2Params
-	slots  chan struct{}
-}
-
-func newHasher(p Argon2Params, concurrent int) (*hasher, error) {
-	if err := p.valid(); err != nil {
-		return nil, fmt.Errorf("accounts: %w", err)
-	}
-	if concurrent < 1 {
-		concurrent = 1
-	}
-	return &hasher{params: p, slots: make(chan struct{}, concurrent)}, nil
-}
-
-func (h *hasher) acquire(ctx context.Context) error {
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("accounts: waiting to hash a password: %w", ctx.Err())
-	}
-}
-
-func (h *hasher) release() { <-h.slots }
-
 // hash returns the PHC string $argon2id$v=19$m=…,t=…,p=…$salt$hash of pw.
 func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
 	salt := make([]byte, h.params.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go ≥ 1.24)
+	start := time.Now()
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(false)
+	h.runs.Add(1)
 	key := argon2.IDKey([]byte(pw), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	h.observe(time.Since(start))
 	return encodePHC(h.params, salt, key), nil
 }
 
@@ -120,12 +96,15 @@ func (h *hasher) verify(ctx context.Context, encoded, pw string) (ok, rehash boo
 	if err != nil {
 		return false, false, err
 	}
+	start := time.Now()
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(false)
+	h.runs.Add(1)
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	ok = subtle.ConstantTimeCompare(got, want) == 1
+	h.observe(time.Since(start))
 	rehash = p.Memory != h.params.Memory || p.Time != h.params.Time || p.Threads != h.params.Threads ||
 		uint32(len(salt)) != h.params.SaltLen || uint32(len(want)) != h.params.KeyLen
 	return ok, rehash, nil

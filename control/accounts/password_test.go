@@ -18,7 +18,7 @@ func TestDefaultArgon2Params(t *testing.T) {
 	assert.Equal(t, uint32(2), p.Time)
 	assert.Equal(t, uint8(1), p.Threads)
 
-	h, err := newHasher(p, 1)
+	h, err := newHasher(p, 1, 8)
 	require.NoError(t, err)
 	enc, err := h.hash(context.Background(), "a long enough password")
 	require.NoError(t, err)
@@ -31,7 +31,7 @@ func TestDefaultArgon2Params(t *testing.T) {
 
 func TestHashVerify(t *testing.T) {
 	ctx := context.Background()
-	h, err := newHasher(cheapArgon2, 2)
+	h, err := newHasher(cheapArgon2, 2, 8)
 	require.NoError(t, err)
 	enc, err := h.hash(ctx, "correct horse battery")
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func TestHashVerify(t *testing.T) {
 	t.Run("needs rehash when the parameters changed", func(t *testing.T) {
 		stronger := cheapArgon2
 		stronger.Time = 2
-		h2, err := newHasher(stronger, 1)
+		h2, err := newHasher(stronger, 1, 8)
 		require.NoError(t, err)
 		ok, rehash, err := h2.verify(ctx, enc, "correct horse battery")
 		require.NoError(t, err)
@@ -67,7 +67,7 @@ func TestHashVerify(t *testing.T) {
 }
 
 func TestDecodePHCRejects(t *testing.T) {
-	h, err := newHasher(cheapArgon2, 1)
+	h, err := newHasher(cheapArgon2, 1, 8)
 	require.NoError(t, err)
 	good, err := h.hash(context.Background(), "correct horse battery")
 	require.NoError(t, err)
@@ -125,14 +125,14 @@ func TestCheckPassword(t *testing.T) {
 
 // TestHasherBoundsConcurrency: with every slot taken, a hash waits, and gives up with its context.
 func TestHasherBoundsConcurrency(t *testing.T) {
-	h, err := newHasher(cheapArgon2, 1)
+	h, err := newHasher(cheapArgon2, 1, 8)
 	require.NoError(t, err)
 	require.NoError(t, h.acquire(context.Background()))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err = h.hash(ctx, "correct horse battery")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	h.release()
+	h.release(false)
 	_, err = h.hash(context.Background(), "correct horse battery")
 	assert.NoError(t, err)
 }

@@ -18,12 +18,19 @@ type Limit struct {
 
 // Limits are the rate limits on unauthenticated entry points. A zero Limit takes the default.
 type Limits struct {
-	LoginPerAddr      Limit // per client address (IPv6: per /64)
-	LoginPerAccount   Limit // per organization and email, whether or not the user exists
+	LoginPerAddr Limit // per client address (IPv6: per /64)
+	// LoginPerAccount is per organization and email, whether or not the user exists, for
+	// clients the account does not trust (see throttle.go).
+	LoginPerAccount   Limit
 	RefreshPerAddr    Limit
 	RefreshPerAccount Limit // per user, counted once the token is known to be genuine
 	MFAPerAccount     Limit // TOTP confirm/disable attempts per user
 	TokenPerAddr      Limit // invitation and password reset links redeemed per client address
+	// UnknownUserAudit budgets, per organization, the failed logins for emails that are not
+	// its users that are written to its audit chain; beyond it they are only logged, so a
+	// flood of made-up emails neither grows the chain nor queues every login behind its
+	// writes. Failures of real users are always audited.
+	UnknownUserAudit Limit
 	// MaxKeys bounds each limiter's memory; the least recently used key is evicted first.
 	MaxKeys int
 }
@@ -35,11 +42,12 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	def(&l.LoginPerAddr, 3*time.Second, 20)
-	def(&l.LoginPerAccount, 10*time.Second, 10)
+	def(&l.LoginPerAccount, 5*time.Second, 10)
 	def(&l.RefreshPerAddr, time.Second, 30)
 	def(&l.RefreshPerAccount, 2*time.Second, 10)
 	def(&l.MFAPerAccount, 10*time.Second, 5)
 	def(&l.TokenPerAddr, 10*time.Second, 10)
+	def(&l.UnknownUserAudit, time.Second, 60)
 	if l.MaxKeys <= 0 {
 		l.MaxKeys = 10000
 	}

@@ -52,12 +52,23 @@ type Config struct {
 	// MaxConcurrentHashes bounds argon2 runs at once (each holds Argon2.Memory KiB);
 	// default GOMAXPROCS.
 	MaxConcurrentHashes int
-	Limits              Limits
-	// FreeFailures is how many consecutive failed logins an account has before each further
-	// attempt must wait: 1 s after the next failure, doubling up to MaxFailureDelay.
-	// Defaults 3 and 15 min.
+	// MaxQueuedHashes bounds the real accounts' hashing waiting for a slot; past it a login
+	// is refused with ErrBusy (retry in a second). Default 8 × MaxConcurrentHashes. Dummy
+	// hashing for unknown accounts never queues (see hasher).
+	MaxQueuedHashes int
+	Limits          Limits
+	// FreeFailures is how many consecutive failed logins a client (address or device token)
+	// has at an account before each further attempt from it must wait: 1 s after the next
+	// failure, doubling up to MaxFailureDelay. Defaults 3 and 15 min.
 	FreeFailures    int
 	MaxFailureDelay time.Duration
+	// MaxAccountDelay caps how long the account's own failures (from any address) make an
+	// untrusted client wait: the account slows down, it does not lock (see throttle.go).
+	// Default 5 s.
+	MaxAccountDelay time.Duration
+	// KnownAddressTTL is how long a client address that signed in to an account stays trusted
+	// by it (per node, in memory); default 30 days.
+	KnownAddressTTL time.Duration
 }
 
 // Service is the identity service. It is safe for concurrent use; Close stops the OIDC key
@@ -78,6 +89,10 @@ type Service struct {
 	mfaAccount                  *keyedLimiter
 	passwordAccount             *keyedLimiter
 	resetAddr                   *keyedLimiter
+	unknownAudit                *keyedLimiter
+	// See throttle.go.
+	clientFailures, accountFailures *failureTracker
+	knownAddrs                      *knownSet
 
 	sealer *sealer    // nil without a SecretKey
 	rot    *rotations // recent refresh rotations, for the grace window
@@ -107,6 +122,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.RefreshGrace = 10 * time.Second
 	}
 	def(&cfg.MaxFailureDelay, 15*time.Minute)
+	def(&cfg.MaxAccountDelay, 5*time.Second)
+	def(&cfg.KnownAddressTTL, 30*24*time.Hour)
 	if cfg.FreeFailures <= 0 {
 		cfg.FreeFailures = 3
 	}
@@ -119,9 +136,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxConcurrentHashes <= 0 {
 		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
+	if cfg.MaxQueuedHashes <= 0 {
+		cfg.MaxQueuedHashes = 8 * cfg.MaxConcurrentHashes
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	cfg.Limits = cfg.Limits.withDefaults()
-	h, err := newHasher(cfg.Argon2, cfg.MaxConcurrentHashes)
+	h, err := newHasher(cfg.Argon2, cfg.MaxConcurrentHashes, cfg.MaxQueuedHashes)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +167,10 @@ func New(cfg Config) (*Service, error) {
 		// Changing a password checks the current one: as slow to guess as a login.
 		passwordAccount: newKeyedLimiter(cfg.Limits.LoginPerAccount, cfg.Limits.MaxKeys),
 		resetAddr:       newKeyedLimiter(cfg.Limits.TokenPerAddr, cfg.Limits.MaxKeys),
+		unknownAudit:    newKeyedLimiter(cfg.Limits.UnknownUserAudit, cfg.Limits.MaxKeys),
+		clientFailures:  newFailureTracker(cfg.Limits.MaxKeys),
+		accountFailures: newFailureTracker(cfg.Limits.MaxKeys),
+		knownAddrs:      newKnownSet(cfg.Limits.MaxKeys, cfg.KnownAddressTTL),
 		sealer:          seal,
 		rot:             newRotations(cfg.RefreshGrace, cfg.Limits.MaxKeys),
 	}

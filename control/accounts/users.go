@@ -59,7 +59,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if len(current) <= MaxPasswordBytes {
 		var err error
 		ok, _, err = s.hasher.verify(ctx, u.PasswordHash, current)
-		if err != nil && ctx.Err() != nil {
+		if err != nil && (ctx.Err() != nil || errors.Is(err, ErrBusy)) {
 			return Tokens{}, err
 		}
 	}

@@ -39,12 +39,21 @@ func (a *API) login(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `Send {"org","email","password"} (and "totp" when MFA is on).`)
 	}
 	t, err := a.cfg.Accounts.Login(c.UserContext(), accounts.LoginRequest{Org: req.Org, Email: req.Email, Password: req.Password,
-		TOTP: req.TOTP, RecoveryCode: req.RecoveryCode, ClientAddr: c.IP()})
+		TOTP: req.TOTP, RecoveryCode: req.RecoveryCode, ClientAddr: c.IP(), DeviceToken: c.Cookies(DeviceCookie)})
 	if err != nil {
 		return a.failErr(c, err)
 	}
+	if t.Device != "" {
+		setCookie(c, DeviceCookie, authPath(c), t.Device, time.Now().Add(accounts.DeviceTTL))
+	}
 	return answerTokens(c, t)
 }
+
+// DeviceCookie holds the device token a login hands out: the browser shows it at its next
+// logins, and a flood of wrong passwords at the account from elsewhere does not slow it down
+// (OWASP "device cookies"; control/accounts/throttle.go). HttpOnly, SameSite=Strict, sent only
+// to the auth routes.
+const DeviceCookie = "kvmrelay_device"
 
 // Cookie mode, for the browser dashboard: a request carrying WebClientHeader gets its refresh
 // token as an HttpOnly cookie instead of in the JSON body, so no script on the page (nor
@@ -101,8 +110,14 @@ func setRefreshCookie(c *fiber.Ctx, token string, expires time.Time) {
 // setRefreshCookieAt is setRefreshCookie for a request outside the auth routes (a password
 // change answers with new tokens), which names their path itself.
 func setRefreshCookieAt(c *fiber.Ctx, path, token string, expires time.Time) {
+	setCookie(c, RefreshCookie, path, token, expires)
+}
+
+// setCookie sets (or, with an empty value, deletes) an HttpOnly, SameSite=Strict cookie, Secure
+// whenever the request came over TLS.
+func setCookie(c *fiber.Ctx, name, path, token string, expires time.Time) {
 	ck := &fiber.Cookie{
-		Name:     RefreshCookie,
+		Name:     name,
 		Value:    token,
 		Path:     path,
 		Expires:  expires,

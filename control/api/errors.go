@@ -29,6 +29,7 @@ const (
 	CodeMFARequired  = "mfa-required"
 	CodeInvalidToken = "invalid-token"
 	CodeInternal     = "internal"
+	CodeUnavailable  = "unavailable" // busy: retry after Retry-After
 )
 
 // fail answers with status, code and a message for people.
@@ -46,6 +47,9 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 		return fail(c, fiber.StatusTooManyRequests, CodeRateLimited, "Too many attempts; wait "+rl.RetryAfter.Round(time.Second).String()+" and try again.")
 	case errors.Is(err, accounts.ErrRateLimited):
 		return fail(c, fiber.StatusTooManyRequests, CodeRateLimited, "Too many attempts; wait a minute and try again.")
+	case errors.Is(err, accounts.ErrBusy):
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return fail(c, fiber.StatusServiceUnavailable, CodeUnavailable, "The relay is checking too many passwords at once; try again in a second.")
 	case errors.Is(err, accounts.ErrBadCredentials):
 		return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "Organization, email or password (or the one-time code) is wrong.")
 	case errors.Is(err, accounts.ErrMFARequired):
