@@ -117,6 +117,20 @@ func (r Resolver) Middleware() fiber.Handler {
 			}
 		}
 		h.Set(Header, r.Resolve(a, forwarded).String())
+		if !r.isTrusted(a) {
+			// fiber's c.Protocol() (which decides the cookies' Secure flag) and c.Hostname()
+			// read these from anyone; only a trusted proxy may say how the client connected.
+			for _, name := range schemeHeaders {
+				h.Del(name)
+			}
+		}
 		return c.Next()
 	}
+}
+
+// schemeHeaders are the headers through which a proxy tells the scheme and host the client
+// used; fiber reads them without asking who sent them.
+var schemeHeaders = []string{
+	fiber.HeaderXForwardedProto, fiber.HeaderXForwardedProtocol, fiber.HeaderXForwardedSsl,
+	fiber.HeaderXUrlScheme, fiber.HeaderXForwardedHost,
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,6 +63,7 @@ func serve(t *testing.T, trusted ...string) string {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, ProxyHeader: Header})
 	app.Use(New(prefixes(t, trusted...)).Middleware())
 	app.Get("/ip", func(c *fiber.Ctx) error { return c.SendString(c.IP()) })
+	app.Get("/proto", func(c *fiber.Ctx) error { return c.SendString(c.Protocol() + " " + c.Hostname()) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan struct{})
@@ -102,4 +104,15 @@ func TestMiddlewareSetsCtxIP(t *testing.T) {
 		assert.Equal(t, "127.0.0.1", get(t, url, http.Header{"X-Kvmrelay-Client-Addr": {"198.51.100.99"}}),
 			"the internal header from a client is overwritten")
 	})
+}
+
+// The scheme and host a client claims (X-Forwarded-Proto, -Host…) are believed only from a
+// trusted proxy: fiber's c.Protocol() decides the cookies' Secure flag.
+func TestMiddlewareSchemeOnlyFromTrustedProxies(t *testing.T) {
+	claim := http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Ssl": {"on"}}
+	untrusted := strings.TrimSuffix(serve(t, "10.0.0.0/8"), "/ip") + "/proto"
+	got := get(t, untrusted, claim)
+	assert.True(t, strings.HasPrefix(got, "http 127.0.0.1:"), "a client's claims are dropped: %q", got)
+	trusted := strings.TrimSuffix(serve(t, "127.0.0.1/32"), "/ip") + "/proto"
+	assert.Equal(t, "https evil.example", get(t, trusted, claim), "a trusted proxy says how the client connected")
 }
