@@ -31,6 +31,9 @@ type Tokens struct {
 	Refresh          string // opaque; rotates on every use
 	AccessExpiresAt  time.Time
 	RefreshExpiresAt time.Time
+	// MFAEnrollmentRequired says the session may only enroll a second factor: the
+	// organization requires one and the user has none (Principal.MFAEnrollmentRequired).
+	MFAEnrollmentRequired bool
 }
 
 // Reasons recorded in login_failed audit entries.
@@ -195,9 +198,15 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 		if err != nil {
 			return err
 		}
+		if tokens.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, cur); err != nil {
+			return err
+		}
 		details := map[string]string{"method": method, "addr": req.ClientAddr}
 		if newHash != "" {
 			details["rehashed"] = "true"
+		}
+		if tokens.MFAEnrollmentRequired {
+			details["session"] = "mfa_enrollment_only"
 		}
 		return s.audit(ctx, tx, store.AuditRecord{Time: now, Actor: "user:" + u.ID, Action: store.AuditLogin, Target: "user:" + u.ID, Details: details})
 	})
@@ -423,6 +432,10 @@ func (s *Service) rotate(ctx context.Context, orgID string, rt refreshToken, now
 			return errLoginRejected{reasonDisabled}
 		}
 		tokens.Access, tokens.AccessExpiresAt, err = s.mintAccess(orgID, u, now)
+		if err != nil {
+			return err
+		}
+		tokens.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, u)
 		return err
 	})
 	return tokens, err
@@ -500,9 +513,13 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 		return Principal{}, fmt.Errorf("%w: access token without organization or user", ErrInvalidToken)
 	}
 	var u store.User
+	var enrollOnly bool
 	err = s.store.Read(ctx, c.Tenant, func(tx store.Tx) error {
 		var err error
-		u, err = tx.User(ctx, c.Subject)
+		if u, err = tx.User(ctx, c.Subject); err != nil {
+			return err
+		}
+		enrollOnly, err = mfaEnrollmentRequired(ctx, tx, u)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -517,7 +534,8 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 	if u.TokensValidAfter != nil && accessIssued(c).Before(*u.TokensValidAfter) {
 		return Principal{}, fmt.Errorf("%w: access token issued before the user's sessions were ended (password change, reset or disable)", ErrInvalidToken)
 	}
-	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope)}, nil
+	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope),
+		MFAEnrollmentRequired: enrollOnly, MFAEnabled: u.TOTPConfirmed}, nil
 }
 
 func (s *Service) authAPIKey(ctx context.Context, key string) (Principal, error) {
