@@ -33,7 +33,7 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/piglig/go-qr v1.1.0 // indirect
+require github.com/piglig/go-qr v1.1.0
 
 require (
 	github.com/andybalholm/brotli v1.1.1 // indirect
