@@ -73,6 +73,9 @@ Commands:
   mfa disable [--code CODE]              turn it off with a current code or a recovery code
   mfa recovery-codes [--code CODE]       new recovery codes for a current code (shown once;
                                          the old ones stop working)
+  org show                               the organization's settings
+  org set --require-mfa true|false       owners: require MFA of every member (your own first);
+                                         members without it can then only enroll it
 
 USER is a user id or email. DEVICE is a device id or a device name (a name more than one device carries is refused with
 the candidates listed). Listing commands take -o table (default) or -o json. Roles: owner,
@@ -196,6 +199,8 @@ func commands() map[string]handler {
 		"mfa enable":           (*app).mfaEnable,
 		"mfa disable":          (*app).mfaDisable,
 		"mfa recovery-codes":   (*app).mfaRecoveryCodes,
+		"org show":             (*app).orgShow,
+		"org set":              (*app).orgSet,
 	}
 }
 

@@ -112,6 +112,21 @@ func newMFARelay(t *testing.T, required bool) (*fakeRelay, *mfaRelay) {
 		m.secret = ""
 		return 204, nil
 	})
+	handle("GET /api/v1/org", func(map[string]string, string) (int, any) {
+		return 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required}
+	})
+	mux.HandleFunc("PATCH /api/v1/org/settings", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]bool
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if in["require_mfa"] && m.secret == "" {
+			answer(w, 400, map[string]string{"code": "bad-request", "message": "The request is invalid: turn on MFA for your own account first"})
+			return
+		}
+		m.required = in["require_mfa"]
+		answer(w, 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required})
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fakeRelay{srv: srv}, m
@@ -331,4 +346,44 @@ func TestMFAWithAPIKey(t *testing.T) {
 		assert.Equal(t, client.ExitUsage, r.code, verb)
 		assert.Contains(t, r.stderr, "a second factor belongs to a user", verb)
 	}
+}
+
+func TestOrgRequireMFA(t *testing.T) {
+	f, m := newMFARelay(t, false)
+	dir := t.TempDir()
+	require.Equal(t, 0, kvmctl(t, f, dir, " hunter2 \n", "login", "--org", "acme", "--email", "vera@acme.test").code)
+
+	r := kvmctl(t, f, dir, "", "org", "show")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false$`, r.stdout)
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{"nothing to change", nil, client.ExitUsage, "give --require-mfa true or false"},
+		{"not a boolean", []string{"--require-mfa", "sometimes"}, client.ExitUsage, `--require-mfa "sometimes": want true or false`},
+		{"own MFA off", []string{"--require-mfa", "true"}, client.ExitError, "turn on MFA for your own account first"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := kvmctl(t, f, dir, "", append([]string{"org", "set"}, tc.args...)...)
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.wantErr)
+		})
+	}
+
+	m.mu.Lock()
+	m.secret = "JBSWY3DPEHPK3PXP"
+	m.mu.Unlock()
+	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa", "true")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "can only enroll it (kvmctl mfa enable)")
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+true$`, r.stdout)
+	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa=false", "-o", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var o client.Org
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &o))
+	assert.False(t, o.RequireMFA)
 }
