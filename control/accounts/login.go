@@ -198,9 +198,6 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 		if err != nil {
 			return err
 		}
-		if tokens.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, cur); err != nil {
-			return err
-		}
 		details := map[string]string{"method": method, "addr": req.ClientAddr}
 		if newHash != "" {
 			details["rehashed"] = "true"
@@ -228,7 +225,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	return tokens, nil
 }
 
-// issue stores a refresh token of family familyID and mints an access token, inside tx.
+// issue stores a refresh token of family familyID and mints an access token, inside tx, and
+// says whether the session may only enroll MFA.
 func (s *Service) issue(ctx context.Context, tx store.Tx, u store.User, familyID string, now time.Time) (Tokens, error) {
 	refresh, rt, err := newRefreshToken(familyID, u.ID)
 	if err != nil {
@@ -241,6 +239,9 @@ func (s *Service) issue(ctx context.Context, tx store.Tx, u store.User, familyID
 		return Tokens{}, err
 	}
 	if t.Access, t.AccessExpiresAt, err = s.mintAccess(tx.OrgID(), u, now); err != nil {
+		return Tokens{}, err
+	}
+	if t.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, u); err != nil {
 		return Tokens{}, err
 	}
 	return t, nil
