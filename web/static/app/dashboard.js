@@ -1021,7 +1021,6 @@ var AccountView = class {
     this.#qr.hidden = !qr;
     if (qr) this.#qr.src = qr;
     this.#secret.textContent = groups(String(en?.secret ?? ""));
-    this.#secret.dataset.secret = String(en?.secret ?? "");
     this.#code.focus();
   }
   async #confirmEnrollment() {

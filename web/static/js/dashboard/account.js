@@ -133,7 +133,6 @@ export class AccountView {
     this.#qr.hidden = !qr;
     if (qr) this.#qr.src = qr;
     this.#secret.textContent = groups(String(en?.secret ?? ""));
-    this.#secret.dataset.secret = String(en?.secret ?? "");
     this.#code.focus();
   }
 
