@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/control/store/postgres"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 )
 
@@ -49,9 +52,33 @@ func TestTOTPBeginDrawsQRCode(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(svg), "<svg "), "%.40s", svg)
 }
 
+// backends runs fn over each store: embedded SQLite, and PostgreSQL as the unprivileged
+// application role under Row-Level Security. mod adjusts the accounts configuration.
+func backends(t *testing.T, mod func(*accounts.Config), fn func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newEnvWith(t, mod)) })
+	t.Run("postgres", func(t *testing.T) {
+		owner := pg.Get(t).CreateDatabase(t)
+		const role, password = "kvmrelay_app_api", "app-secret"
+		_, err := postgres.Migrate(context.Background(), owner, postgres.MigrateOptions{AppRole: role, AppPassword: password})
+		require.NoError(t, err)
+		u, err := url.Parse(owner)
+		require.NoError(t, err)
+		u.User = url.UserPassword(role, password)
+		st, err := postgres.Open(context.Background(), u.String())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		fn(t, newEnvOn(t, st, mod))
+	})
+}
+
 func TestRequireMFAAPI(t *testing.T) {
 	clock := testenv.NewClock(time.Now())
-	e := newEnvWith(t, func(c *accounts.Config) { c.RefreshGrace, c.Now = -1, clock.Now })
+	backends(t, func(c *accounts.Config) { c.RefreshGrace, c.Now = -1, clock.Now }, func(t *testing.T, e *env) {
+		testRequireMFAAPI(t, e, clock)
+	})
+}
+
+func testRequireMFAAPI(t *testing.T, e *env, clock *testenv.Clock) {
 	_, owner := e.owner("acme")
 	require.Equal(t, http.StatusOK, e.do("PATCH", "/api/v1/org/settings", owner, settingsRequest{}, nil))
 	member := e.member(owner, "acme", "vera@acme.example", store.RoleOperator, nil)
