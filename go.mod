@@ -33,6 +33,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/piglig/go-qr v1.1.0
+
 require (
 	github.com/andybalholm/brotli v1.1.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -81,6 +81,9 @@ func (a *app) login(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s; without use the login ends at %s.\n",
 		c.Server(), client.Sanitize(who), ts(tok.RefreshExpiresAt))
+	if tok.MFAEnrollmentRequired {
+		fmt.Fprintf(a.stderr, "kvmctl: %s (until then this login can do nothing else).\n", enrollHint)
+	}
 	return nil
 }
 

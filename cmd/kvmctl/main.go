@@ -67,6 +67,15 @@ Commands:
                                          kvmctl verified last time (kept per server and
                                          organization in audit-witness.json)
   audit export [--after SEQ]             the whole chain from SEQ on, as JSON lines
+  mfa enable [--qr-invert]               turn on sign-in with TOTP: shows the key as a QR code
+                                         and an otpauth:// URI, asks for a code to confirm,
+                                         then prints the recovery codes (shown once)
+  mfa disable [--code CODE]              turn it off with a current code or a recovery code
+  mfa recovery-codes [--code CODE]       new recovery codes for a current code (shown once;
+                                         the old ones stop working)
+  org show                               the organization's settings
+  org set --require-mfa true|false       owners: require MFA of every member (your own first);
+                                         members without it can then only enroll it
 
 USER is a user id or email. DEVICE is a device id or a device name (a name more than one device carries is refused with
 the candidates listed). Listing commands take -o table (default) or -o json. Roles: owner,
@@ -82,6 +91,9 @@ Global flags (before or after the command):
                      default $XDG_CONFIG_HOME/kvmctl, else ~/.config/kvmctl)
   --allow-http       permit a plain http:// server off loopback (tokens would travel in clear)
   --timeout DURATION time limit of each request (default 60s)
+
+Codes are asked for without echo, or read one a line from standard input when it is a pipe.
+When your organization requires MFA and you have none, a login can only run kvmctl mfa enable.
 
 Exit codes:
   0  ok
@@ -119,7 +131,7 @@ type globals struct {
 // run is kvmctl: it returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, now: time.Now}
-	err := a.main(ctx, args)
+	err := withEnrollHint(a.main(ctx, args))
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return client.ExitOK
 	}
@@ -184,6 +196,11 @@ func commands() map[string]handler {
 		"audit list":           (*app).auditList,
 		"audit verify":         (*app).auditVerify,
 		"audit export":         (*app).auditExport,
+		"mfa enable":           (*app).mfaEnable,
+		"mfa disable":          (*app).mfaDisable,
+		"mfa recovery-codes":   (*app).mfaRecoveryCodes,
+		"org show":             (*app).orgShow,
+		"org set":              (*app).orgSet,
 	}
 }
 

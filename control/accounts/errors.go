@@ -33,6 +33,9 @@ var (
 	// ErrWrongPassword is a wrong current password when changing it (the caller is logged in,
 	// so saying which is wrong tells nothing new).
 	ErrWrongPassword = errors.New("accounts: current password is wrong")
+	// ErrMFAEnrollmentRequired means the organization requires a second factor and the
+	// principal has none yet: its session may only enroll TOTP.
+	ErrMFAEnrollmentRequired = errors.New("accounts: the organization requires MFA; enroll TOTP first")
 )
 
 // RateLimitError says how long to wait; it matches ErrRateLimited.

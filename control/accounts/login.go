@@ -37,6 +37,9 @@ type Tokens struct {
 	// Device (logins only) vouches for this client at the user's next logins: a browser keeps
 	// it in a cookie (see throttle.go). Valid DeviceTTL.
 	Device string
+	// MFAEnrollmentRequired says the session may only enroll a second factor: the
+	// organization requires one and the user has none (Principal.MFAEnrollmentRequired).
+	MFAEnrollmentRequired bool
 }
 
 // Reasons recorded in login_failed audit entries.
@@ -234,6 +237,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 		if newHash != "" {
 			details["rehashed"] = "true"
 		}
+		if tokens.MFAEnrollmentRequired {
+			details["session"] = "mfa_enrollment_only"
+		}
 		return s.audit(ctx, tx, store.AuditRecord{Time: now, Actor: "user:" + u.ID, Action: store.AuditLogin, Target: "user:" + u.ID, Details: details})
 	})
 	var rej errLoginRejected
@@ -258,7 +264,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	return tokens, nil
 }
 
-// issue stores a refresh token of family familyID and mints an access token, inside tx.
+// issue stores a refresh token of family familyID and mints an access token, inside tx, and
+// says whether the session may only enroll MFA.
 func (s *Service) issue(ctx context.Context, tx store.Tx, u store.User, familyID string, now time.Time) (Tokens, error) {
 	refresh, rt, err := newRefreshToken(familyID, u.ID)
 	if err != nil {
@@ -271,6 +278,9 @@ func (s *Service) issue(ctx context.Context, tx store.Tx, u store.User, familyID
 		return Tokens{}, err
 	}
 	if t.Access, t.AccessExpiresAt, err = s.mintAccess(tx.OrgID(), u, now); err != nil {
+		return Tokens{}, err
+	}
+	if t.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, u); err != nil {
 		return Tokens{}, err
 	}
 	return t, nil
@@ -465,6 +475,10 @@ func (s *Service) rotate(ctx context.Context, orgID string, rt refreshToken, now
 			return errLoginRejected{reasonDisabled}
 		}
 		tokens.Access, tokens.AccessExpiresAt, err = s.mintAccess(orgID, u, now)
+		if err != nil {
+			return err
+		}
+		tokens.MFAEnrollmentRequired, err = mfaEnrollmentRequired(ctx, tx, u)
 		return err
 	})
 	return tokens, err
@@ -542,9 +556,13 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 		return Principal{}, fmt.Errorf("%w: access token without organization or user", ErrInvalidToken)
 	}
 	var u store.User
+	var enrollOnly bool
 	err = s.store.Read(ctx, c.Tenant, func(tx store.Tx) error {
 		var err error
-		u, err = tx.User(ctx, c.Subject)
+		if u, err = tx.User(ctx, c.Subject); err != nil {
+			return err
+		}
+		enrollOnly, err = mfaEnrollmentRequired(ctx, tx, u)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -559,7 +577,8 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 	if u.TokensValidAfter != nil && accessIssued(c).Before(*u.TokensValidAfter) {
 		return Principal{}, fmt.Errorf("%w: access token issued before the user's sessions were ended (password change, reset or disable)", ErrInvalidToken)
 	}
-	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope)}, nil
+	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope),
+		MFAEnrollmentRequired: enrollOnly, MFAEnabled: u.TOTPConfirmed}, nil
 }
 
 func (s *Service) authAPIKey(ctx context.Context, key string) (Principal, error) {

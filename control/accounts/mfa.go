@@ -164,3 +164,59 @@ func (s *Service) DisableTOTP(ctx context.Context, p Principal, code string) err
 	s.log.Info("TOTP disabled", "org", p.OrgID, "user", p.ID)
 	return nil
 }
+
+// RegenerateRecoveryCodes replaces p's recovery codes by 10 new ones, shown once, given a
+// current TOTP code (a recovery code will not do: whoever holds only those should disable MFA
+// and enroll a new authenticator). The old codes stop working at once.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, code string) ([]string, error) {
+	if err := userOnly(p); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if d, ok := s.mfaAccount.allow(p.ID, now); !ok {
+		return nil, rateLimited(d)
+	}
+	codes := newRecoveryCodes(recoveryCodeCount)
+	var claimed int64
+	err := s.store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		u, err := tx.User(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if !u.TOTPConfirmed {
+			return fmt.Errorf("%w: TOTP is not on; enable it first", ErrInvalid)
+		}
+		secret, err := s.totpSecret(u)
+		if err != nil {
+			return err
+		}
+		step, ok := matchTOTP(secret, code, now, u.TOTPLastStep)
+		if !ok || !s.guard.claim(u.ID, step, now) {
+			return fmt.Errorf("%w: TOTP code does not match (a current code from the authenticator app is needed)", ErrInvalid)
+		}
+		claimed = step
+		hashes := make([]string, len(codes))
+		for i, c := range codes {
+			hashes[i] = recoveryCodeHash(u.ID, normalizeRecoveryCode(c))
+		}
+		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+			return err
+		}
+		u.TOTPLastStep = step
+		if err := s.updateUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, store.AuditRecord{
+			Time: now, Actor: p.String(), Action: store.AuditMFAChange, Target: "user:" + u.ID,
+			Details: map[string]string{"change": "recovery_codes_regenerated"},
+		})
+	})
+	if err != nil {
+		if claimed != 0 {
+			s.guard.release(p.ID, claimed)
+		}
+		return nil, storeErr("regenerate recovery codes", err)
+	}
+	s.log.Info("recovery codes regenerated", "org", p.OrgID, "user", p.ID)
+	return codes, nil
+}

@@ -21,6 +21,13 @@ type Principal struct {
 	Email string // users and OIDC; may be empty
 	Role  store.Role
 	Scope map[string]string // device label selector; empty means every device
+	// MFAEnrollmentRequired marks a user whose organization requires a second factor they
+	// have not set up: the session may only enroll one (see RequireMFA). Decided on every
+	// request, so it lifts the moment TOTP is confirmed and applies the moment an owner turns
+	// the requirement on. API keys and OIDC principals never carry it (see RequireMFA).
+	MFAEnrollmentRequired bool
+	// MFAEnabled says a user has a confirmed TOTP (false for API keys and OIDC principals).
+	MFAEnabled bool
 }
 
 // String is the principal as the audit log and console sessions name it: "user:<id>",

@@ -63,7 +63,11 @@ type Route struct {
 	// for routes any authenticated principal may call.
 	Action accounts.Action
 	Public bool
-	handle fiber.Handler
+	// Enrollment marks the routes a session restricted to enrolling MFA may call (its
+	// organization requires MFA and the user has none yet): who am I, TOTP enrollment and
+	// the password. Everything else answers 403 mfa-enrollment-required.
+	Enrollment bool
+	handle     fiber.Handler
 }
 
 // Routes lists every endpoint under /api/v1.
@@ -76,13 +80,14 @@ func (a *API) Routes() []Route {
 		{Method: "POST", Path: "/password-resets/accept", Public: true, handle: a.acceptPasswordReset},
 		{Method: "GET", Path: "/openapi.json", Public: true, handle: serveOpenAPI},
 
-		{Method: "GET", Path: "/me", handle: a.me},
-		{Method: "POST", Path: "/me/totp", handle: a.beginTOTP},
-		{Method: "POST", Path: "/me/totp/confirm", handle: a.confirmTOTP},
+		{Method: "GET", Path: "/me", Enrollment: true, handle: a.me},
+		{Method: "POST", Path: "/me/totp", Enrollment: true, handle: a.beginTOTP},
+		{Method: "POST", Path: "/me/totp/confirm", Enrollment: true, handle: a.confirmTOTP},
 		{Method: "DELETE", Path: "/me/totp", handle: a.disableTOTP},
-		{Method: "POST", Path: mePasswordPath, handle: a.changePassword},
+		{Method: "POST", Path: "/me/totp/recovery-codes", handle: a.regenerateRecoveryCodes},
+		{Method: "POST", Path: mePasswordPath, Enrollment: true, handle: a.changePassword},
 
-		{Method: "GET", Path: "/org", handle: a.getOrg},
+		{Method: "GET", Path: "/org", Enrollment: true, handle: a.getOrg},
 		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, handle: a.patchSettings},
 
 		{Method: "GET", Path: "/users", Action: accounts.ManageUsers, handle: a.listUsers},
@@ -121,7 +126,7 @@ func (a *API) Mount(r fiber.Router) {
 	for _, rt := range a.Routes() {
 		h := rt.handle
 		if !rt.Public {
-			h = a.authenticated(rt.Action, rt.handle)
+			h = a.authenticated(rt, rt.handle)
 		}
 		r.Add(rt.Method, rt.Path, h)
 	}
@@ -129,8 +134,10 @@ func (a *API) Mount(r fiber.Router) {
 
 const localsPrincipal = "kvmrelay.principal"
 
-// authenticated checks the bearer (access token, API key or OIDC token) and the action.
-func (a *API) authenticated(action accounts.Action, next fiber.Handler) fiber.Handler {
+// authenticated checks the bearer (access token, API key or OIDC token), the route's action,
+// and that a session restricted to enrolling MFA stays on the routes that do it.
+func (a *API) authenticated(rt Route, next fiber.Handler) fiber.Handler {
+	action := rt.Action
 	return func(c *fiber.Ctx) error {
 		bearer, ok := bearerOf(c)
 		if !ok {
@@ -143,6 +150,9 @@ func (a *API) authenticated(action accounts.Action, next fiber.Handler) fiber.Ha
 			}
 			a.log.Info("api bearer refused", "remote", c.IP(), "path", c.Path(), "err", err)
 			return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "The access token or API key is invalid or expired; log in again (kvmctl login).")
+		}
+		if p.MFAEnrollmentRequired && !rt.Enrollment {
+			return fail(c, fiber.StatusForbidden, CodeMFAEnrollmentRequired, mfaEnrollmentMessage)
 		}
 		if action != 0 && !p.Can(action) {
 			return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role ("+string(p.Role)+") does not allow "+action.String()+".")

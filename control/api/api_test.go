@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,14 +26,29 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 )
 
+// pg is the PostgreSQL cluster this test binary shares, started only by the tests that use it.
+var pg testenv.SharedPostgres
+
 func TestMain(m *testing.M) {
-	// fasthttp's once-started date ticker lives for the process.
-	// TestExportStreamsPages serves on a real listener: its worker pool's idle cleaner sleeps
-	// out its 10 s tick after Shutdown.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop postgres:", err)
+		code = 1
+	}
+	if code == 0 {
+		// fasthttp's once-started date ticker lives for the process.
+		// TestExportStreamsPages serves on a real listener: its worker pool's idle cleaner
+		// sleeps out its 10 s tick after Shutdown.
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // cutter records the devices the API asked the relay to disconnect.
@@ -77,6 +94,14 @@ func newEnvWith(t *testing.T, mod func(*accounts.Config)) *env {
 	st, err := sqlite.Open(ctx, dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	e := newEnvOn(t, st, mod)
+	e.dataDir = dir
+	return e
+}
+
+// newEnvOn is newEnvWith over the store st.
+func newEnvOn(t *testing.T, st store.Store, mod func(*accounts.Config)) *env {
+	t.Helper()
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	keys, err := auth.NewKeyring(key)
@@ -97,7 +122,7 @@ func newEnvWith(t *testing.T, mod func(*accounts.Config)) *env {
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))
-	return &env{t: t, app: app, st: st, dataDir: dir, acc: acc, mgr: mgr, cut: cut}
+	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil); it returns the status.

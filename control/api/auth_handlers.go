@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/internal/qrcode"
 )
 
 type tokensView struct {
@@ -16,10 +17,13 @@ type tokensView struct {
 	AccessExpiresAt  time.Time `json:"access_expires_at"`
 	RefreshToken     string    `json:"refresh_token"`
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	// MFAEnrollmentRequired: the session may only enroll MFA (the organization requires it).
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
 }
 
 func tokens(t accounts.Tokens) tokensView {
-	return tokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshToken: t.Refresh, RefreshExpiresAt: t.RefreshExpiresAt}
+	return tokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshToken: t.Refresh, RefreshExpiresAt: t.RefreshExpiresAt,
+		MFAEnrollmentRequired: t.MFAEnrollmentRequired}
 }
 
 type loginRequest struct {
@@ -76,6 +80,8 @@ type webTokensView struct {
 	AccessToken      string    `json:"access_token"`
 	AccessExpiresAt  time.Time `json:"access_expires_at"`
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	// MFAEnrollmentRequired as in tokensView.
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
 }
 
 func webClient(c *fiber.Ctx) bool { return c.Get(WebClientHeader) == WebClientValue }
@@ -87,7 +93,8 @@ func answerTokens(c *fiber.Ctx, t accounts.Tokens) error {
 		return c.JSON(tokens(t))
 	}
 	setRefreshCookie(c, t.Refresh, t.RefreshExpiresAt)
-	return c.JSON(webTokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshExpiresAt: t.RefreshExpiresAt})
+	return c.JSON(webTokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshExpiresAt: t.RefreshExpiresAt,
+		MFAEnrollmentRequired: t.MFAEnrollmentRequired})
 }
 
 // authPath is the path of the auth routes as this request reached them (/api/v1/auth): the
@@ -249,6 +256,11 @@ type meView struct {
 	Email   string            `json:"email"`
 	Role    string            `json:"role"`
 	Scope   map[string]string `json:"scope"`
+	// MFAEnabled: a user with a confirmed TOTP.
+	MFAEnabled bool `json:"mfa_enabled"`
+	// MFAEnrollmentRequired: the organization requires MFA and this user has none; this
+	// session may only enroll it.
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
 }
 
 func (a *API) me(c *fiber.Ctx) error {
@@ -261,12 +273,17 @@ func (a *API) me(c *fiber.Ctx) error {
 	if scope == nil {
 		scope = map[string]string{}
 	}
-	return c.JSON(meView{OrgID: p.OrgID, OrgSlug: org.Slug, Kind: p.Kind, ID: p.ID, Email: p.Email, Role: string(p.Role), Scope: scope})
+	return c.JSON(meView{OrgID: p.OrgID, OrgSlug: org.Slug, Kind: p.Kind, ID: p.ID, Email: p.Email, Role: string(p.Role), Scope: scope,
+		MFAEnabled: p.MFAEnabled, MFAEnrollmentRequired: p.MFAEnrollmentRequired})
 }
 
 type totpBegin struct {
 	Secret     string `json:"secret"`
 	OTPAuthURL string `json:"otpauth_url"`
+	// QRCode is the otpauth URL's QR code, an SVG image as a data: URL. Drawn here, with the
+	// Go encoder kvmctl uses for the terminal, so the dashboard bundles no encoder of its own
+	// and the secret never leaves the answer it already travels in.
+	QRCode string `json:"qr_code"`
 }
 
 func (a *API) beginTOTP(c *fiber.Ctx) error {
@@ -274,7 +291,12 @@ func (a *API) beginTOTP(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.JSON(totpBegin{Secret: secret, OTPAuthURL: u})
+	qr, err := qrcode.SVGDataURL(u)
+	if err != nil {
+		// The secret and URL still work when typed in: answer without the picture.
+		a.log.Error("TOTP QR code not drawn", "err", err)
+	}
+	return c.JSON(totpBegin{Secret: secret, OTPAuthURL: u, QRCode: qr})
 }
 
 type codeRequest struct {
@@ -306,4 +328,20 @@ func (a *API) disableTOTP(c *fiber.Ctx) error {
 		return a.failErr(c, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// regenerateRecoveryCodes replaces the caller's recovery codes, given a current TOTP code.
+func (a *API) regenerateRecoveryCodes(c *fiber.Ctx) error {
+	var req codeRequest
+	if !body(c, &req) {
+		return nil
+	}
+	if req.Code == "" {
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `Send {"code": "123456"}: a current code from your authenticator app.`)
+	}
+	codes, err := a.cfg.Accounts.RegenerateRecoveryCodes(c.UserContext(), principalOf(c), req.Code)
+	if err != nil {
+		return a.failErr(c, err)
+	}
+	return c.JSON(recoveryCodes{RecoveryCodes: codes})
 }

@@ -27,10 +27,16 @@ const (
 	CodeConflict     = "conflict"
 	CodeRateLimited  = "rate-limited"
 	CodeMFARequired  = "mfa-required"
-	CodeInvalidToken = "invalid-token"
-	CodeInternal     = "internal"
-	CodeUnavailable  = "unavailable" // busy: retry after Retry-After
+	// CodeMFAEnrollmentRequired: the organization requires MFA and this session's user has
+	// none; the session may only enroll it.
+	CodeMFAEnrollmentRequired = "mfa-enrollment-required"
+	CodeInvalidToken          = "invalid-token"
+	CodeInternal              = "internal"
+	CodeUnavailable           = "unavailable" // busy: retry after Retry-After
 )
+
+// mfaEnrollmentMessage is what a session restricted to enrolling MFA is told elsewhere.
+const mfaEnrollmentMessage = "Your organization requires MFA: turn it on first (kvmctl mfa enable, or Account in the dashboard); until then this session can only do that."
 
 // fail answers with status, code and a message for people.
 func fail(c *fiber.Ctx, status int, code, msg string) error {
@@ -60,6 +66,8 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask an admin for a new invitation or reset link).")
 	case errors.Is(err, accounts.ErrWrongPassword):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "The current password is wrong; nothing was changed. (Forgot it? Ask an admin for a reset link.)")
+	case errors.Is(err, accounts.ErrMFAEnrollmentRequired):
+		return fail(c, fiber.StatusForbidden, CodeMFAEnrollmentRequired, mfaEnrollmentMessage)
 	case errors.Is(err, accounts.ErrForbidden):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")
 	case errors.Is(err, accounts.ErrInvalid), errors.Is(err, store.ErrInvalid):

@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
@@ -27,8 +27,15 @@ type orgView struct {
 	Slug              string    `json:"slug"`
 	IdleTimeoutS      int64     `json:"idle_timeout_s"`
 	MaxSessionS       int64     `json:"max_session_s"`
+	RequireMFA        bool      `json:"require_mfa"`
 	CreatedAt         time.Time `json:"created_at"`
 	PresenceWindowSec int64     `json:"presence_window_s"`
+}
+
+func orgOf(o store.Organization) orgView {
+	return orgView{ID: o.ID, Name: o.Name, Slug: o.Slug, IdleTimeoutS: int64(o.Settings.IdleTimeout / time.Second),
+		MaxSessionS: int64(o.Settings.MaxSessionDuration / time.Second), RequireMFA: o.Settings.RequireMFA, CreatedAt: o.CreatedAt,
+		PresenceWindowSec: int64(device.OfflineAfter / time.Second)}
 }
 
 func (a *API) getOrg(c *fiber.Ctx) error {
@@ -36,14 +43,13 @@ func (a *API) getOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.JSON(orgView{ID: o.ID, Name: o.Name, Slug: o.Slug, IdleTimeoutS: int64(o.Settings.IdleTimeout / time.Second),
-		MaxSessionS: int64(o.Settings.MaxSessionDuration / time.Second), CreatedAt: o.CreatedAt,
-		PresenceWindowSec: int64(device.OfflineAfter / time.Second)})
+	return c.JSON(orgOf(o))
 }
 
 type settingsRequest struct {
 	IdleTimeoutS *int64 `json:"idle_timeout_s"`
 	MaxSessionS  *int64 `json:"max_session_s"`
+	RequireMFA   *bool  `json:"require_mfa"`
 }
 
 // maxSetting bounds both settings: a week.
@@ -62,37 +68,20 @@ func (a *API) patchSettings(c *fiber.Ctx) error {
 	if req.MaxSessionS != nil && *req.MaxSessionS == 0 {
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "max_session_s must be at least 1 second.")
 	}
-	p := principalOf(c)
-	ctx := c.UserContext()
-	var out store.Organization
-	err := a.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
-		o, err := tx.Organization(ctx)
-		if err != nil {
-			return err
+	seconds := func(v *int64) *time.Duration {
+		if v == nil {
+			return nil
 		}
-		s := o.Settings
-		if req.IdleTimeoutS != nil {
-			s.IdleTimeout = time.Duration(*req.IdleTimeoutS) * time.Second
-		}
-		if req.MaxSessionS != nil {
-			s.MaxSessionDuration = time.Duration(*req.MaxSessionS) * time.Second
-		}
-		if err := tx.UpdateSettings(ctx, s); err != nil {
-			return err
-		}
-		o.Settings = s
-		out = o
-		return a.audit(ctx, tx, p.String(), store.AuditSettingsChange, "org:"+p.OrgID, map[string]string{
-			"idle_timeout_s": strconv.FormatInt(int64(s.IdleTimeout/time.Second), 10),
-			"max_session_s":  strconv.FormatInt(int64(s.MaxSessionDuration/time.Second), 10),
-		})
+		d := time.Duration(*v) * time.Second
+		return &d
+	}
+	o, err := a.cfg.Accounts.UpdateOrgSettings(c.UserContext(), principalOf(c), accounts.SettingsChange{
+		IdleTimeout: seconds(req.IdleTimeoutS), MaxSessionDuration: seconds(req.MaxSessionS), RequireMFA: req.RequireMFA,
 	})
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.JSON(orgView{ID: out.ID, Name: out.Name, Slug: out.Slug, IdleTimeoutS: int64(out.Settings.IdleTimeout / time.Second),
-		MaxSessionS: int64(out.Settings.MaxSessionDuration / time.Second), CreatedAt: out.CreatedAt,
-		PresenceWindowSec: int64(device.OfflineAfter / time.Second)})
+	return c.JSON(orgOf(o))
 }
 
 func (a *API) audit(ctx context.Context, tx store.Tx, actor string, action store.AuditAction, target string, details map[string]string) error {

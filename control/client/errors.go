@@ -17,8 +17,10 @@ const (
 	CodeConflict     = "conflict"
 	CodeRateLimited  = "rate-limited"
 	CodeMFARequired  = "mfa-required"
-	CodeInvalidToken = "invalid-token"
-	CodeInternal     = "internal"
+	// CodeMFAEnrollmentRequired: the organization requires MFA and the user has none yet.
+	CodeMFAEnrollmentRequired = "mfa-enrollment-required"
+	CodeInvalidToken          = "invalid-token"
+	CodeInternal              = "internal"
 )
 
 // Exit codes of kvmctl; ExitCode maps errors to them.
@@ -60,6 +62,13 @@ func (e *APIError) Error() string {
 func IsMFARequired(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Code == CodeMFARequired
+}
+
+// IsMFAEnrollmentRequired reports whether err is the server refusing a session that may only
+// enroll MFA: the organization requires it and the user has none (kvmctl mfa enable).
+func IsMFAEnrollmentRequired(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == CodeMFAEnrollmentRequired
 }
 
 // ErrNotLoggedIn means there are no credentials for the server: run kvmctl login.
@@ -156,7 +165,7 @@ func ExitCode(err error) int {
 
 func apiExitCode(e *APIError) int {
 	switch e.Code {
-	case CodeUnauthorized, CodeForbidden, CodeInvalidToken, CodeMFARequired:
+	case CodeUnauthorized, CodeForbidden, CodeInvalidToken, CodeMFARequired, CodeMFAEnrollmentRequired:
 		return ExitUnauthorized
 	case CodeNotFound:
 		return ExitNotFound

@@ -14,6 +14,9 @@ type Tokens struct {
 	AccessExpiresAt  time.Time `json:"access_expires_at"`
 	RefreshToken     string    `json:"refresh_token"`
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	// MFAEnrollmentRequired: the organization requires MFA and this user has none; the
+	// session can only enroll it (kvmctl mfa enable).
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
 }
 
 // LoginRequest is a password login; TOTP or RecoveryCode when the server asked for a second
@@ -35,6 +38,9 @@ type Me struct {
 	Email   string            `json:"email,omitempty"`
 	Role    string            `json:"role"`
 	Scope   map[string]string `json:"scope,omitempty"`
+	// MFAEnabled: a user with TOTP on. MFAEnrollmentRequired as in Tokens.
+	MFAEnabled            bool `json:"mfa_enabled"`
+	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
 }
 
 // Device is an enrolled (or to-be-enrolled) machine. AgentVersion and Capabilities come from

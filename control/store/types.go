@@ -23,10 +23,13 @@ func (r Role) Valid() bool {
 	return false
 }
 
-// OrgSettings are an organization's console policies.
+// OrgSettings are an organization's console and sign-in policies.
 type OrgSettings struct {
 	IdleTimeout        time.Duration // whole seconds are stored
 	MaxSessionDuration time.Duration // whole seconds are stored
+	// RequireMFA makes members without a second factor sign in to a session that can only
+	// enroll one.
+	RequireMFA bool
 }
 
 // Organization is a tenant.

@@ -21,17 +21,35 @@ func testOrganizations(t *testing.T, b Backend) {
 		assert.Equal(t, us(epoch), got.CreatedAt)
 		assert.Equal(t, 15*time.Minute, got.Settings.IdleTimeout)
 		assert.Equal(t, 8*time.Hour, got.Settings.MaxSessionDuration)
+		assert.False(t, got.Settings.RequireMFA, "MFA is not required unless an owner says so")
 		return nil
 	}))
-	want := store.OrgSettings{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour}
-	write(t, b.Store, o.ID, func(tx store.Tx) error { return tx.UpdateSettings(ctx, want) })
-	require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
+	// Each setting round-trips on its own: turning MFA on, then off again, keeps the timeouts.
+	for _, want := range []store.OrgSettings{
+		{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour},
+		{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour, RequireMFA: true},
+		{IdleTimeout: 0, MaxSessionDuration: 2 * time.Hour, RequireMFA: true},
+		{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour},
+	} {
+		write(t, b.Store, o.ID, func(tx store.Tx) error { return tx.UpdateSettings(ctx, want) })
+		require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
+			got, err := tx.Organization(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, want, got.Settings)
+			return nil
+		}))
+	}
+	// An organization created with MFA required keeps it, with the default timeouts.
+	strict, err := b.Store.CreateOrganization(ctx, store.Organization{ID: store.NewID(), Name: "Strict", Slug: "strict-" + o.ID[:8],
+		Settings: store.OrgSettings{RequireMFA: true}, CreatedAt: epoch})
+	require.NoError(t, err)
+	require.NoError(t, b.Store.Read(ctx, strict.ID, func(tx store.Tx) error {
 		got, err := tx.Organization(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, want, got.Settings)
+		assert.Equal(t, store.OrgSettings{IdleTimeout: 15 * time.Minute, MaxSessionDuration: 8 * time.Hour, RequireMFA: true}, got.Settings)
 		return nil
 	}))
-	err := b.Store.Write(ctx, o.ID, func(tx store.Tx) error {
+	err = b.Store.Write(ctx, o.ID, func(tx store.Tx) error {
 		return tx.UpdateSettings(ctx, store.OrgSettings{IdleTimeout: -time.Second})
 	})
 	assert.ErrorIs(t, err, store.ErrInvalid)

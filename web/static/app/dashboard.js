@@ -101,6 +101,11 @@ var Auth = class {
     const body = await post(`${AUTH}/login`, creds);
     this.#accept(body);
   }
+  /** Takes over the tokens another call answered with (a password change ends every earlier
+   * session and answers with a new access token; the relay set the new refresh cookie). */
+  adopt(body) {
+    this.#accept(body);
+  }
   /** Tries to resume a session from the cookie; resolves to whether it did. */
   async resume() {
     if (!hinted()) return false;
@@ -192,9 +197,13 @@ function setHint(on) {
 var BASE = "/api/v1";
 var Api = class {
   #auth;
-  /** auth: the Auth holding the access token. */
-  constructor(auth2) {
+  #onEnrollmentRequired;
+  /** auth: the Auth holding the access token. onEnrollmentRequired(): the relay refused a call
+   * because the organization requires two-factor authentication and this user has none. */
+  constructor(auth2, { onEnrollmentRequired = () => {
+  } } = {}) {
     this.#auth = auth2;
+    this.#onEnrollmentRequired = onEnrollmentRequired;
   }
   me() {
     return this.#call("GET", "/me");
@@ -215,6 +224,35 @@ var Api = class {
   stopSessions(deviceID) {
     return this.#call("DELETE", `/devices/${seg(deviceID)}/sessions`);
   }
+  /** The organization and its settings. */
+  org() {
+    return this.#call("GET", "/org");
+  }
+  /** Changes organization settings (owners): {require_mfa}, … Answers the organization. */
+  patchOrgSettings(settings) {
+    return this.#call("PATCH", "/org/settings", settings);
+  }
+  /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */
+  beginTOTP() {
+    return this.#call("POST", "/me/totp");
+  }
+  /** Turns TOTP on with a code from the app: {recovery_codes}, shown this once. */
+  confirmTOTP(code) {
+    return this.#call("POST", "/me/totp/confirm", { code });
+  }
+  /** Turns TOTP off with a code from the app or a recovery code. */
+  disableTOTP(code) {
+    return this.#call("DELETE", "/me/totp", { code });
+  }
+  /** New recovery codes for a code from the app: {recovery_codes}, shown this once. */
+  regenerateRecoveryCodes(code) {
+    return this.#call("POST", "/me/totp/recovery-codes", { code });
+  }
+  /** Changes the password. Every session ends, this one included: the answer is a new access
+   * token (and, in cookie mode, a new refresh cookie), for Auth.adopt. */
+  changePassword(current, next) {
+    return this.#call("POST", "/me/password", { current_password: current, new_password: next }, CLIENT_HEADER);
+  }
   /** Accepts an invitation (no sign-in needed): the new user and the organization's slug. */
   acceptInvite(token, password) {
     return this.#send("POST", "/invitations/accept", { token, password }, null);
@@ -222,19 +260,27 @@ var Api = class {
   acceptPasswordReset(token, password) {
     return this.#send("POST", "/password-resets/accept", { token, password }, null);
   }
-  async #call(method, path, body) {
+  async #call(method, path, body, headers = {}) {
+    try {
+      return await this.#callOnce(method, path, body, headers);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "mfa-enrollment-required") this.#onEnrollmentRequired();
+      throw err;
+    }
+  }
+  async #callOnce(method, path, body, headers) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");
     try {
-      return await this.#send(method, path, body, token);
+      return await this.#send(method, path, body, token, headers);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401 || err.code !== "unauthorized") throw err;
     }
     await this.#auth.refresh();
-    return this.#send(method, path, body, this.#auth.token);
+    return this.#send(method, path, body, this.#auth.token, headers);
   }
-  #send(method, path, body, token) {
-    return requestJSON(method, BASE + path, body, token ? { Authorization: `Bearer ${token}` } : {});
+  #send(method, path, body, token, headers = {}) {
+    return requestJSON(method, BASE + path, body, token ? { ...headers, Authorization: `Bearer ${token}` } : headers);
   }
 };
 function seg(id) {
@@ -708,8 +754,8 @@ var DevicesView = class {
     });
   }
   /** Shows the list for the signed-in user me (GET /me) and keeps it current. */
-  start(me) {
-    this.#me = me;
+  start(me2) {
+    this.#me = me2;
     this.#devices = [];
     this.#summaries.clear();
     this.#render();
@@ -768,12 +814,12 @@ var DevicesView = class {
     return this.#devices.filter((d) => matches(searchText(d), q));
   }
   #render() {
-    const me = this.#me;
-    if (!me) return;
-    if (!can(me.role, "read_devices")) {
+    const me2 = this.#me;
+    if (!me2) return;
+    if (!can(me2.role, "read_devices")) {
       this.#table.hidden = true;
       this.#count.textContent = "";
-      say(this.#message, `Your role (${me.role}) does not list devices. Ask an admin if you need console access.`);
+      say(this.#message, `Your role (${me2.role}) does not list devices. Ask an admin if you need console access.`);
       return;
     }
     const shown = this.#shown();
@@ -782,7 +828,7 @@ var DevicesView = class {
       this.#table.hidden = true;
       say(
         this.#message,
-        can(me.role, "manage_devices") ? "No devices yet. Create one and enroll its agent: kvmctl devices create NAME, then kvmctl devices enroll-token DEVICE." : "No devices you can see yet. Ask an admin to add one, or to widen your scope."
+        can(me2.role, "manage_devices") ? "No devices yet. Create one and enroll its agent: kvmctl devices create NAME, then kvmctl devices enroll-token DEVICE." : "No devices you can see yet. Ask an admin to add one, or to widen your scope."
       );
       return;
     }
@@ -790,8 +836,8 @@ var DevicesView = class {
     this.#table.hidden = shown.length === 0;
     const focused = document.activeElement?.closest?.("tr[data-device-id]") ? focusKey() : null;
     const now = Date.now();
-    const canOpen = can(me.role, "console_control");
-    const openWhy = `Your role (${me.role}) may watch consoles but not start them.`;
+    const canOpen = can(me2.role, "console_control");
+    const openWhy = `Your role (${me2.role}) may watch consoles but not start them.`;
     const rows = shown.map(
       (d) => deviceRow(d, {
         summary: this.#summaries.get(d.id) ?? null,
@@ -799,7 +845,7 @@ var DevicesView = class {
         openWhy,
         // The API stops the sessions this user started, or every one for those who manage
         // devices: a role that can start none and manages none has nothing to stop.
-        canStop: canOpen || can(me.role, "manage_devices"),
+        canStop: canOpen || can(me2.role, "manage_devices"),
         busy: this.#busy.has(d.id),
         now
       })
@@ -855,13 +901,318 @@ function restoreFocus(key) {
   }
 }
 
+// static/js/dashboard/account.js
+var MIN_PASSWORD2 = 12;
+var AccountView = class {
+  #api;
+  #auth;
+  #notice;
+  #onMFAChanged;
+  #me = null;
+  #codes = [];
+  // the recovery codes on show (once), for copying and downloading
+  #required = byId("account-required");
+  #status = byId("mfa-status");
+  #off = byId("mfa-off");
+  #begin = byId("mfa-begin");
+  #enroll = byId("mfa-enroll");
+  #qr = byId("mfa-qr");
+  #secret = byId("mfa-secret");
+  #code = byId("mfa-code");
+  #enrollError = byId("mfa-enroll-error");
+  #cancel = byId("mfa-cancel");
+  #confirm = byId("mfa-confirm");
+  #codesBox = byId("mfa-codes");
+  #codeList = byId("mfa-code-list");
+  #codesStatus = byId("mfa-codes-status");
+  #on = byId("mfa-on");
+  #onError = byId("mfa-on-error");
+  #regen = byId("mfa-regen");
+  #regenCode = byId("mfa-regen-code");
+  #disable = byId("mfa-disable");
+  #disableCode = byId("mfa-disable-code");
+  #orgCard = byId("org-card");
+  #requireMFA = byId("org-require-mfa");
+  #orgError = byId("org-error");
+  #pwForm = byId("password-form");
+  #pwUser = byId("password-user");
+  #pwCurrent = byId("password-current");
+  #pwNew = byId("password-new");
+  #pwRepeat = byId("password-repeat");
+  #pwError = byId("password-error");
+  #pwSubmit = byId("password-submit");
+  /**
+   * api: Api; auth: Auth; notice(text, kind): the page's notice line; onMFAChanged(): two-factor
+   * authentication was turned on or off (who the user is changed: the page reloads it).
+   */
+  constructor({ api: api2, auth: auth2, notice: notice2, onMFAChanged }) {
+    this.#api = api2;
+    this.#auth = auth2;
+    this.#notice = notice2;
+    this.#onMFAChanged = onMFAChanged;
+    this.#begin.addEventListener("click", () => this.#beginEnrollment());
+    this.#cancel.addEventListener("click", () => this.#render());
+    this.#enroll.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#confirmEnrollment();
+    });
+    this.#regen.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#regenerate();
+    });
+    this.#disable.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#turnOff();
+    });
+    byId("mfa-copy").addEventListener("click", () => this.#copyCodes());
+    byId("mfa-download").addEventListener("click", () => this.#downloadCodes());
+    byId("mfa-codes-done").addEventListener("click", () => this.#codesSaved());
+    this.#requireMFA.addEventListener("change", () => this.#setRequireMFA(this.#requireMFA.checked));
+    this.#pwForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#changePassword();
+    });
+  }
+  /** Shows the page for me (GET /me). */
+  show(me2) {
+    this.#me = me2;
+    this.#pwUser.value = me2.email ?? "";
+    this.#codes = [];
+    this.#render();
+    this.#loadOrg();
+    if (me2.mfa_enrollment_required) this.#begin.focus();
+  }
+  /** Leaves the page: recovery codes on show are dropped from the page. */
+  hide() {
+    this.#showCodes([]);
+  }
+  // The two-factor card as the user's state has it: off, or on (recovery codes on show stay).
+  #render() {
+    const on = !!this.#me?.mfa_enabled;
+    this.#required.hidden = !this.#me?.mfa_enrollment_required;
+    this.#status.textContent = on ? "On" : "Off";
+    this.#status.dataset.on = String(on);
+    this.#off.hidden = on;
+    this.#on.hidden = !on;
+    this.#enroll.hidden = true;
+    this.#qr.removeAttribute("src");
+    this.#secret.textContent = "";
+    this.#code.value = "";
+    this.#regenCode.value = "";
+    this.#disableCode.value = "";
+    say(this.#enrollError, "");
+    say(this.#onError, "");
+  }
+  async #beginEnrollment() {
+    this.#begin.disabled = true;
+    say(this.#enrollError, "");
+    let en;
+    try {
+      en = await this.#api.beginTOTP();
+    } catch (err) {
+      this.#notice(`Two-factor authentication could not be set up: ${messageOf(err)}`, "error");
+      return;
+    } finally {
+      this.#begin.disabled = false;
+    }
+    this.#off.hidden = true;
+    this.#enroll.hidden = false;
+    const qr = typeof en?.qr_code === "string" && en.qr_code.startsWith("data:image/svg+xml;base64,") ? en.qr_code : "";
+    this.#qr.hidden = !qr;
+    if (qr) this.#qr.src = qr;
+    this.#secret.textContent = groups(String(en?.secret ?? ""));
+    this.#code.focus();
+  }
+  async #confirmEnrollment() {
+    const code = digits(this.#code.value);
+    if (code.length !== 6) {
+      say(this.#enrollError, "Enter the 6-digit code your authenticator app shows for kvmrelay.");
+      this.#code.focus();
+      return;
+    }
+    this.#confirm.disabled = true;
+    say(this.#enrollError, "");
+    let out;
+    try {
+      out = await this.#api.confirmTOTP(code);
+    } catch (err) {
+      say(this.#enrollError, `${messageOf(err)} Check that the phone's clock is right and enter the newest code.`);
+      this.#code.select();
+      this.#code.focus();
+      return;
+    } finally {
+      this.#confirm.disabled = false;
+    }
+    this.#me = { ...this.#me, mfa_enabled: true, mfa_enrollment_required: false };
+    this.#render();
+    this.#showCodes(out?.recovery_codes ?? []);
+    this.#notice("Two-factor authentication is on. From now on you sign in with your password and a code.");
+    this.#onMFAChanged({ codesOnShow: true });
+  }
+  async #regenerate() {
+    const code = digits(this.#regenCode.value);
+    if (code.length !== 6) {
+      say(this.#onError, "Enter the 6-digit code from your authenticator app to make new recovery codes.");
+      this.#regenCode.focus();
+      return;
+    }
+    say(this.#onError, "");
+    try {
+      const out = await this.#api.regenerateRecoveryCodes(code);
+      this.#regenCode.value = "";
+      this.#showCodes(out?.recovery_codes ?? []);
+      this.#notice("New recovery codes: the old ones no longer work.");
+    } catch (err) {
+      say(this.#onError, messageOf(err));
+      this.#regenCode.select();
+    }
+  }
+  async #turnOff() {
+    const code = this.#disableCode.value.trim();
+    if (!code) {
+      say(this.#onError, "Enter a code from your authenticator app, or one of your recovery codes, to turn it off.");
+      this.#disableCode.focus();
+      return;
+    }
+    say(this.#onError, "");
+    try {
+      await this.#api.disableTOTP(/^[\d\s]+$/.test(code) ? digits(code) : code);
+    } catch (err) {
+      say(this.#onError, messageOf(err));
+      this.#disableCode.select();
+      return;
+    }
+    this.#me = { ...this.#me, mfa_enabled: false };
+    this.#showCodes([]);
+    this.#render();
+    this.#notice("Two-factor authentication is off: you sign in with your password alone.");
+    this.#onMFAChanged({ codesOnShow: false });
+  }
+  // Recovery codes are shown once: a list of text nodes, with copy and download.
+  #showCodes(codes) {
+    this.#codes = codes.map(String);
+    this.#codeList.replaceChildren(...this.#codes.map((c) => el("li", { class: "code", text: c })));
+    this.#codesBox.hidden = this.#codes.length === 0;
+    this.#codesStatus.textContent = "";
+  }
+  #codesText() {
+    const who = [this.#me?.email, this.#me?.org_slug ? `organization ${this.#me.org_slug}` : ""].filter(Boolean).join(", ");
+    return [`kvmrelay recovery codes for ${who}`, "Each works once, in place of a code from the authenticator app.", "", ...this.#codes, ""].join("\n");
+  }
+  async #copyCodes() {
+    try {
+      await navigator.clipboard.writeText(this.#codesText());
+      this.#codesStatus.textContent = "Copied.";
+    } catch {
+      this.#codesStatus.textContent = "Copying is not allowed here: select the codes and copy them, or download them.";
+    }
+  }
+  #downloadCodes() {
+    const url = URL.createObjectURL(new Blob([this.#codesText()], { type: "text/plain" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "kvmrelay-recovery-codes.txt";
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1e4);
+    this.#codesStatus.textContent = "Downloaded.";
+  }
+  #codesSaved() {
+    this.#showCodes([]);
+    this.#onMFAChanged({ codesOnShow: false });
+  }
+  async #loadOrg() {
+    const owner = can(this.#me?.role, "manage_org") && !this.#me?.mfa_enrollment_required;
+    this.#orgCard.hidden = !owner;
+    say(this.#orgError, "");
+    if (!owner) return;
+    try {
+      const org = await this.#api.org();
+      this.#requireMFA.checked = !!org?.require_mfa;
+    } catch (err) {
+      say(this.#orgError, `The organization's settings could not be read: ${messageOf(err)}`);
+    }
+  }
+  async #setRequireMFA(on) {
+    this.#requireMFA.disabled = true;
+    say(this.#orgError, "");
+    try {
+      const org = await this.#api.patchOrgSettings({ require_mfa: on });
+      this.#requireMFA.checked = !!org?.require_mfa;
+      this.#notice(on ? "Every member now needs two-factor authentication." : "Two-factor authentication is no longer required.");
+    } catch (err) {
+      this.#requireMFA.checked = !on;
+      say(this.#orgError, messageOf(err));
+    } finally {
+      this.#requireMFA.disabled = false;
+    }
+  }
+  async #changePassword() {
+    const current = this.#pwCurrent.value;
+    const next = this.#pwNew.value;
+    let problem = "";
+    if (!current) problem = "Enter your current password.";
+    else if (next.length < MIN_PASSWORD2) problem = `The new password needs at least ${MIN_PASSWORD2} characters.`;
+    else if (next !== this.#pwRepeat.value) problem = "The two new passwords differ.";
+    if (problem) {
+      say(this.#pwError, problem);
+      return;
+    }
+    this.#pwSubmit.disabled = true;
+    say(this.#pwError, "");
+    try {
+      this.#auth.adopt(await this.#api.changePassword(current, next));
+    } catch (err) {
+      say(this.#pwError, messageOf(err));
+      return;
+    } finally {
+      this.#pwSubmit.disabled = false;
+    }
+    for (const i of [this.#pwCurrent, this.#pwNew, this.#pwRepeat]) i.value = "";
+    this.#notice("Password changed. Every other session of your account was signed out.");
+  }
+};
+function digits(s) {
+  return String(s).replace(/\s+/g, "");
+}
+function groups(secret) {
+  return secret.replace(/(.{4})(?=.)/g, "$1 ");
+}
+
 // static/js/dashboard/main.js
-var VIEWS = ["loading", "signin", "invite", "devices"];
+var VIEWS = ["loading", "signin", "invite", "devices", "account"];
 var notice = (text, kind = "") => say(byId("notice"), text, kind);
 var auth = new Auth({ onSignedOut: (message) => signedOut(message) });
-var api = new Api(auth);
+var api = new Api(auth, {
+  onEnrollmentRequired: () => {
+    if (me && !me.mfa_enrollment_required) enter();
+  }
+});
 var devices = new DevicesView({ api, notice });
 var signin = new SignInView({ auth, onSignedIn: () => enter() });
+var me = null;
+var walkedToEnroll = false;
+var account = new AccountView({
+  api,
+  auth,
+  notice,
+  // Two-factor authentication went on or off: who I am changed. A session that could only
+  // enroll goes on to the devices once the recovery codes are put away.
+  onMFAChanged: async ({ codesOnShow }) => {
+    try {
+      me = await api.me();
+    } catch {
+      return;
+    }
+    showWho(me);
+    if (walkedToEnroll && !me.mfa_enrollment_required && !codesOnShow) {
+      walkedToEnroll = false;
+      showDevices();
+    }
+  }
+});
 var invite = new InviteView({
   api,
   auth,
@@ -876,24 +1227,38 @@ var invite = new InviteView({
   }
 });
 function show(view) {
+  if (view !== "account") account.hide();
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
+  byId("nav-devices").setAttribute("aria-current", String(view === "devices"));
+  byId("nav-account").setAttribute("aria-current", String(view === "account"));
 }
-function showWho(me) {
-  byId("who").hidden = !me;
-  byId("signout").hidden = !me;
-  byId("who-org").textContent = me?.org_slug ?? "";
-  byId("who-email").textContent = me?.email ?? "";
-  byId("who-role").textContent = me?.role ?? "";
+function showWho(who) {
+  byId("who").hidden = !who;
+  byId("signout").hidden = !who;
+  byId("nav").hidden = !who;
+  byId("nav-devices").disabled = !!who?.mfa_enrollment_required;
+  byId("who-org").textContent = who?.org_slug ?? "";
+  byId("who-email").textContent = who?.email ?? "";
+  byId("who-role").textContent = who?.role ?? "";
 }
 function showSignIn(opts) {
   devices.stop();
+  me = null;
   showWho(null);
   show("signin");
   signin.show(opts);
 }
+function showDevices() {
+  show("devices");
+  devices.start(me);
+}
+function showAccount() {
+  devices.stop();
+  show("account");
+  account.show(me);
+}
 async function enter() {
-  let me;
   try {
     me = await api.me();
   } catch (err) {
@@ -901,9 +1266,19 @@ async function enter() {
     return;
   }
   showWho(me);
-  show("devices");
-  devices.start(me);
+  walkedToEnroll = !!me.mfa_enrollment_required;
+  if (walkedToEnroll) {
+    showAccount();
+    return;
+  }
+  showDevices();
 }
+byId("nav-devices").addEventListener("click", () => {
+  if (me && !me.mfa_enrollment_required) showDevices();
+});
+byId("nav-account").addEventListener("click", () => {
+  if (me) showAccount();
+});
 function signedOut(message) {
   showSignIn({ message });
 }

@@ -1,15 +1,19 @@
 // The control plane's REST API (/api/v1, see /api/v1/openapi.json), with the signed-in user's
 // access token. A 401 is answered once by refreshing the token and trying again.
+import { CLIENT_HEADER } from "./auth.js";
 import { ApiError, requestJSON } from "./errors.js";
 
 const BASE = "/api/v1";
 
 export class Api {
   #auth;
+  #onEnrollmentRequired;
 
-  /** auth: the Auth holding the access token. */
-  constructor(auth) {
+  /** auth: the Auth holding the access token. onEnrollmentRequired(): the relay refused a call
+   * because the organization requires two-factor authentication and this user has none. */
+  constructor(auth, { onEnrollmentRequired = () => {} } = {}) {
     this.#auth = auth;
+    this.#onEnrollmentRequired = onEnrollmentRequired;
   }
 
   me() {
@@ -36,6 +40,42 @@ export class Api {
     return this.#call("DELETE", `/devices/${seg(deviceID)}/sessions`);
   }
 
+  /** The organization and its settings. */
+  org() {
+    return this.#call("GET", "/org");
+  }
+
+  /** Changes organization settings (owners): {require_mfa}, … Answers the organization. */
+  patchOrgSettings(settings) {
+    return this.#call("PATCH", "/org/settings", settings);
+  }
+
+  /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */
+  beginTOTP() {
+    return this.#call("POST", "/me/totp");
+  }
+
+  /** Turns TOTP on with a code from the app: {recovery_codes}, shown this once. */
+  confirmTOTP(code) {
+    return this.#call("POST", "/me/totp/confirm", { code });
+  }
+
+  /** Turns TOTP off with a code from the app or a recovery code. */
+  disableTOTP(code) {
+    return this.#call("DELETE", "/me/totp", { code });
+  }
+
+  /** New recovery codes for a code from the app: {recovery_codes}, shown this once. */
+  regenerateRecoveryCodes(code) {
+    return this.#call("POST", "/me/totp/recovery-codes", { code });
+  }
+
+  /** Changes the password. Every session ends, this one included: the answer is a new access
+   * token (and, in cookie mode, a new refresh cookie), for Auth.adopt. */
+  changePassword(current, next) {
+    return this.#call("POST", "/me/password", { current_password: current, new_password: next }, CLIENT_HEADER);
+  }
+
   /** Accepts an invitation (no sign-in needed): the new user and the organization's slug. */
   acceptInvite(token, password) {
     return this.#send("POST", "/invitations/accept", { token, password }, null);
@@ -45,21 +85,30 @@ export class Api {
     return this.#send("POST", "/password-resets/accept", { token, password }, null);
   }
 
-  async #call(method, path, body) {
+  async #call(method, path, body, headers = {}) {
+    try {
+      return await this.#callOnce(method, path, body, headers);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "mfa-enrollment-required") this.#onEnrollmentRequired();
+      throw err;
+    }
+  }
+
+  async #callOnce(method, path, body, headers) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");
     try {
-      return await this.#send(method, path, body, token);
+      return await this.#send(method, path, body, token, headers);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401 || err.code !== "unauthorized") throw err;
     }
     // The access token was refused (expired while the tab slept, say): refresh once.
     await this.#auth.refresh();
-    return this.#send(method, path, body, this.#auth.token);
+    return this.#send(method, path, body, this.#auth.token, headers);
   }
 
-  #send(method, path, body, token) {
-    return requestJSON(method, BASE + path, body, token ? { Authorization: `Bearer ${token}` } : {});
+  #send(method, path, body, token, headers = {}) {
+    return requestJSON(method, BASE + path, body, token ? { ...headers, Authorization: `Bearer ${token}` } : headers);
   }
 }
 

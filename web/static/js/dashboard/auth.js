@@ -44,6 +44,12 @@ export class Auth {
     this.#accept(body);
   }
 
+  /** Takes over the tokens another call answered with (a password change ends every earlier
+   * session and answers with a new access token; the relay set the new refresh cookie). */
+  adopt(body) {
+    this.#accept(body);
+  }
+
   /** Tries to resume a session from the cookie; resolves to whether it did. */
   async resume() {
     if (!hinted()) return false;

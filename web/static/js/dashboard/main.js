@@ -1,21 +1,50 @@
 // The dashboard page: signs in (or resumes from the refresh cookie), accepts invitations, and
-// shows the device list. Each part lives in its own module; this file only connects them.
+// shows the device list and the account page. Each part lives in its own module; this file
+// only connects them.
 import { Auth } from "./auth.js";
 import { Api } from "./api.js";
 import { SignInView } from "./signin.js";
 import { InviteView } from "./invite.js";
 import { DevicesView } from "./devices.js";
+import { AccountView } from "./account.js";
 import { byId, say } from "./dom.js";
 import { messageOf } from "./errors.js";
 
-const VIEWS = ["loading", "signin", "invite", "devices"];
+const VIEWS = ["loading", "signin", "invite", "devices", "account"];
 
 const notice = (text, kind = "") => say(byId("notice"), text, kind);
 
 const auth = new Auth({ onSignedOut: (message) => signedOut(message) });
-const api = new Api(auth);
+// The owner may require two-factor authentication while this user is on another page: the
+// relay then refuses the calls, and the page walks the user to enrollment.
+const api = new Api(auth, {
+  onEnrollmentRequired: () => {
+    if (me && !me.mfa_enrollment_required) enter();
+  },
+});
 const devices = new DevicesView({ api, notice });
 const signin = new SignInView({ auth, onSignedIn: () => enter() });
+let me = null; // who is signed in (GET /me)
+let walkedToEnroll = false; // the session could only enroll two-factor authentication
+const account = new AccountView({
+  api,
+  auth,
+  notice,
+  // Two-factor authentication went on or off: who I am changed. A session that could only
+  // enroll goes on to the devices once the recovery codes are put away.
+  onMFAChanged: async ({ codesOnShow }) => {
+    try {
+      me = await api.me();
+    } catch {
+      return; // the page stays as it is; the next navigation reads it again
+    }
+    showWho(me);
+    if (walkedToEnroll && !me.mfa_enrollment_required && !codesOnShow) {
+      walkedToEnroll = false;
+      showDevices();
+    }
+  },
+});
 const invite = new InviteView({
   api,
   auth,
@@ -31,28 +60,46 @@ const invite = new InviteView({
 });
 
 function show(view) {
+  if (view !== "account") account.hide();
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
+  byId("nav-devices").setAttribute("aria-current", String(view === "devices"));
+  byId("nav-account").setAttribute("aria-current", String(view === "account"));
 }
 
-function showWho(me) {
-  byId("who").hidden = !me;
-  byId("signout").hidden = !me;
-  byId("who-org").textContent = me?.org_slug ?? "";
-  byId("who-email").textContent = me?.email ?? "";
-  byId("who-role").textContent = me?.role ?? "";
+function showWho(who) {
+  byId("who").hidden = !who;
+  byId("signout").hidden = !who;
+  byId("nav").hidden = !who;
+  // A session that may only enroll two-factor authentication has no device list to go to.
+  byId("nav-devices").disabled = !!who?.mfa_enrollment_required;
+  byId("who-org").textContent = who?.org_slug ?? "";
+  byId("who-email").textContent = who?.email ?? "";
+  byId("who-role").textContent = who?.role ?? "";
 }
 
 function showSignIn(opts) {
   devices.stop();
+  me = null;
   showWho(null);
   show("signin");
   signin.show(opts);
 }
 
-// Signed in: who am I, then the devices.
+function showDevices() {
+  show("devices");
+  devices.start(me);
+}
+
+function showAccount() {
+  devices.stop();
+  show("account");
+  account.show(me);
+}
+
+// Signed in: who am I, then the devices; or the account page when the organization requires
+// two-factor authentication and this user has none yet.
 async function enter() {
-  let me;
   try {
     me = await api.me();
   } catch (err) {
@@ -60,9 +107,20 @@ async function enter() {
     return;
   }
   showWho(me);
-  show("devices");
-  devices.start(me);
+  walkedToEnroll = !!me.mfa_enrollment_required;
+  if (walkedToEnroll) {
+    showAccount();
+    return;
+  }
+  showDevices();
 }
+
+byId("nav-devices").addEventListener("click", () => {
+  if (me && !me.mfa_enrollment_required) showDevices();
+});
+byId("nav-account").addEventListener("click", () => {
+  if (me) showAccount();
+});
 
 function signedOut(message) {
   showSignIn({ message });
