@@ -66,6 +66,7 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 		f.audit = append(f.audit, map[string]any{"seq": i, "time": tCreated, "actor": "user:u1", "action": "device.create",
 			"target": fmt.Sprintf("device:d%d", i), "details": map[string]any{"name": "web1"}, "hash": fmt.Sprintf("h%d", i), "prev_hash": fmt.Sprintf("h%d", i-1)})
 	}
+	f.audit[1]["actor_name"] = "vera@acme.test\x1b[2J" // entries since actor names; hostile text too
 
 	mux := http.NewServeMux()
 	route := func(pattern string, authed bool, h func(r *http.Request, body map[string]any) (int, any)) {

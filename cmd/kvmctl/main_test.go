@@ -339,6 +339,8 @@ func TestAudit(t *testing.T) {
 	require.Len(t, lines, 3)
 	assert.Regexp(t, `^SEQ\s+TIME\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS$`, lines[0])
 	assert.Regexp(t, `^1\s+2026-04-30T08:00:00Z\s+user:u1\s+device\.create\s+device:d1\s+\{"name":"web1"\}$`, lines[1])
+	assert.Regexp(t, `^2\s+2026-04-30T08:00:00Z\s+vera@acme\.test\\x1b\[2J \(user:u1\)\s+device\.create\s+device:d2\s`, lines[2],
+		"who acted, by name beside the id, made safe for the terminal")
 	assert.Contains(t, r.stderr, "More: kvmctl audit list --after 2 --limit 2")
 
 	r = withKey(t, f, "audit", "list", "--after", "3", "-o", "jsonl")

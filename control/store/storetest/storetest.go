@@ -56,6 +56,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"Invitations", testInvitations},
 		{"DeviceUpdateAndSessionActivity", testDeviceUpdateAndSessionActivity},
 		{"AuditTruncation", testAuditTruncation},
+		{"AuditActorNames", testAuditActorNames},
 		{"SpendOnce", testSpendOnce},
 		{"PasswordResets", testPasswordResets},
 		{"UserSessionCutoff", testUserSessionCutoff},
