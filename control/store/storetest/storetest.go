@@ -57,6 +57,8 @@ func Run(t *testing.T, newBackend Factory) {
 		{"DeviceUpdateAndSessionActivity", testDeviceUpdateAndSessionActivity},
 		{"AuditTruncation", testAuditTruncation},
 		{"AuditActorNames", testAuditActorNames},
+		{"DeviceNamesUnique", testDeviceNamesUnique},
+		{"DeleteDevice", testDeleteDevice},
 		{"SpendOnce", testSpendOnce},
 		{"PasswordResets", testPasswordResets},
 		{"UserSessionCutoff", testUserSessionCutoff},
