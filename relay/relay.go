@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/denied"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/turn"
@@ -37,6 +38,7 @@ type Relay struct {
 	turn    *turn.Server
 	metrics *prometheus.Registry
 	served  chan error
+	denied  *denied.Auditor // refused attempts to the audit chain, one budget per principal
 }
 
 // New builds a relay and opens its listeners (HTTP and TURN), so the addresses are known and
@@ -85,6 +87,8 @@ func New(cfg Config) (*Relay, error) {
 		metrics: prometheus.NewRegistry(),
 		served:  make(chan error, 1),
 	}
+	// One budget for refused attempts, signaling's and the API's alike.
+	r.denied = denied.New(denied.Config{Store: st, Logger: cfg.Logger.With("component", "denied")})
 	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if r.devices, err = openDevices(context.Background(), cfg, st); err != nil {
 		return fail(err)
@@ -120,7 +124,7 @@ func New(cfg Config) (*Relay, error) {
 		Sessions:        sessionGate{r.control.sessions},
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
-		OnForbidden:     newDeniedAuditor(st).record,
+		OnForbidden:     signalingDenied(r.denied),
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -36,7 +35,7 @@ func CleanText(s string, max int) string {
 	for i := 0; i < len(s) && b.Len() < max; {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r) {
+		if hiddenRune(r) {
 			continue
 		}
 		if b.Len()+utf8.RuneLen(r) > max {
