@@ -114,11 +114,19 @@ func New(cfg Config) (*Relay, error) {
 	case cfg.ExternalTURN != nil:
 		ice = externalICE{cfg: *cfg.ExternalTURN, ttl: cfg.CredentialTTL, now: time.Now}
 	}
+	// Listen before signaling is built: its own origin is the public URL, which defaults to
+	// the bound address (a --listen port of 0 is only known now).
+	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
+	}
+	r.ln = r.devices.listener(r.ln)
+	undo = append(undo, func() { _ = r.ln.Close() })
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,
 		Issuer:          issuer,
 		ICE:             ice,
+		PublicURL:       r.URL(),
 		AllowedOrigins:  cfg.AllowedOrigins,
 		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
 		Sessions:        sessionGate{r.control.sessions},
@@ -140,10 +148,6 @@ func New(cfg Config) (*Relay, error) {
 	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
 	undo = append(undo, r.pruner.stop)
 	r.app = r.newApp()
-	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
-	}
-	r.ln = r.devices.listener(r.ln)
 	return r, nil
 }
 
