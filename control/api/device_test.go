@@ -169,9 +169,12 @@ func TestRefusalsAudited(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, e.do("POST", "/api/v1/devices/"+foreign.ID+"/sessions", operator, nil, nil))
 	require.Equal(t, http.StatusNotFound, e.do("GET", "/api/v1/devices/"+store.NewID(), operator, nil, nil))
 	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/devices/"+fra.ID, operator, nil, nil))
+	require.Equal(t, http.StatusForbidden, e.do("POST", "/api/v1/me/password", operator,
+		changePasswordRequest{CurrentPassword: "not the password", NewPassword: "another fine passphrase"}, nil))
 
 	got := e.entries(org.ID, store.AuditAccessDenied)
-	require.Len(t, got, 3, "403, out of scope, other organization; not the unknown id, not the allowed read")
+	require.Len(t, got, 3, "403, out of scope, other organization; not the unknown id, not the allowed read, "+
+		"not the wrong current password (a failed login, audited as one)")
 	want := []struct{ target, reason, status, request string }{
 		{"api:POST /api/v1/devices", "forbidden", "403", "POST /api/v1/devices"},
 		{"device:" + ams.ID, "out_of_scope", "404", "GET /api/v1/devices/" + ams.ID},

@@ -57,6 +57,7 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	case errors.Is(err, accounts.ErrInvalidToken):
 		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask an admin for a new invitation or reset link).")
 	case errors.Is(err, accounts.ErrWrongPassword):
+		c.Locals(localsAuditedByService, true) // a failed login, audited as one: not a refusal
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "The current password is wrong; nothing was changed. (Forgot it? Ask an admin for a reset link.)")
 	case errors.Is(err, accounts.ErrForbidden):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")

@@ -11,6 +11,10 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
+// localsAuditedByService marks a 403 the service already audited as what it is (a wrong
+// current password is a failed login), so it is not recorded twice.
+const localsAuditedByService = "kvmrelay.audited"
+
 // maxAuditedPath bounds the request path copied into an entry (it is the client's text).
 const maxAuditedPath = 200
 
@@ -20,6 +24,9 @@ const maxAuditedPath = 200
 // organization's, or outside its label scope). A 404 for what does not exist at all is a
 // typo, not a refusal, and is not recorded.
 func (a *API) auditRefusal(c *fiber.Ctx, p accounts.Principal) {
+	if done, _ := c.Locals(localsAuditedByService).(bool); done {
+		return
+	}
 	status := c.Response().StatusCode()
 	var reason, target string
 	switch status {
