@@ -33,7 +33,7 @@ func TestCheckText(t *testing.T) {
 	}{
 		{"", "name must be 1 to 8 bytes (it is 0)"},
 		{"123456789", "name must be 1 to 8 bytes (it is 9)"},
-		{"ab\xffc", "name is not valid UTF-8 at character 3"},
+		{"ab\xffc", "name has invalid UTF-8 at character 3"},
 		{"é\u202eab", "name has a right-to-left override (U+202E) at character 2; only printable characters are allowed"},
 	}
 	for _, tc := range cases {
