@@ -176,7 +176,7 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, n
 		if d.Name != before.Name {
 			details["name_before"], details["name_after"] = before.Name, d.Name
 		}
-		if !maps.Equal(d.Labels, before.Labels) && !(len(d.Labels) == 0 && len(before.Labels) == 0) {
+		if !maps.Equal(d.Labels, before.Labels) { // nil and empty are equal: no change
 			details["labels_before"], details["labels_after"] = FormatLabels(before.Labels), FormatLabels(d.Labels)
 		}
 		if len(details) == 0 {
