@@ -20,8 +20,10 @@ import (
 )
 
 // consoleCSP allows only the console's own files: no inline script or style, so hostile text
-// that slips into the page (an agent's hostname, say) cannot run.
-const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; " +
+// that slips into the page (an agent's hostname, say) cannot run. connect-src 'self' covers
+// the relay's own ws:/wss: (CSP Level 3 matches the WebSocket schemes of the page's origin),
+// so the page can open no socket to another host, whatever else signaling would admit.
+const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 	"img-src 'self' data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 // apiError is every JSON error body: a stable code and a message that says what to do next.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/denied"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/signaling"
@@ -39,6 +40,7 @@ type Relay struct {
 	turn    *turn.Server
 	metrics *prometheus.Registry
 	served  chan error
+	denied  *denied.Auditor // refused attempts to the audit chain, one budget per principal
 }
 
 // New builds a relay and opens its listeners (HTTP and TURN), so the addresses are known and
@@ -87,6 +89,8 @@ func New(cfg Config) (*Relay, error) {
 		metrics: prometheus.NewRegistry(),
 		served:  make(chan error, 1),
 	}
+	// One budget for refused attempts, signaling's and the API's alike.
+	r.denied = denied.New(denied.Config{Store: st, Logger: cfg.Logger.With("component", "denied")})
 	r.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if r.devices, err = openDevices(context.Background(), cfg, st); err != nil {
 		return fail(err)
@@ -126,17 +130,26 @@ func New(cfg Config) (*Relay, error) {
 	case cfg.ExternalTURN != nil:
 		ice = externalICE{cfg: *cfg.ExternalTURN, ttl: cfg.CredentialTTL, now: time.Now}
 	}
+	// Listen before signaling is built: its own origin is the public URL, which defaults to
+	// the bound address (a --listen port of 0 is only known now).
+	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
+	}
+	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
+	undo = append(undo, func() { _ = r.ln.Close() })
+	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", cfg.Conns.MaxPerAddress)
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,
 		Issuer:          issuer,
 		ICE:             ice,
+		PublicURL:       r.URL(),
 		AllowedOrigins:  cfg.AllowedOrigins,
 		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
 		Sessions:        sessionGate{r.control.sessions},
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
-		OnForbidden:     newDeniedAuditor(st).record,
+		OnForbidden:     signalingDenied(r.denied),
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})
@@ -152,11 +165,6 @@ func New(cfg Config) (*Relay, error) {
 	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
 	undo = append(undo, r.pruner.stop)
 	r.app = r.newApp()
-	if r.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return fail(fmt.Errorf("relay: listen on %s: %w (is another kvmrelay running? choose another --listen)", cfg.Listen, err))
-	}
-	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
-	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", cfg.Conns.MaxPerAddress)
 	return r, nil
 }
 

@@ -126,6 +126,10 @@ func TestHeadersAndEndpoints(t *testing.T) {
 		csp := resp.Header.Get("Content-Security-Policy")
 		assert.Contains(t, csp, "script-src 'self'", path)
 		assert.NotContains(t, csp, "unsafe-inline", path)
+		if path == "/" || path == "/console/" {
+			assert.Contains(t, csp, "connect-src 'self';", path)
+			assert.NotContains(t, csp, "ws:", "sockets to the relay's own origin only: %s", path)
+		}
 		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
 		assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"), path)
 	}

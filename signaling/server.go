@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +26,11 @@ type Config struct {
 	Issuer   *auth.Issuer
 	// ICE may be nil: peers then only have host candidates.
 	ICE ICEProvider
-	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to open a console
-	// WebSocket. Empty means the relay's own origin only (same host as the request).
+	// PublicURL is how browsers reach the relay (--public-url): its origin, scheme included, may
+	// open console WebSockets. AllowedOrigins lists further origins (scheme://host[:port]).
+	// Only these two decide: never the request's Host or X-Forwarded-Host. Both empty: only
+	// clients that send no Origin (agents, kvmctl, other non-browsers) connect.
+	PublicURL      string
 	AllowedOrigins []string
 	// ConsoleTokenTTL is the lifetime of refreshed console tokens.
 	ConsoleTokenTTL time.Duration
@@ -77,6 +79,8 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
+	origins origins // browser origins allowed to open a WebSocket
+
 	mu       sync.Mutex
 	consoles map[string]*liveConn // sid → the live console connection
 	agents   map[string]*liveConn // device → the live agent connection
@@ -99,9 +103,13 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = 15 * time.Second
 	}
+	allowed, err := newOrigins(cfg.PublicURL, cfg.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel,
+		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel, origins: allowed,
 		consoles: make(map[string]*liveConn),
 		agents:   make(map[string]*liveConn),
 	}
@@ -153,9 +161,10 @@ func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
 			s.metrics.Refused.WithLabelValues(peer, "not-websocket").Inc()
 			return fiber.NewError(fiber.StatusUpgradeRequired, "this endpoint speaks WebSocket only")
 		}
-		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.originAllowed(origin, c.Hostname()) {
+		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !s.origins.allows(origin) {
 			s.metrics.Refused.WithLabelValues(peer, "origin").Inc()
-			s.log.Warn("websocket refused: foreign origin", "peer", peer, "origin", origin, "remote", c.IP())
+			s.log.Warn("websocket refused: foreign origin (if browsers reach the relay there, set --public-url to that URL or add it to --allowed-origins)",
+				"peer", peer, "origin", origin, "remote", c.IP())
 			return fiber.NewError(fiber.StatusForbidden, "origin not allowed")
 		}
 		claims, err := s.authenticate(c, aud)
@@ -202,23 +211,6 @@ func bearerToken(c *fiber.Ctx) string {
 		}
 	}
 	return ""
-}
-
-// originAllowed accepts the configured origins, or by default the relay's own host.
-func (s *Server) originAllowed(origin, host string) bool {
-	if len(s.cfg.AllowedOrigins) > 0 {
-		for _, o := range s.cfg.AllowedOrigins {
-			if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
-				return true
-			}
-		}
-		return false
-	}
-	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
-	}
-	return strings.EqualFold(u.Host, host)
 }
 
 // claimsOf returns the claims checkUpgrade stored.

@@ -34,7 +34,9 @@ func startRelayWith(t *testing.T, adjust func(*Config)) *testRelay {
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: ring, Name: "kvmrelay"})
 	require.NoError(t, err)
 	bus := NewMemoryBus()
-	cfg := Config{Bus: bus, Registry: NewMemoryRegistry(), Issuer: iss}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := Config{Bus: bus, Registry: NewMemoryRegistry(), Issuer: iss, PublicURL: "http://" + ln.Addr().String()}
 	if adjust != nil {
 		adjust(&cfg)
 	}
@@ -42,8 +44,6 @@ func startRelayWith(t *testing.T, adjust func(*Config)) *testRelay {
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	srv.Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() {
 		require.NoError(t, srv.Close())

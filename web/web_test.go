@@ -29,7 +29,7 @@ import (
 )
 
 // consoleCSP is the Content-Security-Policy the relay serves the console with.
-const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; " +
+const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 	"img-src 'self' data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 // serveConsole serves Assets under /console/ as the relay does, plus extra routes (the fake

@@ -47,7 +47,7 @@ func (a *app) auditList(ctx context.Context, args []string) error {
 		if details == "{}" || details == "null" {
 			details = ""
 		}
-		t.row(fmt.Sprint(e.Seq), ts(e.Time), e.Actor.String(), e.Action, e.Target.String(), truncate(details, 80))
+		t.row(fmt.Sprint(e.Seq), ts(e.Time), actorCell(e), e.Action, e.Target.String(), truncate(details, 80))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -56,6 +56,15 @@ func (a *app) auditList(ctx context.Context, args []string) error {
 		fmt.Fprintf(a.stderr, "More: kvmctl audit list --after %d --limit %d\n", p.NextAfter, *limit)
 	}
 	return nil
+}
+
+// actorCell names who acted: "vera@acme.example (user:…)", or the bare actor id when the
+// entry carries no name (the system, entries older than actor names).
+func actorCell(e client.AuditEntry) string {
+	if name := e.ActorName.String(); name != "" {
+		return name + " (" + e.Actor.String() + ")"
+	}
+	return e.Actor.String()
 }
 
 // writeJSONLines writes each entry as the server sent it, one a line.

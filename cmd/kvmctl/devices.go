@@ -89,6 +89,65 @@ func (a *app) devicesRevoke(ctx context.Context, args []string) error {
 	return nil
 }
 
+func (a *app) devicesDelete(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices delete", "DEVICE")
+	c, d, err := a.deviceArg(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteDevice(ctx, d.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Deleted device %s; its audit entries stay.\n", deviceName(d))
+	return nil
+}
+
+func (a *app) devicesRename(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices rename", "DEVICE NEW-NAME [-o table|json]")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	pos, err := a.parse(fs, args, "DEVICE", "NEW-NAME")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	updated, err := c.UpdateDevice(ctx, d.ID, &pos[1], nil)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, updated)
+	}
+	fmt.Fprintf(a.stdout, "Renamed device %s to %s.\n", deviceName(d), client.Sanitize(updated.Name))
+	return nil
+}
+
+func (a *app) devicesRelabel(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices relabel", "DEVICE [--label KEY=VALUE]... [-o table|json]")
+	labels := kvFlag{}
+	fs.Var(labels, "label", "a label KEY=VALUE (repeatable); the device gets exactly these (none: no labels)")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	c, d, err := a.deviceArg(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	updated, err := c.UpdateDevice(ctx, d.ID, nil, labels)
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, updated)
+	}
+	fmt.Fprintf(a.stdout, "Device %s now has labels: %s\n", deviceName(updated), client.Sanitize(client.FormatLabels(updated.Labels)))
+	return nil
+}
+
 func (a *app) devicesEnrollToken(ctx context.Context, args []string) error {
 	fs := a.cmdFlags("devices enroll-token", "DEVICE [--state-dir DIR] [-o table|json]")
 	stateDir := fs.String("state-dir", defaultStateDir, "the agent's state directory, for the printed kvmagent command")

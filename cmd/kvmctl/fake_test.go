@@ -27,6 +27,7 @@ type fakeRelay struct {
 	audit    []map[string]any
 	broken   int64 // audit/verify reports this seq broken (0: intact)
 	disabled map[string]bool
+	purged   []string // devices deleted (DELETE ?purge=true)
 }
 
 type fakeError struct {
@@ -66,6 +67,7 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 		f.audit = append(f.audit, map[string]any{"seq": i, "time": tCreated, "actor": "user:u1", "action": "device.create",
 			"target": fmt.Sprintf("device:d%d", i), "details": map[string]any{"name": "web1"}, "hash": fmt.Sprintf("h%d", i), "prev_hash": fmt.Sprintf("h%d", i-1)})
 	}
+	f.audit[1]["actor_name"] = "vera@acme.test\x1b[2J" // entries since actor names; hostile text too
 
 	mux := http.NewServeMux()
 	route := func(pattern string, authed bool, h func(r *http.Request, body map[string]any) (int, any)) {
@@ -116,7 +118,39 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	route("POST /api/v1/devices", true, func(_ *http.Request, in map[string]any) (int, any) {
 		return 201, map[string]any{"id": "d0000000-0000-4000-8000-000000000009", "name": in["name"], "labels": in["labels"], "created_at": tCreated, "online": false}
 	})
-	route("DELETE /api/v1/devices/{id}", true, func(*http.Request, map[string]any) (int, any) { return 204, nil })
+	route("DELETE /api/v1/devices/{id}", true, func(r *http.Request, _ map[string]any) (int, any) {
+		if r.URL.Query().Get("purge") != "true" {
+			return 204, nil
+		}
+		for _, d := range f.devices {
+			if d["id"] == r.PathValue("id") && d["revoked_at"] == nil {
+				return 409, map[string]string{"code": "conflict", "message": fmt.Sprintf("Device %q is not revoked; revoke it first (kvmctl devices revoke), then delete it.", d["name"])}
+			}
+		}
+		f.purged = append(f.purged, r.PathValue("id"))
+		return 204, nil
+	})
+	route("PATCH /api/v1/devices/{id}", true, func(r *http.Request, in map[string]any) (int, any) {
+		if name, _ := in["name"].(string); strings.EqualFold(name, "WEB1") {
+			return 409, map[string]string{"code": "conflict", "message": `A device named "WEB1" already exists in this organization (names are unique ignoring case); choose another name, or rename or delete that device first.`}
+		}
+		if name, _ := in["name"].(string); strings.ContainsRune(name, '\u202e') {
+			return 400, map[string]string{"code": "bad-request", "message": "The request is invalid: name has a right-to-left override (U+202E) at character 3; only printable characters are allowed"}
+		}
+		for _, d := range f.devices {
+			if d["id"] == r.PathValue("id") {
+				out := map[string]any{}
+				for k, v := range d {
+					out[k] = v
+				}
+				for k, v := range in {
+					out[k] = v
+				}
+				return 200, out
+			}
+		}
+		return 404, map[string]string{"code": "not-found", "message": "Not found in your organization."}
+	})
 	route("POST /api/v1/devices/{id}/enrollment-tokens", true, func(r *http.Request, _ map[string]any) (int, any) {
 		return 201, map[string]any{"token": "enr_t0ken's", "device_id": r.PathValue("id"), "expires_at": tExpires}
 	})

@@ -44,7 +44,12 @@ Commands:
                                          set a new password with the reset link an admin sent
   devices list                           devices with presence and labels
   devices create NAME [--label k=v]...   create a device (then mint its enrollment token)
+  devices rename DEVICE NEW-NAME         rename a device (names are unique ignoring case)
+  devices relabel DEVICE [--label k=v]...
+                                         replace a device's labels (they decide who reaches it)
   devices revoke DEVICE                  revoke a device: its agent is cut off at once
+  devices delete DEVICE                  delete a revoked device (revoke it first); its audit
+                                         entries stay
   devices enroll-token DEVICE [--state-dir DIR]
                                          a one-time token and the kvmagent enroll command
   console start DEVICE                   start a console; prints its URL and expiry
@@ -178,6 +183,9 @@ func commands() map[string]handler {
 		"devices list":         (*app).devicesList,
 		"devices create":       (*app).devicesCreate,
 		"devices revoke":       (*app).devicesRevoke,
+		"devices delete":       (*app).devicesDelete,
+		"devices rename":       (*app).devicesRename,
+		"devices relabel":      (*app).devicesRelabel,
 		"devices enroll-token": (*app).devicesEnrollToken,
 		"console start":        (*app).consoleStart,
 		"console stop":         (*app).consoleStop,

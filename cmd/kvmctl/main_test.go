@@ -60,7 +60,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "a command is required"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"group without verb", []string{"devices"}, "Usage: kvmctl devices create|enroll-token|list|revoke"},
+		{"group without verb", []string{"devices"}, "Usage: kvmctl devices create|delete|enroll-token|list|relabel|rename|revoke"},
 		{"unknown verb", []string{"devices", "explode"}, `unknown command "devices explode"`},
 		{"missing argument", []string{"console", "start"}, "console start wants DEVICE, got 0 arguments"},
 		{"extra argument", []string{"devices", "list", "x"}, `devices list takes no arguments (got ["x"])`},
@@ -232,6 +232,42 @@ func TestDevicesCreateRevokeEnroll(t *testing.T) {
 	assert.Contains(t, f.seen(), "DELETE /api/v1/devices/d0000000-0000-4000-8000-000000000002 null")
 }
 
+// TestDeviceRenameRelabelDelete: the new device commands, and the server's refusals shown as
+// sent with their exit codes (a taken name is a conflict, exit 5).
+func TestDeviceRenameRelabelDelete(t *testing.T) {
+	f := newFakeRelay(t)
+	r := withKey(t, f, "devices", "rename", "web1", "web-1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Renamed device web1 (d0000000-0000-4000-8000-000000000001) to web-1.")
+	assert.Contains(t, f.seen(), `PATCH /api/v1/devices/d0000000-0000-4000-8000-000000000001 {"name":"web-1"}`)
+
+	r = withKey(t, f, "devices", "rename", "d0000000-0000-4000-8000-000000000002", "WEB1")
+	assert.Equal(t, client.ExitConflict, r.code)
+	assert.Equal(t, 5, r.code)
+	assert.Contains(t, r.stderr, `kvmctl: update device d0000000-0000-4000-8000-000000000002: A device named "WEB1" already exists in this organization (names are unique ignoring case)`)
+
+	r = withKey(t, f, "devices", "rename", "web1", "we‮b")
+	assert.Equal(t, client.ExitError, r.code)
+	assert.Contains(t, r.stderr, "name has a right-to-left override (U+202E) at character 3; only printable characters are allowed")
+
+	r = withKey(t, f, "devices", "relabel", "web1", "--label", "site=fra1", "--label", "row=b")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "now has labels: row=b,site=fra1")
+	assert.Contains(t, f.seen(), `PATCH /api/v1/devices/d0000000-0000-4000-8000-000000000001 {"labels":{"row":"b","site":"fra1"}}`)
+	r = withKey(t, f, "devices", "relabel", "web1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, f.seen(), `PATCH /api/v1/devices/d0000000-0000-4000-8000-000000000001 {"labels":{}}`, "no --label clears them")
+
+	r = withKey(t, f, "devices", "delete", "web1")
+	assert.Equal(t, client.ExitConflict, r.code)
+	assert.Contains(t, r.stderr, `Device "web1" is not revoked; revoke it first (kvmctl devices revoke), then delete it.`)
+	f.devices[2]["revoked_at"] = tCreated
+	r = withKey(t, f, "devices", "delete", "d0000000-0000-4000-8000-000000000003")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Deleted device db (d0000000-0000-4000-8000-000000000003); its audit entries stay.")
+	assert.Equal(t, []string{"d0000000-0000-4000-8000-000000000003"}, f.purged)
+}
+
 func TestDeviceNames(t *testing.T) {
 	f := newFakeRelay(t)
 	r := withKey(t, f, "console", "start", "db")
@@ -339,6 +375,8 @@ func TestAudit(t *testing.T) {
 	require.Len(t, lines, 3)
 	assert.Regexp(t, `^SEQ\s+TIME\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS$`, lines[0])
 	assert.Regexp(t, `^1\s+2026-04-30T08:00:00Z\s+user:u1\s+device\.create\s+device:d1\s+\{"name":"web1"\}$`, lines[1])
+	assert.Regexp(t, `^2\s+2026-04-30T08:00:00Z\s+vera@acme\.test\\x1b\[2J \(user:u1\)\s+device\.create\s+device:d2\s`, lines[2],
+		"who acted, by name beside the id, made safe for the terminal")
 	assert.Contains(t, r.stderr, "More: kvmctl audit list --after 2 --limit 2")
 
 	r = withKey(t, f, "audit", "list", "--after", "3", "-o", "jsonl")

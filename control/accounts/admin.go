@@ -197,8 +197,8 @@ func (s *Service) AcceptInvite(ctx context.Context, token, password, clientAddr 
 			return err
 		}
 		return s.audit(ctx, tx, store.AuditRecord{
-			Time: now, Actor: "user:" + u.ID, Action: store.AuditInvite, Target: "invitation:" + inv.ID,
-			Details: map[string]string{"event": "accepted", "email": inv.Email, "role": string(inv.Role), "invited_by": inv.InvitedBy},
+			Time: now, Actor: "user:" + u.ID, Action: store.AuditInviteAccept, Target: "invitation:" + inv.ID,
+			Details: map[string]string{"email": inv.Email, "role": string(inv.Role), "scope": scopeString(inv.Scope), "invited_by": inv.InvitedBy},
 		})
 	})
 	if err != nil {

@@ -188,7 +188,14 @@ func TestInvitations(t *testing.T) {
 	for _, r := range auditsOf(e.audits(t, org.ID), store.AuditInvite) {
 		events = append(events, r.Details["event"]+":"+r.Details["email"])
 	}
-	assert.Equal(t, []string{"invited:carol@acme.test", "accepted:carol@acme.test", "invited:dave@acme.test"}, events)
+	assert.Equal(t, []string{"invited:carol@acme.test", "invited:dave@acme.test"}, events)
+	// Accepting is its own action, by the invitee, naming the invitation and who issued it.
+	accepted := auditsOf(e.audits(t, org.ID), store.AuditInviteAccept)
+	require.Len(t, accepted, 1)
+	assert.Equal(t, "user:"+u.ID, accepted[0].Actor)
+	assert.Equal(t, "carol@acme.test", accepted[0].ActorName)
+	assert.Equal(t, "invitation:"+inv.ID, accepted[0].Target)
+	assert.Equal(t, map[string]string{"email": "carol@acme.test", "role": "operator", "scope": "site=lab", "invited_by": admin.String()}, accepted[0].Details)
 }
 
 func TestInviteByMail(t *testing.T) {

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 )
 
 // Config configures a Service. Store and Issuer are required; zero values take the defaults.
@@ -285,8 +285,12 @@ func validEmail(e string) error {
 	return nil
 }
 
+// hasControl reports text that may not be stored: invalid UTF-8, or a control, format (bidi
+// override, zero-width) or separator character — the one rule device names and agent text
+// follow too (internal/safetext).
 func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
+	_, bad := safetext.First(s)
+	return bad
 }
 
 // maxLabels bounds a scope; label keys and values are bounded as Kubernetes bounds them.

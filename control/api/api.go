@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/denied"
+	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
@@ -28,15 +31,19 @@ type Config struct {
 	Devices  DeviceControl
 	// EnrollmentTTL is how long a device enrollment token stays usable (default 24 h).
 	EnrollmentTTL time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Denied audits refused requests (403, cross-tenant or out-of-scope 404) within a budget
+	// per principal; the relay shares one with signaling. Nil: the API makes its own.
+	Denied *denied.Auditor
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // API serves /api/v1.
 type API struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	devices *device.Service
 }
 
 // New makes the API.
@@ -53,7 +60,15 @@ func New(cfg Config) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &API{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+	if cfg.Denied == nil {
+		cfg.Denied = denied.New(denied.Config{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
+	}
+	devices, err := device.NewService(device.ServiceConfig{Store: cfg.Store, Sessions: cfg.Sessions, Agents: cfg.Devices,
+		EnrollmentTTL: cfg.EnrollmentTTL, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return &API{cfg: cfg, log: cfg.Logger, now: cfg.Now, devices: devices}, nil
 }
 
 // Route is one documented endpoint.
@@ -107,7 +122,7 @@ func (a *API) Routes() []Route {
 		{Method: "POST", Path: "/devices", Action: accounts.ManageDevices, handle: a.createDevice},
 		{Method: "GET", Path: "/devices/:id", Action: accounts.ReadDevices, handle: a.getDevice},
 		{Method: "PATCH", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.patchDevice},
-		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.revokeDevice},
+		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.removeDevice},
 		{Method: "POST", Path: "/devices/:id/enrollment-tokens", Action: accounts.ManageDevices, handle: a.enrollmentToken},
 		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleControl, handle: a.startSession},
 		{Method: "GET", Path: "/devices/:id/sessions", Action: accounts.ReadDevices, handle: a.listSessions},
@@ -151,14 +166,16 @@ func (a *API) authenticated(rt Route, next fiber.Handler) fiber.Handler {
 			a.log.Info("api bearer refused", "remote", c.IP(), "path", c.Path(), "err", err)
 			return fail(c, fiber.StatusUnauthorized, CodeUnauthorized, "The access token or API key is invalid or expired; log in again (kvmctl login).")
 		}
-		if p.MFAEnrollmentRequired && !rt.Enrollment {
-			return fail(c, fiber.StatusForbidden, CodeMFAEnrollmentRequired, mfaEnrollmentMessage)
-		}
-		if action != 0 && !p.Can(action) {
-			return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role ("+string(p.Role)+") does not allow "+action.String()+".")
-		}
 		c.Locals(localsPrincipal, p)
-		return next(c)
+		if p.MFAEnrollmentRequired && !rt.Enrollment {
+			err = fail(c, fiber.StatusForbidden, CodeMFAEnrollmentRequired, mfaEnrollmentMessage)
+		} else if action != 0 && !p.Can(action) {
+			err = fail(c, fiber.StatusForbidden, CodeForbidden, "Your role ("+string(p.Role)+") does not allow "+action.String()+".")
+		} else {
+			err = next(c)
+		}
+		a.auditRefusal(c, p)
+		return err
 	}
 }
 

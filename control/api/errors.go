@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
@@ -47,6 +48,7 @@ func fail(c *fiber.Ctx, status int, code, msg string) error {
 // to the log only.
 func (a *API) failErr(c *fiber.Ctx, err error) error {
 	var rl *accounts.RateLimitError
+	var conflict *device.ConflictError
 	switch {
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
@@ -65,11 +67,16 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	case errors.Is(err, accounts.ErrInvalidToken):
 		return fail(c, fiber.StatusUnauthorized, CodeInvalidToken, "The token is invalid, used or expired. Log in again (or ask an admin for a new invitation or reset link).")
 	case errors.Is(err, accounts.ErrWrongPassword):
+		c.Locals(localsAuditedByService, true) // a failed login, audited as one: not a refusal
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "The current password is wrong; nothing was changed. (Forgot it? Ask an admin for a reset link.)")
 	case errors.Is(err, accounts.ErrMFAEnrollmentRequired):
 		return fail(c, fiber.StatusForbidden, CodeMFAEnrollmentRequired, mfaEnrollmentMessage)
 	case errors.Is(err, accounts.ErrForbidden):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")
+	case errors.As(err, &conflict):
+		return fail(c, fiber.StatusConflict, CodeConflict, conflict.Msg)
+	case errors.Is(err, device.ErrOutOfScope):
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "You may only give devices labels inside your label scope; add its labels.")
 	case errors.Is(err, accounts.ErrInvalid), errors.Is(err, store.ErrInvalid):
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "The request is invalid: "+publicReason(err))
 	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, store.ErrNotFound):

@@ -89,14 +89,17 @@ func apiKey(k store.APIKey) apiKeyView {
 }
 
 type auditView struct {
-	Seq      int64             `json:"seq"`
-	Time     time.Time         `json:"time"`
-	Actor    string            `json:"actor"`
-	Action   store.AuditAction `json:"action"`
-	Target   string            `json:"target"`
-	Details  map[string]string `json:"details"`
-	Hash     string            `json:"hash"`
-	PrevHash string            `json:"prev_hash"`
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"`
+	// ActorName says who the actor was (email, API key name, agent's device name); empty for
+	// the system and for entries written before names were recorded.
+	ActorName string            `json:"actor_name"`
+	Action    store.AuditAction `json:"action"`
+	Target    string            `json:"target"`
+	Details   map[string]string `json:"details"`
+	Hash      string            `json:"hash"`
+	PrevHash  string            `json:"prev_hash"`
 }
 
 func audit(e store.AuditEntry) auditView {
@@ -104,6 +107,6 @@ func audit(e store.AuditEntry) auditView {
 	if d == nil {
 		d = map[string]string{}
 	}
-	return auditView{Seq: e.Seq, Time: e.Record.Time, Actor: e.Record.Actor, Action: e.Record.Action, Target: e.Record.Target,
+	return auditView{Seq: e.Seq, Time: e.Record.Time, Actor: e.Record.Actor, ActorName: e.Record.ActorName, Action: e.Record.Action, Target: e.Record.Target,
 		Details: d, Hash: e.Hash, PrevHash: e.PrevHash}
 }

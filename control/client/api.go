@@ -170,6 +170,31 @@ func (c *Client) RevokeDevice(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteDevice deletes a revoked device (the server refuses one not revoked yet with a
+// conflict); its audit entries stay.
+func (c *Client) DeleteDevice(ctx context.Context, id string) error {
+	if err := c.do(ctx, http.MethodDelete, "/devices/"+seg(id), url.Values{"purge": {"true"}}, nil, nil); err != nil {
+		return fmt.Errorf("delete device %s: %w", id, err)
+	}
+	return nil
+}
+
+// UpdateDevice renames a device (name non-nil) and/or replaces its labels (labels non-nil).
+func (c *Client) UpdateDevice(ctx context.Context, id string, name *string, labels map[string]string) (Device, error) {
+	in := map[string]any{}
+	if name != nil {
+		in["name"] = *name
+	}
+	if labels != nil {
+		in["labels"] = labels
+	}
+	var d Device
+	if err := c.do(ctx, http.MethodPatch, "/devices/"+seg(id), nil, in, &d); err != nil {
+		return Device{}, fmt.Errorf("update device %s: %w", id, err)
+	}
+	return d, nil
+}
+
 // CreateEnrollmentToken mints a one-time enrollment token for a device's agent.
 func (c *Client) CreateEnrollmentToken(ctx context.Context, deviceID string) (EnrollmentToken, error) {
 	var t EnrollmentToken

@@ -152,15 +152,18 @@ type CreatedAPIKey struct {
 // AuditEntry is one row of the organization's audit chain. Raw is the entry exactly as the
 // server sent it (exports write it unchanged).
 type AuditEntry struct {
-	Seq      int64           `json:"seq"`
-	Time     time.Time       `json:"time"`
-	Actor    Text            `json:"actor"`
-	Action   string          `json:"action"`
-	Target   Text            `json:"target"`
-	Details  json.RawMessage `json:"details,omitempty"`
-	Hash     string          `json:"hash"`
-	PrevHash string          `json:"prev_hash"`
-	Raw      json.RawMessage `json:"-"`
+	Seq   int64     `json:"seq"`
+	Time  time.Time `json:"time"`
+	Actor Text      `json:"actor"`
+	// ActorName is who the actor was (email, API key name, agent); empty from older servers
+	// and for the system.
+	ActorName Text            `json:"actor_name,omitempty"`
+	Action    string          `json:"action"`
+	Target    Text            `json:"target"`
+	Details   json.RawMessage `json:"details,omitempty"`
+	Hash      string          `json:"hash"`
+	PrevHash  string          `json:"prev_hash"`
+	Raw       json.RawMessage `json:"-"`
 }
 
 // AuditPage is one page of the audit chain; NextAfter is the after= of the next page.

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 )
 
 // Limits on what an agent reports about itself. Everything an agent says is hostile text:
@@ -31,21 +31,7 @@ type Capabilities struct {
 // control and format characters (C0/C1 controls, bidi overrides, zero-width characters, line
 // and paragraph separators) are dropped, surrounding space is trimmed, and the result is cut
 // to at most max bytes on a character boundary. It reads no more of s than it needs.
-func CleanText(s string, max int) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < max; {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r) {
-			continue
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			break
-		}
-		b.WriteRune(r) // an invalid byte decodes as RuneError and is written as U+FFFD
-	}
-	return strings.TrimSpace(b.String())
-}
+func CleanText(s string, max int) string { return safetext.Clean(s, max) }
 
 // Clean returns c with at most MaxItems non-empty entries per list, each cleaned by
 // CleanText to MaxItemLen bytes. Lists are never nil, so the JSON has [] rather than null.

@@ -33,15 +33,30 @@ const (
 	AuditPasswordReset  AuditAction = "password_reset"  // a reset link issued by an admin, or used
 	AuditUserDisable    AuditAction = "user_disable"
 	AuditUserEnable     AuditAction = "user_enable"
+	// AuditDeviceUpdate is a device renamed or relabelled (labels decide who may reach it):
+	// details carry the values before and after.
+	AuditDeviceUpdate AuditAction = "device_update"
+	AuditDeviceDelete AuditAction = "device_delete" // a revoked device removed; its entries stay
+	// AuditEnrollmentToken is an enrollment token issued for a device (not the device's creation).
+	AuditEnrollmentToken AuditAction = "enrollment_token_issue"
+	// AuditInviteAccept is an invitation accepted: the invitee is the actor, the invitation and
+	// its inviter are in the details.
+	AuditInviteAccept AuditAction = "invite_accept"
 )
 
 // AuditRecord is what a caller audits.
 type AuditRecord struct {
-	Time    time.Time // kept to the microsecond, UTC
-	Actor   string    // "user:<id>", "apikey:<id>", "device:<id>", "system"
-	Action  AuditAction
-	Target  string
-	Details map[string]string
+	Time  time.Time // kept to the microsecond, UTC
+	Actor string    // "user:<id>", "apikey:<id>", "device:<id>", "system"
+	// ActorName says who Actor was when it acted, for people reading the log: an email,
+	// "API key <name>", "agent <device name>". Tx.AppendAudit fills it in from the
+	// organization's own records when it is empty and Actor names a user, API key or device,
+	// so every writer gets it without passing it; callers set it only for actors the store
+	// does not hold (OIDC subjects). It is part of the hashed body.
+	ActorName string
+	Action    AuditAction
+	Target    string
+	Details   map[string]string
 }
 
 // AuditEntry is one stored link of an organization's chain. Body is the canonical JSON exactly
@@ -62,16 +77,28 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // Details (a map) with sorted keys. What gets hashed is the stored text, not a re-encoding, so
 // the form only has to be stable per entry; it carries org and seq so a row moved between
 // positions or tenants does not verify.
+//
+// Versions: 1 has no actor_name; 2 (every entry written since) may carry it. A new field goes
+// into the body rather than a column of its own, so it is covered by the hash like the rest,
+// and rows written before it verify unchanged: their stored text is what was hashed. A v1 body
+// that carries actor_name, or a version this relay does not know, is refused.
 type auditBody struct {
-	V       int               `json:"v"`
-	Org     string            `json:"org"`
-	Seq     int64             `json:"seq"`
-	Time    string            `json:"time"`
-	Actor   string            `json:"actor"`
-	Action  AuditAction       `json:"action"`
-	Target  string            `json:"target"`
-	Details map[string]string `json:"details,omitempty"`
+	V         int               `json:"v"`
+	Org       string            `json:"org"`
+	Seq       int64             `json:"seq"`
+	Time      string            `json:"time"`
+	Actor     string            `json:"actor"`
+	ActorName string            `json:"actor_name,omitempty"`
+	Action    AuditAction       `json:"action"`
+	Target    string            `json:"target"`
+	Details   map[string]string `json:"details,omitempty"`
 }
+
+// Audit body versions.
+const (
+	auditBodyV1 = 1 // before actor names
+	auditBodyV2 = 2 // actor_name
+)
 
 // EncodeAudit returns the canonical body of rec at position seq of org's chain.
 func EncodeAudit(orgID string, seq int64, rec AuditRecord) (string, error) {
@@ -79,14 +106,15 @@ func EncodeAudit(orgID string, seq int64, rec AuditRecord) (string, error) {
 		return "", fmt.Errorf("audit: empty action: %w", ErrInvalid)
 	}
 	b, err := json.Marshal(auditBody{
-		V:       1,
-		Org:     orgID,
-		Seq:     seq,
-		Time:    rec.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
-		Actor:   rec.Actor,
-		Action:  rec.Action,
-		Target:  rec.Target,
-		Details: rec.Details,
+		V:         auditBodyV2,
+		Org:       orgID,
+		Seq:       seq,
+		Time:      rec.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
+		Actor:     rec.Actor,
+		ActorName: rec.ActorName,
+		Action:    rec.Action,
+		Target:    rec.Target,
+		Details:   rec.Details,
 	})
 	if err != nil {
 		return "", fmt.Errorf("audit: encode: %w", err)
@@ -102,11 +130,17 @@ func decodeAudit(body string) (auditBody, AuditRecord, error) {
 	if err := dec.Decode(&ab); err != nil {
 		return ab, AuditRecord{}, fmt.Errorf("audit: decode body: %w", err)
 	}
+	switch {
+	case ab.V == auditBodyV1 && ab.ActorName != "":
+		return ab, AuditRecord{}, fmt.Errorf("audit: a v%d body carries no actor_name", auditBodyV1)
+	case ab.V != auditBodyV1 && ab.V != auditBodyV2:
+		return ab, AuditRecord{}, fmt.Errorf("audit: body version %d is unknown to this relay (written by a newer one?)", ab.V)
+	}
 	t, err := time.Parse(time.RFC3339Nano, ab.Time)
 	if err != nil {
 		return ab, AuditRecord{}, fmt.Errorf("audit: decode time: %w", err)
 	}
-	return ab, AuditRecord{Time: t, Actor: ab.Actor, Action: ab.Action, Target: ab.Target, Details: ab.Details}, nil
+	return ab, AuditRecord{Time: t, Actor: ab.Actor, ActorName: ab.ActorName, Action: ab.Action, Target: ab.Target, Details: ab.Details}, nil
 }
 
 // ChainHash is hex(SHA-256(prev hash bytes || body)).

@@ -87,12 +87,17 @@ type Tx interface {
 	// use); ErrTokenInvalid when it is unknown, accepted or expired.
 	AcceptInvitation(ctx context.Context, hash string, at time.Time) (Invitation, error)
 
+	// CreateDevice and UpdateDevice return ErrConflict when another device of the
+	// organization has the same name ignoring ASCII case (a unique index decides).
 	CreateDevice(ctx context.Context, d Device) (Device, error)
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
 	// UpdateDevice writes the mutable fields: name and labels.
 	UpdateDevice(ctx context.Context, d Device) error
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// DeleteDevice removes a revoked device with its enrollment tokens and console sessions
+	// (the audit chain keeps what happened). ErrConflict when the device is not revoked.
+	DeleteDevice(ctx context.Context, id string) error
 	// DeviceSeen records an agent's connection and what it reported about itself.
 	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
 

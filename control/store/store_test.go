@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func chain(t *testing.T, org string, n int) []AuditEntry {
 	var prev *AuditEntry
 	for i := range n {
 		e, err := NewAuditEntry(org, prev, AuditRecord{
-			Time: time.Date(2026, 1, 1, 0, 0, i, 999999999, time.FixedZone("x", 3600)), Actor: "user:a", Action: AuditLogin,
+			Time: time.Date(2026, 1, 1, 0, 0, i, 999999999, time.FixedZone("x", 3600)), Actor: "user:a", ActorName: "ann@example.com", Action: AuditLogin,
 			Details: map[string]string{"b": "2", "a": "1"},
 		})
 		require.NoError(t, err)
@@ -69,7 +70,7 @@ func chain(t *testing.T, org string, n int) []AuditEntry {
 func TestAuditEncoding(t *testing.T) {
 	org := NewID()
 	es := chain(t, org, 2)
-	assert.Equal(t, `{"v":1,"org":"`+org+`","seq":1,"time":"2025-12-31T23:00:00.999999Z","actor":"user:a","action":"login","target":"","details":{"a":"1","b":"2"}}`, es[0].Body,
+	assert.Equal(t, `{"v":2,"org":"`+org+`","seq":1,"time":"2025-12-31T23:00:00.999999Z","actor":"user:a","actor_name":"ann@example.com","action":"login","target":"","details":{"a":"1","b":"2"}}`, es[0].Body,
 		"canonical: fixed field order, sorted details, UTC microseconds")
 	assert.Equal(t, GenesisHash, es[0].PrevHash)
 	assert.Equal(t, es[0].Hash, es[1].PrevHash)
@@ -100,9 +101,25 @@ func TestChainVerifier(t *testing.T) {
 		{"other org", func(es []AuditEntry) []AuditEntry { es[0].OrgID = NewID(); return es }, 1},
 		{"garbage body", func(es []AuditEntry) []AuditEntry { es[1].Body = "{"; return es }, 2},
 		{"unknown field", func(es []AuditEntry) []AuditEntry {
-			es[1].Body = strings.Replace(es[1].Body, `"v":1`, `"v":1,"x":1`, 1)
+			es[1].Body = strings.Replace(es[1].Body, `"v":2`, `"v":2,"x":1`, 1)
 			return es
 		}, 2},
+		{"actor name altered", func(es []AuditEntry) []AuditEntry {
+			es[2].Body = strings.Replace(es[2].Body, "ann@example.com", "bob@example.com", 1)
+			return es
+		}, 3},
+		{"actor name removed", func(es []AuditEntry) []AuditEntry {
+			es[1].Body = strings.Replace(es[1].Body, `"actor_name":"ann@example.com",`, "", 1)
+			return es
+		}, 2},
+		// Rewritten and rehashed from there on (what only a witness or the anchor catches),
+		// the bodies must still be well-formed versions.
+		{"v1 body with actor name, rehashed", func(es []AuditEntry) []AuditEntry {
+			return rehashFrom(es, 1, func(b string) string { return strings.Replace(b, `"v":2`, `"v":1`, 1) })
+		}, 2},
+		{"unknown version, rehashed", func(es []AuditEntry) []AuditEntry {
+			return rehashFrom(es, 2, func(b string) string { return strings.Replace(b, `"v":2`, `"v":3`, 1) })
+		}, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +142,52 @@ func TestChainVerifier(t *testing.T) {
 			assert.Equal(t, tc.wantSeq, ce.Seq, "%v", err)
 		})
 	}
+}
+
+// rehashFrom edits the body at index i and recomputes every hash from there, as someone with
+// write access to the table could.
+func rehashFrom(es []AuditEntry, i int, edit func(string) string) []AuditEntry {
+	es[i].Body = edit(es[i].Body)
+	for j := i; j < len(es); j++ {
+		if j > 0 {
+			es[j].PrevHash = es[j-1].Hash
+		}
+		es[j].Hash, _ = ChainHash(es[j].PrevHash, es[j].Body)
+	}
+	return es
+}
+
+// legacyV1Body is an entry exactly as relays before actor names wrote it.
+func legacyV1Body(org string, seq int64) string {
+	return fmt.Sprintf(`{"v":1,"org":"%s","seq":%d,"time":"2025-12-31T23:00:00.999999Z","actor":"user:a","action":"login","target":"","details":{"a":"1"}}`, org, seq)
+}
+
+// TestChainVersions: a chain begun by an older relay (v1 bodies, no actor names) and continued
+// by this one (v2) verifies as a whole, and both kinds decode.
+func TestChainVersions(t *testing.T) {
+	org := NewID()
+	var es []AuditEntry
+	prev := GenesisHash
+	for seq := int64(1); seq <= 2; seq++ {
+		body := legacyV1Body(org, seq)
+		h, err := ChainHash(prev, body)
+		require.NoError(t, err)
+		es = append(es, AuditEntry{OrgID: org, Seq: seq, PrevHash: prev, Hash: h, Body: body})
+		prev = h
+	}
+	e, err := NewAuditEntry(org, &es[1], AuditRecord{Time: time.Now(), Actor: "apikey:k", ActorName: "API key ci", Action: AuditDeviceUpdate})
+	require.NoError(t, err)
+	es = append(es, e)
+	v := NewChainVerifier(org)
+	for _, e := range es {
+		require.NoError(t, v.Next(e.OrgID, e.Seq, e.PrevHash, e.Hash, e.Body))
+	}
+	assert.Equal(t, int64(3), v.Count())
+	require.NoError(t, DecodeAuditEntry(&es[0]))
+	assert.Empty(t, es[0].Record.ActorName)
+	assert.Equal(t, "user:a", es[0].Record.Actor)
+	require.NoError(t, DecodeAuditEntry(&es[2]))
+	assert.Equal(t, "API key ci", es[2].Record.ActorName)
 }
 
 func TestSchemaError(t *testing.T) {

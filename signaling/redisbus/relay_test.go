@@ -46,12 +46,14 @@ func startNode(t *testing.T, srv *testenv.Redis, iss *auth.Issuer) node {
 	t.Helper()
 	cfg := testConfig(srv)
 	bus, reg := newBus(t, cfg), newRegistry(t, cfg)
-	s, err := signaling.NewServer(signaling.Config{Bus: bus, Registry: reg, Issuer: iss, Logger: testLogger()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// Consoles dial with the node's own origin, which is its public URL.
+	s, err := signaling.NewServer(signaling.Config{Bus: bus, Registry: reg, Issuer: iss, Logger: testLogger(),
+		PublicURL: "http://" + ln.Addr().String()})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	s.Mount(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() {
 		require.NoError(t, s.Close())

@@ -37,6 +37,12 @@ const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // only SELECT, INSERT on the append-only audit log). Concurrent migrators wait on a session
 // advisory lock. It returns the version reached and refuses a database newer than this binary.
 func Migrate(ctx context.Context, ownerURL string, opts MigrateOptions) (int, error) {
+	return migrateTo(ctx, ownerURL, opts, 0)
+}
+
+// migrateTo is Migrate stopping at version upTo (0: the latest), so a test can put data in an
+// older schema and watch a later migration handle it.
+func migrateTo(ctx context.Context, ownerURL string, opts MigrateOptions, upTo int) (int, error) {
 	if opts.AppRole == "" {
 		opts.AppRole = DefaultAppRole
 	}
@@ -60,6 +66,9 @@ func Migrate(ctx context.Context, ownerURL string, opts MigrateOptions) (int, er
 	ms, err := migrations.List(migrations.Postgres)
 	if err != nil {
 		return 0, err
+	}
+	if upTo > 0 && upTo < len(ms) {
+		ms = ms[:upTo]
 	}
 	var have int
 	if err := c.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {

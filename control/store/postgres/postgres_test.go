@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +82,29 @@ func TestSchemaTooNew(t *testing.T) {
 	assert.Equal(t, 9999, se.Have)
 	_, err = Migrate(ctx, db.ownerURL, MigrateOptions{AppRole: db.appRole})
 	assert.ErrorIs(t, err, store.ErrSchemaTooNew, "migrate must not touch a newer schema")
+}
+
+// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
+func TestMigrationDeviceNames(t *testing.T) {
+	ownerURL := pg.Get(t).CreateDatabase(t)
+	role := fmt.Sprintf("kvmrelay_app_%d", roles.Add(1))
+	const password = "app-secret"
+	v, err := migrateTo(context.Background(), ownerURL, MigrateOptions{AppRole: role, AppPassword: password}, 3)
+	require.NoError(t, err)
+	require.Equal(t, 3, v)
+	owner := pool(t, ownerURL, 2)
+	u, err := url.Parse(ownerURL)
+	require.NoError(t, err)
+	u.User = url.UserPassword(role, password)
+	storetest.DeviceNamesMigration(t, storetest.OldSchema{
+		Exec: func(t *testing.T, q string, args ...any) int64 { return ownerExec(t, owner, q, args...) },
+		Time: func(t time.Time) any { return t },
+		MigrateLatest: func(t *testing.T) {
+			_, err := Migrate(context.Background(), ownerURL, MigrateOptions{AppRole: role})
+			require.NoError(t, err)
+		},
+		Open: func(t *testing.T) store.Store {
+			return openApp(t, testDB{ownerURL: ownerURL, appURL: u.String(), appRole: role})
+		},
+	})
 }

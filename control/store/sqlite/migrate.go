@@ -23,7 +23,11 @@ const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // Migrate creates dataDir's database if needed and applies the migrations it lacks, each in
 // its own transaction. It returns the version reached and refuses a database newer than this
 // binary (store.ErrSchemaTooNew).
-func Migrate(ctx context.Context, dataDir string) (int, error) {
+func Migrate(ctx context.Context, dataDir string) (int, error) { return migrateTo(ctx, dataDir, 0) }
+
+// migrateTo is Migrate stopping at version upTo (0: the latest), so a test can put data in an
+// older schema and watch a later migration handle it.
+func migrateTo(ctx context.Context, dataDir string, upTo int) (int, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return 0, fmt.Errorf("sqlite: migrate: %w", err)
 	}
@@ -38,6 +42,9 @@ func Migrate(ctx context.Context, dataDir string) (int, error) {
 	ms, err := migrations.List(migrations.SQLite)
 	if err != nil {
 		return 0, err
+	}
+	if upTo > 0 && upTo < len(ms) {
+		ms = ms[:upTo]
 	}
 	have, err := schemaVersion(ctx, db)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,4 +103,30 @@ func TestReaderIsReadOnly(t *testing.T) {
 	require.NoError(t, err)
 	err = s.Read(ctx, o.ID, func(tx store.Tx) error { _, err := tx.CreateDevice(ctx, store.Device{Name: "x"}); return err })
 	assert.Error(t, err)
+}
+
+// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
+func TestMigrationDeviceNames(t *testing.T) {
+	dir := t.TempDir()
+	v, err := migrateTo(context.Background(), dir, 3)
+	require.NoError(t, err)
+	require.Equal(t, 3, v)
+	raw, err := RawDB(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, raw.Close()) })
+	storetest.DeviceNamesMigration(t, storetest.OldSchema{
+		Exec: func(t *testing.T, q string, args ...any) int64 {
+			res, err := raw.Exec(q, args...)
+			require.NoError(t, err)
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			return n
+		},
+		Time: func(t time.Time) any { return t.UnixMicro() },
+		MigrateLatest: func(t *testing.T) {
+			_, err := Migrate(context.Background(), dir)
+			require.NoError(t, err)
+		},
+		Open: func(t *testing.T) store.Store { return open(t, dir) },
+	})
 }

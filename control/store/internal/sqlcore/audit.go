@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
@@ -35,6 +36,11 @@ func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.Audi
 	default:
 		return store.AuditEntry{}, fmt.Errorf("append audit: read chain head: %w", err)
 	}
+	if rec.ActorName == "" {
+		if rec.ActorName, err = t.actorName(ctx, rec.Actor); err != nil {
+			return store.AuditEntry{}, fmt.Errorf("append audit: %w", err)
+		}
+	}
 	e, err := store.NewAuditEntry(t.org, prev, rec)
 	if err != nil {
 		return e, fmt.Errorf("append audit: %w", err)
@@ -48,6 +54,35 @@ func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.Audi
 		return e, err
 	}
 	return e, nil
+}
+
+// actorName says who actor ("user:<id>", "apikey:<id>", "device:<id>") is in this
+// organization now: the user's email, "API key <name>", "agent <device name>". Actors it
+// does not hold (system, anonymous, OIDC subjects, or one already gone) have no name here.
+func (t *Tx) actorName(ctx context.Context, actor string) (string, error) {
+	kind, id, _ := strings.Cut(actor, ":")
+	var query, prefix string
+	switch kind {
+	case "user":
+		query = `SELECT email FROM users WHERE org_id = ? AND id = ?`
+	case "apikey":
+		query, prefix = `SELECT name FROM api_keys WHERE org_id = ? AND id = ?`, "API key "
+	case "device":
+		query, prefix = `SELECT name FROM devices WHERE org_id = ? AND id = ?`, "agent "
+	default:
+		return "", nil
+	}
+	if !store.ValidID(id) {
+		return "", nil
+	}
+	var name string
+	switch err := t.c.QueryRow(ctx, query, t.org, id).Scan(&name); {
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("name of %s: %w", actor, err)
+	}
+	return prefix + name, nil
 }
 
 // Audit returns up to limit entries after afterSeq, decoded.

@@ -98,3 +98,36 @@ func (t *Tx) DeviceSeen(ctx context.Context, id string, at time.Time, agentVersi
 		ts(at), agentVersion, capabilities, t.org, id)
 	return exactlyOne(n, err, "device seen", id)
 }
+
+// DeleteDevice removes a revoked device and what only it used: its enrollment tokens (and
+// their directory entries), its console sessions and its directory entry. Audit entries name
+// it by id and stay.
+func (t *Tx) DeleteDevice(ctx context.Context, id string) error {
+	if err := checkID("device", id); err != nil {
+		return err
+	}
+	var revoked timeCol
+	if err := t.c.QueryRow(ctx, `SELECT revoked_at FROM devices WHERE org_id = ? AND id = ?`, t.org, id).Scan(&revoked); err != nil {
+		return fmt.Errorf("delete device %s: %w", id, err)
+	}
+	if !revoked.Valid {
+		return fmt.Errorf("delete device %s: not revoked: %w", id, store.ErrConflict)
+	}
+	steps := []struct {
+		what, query string
+		args        []any
+	}{
+		{"enrollment tokens' directory entries", `DELETE FROM directory WHERE kind = 'enroll' AND org_id = ? AND key IN
+			(SELECT token_hash FROM enrollment_tokens WHERE org_id = ? AND device_id = ?)`, []any{t.org, t.org, id}},
+		{"enrollment tokens", `DELETE FROM enrollment_tokens WHERE org_id = ? AND device_id = ?`, []any{t.org, id}},
+		{"console sessions", `DELETE FROM console_sessions WHERE org_id = ? AND device_id = ?`, []any{t.org, id}},
+		{"directory entry", `DELETE FROM directory WHERE kind = 'device' AND org_id = ? AND key = ?`, []any{t.org, id}},
+	}
+	for _, s := range steps {
+		if _, err := t.c.Exec(ctx, s.query, s.args...); err != nil {
+			return fmt.Errorf("delete device %s: %s: %w", id, s.what, err)
+		}
+	}
+	n, err := t.c.Exec(ctx, `DELETE FROM devices WHERE org_id = ? AND id = ? AND revoked_at IS NOT NULL`, t.org, id)
+	return exactlyOne(n, err, "delete device", id)
+}

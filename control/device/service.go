@@ -1,0 +1,276 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Sentinel errors of the device service; callers map them to answers.
+var (
+	// ErrOutOfScope: the principal may not give a device labels outside its own scope.
+	ErrOutOfScope = errors.New("device: labels outside the principal's scope")
+	// ErrNameTaken: another device of the organization has that name (ignoring case).
+	ErrNameTaken = errors.New("device: name taken")
+	// ErrNotRevoked: only a revoked device can be deleted.
+	ErrNotRevoked = errors.New("device: not revoked")
+)
+
+// ConflictError is a change refused for a reason the caller can fix. Error is a sentence for
+// people; it matches ErrNameTaken or ErrNotRevoked, and store.ErrConflict.
+type ConflictError struct {
+	Msg string
+	Err error
+}
+
+func (e *ConflictError) Error() string   { return e.Msg }
+func (e *ConflictError) Unwrap() []error { return []error{e.Err, store.ErrConflict} }
+
+// Sessions ends a device's console sessions (sessions.Manager).
+type Sessions interface {
+	StopDevice(ctx context.Context, orgID, deviceID, actor, reason string, only func(store.ConsoleSession) bool) (int, error)
+}
+
+// Agents cuts a device's live agent connections on every node.
+type Agents interface {
+	DisconnectDevice(ctx context.Context, deviceID string) error
+}
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	Store    store.Store
+	Sessions Sessions
+	Agents   Agents
+	// EnrollmentTTL is how long an enrollment token stays usable (default 24 h).
+	EnrollmentTTL time.Duration
+	Now           func() time.Time
+}
+
+// Service is what principals do to devices: create, rename and relabel, revoke, delete, issue
+// enrollment tokens. Every change is checked against the principal's label scope, validated
+// (CheckFields) and audited in the same transaction.
+type Service struct {
+	cfg ServiceConfig
+}
+
+// NewService makes a Service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Store == nil || cfg.Sessions == nil || cfg.Agents == nil {
+		return nil, errors.New("device: store, sessions and agents are required")
+	}
+	if cfg.EnrollmentTTL <= 0 {
+		cfg.EnrollmentTTL = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+// InScope reads a device the principal may see; one outside its scope is not found.
+func InScope(ctx context.Context, tx store.Tx, p accounts.Principal, id string) (store.Device, error) {
+	d, err := tx.Device(ctx, id)
+	if err != nil {
+		return d, err
+	}
+	if !p.SeesDevice(d.Labels) {
+		return store.Device{}, fmt.Errorf("device %s outside the principal's scope: %w", id, store.ErrNotFound)
+	}
+	return d, nil
+}
+
+// audit appends rec for p inside tx.
+func (s *Service) audit(ctx context.Context, tx store.Tx, p accounts.Principal, action store.AuditAction, target string, details map[string]string) error {
+	rec := store.AuditRecord{Time: s.cfg.Now(), Actor: p.String(), Action: action, Target: target, Details: details}
+	if p.Kind == accounts.KindOIDC {
+		rec.ActorName = p.Email // the store holds no record of OIDC subjects to name them from
+	}
+	_, err := tx.AppendAudit(ctx, rec)
+	return err
+}
+
+// nameTaken turns the store's unique-name conflict into a sentence.
+func nameTaken(name string, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &ConflictError{Err: ErrNameTaken, Msg: fmt.Sprintf(
+			"A device named %q already exists in this organization (names are unique ignoring case); choose another name, or rename or delete that device first.", name)}
+	}
+	return err
+}
+
+// List returns the devices p may see, by name.
+func (s *Service) List(ctx context.Context, p accounts.Principal) ([]store.Device, error) {
+	var out []store.Device
+	err := s.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		ds, err := tx.Devices(ctx)
+		for _, d := range ds {
+			if p.SeesDevice(d.Labels) {
+				out = append(out, d)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// Get returns one device p may see.
+func (s *Service) Get(ctx context.Context, p accounts.Principal, id string) (store.Device, error) {
+	var d store.Device
+	err := s.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
+		var err error
+		d, err = InScope(ctx, tx, p, id)
+		return err
+	})
+	return d, err
+}
+
+// Create adds a device inside p's scope.
+func (s *Service) Create(ctx context.Context, p accounts.Principal, name string, labels map[string]string) (store.Device, error) {
+	if err := CheckFields(name, labels); err != nil {
+		return store.Device{}, err
+	}
+	if !p.SeesDevice(labels) {
+		return store.Device{}, ErrOutOfScope
+	}
+	var d store.Device
+	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		var err error
+		if d, err = tx.CreateDevice(ctx, store.Device{Name: name, Labels: labels, CreatedAt: s.cfg.Now()}); err != nil {
+			return nameTaken(name, err)
+		}
+		return s.audit(ctx, tx, p, store.AuditDeviceCreate, "device:"+d.ID, map[string]string{"name": d.Name, "labels": FormatLabels(d.Labels)})
+	})
+	return d, err
+}
+
+// Update renames and/or relabels a device (nil leaves a field as it is). Labels decide who may
+// reach the device, so the entry records both fields before and after.
+func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, name *string, labels *map[string]string) (store.Device, error) {
+	var d store.Device
+	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		before, err := InScope(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		d = before
+		if name != nil {
+			d.Name = *name
+		}
+		if labels != nil {
+			d.Labels = *labels
+		}
+		if err := CheckFields(d.Name, d.Labels); err != nil {
+			return err
+		}
+		if !p.SeesDevice(d.Labels) {
+			return fmt.Errorf("labels would move the device outside your scope: %w", store.ErrInvalid)
+		}
+		details := map[string]string{}
+		if d.Name != before.Name {
+			details["name_before"], details["name_after"] = before.Name, d.Name
+		}
+		if !maps.Equal(d.Labels, before.Labels) { // nil and empty are equal: no change
+			details["labels_before"], details["labels_after"] = FormatLabels(before.Labels), FormatLabels(d.Labels)
+		}
+		if len(details) == 0 {
+			return nil // nothing changed, nothing to record
+		}
+		if err := tx.UpdateDevice(ctx, d); err != nil {
+			return nameTaken(d.Name, err)
+		}
+		details["name"] = d.Name
+		return s.audit(ctx, tx, p, store.AuditDeviceUpdate, "device:"+d.ID, details)
+	})
+	return d, err
+}
+
+// Revoke marks a device revoked (refusing its agent's handshakes, proofs and new consoles
+// from then on), then ends its live sessions and agent connections.
+func (s *Service) Revoke(ctx context.Context, p accounts.Principal, id string) error {
+	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		d, err := InScope(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if d.RevokedAt != nil {
+			return nil
+		}
+		if err := tx.RevokeDevice(ctx, id, s.cfg.Now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, store.AuditDeviceRevoke, "device:"+id, map[string]string{"name": d.Name})
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "device revoked", nil); err != nil {
+		return err
+	}
+	return s.cfg.Agents.DisconnectDevice(ctx, id)
+}
+
+// Delete removes a revoked device; its audit entries stay. A device not revoked yet is
+// refused (ErrNotRevoked): revoking is what cuts its agent and consoles off.
+func (s *Service) Delete(ctx context.Context, p accounts.Principal, id string) error {
+	return s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		d, err := InScope(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if d.RevokedAt == nil {
+			return &ConflictError{Err: ErrNotRevoked, Msg: fmt.Sprintf(
+				"Device %q is not revoked; revoke it first (kvmctl devices revoke), then delete it.", d.Name)}
+		}
+		if err := tx.DeleteDevice(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, store.AuditDeviceDelete, "device:"+id, map[string]string{"name": d.Name})
+	})
+}
+
+// EnrollmentToken is a freshly issued one-time token, shown once.
+type EnrollmentToken struct {
+	Token     string
+	DeviceID  string
+	ExpiresAt time.Time
+}
+
+// IssueEnrollmentToken makes a one-time token with which an agent enrolls as device id.
+func (s *Service) IssueEnrollmentToken(ctx context.Context, p accounts.Principal, id string) (EnrollmentToken, error) {
+	tok, hash := NewEnrollmentToken()
+	now := s.cfg.Now()
+	exp := now.Add(s.cfg.EnrollmentTTL)
+	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
+		d, err := InScope(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if d.RevokedAt != nil {
+			return fmt.Errorf("device %s is revoked: %w", id, store.ErrConflict)
+		}
+		if err := tx.CreateEnrollmentToken(ctx, store.EnrollmentToken{Hash: hash, DeviceID: id, CreatedAt: now, ExpiresAt: exp}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, store.AuditEnrollmentToken, "device:"+id, map[string]string{"name": d.Name, "expires_at": exp.UTC().Format(time.RFC3339)})
+	})
+	if err != nil {
+		return EnrollmentToken{}, err
+	}
+	return EnrollmentToken{Token: tok, DeviceID: id, ExpiresAt: exp}, nil
+}
+
+// FormatLabels writes labels as k=v pairs sorted by key, comma-separated, for audit details.
+func FormatLabels(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
+}
