@@ -121,6 +121,7 @@ func New(cfg Config) (*Relay, error) {
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
 		OnForbidden:     newDeniedAuditor(st).record,
+		OnSessionEnd:    r.turnRevoker(),
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})
