@@ -128,7 +128,7 @@ func (a *API) Mount(r fiber.Router) {
 			h = a.reauthorizeAfter(h)
 		}
 		if !rt.Public {
-			h = a.authenticated(rt.Action, rt.handle)
+			h = a.authenticated(rt.Action, h)
 		}
 		r.Add(rt.Method, rt.Path, h)
 	}
