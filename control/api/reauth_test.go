@@ -27,7 +27,9 @@ func TestNarrowingRoutesReauthorize(t *testing.T) {
 			func(_, k, _ string) (string, string, any) { return "DELETE", "/api/v1/api-keys/" + k, nil },
 			"the API key that opened this console was revoked"},
 		{"role lowered", false,
-			func(u, _, _ string) (string, string, any) { return "PATCH", "/api/v1/users/" + u, map[string]any{"role": "viewer"} },
+			func(u, _, _ string) (string, string, any) {
+				return "PATCH", "/api/v1/users/" + u, map[string]any{"role": "viewer"}
+			},
 			"your role (viewer) no longer allows consoles on rack-1"},
 		{"scope changed", false,
 			func(u, _, _ string) (string, string, any) {
