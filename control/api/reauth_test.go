@@ -85,3 +85,23 @@ func TestNarrowingRoutesReauthorize(t *testing.T) {
 		})
 	}
 }
+
+// TestHalfDoneChangeReauthorizes: a PATCH that lowered the role and then had its scope
+// refused answers the refusal, and the lowered role still ends the session at once.
+func TestHalfDoneChangeReauthorizes(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.owner("acme")
+	op := e.member(admin, "acme", "op@acme.example", store.RoleOperator, nil)
+	opID := e.userID(admin, "op@acme.example")
+	var d deviceView
+	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/devices", admin, deviceRequest{Name: "rack-1"}, &d))
+	var held startedView
+	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/devices/"+d.ID+"/sessions", op, nil, &held))
+
+	assert.Equal(t, http.StatusBadRequest, e.do("PATCH", "/api/v1/users/"+opID, admin,
+		map[string]any{"role": "viewer", "scope": map[string]string{"site": "fra\n1"}}, nil))
+	var s sessionView
+	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/sessions/"+held.Session.ID, admin, nil, &s))
+	assert.Equal(t, store.SessionStopped, s.Current)
+	assert.Equal(t, "your role (viewer) no longer allows consoles on rack-1", s.Reason)
+}
