@@ -55,6 +55,9 @@ func (s *Server) disconnectLocal(device, reason string) int {
 		if v.sid == "" {
 			v.pc.sendError("", CodeUnauthorized, "The relay disconnected this device: "+reason+".")
 		} else {
+			if s.cfg.OnSessionEnd != nil {
+				s.cfg.OnSessionEnd(v.sid) // its TURN too, for sessions without a stored end
+			}
 			v.pc.sendError(v.sid, CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
 		}
 		v.cancel() // the writer sends the queued error and a close frame, then closes

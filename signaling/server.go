@@ -55,7 +55,8 @@ type Config struct {
 	Metrics     *Metrics
 
 	// OnSessionEnd, when set, is told on every node of each console session that ended for
-	// good (EndSessionEverywhere); the relay ends the session's TURN allocations with it.
+	// good (EndSessionEverywhere), and of each console DisconnectDevice cut; the relay ends
+	// the session's TURN allocations with it.
 	OnSessionEnd func(sid string)
 }
 
