@@ -75,8 +75,8 @@ func (d deviceCutter) DisconnectDevice(ctx context.Context, deviceID string) err
 }
 
 // sessionGate is the session manager as signaling's SessionGate: a definite end (stopped,
-// expired, mismatched, device revoked, a right of the principal removed) becomes signaling.ErrSessionOver; anything else, a store
-// outage say, stays transient.
+// expired, mismatched, device revoked, a right of the principal removed) becomes
+// signaling.ErrSessionOver; anything else, a store outage say, stays transient.
 type sessionGate struct{ m *sessions.Manager }
 
 func (g sessionGate) Admit(ctx context.Context, c auth.Claims) error { return over(g.m.Admit(ctx, c)) }
