@@ -51,7 +51,7 @@ func (cp *controlPlane) start(r *Relay) error {
 	if err != nil {
 		return fmt.Errorf("relay: api: %w", err)
 	}
-	cp.sessions.SetDisconnector(r.sig)
+	cp.sessions.SetDisconnector(sessionEnder{sig: r.sig, log: r.log})
 	ctx, cancel := context.WithCancel(context.Background())
 	cp.cancel = cancel
 	cp.wg.Go(func() { cp.sessions.Run(ctx) })
@@ -75,15 +75,16 @@ func (d deviceCutter) DisconnectDevice(ctx context.Context, deviceID string) err
 }
 
 // sessionGate is the session manager as signaling's SessionGate: a definite end (stopped,
-// expired, mismatched, device revoked) becomes signaling.ErrSessionOver; anything else, a store
-// outage say, stays transient.
+// expired, mismatched, device revoked, a right of the principal removed) becomes
+// signaling.ErrSessionOver; anything else, a store outage say, stays transient.
 type sessionGate struct{ m *sessions.Manager }
 
 func (g sessionGate) Admit(ctx context.Context, c auth.Claims) error { return over(g.m.Admit(ctx, c)) }
 func (g sessionGate) Check(ctx context.Context, c auth.Claims) error { return over(g.m.Check(ctx, c)) }
 
 func over(err error) error {
-	if errors.Is(err, sessions.ErrEnded) || errors.Is(err, sessions.ErrMismatch) || errors.Is(err, sessions.ErrDeviceRevoked) {
+	if errors.Is(err, sessions.ErrEnded) || errors.Is(err, sessions.ErrMismatch) || errors.Is(err, sessions.ErrDeviceRevoked) ||
+		errors.Is(err, sessions.ErrNotAllowed) {
 		return fmt.Errorf("%w: %w", signaling.ErrSessionOver, err)
 	}
 	return err

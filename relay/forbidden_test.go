@@ -15,25 +15,31 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
-// tenantConsole starts a stored session for a new device of org and dials its console.
-func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*signaling.Client, string) {
+// tenantConsole starts a stored session for a new device of org and dials its console; it
+// returns the console, its session and its principal.
+func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*signaling.Client, string, string) {
 	t.Helper()
 	ctx := context.Background()
 	var d store.Device
+	var principal string // an operator: console rights are re-derived from the store
 	require.NoError(t, r.Store().Write(ctx, org.ID, func(tx store.Tx) error {
 		var err error
-		d, err = tx.CreateDevice(ctx, store.Device{Name: "rack"})
+		if d, err = tx.CreateDevice(ctx, store.Device{Name: "rack"}); err != nil {
+			return err
+		}
+		u, err := tx.CreateUser(ctx, store.User{Email: "op@" + org.Slug + ".example", Role: store.RoleOperator, CreatedAt: time.Now()})
+		principal = "user:" + u.ID
 		return err
 	}))
-	started, err := r.control.sessions.Start(ctx, org.ID, "user:"+org.Slug, d.ID)
+	started, err := r.control.sessions.Start(ctx, org.ID, principal, d.ID)
 	require.NoError(t, err)
-	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: "user:" + org.Slug, Audience: auth.AudienceConsole,
+	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: principal, Audience: auth.AudienceConsole,
 		Device: d.ID, Session: started.Session.ID, Tenant: org.ID}, time.Minute)
 	require.NoError(t, err)
 	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: "ws" + strings.TrimPrefix(r.URL(), "http") + "/ws/console", Token: tok})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	return c, started.Session.ID
+	return c, started.Session.ID, principal
 }
 
 // nextError reads until an error message arrives (skipping welcome and agent status).
@@ -61,8 +67,8 @@ func TestCrossTenantSignalingAudited(t *testing.T) {
 	require.NoError(t, err)
 	b, err := r.Store().CreateOrganization(ctx, store.Organization{Name: "B", Slug: "org-b"})
 	require.NoError(t, err)
-	ca, _ := tenantConsole(t, r, a)
-	cb, sidB := tenantConsole(t, r, b)
+	ca, _, principalA := tenantConsole(t, r, a)
+	cb, sidB, _ := tenantConsole(t, r, b)
 
 	msg, err := signaling.Encode(signaling.TypeCandidate, sidB, signaling.Candidate{Candidate: "candidate:1 1 udp 1 198.51.100.1 9 typ host"})
 	require.NoError(t, err)
@@ -77,7 +83,7 @@ func TestCrossTenantSignalingAudited(t *testing.T) {
 				out[e.Record.Action]++
 				if e.Record.Action == store.AuditAccessDenied {
 					assert.Equal(t, "session:"+sidB, e.Record.Target)
-					assert.Equal(t, "user:org-a", e.Record.Actor)
+					assert.Equal(t, principalA, e.Record.Actor)
 				}
 			}
 			return err

@@ -161,7 +161,8 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 		// session, and only while that session is live.
 		if err := r.control.sessions.Redeemable(c.UserContext(), login); err != nil {
 			r.log.Warn("console link refused: session", "remote", c.IP(), "sid", login.Session, "err", err)
-			return c.Status(fiber.StatusUnauthorized).JSON(apiError{Code: "session-ended", Message: "This console session has ended or was stopped. Start a new one (kvmctl console start DEVICE)."})
+			status, body := sessionRefusal(err)
+			return c.Status(status).JSON(body)
 		}
 		sid = login.Session
 	}

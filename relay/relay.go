@@ -150,6 +150,7 @@ func New(cfg Config) (*Relay, error) {
 		AgentAuth:       r.authenticateAgent,
 		OnHeartbeat:     r.recordHeartbeat,
 		OnForbidden:     signalingDenied(r.denied),
+		OnSessionEnd:    r.turnRevoker(),
 		Logger:          cfg.Logger.With("component", "signaling"),
 		Metrics:         signaling.NewMetrics(r.metrics),
 	})

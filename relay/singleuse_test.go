@@ -38,8 +38,14 @@ func TestSingleUseAcrossNodes(t *testing.T) {
 	require.ErrorIs(t, err, signaling.ErrRefused, "the same proof replayed on node B")
 	assert.Contains(t, err.Error(), "HTTP 401")
 
+	var ann store.User // an operator: console rights are re-derived from the store
+	require.NoError(t, a.Store().Write(ctx, a.org, func(tx store.Tx) error {
+		var err error
+		ann, err = tx.CreateUser(ctx, store.User{Email: "ann@acme.example", Role: store.RoleOperator, CreatedAt: time.Now()})
+		return err
+	}))
 	code := func() string {
-		started, err := a.control.sessions.Start(ctx, a.org, "user:ann", dev)
+		started, err := a.control.sessions.Start(ctx, a.org, "user:"+ann.ID, dev)
 		require.NoError(t, err)
 		u, err := url.Parse(started.ConsoleURL)
 		require.NoError(t, err)

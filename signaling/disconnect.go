@@ -55,6 +55,9 @@ func (s *Server) disconnectLocal(device, reason string) int {
 		if v.sid == "" {
 			v.pc.sendError("", CodeUnauthorized, "The relay disconnected this device: "+reason+".")
 		} else {
+			if s.cfg.OnSessionEnd != nil {
+				s.cfg.OnSessionEnd(v.sid) // its TURN too, for sessions without a stored end
+			}
 			v.pc.sendError(v.sid, CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
 		}
 		v.cancel() // the writer sends the queued error and a close frame, then closes
@@ -65,39 +68,46 @@ func (s *Server) disconnectLocal(device, reason string) int {
 	return len(victims)
 }
 
-// Resubscription backoff of watchDisconnects.
+// Resubscription backoff of watchControl.
 const (
 	disconnectRetryMin = 100 * time.Millisecond
 	disconnectRetryMax = 5 * time.Second
 )
 
-// watchDisconnects applies other nodes' DisconnectDevice notices on this node until the
-// server closes (or its bus does). A subscription cut by a bus failure is renewed.
+// watchDisconnects applies other nodes' DisconnectDevice notices on this node.
 func (s *Server) watchDisconnects() {
+	s.watchControl(disconnectTopic, "device disconnects", func(msg []byte) {
+		var n disconnectNotice
+		if err := json.Unmarshal(msg, &n); err != nil || n.Device == "" {
+			s.log.Warn("ignored a malformed disconnect notice")
+			return
+		}
+		s.disconnectLocal(n.Device, n.Reason)
+	})
+}
+
+// watchControl hands every message on a control topic (what names it in logs) to handle
+// until the server closes (or its bus does). A subscription cut by a bus failure is renewed.
+func (s *Server) watchControl(topic, what string, handle func([]byte)) {
 	wait := disconnectRetryMin
 	failing := false
 	for {
-		sub, err := s.cfg.Bus.Subscribe(s.ctx, disconnectTopic)
+		sub, err := s.cfg.Bus.Subscribe(s.ctx, topic)
 		switch {
 		case errors.Is(err, ErrBusClosed) || s.ctx.Err() != nil:
 			return
 		case err != nil:
 			if !failing {
-				s.log.Warn("cannot subscribe to device disconnects; retrying", "err", err)
+				s.log.Warn("cannot subscribe to "+what+"; retrying", "err", err)
 			}
 			failing = true
 		default:
 			if failing {
-				s.log.Info("subscribed to device disconnects again")
+				s.log.Info("subscribed to " + what + " again")
 			}
 			failing, wait = false, disconnectRetryMin
 			for msg := range sub {
-				var n disconnectNotice
-				if err := json.Unmarshal(msg, &n); err != nil || n.Device == "" {
-					s.log.Warn("ignored a malformed disconnect notice")
-					continue
-				}
-				s.disconnectLocal(n.Device, n.Reason)
+				handle(msg)
 			}
 		}
 		if s.ctx.Err() != nil {

@@ -50,9 +50,9 @@ func TestDisconnectDeviceAcrossNodes(t *testing.T) {
 	bus := NewMemoryBus()
 	t.Cleanup(func() { bus.Close() }) // after both relays (cleanups run last-registered first)
 	reg := NewMemoryRegistry()
-	shared := func(c *Config) { c.Bus, c.Registry = bus, reg }
-	a := startRelayWith(t, shared)
-	b := startRelayWith(t, shared)
+	var endedB ended
+	a := startRelayWith(t, func(c *Config) { c.Bus, c.Registry = bus, reg })
+	b := startRelayWith(t, func(c *Config) { c.Bus, c.Registry, c.OnSessionEnd = bus, reg, endedB.add })
 
 	agent1, err := b.dial(t, "/ws/agent", b.agentToken(t, "dev1"), "")
 	require.NoError(t, err)
@@ -76,6 +76,7 @@ func TestDisconnectDeviceAcrossNodes(t *testing.T) {
 	m = recvError(t, console1)
 	assert.Equal(t, CodeSessionEnded, m.Code)
 	waitClosed(t, console1)
+	assert.Equal(t, []string{"s_1"}, endedB.list(), "the cut console's session ends (its TURN) where it was")
 
 	// Another device's agent and console stay, and still reach each other.
 	require.NoError(t, console2.Send(TypeJoin, "s_2", Join{Codecs: []string{"video/VP8"}}))

@@ -55,6 +55,11 @@ type Config struct {
 	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb Heartbeat)
 	Logger      *slog.Logger
 	Metrics     *Metrics
+
+	// OnSessionEnd, when set, is told on every node of each console session that ended for
+	// good (EndSessionEverywhere), and of each console DisconnectDevice cut; the relay ends
+	// the session's TURN allocations with it.
+	OnSessionEnd func(sid string)
 }
 
 // SessionGate is the control plane's say over console connections.
@@ -78,6 +83,7 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	node    string // tells this server's bus notices from other nodes'
 
 	origins origins // browser origins allowed to open a WebSocket
 
@@ -109,11 +115,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel, origins: allowed,
+		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel, origins: allowed, node: auth.NewID("n_"),
 		consoles: make(map[string]*liveConn),
 		agents:   make(map[string]*liveConn),
 	}
 	s.wg.Go(s.watchDisconnects)
+	s.wg.Go(func() { s.watchControl(sessionEndTopic, "session ends", s.applySessionEnd) })
 	return s, nil
 }
 

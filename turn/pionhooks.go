@@ -20,6 +20,9 @@ func (s *Server) permit(client net.Addr, peerIP net.IP) bool {
 // authenticate is pion's AuthHandler.
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 	user, key, ok, why := s.keys.auth(ra)
+	if ok && s.revoked.has(user, s.now()) {
+		user, key, ok, why = "", nil, false, "revoked"
+	}
 	if !ok {
 		s.metrics.refuse(refusedAuth)
 		s.log.Debug("turn: auth refused", "client", ra.SrcAddr.String(), "username", ra.Username,

@@ -24,6 +24,7 @@ type Server struct {
 	policy  *PeerPolicy
 	keys    *keyring
 	quota   *quota
+	revoked *revocations
 	metrics *metrics
 	relays  *relays
 	so      sockets
@@ -82,6 +83,7 @@ func New(cfg Config) (*Server, error) {
 		policy:  NewPeerPolicy(cfg.AllowPeers, cfg.DenyPeers).WithServicePeers(serviceAddrs(cfg.ServicePeers)),
 		keys:    newKeyring(cfg.Secrets, cfg.Realm, now),
 		quota:   newQuota(cfg.QuotaPerUser, cfg.QuotaTotal),
+		revoked: newRevocations(),
 		metrics: m,
 		so:      newSockets(cfg.Net),
 		ctx:     ctx,

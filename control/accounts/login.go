@@ -571,14 +571,15 @@ func (s *Service) authAccess(ctx context.Context, token string) (Principal, erro
 	if err != nil {
 		return Principal{}, fmt.Errorf("accounts: authenticate: %w", err)
 	}
-	if u.Disabled {
-		return Principal{}, fmt.Errorf("%w: user disabled", ErrInvalidToken)
+	p, err := userPrincipal(c.Tenant, u)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if u.TokensValidAfter != nil && accessIssued(c).Before(*u.TokensValidAfter) {
 		return Principal{}, fmt.Errorf("%w: access token issued before the user's sessions were ended (password change, reset or disable)", ErrInvalidToken)
 	}
-	return Principal{OrgID: c.Tenant, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope),
-		MFAEnrollmentRequired: enrollOnly, MFAEnabled: u.TOTPConfirmed}, nil
+	p.MFAEnrollmentRequired, p.MFAEnabled = enrollOnly, u.TOTPConfirmed
+	return p, nil
 }
 
 func (s *Service) authAPIKey(ctx context.Context, key string) (Principal, error) {
@@ -608,10 +609,11 @@ func (s *Service) authAPIKey(ctx context.Context, key string) (Principal, error)
 	if !equalHash(k.Hash, hash) {
 		return Principal{}, fmt.Errorf("%w: wrong API key secret", ErrInvalidToken)
 	}
-	if k.RevokedAt != nil {
-		return Principal{}, fmt.Errorf("%w: API key revoked", ErrInvalidToken)
+	p, err := keyPrincipal(orgID, k)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return Principal{OrgID: orgID, Kind: KindAPIKey, ID: k.ID, Role: k.Role, Scope: nonEmpty(k.Scope)}, nil
+	return p, nil
 }
 
 func (s *Service) authOIDC(ctx context.Context, token string) (Principal, error) {

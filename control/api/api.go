@@ -82,7 +82,11 @@ type Route struct {
 	// organization requires MFA and the user has none yet): who am I, TOTP enrollment and
 	// the password. Everything else answers 403 mfa-enrollment-required.
 	Enrollment bool
-	handle     fiber.Handler
+	// Narrows marks a change that may take a right away (a key revoked, a role lowered, a
+	// scope or labels changed, a user disabled, a device revoked): once it succeeds, live
+	// console sessions are re-authorized (see reauthorizeAfter).
+	Narrows bool
+	handle  fiber.Handler
 }
 
 // Routes lists every endpoint under /api/v1.
@@ -106,9 +110,9 @@ func (a *API) Routes() []Route {
 		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, handle: a.patchSettings},
 
 		{Method: "GET", Path: "/users", Action: accounts.ManageUsers, handle: a.listUsers},
-		{Method: "PATCH", Path: "/users/:id", Action: accounts.ManageUsers, handle: a.patchUser},
+		{Method: "PATCH", Path: "/users/:id", Action: accounts.ManageUsers, Narrows: true, handle: a.patchUser},
 		{Method: "POST", Path: "/users/:id/password-reset", Action: accounts.ManageUsers, handle: a.issuePasswordReset},
-		{Method: "POST", Path: "/users/:id/disable", Action: accounts.ManageUsers, handle: a.disableUser},
+		{Method: "POST", Path: "/users/:id/disable", Action: accounts.ManageUsers, Narrows: true, handle: a.disableUser},
 		{Method: "POST", Path: "/users/:id/enable", Action: accounts.ManageUsers, handle: a.enableUser},
 		{Method: "DELETE", Path: "/users/:id/mfa", Action: accounts.ManageUsers, handle: a.resetMFA},
 		{Method: "GET", Path: "/users/invitations", Action: accounts.ManageUsers, handle: a.listInvites},
@@ -116,13 +120,13 @@ func (a *API) Routes() []Route {
 
 		{Method: "GET", Path: "/api-keys", Action: accounts.ManageAPIKeys, handle: a.listAPIKeys},
 		{Method: "POST", Path: "/api-keys", Action: accounts.ManageAPIKeys, handle: a.createAPIKey},
-		{Method: "DELETE", Path: "/api-keys/:id", Action: accounts.ManageAPIKeys, handle: a.revokeAPIKey},
+		{Method: "DELETE", Path: "/api-keys/:id", Action: accounts.ManageAPIKeys, Narrows: true, handle: a.revokeAPIKey},
 
 		{Method: "GET", Path: "/devices", Action: accounts.ReadDevices, handle: a.listDevices},
 		{Method: "POST", Path: "/devices", Action: accounts.ManageDevices, handle: a.createDevice},
 		{Method: "GET", Path: "/devices/:id", Action: accounts.ReadDevices, handle: a.getDevice},
-		{Method: "PATCH", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.patchDevice},
-		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, handle: a.removeDevice},
+		{Method: "PATCH", Path: "/devices/:id", Action: accounts.ManageDevices, Narrows: true, handle: a.patchDevice},
+		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, Narrows: true, handle: a.removeDevice},
 		{Method: "POST", Path: "/devices/:id/enrollment-tokens", Action: accounts.ManageDevices, handle: a.enrollmentToken},
 		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleControl, handle: a.startSession},
 		{Method: "GET", Path: "/devices/:id/sessions", Action: accounts.ReadDevices, handle: a.listSessions},
@@ -140,8 +144,11 @@ func (a *API) Routes() []Route {
 func (a *API) Mount(r fiber.Router) {
 	for _, rt := range a.Routes() {
 		h := rt.handle
+		if rt.Narrows {
+			h = a.reauthorizeAfter(h)
+		}
 		if !rt.Public {
-			h = a.authenticated(rt, rt.handle)
+			h = a.authenticated(rt, h)
 		}
 		r.Add(rt.Method, rt.Path, h)
 	}

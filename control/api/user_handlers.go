@@ -26,6 +26,8 @@ func (a *API) listUsers(c *fiber.Ctx) error {
 
 type patchUserRequest struct {
 	Role store.Role `json:"role"`
+	// Scope, when present, replaces the user's device label scope ({} for every device).
+	Scope *map[string]string `json:"scope"`
 }
 
 func (a *API) patchUser(c *fiber.Ctx) error {
@@ -33,12 +35,19 @@ func (a *API) patchUser(c *fiber.Ctx) error {
 	if !body(c, &req) {
 		return nil
 	}
-	if !req.Role.Valid() {
+	if (req.Role != "" || req.Scope == nil) && !req.Role.Valid() {
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "role must be one of owner, admin, operator, viewer, auditor.")
 	}
 	p := principalOf(c)
-	if err := a.cfg.Accounts.SetRole(c.UserContext(), p, c.Params("id"), req.Role); err != nil {
-		return a.failErr(c, err)
+	if req.Role != "" {
+		if err := a.cfg.Accounts.SetRole(c.UserContext(), p, c.Params("id"), req.Role); err != nil {
+			return a.failErr(c, err)
+		}
+	}
+	if req.Scope != nil {
+		if err := a.cfg.Accounts.SetScope(c.UserContext(), p, c.Params("id"), *req.Scope); err != nil {
+			return a.failErr(c, err)
+		}
 	}
 	var u store.User
 	err := a.cfg.Store.Read(c.UserContext(), p.OrgID, func(tx store.Tx) error {

@@ -228,7 +228,7 @@ func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (
 		return s, fmt.Errorf("session %s: device, principal or organization differ: %w", c.Session, ErrMismatch)
 	}
 	if s.Current.Final() || s.Desired == store.SessionStopped || !m.now().Before(s.ExpiresAt) {
-		return s, fmt.Errorf("session %s is %s: %w", s.ID, s.Current, ErrEnded)
+		return s, &EndError{SID: s.ID, Reason: s.Reason, kind: ErrEnded}
 	}
 	dev, err := tx.Device(ctx, s.DeviceID)
 	if err != nil {
@@ -237,23 +237,23 @@ func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (
 	if dev.RevokedAt != nil {
 		return s, fmt.Errorf("session %s: %w", s.ID, ErrDeviceRevoked)
 	}
-	return s, nil
+	return s, allowed(ctx, tx, s, dev)
 }
 
 // Redeemable checks that a one-time console login for a control-plane session may still open
 // its console.
 func (m *Manager) Redeemable(ctx context.Context, c auth.Claims) error {
-	return m.cfg.Store.Read(ctx, c.Tenant, func(tx store.Tx) error {
+	return m.enforce(ctx, c, m.cfg.Store.Read(ctx, c.Tenant, func(tx store.Tx) error {
 		_, err := m.checkClaims(ctx, tx, c)
 		return err
-	})
+	}))
 }
 
 // Admit is called when a console's signaling connection opens: the token must match a live
 // session, which becomes ACTIVE and takes activity.
 func (m *Manager) Admit(ctx context.Context, c auth.Claims) error {
 	now := m.now()
-	return m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+	return m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
 		s, err := m.checkClaims(ctx, tx, c)
 		if err != nil {
 			return err
@@ -264,18 +264,19 @@ func (m *Manager) Admit(ctx context.Context, c auth.Claims) error {
 			}
 		}
 		return tx.TouchSession(ctx, s.ID, now)
-	})
+	}))
 }
 
 // Check is called periodically while a console is connected: it fails once the session
-// ended anywhere (another node, the reconciler, an admin), and records activity otherwise.
+// ended anywhere (another node, the reconciler, an admin) or its principal's rights, derived
+// anew, no longer cover it (then it stops the session), and records activity otherwise.
 func (m *Manager) Check(ctx context.Context, c auth.Claims) error {
 	now := m.now()
-	return m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+	return m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
 		s, err := m.checkClaims(ctx, tx, c)
 		if err != nil {
 			return err
 		}
 		return tx.TouchSession(ctx, s.ID, now)
-	})
+	}))
 }

@@ -46,6 +46,9 @@ type fixture struct {
 	m      *Manager
 	org    store.Organization
 	device store.Device
+	// ann and bob are operators ("user:<id>"): console rights are re-derived from the store.
+	ann string
+	bob string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -71,7 +74,20 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	require.NoError(t, st.Write(ctx, f.org.ID, func(tx store.Tx) error {
 		f.device, err = tx.CreateDevice(ctx, store.Device{Name: "rack-1"})
-		return err
+		if err != nil {
+			return err
+		}
+		for _, u := range []struct {
+			email string
+			to    *string
+		}{{"ann@acme.example", &f.ann}, {"bob@acme.example", &f.bob}} {
+			created, err := tx.CreateUser(ctx, store.User{Email: u.email, Role: store.RoleOperator, CreatedAt: clk.Now()})
+			if err != nil {
+				return err
+			}
+			*u.to = "user:" + created.ID
+		}
+		return nil
 	}))
 	return f
 }
@@ -121,7 +137,7 @@ func (f *fixture) actions(t *testing.T) []store.AuditAction {
 func TestStartAdmitStop(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	started, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.SessionRequested, started.Session.Current)
 	assert.Equal(t, store.SessionActive, started.Session.Desired)
@@ -161,17 +177,17 @@ func TestStartAdmitStop(t *testing.T) {
 func TestStartRefusesRevokedAndForeignDevice(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	_, err := f.m.Start(ctx, f.org.ID, "user:ann", store.NewID())
+	_, err := f.m.Start(ctx, f.org.ID, f.ann, store.NewID())
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	other, err := f.st.CreateOrganization(ctx, store.Organization{Name: "Other", Slug: "other"})
 	require.NoError(t, err)
-	_, err = f.m.Start(ctx, other.ID, "user:ann", f.device.ID)
+	_, err = f.m.Start(ctx, other.ID, f.ann, f.device.ID)
 	assert.ErrorIs(t, err, store.ErrNotFound, "another tenant's device does not exist for it")
 
-	started, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
 	require.NoError(t, err)
 	require.NoError(t, f.st.Write(ctx, f.org.ID, func(tx store.Tx) error { return tx.RevokeDevice(ctx, f.device.ID, f.clk.Now()) }))
-	_, err = f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	_, err = f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
 	assert.ErrorIs(t, err, ErrDeviceRevoked)
 	assert.ErrorIs(t, f.m.Admit(ctx, f.consoleClaims(t, started)), ErrDeviceRevoked)
 }
@@ -181,12 +197,12 @@ func TestStartRefusesRevokedAndForeignDevice(t *testing.T) {
 func TestReconcilerSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	never, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	never, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
 	require.NoError(t, err)
-	idle, err := f.m.Start(ctx, f.org.ID, "user:ann", f.device.ID)
+	idle, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
 	require.NoError(t, err)
 	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, idle)))
-	busy, err := f.m.Start(ctx, f.org.ID, "user:bob", f.device.ID)
+	busy, err := f.m.Start(ctx, f.org.ID, f.bob, f.device.ID)
 	require.NoError(t, err)
 	busyClaims := f.consoleClaims(t, busy)
 	require.NoError(t, f.m.Admit(ctx, busyClaims))

@@ -39,6 +39,11 @@ async function redeem(code) {
     throw new RedeemError("The relay could not be reached. Check your network connection and press Retry.", true);
   }
   if (res.status === 400 || res.status === 401 || res.status === 403 || res.status === 404 || res.status === 410) {
+    const refusal = await res.json().catch(() => null);
+    const says = typeof refusal?.message === "string" && refusal.message !== "";
+    if (says && (refusal.code === "session-ended" || refusal.code === "not-allowed")) {
+      throw new RedeemError(refusal.message, false);
+    }
     throw new RedeemError(
       "This console link is invalid, expired or already used. Links work once: start the console again to get a new one.",
       false

@@ -1,0 +1,115 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Errors of re-deriving a stored principal's rights.
+var (
+	// ErrRightRemoved is matched by every *RightError: the principal had a right it no
+	// longer has.
+	ErrRightRemoved = errors.New("accounts: right removed")
+	// ErrNotStored: the principal's rights are not kept in the store (an OIDC subject: its
+	// role and scope come with each token from the identity provider), so they cannot be
+	// re-derived here.
+	ErrNotStored = errors.New("accounts: principal not stored")
+)
+
+// RightError says which right is gone, in words the principal's console can show.
+type RightError struct {
+	Reason string
+}
+
+func (e *RightError) Error() string        { return "accounts: " + e.Reason }
+func (e *RightError) Is(target error) bool { return target == ErrRightRemoved }
+
+func removed(format string, args ...any) error {
+	return &RightError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// userPrincipal is the principal a stored user is, or why it is none (disabled). The one
+// place a user's rights are read from the store, for bearer tokens and for re-checks alike.
+func userPrincipal(orgID string, u store.User) (Principal, error) {
+	if u.Disabled {
+		return Principal{}, removed("the account that opened this console was disabled")
+	}
+	return Principal{OrgID: orgID, Kind: KindUser, ID: u.ID, Email: u.Email, Role: u.Role, Scope: nonEmpty(u.Scope)}, nil
+}
+
+// keyPrincipal is the principal a stored API key is, or why it is none (revoked).
+func keyPrincipal(orgID string, k store.APIKey) (Principal, error) {
+	if k.RevokedAt != nil {
+		return Principal{}, removed("the API key that opened this console was revoked")
+	}
+	return Principal{OrgID: orgID, Kind: KindAPIKey, ID: k.ID, Role: k.Role, Scope: nonEmpty(k.Scope)}, nil
+}
+
+// Current re-reads, inside tx, the principal that name ("user:<id>" or "apikey:<id>", as
+// Principal.String wrote it) is now: its role and scope as stored. A user who is gone or
+// disabled, or a key that is gone or revoked, is a *RightError; an OIDC subject is
+// ErrNotStored.
+func Current(ctx context.Context, tx store.Tx, name string) (Principal, error) {
+	kind, id, _ := strings.Cut(name, ":")
+	switch kind {
+	case KindUser:
+		u, err := tx.User(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, removed("the account that opened this console no longer exists")
+		}
+		if err != nil {
+			return Principal{}, fmt.Errorf("accounts: read %s: %w", name, err)
+		}
+		return userPrincipal(tx.OrgID(), u)
+	case KindAPIKey:
+		keys, err := tx.APIKeys(ctx)
+		if err != nil {
+			return Principal{}, fmt.Errorf("accounts: read %s: %w", name, err)
+		}
+		for _, k := range keys {
+			if k.ID == id {
+				return keyPrincipal(tx.OrgID(), k)
+			}
+		}
+		return Principal{}, removed("the API key that opened this console no longer exists")
+	case KindOIDC:
+		return Principal{}, fmt.Errorf("%s: %w", name, ErrNotStored)
+	}
+	return Principal{}, removed("the console was opened by %q, which is not a principal of this organization", name)
+}
+
+// ConsoleOn decides whether p may hold a console on d: the role must allow console control
+// and d must be inside p's label scope, exactly as starting a console requires. The refusal
+// is a *RightError naming the device.
+func (p Principal) ConsoleOn(d store.Device) error {
+	whose := "your"
+	if p.Kind == KindAPIKey {
+		whose = "the API key's"
+	}
+	if !p.Can(ConsoleControl) {
+		return removed("%s role (%s) no longer allows consoles on %s", whose, p.Role, d.Name)
+	}
+	if !p.SeesDevice(d.Labels) {
+		return removed("%s is no longer within %s device scope (%s)", d.Name, whose, scopeString(p.Scope))
+	}
+	return nil
+}
+
+// MayHoldConsole re-derives from the store whether the principal named name may hold a
+// console on d now. nil also for principals whose rights are not stored (ErrNotStored:
+// OIDC subjects keep what their token granted when the console started). A removed right is
+// a *RightError; anything else is a store error.
+func MayHoldConsole(ctx context.Context, tx store.Tx, name string, d store.Device) error {
+	p, err := Current(ctx, tx, name)
+	if errors.Is(err, ErrNotStored) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.ConsoleOn(d)
+}

@@ -1,0 +1,111 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// TestMayHoldConsole: the console right is re-derived from the store — the same role matrix
+// and label scope as starting a console — and every way of losing it says why, in words a
+// console can show.
+func TestMayHoldConsole(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	org, owner := e.owner(t)
+	fra := map[string]string{"site": "fra1"}
+	dev := store.Device{Name: "rack12-node3", Labels: map[string]string{"site": "fra1", "row": "12"}}
+	op := e.addUser(t, org.ID, "op@acme.test", ownerPassword, store.RoleOperator, fra)
+	viewer := e.addUser(t, org.ID, "viewer@acme.test", ownerPassword, store.RoleViewer, nil)
+	other := e.addUser(t, org.ID, "ams@acme.test", ownerPassword, store.RoleOperator, map[string]string{"site": "ams1"})
+	disabled := e.addUser(t, org.ID, "gone@acme.test", ownerPassword, store.RoleOperator, nil)
+	_, err := e.svc.SetDisabled(ctx, owner, disabled.ID, true)
+	require.NoError(t, err)
+	_, key, err := e.svc.CreateAPIKey(ctx, owner, "ci", store.RoleOperator, fra)
+	require.NoError(t, err)
+	_, revoked, err := e.svc.CreateAPIKey(ctx, owner, "old", store.RoleOperator, nil)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.RevokeAPIKey(ctx, owner, revoked.ID))
+	_, viewKey, err := e.svc.CreateAPIKey(ctx, owner, "view", store.RoleViewer, nil)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name, principal string
+		reason          string // "" allowed
+		notStored       bool
+	}{
+		{"owner", owner.String(), "", false},
+		{"operator in scope", op.String(), "", false},
+		{"API key in scope", "apikey:" + key.ID, "", false},
+		{"viewer", viewer.String(), "your role (viewer) no longer allows consoles on rack12-node3", false},
+		{"viewer API key", "apikey:" + viewKey.ID, "the API key's role (viewer) no longer allows consoles on rack12-node3", false},
+		{"out of scope", other.String(), "rack12-node3 is no longer within your device scope (site=ams1)", false},
+		{"disabled user", disabled.String(), "the account that opened this console was disabled", false},
+		{"revoked key", "apikey:" + revoked.ID, "the API key that opened this console was revoked", false},
+		{"unknown user", "user:" + store.NewID(), "the account that opened this console no longer exists", false},
+		{"unknown key", "apikey:" + store.NewID(), "the API key that opened this console no longer exists", false},
+		{"not a principal", "device:" + store.NewID(), `the console was opened by "device:`, false},
+		{"OIDC subject", "oidc:alice", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, e.store.Read(ctx, org.ID, func(tx store.Tx) error {
+				err := MayHoldConsole(ctx, tx, tc.principal, dev)
+				if tc.reason == "" {
+					assert.NoError(t, err)
+				} else {
+					var re *RightError
+					require.True(t, errors.As(err, &re), "%v", err)
+					assert.ErrorIs(t, err, ErrRightRemoved)
+					assert.Contains(t, re.Reason, tc.reason)
+				}
+				_, err = Current(ctx, tx, tc.principal)
+				assert.Equal(t, tc.notStored, errors.Is(err, ErrNotStored))
+				return nil
+			}))
+		})
+	}
+}
+
+// TestSetScope: an admin narrows or widens a user's device scope within its own; the change
+// is audited and reaches the next authentication at once.
+func TestSetScope(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	org, owner := e.owner(t)
+	op := e.addUser(t, org.ID, "op@acme.test", ownerPassword, store.RoleOperator, map[string]string{"site": "fra1"})
+	scopedAdmin := e.addUser(t, org.ID, "fra-admin@acme.test", ownerPassword, store.RoleAdmin, map[string]string{"site": "fra1"})
+
+	require.NoError(t, e.svc.SetScope(ctx, owner, op.ID, map[string]string{"site": "ams1"}))
+	assert.Equal(t, map[string]string{"site": "ams1"}, e.user(t, org.ID, op.ID).Scope)
+	recs := auditsOf(e.audits(t, org.ID), store.AuditRoleChange)
+	require.NotEmpty(t, recs)
+	last := recs[len(recs)-1]
+	assert.Equal(t, owner.String(), last.Actor)
+	assert.Equal(t, map[string]string{"scope_from": "site=fra1", "scope_to": "site=ams1", "email": "op@acme.test"}, last.Details)
+
+	require.NoError(t, e.svc.SetScope(ctx, owner, op.ID, nil))
+	assert.Empty(t, e.user(t, org.ID, op.ID).Scope, "an empty scope: every device")
+
+	for _, tc := range []struct {
+		name  string
+		p     Principal
+		user  string
+		scope map[string]string
+		want  error
+	}{
+		{"wider than the admin's own", scopedAdmin, op.ID, nil, ErrForbidden},
+		{"a user outside the admin's scope", scopedAdmin, op.ID, map[string]string{"site": "fra1"}, ErrForbidden},
+		{"an operator may not", op, scopedAdmin.ID, nil, ErrForbidden},
+		{"unknown user", owner, store.NewID(), nil, ErrNotFound},
+		{"control character", owner, op.ID, map[string]string{"site": "fra\n1"}, ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.ErrorIs(t, e.svc.SetScope(ctx, tc.p, tc.user, tc.scope), tc.want)
+		})
+	}
+}
