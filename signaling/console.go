@@ -62,6 +62,8 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		log.Error("subscribe presence topic", "err", err)
 		return
 	}
+	budget, releaseBudget := s.budgets.acquire(sid)
+	defer releaseBudget()
 	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
 	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
 	if claims.Tenant != "" && s.cfg.Sessions != nil {
@@ -82,17 +84,20 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 			log.Info("console disconnected", "err", closeReason(err, pc))
 			return
 		}
-		if !s.handleConsoleMessage(ctx, pc, log, info, raw) {
+		if !s.handleConsoleMessage(ctx, pc, log, info, budget, raw) {
 			return
 		}
 	}
 }
 
 // handleConsoleMessage routes one message from a console; false ends the connection.
-func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, raw []byte) bool {
+func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, budget *sessionBudget, raw []byte) bool {
 	env, err := Decode(raw)
 	if err != nil {
 		return s.refuse(pc, log, "console", env, info.SID, err)
+	}
+	if over := budget.spend(env.Type, s.budgets.limits, s.budgets.now()); over != "" {
+		return s.overBudget(pc, info, env.Type, over)
 	}
 	if env.SID != info.SID {
 		// A console speaks only for its own session: anything else is an attempt to reach

@@ -53,6 +53,8 @@ type Config struct {
 	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb Heartbeat)
 	Logger      *slog.Logger
 	Metrics     *Metrics
+	// ConsoleBudget bounds what one console session may send (budget.go); zero: defaults.
+	ConsoleBudget ConsoleBudget
 }
 
 // SessionGate is the control plane's say over console connections.
@@ -76,6 +78,8 @@ type Server struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	budgets *budgets // per console session, this node
 
 	mu       sync.Mutex
 	consoles map[string]*liveConn // sid → the live console connection
@@ -104,6 +108,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel,
 		consoles: make(map[string]*liveConn),
 		agents:   make(map[string]*liveConn),
+		budgets:  newBudgets(cfg.ConsoleBudget, nil),
 	}
 	s.wg.Go(s.watchDisconnects)
 	return s, nil
