@@ -239,7 +239,9 @@ func TestConsoleBudgets(t *testing.T) {
 
 // TestBudgetSurvivesReconnect: a console cannot refill its budget by reconnecting.
 func TestBudgetSurvivesReconnect(t *testing.T) {
-	r := startRelayWith(t, func(c *Config) { c.ConsoleBudget = ConsoleBudget{Rate: 1e9, Burst: 1 << 30, JoinRate: 0.001, JoinBurst: 2} })
+	r := startRelayWith(t, func(c *Config) {
+		c.ConsoleBudget = ConsoleBudget{Rate: 1e9, Burst: 1 << 30, JoinRate: 0.001, JoinBurst: 2}
+	})
 	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
 	require.NoError(t, err)
 	codes := make([]string, 0, 3)

@@ -53,6 +53,8 @@ type Config struct {
 	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb Heartbeat)
 	Logger      *slog.Logger
 	Metrics     *Metrics
+	// Lifecycle, when set, is told how control-plane consoles' connections end (lifecycle.go).
+	Lifecycle SessionLifecycle
 	// ConsoleBudget bounds what one console session may send (budget.go); zero: defaults.
 	ConsoleBudget ConsoleBudget
 }

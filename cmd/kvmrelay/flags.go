@@ -36,6 +36,7 @@ type serveFlags struct {
 	turnUDPSockets                                  int
 	turnQuotaUser, turnQuotaTotal                   int
 	turnMaxBPS                                      int64
+	consoleReconnectGrace                           time.Duration
 	oidc                                            oidcFlags
 
 	// resolver finds the addresses of the database and Redis hosts that TURN must refuse as
@@ -71,6 +72,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.turnTLSName, "turn-tls-name", "", "host name in turns: URLs, matching the certificate (default: --turn-public-ip)")
 	fs.IntVar(&f.turnUDPSockets, "turn-udp-sockets", 0, "UDP sockets on the TURN port (SO_REUSEPORT; default one per CPU)")
 	fs.StringVar(&f.turnAdvertise, "turn-advertise", "", "TURN transports handed to peers: any of udp,tcp,tls (default all that listen)")
+	fs.DurationVar(&f.consoleReconnectGrace, "console-reconnect-grace", 45*time.Second, "how long a console session stays open after its console's connection was lost without Disconnect (a closed tab, a network change), waiting for it to reconnect")
 	f.oidc.register(fs)
 }
 
@@ -86,7 +88,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile}
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile, ConsoleReconnectGrace: f.consoleReconnectGrace}
 	oidc, err := f.oidc.config()
 	if err != nil {
 		return relay.Config{}, err
