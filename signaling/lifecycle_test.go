@@ -64,6 +64,7 @@ func TestConsoleByeEndsSession(t *testing.T) {
 			c, err := r.dial(t, "/ws/console", tenantToken(t, r, "s_1"), r.origin())
 			require.NoError(t, err)
 			recvType(t, c, TypeWelcome)
+			waitOnline(t, c) // the agent's subscription is in place
 			require.NoError(t, c.Send(TypeBye, "s_1", Bye{Reason: "the console was closed"}))
 			recvFor(t, agent, TypeBye, "s_1")
 		}, []string{"closed s_1 by user:ann"}},
