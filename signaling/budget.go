@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -76,9 +75,6 @@ const (
 // CodeRateLimited is the error a console gets when it went over its budget; the connection is
 // then closed. The console may reconnect (with backoff) and carry on within its budget.
 const CodeRateLimited = "rate-limited"
-
-// errOverBudget is the close cause of a console that went over its budget.
-var errOverBudget = errors.New("signaling: console over its message budget")
 
 // sessionBudget is one console session's spending. It is kept per session, not per
 // connection, so that reconnecting does not refill it.
