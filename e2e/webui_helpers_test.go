@@ -41,6 +41,12 @@ type tenant struct {
 // network) with an organization per slug, each with an owner owner@<slug>.example.
 func newControlRelay(t *testing.T, slugs ...string) (*stack, map[string]*tenant) {
 	t.Helper()
+	return newControlRelayWith(t, nil, slugs...)
+}
+
+// newControlRelayWith is newControlRelay with adjust applied to the relay's Config first.
+func newControlRelayWith(t *testing.T, adjust func(*relay.Config), slugs ...string) (*stack, map[string]*tenant) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Invitation and console links start with the public URL: it must be the relay's real
@@ -50,6 +56,9 @@ func newControlRelay(t *testing.T, slugs ...string) (*stack, map[string]*tenant)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	s := &stack{cfg: relay.Config{Listen: addr, PublicURL: "http://" + addr, DataDir: t.TempDir(), Logger: testLogger(), RedeemPerMinute: 10_000}}
+	if adjust != nil {
+		adjust(&s.cfg)
+	}
 	for _, slug := range slugs {
 		_, _, err = relay.CreateOwner(ctx, s.cfg, strings.ToUpper(slug), slug, "owner@"+slug+".example", webPassword)
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
@@ -61,7 +62,11 @@ type Config struct {
 	// X-Forwarded-For believed (see internal/clientaddr). Empty: the connection's peer is the
 	// client.
 	TrustedProxies []netip.Prefix
-	Logger         *slog.Logger
+	// ConsoleReconnectGrace is how long a console session outlives its console's connection
+	// lost without a goodbye (a closed tab, a network change) before it is stopped; default
+	// 45 s, at least 3 s.
+	ConsoleReconnectGrace time.Duration
+	Logger                *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -96,6 +101,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RedeemPerMinute <= 0 {
 		c.RedeemPerMinute = 30
+	}
+	if c.ConsoleReconnectGrace == 0 {
+		c.ConsoleReconnectGrace = sessions.DefaultReconnectGrace
+	}
+	if c.ConsoleReconnectGrace < 3*time.Second {
+		return errors.New("relay: --console-reconnect-grace must be at least 3s: a console needs that long to reconnect")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

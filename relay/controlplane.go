@@ -35,7 +35,8 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("relay: accounts: %w", err)
 	}
-	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, Logger: log.With("component", "sessions")})
+	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ConsoleReconnectGrace,
+		Logger: log.With("component", "sessions")})
 	if err != nil {
 		_ = acc.Close(context.Background())
 		return nil, fmt.Errorf("relay: sessions: %w", err)

@@ -129,6 +129,10 @@ type redeemResponse struct {
 	Device    string    `json:"device"`
 	Session   string    `json:"session"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// DeviceName and PrincipalName name the device and the person for the console's toolbar
+	// (plain text; a device name may come from anyone who may rename it).
+	DeviceName    string `json:"device_name"`
+	PrincipalName string `json:"principal_name"`
 }
 
 // linkUsedMessage answers a console link opened a second time, on this node or another.
@@ -177,5 +181,12 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 		return err
 	}
 	r.log.Info("console link redeemed", "device", login.Device, "principal", login.Subject, "sid", claims.Session, "remote", c.IP())
-	return c.JSON(redeemResponse{Token: tok, Device: claims.Device, Session: claims.Session, ExpiresAt: claims.ExpiresAt})
+	out := redeemResponse{Token: tok, Device: claims.Device, Session: claims.Session, ExpiresAt: claims.ExpiresAt,
+		DeviceName: claims.Device, PrincipalName: claims.Subject}
+	if login.Tenant != "" {
+		if dn, pn, err := r.control.sessions.Describe(c.UserContext(), login.Tenant, sid); err == nil {
+			out.DeviceName, out.PrincipalName = dn, pn
+		}
+	}
+	return c.JSON(out)
 }

@@ -147,12 +147,16 @@ func New(cfg Config) (*Relay, error) {
 		AllowedOrigins:  cfg.AllowedOrigins,
 		ConsoleTokenTTL: cfg.ConsoleTokenTTL,
 		Sessions:        sessionGate{r.control.sessions},
-		AgentAuth:       r.authenticateAgent,
-		OnHeartbeat:     r.recordHeartbeat,
-		OnForbidden:     signalingDenied(r.denied),
-		OnSessionEnd:    r.turnRevoker(),
-		Logger:          cfg.Logger.With("component", "signaling"),
-		Metrics:         signaling.NewMetrics(r.metrics),
+		// A connected console touches its session at each check; the reconnect grace must
+		// hold several of them.
+		SessionCheckInterval: min(15*time.Second, cfg.ConsoleReconnectGrace/3),
+		Lifecycle:            r.control.sessions,
+		AgentAuth:            r.authenticateAgent,
+		OnHeartbeat:          r.recordHeartbeat,
+		OnForbidden:          signalingDenied(r.denied),
+		OnSessionEnd:         r.turnRevoker(),
+		Logger:               cfg.Logger.With("component", "signaling"),
+		Metrics:              signaling.NewMetrics(r.metrics),
 	})
 	if err != nil {
 		return fail(err)

@@ -33,7 +33,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 		log.Error("subscribe agent topic", "err", err)
 		return
 	}
-	sc.wg.Go(func() { forward(ctx, pc, toAgent) })
+	sc.wg.Go(func() { s.forwardToAgent(ctx, pc, toAgent) })
 	s.setPresence(ctx, log, device, connID, true)
 	defer func() {
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)

@@ -34,6 +34,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		pc.sendError(sid, CodeInternal, "The relay could not record this session; try again in a moment.")
 		return
 	}
+	state := &consoleState{}
 	// The session outlives this connection only as long as the console may reconnect with its
 	// token; the record goes with the connection and comes back with the next one.
 	defer func() {
@@ -50,6 +51,9 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 			_ = s.cfg.Bus.Publish(bg, agentTopic(device), msg)
 		}
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
+		if !state.saidBye {
+			s.consoleLeft(log, info)
+		}
 	}()
 
 	toConsole, err := s.cfg.Bus.Subscribe(ctx, consoleTopic(sid))
@@ -62,6 +66,9 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		log.Error("subscribe presence topic", "err", err)
 		return
 	}
+	budget, releaseBudget := s.budgets.acquire(sid)
+	defer releaseBudget()
+	state.budget = budget
 	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
 	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
 	if claims.Tenant != "" && s.cfg.Sessions != nil {
@@ -82,17 +89,20 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 			log.Info("console disconnected", "err", closeReason(err, pc))
 			return
 		}
-		if !s.handleConsoleMessage(ctx, pc, log, info, raw) {
+		if !s.handleConsoleMessage(ctx, pc, log, info, state, raw) {
 			return
 		}
 	}
 }
 
 // handleConsoleMessage routes one message from a console; false ends the connection.
-func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, raw []byte) bool {
+func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, state *consoleState, raw []byte) bool {
 	env, err := Decode(raw)
 	if err != nil {
 		return s.refuse(pc, log, "console", env, info.SID, err)
+	}
+	if over := state.budget.spend(env.Type, s.budgets.limits, s.budgets.now()); over != "" {
+		return s.overBudget(pc, info, env.Type, over)
 	}
 	if env.SID != info.SID {
 		// A console speaks only for its own session: anything else is an attempt to reach
@@ -142,6 +152,9 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 		}
 		out = raw
 	case TypeBye:
+		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
+		state.saidBye = true
+		s.consoleClosed(ctx, log, info)
 		out = raw
 	default:
 		return s.refuse(pc, log, "console", env, info.SID, errors.New("a console may not send "+string(env.Type)))

@@ -10,6 +10,7 @@ type Metrics struct {
 	Refused        *prometheus.CounterVec // upgrades refused by reason
 	AgentsOnline   prometheus.Gauge
 	SessionsOpened prometheus.Counter
+	BudgetRefused  *prometheus.CounterVec // console messages refused over a budget, by budget (budget.go)
 }
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
@@ -39,9 +40,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kvmrelay_agents_connected",
 			Help: "Agents connected to this node.",
 		}),
+		BudgetRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kvmrelay_signaling_budget_refused_total",
+			Help: "Console signaling messages refused for going over a budget (rate, candidates, answers, joins) or dropped before a full agent outbox (agent-outbox).",
+		}, []string{"budget"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Connections, m.Sessions, m.SessionsOpened, m.Refused, m.AgentsOnline)
+		reg.MustRegister(m.Messages, m.Connections, m.Sessions, m.SessionsOpened, m.Refused, m.AgentsOnline, m.BudgetRefused)
 	}
 	return m
 }

@@ -60,6 +60,10 @@ type Config struct {
 	// good (EndSessionEverywhere), and of each console DisconnectDevice cut; the relay ends
 	// the session's TURN allocations with it.
 	OnSessionEnd func(sid string)
+	// Lifecycle, when set, is told how control-plane consoles' connections end (lifecycle.go).
+	Lifecycle SessionLifecycle
+	// ConsoleBudget bounds what one console session may send (budget.go); zero: defaults.
+	ConsoleBudget ConsoleBudget
 }
 
 // SessionGate is the control plane's say over console connections.
@@ -86,6 +90,8 @@ type Server struct {
 	node    string // tells this server's bus notices from other nodes'
 
 	origins origins // browser origins allowed to open a WebSocket
+
+	budgets *budgets // per console session, this node
 
 	mu       sync.Mutex
 	consoles map[string]*liveConn // sid → the live console connection
@@ -118,6 +124,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, ctx: ctx, cancel: cancel, origins: allowed, node: auth.NewID("n_"),
 		consoles: make(map[string]*liveConn),
 		agents:   make(map[string]*liveConn),
+		budgets:  newBudgets(cfg.ConsoleBudget, nil),
 	}
 	s.wg.Go(s.watchDisconnects)
 	s.wg.Go(func() { s.watchControl(sessionEndTopic, "session ends", s.applySessionEnd) })

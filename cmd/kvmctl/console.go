@@ -79,7 +79,11 @@ func (a *app) consoleGet(ctx context.Context, args []string) error {
 	}
 	t := newTable(a.stdout, "SESSION", "DESIRED", "CURRENT", "REASON", "PRINCIPAL", "CREATED", "EXPIRES", "LAST ACTIVITY")
 	for _, s := range sessions {
-		t.row(s.ID, s.Desired, s.Current, s.Reason, s.Principal.String(), ts(s.CreatedAt), ts(s.ExpiresAt), tsp(s.LastActivity))
+		who := s.Principal.String()
+		if name := s.PrincipalName.String(); name != "" {
+			who = name // an email or a key's name says more than "user:<uuid>"
+		}
+		t.row(s.ID, s.Desired, s.Current, s.Reason, who, ts(s.CreatedAt), ts(s.ExpiresAt), tsp(s.LastActivity))
 	}
 	return t.flush()
 }

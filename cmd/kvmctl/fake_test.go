@@ -60,7 +60,7 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	f.sessions["d0000000-0000-4000-8000-000000000001"] = []map[string]any{
 		{"id": "s2", "device_id": "d0000000-0000-4000-8000-000000000001", "principal": "user:u1", "desired": "ACTIVE", "current": "ACTIVE",
 			"reason": "", "created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires},
-		{"id": "s1", "device_id": "d0000000-0000-4000-8000-000000000001", "principal": "user:u1", "desired": "STOPPED", "current": "ERROR",
+		{"id": "s1", "device_id": "d0000000-0000-4000-8000-000000000001", "principal": "user:u1", "principal_name": "vera@acme.example", "desired": "STOPPED", "current": "ERROR",
 			"reason": "agent went away", "created_at": tCreated, "updated_at": tCreated, "expires_at": tCreated},
 	}
 	for i := 1; i <= 5; i++ {

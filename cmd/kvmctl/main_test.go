@@ -308,6 +308,7 @@ func TestConsole(t *testing.T) {
 	r = withKey(t, f, "console", "get", "web1", "--all", "-o", "table")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "agent went away")
+	assert.Regexp(t, `(?m)^s1\s+STOPPED\s+ERROR\s+agent went away\s+vera@acme\.example\s`, r.stdout, "the person by name when the relay names them")
 
 	r = withKey(t, f, "console", "get", "web1", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)

@@ -38,6 +38,7 @@ type serveFlags struct {
 	turnMaxBPS                                      int64
 	maxConnsPerAddress, fdReserve                   int
 	firstByteTimeout                                time.Duration
+	consoleReconnectGrace                           time.Duration
 	oidc                                            oidcFlags
 	trustedProxies                                  string
 
@@ -78,6 +79,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.turnTLSName, "turn-tls-name", "", "host name in turns: URLs, matching the certificate (default: --turn-public-ip)")
 	fs.IntVar(&f.turnUDPSockets, "turn-udp-sockets", 0, "UDP sockets on the TURN port (SO_REUSEPORT; default one per CPU)")
 	fs.StringVar(&f.turnAdvertise, "turn-advertise", "", "TURN transports handed to peers: any of udp,tcp,tls (default all that listen)")
+	fs.DurationVar(&f.consoleReconnectGrace, "console-reconnect-grace", 45*time.Second, "how long a console session stays open after its console's connection was lost without Disconnect (a closed tab, a network change), waiting for it to reconnect")
 	f.oidc.register(fs)
 }
 
@@ -93,7 +95,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile, ConsoleReconnectGrace: f.consoleReconnectGrace,
 		Conns: relay.ConnLimits{MaxPerAddress: f.maxConnsPerAddress, Reserve: f.fdReserve, FirstByteTimeout: f.firstByteTimeout}}
 	oidc, err := f.oidc.config()
 	if err != nil {

@@ -41,7 +41,7 @@ func main() {
 	case "demo":
 		err = runDemo(ctx, os.Args[2:])
 	case "token":
-		err = runToken(os.Args[2:])
+		err = runToken(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	case "migrate":
 		err = runMigrate(ctx, os.Args[2:])
 	case "admin":

@@ -11,6 +11,10 @@ const (
 	KindUser   = "user"
 	KindAPIKey = "apikey"
 	KindOIDC   = "oidc"
+	// KindRelay is whoever holds the relay's data directory (its signing key), as in sessions
+	// that `kvmrelay token console` starts: "relay:<name>". Nothing in the control plane
+	// grants or removes that, so its rights are not re-derived (ErrNotStored).
+	KindRelay = "relay"
 )
 
 // Principal is who is making a request, as Authenticate established it.

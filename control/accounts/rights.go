@@ -76,7 +76,7 @@ func Current(ctx context.Context, tx store.Tx, name string) (Principal, error) {
 			}
 		}
 		return Principal{}, removed("the API key that opened this console no longer exists")
-	case KindOIDC:
+	case KindOIDC, KindRelay:
 		return Principal{}, fmt.Errorf("%s: %w", name, ErrNotStored)
 	}
 	return Principal{}, removed("the console was opened by %q, which is not a principal of this organization", name)

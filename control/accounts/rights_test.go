@@ -51,6 +51,7 @@ func TestMayHoldConsole(t *testing.T) {
 		{"unknown key", "apikey:" + store.NewID(), "the API key that opened this console no longer exists", false},
 		{"not a principal", "device:" + store.NewID(), `the console was opened by "device:`, false},
 		{"OIDC subject", "oidc:alice", "", true},
+		{"the relay's operator (kvmrelay token console)", "relay:ops", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.NoError(t, e.store.Read(ctx, org.ID, func(tx store.Tx) error {

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
@@ -46,9 +47,17 @@ func (a *API) listSessions(c *fiber.Ctx) error {
 		if _, err := a.deviceInScope(ctx, tx, p, c.Params("id")); err != nil {
 			return err
 		}
-		ss, err := tx.SessionsForDevice(ctx, c.Params("id"), limit)
+		var ss []store.ConsoleSession
+		var err error
+		if c.QueryBool("live") {
+			// Every open session, however many: what the dashboard shows and may stop.
+			ss, err = liveSessionsOf(ctx, tx, c.Params("id"))
+		} else {
+			ss, err = tx.SessionsForDevice(ctx, c.Params("id"), limit)
+		}
+		names := sessions.NewNames(tx)
 		for _, s := range ss {
-			out.Sessions = append(out.Sessions, session(s))
+			out.Sessions = append(out.Sessions, namedSession(ctx, tx, names, s))
 		}
 		return err
 	})
@@ -74,11 +83,17 @@ func (a *API) sessionFor(c *fiber.Ctx, p accounts.Principal, id string) (store.C
 }
 
 func (a *API) getSession(c *fiber.Ctx) error {
-	s, err := a.sessionFor(c, principalOf(c), c.Params("id"))
+	p := principalOf(c)
+	s, err := a.sessionFor(c, p, c.Params("id"))
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.JSON(session(s))
+	v := session(s)
+	_ = a.cfg.Store.Read(c.UserContext(), p.OrgID, func(tx store.Tx) error {
+		v = namedSession(c.UserContext(), tx, sessions.NewNames(tx), s)
+		return nil
+	})
+	return c.JSON(v)
 }
 
 // mayStop: the session's own principal, or anyone who manages devices.
@@ -95,7 +110,7 @@ func (a *API) stopSession(c *fiber.Ctx) error {
 	if !mayStop(p, s) {
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Only the session's owner or an admin may stop it.")
 	}
-	if _, err := a.cfg.Sessions.Stop(c.UserContext(), p.OrgID, s.ID, p.String(), "stopped by "+p.String()); err != nil {
+	if _, err := a.cfg.Sessions.Stop(c.UserContext(), p.OrgID, s.ID, p.String(), "stopped by "+a.actorName(c.UserContext(), p)); err != nil {
 		return a.failErr(c, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -116,7 +131,7 @@ func (a *API) stopDeviceSessions(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	n, err := a.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "stopped by "+p.String(),
+	n, err := a.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "stopped by "+a.actorName(ctx, p),
 		func(s store.ConsoleSession) bool { return mayStop(p, s) })
 	if err != nil {
 		return a.failErr(c, err)

@@ -44,6 +44,10 @@ type sessionView struct {
 	EndedAt      *time.Time         `json:"ended_at,omitempty"`
 	ExpiresAt    time.Time          `json:"expires_at"`
 	LastActivity *time.Time         `json:"last_activity,omitempty"`
+	// PrincipalName and DeviceName are what people recognize (email, API key name, device
+	// name); set where the handler resolved them (names.go).
+	PrincipalName string `json:"principal_name,omitempty"`
+	DeviceName    string `json:"device_name,omitempty"`
 }
 
 func session(s store.ConsoleSession) sessionView {

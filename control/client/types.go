@@ -75,18 +75,21 @@ const (
 
 // Session is a console session of a device.
 type Session struct {
-	ID           string     `json:"id"`
-	DeviceID     string     `json:"device_id"`
-	Principal    Text       `json:"principal"`
-	Desired      string     `json:"desired"`
-	Current      string     `json:"current"`
-	Reason       string     `json:"reason,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
-	StartedAt    *time.Time `json:"started_at,omitempty"`
-	EndedAt      *time.Time `json:"ended_at,omitempty"`
-	ExpiresAt    time.Time  `json:"expires_at"`
-	LastActivity *time.Time `json:"last_activity,omitempty"`
+	ID        string `json:"id"`
+	DeviceID  string `json:"device_id"`
+	Principal Text   `json:"principal"`
+	// PrincipalName is who holds the session as people know them (email, API key name);
+	// relays before it was added leave it empty.
+	PrincipalName Text       `json:"principal_name,omitempty"`
+	Desired       string     `json:"desired"`
+	Current       string     `json:"current"`
+	Reason        string     `json:"reason,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	EndedAt       *time.Time `json:"ended_at,omitempty"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	LastActivity  *time.Time `json:"last_activity,omitempty"`
 }
 
 // ConsoleStart is the answer of starting a console: the session and the URL that opens it.

@@ -2,10 +2,12 @@
 //
 // A session is created REQUESTED with desired ACTIVE when someone with console rights asks for
 // it; the console URL handed out carries a one-time login for exactly that session. The
-// console's signaling connection moves it to ACTIVE (Admit). Asking for STOPPED (DELETE, an
-// admin, a revoked device) sets desired; the reconciler moves current toward desired, ends
-// what hangs (a console URL never opened, a session past the organization's maximum duration,
-// a session without a connected console for longer than the idle timeout) and cuts the live
-// console. All state is in the store, so any relay node's reconciler can pick it up after a
+// console's signaling connection moves it to ACTIVE (Admit). The console's Disconnect (a
+// signaling bye) stops it at once, "closed by user" (Closed); a connection lost without one
+// starts the reconnect grace (Left, lifecycle.go). Asking for STOPPED (DELETE, an admin, a
+// revoked device) sets desired; the reconciler moves current toward desired, ends what hangs
+// (a console URL never opened, a session past the organization's maximum duration, a session
+// without a connected console for longer than the reconnect grace or the idle timeout) and
+// cuts the live console. All state is in the store, so any relay node's reconciler can pick it up after a
 // restart; transitions are compare-and-set, so nodes racing on one session agree.
 package sessions

@@ -38,6 +38,11 @@ type Config struct {
 	LinkTTL time.Duration
 	// Interval is how often the reconciler runs (default 5 s).
 	Interval time.Duration
+	// ReconnectGrace is how long an ACTIVE session may go without a connected console before
+	// it is stopped (default 45 s): long enough for the console to reconnect after a network
+	// change, short enough that a closed tab does not leave the session open. A connected
+	// console records activity every signaling session check, which must be well inside it.
+	ReconnectGrace time.Duration
 	// Disconnect cuts live consoles; may be set after New with SetDisconnector.
 	Disconnect Disconnector
 	Now        func() time.Time
@@ -61,6 +66,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
+	}
+	if cfg.ReconnectGrace <= 0 {
+		cfg.ReconnectGrace = DefaultReconnectGrace
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -47,7 +47,7 @@ type verdict struct {
 }
 
 // decide moves a live session toward its desired state, or ends it when it hangs.
-func decide(s store.ConsoleSession, org store.Organization, linkTTL time.Duration, now time.Time) (verdict, bool) {
+func decide(s store.ConsoleSession, org store.Organization, linkTTL, grace time.Duration, now time.Time) (verdict, bool) {
 	switch {
 	case s.Desired == store.SessionStopped:
 		return verdict{store.SessionStopped, "stop requested", store.AuditConsoleStop}, true
@@ -65,8 +65,13 @@ func decide(s store.ConsoleSession, org store.Organization, linkTTL time.Duratio
 		if s.LastActivity != nil {
 			last = *s.LastActivity
 		}
-		if idle > 0 && now.Sub(last) >= idle {
+		if idle > 0 && idle < grace && now.Sub(last) >= idle {
 			return verdict{store.SessionStopped, "idle timeout: no console connected", store.AuditConsoleTimeout}, true
+		}
+		if now.Sub(last) >= grace {
+			// The console went away without saying bye (a closed tab, a lost network) and did
+			// not come back within the grace a reconnect needs.
+			return verdict{store.SessionStopped, ReasonConsoleGone, store.AuditConsoleTimeout}, true
 		}
 	}
 	return verdict{}, false
@@ -89,7 +94,7 @@ func (m *Manager) Reconcile(ctx context.Context, orgID string) error {
 	}
 	now := m.now()
 	for _, s := range live {
-		v, ok := decide(s, org, m.cfg.LinkTTL, now)
+		v, ok := decide(s, org, m.cfg.LinkTTL, m.cfg.ReconnectGrace, now)
 		if !ok {
 			continue
 		}

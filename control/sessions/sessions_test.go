@@ -39,6 +39,7 @@ func (c *cuts) reason(sid string) string {
 }
 
 type fixture struct {
+	grace  time.Duration // the managers' ReconnectGrace
 	st     store.Store
 	iss    *auth.Issuer
 	clk    *testenv.Clock
@@ -51,7 +52,9 @@ type fixture struct {
 	bob string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureGrace(t, 10*time.Minute) }
+
+func newFixtureGrace(t *testing.T, grace time.Duration) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -67,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: "kvmrelay", Now: clk.Now})
 	require.NoError(t, err)
-	f := &fixture{st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}}
+	f := &fixture{grace: grace, st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}}
 	f.m = f.manager(t)
 	f.org, err = st.CreateOrganization(ctx, store.Organization{Name: "Acme", Slug: "acme",
 		Settings: store.OrgSettings{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour}})
@@ -94,7 +97,10 @@ func newFixture(t *testing.T) *fixture {
 
 // manager makes a manager on the fixture's store, as a restarted relay would.
 func (f *fixture) manager(t *testing.T) *Manager {
-	m, err := New(Config{Store: f.st, Issuer: f.iss, PublicURL: "https://relay.example", Disconnect: f.cut, Now: f.clk.Now, Interval: time.Hour})
+	// A reconnect grace longer than the organization's idle timeout leaves the idle timeout to
+	// decide, as the tests written for it expect; lifecycle_test.go sets a short one.
+	m, err := New(Config{Store: f.st, Issuer: f.iss, PublicURL: "https://relay.example", Disconnect: f.cut, Now: f.clk.Now, Interval: time.Hour,
+		ReconnectGrace: f.grace})
 	require.NoError(t, err)
 	return m
 }
@@ -263,25 +269,43 @@ func TestDecide(t *testing.T) {
 		org    store.Organization
 		want   store.SessionState
 		ok     bool
+		grace  time.Duration // 0: 2 h, out of the way of the idle timeout
+		reason string
 	}{
-		{"active and busy", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Minute) }, org, "", false},
-		{"active and idle", func(s *store.ConsoleSession) { s.LastActivity = ago(5 * time.Minute) }, org, store.SessionStopped, true},
-		{"idle timeout off", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Hour) }, store.Organization{}, "", false},
-		{"stop requested", func(s *store.ConsoleSession) { s.Desired = store.SessionStopped; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
-		{"expired", func(s *store.ConsoleSession) { s.ExpiresAt = now; s.LastActivity = ago(0) }, org, store.SessionStopped, true},
-		{"requested, link fresh", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-time.Minute) }, org, "", false},
+		{"active and busy", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Minute) }, org, "", false, 0, ""},
+		{"active and idle", func(s *store.ConsoleSession) { s.LastActivity = ago(5 * time.Minute) }, org, store.SessionStopped, true, 0, ""},
+		{"idle timeout off", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Hour) }, store.Organization{}, "", false, 0, ""},
+		{"stop requested", func(s *store.ConsoleSession) { s.Desired = store.SessionStopped; s.LastActivity = ago(0) }, org, store.SessionStopped, true, 0, ""},
+		{"expired", func(s *store.ConsoleSession) { s.ExpiresAt = now; s.LastActivity = ago(0) }, org, store.SessionStopped, true, 0, ""},
+		{"requested, link fresh", func(s *store.ConsoleSession) { s.Current = store.SessionRequested; s.CreatedAt = now.Add(-time.Minute) }, org, "", false, 0, ""},
 		{"requested, link expired", func(s *store.ConsoleSession) {
 			s.Current = store.SessionRequested
 			s.CreatedAt = now.Add(-10 * time.Minute)
-		}, org, store.SessionError, true},
+		}, org, store.SessionError, true, 0, ""},
+		{"console left, within the grace", func(s *store.ConsoleSession) { s.LastActivity = ago(44 * time.Second) }, store.Organization{}, "", false, 45 * time.Second, ""},
+		{"console left, grace over", func(s *store.ConsoleSession) { s.LastActivity = ago(45 * time.Second) }, store.Organization{}, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
+		{"grace shorter than the idle timeout", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Minute) }, org, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
+		{"idle timeout shorter than the grace", func(s *store.ConsoleSession) { s.LastActivity = ago(5 * time.Minute) }, org, store.SessionStopped, true, time.Hour, "idle timeout: no console connected"},
+		{"admitted, never checked, grace over", func(s *store.ConsoleSession) { s.CreatedAt = now.Add(-time.Minute) }, store.Organization{}, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
+		{"requested, link fresh, grace over", func(s *store.ConsoleSession) {
+			s.Current = store.SessionRequested
+			s.CreatedAt = now.Add(-5 * time.Minute)
+		}, org, "", false, 45 * time.Second, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base
 			tc.mutate(&s)
-			v, ok := decide(s, tc.org, 10*time.Minute, now)
+			grace := tc.grace
+			if grace == 0 {
+				grace = 2 * time.Hour
+			}
+			v, ok := decide(s, tc.org, 10*time.Minute, grace, now)
 			assert.Equal(t, tc.ok, ok)
 			assert.Equal(t, tc.want, v.to)
+			if tc.reason != "" {
+				assert.Equal(t, tc.reason, v.reason)
+			}
 		})
 	}
 }

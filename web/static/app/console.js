@@ -62,7 +62,12 @@ async function redeem(code) {
   if (!body || typeof body.token !== "string" || body.token === "") {
     throw new RedeemError("The relay answered with something this page does not understand.", false);
   }
-  return { token: body.token, device: deviceName(body.device), expiresAt: parseTime(body.expires_at) };
+  return {
+    token: body.token,
+    device: deviceName(body.device_name) ?? deviceName(body.device),
+    person: deviceName(body.principal_name),
+    expiresAt: parseTime(body.expires_at)
+  };
 }
 function saveToken(t) {
   try {
@@ -1560,6 +1565,7 @@ var Overlay = class {
   #retry = el("overlay-retry");
   #status = el("status-text");
   #device = el("device-name");
+  #person = el("person-name");
   #name = null;
   #view = { state: "starting" };
   #hasVideo = false;
@@ -1574,6 +1580,12 @@ var Overlay = class {
     this.#device.title = name;
     document.title = `${name} · kvmrelay console`;
     this.#render();
+  }
+  /** Whose session this is (email or API key name; text only). */
+  set person(name) {
+    this.#person.textContent = name;
+    this.#person.title = `Session of ${name}`;
+    this.#person.hidden = !name;
   }
   /** Whether the video is showing frames (the overlay steps aside when connected and live). */
   set hasVideo(v) {
@@ -1973,13 +1985,14 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
   saveToken(token);
   run(token, relayOnly);
 }
 function run(token, relayOnly) {
   deviceLabel = token.device ?? null;
   if (deviceLabel) overlay.device = deviceLabel;
+  if (token.person) overlay.person = token.person;
   session = new Session({
     token,
     relayOnly,
@@ -1994,12 +2007,13 @@ function run(token, relayOnly) {
         });
       },
       device: (name) => {
+        if (deviceLabel) return;
         deviceLabel = name;
         overlay.device = name;
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel };
+        token = { ...t, device: deviceLabel, person: token.person };
         saveToken(token);
       },
       error: (err) => {

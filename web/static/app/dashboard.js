@@ -216,6 +216,15 @@ var Api = class {
     const body = await this.#call("GET", `/devices/${seg(deviceID)}/sessions?limit=${limit}`);
     return Array.isArray(body?.sessions) ? body.sessions : [];
   }
+  /** Every open (not STOPPED or ERROR) session of a device, newest first. */
+  async liveSessions(deviceID) {
+    const body = await this.#call("GET", `/devices/${seg(deviceID)}/sessions?live=true`);
+    return Array.isArray(body?.sessions) ? body.sessions : [];
+  }
+  /** Stops one session. */
+  stopSession(id) {
+    return this.#call("DELETE", `/sessions/${seg(id)}`);
+  }
   /** Starts a console session: {session, console_url, console_url_expires_at}. */
   startSession(deviceID) {
     return this.#call("POST", `/devices/${seg(deviceID)}/sessions`);
@@ -589,21 +598,27 @@ function labels(obj) {
   if (!obj || typeof obj !== "object") return [];
   return Object.keys(obj).sort().map((k) => `${k}=${String(obj[k])}`);
 }
-var FINAL = /* @__PURE__ */ new Set(["STOPPED", "ERROR"]);
-function live(session) {
-  return !!session && !FINAL.has(session.current);
+function holder(session) {
+  const name = session?.principal_name;
+  return typeof name === "string" && name !== "" ? name : String(session?.principal ?? "someone");
 }
-function sessionSummary(sessions) {
-  const open = sessions.filter(live);
-  if (open.length > 0) {
-    const s = open[0];
-    const what = s.current === "ACTIVE" ? "Console connected" : s.current === "REQUESTED" ? "Console starting" : `Console ${String(s.current).toLowerCase()}`;
-    return { live: true, count: open.length, text: open.length > 1 ? `${what} (+${open.length - 1} more)` : what };
+function sessionLine(s, now = Date.now()) {
+  switch (s.current) {
+    case "ACTIVE":
+      return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
+    case "REQUESTED":
+      return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
+    default:
+      return `${String(s.current).toLowerCase()}: ${holder(s)}`;
   }
-  const last = sessions[0];
-  if (!last) return { live: false, count: 0, text: "No console yet" };
+}
+function sessionSummary(open, last, now = Date.now()) {
+  if (open.length > 0) {
+    return { live: true, count: open.length, open, text: open.length === 1 ? "1 console open" : `${open.length} consoles open` };
+  }
+  if (!last) return { live: false, count: 0, open: [], text: "No console yet" };
   const why = last.reason ? `: ${last.reason}` : "";
-  return { live: false, count: 0, text: `Last console ${last.current === "ERROR" ? "failed" : "ended"} ${ago(last.ended_at ?? last.updated_at)}${why}` };
+  return { live: false, count: 0, open: [], text: `Last console ${last.current === "ERROR" ? "failed" : "ended"} ${ago(last.ended_at ?? last.updated_at, now)}${why}` };
 }
 function matches(haystack, query) {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
@@ -648,18 +663,35 @@ function consoleCell(d, view, revoked) {
     aria: { label: `Open console of ${d.name}` },
     text: "Open console"
   });
-  const stop = view.canStop ? el("button", {
+  const stoppable = (s?.open ?? []).filter((x) => view.mayStop(x));
+  const stopAll = stoppable.length > 1 ? el("button", {
     class: "btn btn-small btn-danger",
-    attrs: { type: "button", disabled: !s?.live || view.busy },
-    data: { action: "stop" },
-    aria: { label: `Stop console sessions of ${d.name}` },
-    text: "Stop"
+    attrs: { type: "button", disabled: view.busy },
+    data: { action: "stop-all" },
+    aria: { label: `Stop all ${stoppable.length} console sessions of ${d.name}` },
+    text: `Stop all ${stoppable.length}`
   }) : null;
   return el(
     "div",
     { class: "console-cell" },
     el("span", { class: "session-state", data: { live: String(!!s?.live), field: "session" }, text: s ? s.text : "…" }),
-    el("div", { class: "console-actions" }, open, stop)
+    s?.open?.length ? el("ul", { class: "session-list", data: { field: "sessions" } }, ...s.open.map((x) => sessionItem(d, x, view))) : null,
+    el("div", { class: "console-actions" }, open, stopAll)
+  );
+}
+function sessionItem(d, s, view) {
+  const stop = view.mayStop(s) ? el("button", {
+    class: "btn btn-small btn-danger",
+    attrs: { type: "button", disabled: view.busy },
+    data: { action: "stop", sessionId: s.id },
+    aria: { label: `Stop the console session of ${holder(s)} on ${d.name}` },
+    text: "Stop"
+  }) : null;
+  return el(
+    "li",
+    { class: "session-item", data: { sessionId: s.id, state: s.current } },
+    el("span", { class: "session-line", attrs: { title: `session ${s.id}` }, text: sessionLine(s, view.now) }),
+    stop
   );
 }
 
@@ -720,6 +752,19 @@ var MATRIX = Object.freeze({
 });
 function can(role, action) {
   return Object.hasOwn(MATRIX, role) && MATRIX[role].has(action);
+}
+
+// static/js/dashboard/stopall.js
+function confirmStopAll(deviceName, lines) {
+  const dialog = byId("stop-all-dialog");
+  byId("stop-all-title").textContent = `Stop all ${lines.length} console sessions of ${deviceName}?`;
+  byId("stop-all-list").replaceChildren(...lines.map((text) => el("li", { text })));
+  byId("stop-all-confirm").textContent = `Stop all ${lines.length}`;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "stop"), { once: true });
+    dialog.showModal();
+  });
 }
 
 // static/js/dashboard/devices.js
@@ -800,7 +845,9 @@ var DevicesView = class {
     const worker = async () => {
       for (let d = queue.shift(); d && this.#me; d = queue.shift()) {
         try {
-          this.#summaries.set(d.id, sessionSummary(await this.#api.sessions(d.id)));
+          const open = await this.#api.liveSessions(d.id);
+          const last = open.length > 0 ? null : (await this.#api.sessions(d.id, 1))[0] ?? null;
+          this.#summaries.set(d.id, sessionSummary(open, last));
         } catch {
           this.#summaries.delete(d.id);
         }
@@ -844,8 +891,8 @@ var DevicesView = class {
         canOpen,
         openWhy,
         // The API stops the sessions this user started, or every one for those who manage
-        // devices: a role that can start none and manages none has nothing to stop.
-        canStop: canOpen || can(me2.role, "manage_devices"),
+        // devices.
+        mayStop: (x) => x.principal === `${me2.kind}:${me2.id}` || can(me2.role, "manage_devices"),
         busy: this.#busy.has(d.id),
         now
       })
@@ -863,8 +910,16 @@ var DevicesView = class {
       const pending = openConsole(this.#api, d.id);
       await this.#withBusy(d, pending, (s) => `Console of ${d.name} opened in a new tab (session ${s?.id ?? "?"}).`, "could not be opened");
     } else if (button.dataset.action === "stop") {
+      const s = this.#summaries.get(d.id)?.open.find((x) => x.id === button.dataset.sessionId);
+      if (!s) return;
+      const pending = this.#api.stopSession(s.id);
+      await this.#withBusy(d, pending, () => `Stopped 1 console session of ${d.name} (${holder(s)}).`, "could not be stopped");
+    } else if (button.dataset.action === "stop-all") {
+      const mine = (x) => x.principal === `${this.#me.kind}:${this.#me.id}` || can(this.#me.role, "manage_devices");
+      const listed = (this.#summaries.get(d.id)?.open ?? []).filter(mine);
+      if (!await confirmStopAll(d.name, listed.map((x) => sessionLine(x)))) return;
       const pending = this.#api.stopSessions(d.id);
-      await this.#withBusy(d, pending, (r) => stoppedText(d, r?.stopped ?? 0), "could not be stopped");
+      await this.#withBusy(d, pending, (r) => stoppedText(d, r?.stopped ?? 0, listed), "could not be stopped");
     }
   }
   async #withBusy(d, pending, done, failed) {
@@ -881,9 +936,10 @@ var DevicesView = class {
     await this.reload();
   }
 };
-function stoppedText(d, n) {
+function stoppedText(d, n, listed) {
   if (n === 0) return `No console of ${d.name} that you may stop was running.`;
-  return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}.`;
+  const who = [...new Set(listed.map(holder))].join(", ");
+  return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}${who ? ` (${who})` : ""}.`;
 }
 function searchText(d) {
   const c = capabilities(d.capabilities);
@@ -897,7 +953,7 @@ function focusKey() {
 function restoreFocus(key) {
   for (const row of document.querySelectorAll("tr[data-device-id]")) {
     if (row.dataset.deviceId !== key.id) continue;
-    row.querySelector(`button[data-action="${key.action === "stop" ? "stop" : "open"}"]`)?.focus({ preventScroll: true });
+    (row.querySelector(`button[data-action="${key.action}"]`) ?? row.querySelector('button[data-action="open"]'))?.focus({ preventScroll: true });
   }
 }
 

@@ -75,7 +75,14 @@ export async function redeem(code) {
   if (!body || typeof body.token !== "string" || body.token === "") {
     throw new RedeemError("The relay answered with something this page does not understand.", false);
   }
-  return { token: body.token, device: deviceName(body.device), expiresAt: parseTime(body.expires_at) };
+  // The names are for people (the toolbar); the device id is only a fallback for relays that
+  // do not send them.
+  return {
+    token: body.token,
+    device: deviceName(body.device_name) ?? deviceName(body.device),
+    person: deviceName(body.principal_name),
+    expiresAt: parseTime(body.expires_at),
+  };
 }
 
 /** Keeps the current token for a reload of this tab. */

@@ -234,7 +234,7 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
   saveToken(token);
   run(token, relayOnly);
 }
@@ -243,6 +243,7 @@ async function openLink(code, relayOnly) {
 function run(token, relayOnly) {
   deviceLabel = token.device ?? null;
   if (deviceLabel) overlay.device = deviceLabel;
+  if (token.person) overlay.person = token.person;
 
   session = new Session({
     token,
@@ -260,12 +261,14 @@ function run(token, relayOnly) {
         });
       },
       device: (name) => {
+        // The relay's welcome names the device by id; the name from the link wins.
+        if (deviceLabel) return;
         deviceLabel = name;
         overlay.device = name;
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel };
+        token = { ...t, device: deviceLabel, person: token.person };
         saveToken(token);
       },
       error: (err) => {

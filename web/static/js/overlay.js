@@ -11,6 +11,7 @@ export class Overlay {
   #retry = el("overlay-retry");
   #status = el("status-text");
   #device = el("device-name");
+  #person = el("person-name");
   #name = null;
   #view = { state: "starting" };
   #hasVideo = false;
@@ -27,6 +28,13 @@ export class Overlay {
     this.#device.title = name;
     document.title = `${name} · kvmrelay console`;
     this.#render();
+  }
+
+  /** Whose session this is (email or API key name; text only). */
+  set person(name) {
+    this.#person.textContent = name;
+    this.#person.title = `Session of ${name}`;
+    this.#person.hidden = !name;
   }
 
   /** Whether the video is showing frames (the overlay steps aside when connected and live). */

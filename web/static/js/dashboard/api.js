@@ -30,6 +30,17 @@ export class Api {
     return Array.isArray(body?.sessions) ? body.sessions : [];
   }
 
+  /** Every open (not STOPPED or ERROR) session of a device, newest first. */
+  async liveSessions(deviceID) {
+    const body = await this.#call("GET", `/devices/${seg(deviceID)}/sessions?live=true`);
+    return Array.isArray(body?.sessions) ? body.sessions : [];
+  }
+
+  /** Stops one session. */
+  stopSession(id) {
+    return this.#call("DELETE", `/sessions/${seg(id)}`);
+  }
+
   /** Starts a console session: {session, console_url, console_url_expires_at}. */
   startSession(deviceID) {
     return this.#call("POST", `/devices/${seg(deviceID)}/sessions`);

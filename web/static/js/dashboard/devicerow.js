@@ -1,11 +1,11 @@
 // One row of the device list. Names, labels, versions and capabilities come from admins and
 // agents: they are set as text only (dom.js), so markup in them stays visible characters.
 import { el } from "./dom.js";
-import { ago, capabilities, labels } from "./format.js";
+import { ago, capabilities, labels, holder, sessionLine } from "./format.js";
 
 /**
  * deviceRow(device, view): the <tr> for a device. view: {summary (sessionSummary), canOpen,
- * openWhy (why not, when !canOpen), canStop, busy, now}.
+ * openWhy (why not, when !canOpen), mayStop(session), busy, now}.
  */
 export function deviceRow(d, view) {
   const revoked = !!d.revoked_at;
@@ -46,19 +46,42 @@ function consoleCell(d, view, revoked) {
     aria: { label: `Open console of ${d.name}` },
     text: "Open console",
   });
-  const stop = view.canStop
-    ? el("button", {
-        class: "btn btn-small btn-danger",
-        attrs: { type: "button", disabled: !s?.live || view.busy },
-        data: { action: "stop" },
-        aria: { label: `Stop console sessions of ${d.name}` },
-        text: "Stop",
-      })
-    : null;
+  const stoppable = (s?.open ?? []).filter((x) => view.mayStop(x));
+  // Stop acts on what it says: each open session has its own; "Stop all N" only when there
+  // are several, and it asks first, listing them.
+  const stopAll =
+    stoppable.length > 1
+      ? el("button", {
+          class: "btn btn-small btn-danger",
+          attrs: { type: "button", disabled: view.busy },
+          data: { action: "stop-all" },
+          aria: { label: `Stop all ${stoppable.length} console sessions of ${d.name}` },
+          text: `Stop all ${stoppable.length}`,
+        })
+      : null;
   return el(
     "div",
     { class: "console-cell" },
     el("span", { class: "session-state", data: { live: String(!!s?.live), field: "session" }, text: s ? s.text : "…" }),
-    el("div", { class: "console-actions" }, open, stop),
+    s?.open?.length ? el("ul", { class: "session-list", data: { field: "sessions" } }, ...s.open.map((x) => sessionItem(d, x, view))) : null,
+    el("div", { class: "console-actions" }, open, stopAll),
+  );
+}
+
+function sessionItem(d, s, view) {
+  const stop = view.mayStop(s)
+    ? el("button", {
+        class: "btn btn-small btn-danger",
+        attrs: { type: "button", disabled: view.busy },
+        data: { action: "stop", sessionId: s.id },
+        aria: { label: `Stop the console session of ${holder(s)} on ${d.name}` },
+        text: "Stop",
+      })
+    : null;
+  return el(
+    "li",
+    { class: "session-item", data: { sessionId: s.id, state: s.current } },
+    el("span", { class: "session-line", attrs: { title: `session ${s.id}` }, text: sessionLine(s, view.now) }),
+    stop,
   );
 }

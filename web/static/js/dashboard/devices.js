@@ -2,10 +2,11 @@
 // stop consoles. Reloads itself while shown, so presence stays current.
 import { byId, say } from "./dom.js";
 import { deviceRow } from "./devicerow.js";
-import { sessionSummary, matches, labels, capabilities } from "./format.js";
+import { sessionSummary, sessionLine, holder, matches, labels, capabilities } from "./format.js";
 import { openConsole } from "./consoles.js";
 import { messageOf } from "./errors.js";
 import { can } from "./roles.js";
+import { confirmStopAll } from "./stopall.js";
 
 const RELOAD_MS = 10_000; // presence changes within the agents' 10 s heartbeat
 const SESSION_LOOKUPS = 50; // the console state is looked up for this many shown devices at most
@@ -89,7 +90,9 @@ export class DevicesView {
     const worker = async () => {
       for (let d = queue.shift(); d && this.#me; d = queue.shift()) {
         try {
-          this.#summaries.set(d.id, sessionSummary(await this.#api.sessions(d.id)));
+          const open = await this.#api.liveSessions(d.id);
+          const last = open.length > 0 ? null : ((await this.#api.sessions(d.id, 1))[0] ?? null);
+          this.#summaries.set(d.id, sessionSummary(open, last));
         } catch {
           this.#summaries.delete(d.id);
         }
@@ -137,8 +140,8 @@ export class DevicesView {
         canOpen,
         openWhy,
         // The API stops the sessions this user started, or every one for those who manage
-        // devices: a role that can start none and manages none has nothing to stop.
-        canStop: canOpen || can(me.role, "manage_devices"),
+        // devices.
+        mayStop: (x) => x.principal === `${me.kind}:${me.id}` || can(me.role, "manage_devices"),
         busy: this.#busy.has(d.id),
         now,
       }),
@@ -158,8 +161,16 @@ export class DevicesView {
       const pending = openConsole(this.#api, d.id);
       await this.#withBusy(d, pending, (s) => `Console of ${d.name} opened in a new tab (session ${s?.id ?? "?"}).`, "could not be opened");
     } else if (button.dataset.action === "stop") {
+      const s = this.#summaries.get(d.id)?.open.find((x) => x.id === button.dataset.sessionId);
+      if (!s) return;
+      const pending = this.#api.stopSession(s.id);
+      await this.#withBusy(d, pending, () => `Stopped 1 console session of ${d.name} (${holder(s)}).`, "could not be stopped");
+    } else if (button.dataset.action === "stop-all") {
+      const mine = (x) => x.principal === `${this.#me.kind}:${this.#me.id}` || can(this.#me.role, "manage_devices");
+      const listed = (this.#summaries.get(d.id)?.open ?? []).filter(mine);
+      if (!(await confirmStopAll(d.name, listed.map((x) => sessionLine(x))))) return;
       const pending = this.#api.stopSessions(d.id);
-      await this.#withBusy(d, pending, (r) => stoppedText(d, r?.stopped ?? 0), "could not be stopped");
+      await this.#withBusy(d, pending, (r) => stoppedText(d, r?.stopped ?? 0, listed), "could not be stopped");
     }
   }
 
@@ -178,9 +189,10 @@ export class DevicesView {
   }
 }
 
-function stoppedText(d, n) {
+function stoppedText(d, n, listed) {
   if (n === 0) return `No console of ${d.name} that you may stop was running.`;
-  return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}.`;
+  const who = [...new Set(listed.map(holder))].join(", ");
+  return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}${who ? ` (${who})` : ""}.`;
 }
 
 // What the filter searches: name, id, labels, version and capabilities.
@@ -201,6 +213,6 @@ function focusKey() {
 function restoreFocus(key) {
   for (const row of document.querySelectorAll("tr[data-device-id]")) {
     if (row.dataset.deviceId !== key.id) continue;
-    row.querySelector(`button[data-action="${key.action === "stop" ? "stop" : "open"}"]`)?.focus({ preventScroll: true });
+    (row.querySelector(`button[data-action="${key.action}"]`) ?? row.querySelector('button[data-action="open"]'))?.focus({ preventScroll: true });
   }
 }

@@ -40,18 +40,36 @@ export function live(session) {
   return !!session && !FINAL.has(session.current);
 }
 
-/** What a device's console is doing, from its recent sessions (newest first). */
-export function sessionSummary(sessions) {
-  const open = sessions.filter(live);
-  if (open.length > 0) {
-    const s = open[0];
-    const what = s.current === "ACTIVE" ? "Console connected" : s.current === "REQUESTED" ? "Console starting" : `Console ${String(s.current).toLowerCase()}`;
-    return { live: true, count: open.length, text: open.length > 1 ? `${what} (+${open.length - 1} more)` : what };
+/** Who holds a session, as people know them (email, API key name); the API resolves it. */
+export function holder(session) {
+  const name = session?.principal_name;
+  return typeof name === "string" && name !== "" ? name : String(session?.principal ?? "someone");
+}
+
+/** One open session in words: its state, who holds it and since when. */
+export function sessionLine(s, now = Date.now()) {
+  switch (s.current) {
+    case "ACTIVE":
+      return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
+    case "REQUESTED":
+      return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
+    default:
+      return `${String(s.current).toLowerCase()}: ${holder(s)}`;
   }
-  const last = sessions[0];
-  if (!last) return { live: false, count: 0, text: "No console yet" };
+}
+
+/**
+ * What a device's console is doing: open, every live session (newest first) from
+ * GET …/sessions?live=true; last, the newest session when none is open. The text says exactly
+ * what is open and by whom; it never folds sessions into "+n more".
+ */
+export function sessionSummary(open, last, now = Date.now()) {
+  if (open.length > 0) {
+    return { live: true, count: open.length, open, text: open.length === 1 ? "1 console open" : `${open.length} consoles open` };
+  }
+  if (!last) return { live: false, count: 0, open: [], text: "No console yet" };
   const why = last.reason ? `: ${last.reason}` : "";
-  return { live: false, count: 0, text: `Last console ${last.current === "ERROR" ? "failed" : "ended"} ${ago(last.ended_at ?? last.updated_at)}${why}` };
+  return { live: false, count: 0, open: [], text: `Last console ${last.current === "ERROR" ? "failed" : "ended"} ${ago(last.ended_at ?? last.updated_at, now)}${why}` };
 }
 
 /** Whether text matches a filter query (case-insensitive, every word somewhere). */

@@ -1,0 +1,72 @@
+package sessions
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+)
+
+// Names turns the principals sessions record ("user:<id>", "apikey:<id>", "oidc:<subject>",
+// "relay:<name>") into what people recognize — an email, an API key's name — for the API, the
+// console and the dashboard, which would otherwise show UUIDs. It reads within one store
+// transaction and remembers what it looked up.
+type Names struct {
+	tx    store.Tx
+	cache map[string]string
+	keys  map[string]string // API key id → name, loaded on first need
+}
+
+// NewNames makes a resolver reading through tx.
+func NewNames(tx store.Tx) *Names { return &Names{tx: tx, cache: map[string]string{}} }
+
+// Principal names principal; what it cannot resolve (a deleted user) stays as stored.
+func (n *Names) Principal(ctx context.Context, principal string) string {
+	if name, ok := n.cache[principal]; ok {
+		return name
+	}
+	name := principal
+	kind, id, _ := strings.Cut(principal, ":")
+	switch kind {
+	case "user":
+		if u, err := n.tx.User(ctx, id); err == nil && u.Email != "" {
+			name = u.Email
+		}
+	case "apikey":
+		if n.keys == nil {
+			n.keys = map[string]string{}
+			if ks, err := n.tx.APIKeys(ctx); err == nil {
+				for _, k := range ks {
+					n.keys[k.ID] = k.Name
+				}
+			}
+		}
+		if k, ok := n.keys[id]; ok {
+			name = "API key " + k
+		}
+	case "oidc":
+		name = id
+	case "relay":
+		name = id + " (kvmrelay token)"
+	}
+	n.cache[principal] = name
+	return name
+}
+
+// Describe names the device and the person of the session a console token names, for the
+// console's toolbar.
+func (m *Manager) Describe(ctx context.Context, tenant, sessionID string) (device, principal string, err error) {
+	err = m.cfg.Store.Read(ctx, tenant, func(tx store.Tx) error {
+		s, err := tx.Session(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		d, err := tx.Device(ctx, s.DeviceID)
+		if err != nil {
+			return err
+		}
+		device, principal = d.Name, NewNames(tx).Principal(ctx, s.Principal)
+		return nil
+	})
+	return device, principal, err
+}

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/client"
+	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
+	"github.com/kvmrelay/kvmrelay/relay"
+)
+
+// lifecycleGrace is the relay's reconnect grace in these tests: short, so a closed tab ends
+// its session within the test, long enough for a console's reconnect.
+const lifecycleGrace = 4 * time.Second
+
+// TestSessionLifecycleInBrowser is kvmrelay issue 12, item 7, in real Chromium: the console
+// names its device and person; its Disconnect button stops the session ("closed by user");
+// a closed tab stops it after the reconnect grace; the dashboard lists exactly the open
+// sessions with who holds them, its Stop stops exactly the one it is next to, and "Stop all"
+// asks first, listing them.
+func TestSessionLifecycleInBrowser(t *testing.T) {
+	s, tenants := newControlRelayWith(t, func(c *relay.Config) { c.ConsoleReconnectGrace = lifecycleGrace }, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack12-node3", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 30})
+	s.waitAgent(t)
+	ctx := testenv.Chromium(t)
+	probeCSP(t, ctx)
+
+	apiCtx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	start := func(api *client.Client) client.ConsoleStart {
+		t.Helper()
+		st, err := api.StartConsole(apiCtx, dev.ID)
+		require.NoError(t, err)
+		return st
+	}
+	state := func(sid string) client.Session {
+		t.Helper()
+		got, err := acme.api.Session(apiCtx, sid)
+		require.NoError(t, err)
+		return got
+	}
+	waitState := func(sid, want, reason string, within time.Duration, what string) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			got := state(sid)
+			return string(got.Current) == want && got.Reason == reason
+		}, within, 50*time.Millisecond, "%s: session %+v", what, state(sid))
+	}
+	// openTab opens a console link in a new tab of the browser and waits for video.
+	openTab := func(link string) (context.Context, context.CancelFunc) {
+		t.Helper()
+		tab, closeTab := chromedp.NewContext(ctx)
+		openConsole(t, tab, link)
+		return tab, closeTab
+	}
+
+	t.Run("toolbar names the device and the person; Disconnect stops the session", func(t *testing.T) {
+		st := start(acme.api)
+		tab, closeTab := openTab(st.ConsoleURL)
+		defer closeTab()
+		names, err := js[map[string]string](tab, `({device: document.getElementById("device-name").textContent,
+			person: document.getElementById("person-name").textContent, title: document.title})`)
+		require.NoError(t, err)
+		assert.Equal(t, "rack12-node3", names["device"])
+		assert.Equal(t, "owner@acme.example", names["person"])
+		assert.Equal(t, "rack12-node3 · kvmrelay console", names["title"])
+		assert.NotContains(t, names["device"]+names["person"], dev.ID)
+		shot(t, tab, "console-toolbar")
+
+		_, err = js[bool](tab, `(document.getElementById("btn-disconnect").click(), true)`)
+		require.NoError(t, err)
+		waitJS(t, tab, `window.kvm.state === "closed"`, 10*time.Second, "the console closed")
+		waitState(st.Session.ID, "STOPPED", sessions.ReasonClosedByUser, 10*time.Second, "Disconnect stops the session")
+	})
+
+	t.Run("a closed tab ends the session after the reconnect grace", func(t *testing.T) {
+		st := start(acme.api)
+		_, closeTab := openTab(st.ConsoleURL)
+		assert.Equal(t, "ACTIVE", string(state(st.Session.ID).Current))
+		closeTab() // the tab goes; no bye
+		// The grace, then the reconciler's next pass (every 5 s).
+		waitState(st.Session.ID, "STOPPED", sessions.ReasonConsoleGone, lifecycleGrace+20*time.Second, "the closed tab's session ends")
+	})
+
+	t.Run("the dashboard lists open sessions by person, and Stop stops exactly one", func(t *testing.T) {
+		created, err := acme.api.CreateAPIKey(apiCtx, client.NewAPIKey{Name: "ci-bot", Role: "operator"})
+		require.NoError(t, err)
+		bot, err := client.New(client.Config{Server: s.url, ConfigDir: t.TempDir(), APIKey: created.Key})
+		require.NoError(t, err)
+
+		mine := start(acme.api)
+		mineTab, closeMine := openTab(mine.ConsoleURL)
+		defer closeMine()
+		botSession := start(bot) // a link never opened: listed as such, by its key's name
+
+		dashboard(t, ctx, s.url+"/", "signin")
+		signIn(t, ctx, "acme", acme.email, webPassword)
+		row := rowSel(dev.ID)
+		waitJS(t, ctx, `document.querySelectorAll('`+row+` li[data-session-id]').length === 2`, 20*time.Second, "both open sessions listed")
+		lines, err := js[map[string]string](ctx, `Object.fromEntries([...document.querySelectorAll('`+row+` li[data-session-id]')].map((li) => [li.dataset.sessionId, li.textContent]))`)
+		require.NoError(t, err)
+		assert.Contains(t, lines[mine.Session.ID], "Connected: owner@acme.example")
+		assert.Contains(t, lines[botSession.Session.ID], "Link not opened yet: API key ci-bot")
+		summary, err := js[string](ctx, `document.querySelector('`+row+` [data-field="session"]').textContent`)
+		require.NoError(t, err)
+		assert.Equal(t, "2 consoles open", summary)
+		assert.NotContains(t, summary, "more")
+		shot(t, ctx, "dashboard-sessions")
+
+		// Stop next to the person's own session stops that one only.
+		click(t, ctx, row+` li[data-session-id="`+mine.Session.ID+`"] button[data-action="stop"]`)
+		waitJS(t, mineTab, `window.kvm.state === "closed"`, 15*time.Second, "the stopped console closed")
+		msg, err := js[string](mineTab, `document.getElementById("overlay-detail").textContent`)
+		require.NoError(t, err)
+		assert.Contains(t, msg, "stopped by owner@acme.example", "the console says who stopped it, by name")
+		waitState(mine.Session.ID, "STOPPED", "stopped by owner@acme.example", 10*time.Second, "the stopped session")
+		assert.Equal(t, "REQUESTED", string(state(botSession.Session.ID).Current), "the other session is untouched")
+		waitJS(t, ctx, `document.querySelectorAll('`+row+` li[data-session-id]').length === 1`, 20*time.Second, "one open session left")
+		notice, err := js[string](ctx, `document.getElementById("notice").textContent`)
+		require.NoError(t, err)
+		assert.Contains(t, notice, "Stopped 1 console session of rack12-node3 (owner@acme.example)")
+
+		// Several open: "Stop all N" asks first, listing each, and Cancel stops nothing.
+		third := start(acme.api)
+		_, err = js[bool](ctx, `(document.getElementById("device-reload").click(), true)`)
+		require.NoError(t, err)
+		waitJS(t, ctx, `document.querySelector('`+row+` button[data-action="stop-all"]')?.textContent === "Stop all 2"`, 20*time.Second, "Stop all 2")
+		click(t, ctx, row+` button[data-action="stop-all"]`)
+		waitJS(t, ctx, `document.getElementById("stop-all-dialog").open`, 5*time.Second, "the confirmation")
+		listed, err := js[[]string](ctx, `[...document.querySelectorAll("#stop-all-list li")].map((li) => li.textContent)`)
+		require.NoError(t, err)
+		require.Len(t, listed, 2)
+		assert.Contains(t, strings.Join(listed, "\n"), "API key ci-bot")
+		assert.Contains(t, strings.Join(listed, "\n"), "owner@acme.example")
+		shot(t, ctx, "dashboard-stop-all")
+		click(t, ctx, "#stop-all-cancel")
+		waitJS(t, ctx, `!document.getElementById("stop-all-dialog").open`, 5*time.Second, "the confirmation closed")
+		assert.Equal(t, "REQUESTED", string(state(third.Session.ID).Current), "Cancel stops nothing")
+
+		click(t, ctx, row+` button[data-action="stop-all"]`)
+		waitJS(t, ctx, `document.getElementById("stop-all-dialog").open`, 5*time.Second, "the confirmation again")
+		click(t, ctx, "#stop-all-confirm")
+		waitState(third.Session.ID, "STOPPED", "stopped by owner@acme.example", 10*time.Second, "stop all")
+		waitState(botSession.Session.ID, "STOPPED", "stopped by owner@acme.example", 10*time.Second, "stop all")
+		waitJS(t, ctx, `document.querySelector('`+row+` [data-field="session"]').dataset.live === "false"`, 20*time.Second, "nothing open")
+	})
+
+	violations, err := js[[]string](ctx, `window.__cspViolations ?? []`)
+	require.NoError(t, err)
+	assert.Empty(t, violations)
+}
