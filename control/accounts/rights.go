@@ -64,6 +64,14 @@ func Current(ctx context.Context, tx store.Tx, name string) (Principal, error) {
 		if err != nil {
 			return Principal{}, fmt.Errorf("accounts: read %s: %w", name, err)
 		}
+		// A user the organization's MFA requirement restricts to enrolling a factor holds
+		// no other right, a console included (the API refuses them everything else too).
+		if enrollOnly, err := mfaEnrollmentRequired(ctx, tx, u); err != nil {
+			return Principal{}, fmt.Errorf("accounts: read %s: %w", name, err)
+		} else if enrollOnly && !u.Disabled {
+			return Principal{}, removed("your organization now requires MFA and your account has none: turn it on " +
+				"(Account in the dashboard, or kvmctl mfa enable), then start a new console")
+		}
 		return userPrincipal(tx.OrgID(), u)
 	case KindAPIKey:
 		keys, err := tx.APIKeys(ctx)

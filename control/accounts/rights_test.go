@@ -110,3 +110,35 @@ func TestSetScope(t *testing.T) {
 		})
 	}
 }
+
+// TestMayHoldConsoleUnderMFARequirement: once the organization requires MFA, a member without
+// it loses the console right (the API already restricts them to enrolling); one with MFA keeps
+// it, and enrolling gives it back.
+func TestMayHoldConsoleUnderMFARequirement(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	org, owner := e.owner(t)
+	dev := store.Device{Name: "rack12-node3"}
+	vera := e.addUser(t, org.ID, "vera@acme.test", ownerPassword, store.RoleOperator, nil)
+	mayHold := func(p Principal) error {
+		var got error
+		require.NoError(t, e.store.Read(ctx, org.ID, func(tx store.Tx) error {
+			got = MayHoldConsole(ctx, tx, p.String(), dev)
+			return nil
+		}))
+		return got
+	}
+	require.NoError(t, mayHold(vera), "no requirement yet")
+
+	e.enroll(t, owner)
+	_, err := e.svc.UpdateOrgSettings(ctx, owner, SettingsChange{RequireMFA: ptr(true)})
+	require.NoError(t, err)
+	err = mayHold(vera)
+	var re *RightError
+	require.True(t, errors.As(err, &re), "%v", err)
+	assert.Contains(t, re.Reason, "requires MFA")
+	assert.NoError(t, mayHold(owner), "a member with MFA keeps the right")
+
+	e.enroll(t, vera)
+	assert.NoError(t, mayHold(vera), "enrolling gives it back")
+}

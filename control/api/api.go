@@ -107,7 +107,7 @@ func (a *API) Routes() []Route {
 		{Method: "POST", Path: mePasswordPath, Enrollment: true, handle: a.changePassword},
 
 		{Method: "GET", Path: "/org", Enrollment: true, handle: a.getOrg},
-		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, handle: a.patchSettings},
+		{Method: "PATCH", Path: "/org/settings", Action: accounts.ManageOrg, Narrows: true, handle: a.patchSettings},
 
 		{Method: "GET", Path: "/users", Action: accounts.ManageUsers, handle: a.listUsers},
 		{Method: "PATCH", Path: "/users/:id", Action: accounts.ManageUsers, Narrows: true, handle: a.patchUser},
