@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
@@ -69,22 +70,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) ([]
 		if u.TOTPConfirmed || u.TOTPSecret == "" {
 			return fmt.Errorf("%w: no TOTP enrollment in progress", ErrInvalid)
 		}
-		secret, err := s.totpSecret(u)
+		step, err := s.claimCodeAndReplaceRecovery(ctx, tx, u, code, now, codes, "TOTP code does not match")
 		if err != nil {
 			return err
 		}
-		step, ok := matchTOTP(secret, code, now, u.TOTPLastStep)
-		if !ok || !s.guard.claim(u.ID, step, now) {
-			return fmt.Errorf("%w: TOTP code does not match", ErrInvalid)
-		}
 		claimed = step
-		hashes := make([]string, len(codes))
-		for i, c := range codes {
-			hashes[i] = recoveryCodeHash(u.ID, normalizeRecoveryCode(c))
-		}
-		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
-			return err
-		}
 		u.TOTPConfirmed, u.TOTPLastStep = true, step
 		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
@@ -186,22 +176,12 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, code
 		if !u.TOTPConfirmed {
 			return fmt.Errorf("%w: TOTP is not on; enable it first", ErrInvalid)
 		}
-		secret, err := s.totpSecret(u)
+		step, err := s.claimCodeAndReplaceRecovery(ctx, tx, u, code, now, codes,
+			"TOTP code does not match (a current code from the authenticator app is needed)")
 		if err != nil {
 			return err
 		}
-		step, ok := matchTOTP(secret, code, now, u.TOTPLastStep)
-		if !ok || !s.guard.claim(u.ID, step, now) {
-			return fmt.Errorf("%w: TOTP code does not match (a current code from the authenticator app is needed)", ErrInvalid)
-		}
 		claimed = step
-		hashes := make([]string, len(codes))
-		for i, c := range codes {
-			hashes[i] = recoveryCodeHash(u.ID, normalizeRecoveryCode(c))
-		}
-		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
-			return err
-		}
 		u.TOTPLastStep = step
 		if err := s.updateUser(ctx, tx, u); err != nil {
 			return err
@@ -219,4 +199,26 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal, code
 	}
 	s.log.Info("recovery codes regenerated", "org", p.OrgID, "user", p.ID)
 	return codes, nil
+}
+
+// claimCodeAndReplaceRecovery checks code against u's secret (each step claimed once, on any
+// attempt: no replay) and replaces u's recovery codes with codes, hashed; mismatch is the
+// ErrInvalid text for a code that does not match. It returns the step the code claimed.
+func (s *Service) claimCodeAndReplaceRecovery(ctx context.Context, tx store.Tx, u store.User, code string, now time.Time, codes []string, mismatch string) (int64, error) {
+	secret, err := s.totpSecret(u)
+	if err != nil {
+		return 0, err
+	}
+	step, ok := matchTOTP(secret, code, now, u.TOTPLastStep)
+	if !ok || !s.guard.claim(u.ID, step, now) {
+		return 0, fmt.Errorf("%w: %s", ErrInvalid, mismatch)
+	}
+	hashes := make([]string, len(codes))
+	for i, c := range codes {
+		hashes[i] = recoveryCodeHash(u.ID, normalizeRecoveryCode(c))
+	}
+	if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+		return 0, err
+	}
+	return step, nil
 }
