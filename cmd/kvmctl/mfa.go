@@ -96,19 +96,9 @@ func (a *app) printRecoveryCodes(codes []string) {
 }
 
 func (a *app) mfaDisable(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("mfa disable", "[--code CODE]")
-	flagCode := fs.String("code", "", "a current code from the authenticator app, or an unused recovery code (default: asked for, or read from a pipe)")
-	if _, err := a.parse(fs, args); err != nil {
-		return err
-	}
-	c, me, err := a.mfaUser(ctx)
-	if err != nil {
-		return err
-	}
-	if !me.MFAEnabled {
-		return &exitError{code: client.ExitConflict, msg: "MFA is not on for " + client.Sanitize(me.Email) + "; nothing to disable"}
-	}
-	code, err := a.code(ctx, *flagCode, "Code from your authenticator app (or a recovery code): ")
+	c, me, code, err := a.mfaCodeStep(ctx, args, "mfa disable",
+		"a current code from the authenticator app, or an unused recovery code (default: asked for, or read from a pipe)",
+		"; nothing to disable", "Code from your authenticator app (or a recovery code): ")
 	if err != nil {
 		return err
 	}
@@ -120,19 +110,9 @@ func (a *app) mfaDisable(ctx context.Context, args []string) error {
 }
 
 func (a *app) mfaRecoveryCodes(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("mfa recovery-codes", "[--code CODE]")
-	flagCode := fs.String("code", "", "a current code from the authenticator app (default: asked for, or read from a pipe)")
-	if _, err := a.parse(fs, args); err != nil {
-		return err
-	}
-	c, me, err := a.mfaUser(ctx)
-	if err != nil {
-		return err
-	}
-	if !me.MFAEnabled {
-		return &exitError{code: client.ExitConflict, msg: "MFA is not on for " + client.Sanitize(me.Email) + ": run kvmctl mfa enable"}
-	}
-	code, err := a.code(ctx, *flagCode, "Code from your authenticator app: ")
+	c, _, code, err := a.mfaCodeStep(ctx, args, "mfa recovery-codes",
+		"a current code from the authenticator app (default: asked for, or read from a pipe)",
+		": run kvmctl mfa enable", "Code from your authenticator app: ")
 	if err != nil {
 		return err
 	}
@@ -152,4 +132,27 @@ func withEnrollHint(err error) error {
 		return &exitError{code: client.ExitUnauthorized, msg: enrollHint}
 	}
 	return err
+}
+
+// mfaCodeStep is the start of the commands that need MFA on and a current code: parse
+// [--code CODE], check the user has MFA (else notOn follows "MFA is not on for EMAIL"), and
+// take the code from the flag, a pipe or a prompt.
+func (a *app) mfaCodeStep(ctx context.Context, args []string, name, codeHelp, notOn, prompt string) (*client.Client, client.Me, string, error) {
+	fs := a.cmdFlags(name, "[--code CODE]")
+	flagCode := fs.String("code", "", codeHelp)
+	if _, err := a.parse(fs, args); err != nil {
+		return nil, client.Me{}, "", err
+	}
+	c, me, err := a.mfaUser(ctx)
+	if err != nil {
+		return nil, client.Me{}, "", err
+	}
+	if !me.MFAEnabled {
+		return nil, client.Me{}, "", &exitError{code: client.ExitConflict, msg: "MFA is not on for " + client.Sanitize(me.Email) + notOn}
+	}
+	code, err := a.code(ctx, *flagCode, prompt)
+	if err != nil {
+		return nil, client.Me{}, "", err
+	}
+	return c, me, code, nil
 }
