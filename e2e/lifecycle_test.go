@@ -85,8 +85,16 @@ func TestSessionLifecycleInBrowser(t *testing.T) {
 	t.Run("a closed tab ends the session after the reconnect grace", func(t *testing.T) {
 		st := start(acme.api)
 		_, closeTab := openTab(st.ConsoleURL)
-		assert.Equal(t, "ACTIVE", string(state(st.Session.ID).Current))
+		now := state(st.Session.ID)
+		assert.Equal(t, "ACTIVE", string(now.Current))
+		require.NotNil(t, now.ConsoleConnected, "the relay says whether the console is connected")
+		assert.True(t, *now.ConsoleConnected)
 		closeTab() // the tab goes; no bye
+		// Within the grace the session is still open, and says its console is gone.
+		require.Eventually(t, func() bool {
+			s := state(st.Session.ID)
+			return s.Current == "ACTIVE" && s.ConsoleConnected != nil && !*s.ConsoleConnected
+		}, lifecycleGrace, 50*time.Millisecond, "an open session whose console left shows as not connected")
 		// The grace, then the reconciler's next pass (every 5 s).
 		waitState(st.Session.ID, "STOPPED", sessions.ReasonConsoleGone, lifecycleGrace+20*time.Second, "the closed tab's session ends")
 	})

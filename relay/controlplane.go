@@ -48,7 +48,8 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 func (cp *controlPlane) start(r *Relay) error {
 	var err error
 	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
-		Devices: deviceCutter{r.sig}, Denied: r.denied, Logger: r.log.With("component", "api")})
+		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry},
+		Logger: r.log.With("component", "api")})
 	if err != nil {
 		return fmt.Errorf("relay: api: %w", err)
 	}
@@ -73,6 +74,18 @@ type deviceCutter struct{ sig *signaling.Server }
 func (d deviceCutter) DisconnectDevice(ctx context.Context, deviceID string) error {
 	_, err := d.sig.DisconnectDevice(ctx, deviceID, "device revoked")
 	return err
+}
+
+// consolePresence answers from signaling's registry, which holds every connected console of
+// the deployment (in process, or in Redis across nodes).
+type consolePresence struct{ reg signaling.Registry }
+
+func (p consolePresence) ConsoleConnected(ctx context.Context, sid string) (bool, error) {
+	_, err := p.reg.Session(ctx, sid)
+	if errors.Is(err, signaling.ErrUnknownSession) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // sessionGate is the session manager as signaling's SessionGate: a definite end (stopped,

@@ -34,8 +34,18 @@ type Config struct {
 	// Denied audits refused requests (403, cross-tenant or out-of-scope 404) within a budget
 	// per principal; the relay shares one with signaling. Nil: the API makes its own.
 	Denied *denied.Auditor
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Presence tells whether an active session's console is connected right now, on any node;
+	// nil leaves console_connected out of session answers.
+	Presence ConsolePresence
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// ConsolePresence tells whether a console session's console is connected right now, on any
+// relay node (signaling's registry of live consoles). An active session whose console is not
+// connected is waiting, within the reconnect grace, for it to come back.
+type ConsolePresence interface {
+	ConsoleConnected(ctx context.Context, sid string) (bool, error)
 }
 
 // API serves /api/v1.

@@ -64,6 +64,7 @@ func (a *API) listSessions(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, err)
 	}
+	a.withPresence(ctx, out.Sessions)
 	return c.JSON(out)
 }
 
@@ -93,7 +94,9 @@ func (a *API) getSession(c *fiber.Ctx) error {
 		v = namedSession(c.UserContext(), tx, sessions.NewNames(tx), s)
 		return nil
 	})
-	return c.JSON(v)
+	one := []sessionView{v}
+	a.withPresence(c.UserContext(), one)
+	return c.JSON(one[0])
 }
 
 // mayStop: the session's own principal, or anyone who manages devices.

@@ -45,3 +45,22 @@ func liveSessionsOf(ctx context.Context, tx store.Tx, deviceID string) ([]store.
 	}
 	return out, nil
 }
+
+// withPresence fills in whether each active session's console is connected now. A presence
+// that cannot answer (Redis away) leaves the field out rather than guess.
+func (a *API) withPresence(ctx context.Context, vs []sessionView) {
+	if a.cfg.Presence == nil {
+		return
+	}
+	for i := range vs {
+		if vs[i].Current != store.SessionActive {
+			continue
+		}
+		connected, err := a.cfg.Presence.ConsoleConnected(ctx, vs[i].ID)
+		if err != nil {
+			a.log.Warn("console presence unknown", "sid", vs[i].ID, "err", err)
+			continue
+		}
+		vs[i].ConsoleConnected = &connected
+	}
+}

@@ -48,6 +48,9 @@ type sessionView struct {
 	// name); set where the handler resolved them (names.go).
 	PrincipalName string `json:"principal_name,omitempty"`
 	DeviceName    string `json:"device_name,omitempty"`
+	// ConsoleConnected, for ACTIVE sessions, says whether the console is connected now (false:
+	// it went away without Disconnect and the session waits out the reconnect grace).
+	ConsoleConnected *bool `json:"console_connected,omitempty"`
 }
 
 func session(s store.ConsoleSession) sessionView {

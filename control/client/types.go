@@ -90,6 +90,10 @@ type Session struct {
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
 	ExpiresAt     time.Time  `json:"expires_at"`
 	LastActivity  *time.Time `json:"last_activity,omitempty"`
+	// ConsoleConnected, for ACTIVE sessions, says whether the console is connected now (false:
+	// it went away without Disconnect and the session waits out the reconnect grace); nil when
+	// the relay does not say.
+	ConsoleConnected *bool `json:"console_connected,omitempty"`
 }
 
 // ConsoleStart is the answer of starting a console: the session and the URL that opens it.

@@ -605,6 +605,9 @@ function holder(session) {
 function sessionLine(s, now = Date.now()) {
   switch (s.current) {
     case "ACTIVE":
+      if (s.console_connected === false) {
+        return `Console gone: ${holder(s)}, ${ago(s.last_activity ?? s.started_at ?? s.created_at, now)}; closes unless it reconnects`;
+      }
       return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
     case "REQUESTED":
       return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;

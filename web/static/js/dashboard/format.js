@@ -50,6 +50,11 @@ export function holder(session) {
 export function sessionLine(s, now = Date.now()) {
   switch (s.current) {
     case "ACTIVE":
+      // console_connected false: the console went away without Disconnect (a closed tab, a
+      // network change); the session waits a short grace for it, then stops.
+      if (s.console_connected === false) {
+        return `Console gone: ${holder(s)}, ${ago(s.last_activity ?? s.started_at ?? s.created_at, now)}; closes unless it reconnects`;
+      }
       return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
     case "REQUESTED":
       return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
