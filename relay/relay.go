@@ -137,7 +137,7 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
 	undo = append(undo, func() { _ = r.ln.Close() })
-	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", cfg.Conns.MaxPerAddress)
+	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", r.conns.MaxPerAddress(), "first_byte_timeout", r.conns.FirstByteTimeout())
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,

@@ -107,6 +107,12 @@ func New(cfg Config) (*Guard, error) {
 	return g, nil
 }
 
+// MaxPerAddress is the cap per client address in effect (negative: none).
+func (g *Guard) MaxPerAddress() int { return g.cfg.MaxPerAddress }
+
+// FirstByteTimeout is how long a connection may stay silent after it was accepted.
+func (g *Guard) FirstByteTimeout() time.Duration { return g.cfg.FirstByteTimeout }
+
 // Budget is the number of connections the guarded listeners may hold together.
 func (g *Guard) Budget() int { return g.cfg.Budget }
 
