@@ -99,6 +99,22 @@ func TestSessionLifecycleInBrowser(t *testing.T) {
 		waitState(st.Session.ID, "STOPPED", sessions.ReasonConsoleGone, lifecycleGrace+20*time.Second, "the closed tab's session ends")
 	})
 
+	t.Run("a console back after its grace ran out says its session ended, and stops retrying", func(t *testing.T) {
+		st := start(acme.api)
+		tab, closeTab := openTab(st.ConsoleURL)
+		defer closeTab()
+		// The page goes away without Disconnect (the laptop slept, the tab navigated).
+		require.NoError(t, chromedp.Do(tab, chromedp.Navigate("about:blank")))
+		waitState(st.Session.ID, "STOPPED", sessions.ReasonConsoleGone, lifecycleGrace+20*time.Second, "the session of the console that left")
+		// Back: the console resumes with its stored token; the relay refuses the upgrade
+		// (which a browser sees only as 1006), and the console asks why instead of retrying.
+		require.NoError(t, chromedp.Do(tab, chromedp.Navigate(s.url+"/console/")))
+		waitJS(t, tab, `window.kvm && window.kvm.state === "closed"`, 20*time.Second, "the console says the session ended")
+		msg, err := js[string](tab, `document.getElementById("overlay-detail").textContent`)
+		require.NoError(t, err)
+		assert.Contains(t, msg, sessions.ReasonConsoleGone)
+	})
+
 	t.Run("the dashboard lists open sessions by person, and Stop stops exactly one", func(t *testing.T) {
 		created, err := acme.api.CreateAPIKey(apiCtx, client.NewAPIKey{Name: "ci-bot", Role: "operator"})
 		require.NoError(t, err)

@@ -71,6 +71,7 @@ func (r *Relay) newApp() *fiber.App {
 	}))
 
 	api := app.Group("/api/v1")
+	api.Get("/console/status", r.consoleStatus)
 	api.Post("/console/redeem", limiter.New(limiter.Config{
 		Max:        r.cfg.RedeemPerMinute,
 		Expiration: time.Minute,

@@ -11,6 +11,7 @@ function mark(name) {
 // static/js/auth.js
 var STORE_KEY = "kvmrelay.console";
 var REDEEM_URL = "/api/v1/console/redeem";
+var STATUS_URL = "/api/v1/console/status";
 function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
   return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") || params.has("reset") };
@@ -105,6 +106,18 @@ function parseTime(v) {
 function deviceName(device) {
   return typeof device === "string" && device !== "" ? device : null;
 }
+async function sessionStatus(token) {
+  try {
+    const res = await fetch(STATUS_URL, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+    if (!res.ok) return { live: true };
+    const body = await res.json();
+    if (body?.live === false) {
+      return { live: false, message: typeof body.message === "string" && body.message ? body.message : "This console session has ended." };
+    }
+  } catch {
+  }
+  return { live: true };
+}
 
 // static/js/signaling.js
 var PROTOCOL_VERSION = 1;
@@ -117,6 +130,8 @@ var Signaling = class {
   #ws;
   #sid = null;
   #closed = false;
+  #opened = false;
+  // the upgrade succeeded
   /**
    * Opens the socket. Browsers cannot set an Authorization header on a WebSocket, so the token
    * rides in the subprotocol list as "bearer.<jwt>" (the relay checks it before upgrading).
@@ -127,7 +142,10 @@ var Signaling = class {
   constructor({ url, token, onMessage, onClose }) {
     mark("ws-connecting");
     this.#ws = new WebSocket(url, [SUBPROTOCOL, `bearer.${token}`]);
-    this.#ws.onopen = () => mark("ws-open");
+    this.#ws.onopen = () => {
+      this.#opened = true;
+      mark("ws-open");
+    };
     this.#ws.onmessage = (ev) => {
       const { msg, problem } = parse(ev.data);
       if (problem) {
@@ -144,7 +162,7 @@ var Signaling = class {
     this.#ws.onclose = (ev) => {
       if (this.#closed) return;
       this.#closed = true;
-      onClose(ev.reason || "the connection to the relay was lost", false);
+      onClose(ev.reason || "the connection to the relay was lost", false, this.#opened);
     };
   }
   /** Sends one message of the session; false when the socket is not open. */
@@ -359,7 +377,11 @@ var Session = class {
       url: consoleSocketURL(),
       token: this.#token.token,
       onMessage: (type, data) => this.#message(type, data),
-      onClose: (reason, fatal) => fatal ? this.#fail(reason) : this.#retry(reason)
+      onClose: (reason, fatal, opened) => {
+        if (fatal) this.#fail(reason);
+        else if (opened) this.#retry(reason);
+        else this.#retryUnlessEnded(reason);
+      }
     });
   }
   #message(type, data) {
@@ -490,6 +512,21 @@ var Session = class {
     clearTimeout(this.#graceTimer);
     this.#closePeer();
     this.#setState("waiting-agent");
+  }
+  /**
+   * The upgrade failed: the relay may have refused it because the session ended while this
+   * console was away (its reconnect grace ran out, someone stopped it). Ask, and say so
+   * instead of retrying a session that is over.
+   */
+  async #retryUnlessEnded(reason) {
+    const ws = this.#ws;
+    const status = await sessionStatus(this.#token.token);
+    if (this.#ws !== ws || this.#state === "failed" || this.#state === "closed") return;
+    if (status.live === false) {
+      this.#error({ code: "session-ended", message: status.message });
+      return;
+    }
+    this.#retry(reason);
   }
   #retry(reason) {
     if (this.#state === "failed" || this.#state === "closed") return;

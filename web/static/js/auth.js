@@ -9,6 +9,7 @@
 // dropped when the session ends. localStorage (shared by all tabs, kept forever) would not be.
 const STORE_KEY = "kvmrelay.console";
 const REDEEM_URL = "/api/v1/console/redeem";
+const STATUS_URL = "/api/v1/console/status";
 
 /** The parameters of the URL fragment: code (one-time login), relay=1 (TURN only), and
  * whether it is an invitation or a password reset (invite=…, reset=…: the dashboard's). */
@@ -133,4 +134,23 @@ export function parseTime(v) {
  * is hostile: callers only ever put it in textContent. */
 export function deviceName(device) {
   return typeof device === "string" && device !== "" ? device : null;
+}
+
+/**
+ * Asks the relay whether the session of token can still be joined, after its WebSocket
+ * upgrade failed (a browser cannot see a 403). Resolves {live, message}; live true when the
+ * relay cannot say (network, outage), so the caller keeps retrying.
+ */
+export async function sessionStatus(token) {
+  try {
+    const res = await fetch(STATUS_URL, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+    if (!res.ok) return { live: true };
+    const body = await res.json();
+    if (body?.live === false) {
+      return { live: false, message: typeof body.message === "string" && body.message ? body.message : "This console session has ended." };
+    }
+  } catch {
+    // The relay is unreachable: the retry loop handles that.
+  }
+  return { live: true };
 }

@@ -11,7 +11,7 @@
 import { mark } from "./marks.js";
 import { Signaling, consoleSocketURL } from "./signaling.js";
 import { Peer, decodableCodecs } from "./peer.js";
-import { expired, parseTime, deviceName } from "./auth.js";
+import { expired, parseTime, deviceName, sessionStatus } from "./auth.js";
 
 const MAX_ATTEMPTS = 10;
 const BACKOFF_BASE_MS = 500;
@@ -95,7 +95,11 @@ export class Session {
       url: consoleSocketURL(),
       token: this.#token.token,
       onMessage: (type, data) => this.#message(type, data),
-      onClose: (reason, fatal) => (fatal ? this.#fail(reason) : this.#retry(reason)),
+      onClose: (reason, fatal, opened) => {
+        if (fatal) this.#fail(reason);
+        else if (opened) this.#retry(reason);
+        else this.#retryUnlessEnded(reason);
+      },
     });
   }
 
@@ -241,6 +245,23 @@ export class Session {
     clearTimeout(this.#graceTimer);
     this.#closePeer();
     this.#setState("waiting-agent");
+  }
+
+  /**
+   * The upgrade failed: the relay may have refused it because the session ended while this
+   * console was away (its reconnect grace ran out, someone stopped it). Ask, and say so
+   * instead of retrying a session that is over.
+   */
+  async #retryUnlessEnded(reason) {
+    const ws = this.#ws;
+    const status = await sessionStatus(this.#token.token);
+    if (this.#ws !== ws || this.#state === "failed" || this.#state === "closed") return;
+    if (status.live === false) {
+      // As a session-ended message on a live connection: final, say why.
+      this.#error({ code: "session-ended", message: status.message });
+      return;
+    }
+    this.#retry(reason);
   }
 
   #retry(reason) {

@@ -14,6 +14,7 @@ export class Signaling {
   #ws;
   #sid = null;
   #closed = false;
+  #opened = false; // the upgrade succeeded
 
   /**
    * Opens the socket. Browsers cannot set an Authorization header on a WebSocket, so the token
@@ -25,7 +26,10 @@ export class Signaling {
   constructor({ url, token, onMessage, onClose }) {
     mark("ws-connecting");
     this.#ws = new WebSocket(url, [SUBPROTOCOL, `bearer.${token}`]);
-    this.#ws.onopen = () => mark("ws-open");
+    this.#ws.onopen = () => {
+      this.#opened = true;
+      mark("ws-open");
+    };
     this.#ws.onmessage = (ev) => {
       const { msg, problem } = parse(ev.data);
       if (problem) {
@@ -43,8 +47,9 @@ export class Signaling {
     this.#ws.onclose = (ev) => {
       if (this.#closed) return;
       this.#closed = true;
-      // Browsers hide why an upgrade failed (401, 403, no route) behind code 1006.
-      onClose(ev.reason || "the connection to the relay was lost", false);
+      // Browsers hide why an upgrade failed (401, 403, no route) behind code 1006; opened
+      // false tells the caller the upgrade itself failed, so it can ask the relay why.
+      onClose(ev.reason || "the connection to the relay was lost", false, this.#opened);
     };
   }
 
