@@ -19,11 +19,14 @@ type tokensView struct {
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
 	// MFAEnrollmentRequired: the session may only enroll MFA (the organization requires it).
 	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
+	// DeviceToken (logins of clients other than the dashboard, which gets it as a cookie)
+	// vouches for this client at its next logins: send it back as device_token.
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 func tokens(t accounts.Tokens) tokensView {
 	return tokensView{TokenType: "Bearer", AccessToken: t.Access, AccessExpiresAt: t.AccessExpiresAt, RefreshToken: t.Refresh, RefreshExpiresAt: t.RefreshExpiresAt,
-		MFAEnrollmentRequired: t.MFAEnrollmentRequired}
+		MFAEnrollmentRequired: t.MFAEnrollmentRequired, DeviceToken: t.Device}
 }
 
 type loginRequest struct {
@@ -32,6 +35,9 @@ type loginRequest struct {
 	Password     string `json:"password"`
 	TOTP         string `json:"totp"`
 	RecoveryCode string `json:"recovery_code"`
+	// DeviceToken is what an earlier login of this client answered as device_token (kvmctl
+	// and other non-browser clients; the dashboard's browser sends the cookie instead).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 func (a *API) login(c *fiber.Ctx) error {
@@ -43,7 +49,7 @@ func (a *API) login(c *fiber.Ctx) error {
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `Send {"org","email","password"} (and "totp" when MFA is on).`)
 	}
 	t, err := a.cfg.Accounts.Login(c.UserContext(), accounts.LoginRequest{Org: req.Org, Email: req.Email, Password: req.Password,
-		TOTP: req.TOTP, RecoveryCode: req.RecoveryCode, ClientAddr: c.IP(), DeviceToken: c.Cookies(DeviceCookie)})
+		TOTP: req.TOTP, RecoveryCode: req.RecoveryCode, ClientAddr: c.IP(), DeviceToken: deviceToken(c, req)})
 	if err != nil {
 		return a.failErr(c, err)
 	}
@@ -51,6 +57,15 @@ func (a *API) login(c *fiber.Ctx) error {
 		setCookie(c, DeviceCookie, authPath(c), t.Device, time.Now().Add(accounts.DeviceTTL))
 	}
 	return answerTokens(c, t)
+}
+
+// deviceToken is the device token a login request shows: the dashboard's cookie, or for
+// other clients the one in the body.
+func deviceToken(c *fiber.Ctx, req loginRequest) string {
+	if v := c.Cookies(DeviceCookie); v != "" || webClient(c) {
+		return v
+	}
+	return req.DeviceToken
 }
 
 // DeviceCookie holds the device token a login hands out: the browser shows it at its next

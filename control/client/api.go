@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Login logs in with a password (and the second factor when req carries one). On success the
@@ -17,6 +18,10 @@ import (
 func (c *Client) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	if c.server == "" {
 		return Tokens{}, ErrNoServer
+	}
+	prev := c.Settings()
+	if req.DeviceToken == "" && prev.Server == c.server && strings.EqualFold(prev.Email, req.Email) {
+		req.DeviceToken = prev.DeviceToken
 	}
 	r, err := newRequest(http.MethodPost, "/auth/login", nil, req)
 	if err != nil {
@@ -29,7 +34,11 @@ func (c *Client) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	if t.AccessToken == "" || t.RefreshToken == "" {
 		return Tokens{}, errors.New("login: the server answered without tokens")
 	}
-	if err := c.remember(ctx, credentialsOf(c.server, t), Settings{Server: c.server, Org: req.Org, Email: req.Email}); err != nil {
+	st := Settings{Server: c.server, Org: req.Org, Email: req.Email, DeviceToken: t.DeviceToken}
+	if st.DeviceToken == "" {
+		st.DeviceToken = req.DeviceToken // the server kept the one shown
+	}
+	if err := c.remember(ctx, credentialsOf(c.server, t), st); err != nil {
 		return Tokens{}, fmt.Errorf("login: %w", err)
 	}
 	return t, nil

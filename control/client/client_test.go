@@ -69,7 +69,7 @@ func TestLoginStoresCredentialsAndSettings(t *testing.T) {
 	var s Settings
 	_, err = readJSON(filepath.Join(dir, SettingsFile), &s)
 	require.NoError(t, err)
-	assert.Equal(t, Settings{Server: f.srv.URL, Org: "acme", Email: "ops@acme.test"}, s)
+	assert.Equal(t, Settings{Server: f.srv.URL, Org: "acme", Email: "ops@acme.test", DeviceToken: "device-1"}, s)
 
 	// A later client needs no --server: config.json remembers it.
 	c2, err := New(Config{HTTPClient: f.srv.Client(), ConfigDir: dir, Now: f.clock})
@@ -543,4 +543,21 @@ func TestText(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"principal":null}`), &s))
 	assert.Equal(t, "", s.Principal.String())
 	assert.True(t, strings.HasPrefix(string(TextOf("x").raw), `"`))
+}
+
+// TestLoginShowsTheDeviceToken: kvmctl keeps the device token a login answered and shows it
+// at its next logins of the same user on the same server (a flood of wrong passwords at the
+// account from elsewhere then does not slow it down), across logout.
+func TestLoginShowsTheDeviceToken(t *testing.T) {
+	f := newFakeRelay(t)
+	dir := filepath.Join(t.TempDir(), "kvmctl")
+	c := newTestClient(t, f, dir)
+	ctx := context.Background()
+	_, err := c.Login(ctx, LoginRequest{Org: "acme", Email: "ops@acme.test", Password: "hunter2"})
+	require.NoError(t, err)
+	_, err = c.Logout(ctx)
+	require.NoError(t, err)
+	_, err = newTestClient(t, f, dir).Login(ctx, LoginRequest{Org: "acme", Email: "ops@acme.test", Password: "hunter2"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"", "device-1"}, f.shown)
 }

@@ -31,7 +31,8 @@ type fakeRelay struct {
 	unauth      int             // 401s answered to bearer tokens
 	devices     []Device
 	audit       []AuditEntry
-	auditAfters []int64 // after= of every audit request
+	shown       []string // the device_token of each successful login, in order
+	auditAfters []int64  // after= of every audit request
 	authSeen    []string
 }
 
@@ -130,7 +131,10 @@ func (f *fakeRelay) login(w http.ResponseWriter, r *http.Request) {
 		apiErr(w, http.StatusUnauthorized, CodeMFARequired, "enter the code from your authenticator app")
 		return
 	}
-	writeJSONAnswer(w, http.StatusOK, f.issue())
+	f.shown = append(f.shown, in.DeviceToken)
+	t := f.issue()
+	t.DeviceToken = fmt.Sprintf("device-%d", len(f.shown))
+	writeJSONAnswer(w, http.StatusOK, t)
 }
 
 func (f *fakeRelay) refreshToken(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,11 @@ type Settings struct {
 	Server string `json:"server,omitempty"`
 	Org    string `json:"org,omitempty"`
 	Email  string `json:"email,omitempty"`
+	// DeviceToken is what the server's last login of Email answered as device_token: shown at
+	// the next login, it tells the server this is a client the user signed in from before, so
+	// a flood of wrong passwords at the account from elsewhere does not slow kvmctl down. It
+	// outlives logout (it vouches for the machine, not a session); mode 0600 like the rest.
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // Credentials is credentials.json (mode 0600): a login's tokens, or an API key, and the server

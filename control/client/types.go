@@ -17,6 +17,8 @@ type Tokens struct {
 	// MFAEnrollmentRequired: the organization requires MFA and this user has none; the
 	// session can only enroll it (kvmctl mfa enable).
 	MFAEnrollmentRequired bool `json:"mfa_enrollment_required"`
+	// DeviceToken vouches for this client at its next logins (Settings.DeviceToken).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // LoginRequest is a password login; TOTP or RecoveryCode when the server asked for a second
@@ -27,6 +29,9 @@ type LoginRequest struct {
 	Password     string `json:"password"`
 	TOTP         string `json:"totp,omitempty"`
 	RecoveryCode string `json:"recovery_code,omitempty"`
+	// DeviceToken is filled in by Login from the settings when they are of the same server
+	// and email.
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // Me is the principal the credentials stand for.
