@@ -13,9 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/kvmrelay/kvmrelay/control/ca/keyproof"
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 )
 
 // The relay's device endpoints, under its base URL.
@@ -134,18 +134,14 @@ func (e *StatusError) Is(target error) bool {
 	return false
 }
 
-// printable keeps relay-supplied text to one line of printable characters, at most max bytes.
+// printable keeps relay-supplied text to one line of printable characters (safetext's rule,
+// the relay's own), at most max bytes, marked "…" when cut.
 func printable(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "…"
+	out := safetext.Clean(s, max)
+	if len(out) < len(safetext.Clean(s, len(s))) {
+		out += "…"
 	}
-	return s
+	return out
 }
 
 type enrollRequest struct {
