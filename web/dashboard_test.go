@@ -167,3 +167,52 @@ func TestDashboardSignInMFA(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardSignInAccountSlowed: wrong passwords from elsewhere slow the account down
+// (429 account-slowed); the page says so and offers the code step at once, and the password
+// with a current authenticator code signs in without waiting.
+func TestDashboardSignInAccountSlowed(t *testing.T) {
+	var mu sync.Mutex
+	var logins []map[string]string
+	url := serveDashboard(t, map[string]http.Handler{
+		"POST /api/v1/auth/login": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body map[string]string
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			mu.Lock()
+			logins = append(logins, body)
+			mu.Unlock()
+			if body["totp"] != "123456" {
+				w.Header().Set("Retry-After", "5")
+				writeJSON(w, http.StatusTooManyRequests, map[string]string{"code": "account-slowed", "message": "Many wrong passwords were tried at this account from elsewhere, so it is slowed down: wait 5s, or, if your account has two-factor authentication, sign in now with the code from your authenticator app."})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"token_type": "Bearer", "access_token": "access-1",
+				"access_expires_at": time.Now().Add(15 * time.Minute).UTC().Format(time.RFC3339)})
+		}),
+		"GET /api/v1/me": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"org_slug": "acme", "email": "ann@acme.example", "role": "owner", "kind": "user", "id": "u1"})
+		}),
+		"GET /api/v1/devices": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"devices": []any{}})
+		}),
+	})
+	ctx, _ := openBrowser(t)
+	navigateUntil(t, ctx, url+"/", `document.body.dataset.view === "signin"`)
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.ID("signin-org"), "acme"),
+		chromedp.SendKeys(chromedp.ID("signin-email"), "ann@acme.example"),
+		chromedp.SendKeys(chromedp.ID("signin-password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.ID("signin-submit")),
+	)
+	waitJS(t, ctx, `!document.getElementById("signin-mfa-step").hidden`, 10*time.Second)
+	assert.Contains(t, eval[string](t, ctx, `document.getElementById("signin-error").textContent`), "slowed down")
+	assert.False(t, eval[bool](t, ctx, `document.getElementById("signin-submit").disabled`), "the code can be sent at once")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("signin-code"), "123456"), chromedp.Click(chromedp.ID("signin-submit")))
+	waitJS(t, ctx, `document.body.dataset.view === "devices"`, 10*time.Second)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, logins, 2)
+	assert.Equal(t, "correct horse battery staple", logins[1]["password"], "the code goes with the password")
+	assert.Equal(t, "123456", logins[1]["totp"])
+}

@@ -60,6 +60,16 @@ func (a *app) login(ctx context.Context, args []string) error {
 	}
 	req := client.LoginRequest{Org: *org, Email: *email, Password: password}
 	tok, err := c.Login(ctx, req)
+	if client.IsAccountSlowed(err) {
+		// A flood from elsewhere slows the account; a current authenticator code gets in now.
+		fmt.Fprintf(a.stderr, "kvmctl: %v\n", err)
+		code, rerr := a.readLine(ctx, "Code from your authenticator app (empty to give up and wait): ")
+		if rerr != nil || strings.TrimSpace(code) == "" {
+			return err
+		}
+		req.TOTP = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
+		tok, err = c.Login(ctx, req)
+	}
 	if client.IsMFARequired(err) {
 		code, rerr := a.readLine(ctx, "Code from your authenticator app (or a recovery code): ")
 		if rerr != nil {

@@ -20,6 +20,7 @@ type fakeRelay struct {
 
 	mu       sync.Mutex
 	totp     string                      // login needs this code ("" none)
+	slowed   bool                        // the account is slowed by a flood: only the code gets in
 	fail     map[string]fakeError        // "METHOD /path" → forced error answer
 	requests []string                    // "METHOD /path body"
 	devices  []map[string]any            // as served
@@ -101,6 +102,9 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	route("POST /api/v1/auth/login", false, func(r *http.Request, in map[string]any) (int, any) {
 		if in["org"] != "acme" || in["email"] != "ops@acme.test" || in["password"] != " hunter2 " {
 			return 401, map[string]string{"code": "unauthorized", "message": "wrong organization, email or password"}
+		}
+		if f.slowed && in["totp"] != f.totp {
+			return 429, map[string]string{"code": "account-slowed", "message": "Many wrong passwords were tried at this account from elsewhere, so it is slowed down: wait 5s, or, if your account has two-factor authentication, sign in now with the code from your authenticator app."}
 		}
 		if f.totp != "" && in["totp"] != f.totp && in["recovery_code"] != "rec-overy" {
 			return 401, map[string]string{"code": "mfa-required", "message": "enter the code from your authenticator app"}

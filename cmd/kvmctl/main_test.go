@@ -137,6 +137,23 @@ func TestLoginWithTOTP(t *testing.T) {
 	assert.Contains(t, strings.Join(f.seen(), "\n"), `POST /api/v1/auth/logout {"refresh_token":"refresh-1"}`)
 }
 
+// TestLoginWhileTheAccountIsSlowed: a flood from elsewhere slows the account; kvmctl says so
+// and takes the authenticator code, which gets its user in at once; no code, no login.
+func TestLoginWhileTheAccountIsSlowed(t *testing.T) {
+	f := newFakeRelay(t)
+	f.totp, f.slowed = "123456", true
+	dir := filepath.Join(t.TempDir(), "cfg")
+	r := kvmctl(t, f, dir, " hunter2 \n\n", "login", "--org", "acme", "--email", "ops@acme.test")
+	assert.Equal(t, client.ExitRateLimited, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "slowed down")
+
+	r = kvmctl(t, f, dir, " hunter2 \n123 456\n", "login", "--org", "acme", "--email", "ops@acme.test")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "Code from your authenticator app (empty to give up and wait): ")
+	assert.Contains(t, r.stdout, "Logged in to "+f.srv.URL)
+	assert.Contains(t, f.seen()[len(f.seen())-2], `"totp":"123456"`)
+}
+
 func TestLoginFailures(t *testing.T) {
 	f := newFakeRelay(t)
 	f.totp = "123456"

@@ -41,6 +41,10 @@ var (
 // RateLimitError says how long to wait; it matches ErrRateLimited.
 type RateLimitError struct {
 	RetryAfter time.Duration
+	// Account: the account itself is slowed by wrong passwords from elsewhere (a flood from
+	// rotating addresses), not this client. Its user gets in at once with a current code
+	// from the authenticator app (or from a client it signed in from before).
+	Account bool
 }
 
 func (e *RateLimitError) Error() string {

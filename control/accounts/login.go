@@ -101,7 +101,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 	}
 
 	th := s.loginThrottle(slug, email, addr, req.DeviceToken, orgID, u.ID)
-	if wait, byClient := th.wait(s, u, known, now); wait > 0 {
+	wait, byClient := th.wait(s, u, known, now)
+	if wait > 0 && !byClient && known && s.codeVouches(u, req.TOTP, now) {
+		// The account is slowed by a flood of wrong passwords from elsewhere; a current code
+		// from the user's authenticator is a signal no flood has. The password is still
+		// checked below, and the code's step claimed only if it is right.
+		s.log.Info("login: account slowed by failures from elsewhere; a current authenticator code lets its user through",
+			"org", slug, "email", email, "addr", req.ClientAddr)
+		wait = 0
+	}
+	if wait > 0 {
 		// Audited when this client's own failures locked it (bounded per address by
 		// loginAddr); the account's slowdown under a flood from many addresses is only
 		// logged, so a flood cannot write the audit log at its own rate.
@@ -112,6 +121,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Tokens, error) {
 			s.log.Info("login rate limited", "by", "client", "org", slug, "email", email, "addr", req.ClientAddr)
 		default:
 			s.log.Info("login rate limited", "by", "account", "org", slug, "email", email, "addr", req.ClientAddr)
+		}
+		if !byClient {
+			// Said of every account so slowed, known or not, with MFA or not: the answer
+			// tells nothing about the account.
+			return Tokens{}, &RateLimitError{RetryAfter: max(wait, time.Second), Account: true}
 		}
 		return Tokens{}, rateLimited(wait)
 	}
@@ -649,4 +663,20 @@ func unverifiedIssuer(token string) string {
 		return ""
 	}
 	return c.Iss
+}
+
+// codeVouches reports whether totp is a current code of u's authenticator (not yet used):
+// then a login may skip the account's slowdown. A wrong or missing code changes nothing, so
+// the answer to a flood that sends codes is the same slowdown; guessing a code while guessing
+// the password is a million times slower than guessing the password.
+func (s *Service) codeVouches(u store.User, totp string, now time.Time) bool {
+	if !u.TOTPConfirmed || strings.TrimSpace(totp) == "" {
+		return false
+	}
+	secret, err := s.totpSecret(u)
+	if err != nil {
+		return false
+	}
+	_, ok := matchTOTP(secret, totp, now, u.TOTPLastStep)
+	return ok
 }

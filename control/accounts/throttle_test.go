@@ -187,3 +187,66 @@ func TestUnknownUserAuditBudget(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadCredentials)
 	assert.Len(t, auditsOf(e.audits(t, org.ID), store.AuditLoginFailed), 5, "the budget refills")
 }
+
+// TestAuthenticatorCodeSkipsTheAccountSlowdown: while a flood from rotating addresses slows
+// the account, its user signs in at once from a fresh address with the password and a
+// current authenticator code. A wrong code, or the right code with a wrong password, gets
+// the same slowdown as no code (the answer tells nothing), and a client's own lock still
+// holds.
+func TestAuthenticatorCodeSkipsTheAccountSlowdown(t *testing.T) {
+	e := newEnv(t, nil)
+	_, owner := e.owner(t)
+	secret, _ := e.enroll(t, owner)
+	login := func(password, code, addr string) error {
+		_, err := e.svc.Login(context.Background(), LoginRequest{Org: "acme", Email: "owner@acme.test", Password: password,
+			TOTP: code, ClientAddr: addr})
+		return err
+	}
+	// flood guesses once a second, each from a fresh address, until one is checked (and
+	// fails): the account is then slowed for the next few seconds.
+	next := 0
+	flood := func() {
+		t.Helper()
+		for ; ; next++ {
+			e.clock.Add(time.Second)
+			if err := login(fmt.Sprintf("guess %d", next), "", rotatingAddr(next)); errors.Is(err, ErrBadCredentials) {
+				next++
+				return
+			}
+		}
+	}
+	slowed := func(err error) bool {
+		var rl *RateLimitError
+		return errors.As(err, &rl) && rl.Account
+	}
+	e.clock.Add(30 * time.Second) // past the step enrolling used (a code works once)
+	for range 8 {
+		flood()
+	}
+	code := authenticator(t, secret, e.clock.Now())
+	wrong := fmt.Sprintf("%06d", (mustAtoi(t, code)+1)%1000000)
+	for _, tc := range []struct {
+		name, password, code string
+		addr                 string
+	}{
+		{"no code", ownerPassword, "", "203.0.113.50:1"},
+		{"a wrong code", ownerPassword, wrong, "203.0.113.51:1"},
+		{"a recovery-code-like string", ownerPassword, "abcd-efgh", "203.0.113.52:1"},
+	} {
+		err := login(tc.password, tc.code, tc.addr)
+		assert.True(t, slowed(err), "%s: the account's slowdown, as without a code (%v)", tc.name, err)
+	}
+	err := login("guess again", code, "203.0.113.53:1")
+	require.ErrorIs(t, err, ErrBadCredentials, "a right code with a wrong password is still a wrong password")
+	flood()
+	require.NoError(t, login(ownerPassword, authenticator(t, secret, e.clock.Now()), "203.0.113.54:1"),
+		"the password and a current code: straight in")
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	_, err := fmt.Sscanf(s, "%d", &n)
+	require.NoError(t, err)
+	return n
+}

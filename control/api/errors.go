@@ -27,7 +27,10 @@ const (
 	CodeNotFound     = "not-found"
 	CodeConflict     = "conflict"
 	CodeRateLimited  = "rate-limited"
-	CodeMFARequired  = "mfa-required"
+	// CodeAccountSlowed (429): wrong passwords from elsewhere slow the account down; a current
+	// authenticator code (totp) with the password signs its user in at once.
+	CodeAccountSlowed = "account-slowed"
+	CodeMFARequired   = "mfa-required"
 	// CodeMFAEnrollmentRequired: the organization requires MFA and this session's user has
 	// none; the session may only enroll it.
 	CodeMFAEnrollmentRequired = "mfa-enrollment-required"
@@ -50,6 +53,10 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	var rl *accounts.RateLimitError
 	var conflict *device.ConflictError
 	switch {
+	case errors.As(err, &rl) && rl.Account:
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
+		return fail(c, fiber.StatusTooManyRequests, CodeAccountSlowed, "Many wrong passwords were tried at this account from elsewhere, so it is slowed down: wait "+
+			rl.RetryAfter.Round(time.Second).String()+", or, if your account has two-factor authentication, sign in now with the code from your authenticator app.")
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
 		return fail(c, fiber.StatusTooManyRequests, CodeRateLimited, "Too many attempts; wait "+rl.RetryAfter.Round(time.Second).String()+" and try again.")

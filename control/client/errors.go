@@ -16,7 +16,10 @@ const (
 	CodeNotFound     = "not-found"
 	CodeConflict     = "conflict"
 	CodeRateLimited  = "rate-limited"
-	CodeMFARequired  = "mfa-required"
+	// CodeAccountSlowed: wrong passwords from elsewhere slow the account down; the password
+	// with a current authenticator code (LoginRequest.TOTP) signs its user in at once.
+	CodeAccountSlowed = "account-slowed"
+	CodeMFARequired   = "mfa-required"
 	// CodeMFAEnrollmentRequired: the organization requires MFA and the user has none yet.
 	CodeMFAEnrollmentRequired = "mfa-enrollment-required"
 	CodeInvalidToken          = "invalid-token"
@@ -56,6 +59,13 @@ func (e *APIError) Error() string {
 		fmt.Fprintf(&b, "; retry after %s", e.RetryAfter.Round(time.Second))
 	}
 	return b.String()
+}
+
+// IsAccountSlowed reports whether err is a login refused because a flood of wrong passwords
+// from elsewhere slows the account: a current authenticator code with the password gets in.
+func IsAccountSlowed(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == CodeAccountSlowed
 }
 
 // IsMFARequired reports whether err is the server asking for a TOTP or recovery code.

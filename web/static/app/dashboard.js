@@ -417,6 +417,11 @@ var SignInView = class {
       say(this.#error, "");
       return;
     }
+    if (err?.code === "account-slowed" && this.#mfaStep.hidden) {
+      this.#mfaMode();
+      say(this.#error, messageOf(err), "wait");
+      return;
+    }
     if (err?.rateLimited) {
       this.#wait(err);
       return;

@@ -97,6 +97,13 @@ export class SignInView {
       say(this.#error, "");
       return;
     }
+    if (err?.code === "account-slowed" && this.#mfaStep.hidden) {
+      // Wrong passwords from elsewhere slow the account down; a current authenticator code
+      // with the password gets its user in now. Offer the code; Back returns to the password.
+      this.#mfaMode();
+      say(this.#error, messageOf(err), "wait");
+      return;
+    }
     if (err?.rateLimited) {
       this.#wait(err);
       return;
