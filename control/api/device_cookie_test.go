@@ -20,18 +20,7 @@ import (
 // only); shown at a later login from another address, it lets the owner in while the account
 // refuses untrusted clients.
 func TestDeviceCookie(t *testing.T) {
-	e := newEnvWith(t, func(c *accounts.Config) {
-		c.RefreshGrace = -1
-		c.Limits.LoginPerAccount = accounts.Limit{Every: time.Hour, Burst: 1}
-	})
-	// app.Test connects from one address: this app takes each request's from a test header
-	// (the relay's takes it from internal/clientaddr the same way).
-	a, err := New(Config{Store: e.st, Accounts: e.acc, Sessions: e.mgr, Devices: e.cut})
-	require.NoError(t, err)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, ProxyHeader: "X-Test-Client"})
-	a.Mount(app.Group("/api/v1"))
-	_, _, err = e.acc.CreateOwner(context.Background(), "Acme", "acme", "owner@acme.example", ownerPassword)
-	require.NoError(t, err)
+	app := oneAttemptApp(t)
 
 	login := func(addr string, device *http.Cookie) *http.Response {
 		b, err := json.Marshal(loginRequest{Org: "acme", Email: "owner@acme.example", Password: ownerPassword})
@@ -74,16 +63,7 @@ func TestDeviceCookie(t *testing.T) {
 // the login answer and shows it in the body of its next login; the dashboard never sees it
 // in JSON (its scripts must not read it).
 func TestDeviceTokenInBody(t *testing.T) {
-	e := newEnvWith(t, func(c *accounts.Config) {
-		c.RefreshGrace = -1
-		c.Limits.LoginPerAccount = accounts.Limit{Every: time.Hour, Burst: 1}
-	})
-	a, err := New(Config{Store: e.st, Accounts: e.acc, Sessions: e.mgr, Devices: e.cut})
-	require.NoError(t, err)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, ProxyHeader: "X-Test-Client"})
-	a.Mount(app.Group("/api/v1"))
-	_, _, err = e.acc.CreateOwner(context.Background(), "Acme", "acme", "owner@acme.example", ownerPassword)
-	require.NoError(t, err)
+	app := oneAttemptApp(t)
 
 	login := func(addr, device string, web bool) (int, tokensView) {
 		b, err := json.Marshal(loginRequest{Org: "acme", Email: "owner@acme.example", Password: ownerPassword, DeviceToken: device})
@@ -117,4 +97,22 @@ func TestDeviceTokenInBody(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, status, "the dashboard shows the cookie, not a body token")
 	status, _ = login("203.0.113.8", first.DeviceToken, false)
 	assert.Equal(t, http.StatusOK, status, "the device token in the body lets kvmctl in")
+}
+
+// oneAttemptApp is the API for the owner of acme whose account allows one untrusted attempt
+// an hour. app.Test connects from one address: this app takes each request's from a test
+// header (the relay's takes it from internal/clientaddr the same way).
+func oneAttemptApp(t *testing.T) *fiber.App {
+	t.Helper()
+	e := newEnvWith(t, func(c *accounts.Config) {
+		c.RefreshGrace = -1
+		c.Limits.LoginPerAccount = accounts.Limit{Every: time.Hour, Burst: 1}
+	})
+	a, err := New(Config{Store: e.st, Accounts: e.acc, Sessions: e.mgr, Devices: e.cut})
+	require.NoError(t, err)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ProxyHeader: "X-Test-Client"})
+	a.Mount(app.Group("/api/v1"))
+	_, _, err = e.acc.CreateOwner(context.Background(), "Acme", "acme", "owner@acme.example", ownerPassword)
+	require.NoError(t, err)
+	return app
 }
