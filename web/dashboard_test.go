@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -126,12 +127,7 @@ func TestDashboardSignInMFA(t *testing.T) {
 	ctx, log := openBrowser(t)
 	navigateUntil(t, ctx, url+"/", `document.body.dataset.view === "signin"`)
 
-	do(t, ctx,
-		chromedp.SendKeys(chromedp.ID("signin-org"), "acme"),
-		chromedp.SendKeys(chromedp.ID("signin-email"), "ann@acme.example"),
-		chromedp.SendKeys(chromedp.ID("signin-password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.ID("signin-submit")),
-	)
+	signInAsAnn(t, ctx)
 	waitJS(t, ctx, `document.getElementById("signin-error").dataset.kind === "wait"`, 10*time.Second)
 	msg := eval[string](t, ctx, `document.getElementById("signin-error").textContent`)
 	assert.Contains(t, msg, "Too many sign-in attempts")
@@ -198,12 +194,7 @@ func TestDashboardSignInAccountSlowed(t *testing.T) {
 	})
 	ctx, _ := openBrowser(t)
 	navigateUntil(t, ctx, url+"/", `document.body.dataset.view === "signin"`)
-	do(t, ctx,
-		chromedp.SendKeys(chromedp.ID("signin-org"), "acme"),
-		chromedp.SendKeys(chromedp.ID("signin-email"), "ann@acme.example"),
-		chromedp.SendKeys(chromedp.ID("signin-password"), "correct horse battery staple"),
-		chromedp.Click(chromedp.ID("signin-submit")),
-	)
+	signInAsAnn(t, ctx)
 	waitJS(t, ctx, `!document.getElementById("signin-mfa-step").hidden`, 10*time.Second)
 	assert.Contains(t, eval[string](t, ctx, `document.getElementById("signin-error").textContent`), "slowed down")
 	assert.False(t, eval[bool](t, ctx, `document.getElementById("signin-submit").disabled`), "the code can be sent at once")
@@ -215,4 +206,15 @@ func TestDashboardSignInAccountSlowed(t *testing.T) {
 	require.Len(t, logins, 2)
 	assert.Equal(t, "correct horse battery staple", logins[1]["password"], "the code goes with the password")
 	assert.Equal(t, "123456", logins[1]["totp"])
+}
+
+// signInAsAnn fills the sign-in form as ann@acme.example and submits it.
+func signInAsAnn(t *testing.T, ctx context.Context) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.ID("signin-org"), "acme"),
+		chromedp.SendKeys(chromedp.ID("signin-email"), "ann@acme.example"),
+		chromedp.SendKeys(chromedp.ID("signin-password"), "correct horse battery staple"),
+		chromedp.Click(chromedp.ID("signin-submit")),
+	)
 }
