@@ -20,7 +20,9 @@ type Conn struct {
 	addrOK bool       // the remote address is an IP (always, on TCP)
 
 	spokeOnce atomic.Bool
-	idle      *time.Timer // closes the connection if it sends nothing
+	// idle closes the connection if it sends nothing. Atomic: its own callback (Close)
+	// reads it, on the timer's goroutine, while Accept may still be storing it.
+	idle      atomic.Pointer[time.Timer]
 	closeOnce sync.Once
 
 	// Guarded by the Guard's mutex.
@@ -41,7 +43,7 @@ func newConn(l *listener, c net.Conn) *Conn {
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.spokeOnce.Load() && c.spokeOnce.CompareAndSwap(false, true) {
-		c.idle.Stop()
+		c.stopIdle()
 		c.l.g.spoke(c)
 	}
 	return n, err
@@ -51,7 +53,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
-		c.idle.Stop()
+		c.stopIdle()
 		c.l.g.release(c)
 		err = c.Conn.Close()
 	})
@@ -61,15 +63,21 @@ func (c *Conn) Close() error {
 // NetConn is the connection underneath, as crypto/tls names it.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
 
+func (c *Conn) stopIdle() {
+	if t := c.idle.Load(); t != nil {
+		t.Stop()
+	}
+}
+
 // startIdleTimer closes c if it has not spoken within d.
 func (c *Conn) startIdleTimer(d time.Duration) {
-	c.idle = time.AfterFunc(d, func() {
+	c.idle.Store(time.AfterFunc(d, func() {
 		if c.spokeOnce.Load() {
 			return
 		}
 		c.l.g.metrics.refused(c.l.name, refusedIdle)
 		_ = c.Close()
-	})
+	}))
 }
 
 // Trust marks the guarded connection beneath c (through crypto/tls and any wrapper with a
@@ -80,7 +88,7 @@ func Trust(c net.Conn) bool {
 		switch v := c.(type) {
 		case *Conn:
 			v.spokeOnce.Store(true)
-			v.idle.Stop()
+			v.stopIdle()
 			v.l.g.trust(v)
 			return true
 		case *tls.Conn:
