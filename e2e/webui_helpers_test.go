@@ -178,10 +178,19 @@ func fill(t *testing.T, ctx context.Context, sel, text string) {
 	}
 }
 
-// click clicks an element with trusted mouse events (so the page may open a tab).
+// click clicks an element with trusted mouse events (so the page may open a tab). The
+// dashboard re-renders its list as data arrives: a node found can be replaced before DevTools
+// clicks it ("Could not find node with given id"); then the element is looked up again.
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)))
+	var err error
+	for range 5 {
+		if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err == nil ||
+			!strings.Contains(err.Error(), "Could not find node with given id") {
+			break
+		}
+	}
+	require.NoError(t, err)
 }
 
 // signIn fills the sign-in form and waits for the device list.

@@ -779,6 +779,7 @@ function confirmStopAll(deviceName, lines) {
 var RELOAD_MS = 1e4;
 var SESSION_LOOKUPS = 50;
 var LOOKUP_PARALLEL = 4;
+var HOLD_MAX_MS = 2e3;
 var DevicesView = class {
   #api;
   #notice;
@@ -795,6 +796,12 @@ var DevicesView = class {
   #message = byId("devices-message");
   #filter = byId("device-filter");
   #count = byId("device-count");
+  // While a pointer is pressed on the list, re-rendering would replace the row under it and the
+  // person's click would never arrive (press on the old button, release on the new one): the
+  // render waits until the pointer is released, and runs after that click.
+  #pressed = false;
+  #pressedAt = 0;
+  #renderHeld = false;
   /** api: Api; notice(text, kind): shows a page-level message. */
   constructor({ api: api2, notice: notice2 }) {
     this.#api = api2;
@@ -802,6 +809,13 @@ var DevicesView = class {
     this.#filter.addEventListener("input", () => this.#render());
     byId("device-reload").addEventListener("click", () => this.reload());
     this.#rows.addEventListener("click", (e) => this.#onClick(e));
+    this.#rows.addEventListener("pointerdown", () => {
+      this.#pressed = true;
+      this.#pressedAt = Date.now();
+    });
+    for (const type of ["pointerup", "pointercancel"]) {
+      window.addEventListener(type, () => this.#released());
+    }
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.#me) this.reload();
     });
@@ -868,7 +882,19 @@ var DevicesView = class {
     if (!q) return this.#devices;
     return this.#devices.filter((d) => matches(searchText(d), q));
   }
+  #released() {
+    if (!this.#pressed) return;
+    this.#pressed = false;
+    if (this.#renderHeld) {
+      this.#renderHeld = false;
+      setTimeout(() => this.#render(), 0);
+    }
+  }
   #render() {
+    if (this.#pressed && Date.now() - this.#pressedAt < HOLD_MAX_MS) {
+      this.#renderHeld = true;
+      return;
+    }
     const me2 = this.#me;
     if (!me2) return;
     if (!can(me2.role, "read_devices")) {

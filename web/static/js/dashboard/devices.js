@@ -11,6 +11,7 @@ import { confirmStopAll } from "./stopall.js";
 const RELOAD_MS = 10_000; // presence changes within the agents' 10 s heartbeat
 const SESSION_LOOKUPS = 50; // the console state is looked up for this many shown devices at most
 const LOOKUP_PARALLEL = 4;
+const HOLD_MAX_MS = 2_000; // the longest a pressed pointer delays a re-render
 
 export class DevicesView {
   #api;
@@ -26,6 +27,12 @@ export class DevicesView {
   #message = byId("devices-message");
   #filter = byId("device-filter");
   #count = byId("device-count");
+  // While a pointer is pressed on the list, re-rendering would replace the row under it and the
+  // person's click would never arrive (press on the old button, release on the new one): the
+  // render waits until the pointer is released, and runs after that click.
+  #pressed = false;
+  #pressedAt = 0;
+  #renderHeld = false;
 
   /** api: Api; notice(text, kind): shows a page-level message. */
   constructor({ api, notice }) {
@@ -34,6 +41,13 @@ export class DevicesView {
     this.#filter.addEventListener("input", () => this.#render());
     byId("device-reload").addEventListener("click", () => this.reload());
     this.#rows.addEventListener("click", (e) => this.#onClick(e));
+    this.#rows.addEventListener("pointerdown", () => {
+      this.#pressed = true;
+      this.#pressedAt = Date.now();
+    });
+    for (const type of ["pointerup", "pointercancel"]) {
+      window.addEventListener(type, () => this.#released());
+    }
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden && this.#me) this.reload();
     });
@@ -107,7 +121,22 @@ export class DevicesView {
     return this.#devices.filter((d) => matches(searchText(d), q));
   }
 
+  #released() {
+    if (!this.#pressed) return;
+    this.#pressed = false;
+    if (this.#renderHeld) {
+      this.#renderHeld = false;
+      setTimeout(() => this.#render(), 0); // after the click this release makes
+    }
+  }
+
   #render() {
+    // A press is a click in progress for a moment only: a pointer held longer (a drag that
+    // left the window, a release no one reported) no longer holds the list back.
+    if (this.#pressed && Date.now() - this.#pressedAt < HOLD_MAX_MS) {
+      this.#renderHeld = true;
+      return;
+    }
     const me = this.#me;
     if (!me) return;
     if (!can(me.role, "read_devices")) {
