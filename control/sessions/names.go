@@ -9,12 +9,12 @@ import (
 
 // Names turns the principals sessions record ("user:<id>", "apikey:<id>", "oidc:<subject>",
 // "relay:<name>") into what people recognize — an email, an API key's name — for the API, the
-// console and the dashboard, which would otherwise show UUIDs. It reads within one store
+// console and the dashboard, which would otherwise show UUIDs. Users and keys are named by
+// the store's rule (Tx.ActorName, as audit entries name them); it reads within one store
 // transaction and remembers what it looked up.
 type Names struct {
 	tx    store.Tx
 	cache map[string]string
-	keys  map[string]string // API key id → name, loaded on first need
 }
 
 // NewNames makes a resolver reading through tx.
@@ -28,26 +28,14 @@ func (n *Names) Principal(ctx context.Context, principal string) string {
 	name := principal
 	kind, id, _ := strings.Cut(principal, ":")
 	switch kind {
-	case "user":
-		if u, err := n.tx.User(ctx, id); err == nil && u.Email != "" {
-			name = u.Email
-		}
-	case "apikey":
-		if n.keys == nil {
-			n.keys = map[string]string{}
-			if ks, err := n.tx.APIKeys(ctx); err == nil {
-				for _, k := range ks {
-					n.keys[k.ID] = k.Name
-				}
-			}
-		}
-		if k, ok := n.keys[id]; ok {
-			name = "API key " + k
-		}
 	case "oidc":
 		name = id
 	case "relay":
 		name = id + " (kvmrelay token)"
+	default:
+		if stored, err := n.tx.ActorName(ctx, principal); err == nil && stored != "" {
+			name = stored
+		}
 	}
 	n.cache[principal] = name
 	return name

@@ -142,6 +142,11 @@ type Tx interface {
 	PruneSpent(ctx context.Context, now time.Time) (int64, error)
 
 	AppendAudit(ctx context.Context, rec AuditRecord) (AuditEntry, error)
+	// ActorName says who actor ("user:<id>", "apikey:<id>", "device:<id>") is in this
+	// organization now, as people know it: the user's email, "API key <name>", "agent <device
+	// name>"; "" for actors the organization does not hold (system, OIDC subjects, one gone).
+	// The one naming rule for audit entries, sessions, the console and the dashboard.
+	ActorName(ctx context.Context, actor string) (string, error)
 	// Audit returns up to limit entries with seq > afterSeq, in chain order.
 	Audit(ctx context.Context, afterSeq int64, limit int) ([]AuditEntry, error)
 }

@@ -37,7 +37,7 @@ func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.Audi
 		return store.AuditEntry{}, fmt.Errorf("append audit: read chain head: %w", err)
 	}
 	if rec.ActorName == "" {
-		if rec.ActorName, err = t.actorName(ctx, rec.Actor); err != nil {
+		if rec.ActorName, err = t.ActorName(ctx, rec.Actor); err != nil {
 			return store.AuditEntry{}, fmt.Errorf("append audit: %w", err)
 		}
 	}
@@ -56,10 +56,8 @@ func (t *Tx) AppendAudit(ctx context.Context, rec store.AuditRecord) (store.Audi
 	return e, nil
 }
 
-// actorName says who actor ("user:<id>", "apikey:<id>", "device:<id>") is in this
-// organization now: the user's email, "API key <name>", "agent <device name>". Actors it
-// does not hold (system, anonymous, OIDC subjects, or one already gone) have no name here.
-func (t *Tx) actorName(ctx context.Context, actor string) (string, error) {
+// ActorName implements store.Tx.
+func (t *Tx) ActorName(ctx context.Context, actor string) (string, error) {
 	kind, id, _ := strings.Cut(actor, ":")
 	var query, prefix string
 	switch kind {
