@@ -8,6 +8,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
 // consoleStatusResponse tells a console whether its session can still be joined.
@@ -37,8 +38,7 @@ func (r *Relay) consoleStatus(c *fiber.Ctx) error {
 	switch {
 	case err == nil:
 		return c.JSON(consoleStatusResponse{Live: true})
-	case errors.Is(err, sessions.ErrEnded), errors.Is(err, sessions.ErrNotAllowed),
-		errors.Is(err, sessions.ErrDeviceRevoked), errors.Is(err, sessions.ErrMismatch):
+	case errors.Is(over(err), signaling.ErrSessionOver): // the same line signaling draws
 		msg := "This console session has ended. Start a new console to connect again."
 		if reason := sessions.EndReason(err); reason != "" {
 			msg = "This console session has ended (" + reason + "). Start a new console to connect again."
