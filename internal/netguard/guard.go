@@ -212,9 +212,15 @@ func (g *Guard) evictOne() bool {
 	if victim == nil {
 		return false
 	}
-	victim.l.metrics.refused(victim.l.name, refusedEvicted)
-	_ = victim.Conn.Close()
+	g.closeEvicted(victim)
 	return true
+}
+
+// closeEvicted closes a connection evictLocked took out of the accounts, counting it. Its
+// owner's next read fails; its Close then has nothing left to give back.
+func (g *Guard) closeEvicted(victim *Conn) {
+	g.metrics.refused(victim.l.name, refusedEvicted)
+	_ = victim.Conn.Close()
 }
 
 // releaseLocked takes c out of the accounts once.

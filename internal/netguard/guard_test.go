@@ -22,29 +22,25 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // server accepts through a guarded listener and hands every accepted *Conn to the test.
 type server struct {
-	g    *Guard
-	ln   net.Listener
-	reg  *prometheus.Registry
-	got  chan *Conn
-	wg   sync.WaitGroup
-	errs chan error
+	g   *Guard
+	ln  net.Listener
+	got chan *Conn
+	wg  sync.WaitGroup
 }
 
 func newServer(t *testing.T, cfg Config) *server {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	cfg.Registerer = reg
+	cfg.Registerer = prometheus.NewRegistry()
 	g, err := New(cfg)
 	require.NoError(t, err)
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &server{g: g, ln: g.Listener("http", raw), reg: reg, got: make(chan *Conn, 64), errs: make(chan error, 1)}
+	s := &server{g: g, ln: g.Listener("http", raw), got: make(chan *Conn, 64)}
 	s.wg.Go(func() {
 		for {
 			c, err := s.ln.Accept()
 			if err != nil {
-				s.errs <- err
-				return
+				return // closed
 			}
 			s.got <- c.(*Conn) //nolint:forcetypeassert // the guard returns *Conn
 		}

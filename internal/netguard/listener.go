@@ -21,9 +21,8 @@ const (
 // listener is one guarded net.Listener.
 type listener struct {
 	net.Listener
-	g       *Guard
-	name    string
-	metrics *metrics
+	g    *Guard
+	name string
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -35,7 +34,7 @@ type listener struct {
 // Listener guards ln under name ("http", "turn-tcp"…, the metrics' listener label). Its
 // Accept returns only *Conn, and no error but the one of a closed listener.
 func (g *Guard) Listener(name string, ln net.Listener) net.Listener {
-	return &listener{Listener: ln, g: g, name: name, metrics: g.metrics, done: make(chan struct{})}
+	return &listener{Listener: ln, g: g, name: name, done: make(chan struct{})}
 }
 
 func (l *listener) Close() error {
@@ -53,7 +52,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			if errors.Is(err, net.ErrClosed) || l.closed() {
 				return nil, net.ErrClosed
 			}
-			l.metrics.acceptFailed(l.name)
+			l.g.metrics.acceptFailed(l.name)
 			if exhausted(err) && l.makeRoom() {
 				// A descriptor was freed for the pending connection: take it now.
 				continue
@@ -69,13 +68,12 @@ func (l *listener) Accept() (net.Conn, error) {
 		gc := newConn(l, c)
 		evicted, why := l.g.admit(gc)
 		if why != "" {
-			l.metrics.refused(l.name, why)
+			l.g.metrics.refused(l.name, why)
 			_ = c.Close()
 			continue
 		}
 		if evicted != nil {
-			evicted.l.metrics.refused(evicted.l.name, refusedEvicted)
-			_ = evicted.Conn.Close()
+			l.g.closeEvicted(evicted)
 		}
 		gc.startIdleTimer(l.g.cfg.FirstByteTimeout)
 		return gc, nil
@@ -98,7 +96,7 @@ func (l *listener) makeRoom() bool {
 		if err != nil {
 			return err
 		}
-		l.metrics.refused(l.name, refusedDescriptors)
+		l.g.metrics.refused(l.name, refusedDescriptors)
 		return c.Close()
 	})
 	return false
