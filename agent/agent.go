@@ -13,20 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/internal/backoff"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
 // Version is reported to the relay in hello.
 const Version = "0.1.0"
-
-// Device is what an agent serves: a picture and an input sink, e.g. the synthetic test
-// pattern, a capture card plus USB gadget, or an RFB connection.
-type Device interface {
-	media.Source
-	hid.Sink
-}
 
 // Config configures an Agent.
 type Config struct {
@@ -42,11 +37,22 @@ type Config struct {
 	TLS *tls.Config
 	// HeartbeatInterval is how often the agent reports itself; default 10 s.
 	HeartbeatInterval time.Duration
-	Device            Device
-	// SourceName is reported to the relay (e.g. "testpattern").
-	SourceName string
+	// Source is the machine's video, and its input unless Input or ViewOnly says otherwise;
+	// the agent supervises it (reconnects, no-signal card, health in heartbeats).
+	Source device.Source
+	// SourceKind is reported to the relay (e.g. "testpattern", "vnc").
+	SourceKind string
+	// Input, when set, receives the consoles' input instead of the source's own (a USB
+	// gadget next to an MJPEG capture; --hid overriding a VNC source's input).
+	Input hid.Sink
+	// ViewOnly drops all input (--hid none): consoles watch.
+	ViewOnly bool
+	// Supervisor tunes the source's supervision (backoff, card); Source and Logger are set
+	// by the agent.
+	Supervisor device.SupervisorConfig
 	NewEncoder EncoderFactory
-	// Encoder sets sizes, frame rate and bitrates; Codec is chosen per session.
+	// Encoder sets frame rate and bitrates; the size follows the frames and Codec is chosen
+	// per session.
 	Encoder media.EncoderConfig
 	// Codecs the agent can encode, preferred first; default H.264 then VP8.
 	Codecs  []media.Codec
@@ -65,6 +71,7 @@ type Agent struct {
 	log  *slog.Logger
 	sink *lockedSink
 	url  string
+	sup  *device.Supervisor
 
 	client atomic.Pointer[signaling.Client]
 
@@ -78,8 +85,8 @@ type Agent struct {
 
 // New checks cfg and makes an Agent; Run connects it.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Device == nil || cfg.NewEncoder == nil || (cfg.Token == "" && cfg.Auth == nil) {
-		return nil, errors.New("agent: config needs a device, an encoder factory and a token or an identity")
+	if cfg.Source == nil || cfg.NewEncoder == nil || (cfg.Token == "" && cfg.Auth == nil) {
+		return nil, errors.New("agent: config needs a source, an encoder factory and a token or an identity")
 	}
 	wsURL, err := agentURL(cfg.Server)
 	if err != nil {
@@ -103,12 +110,31 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 10 * time.Second
 	}
-	w, h := cfg.Device.Size()
-	cfg.Encoder.Width, cfg.Encoder.Height = w, h
-	cfg.Encoder = cfg.Encoder.WithDefaults()
+	if cfg.Encoder.FPS <= 0 {
+		cfg.Encoder.FPS = media.DefaultFPS
+	}
+	if cfg.SourceKind == "" {
+		cfg.SourceKind = "unknown"
+	}
+	supCfg := cfg.Supervisor
+	supCfg.Source, supCfg.Logger = cfg.Source, cfg.Logger
+	sup := device.NewSupervisor(supCfg)
+	var sink hid.Sink
+	switch {
+	case cfg.ViewOnly:
+		sink = viewOnly{}
+	case cfg.Input != nil:
+		sink = cfg.Input
+	default:
+		sink = sup.Input()
+	}
+	if codec, ok := sup.Codec(); ok {
+		// An encoded source decides the codec: consoles must decode what it sends.
+		cfg.Codecs = []media.Codec{codec}
+	}
 	return &Agent{
-		cfg: cfg, log: cfg.Logger, url: wsURL,
-		sink:     &lockedSink{sink: cfg.Device},
+		cfg: cfg, log: cfg.Logger, url: wsURL, sup: sup,
+		sink:     &lockedSink{sink: sink},
 		sessions: make(map[string]*session),
 	}, nil
 }
@@ -133,12 +159,20 @@ func agentURL(server string) (string, error) {
 
 // Run keeps the agent connected until ctx ends, then ends every session and returns.
 func (a *Agent) Run(ctx context.Context) error {
-	defer a.shutdown()
-	b := backoff{Min: a.cfg.ReconnectMin, Max: a.cfg.ReconnectMax}
+	supCtx, stopSupervisor := context.WithCancel(context.WithoutCancel(ctx))
+	var supervised sync.WaitGroup
+	supervised.Go(func() { a.sup.Run(supCtx) })
+	defer func() {
+		// Sessions end first (they read the source), then the source closes.
+		a.shutdown()
+		stopSupervisor()
+		supervised.Wait()
+	}()
+	b := backoff.Backoff{Min: a.cfg.ReconnectMin, Max: a.cfg.ReconnectMax}
 	for {
 		client, err := a.dial(ctx)
 		if err == nil {
-			b.reset()
+			b.Reset()
 			a.serve(ctx, client)
 		} else if ctx.Err() == nil {
 			if errors.Is(err, signaling.ErrRefused) && a.cfg.Auth != nil {
@@ -152,7 +186,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := b.next()
+		wait := b.Next()
 		a.log.Info("reconnecting", "in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait)
 		select {
@@ -191,12 +225,10 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 	for i, c := range a.cfg.Codecs {
 		codecs[i] = string(c)
 	}
-	_ = client.Send(signaling.TypeHello, "", signaling.Hello{Version: Version, Sources: []string{a.cfg.SourceName}, Codecs: codecs})
-	beat := signaling.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceName}, Codecs: codecs,
-		Sizes: []string{fmt.Sprintf("%dx%d", a.cfg.Encoder.Width, a.cfg.Encoder.Height)}}
+	_ = client.Send(signaling.TypeHello, "", signaling.Hello{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs})
 	beatCtx, stopBeats := context.WithCancel(ctx)
 	var beats sync.WaitGroup
-	beats.Go(func() { a.heartbeats(beatCtx, client, beat) })
+	beats.Go(func() { a.heartbeats(beatCtx, client, codecs) })
 	defer func() { stopBeats(); beats.Wait() }()
 	a.log.Info("connected to relay", "url", a.url)
 	for {
@@ -211,21 +243,35 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 	}
 }
 
-// heartbeats reports the agent to the relay at once and then every HeartbeatInterval, until
-// ctx ends: the relay's presence (online, last seen, version, capabilities) comes from them.
-func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, beat signaling.Heartbeat) {
+// heartbeats reports the agent to the relay at once, every HeartbeatInterval, and when the
+// source's health changes, until ctx ends: the relay's presence (online, last seen, version,
+// capabilities, signal) comes from them.
+func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs []string) {
 	t := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
-		if err := client.Send(signaling.TypeHeartbeat, "", beat); err != nil {
+		changed := a.sup.Changed()
+		if err := client.Send(signaling.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
 			a.log.Debug("heartbeat not sent", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
 		}
 	}
+}
+
+// heartbeat is the agent's report now.
+func (a *Agent) heartbeat(codecs []string) signaling.Heartbeat {
+	h := a.sup.Health()
+	beat := signaling.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs,
+		Signal: &signaling.SourceHealth{Source: h.Source, State: string(h.State), Error: h.Error, Since: h.Since.UnixMilli()}}
+	if h.Width > 0 {
+		beat.Sizes = []string{fmt.Sprintf("%dx%d", h.Width, h.Height)}
+	}
+	return beat
 }
 
 // handle acts on one message from the relay.
@@ -296,7 +342,7 @@ func (a *Agent) startSession(ctx context.Context, sid string, start signaling.Se
 		onEnd:    a.forget,
 		async:    a.wg.Go,
 		log:      a.log,
-		encoder:  a.cfg.Encoder,
+		encoder:  a.sessionEncoder(),
 		hidClock: a.cfg.HIDClock,
 	})
 	if err != nil {
@@ -308,6 +354,14 @@ func (a *Agent) startSession(ctx context.Context, sid string, start signaling.Se
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
+}
+
+// sessionEncoder is the encoder configuration a new session's congestion control starts
+// from: sized as the source's last frame.
+func (a *Agent) sessionEncoder() media.EncoderConfig {
+	cfg := a.cfg.Encoder
+	cfg.Width, cfg.Height = a.sup.Size()
+	return cfg.WithDefaults()
 }
 
 // forget drops an ended session.
@@ -344,7 +398,7 @@ func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), e
 	if a.stream == nil {
 		cfg := a.cfg.Encoder
 		cfg.Codec = codec
-		st, err := startStream(a.cfg.Device, a.cfg.NewEncoder, cfg, a.log, a.cfg.Metrics)
+		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.log, a.cfg.Metrics)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -383,6 +437,12 @@ func (a *Agent) shutdown() {
 	}
 	a.wg.Wait()
 }
+
+// viewOnly is the input of a device served with --hid none.
+type viewOnly struct{}
+
+func (viewOnly) Key(hid.Usage, bool) error      { return device.ErrNoInput }
+func (viewOnly) Pointer(hid.PointerEvent) error { return device.ErrNoInput }
 
 // lockedSink serializes input from several sessions into one device.
 type lockedSink struct {

@@ -38,21 +38,6 @@ func TestChooseCodec(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	b := backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
-	prevCeiling := time.Duration(0)
-	for i := 0; i < 40; i++ {
-		ceiling := min(b.Min<<min(i, 16), b.Max)
-		d := b.next()
-		assert.GreaterOrEqual(t, d, ceiling/2, "attempt %d", i)
-		assert.LessOrEqual(t, d, ceiling, "attempt %d", i)
-		assert.GreaterOrEqual(t, ceiling, prevCeiling)
-		prevCeiling = ceiling
-	}
-	b.reset()
-	assert.LessOrEqual(t, b.next(), b.Min)
-}
-
 func TestAgentURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://127.0.0.1:8080":      "ws://127.0.0.1:8080/ws/agent",

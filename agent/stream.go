@@ -14,19 +14,32 @@ import (
 	"github.com/kvmrelay/kvmrelay/media"
 )
 
+// frameSource is where a stream's frames come from: the device supervisor, or a fake in tests.
+type frameSource interface {
+	Next(ctx context.Context) (media.Frame, error)
+	// Refresh asks for a picture at once (a new viewer, a PLI): a full update from a
+	// damage-driven source, a keyframe from an encoded one.
+	Refresh()
+}
+
 // stream encodes the device's frames once for every session that watches them: one encoder,
-// one TrackLocalStaticSample bound to each session's peer connection.
+// one TrackLocalStaticSample bound to each session's peer connection. Frames carry their
+// size; when it changes the stream reopens the encoder at the new size, whose first frame is
+// a keyframe, and the console's video element follows without renegotiation. Frames a source
+// delivers already encoded are written as they are.
 type stream struct {
-	src     media.Source
-	codec   media.Codec
-	track   *webrtc.TrackLocalStaticSample
-	enc     media.Encoder
-	clock   *captureClock
-	encCfg  media.EncoderConfig
-	log     *slog.Logger
-	metrics *Metrics
+	src        frameSource
+	codec      media.Codec
+	track      *webrtc.TrackLocalStaticSample
+	newEncoder EncoderFactory
+	clock      *captureClock
+	base       media.EncoderConfig // as configured: bitrate defaults scale with each size
+	encCfg     media.EncoderConfig // the current encoder's
+	log        *slog.Logger
+	metrics    *Metrics
 
 	mu       sync.Mutex
+	enc      media.Encoder
 	bitrates map[string]int // session → its estimated available bitrate
 
 	cancel context.CancelFunc
@@ -36,40 +49,35 @@ type stream struct {
 // EncoderFactory builds an encoder; cmd wires it to media/encoders.
 type EncoderFactory func(cfg media.EncoderConfig) (media.Encoder, error)
 
-func startStream(src media.Source, newEncoder EncoderFactory, encCfg media.EncoderConfig, log *slog.Logger, metrics *Metrics) (*stream, error) {
+func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.EncoderConfig, log *slog.Logger, metrics *Metrics) (*stream, error) {
 	capability, err := codecCapability(encCfg.Codec)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := newEncoder(encCfg)
-	if err != nil {
-		return nil, fmt.Errorf("agent: start %s encoder: %w", encCfg.Codec, err)
-	}
 	track, err := webrtc.NewTrackLocalStaticSample(capability, "video", "kvmrelay")
 	if err != nil {
-		enc.Close()
 		return nil, fmt.Errorf("agent: video track: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
-		src: src, codec: encCfg.Codec, track: track, enc: enc, clock: &captureClock{}, encCfg: encCfg,
+		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
 		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}),
 	}
-	go s.run(ctx, src)
+	go s.run(ctx)
 	return s, nil
 }
 
 // run pulls frames from the source as they come (damage-driven sources hand one over as soon
 // as the picture changes), encodes and writes them. Nothing here waits for a tick: the time a
 // key press takes to reach the screen is source + encode + network + decode, no more.
-func (s *stream) run(ctx context.Context, src media.Source) {
+func (s *stream) run(ctx context.Context) {
 	defer close(s.done)
-	defer s.enc.Close()
+	defer s.closeEncoder()
 	var last time.Time
-	frameDuration := time.Second / time.Duration(max(1, s.encCfg.FPS))
+	frameDuration := time.Second / time.Duration(max(1, s.base.FPS))
 	for {
-		f, err := src.Next(ctx)
+		f, err := s.src.Next(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, media.ErrClosed) {
 				s.log.Error("video source failed", "err", err)
@@ -77,15 +85,11 @@ func (s *stream) run(ctx context.Context, src media.Source) {
 			return
 		}
 		start := time.Now()
-		ef, err := s.enc.Encode(f)
-		if err != nil {
-			s.log.Error("encode frame", "err", err)
+		data, key, ok := s.encode(f)
+		if !ok {
 			continue
 		}
 		encodeTime := time.Since(start)
-		if len(ef.Data) == 0 {
-			continue
-		}
 		// The RTP clock advances by real elapsed capture time, so a damage-driven frame 5 ms
 		// after the last one is timestamped 5 ms later and the browser renders it at once.
 		d := frameDuration
@@ -94,21 +98,86 @@ func (s *stream) run(ctx context.Context, src media.Source) {
 		}
 		last = f.CaptureTime
 		s.clock.set(f.CaptureTime)
-		if err := s.track.WriteSample(pionmedia.Sample{Data: ef.Data, Duration: d}); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.track.WriteSample(pionmedia.Sample{Data: data, Duration: d}); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Debug("write sample", "err", err)
 		}
-		s.metrics.observeFrame(encodeTime, len(ef.Data), ef.Keyframe)
+		s.metrics.observeFrame(encodeTime, len(data), key)
 		s.metrics.CaptureToSend.Observe(time.Since(f.CaptureTime).Seconds())
 	}
 }
 
-// requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles. A source
-// that can is asked for a frame at once, so the keyframe does not wait for its next tick.
-func (s *stream) requestKeyframe() {
-	s.enc.ForceKeyFrame()
-	if r, ok := s.src.(media.Refresher); ok {
-		r.Refresh()
+// encode turns a frame into what the track sends. An encoded frame of the stream's codec
+// passes through; a raw one goes through the encoder, reopened first when the size changed.
+func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
+	if f.Encoded != nil {
+		if f.Encoded.Codec != "" && f.Encoded.Codec != s.codec {
+			s.log.Error("source frame codec differs from the session's; dropped", "frame", f.Encoded.Codec)
+			return nil, false, false
+		}
+		return f.Encoded.Data, f.Encoded.Keyframe, len(f.Encoded.Data) > 0
 	}
+	enc, err := s.encoderFor(f)
+	if err != nil {
+		s.log.Error("cannot encode this frame size", "size", fmt.Sprintf("%dx%d", f.Image.Rect.Dx(), f.Image.Rect.Dy()), "err", err)
+		return nil, false, false
+	}
+	ef, err := enc.Encode(f)
+	if err != nil {
+		s.log.Error("encode frame", "err", err)
+		return nil, false, false
+	}
+	return ef.Data, ef.Keyframe, len(ef.Data) > 0
+}
+
+// encoderFor returns an encoder sized for f, opening a new one when the size changed. The
+// new encoder starts at the bitrate the network allows now, not at its cold-start default.
+func (s *stream) encoderFor(f media.Frame) (media.Encoder, error) {
+	w, h := f.Size()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc != nil && s.encCfg.Width == w && s.encCfg.Height == h {
+		return s.enc, nil
+	}
+	if s.enc != nil {
+		s.log.Info("frame size changed; reopening the encoder", "from", fmt.Sprintf("%dx%d", s.encCfg.Width, s.encCfg.Height), "to", fmt.Sprintf("%dx%d", w, h))
+		_ = s.enc.Close()
+		s.enc = nil
+	}
+	cfg := s.base
+	cfg.Width, cfg.Height = w, h
+	cfg = cfg.WithDefaults()
+	if lowest := s.lowestLocked(); lowest > 0 {
+		cfg.StartBitrate = cfg.ClampBitrate(lowest)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	enc, err := s.newEncoder(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("agent: start %s encoder at %dx%d: %w", cfg.Codec, w, h, err)
+	}
+	s.enc, s.encCfg = enc, cfg
+	return enc, nil
+}
+
+func (s *stream) closeEncoder() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc != nil {
+		_ = s.enc.Close()
+		s.enc = nil
+	}
+}
+
+// requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles. The
+// source is asked for a picture at once, so the keyframe does not wait for its next tick.
+func (s *stream) requestKeyframe() {
+	s.mu.Lock()
+	if s.enc != nil {
+		s.enc.ForceKeyFrame()
+	}
+	s.mu.Unlock()
+	s.src.Refresh()
 }
 
 // setBitrate records one session's estimate and sets the encoder to the lowest of them: with
@@ -121,16 +190,20 @@ func (s *stream) setBitrate(session string, bps int) {
 	} else {
 		s.bitrates[session] = bps
 	}
+	if lowest := s.lowestLocked(); lowest > 0 && s.enc != nil {
+		s.enc.SetBitrate(lowest)
+		s.metrics.TargetBitrate.Set(float64(lowest))
+	}
+}
+
+func (s *stream) lowestLocked() int {
 	lowest := 0
 	for _, b := range s.bitrates {
 		if lowest == 0 || b < lowest {
 			lowest = b
 		}
 	}
-	if lowest > 0 {
-		s.enc.SetBitrate(lowest)
-		s.metrics.TargetBitrate.Set(float64(lowest))
-	}
+	return lowest
 }
 
 // stop ends the encode loop and waits for it.

@@ -68,7 +68,7 @@ func (c *cluster) lossyWAN(t *testing.T) []*lossyAgent {
 		require.NoError(t, err)
 		a.metrics = agent.NewMetrics(nil)
 		ag, err := agent.New(agent.Config{
-			Metrics: a.metrics, Server: c.b.url, Token: tok, Device: a.dev, SourceName: "testpattern",
+			Metrics: a.metrics, Server: c.b.url, Token: tok, Source: a.dev.DeviceSource(), SourceKind: "testpattern",
 			NewEncoder: encoders.New, Encoder: media.EncoderConfig{FPS: 15},
 			WebRTC: agent.WebRTCConfig{Net: agentNets[i]}, Logger: testLogger().With("component", "agent", "device", a.device),
 			ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,

@@ -123,7 +123,7 @@ func TestNATTraversal(t *testing.T) {
 			tok, err := relay.AgentToken(r.Issuer(), "dev1", time.Hour)
 			require.NoError(t, err)
 			a, err := agent.New(agent.Config{
-				Server: r.URL(), Token: tok, Device: dev, SourceName: "testpattern",
+				Server: r.URL(), Token: tok, Source: dev.DeviceSource(), SourceKind: "testpattern",
 				NewEncoder: encoders.New, Encoder: media.EncoderConfig{FPS: 15},
 				WebRTC: agent.WebRTCConfig{Net: w.agentNet}, Logger: log,
 			})

@@ -107,8 +107,8 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 		Auth: func(ctx context.Context) (http.Header, error) {
 			return enroll.ProofHeader(ctx, hc, id, time.Now())
 		},
-		Device:       dev,
-		SourceName:   "testpattern",
+		Source:       dev.DeviceSource(),
+		SourceKind:   "testpattern",
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps},
 		Logger:       testLogger().With("component", "agent"),

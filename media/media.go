@@ -22,25 +22,50 @@ const (
 // ErrClosed is returned by a Source or Encoder used after Close.
 var ErrClosed = errors.New("media: closed")
 
-// Frame is one raw picture. Image is 4:2:0 (I420) and owned by the Source: it is valid until
-// the next call to Next and must not be modified.
+// Frame is one picture, raw or already encoded. A raw frame's Image is 4:2:0 (I420) and owned
+// by the Source: it is valid until the next call to Next and must not be modified. Frames
+// carry their own size (Image.Rect): a source may change it at any frame (a BIOS switching from
+// 720×400 text mode to 1024×768), and the pipeline follows.
 type Frame struct {
 	Image *image.YCbCr
+	// Encoded is set instead of Image by an EncodedSource: an access unit ready for RTP.
+	Encoded *EncodedFrame
 	// CaptureTime is when the source captured (or drew) this picture; it feeds the
 	// abs-capture-time RTP header extension and latency measurements.
 	CaptureTime time.Time
+	// AfterInput is set on the first frame whose picture changed after an input event the
+	// source received: it carries that event's sequence number, so a console can time
+	// "input → first change" for sources that cannot draw the test pattern's strip.
+	AfterInput uint64
 }
 
-// Source produces raw frames. Damage-driven sources return a new frame as soon as the picture
+// Size reports a raw frame's size in pixels (0, 0 for an encoded frame).
+func (f Frame) Size() (width, height int) {
+	if f.Image == nil {
+		return 0, 0
+	}
+	return f.Image.Rect.Dx(), f.Image.Rect.Dy()
+}
+
+// Source produces frames. Damage-driven sources return a new frame as soon as the picture
 // changes (and at least at their steady frame rate); others at their frame rate.
 type Source interface {
-	// Size reports the frame size in pixels.
-	Size() (width, height int)
-	// Next blocks until the next frame is due and returns it, or returns ctx.Err() or
-	// ErrClosed.
+	// Next blocks until the next frame is due and returns it, or returns ctx.Err(),
+	// ErrClosed, or the error that ended the source (a dropped connection).
 	Next(ctx context.Context) (Frame, error)
 	// Close stops the source and releases its resources.
 	Close() error
+}
+
+// EncodedSource is a Source whose frames are already compressed (H.264 from a camera, an
+// RTSP server or a capture device that encodes): they bypass the encoder.
+type EncodedSource interface {
+	Source
+	// Codec is the codec of every frame's Encoded data.
+	Codec() Codec
+	// RequestKeyframe asks the source for a keyframe where its protocol allows; the frames
+	// that follow carry one as soon as the source sends it.
+	RequestKeyframe()
 }
 
 // Refresher is implemented by sources that produce frames only on change or at a tick: Refresh
@@ -52,6 +77,8 @@ type Refresher interface {
 
 // EncodedFrame is one compressed picture: an Annex-B access unit for H.264, a frame for VP8.
 type EncodedFrame struct {
+	// Codec is set by sources that deliver encoded frames; encoders leave it empty.
+	Codec       Codec
 	Data        []byte
 	Keyframe    bool
 	CaptureTime time.Time

@@ -22,13 +22,14 @@ import (
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
+	"github.com/kvmrelay/kvmrelay/media/testpattern"
 	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
 // runAgent runs a real agent (test pattern) as id until the test ends.
 func (d *devRelay) runAgent(t *testing.T, id *enroll.Identity) {
 	t.Helper()
-	dev, name, err := agent.OpenDevice("testpattern", 640, 480, 5)
+	dev, err := testpattern.New(testpattern.Config{Width: 640, Height: 480, FPS: 5})
 	require.NoError(t, err)
 	client := d.client(t, id)
 	a, err := agent.New(agent.Config{
@@ -37,8 +38,8 @@ func (d *devRelay) runAgent(t *testing.T, id *enroll.Identity) {
 			return enroll.ProofHeader(ctx, client, id, time.Now())
 		},
 		TLS:          d.agentTLS(id),
-		Device:       dev,
-		SourceName:   name,
+		Source:       dev.DeviceSource(),
+		SourceKind:   testpattern.Scheme,
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: 5},
 		Logger:       quietConfig(t).Logger,

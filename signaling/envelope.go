@@ -229,4 +229,15 @@ type Heartbeat struct {
 	Sources []string `json:"sources,omitempty"`
 	Sizes   []string `json:"sizes,omitempty"`
 	Codecs  []string `json:"codecs,omitempty"`
+	// Signal is the health of the agent's video source.
+	Signal *SourceHealth `json:"signal,omitempty"`
+}
+
+// SourceHealth is the state of an agent's video source: "live", "connecting" or
+// "no-signal", why it is not live, and since when (Unix milliseconds).
+type SourceHealth struct {
+	Source string `json:"source"`
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Since  int64  `json:"since"`
 }

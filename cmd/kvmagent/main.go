@@ -24,6 +24,8 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/agent"
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/internal/cli"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
@@ -126,7 +128,8 @@ func run(ctx context.Context, args []string) error {
 	stateDir := fs.String("state-dir", "", "state directory of an enrolled agent (kvmagent enroll)")
 	token := fs.String("token", "", "agent token instead of an enrolled identity (kvmrelay token agent --device NAME)")
 	serverCA := fs.String("server-ca", "", "PEM file of the CA that signed the relay's HTTPS certificate (default: system roots)")
-	source := fs.String("source", "testpattern", "video source: testpattern (later mjpeg+http://…, vnc://…, amt+mps://…)")
+	source := fs.String("source", "testpattern", "video source: testpattern, vnc://[:PASSWORD@]HOST[:PORT], mjpeg+http://HOST/PATH, …")
+	hidSpec := fs.String("hid", "source", "input: source (the source's own, e.g. VNC), none (view only), usb-gadget:///dev/hidg0,/dev/hidg1")
 	size := fs.String("size", "1920x1080", "frame size for sources that draw their own (testpattern)")
 	fps := fs.Int("fps", 30, "frame rate")
 	bitrate := fs.Int("max-bitrate", 0, "cap on the video bitrate in bits/s (0: scaled to the size)")
@@ -173,12 +176,12 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	dev, sourceName, err := agent.OpenDevice(*source, w, h, *fps)
+	sel, err := builtin.Open(*source, *hidSpec, device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv})
 	if err != nil {
 		return err
 	}
-	defer dev.Close()
-	cfg.Device, cfg.SourceName = dev, sourceName
+	defer sel.Close()
+	cfg.Source, cfg.SourceKind, cfg.Input, cfg.ViewOnly = sel.Source, sel.Kind, sel.Input, sel.ViewOnly
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/agent"
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/client"
@@ -50,10 +52,11 @@ func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("kvmrelay demo", flag.ContinueOnError)
 	var f serveFlags
 	f.register(fs)
-	source := fs.String("source", "testpattern", "the demo agent's video source (testpattern, later mjpeg+http://…, vnc://…)")
+	source := fs.String("source", "testpattern", "the demo agent's video source: testpattern, vnc://[:PASSWORD@]HOST[:PORT], mjpeg+http://HOST/PATH, …")
+	hidSpec := fs.String("hid", "source", "the demo agent's input: source (the source's own, e.g. VNC), none (view only), usb-gadget:///dev/hidg0,/dev/hidg1")
 	size := fs.String("size", "1920x1080", "test pattern size WIDTHxHEIGHT")
 	fps := fs.Int("fps", 30, "test pattern frame rate")
-	device := fs.String("device", "demo", "the demo device's name")
+	deviceName := fs.String("device", "demo", "the demo device's name")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -80,12 +83,12 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dev, sourceName, err := agent.OpenDevice(*source, w, h, *fps)
+	sel, err := builtin.Open(*source, *hidSpec, device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv})
 	if err != nil {
 		r.Close()
 		return err
 	}
-	defer dev.Close()
+	defer sel.Close()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -105,7 +108,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if _, err := api.Login(ctx, client.LoginRequest{Org: creds.Org, Email: creds.Email, Password: creds.Password}); err != nil {
 		return stop(fmt.Errorf("demo: sign in as %s (delete %s to start over): %w", creds.Email, f.dataDir, err))
 	}
-	d, id, err := demoDevice(ctx, log, api, r.URL(), filepath.Join(f.dataDir, demoAgentDir), *device)
+	d, id, err := demoDevice(ctx, log, api, r.URL(), filepath.Join(f.dataDir, demoAgentDir), *deviceName)
 	if err != nil {
 		return stop(err)
 	}
@@ -128,8 +131,10 @@ func runDemo(ctx context.Context, args []string) error {
 		Server: r.URL(),
 		// As kvmagent run --state-dir: a proof of the enrolled key on every connection.
 		Auth:       func(ctx context.Context) (http.Header, error) { return enroll.ProofHeader(ctx, hc, id, time.Now()) },
-		Device:     dev,
-		SourceName: sourceName,
+		Source:     sel.Source,
+		SourceKind: sel.Kind,
+		Input:      sel.Input,
+		ViewOnly:   sel.ViewOnly,
 		NewEncoder: encoders.New,
 		Encoder:    media.EncoderConfig{FPS: *fps},
 		Logger:     log.With("component", "agent"),
@@ -143,7 +148,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return stop(fmt.Errorf("demo: start a console session: %w", err))
 	}
-	printDemo(r.URL(), f, creds, created, *device, d.ID, sourceName, w, h, *fps, started.ConsoleURL)
+	printDemo(r.URL(), f, creds, created, *deviceName, d.ID, sel.Source.String(), started.ConsoleURL)
 
 	var first error
 	select {
@@ -156,9 +161,9 @@ func runDemo(ctx context.Context, args []string) error {
 	return stop(first)
 }
 
-func printDemo(url string, f serveFlags, creds demoCredentials, created bool, name, id, source string, w, h, fps int, consoleURL string) {
-	fmt.Printf("kvmrelay demo: relay on %s, TURN on %s, device %q (%s) served by a demo agent on %s %dx%d@%d\n\n",
-		url, f.turnListen, name, id, source, w, h, fps)
+func printDemo(url string, f serveFlags, creds demoCredentials, created bool, name, id, source string, consoleURL string) {
+	fmt.Printf("kvmrelay demo: relay on %s, TURN on %s, device %q (%s) served by a demo agent from %s\n\n",
+		url, f.turnListen, name, id, source)
 	fmt.Printf("Dashboard: %s/\n", url)
 	fmt.Printf("  organization  %s\n  email         %s\n  password      %s\n", creds.Org, creds.Email, creds.Password)
 	if created {

@@ -3,6 +3,8 @@ package testpattern
 import (
 	"fmt"
 	"image"
+
+	"github.com/kvmrelay/kvmrelay/media/internal/glyph"
 )
 
 // layout places everything below the strip. Text rows use basicfont scaled by an integer
@@ -32,17 +34,17 @@ const (
 func newLayout(w, h int, header string) (layout, error) {
 	// A row is the glyph height (13 s) plus padding (2 s) above and below: 17 s, made even.
 	top := StripRect().Max.Y + rowGap
-	byWidth := (w - 2*margin) / (lineChars*faceAdvance + 4)
-	byHeight := (h - top - margin - rows*(rowGap+1)) / (rows * (faceHeight + 4))
+	byWidth := (w - 2*margin) / (lineChars*glyph.FaceAdvance + 4)
+	byHeight := (h - top - margin - rows*(rowGap+1)) / (rows * (glyph.FaceHeight + 4))
 	s := min(maxScale, byWidth, byHeight)
 	if s < 1 || w < StripRect().Dx() {
 		return layout{}, fmt.Errorf("testpattern: %dx%d is too small for the pattern", w, h)
 	}
 	// Even sizes everywhere: chroma is subsampled 2×2.
-	l := layout{scale: s, pad: 2 * s, rowH: ((faceHeight+4)*s + 1) &^ 1, barW: 8 * s, barStep: 4 * s}
+	l := layout{scale: s, pad: 2 * s, rowH: ((glyph.FaceHeight+4)*s + 1) &^ 1, barW: 8 * s, barStep: 4 * s}
 	y := top
 	next := func(chars int) image.Rectangle {
-		r := evenOut(image.Rect(margin, y, margin+chars*faceAdvance*s+2*l.pad, y+l.rowH))
+		r := evenOut(image.Rect(margin, y, margin+chars*glyph.FaceAdvance*s+2*l.pad, y+l.rowH))
 		y += l.rowH + rowGap
 		return r
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/media/internal/glyph"
 )
 
 // scene draws frames into one persistent I420 buffer and, after the first frame, repaints
@@ -17,8 +18,8 @@ type scene struct {
 	l      layout
 	bg     *background
 	motion Motion
-	text   *glyphs // bright text
-	dim    *glyphs // the previous typed line
+	text   *glyph.Face // bright text
+	dim    *glyph.Face // the previous typed line
 
 	header string
 	frame  uint64
@@ -59,8 +60,8 @@ func newScene(w, h, fps, maxFPS int, motion Motion) (*scene, error) {
 		l:      l,
 		bg:     newBackground(w, h, l, motion == MotionFull),
 		motion: motion,
-		text:   newGlyphs(l.scale, textY, panelY),
-		dim:    newGlyphs(l.scale, dimY, panelY),
+		text:   glyph.New(l.scale, textY, panelY),
+		dim:    glyph.New(l.scale, dimY, panelY),
 		header: header,
 		panel:  yuv{panelY, 128, 128},
 		band:   yuv{72, 128, 128},
@@ -162,11 +163,11 @@ func (s *scene) compose(r image.Rectangle) {
 	}
 }
 
-func (s *scene) textPanel(clip, panel image.Rectangle, g *glyphs, text string) {
+func (s *scene) textPanel(clip, panel image.Rectangle, g *glyph.Face, text string) {
 	vis := clip.Intersect(panel)
 	if vis.Empty() {
 		return
 	}
 	s.c.fill(vis, s.panel)
-	g.draw(s.c, panel.Min.Add(image.Pt(s.l.pad, s.l.pad)), text, vis)
+	g.Draw(s.c.img, panel.Min.Add(image.Pt(s.l.pad, s.l.pad)), text, vis)
 }

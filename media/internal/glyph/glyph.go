@@ -1,4 +1,8 @@
-package testpattern
+// Package glyph draws ASCII text into the luma plane of an I420 picture: basicfont's 7×13
+// face scaled up by an integer factor and pre-rendered as rows of final luma values for one
+// foreground/background pair, so drawing text is row copies. The test pattern and the
+// no-signal card both use it.
+package glyph
 
 import (
 	"image"
@@ -7,21 +11,23 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// glyphs is basicfont's 7×13 face scaled up by an integer factor and pre-rendered as rows of
-// final luma values for one foreground/background pair, so drawing text is row copies.
-type glyphs struct {
+// Face is a pre-rendered, scaled font for one foreground/background luma pair.
+type Face struct {
 	adv, height int // cell size in pixels
 	pix         [0x7f - 0x20][]byte
 }
 
+// Cell size of the unscaled face in pixels.
 const (
-	faceAdvance = 7
-	faceHeight  = 13
+	FaceAdvance = 7
+	FaceHeight  = 13
 )
 
-func newGlyphs(scale int, fg, bg uint8) *glyphs {
+// New renders basicfont's 7×13 face at scale with luma fg on bg.
+func New(scale int, fg, bg uint8) *Face {
+	scale = max(scale, 1)
 	face := basicfont.Face7x13
-	g := &glyphs{adv: faceAdvance * scale, height: faceHeight * scale}
+	g := &Face{adv: FaceAdvance * scale, height: FaceHeight * scale}
 	for r := rune(0x20); r < 0x7f; r++ {
 		pix := make([]byte, g.adv*g.height)
 		for i := range pix {
@@ -48,10 +54,16 @@ func newGlyphs(scale int, fg, bg uint8) *glyphs {
 	return g
 }
 
-// draw writes text's luma with its top-left cell at p, only inside clip. Runes the face lacks
+// Advance is the width of one character cell in pixels.
+func (g *Face) Advance() int { return g.adv }
+
+// Height is the height of one character cell in pixels.
+func (g *Face) Height() int { return g.height }
+
+// Draw writes text's luma with its top-left cell at p, only inside clip. Bytes the face lacks
 // are drawn as '?'.
-func (g *glyphs) draw(c *canvas, p image.Point, text string, clip image.Rectangle) {
-	clip = clip.Intersect(c.bounds())
+func (g *Face) Draw(img *image.YCbCr, p image.Point, text string, clip image.Rectangle) {
+	clip = clip.Intersect(img.Rect)
 	for i, r := range []byte(text) {
 		cell := image.Rect(p.X+i*g.adv, p.Y, p.X+(i+1)*g.adv, p.Y+g.height)
 		vis := cell.Intersect(clip)
@@ -68,8 +80,8 @@ func (g *glyphs) draw(c *canvas, p image.Point, text string, clip image.Rectangl
 		x0, n := vis.Min.X-cell.Min.X, vis.Dx()
 		for y := vis.Min.Y; y < vis.Max.Y; y++ {
 			src := pix[(y-cell.Min.Y)*g.adv+x0:]
-			o := y*c.img.YStride + vis.Min.X
-			copy(c.img.Y[o:o+n], src[:n])
+			o := img.YOffset(vis.Min.X, y)
+			copy(img.Y[o:o+n], src[:n])
 		}
 	}
 }

@@ -1,0 +1,52 @@
+// Package builtin is the catalog of every video source and input device this build can open,
+// by URL scheme. Only cmd/ imports it: the agent and the device seam know no protocol.
+package builtin
+
+import (
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/media/testpattern"
+)
+
+// Catalog returns the built-in factories.
+func Catalog() device.Catalog {
+	return device.Catalog{
+		Sources: map[string]device.SourceFactory{
+			testpattern.Scheme: testpattern.NewDeviceSource,
+		},
+		Sinks: map[string]device.SinkFactory{},
+	}
+}
+
+// Selection is what the --source and --hid flags chose, ready for agent.Config.
+type Selection struct {
+	Source device.Source
+	// Kind is the source's scheme, reported to the relay.
+	Kind string
+	// Input is an input device of its own (nil: the source's own input).
+	Input device.Sink
+	// ViewOnly drops all input (--hid none).
+	ViewOnly bool
+}
+
+// Close releases the input device, if one was opened.
+func (s Selection) Close() error {
+	if s.Input != nil {
+		return s.Input.Close()
+	}
+	return nil
+}
+
+// Open resolves the --source and --hid flags through the built-in catalog. Nothing connects
+// yet: the agent's supervisor does, and keeps retrying a source that is down.
+func Open(sourceSpec, hidSpec string, opts device.Options) (Selection, error) {
+	c := Catalog()
+	src, err := c.Source(sourceSpec, opts)
+	if err != nil {
+		return Selection{}, err
+	}
+	sink, viewOnly, err := c.Input(hidSpec)
+	if err != nil {
+		return Selection{}, err
+	}
+	return Selection{Source: src, Kind: device.Kind(sourceSpec), Input: sink, ViewOnly: viewOnly}, nil
+}

@@ -1,0 +1,67 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/media"
+)
+
+// Source is a machine's video (and, for protocols like VNC and Intel AMT, its input) as a
+// spec names it. It is not a connection: the Supervisor opens it, and opens it again when a
+// connection fails.
+type Source interface {
+	// Open connects to the machine. It returns when the connection is usable (a VNC
+	// handshake done, an MJPEG stream's headers read) or failed.
+	Open(ctx context.Context) (Conn, error)
+	// String names the source for people and logs, without secrets: "vnc://10.0.0.5:5900".
+	String() string
+}
+
+// Conn is one open connection to a source. Closing Video ends the connection (Input too).
+type Conn struct {
+	// Video produces the pictures: raw frames, or encoded ones from a media.EncodedSource.
+	Video media.Source
+	// Input delivers keyboard and pointer events over the same connection (RFB key and
+	// pointer events); nil when the source carries no input (MJPEG, V4L2, RTSP).
+	Input hid.Sink
+}
+
+// Watched is implemented by a Conn's Video when it can tell that its connection ended while
+// nobody pulls frames (an idle VNC connection dropping): Done is closed then.
+type Watched interface {
+	Done() <-chan struct{}
+}
+
+// Sink is an opened input device of its own (a USB gadget), independent of the video source.
+type Sink interface {
+	hid.Sink
+	io.Closer
+}
+
+// ErrNoSignal is what input returns while the source it goes through is down.
+var ErrNoSignal = errors.New("device: no signal from the source; input cannot reach the machine until it reconnects")
+
+// ErrNoInput is what input returns on a view-only device (--hid none, or a source that carries
+// no input and no --hid).
+var ErrNoInput = errors.New("device: view-only, this device has no input")
+
+// Encoded is implemented by a Source whose connections deliver already-encoded video: the
+// agent must offer consoles that codec (H.264 passthrough) before the first connection.
+type Encoded interface {
+	Codec() media.Codec
+}
+
+// Static returns a Source that hands out conn, already open, to every Open: for a source that
+// cannot fail and that its creator keeps a hand on (the test pattern in tests and the demo).
+func Static(name string, conn Conn) Source { return staticSource{name: name, conn: conn} }
+
+type staticSource struct {
+	name string
+	conn Conn
+}
+
+func (s staticSource) Open(context.Context) (Conn, error) { return s.conn, nil }
+func (s staticSource) String() string                     { return s.name }

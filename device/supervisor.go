@@ -1,0 +1,400 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/internal/backoff"
+	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/media/card"
+)
+
+// State is where a supervised source is.
+type State string
+
+// States of a supervised source.
+const (
+	// StateConnecting: the first connection attempt (or one after a clean stop) is under way.
+	StateConnecting State = "connecting"
+	// StateLive: connected; frames come from the machine.
+	StateLive State = "live"
+	// StateNoSignal: the last attempt or connection failed; the supervisor retries at Retry.
+	StateNoSignal State = "no-signal"
+)
+
+// Health is what a supervised source reports to the relay (and the dashboard shows).
+type Health struct {
+	Source string    `json:"source"`
+	State  State     `json:"state"`
+	Since  time.Time `json:"since"`
+	// Error is why the source is not live (empty when live).
+	Error string `json:"error,omitempty"`
+	// Retry is when the next attempt starts (while no-signal).
+	Retry time.Time `json:"retry,omitzero"`
+	// Width and Height are the size of the last frame.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// Reconnects counts connections made after the first.
+	Reconnects int `json:"reconnects,omitempty"`
+}
+
+// SupervisorConfig configures a Supervisor.
+type SupervisorConfig struct {
+	Source Source
+	Logger *slog.Logger
+	// RetryMin and RetryMax bound the reopen backoff; defaults 500 ms and 30 s.
+	RetryMin, RetryMax time.Duration
+	// StableAfter is how long a connection must have lived for the backoff to start over:
+	// a server that accepts and drops at once is not retried in a tight loop. Default 10 s.
+	StableAfter time.Duration
+	// CardInterval is how often the no-signal card is handed out while the source is down
+	// (default 500 ms): consoles keep getting frames and the countdown moves.
+	CardInterval time.Duration
+	// Width and Height size the card until the source delivered a frame; default 1280×720.
+	Width, Height int
+}
+
+// Supervisor owns one source for the agent's lifetime: Run opens it and reopens it when it
+// fails; Next hands out its frames, or the no-signal card while it is down; Input forwards
+// input to the live connection.
+type Supervisor struct {
+	cfg SupervisorConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	conn    *Conn
+	failed  chan error    // cap 1: Next tells Run the live connection failed
+	changed chan struct{} // closed and replaced on every state change
+	health  Health
+	size    image.Point // of the last raw frame
+
+	cardMu   sync.Mutex // serializes card drawing (Next is one goroutine, but be safe)
+	cardText card.Card
+	cardImg  *image.YCbCr
+	lastCard time.Time
+}
+
+// NewSupervisor makes a Supervisor; Run starts it.
+func NewSupervisor(cfg SupervisorConfig) *Supervisor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 500 * time.Millisecond
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 30 * time.Second
+	}
+	if cfg.StableAfter <= 0 {
+		cfg.StableAfter = 10 * time.Second
+	}
+	if cfg.CardInterval <= 0 {
+		cfg.CardInterval = 500 * time.Millisecond
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		cfg.Width, cfg.Height = 1280, 720
+	}
+	return &Supervisor{
+		cfg:     cfg,
+		log:     cfg.Logger.With("source", cfg.Source.String()),
+		failed:  make(chan error, 1),
+		changed: make(chan struct{}),
+		health:  Health{Source: cfg.Source.String(), State: StateConnecting, Since: time.Now()},
+		size:    image.Pt(cfg.Width, cfg.Height),
+	}
+}
+
+// Run keeps the source connected until ctx ends, then closes the connection and returns.
+func (s *Supervisor) Run(ctx context.Context) {
+	b := backoff.Backoff{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}
+	connected := 0
+	for {
+		conn, err := s.cfg.Source.Open(ctx)
+		if ctx.Err() != nil {
+			if err == nil {
+				_ = conn.Video.Close()
+			}
+			return
+		}
+		if err != nil {
+			wait := b.Next()
+			s.down(fmt.Errorf("cannot connect: %w", err), wait)
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		if connected > 0 {
+			s.mu.Lock()
+			s.health.Reconnects++
+			s.mu.Unlock()
+		}
+		connected++
+		up := time.Now()
+		s.up(&conn)
+		err = s.watch(ctx, &conn)
+		s.mu.Lock()
+		s.conn = nil
+		s.mu.Unlock()
+		_ = conn.Video.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(up) >= s.cfg.StableAfter {
+			b.Reset()
+		}
+		wait := b.Next()
+		s.down(fmt.Errorf("connection lost: %w", err), wait)
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// watch waits until the live connection fails (Next saw an error, or the connection says it
+// is done) or ctx ends.
+func (s *Supervisor) watch(ctx context.Context, conn *Conn) error {
+	var done <-chan struct{}
+	if w, ok := conn.Video.(Watched); ok {
+		done = w.Done()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-s.failed:
+		return err
+	case <-done:
+		return errors.New("the source closed the connection")
+	}
+}
+
+func (s *Supervisor) up(conn *Conn) {
+	s.mu.Lock()
+	// A failure reported for the previous connection must not end this one.
+	select {
+	case <-s.failed:
+	default:
+	}
+	s.conn = conn
+	s.health.State, s.health.Since, s.health.Error, s.health.Retry = StateLive, time.Now(), "", time.Time{}
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.log.Info("source connected")
+}
+
+func (s *Supervisor) down(err error, retryIn time.Duration) {
+	now := time.Now()
+	s.mu.Lock()
+	if s.health.State != StateNoSignal {
+		s.health.Since = now
+	}
+	s.health.State, s.health.Error, s.health.Retry = StateNoSignal, err.Error(), now.Add(retryIn)
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.log.Warn("no signal from source", "err", err, "retry_in", retryIn.Round(time.Millisecond))
+}
+
+func (s *Supervisor) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Health reports the source's state now.
+func (s *Supervisor) Health() Health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.health
+}
+
+// Changed returns a channel closed at the next state change (for an immediate heartbeat).
+func (s *Supervisor) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Size is the size of the last frame (or the card's configured size before any).
+func (s *Supervisor) Size() (width, height int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size.X, s.size.Y
+}
+
+// Codec reports the codec of an encoded source's frames; ok is false for raw sources.
+func (s *Supervisor) Codec() (codec media.Codec, ok bool) {
+	if e, isEnc := s.cfg.Source.(Encoded); isEnc {
+		return e.Codec(), true
+	}
+	return "", false
+}
+
+// Next returns the next frame: the live connection's, or while there is none the no-signal
+// card, every CardInterval. One goroutine at a time.
+func (s *Supervisor) Next(ctx context.Context) (media.Frame, error) {
+	for {
+		s.mu.Lock()
+		conn, changed := s.conn, s.changed
+		s.mu.Unlock()
+		if conn != nil {
+			f, err := conn.Video.Next(ctx)
+			if err == nil {
+				if w, h := f.Size(); w > 0 && h > 0 {
+					s.mu.Lock()
+					s.size = image.Pt(w, h)
+					s.health.Width, s.health.Height = w, h
+					s.mu.Unlock()
+				}
+				return f, nil
+			}
+			if ctx.Err() != nil {
+				return media.Frame{}, ctx.Err()
+			}
+			s.fail(conn, err)
+			continue
+		}
+		s.cardMu.Lock()
+		due := s.lastCard.Add(s.cfg.CardInterval)
+		s.cardMu.Unlock()
+		if wait := time.Until(due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return media.Frame{}, ctx.Err()
+			case <-changed:
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+		}
+		return s.card(), nil
+	}
+}
+
+// fail reports that conn's video failed, if conn is still the live connection.
+func (s *Supervisor) fail(conn *Conn, err error) {
+	s.mu.Lock()
+	live := s.conn == conn
+	if live {
+		s.conn = nil
+	}
+	s.mu.Unlock()
+	if live {
+		select {
+		case s.failed <- err:
+		default:
+		}
+	}
+}
+
+// card returns the no-signal card as a frame, redrawn when its text changed.
+func (s *Supervisor) card() media.Frame {
+	h := s.Health()
+	w, ht := s.Size()
+	c := card.Card{Title: "No signal"}
+	switch h.State {
+	case StateConnecting:
+		c.Title = "Connecting"
+		c.Detail = []string{"connecting to " + h.Source}
+	default:
+		retry := "reconnecting to " + h.Source
+		if in := time.Until(h.Retry).Round(time.Second); in > 0 {
+			retry += fmt.Sprintf(" in %d s", int(in.Seconds()))
+		} else {
+			retry += " now"
+		}
+		c.Detail = []string{retry, h.Error, "since " + h.Since.UTC().Format("15:04:05 UTC")}
+	}
+	now := time.Now()
+	s.cardMu.Lock()
+	defer s.cardMu.Unlock()
+	s.lastCard = now
+	if s.cardImg == nil || !sameCard(s.cardText, c) || s.cardImg.Rect.Dx() != w+w%2 || s.cardImg.Rect.Dy() != ht+ht%2 {
+		s.cardImg, s.cardText = card.Draw(w, ht, c), c
+	}
+	return media.Frame{Image: s.cardImg, CaptureTime: now}
+}
+
+func sameCard(a, b card.Card) bool {
+	if a.Title != b.Title || len(a.Detail) != len(b.Detail) {
+		return false
+	}
+	for i := range a.Detail {
+		if a.Detail[i] != b.Detail[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Refresh asks the live connection for a new picture at once (a new viewer needs a keyframe).
+func (s *Supervisor) Refresh() {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn == nil {
+		s.cardMu.Lock()
+		s.lastCard = time.Time{}
+		s.cardMu.Unlock()
+		return
+	}
+	if r, ok := conn.Video.(media.Refresher); ok {
+		r.Refresh()
+	}
+	if e, ok := conn.Video.(media.EncodedSource); ok {
+		e.RequestKeyframe()
+	}
+}
+
+// Input is the input of whichever connection is live: ErrNoSignal while none is, ErrNoInput
+// when the source carries none.
+func (s *Supervisor) Input() hid.Sink { return supervisedInput{s} }
+
+type supervisedInput struct{ s *Supervisor }
+
+func (in supervisedInput) sink() (hid.Sink, error) {
+	in.s.mu.Lock()
+	conn := in.s.conn
+	in.s.mu.Unlock()
+	switch {
+	case conn == nil:
+		return nil, ErrNoSignal
+	case conn.Input == nil:
+		return nil, ErrNoInput
+	}
+	return conn.Input, nil
+}
+
+func (in supervisedInput) Key(u hid.Usage, down bool) error {
+	sink, err := in.sink()
+	if err != nil {
+		return err
+	}
+	return sink.Key(u, down)
+}
+
+func (in supervisedInput) Pointer(ev hid.PointerEvent) error {
+	sink, err := in.sink()
+	if err != nil {
+		return err
+	}
+	return sink.Pointer(ev)
+}
+
+// sleep waits d or until ctx ends; it reports whether the full wait passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
