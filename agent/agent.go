@@ -249,6 +249,9 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs []string) {
 	t := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer t.Stop()
+	// The relay records at most one heartbeat per device every 2 s; a burst of health
+	// changes waits so its last state is not the one dropped.
+	gap := min(a.cfg.HeartbeatInterval, minHeartbeatGap)
 	for {
 		changed := a.sup.Changed()
 		if err := client.Send(signaling.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
@@ -258,10 +261,21 @@ func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			continue
 		case <-changed:
+		}
+		pause := time.NewTimer(gap)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return
+		case <-pause.C:
 		}
 	}
 }
+
+// minHeartbeatGap spaces heartbeats sent on health changes (the relay drops closer ones).
+const minHeartbeatGap = 2500 * time.Millisecond
 
 // heartbeat is the agent's report now.
 func (a *Agent) heartbeat(codecs []string) signaling.Heartbeat {

@@ -35,6 +35,12 @@ type Watched interface {
 	Done() <-chan struct{}
 }
 
+// Sized is implemented by a Conn's Video that knows its picture size on connecting (a VNC
+// server says it in its handshake), before the first frame: the relay learns it at once.
+type Sized interface {
+	Size() (width, height int)
+}
+
 // Sink is an opened input device of its own (a USB gadget), independent of the video source.
 type Sink interface {
 	hid.Sink

@@ -182,6 +182,12 @@ func (s *Supervisor) up(conn *Conn) {
 	default:
 	}
 	s.conn = conn
+	if sz, ok := conn.Video.(Sized); ok {
+		if w, h := sz.Size(); w > 0 && h > 0 {
+			s.size = image.Pt(w, h)
+			s.health.Width, s.health.Height = w, h
+		}
+	}
 	s.health.State, s.health.Since, s.health.Error, s.health.Retry = StateLive, time.Now(), "", time.Time{}
 	s.notifyLocked()
 	s.mu.Unlock()
