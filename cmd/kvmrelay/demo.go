@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/agent"
-	"github.com/kvmrelay/kvmrelay/device"
-	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/client"
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/internal/cli"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
