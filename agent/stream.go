@@ -121,6 +121,9 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 		s.log.Error("cannot encode this frame size", "size", fmt.Sprintf("%dx%d", f.Image.Rect.Dx(), f.Image.Rect.Dy()), "err", err)
 		return nil, false, false
 	}
+	if f.Cut {
+		enc.ForceKeyFrame()
+	}
 	ef, err := enc.Encode(f)
 	if err != nil {
 		s.log.Error("encode frame", "err", err)
