@@ -32,8 +32,8 @@ type Config struct {
 	RateBurst     int
 	// TextQueue is how many TEXT messages may wait to be typed; default DefaultTextQueue.
 	TextQueue int
-	// Layout types TEXT; default LayoutEnUS().
-	Layout Layout
+	// Layout is the target's keyboard layout, which TEXT is typed through; default LayoutEnUS().
+	Layout *Layout
 	// OnSinkError, if set, is called with every sink error, from the goroutine that made the
 	// call and without locks held; it may call Close. Errors are counted in Stats regardless.
 	OnSinkError func(error)
@@ -56,7 +56,7 @@ type Dispatcher struct {
 	tracker     *Tracker
 	watchdog    *Watchdog
 	clock       Clock
-	layout      Layout
+	layout      *Layout
 	onSinkError func(error)
 	limits      [2]*limiter
 	seq         SeqFilter
