@@ -145,6 +145,11 @@ func level(shift, altgr bool) int {
 type keyLegend struct {
 	usage Usage
 	syms  [4]uint32
+	// generic has bit n set when level n is only inherited: an AltGr character of xkb's
+	// generic latin layout that the country's keyboards do not print (Windows has no AltGr+Q = @
+	// on Swedish), or an ISO or JIS key typing what the US layout gives it (US keyboards have no
+	// IntlBackslash). A typist uses them only when nothing else types the character.
+	generic uint8
 }
 
 // layoutData is one layout of the generated tables.
@@ -172,14 +177,14 @@ func newLayout(d layoutData) *Layout {
 	if l.present[0x31] && !l.present[nonUSHash] {
 		l.present[nonUSHash], l.syms[nonUSHash] = true, l.syms[0x31]
 	}
-	// The first key that types a keysym, trying fewer modifiers first, and the keys of a US
-	// keyboard before the extra keys of ISO and JIS ones: the US layout of Windows types \ with
-	// IntlBackslash, where xkb has <.
+	// The first key that types a keysym, trying fewer modifiers first and the keys of a US
+	// keyboard before the extra ISO and JIS ones (they come later in usage order), all the
+	// layout's own keys before its generic ones (see keyLegend.generic).
 	bySym := map[uint32]Stroke{}
-	for _, pass := range []func(Usage) bool{isUSKey, func(u Usage) bool { return !isUSKey(u) }} {
+	for _, generic := range []bool{false, true} {
 		for lvl := range 4 {
 			for _, k := range d.keys {
-				if pass(k.usage) {
+				if k.generic&(1<<lvl) != 0 == generic {
 					l.add(bySym, k, lvl)
 				}
 			}
@@ -198,9 +203,6 @@ func newLayout(d layoutData) *Layout {
 	}
 	return l
 }
-
-// isUSKey reports whether a character key is on a US (ANSI) keyboard.
-func isUSKey(u Usage) bool { return u <= usLegendLast }
 
 // add records the stroke of key k at level lvl for its keysym and character, unless a stroke
 // was found before.

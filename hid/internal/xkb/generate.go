@@ -9,13 +9,19 @@ import (
 )
 
 // Layout names one generated layout: its name in kvmrelay and the xkb layout it follows.
-type Layout struct{ Name, XKB string }
+type Layout struct {
+	Name, XKB string
+	// Level3 resolves the AltGr levels even though the keymap has no AltGr key: for the
+	// generic latin layouts, which countries include with one.
+	Level3 bool
+}
 
 // Layouts are the layouts the tables hold.
 func Layouts() []Layout {
 	return []Layout{
-		{"en-US", "us"}, {"en-GB", "gb"}, {"de-DE", "de"}, {"fr-FR", "fr"},
-		{"es-ES", "es"}, {"it-IT", "it"}, {"sv-SE", "se"}, {"ja-JP", "jp"},
+		{Name: "en-US", XKB: "us"}, {Name: "en-GB", XKB: "gb"}, {Name: "de-DE", XKB: "de"},
+		{Name: "fr-FR", XKB: "fr"}, {Name: "es-ES", XKB: "es"}, {Name: "it-IT", XKB: "it"},
+		{Name: "sv-SE", XKB: "se"}, {Name: "ja-JP", XKB: "jp"},
 	}
 }
 
@@ -51,8 +57,14 @@ func Keys() []KeyUsage {
 type Table struct {
 	Layout
 	// Syms are the keysyms of each key of Keys with no modifier, Shift, AltGr, AltGr+Shift.
-	Syms      map[uint16][4]Keysym
-	Names     map[uint16][4]string
+	Syms  map[uint16][4]Keysym
+	Names map[uint16][4]string
+	// Generic marks the levels a typist should use only when nothing else types the character:
+	// AltGr levels that the layout inherits from xkb's generic latin layout without making them
+	// its own (AltGr+Q = @ on Swedish, where keyboards print @ on AltGr+2 and Windows types it
+	// only there), and the ISO and JIS keys where they type what the US layout gives them (a
+	// US keyboard has no IntlBackslash; Windows types \ with it).
+	Generic   map[uint16][4]bool
 	RightAlt  Keysym // ISO_Level3_Shift where Right Alt is AltGr
 	KPDecimal Keysym // the keypad decimal key with Num Lock on
 }
@@ -75,7 +87,7 @@ func Resolve(l Layout, km *Keymap, defs map[string]Keysym) (Table, error) {
 	if t.RightAlt, err = lookup(ralt); err != nil {
 		return Table{}, err
 	}
-	altGr := ralt == "ISO_Level3_Shift"
+	altGr := ralt == "ISO_Level3_Shift" || l.Level3
 	if k, ok := km.Keys["KPDL"]; ok && len(k.Symbols) > 1 {
 		if t.KPDecimal, err = lookup(k.Symbols[1]); err != nil {
 			return Table{}, err
@@ -96,6 +108,38 @@ func Resolve(l Layout, km *Keymap, defs map[string]Keysym) (Table, error) {
 		t.Syms[k.Usage], t.Names[k.Usage] = syms, names
 	}
 	return t, nil
+}
+
+// MarkGeneric fills t.Generic from the generic latin layout's table and the US one. An AltGr
+// level is inherited when latin has the same symbol there on the same key, or on the key with
+// the same base character (AZERTY moves the letters).
+func MarkGeneric(t *Table, latin, us Table) {
+	inLatin := func(u uint16, lvl int, name string) bool {
+		if latin.Names[u][lvl] == name {
+			return true
+		}
+		for _, ln := range latin.Names {
+			if ln[0] != "" && ln[0] == t.Names[u][0] && ln[lvl] == name {
+				return true
+			}
+		}
+		return false
+	}
+	t.Generic = map[uint16][4]bool{}
+	for u, names := range t.Names {
+		extra := u == 0x64 || u == 0x87 || u == 0x89
+		var g [4]bool
+		for lvl, name := range names {
+			switch {
+			case name == "":
+			case extra && us.Names[u][lvl] == name:
+				g[lvl] = true
+			case lvl >= 2:
+				g[lvl] = inLatin(u, lvl, name)
+			}
+		}
+		t.Generic[u] = g
+	}
 }
 
 // Generate writes the Go source of package hid's layout tables.
@@ -127,8 +171,14 @@ func Generate(tables []Table, compose []Composition, defs map[string]Keysym, xkb
 				continue
 			}
 			names := t.Names[k.Usage]
-			fmt.Fprintf(&b, "\t\t\t\t{%#02x, [4]uint32{%#x, %#x, %#x, %#x}}, // %s\n", k.Usage,
-				syms[0].Value, syms[1].Value, syms[2].Value, syms[3].Value, strings.Join(names[:], " "))
+			var generic uint8
+			for i, g := range t.Generic[k.Usage] {
+				if g {
+					generic |= 1 << i
+				}
+			}
+			fmt.Fprintf(&b, "\t\t\t\t{%#02x, [4]uint32{%#x, %#x, %#x, %#x}, %#x}, // %s\n", k.Usage,
+				syms[0].Value, syms[1].Value, syms[2].Value, syms[3].Value, generic, strings.Join(names[:], " "))
 			for i, s := range syms {
 				used[s.Value] = s
 				if strings.HasPrefix(names[i], "dead_") {

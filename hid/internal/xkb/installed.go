@@ -39,20 +39,37 @@ func Installed(p Paths) ([]Table, []Composition, map[string]Keysym, string, erro
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
-	var tables []Table
-	for _, l := range Layouts() {
-		out, err := exec.Command(p.Xkbcli, "compile-keymap", "--model", "pc105", "--layout", l.XKB).Output()
+	table := func(l Layout, variant string) (Table, error) {
+		args := []string{"compile-keymap", "--model", "pc105", "--layout", l.XKB}
+		if variant != "" {
+			args = append(args, "--variant", variant)
+		}
+		out, err := exec.Command(p.Xkbcli, args...).Output()
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("xkb: xkbcli compile-keymap --layout %s: %w", l.XKB, err)
+			return Table{}, fmt.Errorf("xkb: xkbcli %s: %w", strings.Join(args, " "), err)
 		}
 		km, err := ParseKeymap(string(out))
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("xkb: layout %s: %w", l.XKB, err)
+			return Table{}, fmt.Errorf("xkb: layout %s: %w", l.XKB, err)
 		}
-		t, err := Resolve(l, km, defs)
+		return Resolve(l, km, defs)
+	}
+	// The generic latin layout (not its typeN variants, which hold national conventions).
+	latin, err := table(Layout{Name: "latin", XKB: "latin", Level3: true}, "")
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	us, err := table(Layout{Name: "en-US", XKB: "us"}, "")
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	var tables []Table
+	for _, l := range Layouts() {
+		t, err := table(l, "")
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
+		MarkGeneric(&t, latin, us)
 		tables = append(tables, t)
 	}
 	// The Debian package's version names the xkeyboard-config release.
