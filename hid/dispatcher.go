@@ -56,7 +56,7 @@ type Dispatcher struct {
 	tracker     *Tracker
 	watchdog    *Watchdog
 	clock       Clock
-	layout      *Layout
+	layout      atomic.Pointer[Layout]
 	onSinkError func(error)
 	limits      [2]*limiter
 	seq         SeqFilter
@@ -103,11 +103,11 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	d := &Dispatcher{
 		tracker:     NewTracker(cfg.Sink),
 		clock:       cfg.Clock,
-		layout:      cfg.Layout,
 		onSinkError: cfg.OnSinkError,
 		text:        make(chan textJob, cfg.TextQueue),
 		done:        make(chan struct{}),
 	}
+	d.layout.Store(cfg.Layout)
 	now := cfg.Clock.Now()
 	for i := range d.limits {
 		d.limits[i] = newLimiter(cfg.RatePerSecond, cfg.RateBurst, now)
@@ -115,6 +115,18 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	d.watchdog = NewWatchdog(cfg.Clock, cfg.SilenceTimeout, d.onSilence)
 	return d, nil
 }
+
+// SetLayout changes the keyboard layout TEXT is typed through, from the next TEXT on (the
+// console says which layout the target machine uses). A nil layout is en-US.
+func (d *Dispatcher) SetLayout(l *Layout) {
+	if l == nil {
+		l = LayoutEnUS()
+	}
+	d.layout.Store(l)
+}
+
+// Layout returns the layout TEXT is typed through.
+func (d *Dispatcher) Layout() *Layout { return d.layout.Load() }
 
 // Stats returns the live counters.
 func (d *Dispatcher) Stats() *Stats { return &d.stats }

@@ -128,4 +128,10 @@ func TestDispatcherTypesThroughLayout(t *testing.T) {
 		down(shift), down(0x2E), up(0x2E), up(shift), down(0x08), up(0x08), // è: dead grave (Shift+´), then e
 	}, f.rec.Events())
 	assert.EqualValues(t, 4, f.d.Stats().Snapshot().TextTyped)
+
+	f.d.SetLayout(nil)
+	assert.Equal(t, "en-US", f.d.Layout().Name())
+	f.d.HandleHID(enc(t, hid.TextMsg{Text: "z"}))
+	require.True(t, f.d.TypeNext(context.Background()))
+	assert.Equal(t, []hidtest.Event{down(0x1D), up(0x1D)}, f.rec.Events()[16:])
 }

@@ -24,7 +24,7 @@ func (d *Dispatcher) typeText(ctx context.Context, job textJob) {
 	// text into shortcuts.
 	d.sinkError(d.tracker.ReleaseAll())
 	var failed error
-	typed, skipped, done := walkText(d.layout, job.text, func(s Stroke) bool {
+	typed, skipped, done := walkText(d.layout.Load(), job.text, func(s Stroke) bool {
 		if err := d.stroke(live, s); err != nil {
 			if !errors.Is(err, errCanceled) && !errors.Is(err, ErrClosed) {
 				failed = err
