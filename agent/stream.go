@@ -12,6 +12,7 @@ import (
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/media/scale"
 )
 
 // frameSource is where a stream's frames come from: the device supervisor, or a fake in tests.
@@ -37,6 +38,10 @@ type stream struct {
 	encCfg     media.EncoderConfig // the current encoder's
 	log        *slog.Logger
 	metrics    *Metrics
+
+	// ladder and scaler belong to the run loop: the size sent under the current estimate.
+	ladder ladder
+	scaler *scale.Scaler
 
 	mu       sync.Mutex
 	enc      media.Encoder
@@ -116,10 +121,14 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 		}
 		return f.Encoded.Data, f.Encoded.Keyframe, len(f.Encoded.Data) > 0
 	}
+	f = s.fitToBandwidth(f)
 	enc, err := s.encoderFor(f)
 	if err != nil {
 		s.log.Error("cannot encode this frame size", "size", fmt.Sprintf("%dx%d", f.Image.Rect.Dx(), f.Image.Rect.Dy()), "err", err)
 		return nil, false, false
+	}
+	if f.Cut {
+		enc.ForceKeyFrame()
 	}
 	ef, err := enc.Encode(f)
 	if err != nil {
@@ -127,6 +136,27 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 		return nil, false, false
 	}
 	return ef.Data, ef.Keyframe, len(ef.Data) > 0
+}
+
+// fitToBandwidth returns f scaled down to the size the ladder picks for the current
+// estimate (f itself at full size).
+func (s *stream) fitToBandwidth(f media.Frame) media.Frame {
+	w, h := f.Size()
+	s.mu.Lock()
+	bps := s.lowestLocked()
+	s.mu.Unlock()
+	sw, sh := s.ladder.size(w, h, bps, f.CaptureTime)
+	s.metrics.SentHeight.Set(float64(sh))
+	if sw == w && sh == h {
+		return f
+	}
+	if s.scaler == nil || !s.scaler.Fits(w, h, sw, sh) {
+		s.log.Info("bandwidth estimate too low for legible text at full size; sending a smaller picture",
+			"estimate_bps", bps, "source", fmt.Sprintf("%dx%d", w, h), "sent", fmt.Sprintf("%dx%d", sw, sh))
+		s.scaler = scale.New(w, h, sw, sh)
+	}
+	f.Image = s.scaler.Scale(f.Image)
+	return f
 }
 
 // encoderFor returns an encoder sized for f, opening a new one when the size changed. The
