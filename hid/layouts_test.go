@@ -324,3 +324,19 @@ func TestLayoutTablesMatchInstalledXKB(t *testing.T) {
 		t.Fatal("layout_tables.go differs from what the installed xkeyboard-config generates: run go generate ./hid")
 	}
 }
+
+func BenchmarkLayoutByName(b *testing.B) {
+	for b.Loop() {
+		if _, err := hid.LayoutByName("de-DE"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkKeysymFor(b *testing.B) {
+	l, err := hid.LayoutByName("fr-FR")
+	require.NoError(b, err)
+	for i := 0; b.Loop(); i++ {
+		_ = hid.KeysymFor(l, hid.Usage(4+i%0x35), i&1 != 0, i&2 != 0)
+	}
+}

@@ -390,3 +390,29 @@ func TestOpenErrors(t *testing.T) {
 	_, err = Open(Paths{Keyboard: kbd, Absolute: fifo})
 	require.True(t, errors.Is(err, syscall.ENXIO), "%v", err)
 }
+
+// BenchmarkKey measures a key report written to a pipe a reader empties: the sink's own cost
+// per report, without a USB host's polling interval.
+func BenchmarkKey(b *testing.B) {
+	r, w, err := os.Pipe()
+	require.NoError(b, err)
+	defer r.Close()
+	kbd, err := newEndpoint("keyboard", w, waitLimit, waitLimit)
+	require.NoError(b, err)
+	ledsIn, ledsOut, err := os.Pipe()
+	require.NoError(b, err)
+	defer ledsOut.Close()
+	s := start(kbd, ledsIn, nil, nil)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Key(0x04, i&1 == 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	require.NoError(b, s.Close())
+	<-drained
+}
