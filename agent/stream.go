@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,9 +44,15 @@ type stream struct {
 	ladder ladder
 	scaler *scale.Scaler
 
+	// lastLook samples the previous raw frame, to tell which frame first changed after a
+	// probe.
+	lastLook uint64
+	seed     maphash.Seed
+
 	mu       sync.Mutex
 	enc      media.Encoder
 	bitrates map[string]int // session → its estimated available bitrate
+	probes   probeAnswers   // probes waiting for a changed frame, by session
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -67,7 +74,7 @@ func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.Encode
 	s := &stream{
 		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
-		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}),
+		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
 	go s.run(ctx)
 	return s, nil
@@ -102,7 +109,7 @@ func (s *stream) run(ctx context.Context) {
 			d = max(f.CaptureTime.Sub(last), time.Millisecond)
 		}
 		last = f.CaptureTime
-		s.clock.set(f.CaptureTime)
+		s.clock.set(f.CaptureTime, s.answers(f))
 		if err := s.track.WriteSample(pionmedia.Sample{Data: data, Duration: d}); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Debug("write sample", "err", err)
 		}
@@ -197,6 +204,39 @@ func (s *stream) closeEncoder() {
 		_ = s.enc.Close()
 		s.enc = nil
 	}
+}
+
+// maxProbesPerSession bounds what a console can make the stream remember.
+const maxProbesPerSession = 32
+
+// probe notes that session sid's console wants to know the first frame that changes from now.
+func (s *stream) probe(sid string, id uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probes == nil {
+		s.probes = make(probeAnswers)
+	}
+	if p := s.probes[sid]; len(p) < maxProbesPerSession {
+		s.probes[sid] = append(p, id)
+	}
+}
+
+// answers returns the probes f answers — all waiting ones, when f changed from the previous
+// frame (an encoded frame always counts as changed) — and forgets them.
+func (s *stream) answers(f media.Frame) probeAnswers {
+	changed := true
+	if f.Image != nil {
+		look := lookAt(s.seed, f.Image)
+		changed, s.lastLook = look != s.lastLook, look
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !changed || len(s.probes) == 0 {
+		return nil
+	}
+	a := s.probes
+	s.probes = nil
+	return a
 }
 
 // requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles. The
