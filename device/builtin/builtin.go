@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/usbgadget"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
 
@@ -13,7 +14,9 @@ func Catalog() device.Catalog {
 		Sources: map[string]device.SourceFactory{
 			testpattern.Scheme: testpattern.NewDeviceSource,
 		},
-		Sinks: map[string]device.SinkFactory{},
+		Sinks: map[string]device.SinkFactory{
+			usbgadget.Scheme: usbgadget.NewSink,
+		},
 	}
 }
 
