@@ -28,6 +28,8 @@ var (
 	ErrFrameTooLarge = errors.New("mjpeg: frame larger than the limit")
 	// ErrNoBoundary is returned when a stream carries no part boundary where one must be.
 	ErrNoBoundary = errors.New("mjpeg: no part boundary in the stream")
+
+	errHeaderTooLarge = errors.New("mjpeg: part header too large")
 )
 
 // partReader reads the JPEG parts of a multipart/x-mixed-replace body. It accepts what
@@ -183,9 +185,12 @@ func (r *partReader) readHeader() (partHeader, error) {
 		line, err := r.br.ReadSlice('\n')
 		size += len(line)
 		if size > maxHeader || errors.Is(err, bufio.ErrBufferFull) {
-			return h, fmt.Errorf("mjpeg: part header larger than %d bytes", maxHeader)
+			return h, fmt.Errorf("%w: over %d bytes", errHeaderTooLarge, maxHeader)
 		}
 		if err != nil {
+			if size == 0 && errors.Is(err, io.EOF) {
+				return h, io.EOF // the stream ended after a boundary, between parts
+			}
 			return h, bodyErr(err)
 		}
 		line = bytes.TrimRight(line, "\r\n")
