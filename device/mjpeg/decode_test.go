@@ -267,13 +267,29 @@ func TestCorruptFrameIsAnError(t *testing.T) {
 	}
 }
 
-// FuzzDecode: no input makes a decoder panic, and whatever decodes is a valid 4:2:0 frame of
-// even size within the limits.
+// TestDecoderRecovers: a frame that fails to decode does not spoil the next one (it did with
+// a reused libjpeg-turbo handle).
+func TestDecoderRecovers(t *testing.T) {
+	noScan := []byte("\xFF\xD8\xFF\xC0\x00\x11\x08\x00\x30\x00\x40\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01\xFF\xD9")
+	for dname, newDec := range decoders() {
+		d := newDec()
+		_, err := d.Decode(noScan)
+		require.Error(t, err, dname)
+		img, err := d.Decode(testdata(t, "420odd"))
+		require.NoError(t, err, dname)
+		requireBars(t, img)
+		d.Close()
+	}
+}
+
+// FuzzDecode: no input makes a decoder panic, whatever decodes is a valid 4:2:0 frame of even
+// size within the limits, and the decoder still decodes a good frame afterwards.
 func FuzzDecode(f *testing.F) {
 	for _, name := range []string{"420", "422", "444", "gray", "420odd", "422odd"} {
 		f.Add(testdata(f, name))
 	}
 	ds := decoders()
+	good := testdata(f, "422")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for name, newDec := range ds {
 			d := newDec()
@@ -283,6 +299,8 @@ func FuzzDecode(f *testing.F) {
 				require.NoError(t, checkI420(img, w, h), name)
 				require.True(t, w%2 == 0 && h%2 == 0 && w > 0 && h > 0 && w*h <= maxPixels, "%s: %dx%d", name, w, h)
 			}
+			_, err = d.Decode(good)
+			require.NoError(t, err, "%s after %d bytes of fuzz", name, len(data))
 			d.Close()
 		}
 	})

@@ -88,7 +88,6 @@ func newStream(cfg streamConfig) *Stream {
 
 // read receives parts until the stream fails, stalls or is closed.
 func (s *Stream) read() {
-	defer close(s.done)
 	watchdog := time.AfterFunc(s.cfg.stall, func() {
 		s.mu.Lock()
 		s.stalled = true
@@ -133,6 +132,8 @@ func (s *Stream) end(err error) {
 		err = fmt.Errorf("mjpeg: stream lost: %w", err)
 	}
 	s.err = err
+	// Under the lock: whoever sees the error also sees Done closed.
+	close(s.done)
 	s.mu.Unlock()
 	s.signal()
 	if !errors.Is(err, media.ErrClosed) {

@@ -42,6 +42,7 @@ static int kr_tj_decode(tjhandle h, const unsigned char *buf, unsigned long size
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"unsafe"
@@ -98,6 +99,19 @@ func (d *TurboDecoder) Decode(data []byte) (*image.YCbCr, error) {
 	if d.h == nil {
 		return nil, fmt.Errorf("mjpeg: decoder closed")
 	}
+	img, err := d.decode(data)
+	if err != nil && !errors.Is(err, ErrUnsupported) {
+		// A failed decompression can leave the handle unusable for the next frame (seen with
+		// libjpeg-turbo 2.1: the next header read reports nonsense): start afresh.
+		C.tjDestroy(d.h)
+		if d.h = C.tjInitDecompress(); d.h == nil {
+			return nil, fmt.Errorf("mjpeg: libjpeg-turbo: %s (after %w)", C.GoString(C.tjGetErrorStr2(nil)), err)
+		}
+	}
+	return img, err
+}
+
+func (d *TurboDecoder) decode(data []byte) (*image.YCbCr, error) {
 	info, err := checkHeader(data)
 	if err != nil {
 		return nil, err
