@@ -129,7 +129,7 @@ func (s *Stream) end(err error) {
 	case errors.Is(err, io.EOF):
 		err = ErrEnded
 	default:
-		err = fmt.Errorf("mjpeg: stream lost: %w", err)
+		err = fmt.Errorf("mjpeg: the stream broke off (streamer restarted or network lost): %w", err)
 	}
 	s.err = err
 	// Under the lock: whoever sees the error also sees Done closed.
