@@ -166,6 +166,26 @@ func TestChromaConversions(t *testing.T) {
 	}
 }
 
+// TestFrom422 checks the eight-at-a-time averaging against the plain formula on every pair
+// of byte values, in rows that are not a multiple of eight long.
+func TestFrom422(t *testing.T) {
+	const cw = 256 + 5
+	src := make([]byte, 2*cw)
+	dst := make([]byte, cw)
+	for a := range 256 {
+		for i := range cw {
+			src[i], src[cw+i] = byte(a), byte(i)
+		}
+		from422(dst, src, cw, cw, 1)
+		for i := range cw {
+			want := byte((a + int(byte(i)) + 1) / 2)
+			if dst[i] != want {
+				t.Fatalf("avg(%d, %d) = %d, want %d", a, byte(i), dst[i], want)
+			}
+		}
+	}
+}
+
 func TestConvertRejectsShortPlanes(t *testing.T) {
 	src := &image.YCbCr{
 		Y: make([]byte, 16), YStride: 4, Cb: make([]byte, 3), Cr: make([]byte, 8), CStride: 2,

@@ -7,23 +7,23 @@ package mjpeg
 #include <stdlib.h>
 #include <turbojpeg.h>
 
-// kr_tj_header reads a JPEG's size, subsampling and plane geometry.
-static int kr_tj_header(tjhandle h, const unsigned char *buf, unsigned long size,
-                        int *w, int *ht, int *subsamp, int *yw, int *yh, int *cw, int *ch) {
+// kr_tj_header reads a JPEG's size, subsampling and plane geometry into out: width, height,
+// subsampling, luma plane width and height, chroma plane width and height.
+static int kr_tj_header(tjhandle h, const unsigned char *buf, unsigned long size, int *out) {
 	int cs;
-	if (tjDecompressHeader3(h, buf, size, w, ht, subsamp, &cs) != 0) {
+	if (tjDecompressHeader3(h, buf, size, &out[0], &out[1], &out[2], &cs) != 0) {
 		return -1;
 	}
-	*yw = tjPlaneWidth(0, *w, *subsamp);
-	*yh = tjPlaneHeight(0, *ht, *subsamp);
-	if (*subsamp == TJSAMP_GRAY) {
-		*cw = 0;
-		*ch = 0;
+	out[3] = tjPlaneWidth(0, out[0], out[2]);
+	out[4] = tjPlaneHeight(0, out[1], out[2]);
+	if (out[2] == TJSAMP_GRAY) {
+		out[5] = 0;
+		out[6] = 0;
 	} else {
-		*cw = tjPlaneWidth(1, *w, *subsamp);
-		*ch = tjPlaneHeight(1, *ht, *subsamp);
+		out[5] = tjPlaneWidth(1, out[0], out[2]);
+		out[6] = tjPlaneHeight(1, out[1], out[2]);
 	}
-	return (*yw < 0 || *yh < 0 || *cw < 0 || *ch < 0) ? -1 : 0;
+	return (out[3] < 0 || out[4] < 0 || out[5] < 0 || out[6] < 0) ? -1 : 0;
 }
 
 // kr_tj_decode decodes into planes whose strides are their widths. Warnings (a truncated or
@@ -56,6 +56,8 @@ type TurboDecoder struct {
 	conv      toI420
 	gray      grayI420
 	src       image.YCbCr
+	// hdr receives kr_tj_header's answer; a field, so that passing it to C allocates nothing.
+	hdr [7]C.int
 }
 
 // NewTurboDecoder returns a libjpeg-turbo decoder; Close frees it.
@@ -118,10 +120,10 @@ func (d *TurboDecoder) decode(data []byte) (*image.YCbCr, error) {
 	}
 	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
 	size := C.ulong(len(data))
-	var w, h, subsamp, yw, yh, cw, ch C.int
-	if C.kr_tj_header(d.h, buf, size, &w, &h, &subsamp, &yw, &yh, &cw, &ch) != 0 {
+	if C.kr_tj_header(d.h, buf, size, &d.hdr[0]) != 0 {
 		return nil, fmt.Errorf("mjpeg: decode header: %s", C.GoString(C.tjGetErrorStr2(d.h)))
 	}
+	w, h, subsamp, yw, yh, cw, ch := d.hdr[0], d.hdr[1], d.hdr[2], d.hdr[3], d.hdr[4], d.hdr[5], d.hdr[6]
 	if int(w) != info.width || int(h) != info.height {
 		return nil, fmt.Errorf("mjpeg: libjpeg-turbo reads %dx%d, the header says %dx%d", w, h, info.width, info.height)
 	}
