@@ -1,14 +1,19 @@
 package mjpeg
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/jpeg"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,18 +72,18 @@ func BenchmarkConvert422(b *testing.B) {
 }
 
 // BenchmarkSourcePath is the agent's CPU for the whole source path — HTTP, multipart, newest
-// frame hand-off, decode, 4:2:0 — per frame, with ffmpeg (another process, not counted)
-// serving a pre-encoded 1080p 4:2:2 MJPEG file by copy. "paced" sends 30 fps as a streamer
-// does and the consumer takes every frame: cpu-ms/frame and the share of one core at 30 fps.
-// "unpaced" sends as fast as TCP allows: ns/op is the frame rate the path sustains, and the
-// frames it had to drop are counted.
+// frame hand-off, decode, 4:2:0 — per frame. A child process (this test binary, so its CPU is
+// not counted) serves a 1080p 4:2:2 testsrc2 clip made by ffmpeg, looped, in ustreamer's
+// format. "paced" sends 30 fps as a streamer does and the consumer takes every frame:
+// cpu-ms/frame and the share of one core at 30 fps. "unpaced" sends as fast as TCP allows:
+// ns/op is the frame interval the path sustains, dropped/frame what it skipped meanwhile.
 //
 //	go test -run '^$' -bench SourcePath -benchtime 150x ./device/mjpeg/
 func BenchmarkSourcePath(b *testing.B) {
 	ff := testenv.LookPath(b, "ffmpeg", "ffmpeg")
 	clip := filepath.Join(b.TempDir(), "clip.mjpeg")
 	out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-		"-i", "testsrc2=size=1920x1080:rate=30", "-t", "2", "-pix_fmt", "yuvj422p", "-q:v", "4",
+		"-i", "testsrc2=size=1920x1080:rate=30", "-t", "1", "-pix_fmt", "yuvj422p", "-q:v", "4",
 		"-f", "mjpeg", clip).CombinedOutput()
 	require.NoError(b, err, "%s", out)
 	for _, paced := range []bool{true, false} {
@@ -88,18 +93,14 @@ func BenchmarkSourcePath(b *testing.B) {
 				continue
 			}
 			name := dname + "/unpaced"
+			fps := 0
 			if paced {
-				name = dname + "/paced-30fps"
+				name, fps = dname+"/paced-30fps", 30
 			}
 			b.Run(name, func(b *testing.B) {
 				port := freePort(b)
-				args := []string{"-hide_banner", "-loglevel", "error", "-nostdin"}
-				if paced {
-					args = append(args, "-re")
-				}
-				args = append(args, "-stream_loop", "-1", "-f", "mjpeg", "-framerate", "30", "-i", clip,
-					"-c", "copy", "-f", "mpjpeg", "-listen", "1", "http://127.0.0.1:"+strconv.Itoa(port)+"/stream")
-				cmd := exec.Command(ff, args...)
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", benchServeEnv, clip, port, fps))
 				cmd.Stderr = os.Stderr
 				require.NoError(b, cmd.Start())
 				defer func() {
@@ -109,7 +110,7 @@ func BenchmarkSourcePath(b *testing.B) {
 				st := openBench(b, Config{URL: ffmpegURL(port), NewDecoder: newDec})
 				defer st.Close()
 				ctx := context.Background()
-				if _, err := st.Next(ctx); err != nil { // connection warm-up
+				if _, err := st.Next(ctx); err != nil { // connection and decoder warm-up
 					b.Fatal(err)
 				}
 				before := st.Stats()
@@ -129,6 +130,67 @@ func BenchmarkSourcePath(b *testing.B) {
 				}
 				b.ReportMetric(float64(after.Dropped-before.Dropped)/float64(b.N), "dropped/frame")
 			})
+		}
+	}
+}
+
+// benchServeEnv makes the test binary serve a stream instead of testing: CLIP,PORT,FPS.
+const benchServeEnv = "KVMRELAY_MJPEG_BENCH_SERVE"
+
+// benchServe serves the JPEGs of an MJPEG clip, looped, to one client in ustreamer's format,
+// at fps (0: as fast as the client reads). It returns the exit code.
+func benchServe(spec string) int {
+	var clip string
+	var port, fps int
+	parts := strings.Split(spec, ",")
+	if len(parts) != 3 {
+		return 2
+	}
+	clip = parts[0]
+	if _, err := fmt.Sscanf(parts[1]+" "+parts[2], "%d %d", &port, &fps); err != nil {
+		return 2
+	}
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		return 1
+	}
+	var frames [][]byte
+	for len(data) > 0 {
+		var s endScanner
+		n, done, err := s.feed(data)
+		if err != nil || !done {
+			break
+		}
+		frames = append(frames, []byte(ustreamerPart(data[:n])))
+		data = data[n:]
+	}
+	if len(frames) == 0 {
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return 1
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		return 1
+	}
+	if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+		return 1
+	}
+	if _, err := c.Write([]byte(ustreamerHeader)); err != nil {
+		return 1
+	}
+	var tick <-chan time.Time
+	if fps > 0 {
+		tick = time.NewTicker(time.Second / time.Duration(fps)).C
+	}
+	for i := 0; ; i++ {
+		if tick != nil {
+			<-tick
+		}
+		if _, err := c.Write(frames[i%len(frames)]); err != nil {
+			return 0 // the benchmark is done and hung up
 		}
 	}
 }
