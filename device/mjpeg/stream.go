@@ -106,7 +106,6 @@ func (s *Stream) read() {
 		}
 		at := time.Now()
 		watchdog.Reset(s.cfg.stall)
-		s.received.Add(1)
 		s.mu.Lock()
 		if s.pending {
 			s.dropped.Add(1)
@@ -114,6 +113,8 @@ func (s *Stream) read() {
 		fill = s.latest.data[:0]
 		s.latest = jpegBuf{data: data, at: at}
 		s.pending = true
+		// Counted once Next can take it: a caller that saw the count finds the frame.
+		s.received.Add(1)
 		s.mu.Unlock()
 		s.signal()
 	}
@@ -181,6 +182,10 @@ func (s *Stream) Next(ctx context.Context) (media.Frame, error) {
 				return f, nil
 			}
 			continue
+		case s.err != nil:
+			err := s.err
+			s.mu.Unlock()
+			return media.Frame{}, err
 		case s.refresh && s.last.Image != nil:
 			// An MJPEG frame is a whole picture: the last one is as good as a new one, now.
 			s.refresh = false
@@ -188,10 +193,6 @@ func (s *Stream) Next(ctx context.Context) (media.Frame, error) {
 			f := s.last
 			f.CaptureTime = time.Now()
 			return f, nil
-		case s.err != nil:
-			err := s.err
-			s.mu.Unlock()
-			return media.Frame{}, err
 		}
 		s.mu.Unlock()
 		select {
