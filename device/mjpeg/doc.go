@@ -16,6 +16,13 @@
 //
 // Decoding: libjpeg-turbo (TurboJPEG, through cgo) decodes straight into reused planes; the
 // standard library's image/jpeg is the fallback in builds without cgo or with the noturbojpeg
-// tag. libjpeg-turbo is the default because it is several times faster and allocates nothing
-// per frame (see BenchmarkDecode).
+// tag. libjpeg-turbo is the default by the numbers: per 1080p frame (BenchmarkDecode, testsrc2
+// at ffmpeg -q:v 4, 2-core VM, best of several runs) it takes 3.0 ms for 4:2:0 and 4.4 ms for
+// 4:2:2 and allocates nothing; image/jpeg takes 31 ms and 42 ms and allocates 3–4 MB a frame.
+// Over the whole source path at 30 fps (BenchmarkSourcePath) that is about 13 % of a core
+// against 68 %.
+//
+// Frames are bounded before anything is allocated for them: 16 MiB per JPEG, 16 KiB of part
+// headers, 8192 pixels a side and 16.7 megapixels, baseline JPEGs only (progressive ones make
+// decoders hold the whole image's coefficients; no MJPEG streamer sends them).
 package mjpeg
