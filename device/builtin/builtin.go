@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/device/usbgadget"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
@@ -13,6 +14,8 @@ func Catalog() device.Catalog {
 	return device.Catalog{
 		Sources: map[string]device.SourceFactory{
 			testpattern.Scheme: testpattern.NewDeviceSource,
+			mjpeg.SchemeHTTP:   mjpeg.NewSource,
+			mjpeg.SchemeHTTPS:  mjpeg.NewSource,
 		},
 		Sinks: map[string]device.SinkFactory{
 			usbgadget.Scheme: usbgadget.NewSink,
