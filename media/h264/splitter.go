@@ -224,3 +224,6 @@ func hasSlice(nals [][]byte) bool {
 	}
 	return false
 }
+
+// Synced reports whether a start code was seen: bytes before the first one are skipped.
+func (s *Splitter) Synced() bool { return s.started }
