@@ -31,8 +31,8 @@ type Splitter struct {
 
 	nals     [][]byte // complete NAL units of the access unit in progress
 	nalBytes int      // their bytes
-	vcl  bool     // the access unit in progress has a slice
-	last SliceHeader
+	vcl      bool     // the access unit in progress has a slice
+	last     SliceHeader
 	// lastRef and lastIDR describe the last slice for the new-picture rules.
 	lastRef, lastIDR bool
 	// skip drops the access unit in progress: it outgrew the limit or began with garbage.

@@ -122,10 +122,10 @@ func TestSplitterOversized(t *testing.T) {
 func TestSplitterEdges(t *testing.T) {
 	sps := []byte{0x67, 0x42, 0xc0, 0x1f}
 	pps := []byte{0x68, 0xce, 0x3c, 0x80}
-	idr := []byte{0x65, 0x88, 0x84, 0x21}   // first_mb 0, I slice
-	p0 := []byte{0x41, 0x9a, 0x02, 0x03}    // first_mb 0, P slice
-	p1 := []byte{0x41, 0x5a, 0x02, 0x03}    // first_mb 1: same picture
-	eos := []byte{0x0b}                     // end of stream: belongs to the unit before
+	idr := []byte{0x65, 0x88, 0x84, 0x21}  // first_mb 0, I slice
+	p0 := []byte{0x41, 0x9a, 0x02, 0x03}   // first_mb 0, P slice
+	p1 := []byte{0x41, 0x5a, 0x02, 0x03}   // first_mb 1: same picture
+	eos := []byte{0x0b}                    // end of stream: belongs to the unit before
 	garbage := []byte{0xff, 0xee, 0, 0, 0} // before the first start code
 	var stream []byte
 	for _, n := range [][]byte{sps, pps, idr, p0, p1, eos} {
