@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +115,18 @@ func TestVideoKeyframeRequests(t *testing.T) {
 	assert.Equal(t, [2]int{1280, 720}, [2]int{w, h})
 	assert.Equal(t, media.CodecH264, v.Codec())
 	var _ media.EncodedSource = v
+}
+
+// TestForwarderNoIDR: a stream that never sends a usable IDR (intra refresh, or an IDR without
+// parameter sets) fails once the wait exceeds FirstIDRTimeout, measured in the units' times.
+func TestForwarderNoIDR(t *testing.T) {
+	p := [][]byte{{0x41, 0x9a, 0x02, 0x03}} // a P slice
+	v := pushed(t, passthrough.Config{})
+	fwd := &passthrough.Forwarder{Video: v, FirstIDRTimeout: time.Second}
+	require.NoError(t, fwd.Forward(p, testTime))
+	require.NoError(t, fwd.Forward(p, testTime.Add(time.Second)))
+	err := fwd.Forward(p, testTime.Add(time.Second+1))
+	require.ErrorIs(t, err, passthrough.ErrNoKeyframe)
+	assert.Contains(t, err.Error(), "keyframe interval")
+	assert.Empty(t, drain(t, v))
 }
