@@ -17,6 +17,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/internal/backoff"
 	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/media/h264"
 	"github.com/kvmrelay/kvmrelay/signaling"
 )
 
@@ -370,6 +371,22 @@ func (a *Agent) startSession(ctx context.Context, sid string, start signaling.Se
 	a.cfg.Metrics.Sessions.Inc()
 }
 
+// h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's
+// own (from its SPS), as browsers answer it (42c01f is offered as 42e01f: pion matches the
+// first two bytes exactly, and libwebrtc answers in its own spelling).
+func (a *Agent) h264ProfileID() string {
+	id, ok := a.sup.ProfileLevelID()
+	if !ok {
+		return encoderProfileID
+	}
+	pl, err := h264.ParseProfileLevelID(id)
+	if err != nil {
+		a.log.Warn("the source's H.264 profile cannot be offered to browsers; offering constrained baseline", "profile_level_id", id, "err", err)
+		return encoderProfileID
+	}
+	return pl.String()
+}
+
 // sessionEncoder is the encoder configuration a new session's congestion control starts
 // from: sized as the source's last frame.
 func (a *Agent) sessionEncoder() media.EncoderConfig {
@@ -412,7 +429,7 @@ func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), e
 	if a.stream == nil {
 		cfg := a.cfg.Encoder
 		cfg.Codec = codec
-		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.log, a.cfg.Metrics)
+		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.h264ProfileID(), a.log, a.cfg.Metrics)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -120,7 +120,7 @@ func newSession(parent context.Context, sid string, start signaling.SessionStart
 }
 
 func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
-	api, err := newPeerAPI(deps.webrtc, deps.encoder, latencyExtensionsFactory{clock: s.stream.clock, sid: s.sid, onAnswer: s.sendFrameNotes})
+	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.h264ProfileID, latencyExtensionsFactory{clock: s.stream.clock, sid: s.sid, onAnswer: s.sendFrameNotes})
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,12 @@ type stream struct {
 	track      *webrtc.TrackLocalStaticSample
 	newEncoder EncoderFactory
 	clock      *captureClock
-	base       media.EncoderConfig // as configured: bitrate defaults scale with each size
-	encCfg     media.EncoderConfig // the current encoder's
-	log        *slog.Logger
-	metrics    *Metrics
+	// h264ProfileID is the profile-level-id the track (and every session's offer) names.
+	h264ProfileID string
+	base          media.EncoderConfig // as configured: bitrate defaults scale with each size
+	encCfg        media.EncoderConfig // the current encoder's
+	log           *slog.Logger
+	metrics       *Metrics
 
 	// ladder and scaler belong to the run loop: the size sent under the current estimate.
 	ladder ladder
@@ -61,8 +63,8 @@ type stream struct {
 // EncoderFactory builds an encoder; cmd wires it to media/encoders.
 type EncoderFactory func(cfg media.EncoderConfig) (media.Encoder, error)
 
-func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.EncoderConfig, log *slog.Logger, metrics *Metrics) (*stream, error) {
-	capability, err := codecCapability(encCfg.Codec)
+func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.EncoderConfig, h264ProfileID string, log *slog.Logger, metrics *Metrics) (*stream, error) {
+	capability, err := codecCapability(encCfg.Codec, h264ProfileID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +74,7 @@ func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.Encode
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
-		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg,
+		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg, h264ProfileID: h264ProfileID,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
 		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
