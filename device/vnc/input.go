@@ -61,8 +61,8 @@ func newInput(client *rfb.Client, video *Video, keymap KeyMap, interval time.Dur
 func (in *input) Key(u hid.Usage, down bool) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.closed {
-		return errEnded
+	if err := in.endedLocked(); err != nil {
+		return err
 	}
 	switch u {
 	case hid.UsageLeftShift:
@@ -101,8 +101,8 @@ func (in *input) Key(u hid.Usage, down bool) error {
 func (in *input) Pointer(ev hid.PointerEvent) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.closed {
-		return errEnded
+	if err := in.endedLocked(); err != nil {
+		return err
 	}
 	w, h := in.client.Size()
 	if w <= 0 || h <= 0 {
@@ -192,6 +192,19 @@ func (in *input) send(mask uint8) error {
 		return fmt.Errorf("vnc: pointer: %w", err)
 	}
 	return nil
+}
+
+// endedLocked reports why input can no longer reach the server.
+func (in *input) endedLocked() error {
+	if in.closed {
+		return errEnded
+	}
+	select {
+	case <-in.video.done:
+		return in.video.endErr()
+	default:
+		return nil
+	}
 }
 
 func (in *input) close() {

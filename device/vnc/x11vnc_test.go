@@ -112,3 +112,142 @@ func TestX11VNCInput(t *testing.T) {
 	}
 	assert.Equal(t, []string{"Shift_L", "H", "i", "Shift_R", "exclam", "Escape"}, typed)
 }
+
+// TestX11VNCResize: x11vnc scales its framebuffer to half the screen (DesktopSize), frames of
+// the new size follow, and the pointer maps onto the new size.
+func TestX11VNCResize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := vncserver.Xvfb(t, 1024, 768)
+	p := vncserver.StartProbe(ctx, t, d, 100, 80, false)
+	addr := vncserver.X11VNC(t, d, "")
+	conn := open(ctx, t, "vnc://"+addr)
+	nextUntil(ctx, t, conn.Video, "the probe window", probeShown(p))
+
+	vncserver.X11VNCRemote(t, d, "scale:1/2")
+	half := &vncserver.Probe{X: p.X / 2, Y: p.Y / 2, W: p.W / 2, H: p.H / 2}
+	f := nextUntil(ctx, t, conn.Video, "a 512x384 frame of the probe", func(img *image.YCbCr) bool {
+		return img.Rect.Dx() == 512 && img.Rect.Dy() == 384 &&
+			colourAt(img, half.X+vncserver.Square/4, half.Y+vncserver.Square/4, vncserver.ProbeGreen) &&
+			colourAt(img, half.X+vncserver.Square*3/4, half.Y+vncserver.Square/4, vncserver.ProbeBlue) &&
+			colourAt(img, half.X+half.W-5, half.Y+half.H-5, vncserver.ProbeRed)
+	})
+	assert.Equal(t, image.Rect(0, 0, 512, 384), f.Image.Rect)
+
+	// A click at the middle of the scaled blue square lands at its middle on the real screen.
+	target := image.Pt(half.X+vncserver.Square*3/4, half.Y+vncserver.Square/4)
+	ev := hid.PointerEvent{Absolute: true, X: absolute(target.X, 512), Y: absolute(target.Y, 384), Buttons: hid.ButtonLeft}
+	require.NoError(t, conn.Input.Pointer(ev))
+	ev.Buttons = 0
+	require.NoError(t, conn.Input.Pointer(ev))
+	line := p.Wait(ctx, t, "a click", func(s string) bool { return strings.HasPrefix(s, "press 1 ") })
+	var x, y int
+	_, err := fmt.Sscanf(line, "press 1 %d %d", &x, &y)
+	require.NoError(t, err)
+	assert.InDelta(t, 2*target.X, x, 2, "x on the real screen")
+	assert.InDelta(t, 2*target.Y, y, 2, "y on the real screen")
+}
+
+// TestX11VNCPassword: the password from the spec or from KVMAGENT_VNC_PASSWORD opens the
+// connection; a wrong or missing one is one line that says how to set it.
+func TestX11VNCPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := vncserver.Xvfb(t, 640, 480)
+	addr := vncserver.X11VNC(t, d, "s3cret")
+	tests := []struct {
+		name    string
+		spec    string
+		secrets map[string]string
+		err     string
+	}{
+		{"in the spec", "vnc://:s3cret@" + addr, nil, ""},
+		{"from the secret", "vnc://" + addr, map[string]string{"KVMAGENT_VNC_PASSWORD": "s3cret"}, ""},
+		{"spec wins", "vnc://:s3cret@" + addr, map[string]string{"KVMAGENT_VNC_PASSWORD": "other"}, ""},
+		{"wrong", "vnc://:nope@" + addr, nil,
+			"vnc://" + addr + ": the VNC server refused the password; set it with vnc://:PASSWORD@" + addr + " or KVMAGENT_VNC_PASSWORD"},
+		{"missing", "vnc://" + addr, nil,
+			"vnc://" + addr + ": the VNC server requires a password; set it with vnc://:PASSWORD@" + addr + " or KVMAGENT_VNC_PASSWORD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := source(t, tt.spec, tt.secrets)
+			assert.Equal(t, "vnc://"+addr, src.String(), "no password in the name")
+			conn, err := src.Open(ctx)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.True(t, strings.HasPrefix(err.Error(), tt.err), "error %q", err)
+				assert.NotContains(t, err.Error(), "nope")
+				assert.NotContains(t, err.Error(), "\n")
+				return
+			}
+			require.NoError(t, err)
+			defer conn.Video.Close()
+			f, err := conn.Video.Next(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, image.Rect(0, 0, 640, 480), f.Image.Rect)
+		})
+	}
+}
+
+// TestX11VNCIdle: with the screen changing all the time, updates stop once nobody pulled a
+// frame for a while, and start again with the next Next.
+func TestX11VNCIdle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := vncserver.Xvfb(t, 800, 600)
+	p := vncserver.StartProbe(ctx, t, d, 0, 0, true)
+	addr := vncserver.X11VNC(t, d, "")
+	conn := open(ctx, t, "vnc://"+addr)
+	nextUntil(ctx, t, conn.Video, "the probe window", probeShown(p))
+	st := conn.Video.(stats)
+
+	// Pull frames for a while: the blinking square keeps updates coming.
+	start := st.Updates()
+	for st.Updates() < start+5 {
+		_, err := conn.Video.Next(ctx)
+		require.NoError(t, err)
+	}
+	// Stop pulling: after the idle time at most the update already asked for arrives.
+	time.Sleep(1500 * time.Millisecond)
+	idle := st.Updates()
+	time.Sleep(1500 * time.Millisecond)
+	assert.LessOrEqual(t, st.Updates(), idle+1, "updates kept coming while nobody pulled frames")
+	bytes := st.BytesRead()
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, bytes, st.BytesRead(), "the server kept sending to an idle connection")
+
+	// Pull again: updates resume.
+	resumed := st.Updates()
+	for st.Updates() < resumed+3 {
+		_, err := conn.Video.Next(ctx)
+		require.NoError(t, err)
+	}
+}
+
+// TestX11VNCDone: when the server goes away, Done closes without anyone pulling frames, and
+// Next reports the lost connection.
+func TestX11VNCDone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := vncserver.Xvfb(t, 640, 480)
+	addr := vncserver.X11VNC(t, d, "")
+	conn := open(ctx, t, "vnc://"+addr)
+	_, err := conn.Video.Next(ctx)
+	require.NoError(t, err)
+
+	vncserver.X11VNCRemote(t, d, "stop")
+	select {
+	case <-conn.Video.(device.Watched).Done():
+	case <-ctx.Done():
+		t.Fatal("Done did not close when the server stopped")
+	}
+	for {
+		_, err = conn.Video.Next(ctx)
+		if err != nil {
+			break
+		}
+	}
+	assert.ErrorContains(t, err, "connection lost")
+	assert.ErrorContains(t, conn.Input.Key(hid.UsageEscape, true), "connection lost", "input after the end fails")
+}

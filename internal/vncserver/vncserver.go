@@ -241,13 +241,21 @@ flush stdout
 	return p
 }
 
-// X11VNCRemote sends a remote-control command to the x11vnc serving d ("scale:0.5" changes
-// the framebuffer size its clients see).
+// X11VNCRemote sends a remote-control command to the x11vnc serving d ("scale:1/2" changes
+// the framebuffer size its clients see) and waits until x11vnc has run it. x11vnc reads such
+// commands only once its main loop runs, a few seconds after the first client connected, so
+// the command is retried until it is acknowledged.
 func X11VNCRemote(t testing.TB, d *Display, command string) {
 	t.Helper()
 	bin := testenv.LookPath(t, "x11vnc", "x11vnc")
-	out, err := exec.Command(bin, "-display", d.Name, "-remote", command).CombinedOutput()
-	if err != nil {
-		t.Fatalf("x11vnc -remote %s: %v\n%s", command, err, out)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command(bin, "-display", d.Name, "-sync", "-remote", command).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("x11vnc -remote %s: %v\n%s", command, err, out)
+		}
 	}
 }
