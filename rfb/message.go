@@ -60,10 +60,12 @@ func (c *Client) ReadMessageFunc(onUpdateStart func()) (Event, error) {
 }
 
 func (c *Client) readMessage(onUpdateStart func()) (Event, error) {
-	t, err := c.r.U8()
+	// A clean EOF here is the server closing between messages: io.EOF, not unexpected.
+	t, err := c.r.r.ReadByte()
 	if err != nil {
 		return Event{}, fmt.Errorf("rfb: read message: %w", err)
 	}
+	c.r.n++
 	switch t {
 	case msgFramebufferUpdate:
 		if onUpdateStart != nil {
@@ -150,7 +152,9 @@ func (c *Client) readUpdate() (Event, error) {
 			ev.CursorChanged = true
 			continue
 		}
-		if !r.In(c.fb.Rect) {
+		// Checked by coordinates: an empty rectangle is "in" any other for image.Rectangle,
+		// yet decoders still walk its rows.
+		if x+w > c.fb.Rect.Dx() || y+hh > c.fb.Rect.Dy() {
 			return Event{}, protoErr("rectangle %v (encoding %d) outside the %dx%d framebuffer", r, enc, c.fb.Rect.Dx(), c.fb.Rect.Dy())
 		}
 		d, ok := c.decoders[enc]
