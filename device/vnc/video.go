@@ -143,7 +143,7 @@ func (v *Video) apply(ev rfb.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.updates++
-	if ev.Resized || v.cur.Rect != newI420(fb.Rect.Dx(), fb.Rect.Dy()).Rect {
+	if ev.Resized || v.cur.Rect != evenRect(fb.Rect) {
 		v.cur = newI420(fb.Rect.Dx(), fb.Rect.Dy())
 		convertRGBA(v.cur, fb, v.cur.Rect)
 		v.fullCopy = true

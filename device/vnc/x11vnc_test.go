@@ -79,6 +79,24 @@ func TestX11VNCInput(t *testing.T) {
 	p.Wait(ctx, t, want, func(s string) bool { return strings.HasPrefix(s, "press 1 ") })
 	assert.Contains(t, p.All(), want)
 
+	// The cursor shape x11vnc sends (Tk's crosshair over the probe) is drawn where the
+	// pointer is: the blue square under it is no longer plain blue there.
+	nextUntil(ctx, t, conn.Video, "the cursor drawn at the pointer", func(img *image.YCbCr) bool {
+		shape, at, known := conn.Video.(cursorSource).Cursor()
+		if shape.Image == nil || !known || at != target {
+			return false
+		}
+		box := image.Rectangle{Min: target.Sub(shape.Hotspot), Max: target.Sub(shape.Hotspot).Add(shape.Image.Rect.Size())}
+		for y := box.Min.Y; y < box.Max.Y; y++ {
+			for x := box.Min.X; x < box.Max.X; x++ {
+				if shape.Image.RGBAAt(x-box.Min.X, y-box.Min.Y).A != 0 && !colourAt(img, x, y, vncserver.ProbeBlue) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+
 	ev.WheelY = 1
 	require.NoError(t, in.Pointer(ev))
 	p.Wait(ctx, t, "wheel down as button 5", func(s string) bool { return strings.HasPrefix(s, "press 5 ") })
@@ -95,8 +113,8 @@ func TestX11VNCInput(t *testing.T) {
 		u    hid.Usage
 		down bool
 	}{
-		{hid.UsageLeftShift, true}, {hid.UsageA+7, true}, {hid.UsageA+7, false}, {hid.UsageLeftShift, false},
-		{hid.UsageA+8, true}, {hid.UsageA+8, false},
+		{hid.UsageLeftShift, true}, {hid.UsageA + 7, true}, {hid.UsageA + 7, false}, {hid.UsageLeftShift, false},
+		{hid.UsageA + 8, true}, {hid.UsageA + 8, false},
 		{hid.UsageRightShift, true}, {hid.Usage1, true}, {hid.UsageRightShift, false}, {hid.Usage1, false},
 		{hid.UsageEscape, true}, {hid.UsageEscape, false},
 	}
