@@ -25,7 +25,7 @@ func FuzzHandshake(f *testing.F) {
 func FuzzMessages(f *testing.F) {
 	seed := &server{}
 	seed.update(3).rect(0, 0, 2, 1, rfb.EncodingRaw).pixel32(red).pixel32(blue)
-	seed.rect(0, 0, 4, 4, rfb.EncodingHextile).u8(2 | 8 | 16).pixel32(red).u8(1).pixel32(blue).u8(0x11, 0x11)
+	seed.rect(0, 0, 4, 4, rfb.EncodingHextile).u8(2|8|16).pixel32(red).u8(1).pixel32(blue).u8(0x11, 0x11)
 	seed.rect(1, 1, 0, 0, rfb.EncodingLastRect)
 	seed.u8(2).u8(3, 0, 0, 0).str("x")
 	f.Add(uint8(0), seed.Bytes())
