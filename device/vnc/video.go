@@ -297,7 +297,7 @@ func (v *Video) Refresh() {
 // Done is closed when the connection ended.
 func (v *Video) Done() <-chan struct{} { return v.done }
 
-// Size is the framebuffer's size as the server declared it on connecting.
+// Size is the frames' size: the framebuffer's, rounded up to even for 4:2:0.
 func (v *Video) Size() (width, height int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -326,7 +326,7 @@ func (v *Video) Updates() uint64 {
 func (v *Video) BytesRead() int64 { return v.client.BytesRead() }
 
 // pointerMoved records where the agent put the pointer and, when a cursor shape is drawn,
-// makes the next frame show it there. seq numbers the input event.
+// makes the next frame show it there.
 func (v *Video) pointerMoved(p image.Point) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
