@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/device"
-	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/device/vnc"
 )
 
@@ -45,14 +44,6 @@ func TestSpec(t *testing.T) {
 			assert.Equal(t, tt.name, src.String())
 		})
 	}
-}
-
-// TestBuiltin: the agent's catalog opens vnc:// specs, and names them without the password.
-func TestBuiltin(t *testing.T) {
-	sel, err := builtin.Open("vnc://:hunter2@127.0.0.1:5999", "source", device.Options{})
-	require.NoError(t, err)
-	assert.Equal(t, "vnc", sel.Kind)
-	assert.Equal(t, "vnc://127.0.0.1:5999", sel.Source.String())
 }
 
 // TestUnreachable: nothing listens, or something that never speaks RFB: one line each.
