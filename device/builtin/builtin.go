@@ -8,6 +8,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/device/rtsp"
 	"github.com/kvmrelay/kvmrelay/device/usbgadget"
+	"github.com/kvmrelay/kvmrelay/device/vnc"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
 
@@ -16,6 +17,7 @@ func Catalog() device.Catalog {
 	return device.Catalog{
 		Sources: map[string]device.SourceFactory{
 			testpattern.Scheme:   testpattern.NewDeviceSource,
+			vnc.Scheme:           vnc.NewSource,
 			mjpeg.SchemeHTTP:     mjpeg.NewSource,
 			mjpeg.SchemeHTTPS:    mjpeg.NewSource,
 			h264http.SchemeHTTP:  h264http.NewSource,

@@ -16,6 +16,7 @@ func TestCatalogSources(t *testing.T) {
 		{"testpattern", "testpattern (1280x720 at 30 fps)", "testpattern"},
 		{"mjpeg+http://tinypilot:8001/stream", "mjpeg+http://tinypilot:8001/stream", "mjpeg+http"},
 		{"mjpeg+https://admin:secret@pikvm/streamer/stream", "mjpeg+https://admin:xxxxx@pikvm/streamer/stream", "mjpeg+https"},
+		{"vnc://:hunter2@10.0.0.5", "vnc://10.0.0.5:5900", "vnc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
