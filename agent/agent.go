@@ -81,7 +81,8 @@ type Agent struct {
 	stream   *stream
 	viewers  int
 
-	wg sync.WaitGroup
+	// wg runs session ends triggered from signaling and pion's callbacks; shutdown closes it.
+	wg group
 }
 
 // New checks cfg and makes an Agent; Run connects it.
@@ -450,7 +451,7 @@ func (a *Agent) shutdown() {
 	for _, s := range sessions {
 		s.end("agent shutting down")
 	}
-	a.wg.Wait()
+	a.wg.closeAndWait()
 }
 
 // viewOnly is the input of a device served with --hid none.

@@ -44,6 +44,9 @@ type session struct {
 	endOnce  sync.Once
 	started  time.Time
 	endCause string
+
+	// callbacks counts pion's state-change calls, which run on goroutines of their own.
+	callbacks group
 }
 
 // sessionDeps are what a session takes from its agent.
@@ -169,7 +172,7 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	s.pc.OnICEGatheringStateChange(func(state webrtc.ICEGatheringState) {
 		s.log.Debug("ice gathering", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
 	})
-	s.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+	s.pc.OnConnectionStateChange(guarded(&s.callbacks, func(state webrtc.PeerConnectionState) {
 		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
@@ -179,7 +182,7 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 		case webrtc.PeerConnectionStateClosed:
 			s.async(func() { s.end("peer connection closed") })
 		}
-	})
+	}))
 	s.wg.Go(func() { s.followBandwidth(api) })
 	s.wg.Go(s.connectDeadline)
 
@@ -297,6 +300,7 @@ func (s *session) end(cause string) {
 		if s.pc != nil {
 			_ = s.pc.Close()
 		}
+		s.callbacks.closeAndWait()
 		s.wg.Wait()
 		s.release()
 		if s.onEnd != nil {

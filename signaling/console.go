@@ -40,9 +40,10 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	// The session outlives this connection only as long as the console may reconnect with its
 	// token; the record goes with the connection and comes back with the next one.
 	defer func() {
-		// A replaced connection leaves the session to its successor.
+		// A replaced connection leaves the session to its successor, even one that has ended
+		// already: its end told the agent and the control plane.
 		s.mu.Lock()
-		superseded := s.consoles[sid] != nil && s.consoles[sid] != live
+		superseded := live.superseded
 		s.mu.Unlock()
 		if superseded {
 			return

@@ -240,6 +240,9 @@ type liveConn struct {
 	pc     *peerconn.Conn
 	device string // the device it serves or is a console of
 	sid    string // consoles only
+	// superseded is set, under Server.mu, when a newer connection takes over its key: from
+	// then on the key's state is the newer one's, even once that one has ended too.
+	superseded bool
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and
@@ -262,6 +265,7 @@ func (s *Server) takeOver(m map[string]*liveConn, key string, conn *liveConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := m[key]; ok {
+		old.superseded = true
 		old.cancel()
 	}
 	m[key] = conn
