@@ -56,6 +56,7 @@ type WebSocket interface {
 type Conn struct {
 	ws     WebSocket
 	log    *slog.Logger
+	ping   time.Duration // between pings
 	outbox chan []byte
 	closed chan struct{}
 	once   sync.Once
@@ -65,12 +66,17 @@ type Conn struct {
 // New wraps ws: messages over wire.MaxMessageSize are refused, and a peer that answers no
 // ping for readTimeout is dropped.
 func New(ws WebSocket, log *slog.Logger) *Conn {
+	return newConn(ws, log, pingInterval, readTimeout)
+}
+
+// newConn is New with other timings (tests).
+func newConn(ws WebSocket, log *slog.Logger, ping, read time.Duration) *Conn {
 	ws.SetReadLimit(wire.MaxMessageSize)
-	_ = ws.SetReadDeadline(time.Now().Add(readTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(read))
 	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(readTimeout))
+		return ws.SetReadDeadline(time.Now().Add(read))
 	})
-	return &Conn{ws: ws, log: log, outbox: make(chan []byte, OutboxSize), closed: make(chan struct{})}
+	return &Conn{ws: ws, log: log, ping: ping, outbox: make(chan []byte, OutboxSize), closed: make(chan struct{})}
 }
 
 // Send queues msg for the peer without blocking. It reports false, and closes the connection,
@@ -131,7 +137,7 @@ func (p *Conn) SendError(sid, code, msg string) {
 // every write to the socket. When ctx ends it writes what is still queued (a final error or bye)
 // and a close frame, then closes the socket, which also unblocks the reader.
 func (p *Conn) WriteLoop(ctx context.Context) {
-	ping := time.NewTicker(pingInterval)
+	ping := time.NewTicker(p.ping)
 	defer ping.Stop()
 	for {
 		select {
