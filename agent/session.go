@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -33,6 +34,9 @@ type session struct {
 	// async runs f on a goroutine the agent waits for: session ends triggered from pion's
 	// callbacks must not run on them (end closes the peer connection they belong to).
 	async func(f func())
+
+	// hidDC carries the agent's notes to the console (answers to probes) once it exists.
+	hidDC atomic.Pointer[webrtc.DataChannel]
 
 	mu         sync.Mutex
 	remoteSet  bool
@@ -119,7 +123,7 @@ func newSession(parent context.Context, sid string, start wire.SessionStart, dep
 }
 
 func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
-	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.clock)
+	api, err := newPeerAPI(deps.webrtc, deps.encoder, latencyExtensionsFactory{clock: s.stream.clock, sid: s.sid, onAnswer: s.sendFrameNotes})
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,8 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	}
 	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
 
-	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock})
+	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock,
+		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) }})
 	if err != nil {
 		return err
 	}
@@ -153,6 +158,7 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	if err != nil {
 		return fmt.Errorf("agent: pointer channel: %w", err)
 	}
+	s.hidDC.Store(hidDC)
 	hidDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelHID, m.IsString, m.Data) })
 	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
 	// A closed hid channel means the console can no longer lift a key: release everything.
@@ -196,6 +202,21 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	s.send(wire.TypeOffer, wire.SDP{SDP: offer.SDP})
 	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
 	return nil
+}
+
+// sendFrameNotes tells the console which frame (by RTP timestamp) first changed after its
+// probes. It runs inside the video write path: DataChannel.Send queues and returns.
+func (s *session) sendFrameNotes(probes []uint32, rtpTimestamp uint32) {
+	dc := s.hidDC.Load()
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return
+	}
+	for _, p := range probes {
+		if err := dc.Send(hid.AppendFrameNote(nil, hid.FrameNote{Probe: p, RTPTimestamp: rtpTimestamp})); err != nil {
+			s.log.Debug("frame note not sent", "err", err)
+			return
+		}
+	}
 }
 
 // readRTCP answers PLI and FIR with a keyframe (the encoder throttles repeats).

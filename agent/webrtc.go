@@ -65,7 +65,7 @@ type peerAPI struct {
 
 // newPeerAPI builds the media engine (H.264 + VP8, TWCC, latency extensions), the interceptors
 // (NACK, RTCP reports, TWCC, GCC send-side estimation with no pacer) and the ICE settings.
-func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) (*peerAPI, error) {
+func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, latency latencyExtensionsFactory) (*peerAPI, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range []struct {
 		codec media.Codec
@@ -107,7 +107,7 @@ func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) 
 		}
 	})
 	reg.Add(congestion)
-	reg.Add(latencyExtensionsFactory{clock: clock})
+	reg.Add(latency)
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		return nil, fmt.Errorf("agent: twcc: %w", err)
 	}

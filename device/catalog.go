@@ -51,6 +51,11 @@ func ParseSpec(spec string) (*url.URL, error) {
 	}
 	u, err := url.Parse(spec)
 	if err != nil {
+		// url.Error repeats the whole spec, password included: keep only its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("device: %q is not a URL: %w", Redact(spec), err)
 	}
 	if u.Scheme == "" {
@@ -109,16 +114,26 @@ func schemes[V any](m map[string]V) string {
 }
 
 // Redact returns spec with any password in its user info replaced by "xxxxx", for messages and
-// logs.
+// logs. It works on text, so a spec too broken to parse is redacted too.
 func Redact(spec string) string {
-	u, err := url.Parse(spec)
-	if err != nil || u.User == nil {
+	scheme, rest, ok := strings.Cut(spec, "://")
+	if !ok {
 		return spec
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	authority, path, _ := strings.Cut(rest, "/")
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return spec
 	}
-	return u.String()
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return spec
+	}
+	out := scheme + "://" + user + ":xxxxx" + authority[at:]
+	if len(rest) > len(authority) {
+		out += "/" + path
+	}
+	return out
 }
 
 // Input specs with a meaning of their own.

@@ -73,6 +73,9 @@ type Supervisor struct {
 	changed chan struct{} // closed and replaced on every state change
 	health  Health
 	size    image.Point // of the last raw frame
+	// cut is set when the picture source changed (the card came or went): the next frame
+	// handed out is marked media.Frame.Cut.
+	cut bool
 
 	cardMu   sync.Mutex // serializes card drawing (Next is one goroutine, but be safe)
 	cardText card.Card
@@ -140,7 +143,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		s.up(&conn)
 		err = s.watch(ctx, &conn)
 		s.mu.Lock()
-		s.conn = nil
+		s.conn, s.cut = nil, true
 		s.mu.Unlock()
 		_ = conn.Video.Close()
 		if ctx.Err() != nil {
@@ -181,7 +184,7 @@ func (s *Supervisor) up(conn *Conn) {
 	case <-s.failed:
 	default:
 	}
-	s.conn = conn
+	s.conn, s.cut = conn, true
 	if sz, ok := conn.Video.(Sized); ok {
 		if w, h := sz.Size(); w > 0 && h > 0 {
 			s.size = image.Pt(w, h)
@@ -250,12 +253,13 @@ func (s *Supervisor) Next(ctx context.Context) (media.Frame, error) {
 		if conn != nil {
 			f, err := conn.Video.Next(ctx)
 			if err == nil {
+				s.mu.Lock()
 				if w, h := f.Size(); w > 0 && h > 0 {
-					s.mu.Lock()
 					s.size = image.Pt(w, h)
 					s.health.Width, s.health.Height = w, h
-					s.mu.Unlock()
 				}
+				f.Cut, s.cut = f.Cut || s.cut, false
+				s.mu.Unlock()
 				return f, nil
 			}
 			if ctx.Err() != nil {
@@ -288,7 +292,7 @@ func (s *Supervisor) fail(conn *Conn, err error) {
 	s.mu.Lock()
 	live := s.conn == conn
 	if live {
-		s.conn = nil
+		s.conn, s.cut = nil, true
 	}
 	s.mu.Unlock()
 	if live {
@@ -318,13 +322,17 @@ func (s *Supervisor) card() media.Frame {
 		c.Detail = []string{retry, h.Error, "since " + h.Since.UTC().Format("15:04:05 UTC")}
 	}
 	now := time.Now()
+	s.mu.Lock()
+	cut := s.cut
+	s.cut = false
+	s.mu.Unlock()
 	s.cardMu.Lock()
 	defer s.cardMu.Unlock()
 	s.lastCard = now
 	if s.cardImg == nil || !sameCard(s.cardText, c) || s.cardImg.Rect.Dx() != w+w%2 || s.cardImg.Rect.Dy() != ht+ht%2 {
 		s.cardImg, s.cardText = card.Draw(w, ht, c), c
 	}
-	return media.Frame{Image: s.cardImg, CaptureTime: now}
+	return media.Frame{Image: s.cardImg, CaptureTime: now, Cut: cut}
 }
 
 func sameCard(a, b card.Card) bool {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kvmrelay/kvmrelay/agent"
+	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
@@ -53,6 +54,8 @@ type stackOptions struct {
 	// turnTLSOnly adds a TURN-over-TLS listener (self-signed for 127.0.0.1) and hands peers
 	// only its turns: URL.
 	turnTLSOnly bool
+	// source, when set, is what the agent serves instead of a test pattern of its own.
+	source device.Source
 }
 
 func testLogger() *slog.Logger {
@@ -109,13 +112,18 @@ func startAgent(t testing.TB, server, token string, o stackOptions) (dev *testpa
 	t.Helper()
 	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps, MaxFPS: envInt("KVMRELAY_BENCH_MAXFPS")})
 	require.NoError(t, err)
+	source := dev.DeviceSource()
+	if o.source != nil {
+		source = o.source
+	}
 	metrics = agent.NewMetrics(nil)
 	a, err := agent.New(agent.Config{
 		Metrics:      metrics,
 		Server:       server,
 		Token:        token,
-		Source:       dev.DeviceSource(),
+		Source:       source,
 		SourceKind:   "testpattern",
+		Supervisor:   device.SupervisorConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps, Threads: envInt("KVMRELAY_BENCH_THREADS")},
 		Logger:       testLogger().With("component", "agent"),

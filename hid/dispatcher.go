@@ -34,6 +34,9 @@ type Config struct {
 	TextQueue int
 	// Layout types TEXT; default LayoutEnUS().
 	Layout Layout
+	// OnProbe, if set, is called with every PROBE's id (the console timing input → first
+	// change), from the goroutine that handles the message.
+	OnProbe func(id uint32)
 	// OnSinkError, if set, is called with every sink error, from the goroutine that made the
 	// call and without locks held; it may call Close. Errors are counted in Stats regardless.
 	OnSinkError func(error)
@@ -58,6 +61,7 @@ type Dispatcher struct {
 	clock       Clock
 	layout      Layout
 	onSinkError func(error)
+	onProbe     func(uint32)
 	limits      [2]*limiter
 	seq         SeqFilter
 	stats       Stats
@@ -105,6 +109,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		clock:       cfg.Clock,
 		layout:      cfg.Layout,
 		onSinkError: cfg.OnSinkError,
+		onProbe:     cfg.OnProbe,
 		text:        make(chan textJob, cfg.TextQueue),
 		done:        make(chan struct{}),
 	}
@@ -178,6 +183,10 @@ func (d *Dispatcher) apply(m Message) (DropReason, bool) {
 		err = d.tracker.Wheel(int(m.DX), int(m.DY))
 	case KeepAliveMsg:
 		// Only feeds the watchdog.
+	case ProbeMsg:
+		if d.onProbe != nil {
+			d.onProbe(m.ID)
+		}
 	case ReleaseAllMsg:
 		err = d.cancelAndRelease()
 	case TextMsg:

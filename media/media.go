@@ -33,6 +33,10 @@ type Frame struct {
 	// CaptureTime is when the source captured (or drew) this picture; it feeds the
 	// abs-capture-time RTP header extension and latency measurements.
 	CaptureTime time.Time
+	// Cut marks a frame that does not continue the previous picture (the first of a new
+	// connection, the no-signal card replacing the machine's screen): it is encoded as a
+	// keyframe, so the console shows it sharp at once instead of refining it from the old one.
+	Cut bool
 	// AfterInput is set on the first frame whose picture changed after an input event the
 	// source received: it carries that event's sequence number, so a console can time
 	// "input → first change" for sources that cannot draw the test pattern's strip.

@@ -70,7 +70,11 @@ func (r *Relay) recordHeartbeat(ctx context.Context, claims auth.Claims, hb wire
 		return
 	}
 	version := device.CleanText(hb.Version, device.MaxVersionLen)
-	caps := device.EncodeCapabilities(device.Capabilities{Sources: hb.Sources, Sizes: hb.Sizes, Codecs: hb.Codecs})
+	c := device.Capabilities{Sources: hb.Sources, Sizes: hb.Sizes, Codecs: hb.Codecs}
+	if sig := hb.Signal; sig != nil {
+		c.Signal = &device.Signal{Source: sig.Source, State: sig.State, Error: sig.Error, Since: sig.Since}
+	}
+	caps := device.EncodeCapabilities(c)
 	ctx, cancel := context.WithTimeout(ctx, beatWriteTimeout)
 	defer cancel()
 	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {

@@ -25,6 +25,44 @@ type Capabilities struct {
 	Sources []string `json:"sources"`
 	Sizes   []string `json:"sizes"`
 	Codecs  []string `json:"codecs"`
+	// Signal is the health of the agent's video source; nil from agents that do not report it.
+	Signal *Signal `json:"signal,omitempty"`
+}
+
+// Signal is an agent's video source health: which source (a spec without secrets), its state,
+// why it is not live and since when (Unix milliseconds).
+type Signal struct {
+	Source string `json:"source"`
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Since  int64  `json:"since"`
+}
+
+// Signal states an agent reports; anything else is not stored.
+const (
+	SignalLive       = "live"
+	SignalConnecting = "connecting"
+	SignalNone       = "no-signal"
+)
+
+// Limits on the signal text: a source spec and an error line.
+const (
+	MaxSignalSourceLen = 256
+	MaxSignalErrorLen  = 512
+)
+
+// clean returns s held to the limits, or nil when its state is not one agents report.
+func (s *Signal) clean() *Signal {
+	if s == nil {
+		return nil
+	}
+	switch s.State {
+	case SignalLive, SignalConnecting, SignalNone:
+	default:
+		return nil
+	}
+	return &Signal{Source: CleanText(s.Source, MaxSignalSourceLen), State: s.State,
+		Error: CleanText(s.Error, MaxSignalErrorLen), Since: max(s.Since, 0)}
 }
 
 // CleanText makes agent-supplied text safe to store and log: invalid UTF-8 becomes U+FFFD,
@@ -36,7 +74,7 @@ func CleanText(s string, max int) string { return safetext.Clean(s, max) }
 // Clean returns c with at most MaxItems non-empty entries per list, each cleaned by
 // CleanText to MaxItemLen bytes. Lists are never nil, so the JSON has [] rather than null.
 func (c Capabilities) Clean() Capabilities {
-	return Capabilities{Sources: cleanList(c.Sources), Sizes: cleanList(c.Sizes), Codecs: cleanList(c.Codecs)}
+	return Capabilities{Sources: cleanList(c.Sources), Sizes: cleanList(c.Sizes), Codecs: cleanList(c.Codecs), Signal: c.Signal.clean()}
 }
 
 func cleanList(in []string) []string {

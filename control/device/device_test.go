@@ -68,6 +68,27 @@ func TestCapabilitiesCappedAndRoundTrip(t *testing.T) {
 	assert.Error(t, err)
 }
 
+func TestSignalCleaned(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in   *Signal
+		want *Signal
+	}{
+		"absent":  {nil, nil},
+		"live":    {&Signal{Source: "vnc://10.0.0.5:5900", State: SignalLive, Since: 5}, &Signal{Source: "vnc://10.0.0.5:5900", State: SignalLive, Since: 5}},
+		"unknown": {&Signal{Source: "x", State: "on fire"}, nil},
+		"hostile": {
+			&Signal{Source: "vnc://h\u202e", State: SignalNone, Error: strings.Repeat("e", 2000) + "\x1b[2J", Since: -4},
+			&Signal{Source: "vnc://h", State: SignalNone, Error: strings.Repeat("e", MaxSignalErrorLen), Since: 0},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseCapabilities(EncodeCapabilities(Capabilities{Signal: tc.in}))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.Signal)
+		})
+	}
+}
+
 func TestOnline(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	at := func(d time.Duration) *time.Time { v := now.Add(d); return &v }

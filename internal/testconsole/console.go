@@ -42,6 +42,10 @@ type Config struct {
 	MungeAnswer func(sdp string) string
 	// IncludeLoopback gathers 127.0.0.1 host candidates.
 	IncludeLoopback bool
+	// Receiver makes the console receive video as a browser does: NACKs, congestion
+	// feedback, frame reassembly, PLIs while it cannot decode, decodable-frame times
+	// (DecodableFrames, Freezes). Off, it only counts packets.
+	Receiver bool
 }
 
 // Console is one connected test console.
@@ -63,6 +67,7 @@ type Console struct {
 	foreign   []string // session-bound messages that named another session
 
 	videoPackets atomic.Int64
+	frames       frameLog
 	waitingAgent atomic.Bool
 	firstVideo   chan struct{}
 	firstOnce    sync.Once
@@ -180,7 +185,15 @@ func (c *Console) newPeer() error {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return err
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)}
+	if c.cfg.Receiver {
+		reg, err := receiverInterceptors(m)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, webrtc.WithInterceptorRegistry(reg))
+	}
+	api := webrtc.NewAPI(opts...)
 	ice := make([]webrtc.ICEServer, 0, len(c.Welcome.ICEServers))
 	for _, s := range c.Welcome.ICEServers {
 		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
@@ -210,6 +223,10 @@ func (c *Console) newPeer() error {
 		})
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if c.cfg.Receiver {
+			c.wg.Go(func() { c.receive(tr, pc) })
+			return
+		}
 		c.wg.Go(func() {
 			for {
 				if _, _, err := tr.ReadRTP(); err != nil {

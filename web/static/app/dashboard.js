@@ -597,7 +597,15 @@ function capabilities(raw) {
     c = null;
   }
   const list = (v) => Array.isArray(v) ? v.filter((x) => typeof x === "string" && x !== "") : [];
-  return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs) };
+  const sig = c?.signal;
+  const signal = sig && typeof sig === "object" && typeof sig.state === "string" ? { source: String(sig.source ?? ""), state: sig.state, error: String(sig.error ?? ""), since: Number(sig.since) || 0 } : null;
+  return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs), signal };
+}
+function signalNote(signal) {
+  if (!signal || signal.state === "live") return null;
+  if (signal.state === "connecting") return { label: "Connecting to source", detail: `connecting to ${signal.source}` };
+  const detail = [`No signal from ${signal.source}`, signal.error].filter(Boolean).join(": ");
+  return { label: "No signal", detail: `${detail}. The agent keeps reconnecting; check the machine and its VNC/stream server.` };
 }
 function labels(obj) {
   if (!obj || typeof obj !== "object") return [];
@@ -640,6 +648,7 @@ function deviceRow(d, view) {
   const online = !!d.online && !revoked;
   const caps = capabilities(d.capabilities);
   const capChips = [...caps.sources, ...caps.sizes, ...caps.codecs];
+  const note = online ? signalNote(caps.signal) : null;
   return el(
     "tr",
     { data: { deviceId: d.id, online: String(online) } },
@@ -650,7 +659,12 @@ function deviceRow(d, view) {
       el("span", { class: "device-id", text: d.id }),
       revoked ? el("span", { class: "revoked", text: "Revoked" }) : null
     ),
-    el("td", {}, el("span", { class: "presence", data: { online: String(online), field: "presence" }, text: online ? "Online" : "Offline" })),
+    el(
+      "td",
+      {},
+      el("span", { class: "presence", data: { online: String(online), field: "presence" }, text: online ? "Online" : "Offline" }),
+      note ? el("span", { class: "signal", data: { field: "signal" }, attrs: { title: note.detail }, text: note.label }) : null
+    ),
     el("td", { class: "muted", data: { field: "last-seen" }, text: ago(d.last_seen, view.now) }),
     el("td", { class: "mono", data: { field: "version" }, text: d.agent_version || "–" }),
     el("td", { data: { field: "capabilities" } }, chips(capChips, "–")),

@@ -1,7 +1,7 @@
 // One row of the device list. Names, labels, versions and capabilities come from admins and
 // agents: they are set as text only (dom.js), so markup in them stays visible characters.
 import { el } from "./dom.js";
-import { ago, capabilities, labels, holder, sessionLine } from "./format.js";
+import { ago, capabilities, labels, holder, sessionLine, signalNote } from "./format.js";
 
 /**
  * deviceRow(device, view): the <tr> for a device. view: {summary (sessionSummary), canOpen,
@@ -12,6 +12,7 @@ export function deviceRow(d, view) {
   const online = !!d.online && !revoked;
   const caps = capabilities(d.capabilities);
   const capChips = [...caps.sources, ...caps.sizes, ...caps.codecs];
+  const note = online ? signalNote(caps.signal) : null;
 
   return el(
     "tr",
@@ -23,7 +24,12 @@ export function deviceRow(d, view) {
       el("span", { class: "device-id", text: d.id }),
       revoked ? el("span", { class: "revoked", text: "Revoked" }) : null,
     ),
-    el("td", {}, el("span", { class: "presence", data: { online: String(online), field: "presence" }, text: online ? "Online" : "Offline" })),
+    el(
+      "td",
+      {},
+      el("span", { class: "presence", data: { online: String(online), field: "presence" }, text: online ? "Online" : "Offline" }),
+      note ? el("span", { class: "signal", data: { field: "signal" }, attrs: { title: note.detail }, text: note.label }) : null,
+    ),
     el("td", { class: "muted", data: { field: "last-seen" }, text: ago(d.last_seen, view.now) }),
     el("td", { class: "mono", data: { field: "version" }, text: d.agent_version || "–" }),
     el("td", { data: { field: "capabilities" } }, chips(capChips, "–")),

@@ -22,7 +22,21 @@ export function capabilities(raw) {
     c = null;
   }
   const list = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === "string" && x !== "") : []);
-  return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs) };
+  const sig = c?.signal;
+  const signal =
+    sig && typeof sig === "object" && typeof sig.state === "string"
+      ? { source: String(sig.source ?? ""), state: sig.state, error: String(sig.error ?? ""), since: Number(sig.since) || 0 }
+      : null;
+  return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs), signal };
+}
+
+/** What the presence cell says about an online device's video source: null when it is live (or
+ * the agent does not report it), else {label, detail} for a device whose machine is not reachable. */
+export function signalNote(signal) {
+  if (!signal || signal.state === "live") return null;
+  if (signal.state === "connecting") return { label: "Connecting to source", detail: `connecting to ${signal.source}` };
+  const detail = [`No signal from ${signal.source}`, signal.error].filter(Boolean).join(": ");
+  return { label: "No signal", detail: `${detail}. The agent keeps reconnecting; check the machine and its VNC/stream server.` };
 }
 
 /** Label pairs as "key=value" strings, sorted. */
