@@ -4,6 +4,10 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/h264http"
+	"github.com/kvmrelay/kvmrelay/device/mjpeg"
+	"github.com/kvmrelay/kvmrelay/device/rtsp"
+	"github.com/kvmrelay/kvmrelay/device/usbgadget"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
 
@@ -11,9 +15,17 @@ import (
 func Catalog() device.Catalog {
 	return device.Catalog{
 		Sources: map[string]device.SourceFactory{
-			testpattern.Scheme: testpattern.NewDeviceSource,
+			testpattern.Scheme:   testpattern.NewDeviceSource,
+			mjpeg.SchemeHTTP:     mjpeg.NewSource,
+			mjpeg.SchemeHTTPS:    mjpeg.NewSource,
+			h264http.SchemeHTTP:  h264http.NewSource,
+			h264http.SchemeHTTPS: h264http.NewSource,
+			rtsp.Scheme:          rtsp.NewSource,
+			rtsp.SchemeTLS:       rtsp.NewSource,
 		},
-		Sinks: map[string]device.SinkFactory{},
+		Sinks: map[string]device.SinkFactory{
+			usbgadget.Scheme: usbgadget.NewSink,
+		},
 	}
 }
 
