@@ -350,6 +350,11 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	if old := a.session(sid); old != nil {
 		old.end("console re-joined")
 	}
+	if err := a.checkDecodable(start.H264Profiles); err != nil {
+		a.log.Warn("console cannot decode the source", "sid", sid, "err", err)
+		a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
+		return
+	}
 	s, err := newSession(ctx, sid, start, sessionDeps{
 		webrtc:   a.cfg.WebRTC,
 		sink:     a.sink,
@@ -387,6 +392,34 @@ func (a *Agent) h264ProfileID() string {
 		return encoderProfileID
 	}
 	return pl.String()
+}
+
+// checkDecodable refuses a console that cannot decode what an H.264 source sends: its
+// profile is the source's, not one the agent chooses. Levels are not compared: browsers decode
+// streams above the level they list (the agent's own 1080p is offered as level 3.1 too).
+// A console that lists no profiles (an older page) is not checked.
+func (a *Agent) checkDecodable(consoleProfiles []string) error {
+	if _, encoded := a.sup.Codec(); !encoded || len(consoleProfiles) == 0 {
+		return nil
+	}
+	id, ok := a.sup.ProfileLevelID()
+	if !ok || len(id) != 6 {
+		return nil
+	}
+	for _, p := range consoleProfiles {
+		if len(p) != 6 {
+			continue
+		}
+		recv := h264.FMTP{ProfileLevelID: p, PacketizationMode: 1, LevelAsymmetryAllowed: true}
+		if h264.CanDecode(recv, id[:4]+p[4:]) {
+			return nil
+		}
+	}
+	name := id
+	if pl, err := h264.ParseProfileLevelID(id); err == nil {
+		name = string(pl.Profile) + " (" + id + ")"
+	}
+	return fmt.Errorf("this browser cannot decode the source's H.264 %s stream; set the camera or encoder to the baseline or main profile, or open the console in a browser that decodes it", name)
 }
 
 // sessionEncoder is the encoder configuration a new session's congestion control starts

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/device"
@@ -66,4 +67,21 @@ func TestRealSourcesInChromium(t *testing.T) {
 			shot(t, ctx, tc.name)
 		})
 	}
+	// A camera's High profile stream. Debian's Chromium does not decode it (it lists
+	// constrained baseline, baseline, main and high 4:4:4 predictive): the console says why
+	// instead of showing nothing. A Chromium that decodes High shows the picture.
+	t.Run("h264 high: played, or refused with a reason", func(t *testing.T) {
+		port := freeTCPPort(t)
+		startFFmpeg(t, "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-c:v", "libx264", "-profile:v", "high", "-bf", "0",
+			"-tune", "zerolatency", "-g", "30", "-f", "h264", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d/stream", port))
+		s := newStack(t, stackOptions{source: catalogSource(t, fmt.Sprintf("h264+http://127.0.0.1:%d/stream", port))})
+		ctx := testenv.Chromium(t)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.link(t))))
+		if mustJS[bool](t, ctx, `RTCRtpReceiver.getCapabilities("video").codecs.some((c) => /profile-level-id=64/.test(c.sdpFmtpLine || ""))`) {
+			waitJS(t, ctx, `window.kvm && window.kvm.framesDecoded > 30`, 20*time.Second, "the High profile stream decoded")
+			return
+		}
+		waitJS(t, ctx, `document.body.textContent.includes("cannot decode the source's H.264 high")`, 20*time.Second, "the reason on the page")
+		shot(t, ctx, "high-refused")
+	})
 }

@@ -134,10 +134,11 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return true
 		}
 		out, err = wire.Encode(wire.TypeSessionStart, info.SID, wire.SessionStart{
-			ICEServers: s.iceServers(info.SID),
-			Codecs:     j.Codecs,
-			ForceRelay: j.ForceRelay,
-			Principal:  info.Principal,
+			ICEServers:   s.iceServers(info.SID),
+			Codecs:       j.Codecs,
+			H264Profiles: j.H264Profiles[:min(len(j.H264Profiles), wire.MaxH264Profiles)],
+			ForceRelay:   j.ForceRelay,
+			Principal:    info.Principal,
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP

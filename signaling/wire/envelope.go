@@ -160,16 +160,24 @@ type Welcome struct {
 
 // Join asks the agent for a peer connection.
 type Join struct {
-	Codecs     []string `json:"codecs"`
-	ForceRelay bool     `json:"force_relay,omitempty"`
+	Codecs []string `json:"codecs"`
+	// H264Profiles are the H.264 profile-level-ids the browser decodes with
+	// packetization-mode 1 (from RTCRtpReceiver.getCapabilities): an agent forwarding a
+	// camera's H.264 checks the camera's profile against them.
+	H264Profiles []string `json:"h264_profiles,omitempty"`
+	ForceRelay   bool     `json:"force_relay,omitempty"`
 }
+
+// MaxH264Profiles bounds the profiles a console may list.
+const MaxH264Profiles = 32
 
 // SessionStart tells an agent to open a peer connection for a console session.
 type SessionStart struct {
-	ICEServers []ICEServer `json:"ice_servers"`
-	Codecs     []string    `json:"codecs"`
-	ForceRelay bool        `json:"force_relay,omitempty"`
-	Principal  string      `json:"principal"`
+	ICEServers   []ICEServer `json:"ice_servers"`
+	Codecs       []string    `json:"codecs"`
+	H264Profiles []string    `json:"h264_profiles,omitempty"`
+	ForceRelay   bool        `json:"force_relay,omitempty"`
+	Principal    string      `json:"principal"`
 }
 
 // SDP carries an offer or an answer.

@@ -206,6 +206,18 @@ function decodableCodecs() {
   const have = new Set((caps?.codecs ?? []).map((c) => c.mimeType.toLowerCase()));
   return ["video/H264", "video/VP8"].filter((m) => have.has(m.toLowerCase()));
 }
+function decodableH264Profiles() {
+  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.("video");
+  const out = /* @__PURE__ */ new Set();
+  for (const c of caps?.codecs ?? []) {
+    if (c.mimeType.toLowerCase() !== "video/h264") continue;
+    const fmtp = c.sdpFmtpLine ?? "";
+    if (!/(^|;)\s*packetization-mode=1/.test(fmtp)) continue;
+    const m = /profile-level-id=([0-9a-fA-F]{6})/.exec(fmtp);
+    if (m) out.add(m[1].toLowerCase());
+  }
+  return [...out];
+}
 function warmUp() {
   try {
     decodableCodecs();
@@ -427,7 +439,7 @@ var Session = class {
       this.#fail("This browser cannot play H.264 or VP8 video. Use a current Chrome, Edge, Firefox or Safari.");
       return;
     }
-    this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
+    this.#ws.send("join", { codecs, h264_profiles: decodableH264Profiles(), force_relay: this.#relayOnly });
     mark("join");
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);

@@ -10,6 +10,21 @@ export function decodableCodecs() {
   return ["video/H264", "video/VP8"].filter((m) => have.has(m.toLowerCase()));
 }
 
+/** The H.264 profile-level-ids this browser decodes with packetization-mode 1 ("42e01f"): an
+ * agent forwarding a camera's H.264 checks the camera's profile against them. */
+export function decodableH264Profiles() {
+  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.("video");
+  const out = new Set();
+  for (const c of caps?.codecs ?? []) {
+    if (c.mimeType.toLowerCase() !== "video/h264") continue;
+    const fmtp = c.sdpFmtpLine ?? "";
+    if (!/(^|;)\s*packetization-mode=1/.test(fmtp)) continue;
+    const m = /profile-level-id=([0-9a-fA-F]{6})/.exec(fmtp);
+    if (m) out.add(m[1].toLowerCase());
+  }
+  return [...out];
+}
+
 /**
  * Initializes the browser's WebRTC stack and codec tables while the page is still redeeming its
  * link: the first RTCPeerConnection and capability query of a page are markedly slower than

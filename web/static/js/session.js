@@ -10,7 +10,7 @@
 // not met by every console at the same instant.
 import { mark } from "./marks.js";
 import { Signaling, consoleSocketURL } from "./signaling.js";
-import { Peer, decodableCodecs } from "./peer.js";
+import { Peer, decodableCodecs, decodableH264Profiles } from "./peer.js";
 import { expired, parseTime, deviceName, sessionStatus } from "./auth.js";
 
 const MAX_ATTEMPTS = 10;
@@ -151,7 +151,7 @@ export class Session {
     // Ask first, build the peer connection second: the offer needs a round trip through the
     // relay and the agent, and constructing an RTCPeerConnection can take tens of milliseconds
     // that then overlap with it instead of delaying it.
-    this.#ws.send("join", { codecs, force_relay: this.#relayOnly });
+    this.#ws.send("join", { codecs, h264_profiles: decodableH264Profiles(), force_relay: this.#relayOnly });
     mark("join");
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
