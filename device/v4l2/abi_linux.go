@@ -50,7 +50,7 @@ const (
 const (
 	eventSourceChange         = 5
 	eventSrcChResolution      = 1
-	cidMPEGVideoForceKeyFrame = 0x00990a00 + 229 // V4L2_CID_CODEC_BASE + 229
+	cidMPEGVideoForceKeyFrame = 0x00990900 + 229 // V4L2_CID_CODEC_BASE + 229
 )
 
 // struct v4l2_dv_timings (packed): type, then struct v4l2_bt_timings.
@@ -241,8 +241,9 @@ type v4l2Event struct {
 	Sequence  uint32
 	Timestamp unix.Timespec
 	ID        uint32
-	Reserved  [8]uint32
-	_         [eventTailPad]byte
+	// Reserved is [8]__u32 plus the architecture's tail padding: a trailing zero-size field
+	// would make Go pad the struct itself.
+	Reserved [8 + eventTailPad/4]uint32
 }
 
 type v4l2Control struct {
