@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/v4l2"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
 
@@ -12,6 +13,7 @@ func Catalog() device.Catalog {
 	return device.Catalog{
 		Sources: map[string]device.SourceFactory{
 			testpattern.Scheme: testpattern.NewDeviceSource,
+			v4l2.Scheme:        v4l2.NewDeviceSource,
 		},
 		Sinks: map[string]device.SinkFactory{},
 	}
