@@ -9,6 +9,7 @@ require (
 	github.com/fasthttp/websocket v1.5.12
 	github.com/gofiber/contrib/websocket v1.3.4
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/gorilla/websocket v1.5.3
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/lestrrat-go/jwx/v3 v3.3.0
 	github.com/pion/interceptor v0.1.51
@@ -33,7 +34,15 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/piglig/go-qr v1.1.0
+require (
+	github.com/bluenviron/gortsplib/v5 v5.6.4
+	github.com/piglig/go-qr v1.1.0
+)
+
+require (
+	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
+	github.com/gorilla/websocket v1.5.3 // indirect
+)
 
 require (
 	github.com/andybalholm/brotli v1.1.1 // indirect

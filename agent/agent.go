@@ -17,7 +17,9 @@ import (
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/internal/backoff"
 	"github.com/kvmrelay/kvmrelay/media"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/media/h264"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Version is reported to the relay in hello.
@@ -73,14 +75,15 @@ type Agent struct {
 	url  string
 	sup  *device.Supervisor
 
-	client atomic.Pointer[signaling.Client]
+	client atomic.Pointer[sigclient.Client]
 
 	mu       sync.Mutex
 	sessions map[string]*session
 	stream   *stream
 	viewers  int
 
-	wg sync.WaitGroup
+	// wg runs session ends triggered from signaling and pion's callbacks; shutdown closes it.
+	wg group
 }
 
 // New checks cfg and makes an Agent; Run connects it.
@@ -175,9 +178,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			b.Reset()
 			a.serve(ctx, client)
 		} else if ctx.Err() == nil {
-			if errors.Is(err, signaling.ErrRefused) && a.cfg.Auth != nil {
+			if errors.Is(err, sigclient.ErrRefused) && a.cfg.Auth != nil {
 				a.log.Error("relay refused the agent's identity; if the device was revoked or its certificate expired, enroll it again (kvmagent enroll)", "err", err)
-			} else if errors.Is(err, signaling.ErrRefused) {
+			} else if errors.Is(err, sigclient.ErrRefused) {
 				a.log.Error("relay refused the agent; check the token (kvmrelay token agent --device NAME)", "err", err)
 			} else {
 				a.log.Warn("cannot reach relay", "url", a.url, "err", err)
@@ -199,8 +202,8 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // dial opens one signaling connection, with fresh credentials.
-func (a *Agent) dial(ctx context.Context) (*signaling.Client, error) {
-	cfg := signaling.DialConfig{URL: a.url, Token: a.cfg.Token, TLS: a.cfg.TLS, Logger: a.log}
+func (a *Agent) dial(ctx context.Context) (*sigclient.Client, error) {
+	cfg := sigclient.DialConfig{URL: a.url, Token: a.cfg.Token, TLS: a.cfg.TLS, Logger: a.log}
 	if a.cfg.Auth != nil {
 		h, err := a.cfg.Auth(ctx)
 		if err != nil {
@@ -208,12 +211,12 @@ func (a *Agent) dial(ctx context.Context) (*signaling.Client, error) {
 		}
 		cfg.Header = h
 	}
-	return signaling.Dial(ctx, cfg)
+	return sigclient.Dial(ctx, cfg)
 }
 
 // serve handles one signaling connection until it closes. Sessions live on: an established
 // peer connection does not need signaling, so a relay restart does not cut a console.
-func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
+func (a *Agent) serve(ctx context.Context, client *sigclient.Client) {
 	a.client.Store(client)
 	defer func() {
 		a.client.CompareAndSwap(client, nil)
@@ -225,7 +228,7 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 	for i, c := range a.cfg.Codecs {
 		codecs[i] = string(c)
 	}
-	_ = client.Send(signaling.TypeHello, "", signaling.Hello{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs})
+	_ = client.Send(wire.TypeHello, "", wire.Hello{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs})
 	beatCtx, stopBeats := context.WithCancel(ctx)
 	var beats sync.WaitGroup
 	beats.Go(func() { a.heartbeats(beatCtx, client, codecs) })
@@ -246,7 +249,7 @@ func (a *Agent) serve(ctx context.Context, client *signaling.Client) {
 // heartbeats reports the agent to the relay at once, every HeartbeatInterval, and when the
 // source's health changes, until ctx ends: the relay's presence (online, last seen, version,
 // capabilities, signal) comes from them.
-func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs []string) {
+func (a *Agent) heartbeats(ctx context.Context, client *sigclient.Client, codecs []string) {
 	t := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer t.Stop()
 	// The relay records at most one heartbeat per device every 2 s; a burst of health
@@ -254,7 +257,7 @@ func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs
 	gap := min(a.cfg.HeartbeatInterval, minHeartbeatGap)
 	for {
 		changed := a.sup.Changed()
-		if err := client.Send(signaling.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
+		if err := client.Send(wire.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
 			a.log.Debug("heartbeat not sent", "err", err)
 		}
 		select {
@@ -278,10 +281,10 @@ func (a *Agent) heartbeats(ctx context.Context, client *signaling.Client, codecs
 const minHeartbeatGap = 2500 * time.Millisecond
 
 // heartbeat is the agent's report now.
-func (a *Agent) heartbeat(codecs []string) signaling.Heartbeat {
+func (a *Agent) heartbeat(codecs []string) wire.Heartbeat {
 	h := a.sup.Health()
-	beat := signaling.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs,
-		Signal: &signaling.SourceHealth{Source: h.Source, State: string(h.State), Error: h.Error, Since: h.Since.UnixMilli()}}
+	beat := wire.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs,
+		Signal: &wire.SourceHealth{Source: h.Source, State: string(h.State), Error: h.Error, Since: h.Since.UnixMilli()}}
 	if h.Width > 0 {
 		beat.Sizes = []string{fmt.Sprintf("%dx%d", h.Width, h.Height)}
 	}
@@ -289,19 +292,19 @@ func (a *Agent) heartbeat(codecs []string) signaling.Heartbeat {
 }
 
 // handle acts on one message from the relay.
-func (a *Agent) handle(ctx context.Context, env signaling.Envelope) {
+func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 	log := a.log.With("type", env.Type, "sid", env.SID)
 	switch env.Type {
-	case signaling.TypeSessionStart:
-		var start signaling.SessionStart
-		if err := signaling.DecodeData(env, &start); err != nil {
+	case wire.TypeSessionStart:
+		var start wire.SessionStart
+		if err := wire.DecodeData(env, &start); err != nil {
 			log.Warn("bad session-start", "err", err)
 			return
 		}
 		a.startSession(ctx, env.SID, start)
-	case signaling.TypeAnswer:
-		var d signaling.SDP
-		if err := signaling.DecodeData(env, &d); err != nil {
+	case wire.TypeAnswer:
+		var d wire.SDP
+		if err := wire.DecodeData(env, &d); err != nil {
 			log.Warn("bad answer", "err", err)
 			return
 		}
@@ -311,9 +314,9 @@ func (a *Agent) handle(ctx context.Context, env signaling.Envelope) {
 				s.end("answer refused")
 			}
 		}
-	case signaling.TypeCandidate:
-		var c signaling.Candidate
-		if err := signaling.DecodeData(env, &c); err != nil {
+	case wire.TypeCandidate:
+		var c wire.Candidate
+		if err := wire.DecodeData(env, &c); err != nil {
 			log.Warn("bad candidate", "err", err)
 			return
 		}
@@ -322,13 +325,13 @@ func (a *Agent) handle(ctx context.Context, env signaling.Envelope) {
 				log.Debug("candidate refused", "err", err)
 			}
 		}
-	case signaling.TypeBye:
+	case wire.TypeBye:
 		if s := a.session(env.SID); s != nil {
 			a.wg.Go(func() { s.end("console said bye") })
 		}
-	case signaling.TypeError:
-		var e signaling.ErrorMessage
-		_ = signaling.DecodeData(env, &e)
+	case wire.TypeError:
+		var e wire.ErrorMessage
+		_ = wire.DecodeData(env, &e)
 		log.Warn("relay reported an error", "code", e.Code, "message", e.Message)
 	default:
 		log.Debug("ignored message")
@@ -343,7 +346,7 @@ func (a *Agent) session(sid string) *session {
 
 // startSession makes a new peer connection for sid, replacing one the console had before
 // (it re-joins after a network change).
-func (a *Agent) startSession(ctx context.Context, sid string, start signaling.SessionStart) {
+func (a *Agent) startSession(ctx context.Context, sid string, start wire.SessionStart) {
 	if old := a.session(sid); old != nil {
 		old.end("console re-joined")
 	}
@@ -361,13 +364,29 @@ func (a *Agent) startSession(ctx context.Context, sid string, start signaling.Se
 	})
 	if err != nil {
 		a.log.Error("cannot start console session", "sid", sid, "err", err)
-		a.send(sid, signaling.TypeBye, signaling.Bye{Reason: "the agent could not start the session: " + err.Error()})
+		a.send(sid, wire.TypeBye, wire.Bye{Reason: "the agent could not start the session: " + err.Error()})
 		return
 	}
 	a.mu.Lock()
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
+}
+
+// h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's
+// own (from its SPS), as browsers answer it (42c01f is offered as 42e01f: pion matches the
+// first two bytes exactly, and libwebrtc answers in its own spelling).
+func (a *Agent) h264ProfileID() string {
+	id, ok := a.sup.ProfileLevelID()
+	if !ok {
+		return encoderProfileID
+	}
+	pl, err := h264.ParseProfileLevelID(id)
+	if err != nil {
+		a.log.Warn("the source's H.264 profile cannot be offered to browsers; offering constrained baseline", "profile_level_id", id, "err", err)
+		return encoderProfileID
+	}
+	return pl.String()
 }
 
 // sessionEncoder is the encoder configuration a new session's congestion control starts
@@ -387,13 +406,13 @@ func (a *Agent) forget(s *session) {
 	}
 	a.mu.Unlock()
 	if s.endCause != "console said bye" {
-		a.send(s.sid, signaling.TypeBye, signaling.Bye{Reason: s.endCause})
+		a.send(s.sid, wire.TypeBye, wire.Bye{Reason: s.endCause})
 	}
 }
 
 // send delivers a message to the relay if connected; while reconnecting it is dropped (the
 // console re-joins if negotiation stalls).
-func (a *Agent) send(sid string, t signaling.Type, data any) {
+func (a *Agent) send(sid string, t wire.Type, data any) {
 	if c := a.client.Load(); c != nil {
 		if err := c.Send(t, sid, data); err != nil {
 			a.log.Debug("signaling send dropped", "type", t, "err", err)
@@ -412,7 +431,7 @@ func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), e
 	if a.stream == nil {
 		cfg := a.cfg.Encoder
 		cfg.Codec = codec
-		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.log, a.cfg.Metrics)
+		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.h264ProfileID(), a.log, a.cfg.Metrics)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -449,7 +468,7 @@ func (a *Agent) shutdown() {
 	for _, s := range sessions {
 		s.end("agent shutting down")
 	}
-	a.wg.Wait()
+	a.wg.closeAndWait()
 }
 
 // viewOnly is the input of a device served with --hid none.

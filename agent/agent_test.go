@@ -59,7 +59,14 @@ func TestAgentURL(t *testing.T) {
 // abs-capture-time on the first packet of each frame, with the frame's capture time.
 func TestLatencyExtensions(t *testing.T) {
 	clock := &captureClock{}
-	ic, err := latencyExtensionsFactory{clock: clock}.NewInterceptor("")
+	type answer struct {
+		probes []uint32
+		ts     uint32
+	}
+	var answers []answer
+	ic, err := latencyExtensionsFactory{clock: clock, sid: "s1", onAnswer: func(p []uint32, ts uint32) {
+		answers = append(answers, answer{p, ts})
+	}}.NewInterceptor("")
 	require.NoError(t, err)
 	var got []*rtp.Header
 	sink := interceptor.RTPWriterFunc(func(h *rtp.Header, _ []byte, _ interceptor.Attributes) (int, error) {
@@ -71,12 +78,16 @@ func TestLatencyExtensions(t *testing.T) {
 		{URI: playoutDelayURI, ID: 5}, {URI: absCaptureTimeURI, ID: 6},
 	}}, sink)
 	captured := time.Unix(1_800_000_000, 123_000_000)
-	clock.set(captured)
-	for i, ts := range []uint32{1000, 1000, 4000} {
+	clock.set(captured, probeAnswers{"s1": {7, 8}, "s2": {9}})
+	for i, ts := range []uint32{1000, 1000} {
 		h := &rtp.Header{Version: 2, Timestamp: ts, SequenceNumber: uint16(i)}
 		_, err := w.Write(h, []byte{1}, nil)
 		require.NoError(t, err)
 	}
+	clock.set(captured.Add(time.Second), nil)
+	_, err = w.Write(&rtp.Header{Version: 2, Timestamp: 4000, SequenceNumber: 2}, []byte{1}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []answer{{[]uint32{7, 8}, 1000}}, answers, "the session's probes, once, with the frame's RTP timestamp")
 	require.Len(t, got, 3)
 	for _, h := range got {
 		assert.Equal(t, []byte{0, 0, 0}, h.GetExtension(5), "playout-delay min=max=0")

@@ -16,6 +16,9 @@ type Metrics struct {
 	// CaptureToSend is the time from a frame's capture to its last packet handed to the
 	// network: the agent's share of glass-to-glass latency.
 	CaptureToSend prometheus.Histogram
+	// SentHeight is the height of the picture sent: below the source's when the bandwidth
+	// estimate cannot carry legible text at full size.
+	SentHeight prometheus.Gauge
 }
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
@@ -41,9 +44,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kvmagent_capture_to_send_seconds", Help: "Frame capture to its last packet sent.",
 			Buckets: []float64{.001, .002, .003, .004, .005, .006, .007, .008, .010, .012, .014, .016, .020, .025, .030, .040, .060, .100},
 		}),
+		SentHeight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_sent_height_pixels", Help: "Height of the picture sent (smaller than the source's when bandwidth is short).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend)
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight)
 	}
 	return m
 }

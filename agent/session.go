@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/media"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // connectTimeout ends a session whose peer connection has not connected by then.
@@ -28,11 +29,14 @@ type session struct {
 	stream  *stream
 	release func() // gives the stream back to the agent
 	hid     *hid.Dispatcher
-	send    func(t signaling.Type, data any)
+	send    func(t wire.Type, data any)
 	onEnd   func(*session)
 	// async runs f on a goroutine the agent waits for: session ends triggered from pion's
 	// callbacks must not run on them (end closes the peer connection they belong to).
 	async func(f func())
+
+	// hidDC carries the agent's notes to the console (answers to probes) once it exists.
+	hidDC atomic.Pointer[webrtc.DataChannel]
 
 	mu         sync.Mutex
 	remoteSet  bool
@@ -44,6 +48,9 @@ type session struct {
 	endOnce  sync.Once
 	started  time.Time
 	endCause string
+
+	// callbacks counts pion's state-change calls, which run on goroutines of their own.
+	callbacks group
 }
 
 // sessionDeps are what a session takes from its agent.
@@ -52,7 +59,7 @@ type sessionDeps struct {
 	sink     hid.Sink
 	acquire  func(codec media.Codec, sid string) (*stream, func(), error)
 	codecs   []media.Codec // what this agent can encode, preferred first
-	send     func(sid string, t signaling.Type, data any)
+	send     func(sid string, t wire.Type, data any)
 	onEnd    func(*session)
 	async    func(f func())
 	log      *slog.Logger
@@ -93,7 +100,7 @@ func equalFoldASCII(a, b string) bool {
 
 // newSession builds the peer connection, sends the offer and returns; the rest happens in
 // callbacks and the session's goroutines, which end with end().
-func newSession(parent context.Context, sid string, start signaling.SessionStart, deps sessionDeps) (*session, error) {
+func newSession(parent context.Context, sid string, start wire.SessionStart, deps sessionDeps) (*session, error) {
 	log := deps.log.With("sid", sid, "principal", start.Principal)
 	codec, err := chooseCodec(deps.codecs, start.Codecs)
 	if err != nil {
@@ -105,7 +112,7 @@ func newSession(parent context.Context, sid string, start signaling.SessionStart
 	}
 	s := &session{
 		sid: sid, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
-		send: func(t signaling.Type, data any) { deps.send(sid, t, data) },
+		send: func(t wire.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)
 	if err := s.setup(start, deps); err != nil {
@@ -115,8 +122,8 @@ func newSession(parent context.Context, sid string, start signaling.SessionStart
 	return s, nil
 }
 
-func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
-	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.clock)
+func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
+	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.h264ProfileID, latencyExtensionsFactory{clock: s.stream.clock, sid: s.sid, onAnswer: s.sendFrameNotes})
 	if err != nil {
 		return err
 	}
@@ -135,7 +142,8 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 	}
 	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
 
-	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock})
+	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock,
+		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) }})
 	if err != nil {
 		return err
 	}
@@ -150,6 +158,7 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 	if err != nil {
 		return fmt.Errorf("agent: pointer channel: %w", err)
 	}
+	s.hidDC.Store(hidDC)
 	hidDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelHID, m.IsString, m.Data) })
 	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
 	// A closed hid channel means the console can no longer lift a key: release everything.
@@ -157,11 +166,11 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 
 	s.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
-			s.send(signaling.TypeCandidate, signaling.Candidate{Candidate: ""})
+			s.send(wire.TypeCandidate, wire.Candidate{Candidate: ""})
 			return
 		}
 		init := c.ToJSON()
-		s.send(signaling.TypeCandidate, signaling.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
+		s.send(wire.TypeCandidate, wire.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
 	})
 	s.pc.OnICEConnectionStateChange(func(state webrtc.ICEConnectionState) {
 		s.log.Debug("ice", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
@@ -169,7 +178,7 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 	s.pc.OnICEGatheringStateChange(func(state webrtc.ICEGatheringState) {
 		s.log.Debug("ice gathering", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
 	})
-	s.pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+	s.pc.OnConnectionStateChange(guarded(&s.callbacks, func(state webrtc.PeerConnectionState) {
 		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
@@ -179,7 +188,7 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 		case webrtc.PeerConnectionStateClosed:
 			s.async(func() { s.end("peer connection closed") })
 		}
-	})
+	}))
 	s.wg.Go(func() { s.followBandwidth(api) })
 	s.wg.Go(s.connectDeadline)
 
@@ -190,9 +199,24 @@ func (s *session) setup(start signaling.SessionStart, deps sessionDeps) error {
 	if err := s.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("agent: set local description: %w", err)
 	}
-	s.send(signaling.TypeOffer, signaling.SDP{SDP: offer.SDP})
+	s.send(wire.TypeOffer, wire.SDP{SDP: offer.SDP})
 	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
 	return nil
+}
+
+// sendFrameNotes tells the console which frame (by RTP timestamp) first changed after its
+// probes. It runs inside the video write path: DataChannel.Send queues and returns.
+func (s *session) sendFrameNotes(probes []uint32, rtpTimestamp uint32) {
+	dc := s.hidDC.Load()
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return
+	}
+	for _, p := range probes {
+		if err := dc.Send(hid.AppendFrameNote(nil, hid.FrameNote{Probe: p, RTPTimestamp: rtpTimestamp})); err != nil {
+			s.log.Debug("frame note not sent", "err", err)
+			return
+		}
+	}
 }
 
 // readRTCP answers PLI and FIR with a keyframe (the encoder throttles repeats).
@@ -239,7 +263,7 @@ func (s *session) connectDeadline() {
 // handleAnswer applies the console's answer and the candidates that arrived before it.
 func (s *session) handleAnswer(sdp string) error {
 	// The relay checks this too; the agent does not trust the relay with its DTLS identity.
-	if err := signaling.CheckSDP(sdp); err != nil {
+	if err := wire.CheckSDP(sdp); err != nil {
 		return err
 	}
 	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
@@ -259,7 +283,7 @@ func (s *session) handleAnswer(sdp string) error {
 }
 
 // handleCandidate adds a console candidate, or buffers it until the answer is set.
-func (s *session) handleCandidate(c signaling.Candidate) error {
+func (s *session) handleCandidate(c wire.Candidate) error {
 	if c.Candidate == "" {
 		return nil // end of candidates: nothing to do for pion
 	}
@@ -297,6 +321,7 @@ func (s *session) end(cause string) {
 		if s.pc != nil {
 			_ = s.pc.Close()
 		}
+		s.callbacks.closeAndWait()
 		s.wg.Wait()
 		s.release()
 		if s.onEnd != nil {
@@ -305,7 +330,7 @@ func (s *session) end(cause string) {
 	})
 }
 
-func toPionICEServers(in []signaling.ICEServer) []webrtc.ICEServer {
+func toPionICEServers(in []wire.ICEServer) []webrtc.ICEServer {
 	out := make([]webrtc.ICEServer, 0, len(in))
 	for _, s := range in {
 		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/kvmrelay/kvmrelay/media"
+	"github.com/kvmrelay/kvmrelay/media/scale"
 )
 
 // frameSource is where a stream's frames come from: the device supervisor, or a fake in tests.
@@ -33,14 +35,26 @@ type stream struct {
 	track      *webrtc.TrackLocalStaticSample
 	newEncoder EncoderFactory
 	clock      *captureClock
-	base       media.EncoderConfig // as configured: bitrate defaults scale with each size
-	encCfg     media.EncoderConfig // the current encoder's
-	log        *slog.Logger
-	metrics    *Metrics
+	// h264ProfileID is the profile-level-id the track (and every session's offer) names.
+	h264ProfileID string
+	base          media.EncoderConfig // as configured: bitrate defaults scale with each size
+	encCfg        media.EncoderConfig // the current encoder's
+	log           *slog.Logger
+	metrics       *Metrics
+
+	// ladder and scaler belong to the run loop: the size sent under the current estimate.
+	ladder ladder
+	scaler *scale.Scaler
+
+	// lastLook samples the previous raw frame, to tell which frame first changed after a
+	// probe.
+	lastLook uint64
+	seed     maphash.Seed
 
 	mu       sync.Mutex
 	enc      media.Encoder
 	bitrates map[string]int // session → its estimated available bitrate
+	probes   probeAnswers   // probes waiting for a changed frame, by session
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -49,8 +63,8 @@ type stream struct {
 // EncoderFactory builds an encoder; cmd wires it to media/encoders.
 type EncoderFactory func(cfg media.EncoderConfig) (media.Encoder, error)
 
-func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.EncoderConfig, log *slog.Logger, metrics *Metrics) (*stream, error) {
-	capability, err := codecCapability(encCfg.Codec)
+func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.EncoderConfig, h264ProfileID string, log *slog.Logger, metrics *Metrics) (*stream, error) {
+	capability, err := codecCapability(encCfg.Codec, h264ProfileID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +74,9 @@ func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.Encode
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
-		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg,
+		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg, h264ProfileID: h264ProfileID,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
-		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}),
+		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
 	go s.run(ctx)
 	return s, nil
@@ -97,7 +111,7 @@ func (s *stream) run(ctx context.Context) {
 			d = max(f.CaptureTime.Sub(last), time.Millisecond)
 		}
 		last = f.CaptureTime
-		s.clock.set(f.CaptureTime)
+		s.clock.set(f.CaptureTime, s.answers(f))
 		if err := s.track.WriteSample(pionmedia.Sample{Data: data, Duration: d}); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Debug("write sample", "err", err)
 		}
@@ -116,6 +130,7 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 		}
 		return f.Encoded.Data, f.Encoded.Keyframe, len(f.Encoded.Data) > 0
 	}
+	f = s.fitToBandwidth(f)
 	enc, err := s.encoderFor(f)
 	if err != nil {
 		s.log.Error("cannot encode this frame size", "size", fmt.Sprintf("%dx%d", f.Image.Rect.Dx(), f.Image.Rect.Dy()), "err", err)
@@ -130,6 +145,27 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 		return nil, false, false
 	}
 	return ef.Data, ef.Keyframe, len(ef.Data) > 0
+}
+
+// fitToBandwidth returns f scaled down to the size the ladder picks for the current
+// estimate (f itself at full size).
+func (s *stream) fitToBandwidth(f media.Frame) media.Frame {
+	w, h := f.Size()
+	s.mu.Lock()
+	bps := s.lowestLocked()
+	s.mu.Unlock()
+	sw, sh := s.ladder.size(w, h, bps, f.CaptureTime)
+	s.metrics.SentHeight.Set(float64(sh))
+	if sw == w && sh == h {
+		return f
+	}
+	if s.scaler == nil || !s.scaler.Fits(w, h, sw, sh) {
+		s.log.Info("bandwidth estimate too low for legible text at full size; sending a smaller picture",
+			"estimate_bps", bps, "source", fmt.Sprintf("%dx%d", w, h), "sent", fmt.Sprintf("%dx%d", sw, sh))
+		s.scaler = scale.New(w, h, sw, sh)
+	}
+	f.Image = s.scaler.Scale(f.Image)
+	return f
 }
 
 // encoderFor returns an encoder sized for f, opening a new one when the size changed. The
@@ -170,6 +206,39 @@ func (s *stream) closeEncoder() {
 		_ = s.enc.Close()
 		s.enc = nil
 	}
+}
+
+// maxProbesPerSession bounds what a console can make the stream remember.
+const maxProbesPerSession = 32
+
+// probe notes that session sid's console wants to know the first frame that changes from now.
+func (s *stream) probe(sid string, id uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probes == nil {
+		s.probes = make(probeAnswers)
+	}
+	if p := s.probes[sid]; len(p) < maxProbesPerSession {
+		s.probes[sid] = append(p, id)
+	}
+}
+
+// answers returns the probes f answers — all waiting ones, when f changed from the previous
+// frame (an encoded frame always counts as changed) — and forgets them.
+func (s *stream) answers(f media.Frame) probeAnswers {
+	changed := true
+	if f.Image != nil {
+		look := lookAt(s.seed, f.Image)
+		changed, s.lastLook = look != s.lastLook, look
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !changed || len(s.probes) == 0 {
+		return nil
+	}
+	a := s.probes
+	s.probes = nil
+	return a
 }
 
 // requestKeyframe asks for a keyframe (new viewer, PLI, FIR); the encoder throttles. The

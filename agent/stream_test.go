@@ -91,7 +91,7 @@ func eventually(t *testing.T, cond func() bool, msg string) {
 func TestStreamReopensTheEncoderWhenTheSizeChanges(t *testing.T) {
 	src := &fakeFrames{frames: make(chan media.Frame)}
 	encs := &fakeEncoders{}
-	st, err := startStream(src, encs.New, media.EncoderConfig{Codec: media.CodecH264, FPS: 30}, slog.Default(), NewMetrics(nil))
+	st, err := startStream(src, encs.New, media.EncoderConfig{Codec: media.CodecH264, FPS: 30}, encoderProfileID, slog.Default(), NewMetrics(nil))
 	require.NoError(t, err)
 	defer st.stop()
 
@@ -136,7 +136,7 @@ func TestStreamPassesEncodedFramesThrough(t *testing.T) {
 	src := &fakeFrames{frames: make(chan media.Frame)}
 	encs := &fakeEncoders{}
 	metrics := NewMetrics(nil)
-	st, err := startStream(src, encs.New, media.EncoderConfig{Codec: media.CodecH264, FPS: 30}, slog.Default(), metrics)
+	st, err := startStream(src, encs.New, media.EncoderConfig{Codec: media.CodecH264, FPS: 30}, encoderProfileID, slog.Default(), metrics)
 	require.NoError(t, err)
 	defer st.stop()
 

@@ -32,13 +32,18 @@ type WebRTCConfig struct {
 	LoggerFactory logging.LoggerFactory
 }
 
-// Payload types and fmtp lines the agent offers. H.264 is constrained baseline,
-// packetization-mode 1: every browser decodes it, in hardware where there is some.
+// Payload types and the H.264 profile the agent offers. What it encodes itself is constrained
+// baseline, packetization-mode 1: every browser decodes it, in hardware where there is some. A
+// source that delivers H.264 itself is offered with its own SPS's profile-level-id.
 const (
-	payloadTypeH264 = 102
-	payloadTypeVP8  = 96
-	h264Fmtp        = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	payloadTypeH264    = 102
+	payloadTypeVP8     = 96
+	encoderProfileID   = "42e01f"
+	h264FmtpWithoutPLI = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id="
 )
+
+// h264Fmtp is the fmtp line offering profile-level-id id.
+func h264Fmtp(id string) string { return h264FmtpWithoutPLI + id }
 
 func videoFeedback() []webrtc.RTCPFeedback {
 	return []webrtc.RTCPFeedback{
@@ -46,11 +51,12 @@ func videoFeedback() []webrtc.RTCPFeedback {
 	}
 }
 
-// codecCapability is the RTP capability of one of the agent's codecs.
-func codecCapability(c media.Codec) (webrtc.RTPCodecCapability, error) {
+// codecCapability is the RTP capability of one of the agent's codecs; profileID is the H.264
+// profile-level-id to offer.
+func codecCapability(c media.Codec, profileID string) (webrtc.RTPCodecCapability, error) {
 	switch c {
 	case media.CodecH264:
-		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp, RTCPFeedback: videoFeedback()}, nil
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp(profileID), RTCPFeedback: videoFeedback()}, nil
 	case media.CodecVP8:
 		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback()}, nil
 	}
@@ -65,13 +71,13 @@ type peerAPI struct {
 
 // newPeerAPI builds the media engine (H.264 + VP8, TWCC, latency extensions), the interceptors
 // (NACK, RTCP reports, TWCC, GCC send-side estimation with no pacer) and the ICE settings.
-func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) (*peerAPI, error) {
+func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, h264ProfileID string, latency latencyExtensionsFactory) (*peerAPI, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range []struct {
 		codec media.Codec
 		pt    webrtc.PayloadType
 	}{{media.CodecH264, payloadTypeH264}, {media.CodecVP8, payloadTypeVP8}} {
-		capability, err := codecCapability(c.codec)
+		capability, err := codecCapability(c.codec, h264ProfileID)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +113,7 @@ func newPeerAPI(cfg WebRTCConfig, enc media.EncoderConfig, clock *captureClock) 
 		}
 	})
 	reg.Add(congestion)
-	reg.Add(latencyExtensionsFactory{clock: clock})
+	reg.Add(latency)
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		return nil, fmt.Errorf("agent: twcc: %w", err)
 	}

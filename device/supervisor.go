@@ -412,3 +412,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// ProfileLevelID is the H.264 profile-level-id of the live connection's stream, for an encoded
+// source that knows it (from its SPS); ok is false otherwise.
+func (s *Supervisor) ProfileLevelID() (id string, ok bool) {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn == nil {
+		return "", false
+	}
+	if p, has := conn.Video.(interface{ ProfileLevelID() (string, bool) }); has {
+		return p.ProfileLevelID()
+	}
+	return "", false
+}

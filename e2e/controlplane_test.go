@@ -14,7 +14,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/client"
 	"github.com/kvmrelay/kvmrelay/internal/testconsole"
 	"github.com/kvmrelay/kvmrelay/relay"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // TestControlPlaneConsole is the control plane end to end on a real relay: an owner bootstrapped
@@ -71,7 +72,7 @@ func TestControlPlaneConsole(t *testing.T) {
 	assert.Equal(t, 1, n)
 	require.Eventually(t, func() bool {
 		for _, e := range c.Errors() {
-			if e.Code == signaling.CodeSessionEnded {
+			if e.Code == wire.CodeSessionEnded {
 				return true
 			}
 		}
@@ -87,8 +88,8 @@ func TestControlPlaneConsole(t *testing.T) {
 	stale, _, err := s.relay.Issuer().Mint(auth.Claims{Subject: got.Principal.String(), Audience: auth.AudienceConsole,
 		Device: dev.ID, Session: got.ID, Tenant: me.OrgID}, time.Minute)
 	require.NoError(t, err)
-	_, err = signaling.Dial(ctx, signaling.DialConfig{URL: "ws" + strings.TrimPrefix(s.url, "http") + "/ws/console", Token: stale})
-	require.ErrorIs(t, err, signaling.ErrRefused)
+	_, err = sigclient.Dial(ctx, sigclient.DialConfig{URL: "ws" + strings.TrimPrefix(s.url, "http") + "/ws/console", Token: stale})
+	require.ErrorIs(t, err, sigclient.ErrRefused)
 	assert.Contains(t, err.Error(), "HTTP 403")
 
 	// A second session, then revoke the device: the console is ended, the agent is cut, and no
@@ -103,7 +104,7 @@ func TestControlPlaneConsole(t *testing.T) {
 	require.NoError(t, api.RevokeDevice(ctx, dev.ID))
 	require.Eventually(t, func() bool {
 		for _, e := range c2.Errors() {
-			if e.Code == signaling.CodeSessionEnded {
+			if e.Code == wire.CodeSessionEnded {
 				return true
 			}
 		}

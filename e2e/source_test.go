@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,4 +159,37 @@ func mustJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	v, err := js[T](ctx, expr)
 	require.NoError(t, err, expr)
 	return v
+}
+
+// TestFirstChangeAgreesWithTheStrip: "input → first change" (the agent names the first frame
+// that changed after a key-down's probe) is checked against the latency strip on the test
+// pattern, where both can be measured. The frame whose strip shows a key is a frame that
+// changed after that key's probe, so for every key the first change is presented no later
+// than the strip shows it; on the test pattern, whose counter changes every frame, it is the
+// next frame after the probe.
+func TestFirstChangeAgreesWithTheStrip(t *testing.T) {
+	s := newStack(t, stackOptions{width: 1280, height: 720, fps: 30})
+	ctx := testenv.Chromium(t)
+	openConsole(t, ctx, s.link(t))
+	const keys = 12
+	for i := 0; i < keys; i++ {
+		require.NoError(t, press(ctx, letterA))
+		time.Sleep(150 * time.Millisecond)
+	}
+	waitJS(t, ctx, fmt.Sprintf(`window.kvm.firstChangeSamples.length >= %d && window.kvm.latencySamples.length >= %d`, keys, keys),
+		10*time.Second, "a sample per key from both meters")
+	first := mustJS[[]float64](t, ctx, `window.kvm.firstChangeSamples`)
+	strip := mustJS[[]float64](t, ctx, `window.kvm.latencySamples`)
+	require.Len(t, first, keys)
+	require.Len(t, strip, keys)
+	for i := range first {
+		assert.LessOrEqual(t, first[i], strip[i]+0.001, "key %d: the first change cannot come after the strip showed the key", i)
+	}
+	p50 := func(v []float64) float64 {
+		c := append([]float64(nil), v...)
+		sort.Float64s(c)
+		return c[len(c)/2]
+	}
+	t.Logf("input → first change p50 %.1f ms, strip (key → screen) p50 %.1f ms, over %d keys", p50(first), p50(strip), keys)
+	shot(t, ctx, "first-change")
 }

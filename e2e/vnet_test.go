@@ -49,6 +49,13 @@ type vnetWorld struct {
 
 func newVnetWorld(t *testing.T, agentNAT, consoleNAT *vnet.NATType, loss float64) *vnetWorld {
 	t.Helper()
+	return newLimitedVnetWorld(t, agentNAT, consoleNAT, loss, 0)
+}
+
+// newLimitedVnetWorld is newVnetWorld with the console's downlink capped at downlinkBps by a
+// token bucket with half a second of queue, as a slow last mile is.
+func newLimitedVnetWorld(t *testing.T, agentNAT, consoleNAT *vnet.NATType, loss float64, downlinkBps int) *vnetWorld {
+	t.Helper()
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "5.0.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
 	require.NoError(t, err)
 	if loss > 0 {
@@ -60,18 +67,25 @@ func newVnetWorld(t *testing.T, agentNAT, consoleNAT *vnet.NATType, loss float64
 			return rng.Float64() >= loss
 		})
 	}
-	lan := func(cidr, wanIP, hostIP string, nat *vnet.NATType) *vnet.Net {
+	lan := func(cidr, wanIP, hostIP string, nat *vnet.NATType, rate int) *vnet.Net {
 		r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: cidr, StaticIPs: []string{wanIP}, NATType: nat, LoggerFactory: logging.NewDefaultLoggerFactory()})
 		require.NoError(t, err)
 		require.NoError(t, wan.AddRouter(r))
 		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{hostIP}})
 		require.NoError(t, err)
-		require.NoError(t, r.AddNet(n))
+		if rate <= 0 {
+			require.NoError(t, r.AddNet(n))
+			return n
+		}
+		q, err := vnet.NewQueue(n, vnet.NewTBFQueue(rate, 8*1500, int64(rate/8/2)))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = q.Close() })
+		require.NoError(t, r.AddNet(q))
 		return n
 	}
 	w := &vnetWorld{wan: wan}
-	w.agentNet = lan("10.1.0.0/24", agentWANIP, agentLANIP, agentNAT)
-	w.consNet = lan("10.2.0.0/24", consoleWANIP, consoleLANIP, consoleNAT)
+	w.agentNet = lan("10.1.0.0/24", agentWANIP, agentLANIP, agentNAT, 0)
+	w.consNet = lan("10.2.0.0/24", consoleWANIP, consoleLANIP, consoleNAT, downlinkBps)
 	w.turnNet, err = vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{turnWANIP}})
 	require.NoError(t, err)
 	require.NoError(t, wan.AddNet(w.turnNet))

@@ -22,7 +22,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/media/encoders"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 	"github.com/kvmrelay/kvmrelay/relay"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // The dashboard's end-to-end tests run a real relay with its control plane, organizations
@@ -130,16 +131,16 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 // reportAs connects to the relay as the enrolled device id, a rogue agent, and sends one
 // heartbeat with whatever it claims about itself. The connection stays up until the test ends,
 // so the device stays online.
-func reportAs(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HTTPClient, hb signaling.Heartbeat) {
+func reportAs(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HTTPClient, hb wire.Heartbeat) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h, err := enroll.ProofHeader(ctx, hc, id, time.Now())
 	require.NoError(t, err)
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: "ws" + strings.TrimPrefix(s.url, "http") + "/ws/agent", Header: h})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: "ws" + strings.TrimPrefix(s.url, "http") + "/ws/agent", Header: h})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
-	require.NoError(t, c.Send(signaling.TypeHeartbeat, "", hb))
+	require.NoError(t, c.Send(wire.TypeHeartbeat, "", hb))
 }
 
 // cspProbe runs in every new document of a tab before the page's scripts (DevTools-injected

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/control/client"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // TestDashboardConsole is the product from the browser, on a real relay: sign in to the
@@ -123,7 +123,7 @@ func TestDashboardHostileDevice(t *testing.T) {
 	s, tenants := newControlRelay(t, "acme", "globex")
 	acme, globex := tenants["acme"], tenants["globex"]
 	dev, id, hc := enrollDevice(t, s, acme, hostileName, map[string]string{"owner": `<i>x</i>`})
-	reportAs(t, s, id, hc, signaling.Heartbeat{Version: hostileVer, Sources: []string{hostileSrc}, Sizes: []string{hostileSize}, Codecs: []string{hostileCdc}})
+	reportAs(t, s, id, hc, wire.Heartbeat{Version: hostileVer, Sources: []string{hostileSrc}, Sizes: []string{hostileSize}, Codecs: []string{hostileCdc}})
 	other, _, _ := enrollDevice(t, s, globex, "globex-01", nil)
 
 	ctx := testenv.Chromium(t)

@@ -63,6 +63,11 @@ func decodeBody(t MsgType, b []byte) (Message, error) {
 		return KeepAliveMsg{}, wantLen(b, 1)
 	case TypeReleaseAll:
 		return ReleaseAllMsg{}, wantLen(b, 1)
+	case TypeProbe:
+		if err := wantLen(b, 5); err != nil {
+			return nil, err
+		}
+		return ProbeMsg{ID: be.Uint32(b[1:])}, nil
 	case TypeText:
 		// Length and UTF-8 are checked by validate; string() copies out of the caller's buffer.
 		return TextMsg{Text: string(b[1:])}, nil

@@ -32,8 +32,11 @@ type Config struct {
 	RateBurst     int
 	// TextQueue is how many TEXT messages may wait to be typed; default DefaultTextQueue.
 	TextQueue int
-	// Layout types TEXT; default LayoutEnUS().
-	Layout Layout
+	// Layout is the target's keyboard layout, which TEXT is typed through; default LayoutEnUS().
+	Layout *Layout
+	// OnProbe, if set, is called with every PROBE's id (the console timing input → first
+	// change), from the goroutine that handles the message.
+	OnProbe func(id uint32)
 	// OnSinkError, if set, is called with every sink error, from the goroutine that made the
 	// call and without locks held; it may call Close. Errors are counted in Stats regardless.
 	OnSinkError func(error)
@@ -56,8 +59,9 @@ type Dispatcher struct {
 	tracker     *Tracker
 	watchdog    *Watchdog
 	clock       Clock
-	layout      Layout
+	layout      atomic.Pointer[Layout]
 	onSinkError func(error)
+	onProbe     func(uint32)
 	limits      [2]*limiter
 	seq         SeqFilter
 	stats       Stats
@@ -103,11 +107,12 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	d := &Dispatcher{
 		tracker:     NewTracker(cfg.Sink),
 		clock:       cfg.Clock,
-		layout:      cfg.Layout,
 		onSinkError: cfg.OnSinkError,
+		onProbe:     cfg.OnProbe,
 		text:        make(chan textJob, cfg.TextQueue),
 		done:        make(chan struct{}),
 	}
+	d.layout.Store(cfg.Layout)
 	now := cfg.Clock.Now()
 	for i := range d.limits {
 		d.limits[i] = newLimiter(cfg.RatePerSecond, cfg.RateBurst, now)
@@ -115,6 +120,18 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 	d.watchdog = NewWatchdog(cfg.Clock, cfg.SilenceTimeout, d.onSilence)
 	return d, nil
 }
+
+// SetLayout changes the keyboard layout TEXT is typed through, from the next TEXT on (the
+// console says which layout the target machine uses). A nil layout is en-US.
+func (d *Dispatcher) SetLayout(l *Layout) {
+	if l == nil {
+		l = LayoutEnUS()
+	}
+	d.layout.Store(l)
+}
+
+// Layout returns the layout TEXT is typed through.
+func (d *Dispatcher) Layout() *Layout { return d.layout.Load() }
 
 // Stats returns the live counters.
 func (d *Dispatcher) Stats() *Stats { return &d.stats }
@@ -178,6 +195,10 @@ func (d *Dispatcher) apply(m Message) (DropReason, bool) {
 		err = d.tracker.Wheel(int(m.DX), int(m.DY))
 	case KeepAliveMsg:
 		// Only feeds the watchdog.
+	case ProbeMsg:
+		if d.onProbe != nil {
+			d.onProbe(m.ID)
+		}
 	case ReleaseAllMsg:
 		err = d.cancelAndRelease()
 	case TextMsg:

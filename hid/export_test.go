@@ -26,3 +26,21 @@ func (d *Dispatcher) Held() ([]Usage, Buttons) { return d.tracker.Held() }
 
 // WalkText exposes walkText.
 var WalkText = walkText
+
+// Runes returns every character the layout types, in no particular order.
+func (l *Layout) Runes() []rune {
+	out := make([]rune, 0, len(l.strokes))
+	for r := range l.strokes {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Compose returns what the layout's dead key dead then base type.
+func (l *Layout) Compose(dead, base uint32) (rune, bool) {
+	r, ok := l.compose[[2]uint32{dead, base}]
+	return r, ok
+}
+
+// KeysymRune exposes keysymRune.
+var KeysymRune = keysymRune

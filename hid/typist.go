@@ -24,7 +24,7 @@ func (d *Dispatcher) typeText(ctx context.Context, job textJob) {
 	// text into shortcuts.
 	d.sinkError(d.tracker.ReleaseAll())
 	var failed error
-	typed, skipped, done := walkText(d.layout, job.text, func(s Stroke) bool {
+	typed, skipped, done := walkText(d.layout.Load(), job.text, func(s Stroke) bool {
 		if err := d.stroke(live, s); err != nil {
 			if !errors.Is(err, errCanceled) && !errors.Is(err, ErrClosed) {
 				failed = err
@@ -46,17 +46,30 @@ func (d *Dispatcher) typeText(ctx context.Context, job textJob) {
 	}
 }
 
-// stroke presses and releases one key, with Shift around it when needed.
+// stroke presses and releases one key, with Shift and AltGr (Right Alt) around it as needed.
 func (d *Dispatcher) stroke(live func() bool, s Stroke) error {
-	seq := [4]struct {
+	type step struct {
 		u    Usage
 		down bool
-	}{{UsageLeftShift, true}, {s.Usage, true}, {s.Usage, false}, {UsageLeftShift, false}}
-	steps := seq[:]
-	if !s.Shift {
-		steps = seq[1:3]
 	}
-	for _, st := range steps {
+	var steps [6]step
+	n := 0
+	add := func(u Usage, down bool) { steps[n] = step{u, down}; n++ }
+	if s.Shift {
+		add(UsageLeftShift, true)
+	}
+	if s.AltGr {
+		add(UsageRightAlt, true)
+	}
+	add(s.Usage, true)
+	add(s.Usage, false)
+	if s.AltGr {
+		add(UsageRightAlt, false)
+	}
+	if s.Shift {
+		add(UsageLeftShift, false)
+	}
+	for _, st := range steps[:n] {
 		if err := d.tracker.keyIf(live, st.u, st.down); err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ const (
 	TypeKeepAlive  MsgType = 0x04
 	TypeReleaseAll MsgType = 0x05
 	TypeText       MsgType = 0x06
+	TypeProbe      MsgType = 0x07
 	TypePointerAbs MsgType = 0x10
 	TypePointerRel MsgType = 0x11
 )
@@ -45,6 +46,8 @@ func (t MsgType) String() string {
 		return "RELEASE_ALL"
 	case TypeText:
 		return "TEXT"
+	case TypeProbe:
+		return "PROBE"
 	case TypePointerAbs:
 		return "POINTER_ABS"
 	case TypePointerRel:
@@ -88,7 +91,7 @@ func (c Channel) Label() string {
 func (c Channel) String() string { return c.Label() }
 
 // Message is one decoded HID message: KeyMsg, ButtonsMsg, WheelMsg, KeepAliveMsg,
-// ReleaseAllMsg, TextMsg, PointerAbsMsg or PointerRelMsg. The set is closed so that Decode's
+// ReleaseAllMsg, TextMsg, ProbeMsg, PointerAbsMsg or PointerRelMsg. The set is closed so that Decode's
 // callers can switch on it exhaustively.
 type Message interface {
 	Type() MsgType
@@ -113,6 +116,10 @@ func (m ButtonsMsg) HasPosition() bool { return m.X != NoPosition || m.Y != NoPo
 
 // WheelMsg scrolls; DY > 0 scrolls down, DX > 0 right.
 type WheelMsg struct{ DX, DY int8 }
+
+// ProbeMsg follows an input event the console times: the agent answers with a FrameNote
+// naming the first video frame that changed after it ("input → first change").
+type ProbeMsg struct{ ID uint32 }
 
 // KeepAliveMsg tells the agent the console is still there.
 type KeepAliveMsg struct{}
@@ -143,6 +150,7 @@ func (WheelMsg) Type() MsgType      { return TypeWheel }
 func (KeepAliveMsg) Type() MsgType  { return TypeKeepAlive }
 func (ReleaseAllMsg) Type() MsgType { return TypeReleaseAll }
 func (TextMsg) Type() MsgType       { return TypeText }
+func (ProbeMsg) Type() MsgType      { return TypeProbe }
 func (PointerAbsMsg) Type() MsgType { return TypePointerAbs }
 func (PointerRelMsg) Type() MsgType { return TypePointerRel }
 
@@ -179,6 +187,7 @@ func (m ButtonsMsg) validate() error {
 }
 
 func (WheelMsg) validate() error      { return nil }
+func (ProbeMsg) validate() error      { return nil }
 func (KeepAliveMsg) validate() error  { return nil }
 func (ReleaseAllMsg) validate() error { return nil }
 
@@ -235,7 +244,10 @@ func (m WheelMsg) appendWire(b []byte) []byte {
 	return append(b, byte(TypeWheel), byte(m.DX), byte(m.DY))
 }
 
-func (KeepAliveMsg) appendWire(b []byte) []byte  { return append(b, byte(TypeKeepAlive)) }
+func (KeepAliveMsg) appendWire(b []byte) []byte { return append(b, byte(TypeKeepAlive)) }
+func (m ProbeMsg) appendWire(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(append(b, byte(TypeProbe)), m.ID)
+}
 func (ReleaseAllMsg) appendWire(b []byte) []byte { return append(b, byte(TypeReleaseAll)) }
 
 func (m TextMsg) appendWire(b []byte) []byte {

@@ -30,6 +30,7 @@ func TestRoundTrip(t *testing.T) {
 		{"text one byte", hid.TextMsg{Text: "a"}, []byte{0x06, 'a'}},
 		{"text utf8", hid.TextMsg{Text: "é✓\n"}, append([]byte{0x06}, "é✓\n"...)},
 		{"text max", hid.TextMsg{Text: long}, append([]byte{0x06}, long...)},
+		{"probe", hid.ProbeMsg{ID: 0xDEADBEEF}, []byte{0x07, 0xDE, 0xAD, 0xBE, 0xEF}},
 		{"pointer abs", hid.PointerAbsMsg{Seq: 0xFFFE, Buttons: hid.ButtonsValid, X: hid.AbsMax, Y: 1},
 			[]byte{0x10, 0xFF, 0xFE, 0x1F, 0x7F, 0xFF, 0x00, 0x01}},
 		{"pointer rel", hid.PointerRelMsg{Buttons: hid.ButtonRight, DX: -32768, DY: 32767},
@@ -58,7 +59,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"over 16 KiB", append([]byte{0x06}, strings.Repeat("x", hid.MaxMessageSize)...), hid.ErrTooLarge},
 		{"1 MiB of zeros", make([]byte, 1<<20), hid.ErrTooLarge},
 		{"type 0x00", []byte{0x00}, hid.ErrUnknownType},
-		{"type 0x07", []byte{0x07, 0, 0, 0}, hid.ErrUnknownType},
+		{"type 0x08", []byte{0x08, 0, 0, 0}, hid.ErrUnknownType},
+		{"probe short", []byte{0x07, 0, 0, 0}, hid.ErrTooShort},
+		{"probe long", []byte{0x07, 0, 0, 0, 0, 0}, hid.ErrBadLength},
 		{"type 0x12", []byte{0x12}, hid.ErrUnknownType},
 		{"type 0xFF", []byte{0xFF, 1, 2}, hid.ErrUnknownType},
 
@@ -146,11 +149,24 @@ func TestEncodeRejects(t *testing.T) {
 
 func TestMsgTypeChannel(t *testing.T) {
 	for _, typ := range []hid.MsgType{hid.TypeKey, hid.TypeButtons, hid.TypeWheel, hid.TypeKeepAlive,
-		hid.TypeReleaseAll, hid.TypeText, hid.TypePointerRel} {
+		hid.TypeReleaseAll, hid.TypeText, hid.TypeProbe, hid.TypePointerRel} {
 		assert.Equal(t, hid.ChannelHID, typ.Channel(), typ.String())
 	}
 	assert.Equal(t, hid.ChannelPointer, hid.TypePointerAbs.Channel())
 	assert.Equal(t, "hid", hid.ChannelHID.Label())
 	assert.Equal(t, "pointer", hid.ChannelPointer.Label())
 	assert.Equal(t, "type 0x42", hid.MsgType(0x42).String())
+}
+
+func TestFrameNote(t *testing.T) {
+	n := hid.FrameNote{Probe: 7, RTPTimestamp: 0xFFFFFFFE}
+	b := hid.AppendFrameNote(nil, n)
+	assert.Equal(t, []byte{0x80, 0, 0, 0, 7, 0xFF, 0xFF, 0xFF, 0xFE}, b)
+	got, err := hid.DecodeFrameNote(b)
+	require.NoError(t, err)
+	assert.Equal(t, n, got)
+	_, err = hid.DecodeFrameNote(b[:8])
+	require.Error(t, err)
+	_, err = hid.Decode(b)
+	require.ErrorIs(t, err, hid.ErrUnknownType, "an agent's note is never console input")
 }

@@ -23,7 +23,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // runAgent runs a real agent (test pattern) as id until the test ends.
@@ -80,11 +81,11 @@ func TestEnrollThenRunAsDevice(t *testing.T) {
 			assert.NotEmpty(t, caps.Codecs)
 
 			// The console's join reaches this agent: it answers with an offer for the session.
-			require.NoError(t, console.Send(signaling.TypeJoin, "s_1", signaling.Join{Codecs: []string{"video/VP8"}}))
+			require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/VP8"}}))
 			for {
 				e, err := recvWithin(t, console)
 				require.NoError(t, err)
-				if e.Type == signaling.TypeOffer {
+				if e.Type == wire.TypeOffer {
 					break
 				}
 			}
@@ -223,7 +224,7 @@ func TestAgentProofRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := d.dialAgentWith(t, tc.header(), nil)
-			require.ErrorIs(t, err, signaling.ErrRefused)
+			require.ErrorIs(t, err, sigclient.ErrRefused)
 			assert.Contains(t, err.Error(), "HTTP 401")
 		})
 	}
@@ -287,7 +288,7 @@ func TestMTLSIdentifiesTheDevice(t *testing.T) {
 	c, err := d.dialAgentWith(t, nil, d.agentTLS(id))
 	require.NoError(t, err, "the certificate alone authenticates")
 	waitAgentStatus(t, console, true)
-	require.NoError(t, c.Send(signaling.TypeHeartbeat, "", signaling.Heartbeat{Version: "mtls-agent"}))
+	require.NoError(t, c.Send(wire.TypeHeartbeat, "", wire.Heartbeat{Version: "mtls-agent"}))
 	require.Eventually(t, func() bool { return d.storedDevice(t, dev).AgentVersion == "mtls-agent" }, 5*time.Second, 20*time.Millisecond)
 
 	require.NoError(t, d.RevokeDevice(context.Background(), d.org, gone, "user:admin"))
@@ -299,6 +300,6 @@ func TestMTLSIdentifiesTheDevice(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	_, err = d.dialAgentWith(t, nil, &tls.Config{RootCAs: d.roots})
-	require.ErrorIs(t, err, signaling.ErrRefused, "no certificate, no proof, no token")
+	require.ErrorIs(t, err, sigclient.ErrRefused, "no certificate, no proof, no token")
 	assert.Contains(t, fmt.Sprint(err), "HTTP 401")
 }

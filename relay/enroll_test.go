@@ -25,7 +25,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // devRelay is a running relay with one organization, for the device tests.
@@ -124,7 +125,7 @@ func (d *devRelay) wsURL(path string) string {
 
 // dialAgent opens /ws/agent as id with a fresh proof of key (and id's certificate in the TLS
 // handshake over https).
-func (d *devRelay) dialAgent(t *testing.T, id *enroll.Identity) (*signaling.Client, error) {
+func (d *devRelay) dialAgent(t *testing.T, id *enroll.Identity) (*sigclient.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -133,11 +134,11 @@ func (d *devRelay) dialAgent(t *testing.T, id *enroll.Identity) (*signaling.Clie
 	return d.dialAgentWith(t, h, d.agentTLS(id))
 }
 
-func (d *devRelay) dialAgentWith(t *testing.T, h http.Header, tlsCfg *tls.Config) (*signaling.Client, error) {
+func (d *devRelay) dialAgentWith(t *testing.T, h http.Header, tlsCfg *tls.Config) (*sigclient.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: d.wsURL("/ws/agent"), Header: h, TLS: tlsCfg})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: d.wsURL("/ws/agent"), Header: h, TLS: tlsCfg})
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -146,23 +147,23 @@ func (d *devRelay) dialAgentWith(t *testing.T, h http.Header, tlsCfg *tls.Config
 
 // dialConsole opens a console for deviceID with a console token minted by the relay (as
 // `kvmrelay token console` does: no stored session).
-func (d *devRelay) dialConsole(t *testing.T, deviceID, sid string) *signaling.Client {
+func (d *devRelay) dialConsole(t *testing.T, deviceID, sid string) *sigclient.Client {
 	t.Helper()
 	tok, _, err := d.Issuer().Mint(auth.Claims{Subject: "alice", Audience: auth.AudienceConsole, Device: deviceID, Session: sid}, time.Minute)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: d.wsURL("/ws/console"), Token: tok, TLS: &tls.Config{RootCAs: d.roots}})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: d.wsURL("/ws/console"), Token: tok, TLS: &tls.Config{RootCAs: d.roots}})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
 // recvWithin reads c's next message, failing the test after 5 s.
-func recvWithin(t *testing.T, c *signaling.Client) (signaling.Envelope, error) {
+func recvWithin(t *testing.T, c *sigclient.Client) (wire.Envelope, error) {
 	t.Helper()
 	type res struct {
-		e   signaling.Envelope
+		e   wire.Envelope
 		err error
 	}
 	ch := make(chan res, 1)
@@ -172,21 +173,21 @@ func recvWithin(t *testing.T, c *signaling.Client) (signaling.Envelope, error) {
 		return r.e, r.err
 	case <-time.After(5 * time.Second):
 		t.Fatal("timed out waiting for a signaling message")
-		return signaling.Envelope{}, nil
+		return wire.Envelope{}, nil
 	}
 }
 
 // waitAgentStatus reads a console's messages until agent-status says online (or offline).
-func waitAgentStatus(t *testing.T, c *signaling.Client, online bool) {
+func waitAgentStatus(t *testing.T, c *sigclient.Client, online bool) {
 	t.Helper()
 	for {
 		e, err := recvWithin(t, c)
 		require.NoError(t, err)
-		if e.Type != signaling.TypeAgentStatus {
+		if e.Type != wire.TypeAgentStatus {
 			continue
 		}
-		var st signaling.AgentStatus
-		require.NoError(t, signaling.DecodeData(e, &st))
+		var st wire.AgentStatus
+		require.NoError(t, wire.DecodeData(e, &st))
 		if st.Online == online {
 			return
 		}

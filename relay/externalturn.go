@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
@@ -42,7 +42,7 @@ type externalICE struct {
 	now func() time.Time
 }
 
-func (x externalICE) ICEServers(user string) []signaling.ICEServer {
+func (x externalICE) ICEServers(user string) []wire.ICEServer {
 	var stun, relays []string
 	for _, u := range x.cfg.URLs {
 		if strings.HasPrefix(u, "stun:") {
@@ -51,13 +51,13 @@ func (x externalICE) ICEServers(user string) []signaling.ICEServer {
 			relays = append(relays, u)
 		}
 	}
-	out := []signaling.ICEServer{}
+	out := []wire.ICEServer{}
 	if len(stun) > 0 {
-		out = append(out, signaling.ICEServer{URLs: stun})
+		out = append(out, wire.ICEServer{URLs: stun})
 	}
 	username, password := turn.MintCredentials(x.cfg.Secret, user, x.now().Add(x.ttl))
 	if len(relays) > 0 && username != "" {
-		out = append(out, signaling.ICEServer{URLs: relays, Username: username, Credential: password})
+		out = append(out, wire.ICEServer{URLs: relays, Username: username, Credential: password})
 	}
 	return out
 }

@@ -12,12 +12,13 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // tenantConsole starts a stored session for a new device of org and dials its console; it
 // returns the console, its session and its principal.
-func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*signaling.Client, string, string) {
+func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*sigclient.Client, string, string) {
 	t.Helper()
 	ctx := context.Background()
 	var d store.Device
@@ -36,22 +37,22 @@ func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*signaling.C
 	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: principal, Audience: auth.AudienceConsole,
 		Device: d.ID, Session: started.Session.ID, Tenant: org.ID}, time.Minute)
 	require.NoError(t, err)
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: "ws" + strings.TrimPrefix(r.URL(), "http") + "/ws/console", Token: tok})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: "ws" + strings.TrimPrefix(r.URL(), "http") + "/ws/console", Token: tok})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c, started.Session.ID, principal
 }
 
 // nextError reads until an error message arrives (skipping welcome and agent status).
-func nextError(t *testing.T, c *signaling.Client) signaling.ErrorMessage {
+func nextError(t *testing.T, c *sigclient.Client) wire.ErrorMessage {
 	t.Helper()
 	for {
 		e, err := c.Recv()
 		require.NoError(t, err)
-		if e.Type != signaling.TypeError {
+		if e.Type != wire.TypeError {
 			continue
 		}
-		var m signaling.ErrorMessage
+		var m wire.ErrorMessage
 		require.NoError(t, json.Unmarshal(e.Data, &m))
 		return m
 	}
@@ -70,10 +71,10 @@ func TestCrossTenantSignalingAudited(t *testing.T) {
 	ca, _, principalA := tenantConsole(t, r, a)
 	cb, sidB, _ := tenantConsole(t, r, b)
 
-	msg, err := signaling.Encode(signaling.TypeCandidate, sidB, signaling.Candidate{Candidate: "candidate:1 1 udp 1 198.51.100.1 9 typ host"})
+	msg, err := wire.Encode(wire.TypeCandidate, sidB, wire.Candidate{Candidate: "candidate:1 1 udp 1 198.51.100.1 9 typ host"})
 	require.NoError(t, err)
 	require.NoError(t, ca.SendRaw(msg))
-	assert.Equal(t, signaling.CodeForbidden, nextError(t, ca).Code)
+	assert.Equal(t, wire.CodeForbidden, nextError(t, ca).Code)
 
 	actions := func(org string) map[store.AuditAction]int {
 		out := map[store.AuditAction]int{}
@@ -94,7 +95,7 @@ func TestCrossTenantSignalingAudited(t *testing.T) {
 	assert.Zero(t, actions(b.ID)[store.AuditAccessDenied])
 
 	// B's console got nothing but its own welcome and agent status.
-	got := make(chan signaling.Envelope, 8)
+	got := make(chan wire.Envelope, 8)
 	go func() {
 		for {
 			e, err := cb.Recv()
@@ -112,7 +113,7 @@ func TestCrossTenantSignalingAudited(t *testing.T) {
 			if !ok {
 				return
 			}
-			assert.Contains(t, []signaling.Type{signaling.TypeWelcome, signaling.TypeAgentStatus}, e.Type, "B's console received %s", e.Type)
+			assert.Contains(t, []wire.Type{wire.TypeWelcome, wire.TypeAgentStatus}, e.Type, "B's console received %s", e.Type)
 		case <-deadline:
 			return
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
 )
 
 // TestConsoleOriginIsThePublicURL: the relay hands signaling its public URL (here the default,
@@ -34,11 +34,11 @@ func TestConsoleOriginIsThePublicURL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := signaling.Dial(ctx, signaling.DialConfig{URL: "ws://" + hostPort + "/ws/console", Origin: tc.origin, Header: tc.header})
+			c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: "ws://" + hostPort + "/ws/console", Origin: tc.origin, Header: tc.header})
 			if c != nil {
 				c.Close()
 			}
-			require.ErrorIs(t, err, signaling.ErrRefused)
+			require.ErrorIs(t, err, sigclient.ErrRefused)
 			assert.Contains(t, err.Error(), tc.status)
 		})
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Presence: agents send a heartbeat every device.HeartbeatInterval (10 s) over their
@@ -61,7 +61,7 @@ func (b *beatThrottle) allow(dev string) (time.Time, bool) {
 // recordHeartbeat is signaling's OnHeartbeat: it cleans the agent's report (hostile text:
 // capped, control characters stripped) and records it as the device's last sighting. Agents
 // authenticated by a JWT agent token (the demo) have no organization and are not in the store.
-func (r *Relay) recordHeartbeat(ctx context.Context, claims auth.Claims, hb signaling.Heartbeat) {
+func (r *Relay) recordHeartbeat(ctx context.Context, claims auth.Claims, hb wire.Heartbeat) {
 	if claims.Tenant == "" {
 		return
 	}

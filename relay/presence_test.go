@@ -14,7 +14,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // postgresConfig points a relay at a fresh PostgreSQL database, migrated by its owner and
@@ -32,22 +33,22 @@ func postgresConfig(t *testing.T) func(*Config) {
 }
 
 // recvErrorCode reads until an error message and returns its code.
-func recvErrorCode(t *testing.T, c *signaling.Client) string {
+func recvErrorCode(t *testing.T, c *sigclient.Client) string {
 	t.Helper()
 	for {
 		e, err := recvWithin(t, c)
 		require.NoError(t, err, "the connection closed before the relay said why")
-		if e.Type != signaling.TypeError {
+		if e.Type != wire.TypeError {
 			continue
 		}
-		var m signaling.ErrorMessage
-		require.NoError(t, signaling.DecodeData(e, &m))
+		var m wire.ErrorMessage
+		require.NoError(t, wire.DecodeData(e, &m))
 		return m.Code
 	}
 }
 
 // waitClosedWithin reads c until the relay closes it; it fails after limit.
-func waitClosedWithin(t *testing.T, c *signaling.Client, limit time.Duration) {
+func waitClosedWithin(t *testing.T, c *sigclient.Client, limit time.Duration) {
 	t.Helper()
 	closed := make(chan struct{})
 	go func() {
@@ -89,22 +90,22 @@ func TestRevokeCutsAgentAtOnce(t *testing.T) {
 
 			start := time.Now()
 			require.NoError(t, d.RevokeDevice(context.Background(), d.org, dev, "user:admin-1"))
-			assert.Equal(t, signaling.CodeUnauthorized, recvErrorCode(t, agentConn))
+			assert.Equal(t, wire.CodeUnauthorized, recvErrorCode(t, agentConn))
 			waitClosedWithin(t, agentConn, time.Second)
 			assert.Less(t, time.Since(start), time.Second, "cut at once, not at the next check")
-			assert.Equal(t, signaling.CodeSessionEnded, recvErrorCode(t, console))
+			assert.Equal(t, wire.CodeSessionEnded, recvErrorCode(t, console))
 			waitClosedWithin(t, console, time.Second)
 
 			_, err = d.dialAgent(t, id)
-			require.ErrorIs(t, err, signaling.ErrRefused, "the revoked device cannot come back")
+			require.ErrorIs(t, err, sigclient.ErrRefused, "the revoked device cannot come back")
 			assert.Contains(t, err.Error(), "HTTP 401")
 
 			// The other device is untouched.
-			require.NoError(t, otherConsole.Send(signaling.TypeJoin, "s_2", signaling.Join{Codecs: []string{"video/VP8"}}))
+			require.NoError(t, otherConsole.Send(wire.TypeJoin, "s_2", wire.Join{Codecs: []string{"video/VP8"}}))
 			for {
 				e, err := recvWithin(t, otherConn)
 				require.NoError(t, err)
-				if e.Type == signaling.TypeSessionStart {
+				if e.Type == wire.TypeSessionStart {
 					break
 				}
 			}
@@ -147,13 +148,13 @@ func TestRevokeAcrossNodes(t *testing.T) {
 
 	start := time.Now()
 	require.NoError(t, a.RevokeDevice(context.Background(), a.org, dev, "user:admin-1"))
-	assert.Equal(t, signaling.CodeUnauthorized, recvErrorCode(t, conn))
+	assert.Equal(t, wire.CodeUnauthorized, recvErrorCode(t, conn))
 	waitClosedWithin(t, conn, time.Second)
 	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.Equal(t, signaling.CodeSessionEnded, recvErrorCode(t, console))
+	assert.Equal(t, wire.CodeSessionEnded, recvErrorCode(t, console))
 
 	_, err = b.dialAgent(t, id)
-	require.ErrorIs(t, err, signaling.ErrRefused)
+	require.ErrorIs(t, err, sigclient.ErrRefused)
 }
 
 // TestHeartbeatPresence: heartbeats set last seen, version and capabilities; hostile text is
@@ -171,13 +172,13 @@ func TestHeartbeatPresence(t *testing.T) {
 	for i := range many {
 		many[i] = "1920x1080"
 	}
-	hostile := signaling.Heartbeat{
+	hostile := wire.Heartbeat{
 		Version: "<script>alert(1)</script>\x1b[2J\x00\u202E" + strings.Repeat("v", 60<<10),
 		Sources: []string{"<img src=x onerror=alert(1)>", "cam\r\n\u2028\u200b0"},
 		Sizes:   many,
 		Codecs:  []string{strings.Repeat("c", 1000)},
 	}
-	require.NoError(t, conn.Send(signaling.TypeHeartbeat, "", hostile))
+	require.NoError(t, conn.Send(wire.TypeHeartbeat, "", hostile))
 	require.Eventually(t, func() bool { return d.storedDevice(t, dev).LastSeen != nil }, 5*time.Second, 10*time.Millisecond)
 	row := d.storedDevice(t, dev)
 	assert.True(t, device.Online(row, time.Now()))
@@ -193,11 +194,11 @@ func TestHeartbeatPresence(t *testing.T) {
 	assert.NotContains(t, row.Capabilities, "\\u2028")
 
 	// Too soon after the last one: dropped.
-	require.NoError(t, conn.Send(signaling.TypeHeartbeat, "", signaling.Heartbeat{Version: "too-soon"}))
+	require.NoError(t, conn.Send(wire.TypeHeartbeat, "", wire.Heartbeat{Version: "too-soon"}))
 	time.Sleep(300 * time.Millisecond)
 	assert.NotEqual(t, "too-soon", d.storedDevice(t, dev).AgentVersion)
 	time.Sleep(minBeatGap)
-	require.NoError(t, conn.Send(signaling.TypeHeartbeat, "", signaling.Heartbeat{Version: "2.0", Sources: []string{"hdmi"}}))
+	require.NoError(t, conn.Send(wire.TypeHeartbeat, "", wire.Heartbeat{Version: "2.0", Sources: []string{"hdmi"}}))
 	require.Eventually(t, func() bool { return d.storedDevice(t, dev).AgentVersion == "2.0" }, 5*time.Second, 10*time.Millisecond)
 
 	// One megabyte: over the signaling message limit, the connection is closed unread.

@@ -22,6 +22,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
@@ -99,7 +101,7 @@ type subject struct {
 	userID    string
 	keyID     string
 	device    store.Device
-	agent     *signaling.Client
+	agent     *sigclient.Client
 }
 
 func (w *rightsWorld) subject(t *testing.T, name string, apiKey bool) *subject {
@@ -126,7 +128,7 @@ func (w *rightsWorld) subject(t *testing.T, name string, apiKey bool) *subject {
 	}
 	tok, err := AgentToken(w.a.Issuer(), s.device.ID, time.Hour)
 	require.NoError(t, err)
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: w.a.wsURL("/ws/agent"), Token: tok})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: w.a.wsURL("/ws/agent"), Token: tok})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	s.agent = c
@@ -152,7 +154,7 @@ func (w *rightsWorld) link(t *testing.T, s *subject) (sid, code string) {
 // allocations with its credentials on every node.
 type liveConsole struct {
 	sid   string
-	conn  *signaling.Client
+	conn  *sigclient.Client
 	turns []*pionturn.Client
 }
 
@@ -163,20 +165,20 @@ func (w *rightsWorld) openConsole(t *testing.T, s *subject) *liveConsole {
 	require.Equal(t, http.StatusOK, status, "%v", out)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: w.b.wsURL("/ws/console"), Token: out["token"].(string)})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: w.b.wsURL("/ws/console"), Token: out["token"].(string)})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	welcome, err := recvWithin(t, c)
 	require.NoError(t, err)
-	require.Equal(t, signaling.TypeWelcome, welcome.Type)
-	var wel signaling.Welcome
-	require.NoError(t, signaling.DecodeData(welcome, &wel))
+	require.Equal(t, wire.TypeWelcome, welcome.Type)
+	var wel wire.Welcome
+	require.NoError(t, wire.DecodeData(welcome, &wel))
 	waitAgentStatus(t, c, true)
-	require.NoError(t, c.Send(signaling.TypeJoin, sid, signaling.Join{Codecs: []string{"video/VP8"}}))
+	require.NoError(t, c.Send(wire.TypeJoin, sid, wire.Join{Codecs: []string{"video/VP8"}}))
 	for {
 		e, err := recvWithin(t, s.agent)
 		require.NoError(t, err)
-		if e.Type == signaling.TypeSessionStart && e.SID == sid {
+		if e.Type == wire.TypeSessionStart && e.SID == sid {
 			break
 		}
 	}
@@ -199,7 +201,7 @@ func (w *rightsWorld) nodes() []*devRelay {
 	return []*devRelay{w.a, w.b}
 }
 
-func turnCredentials(t *testing.T, servers []signaling.ICEServer) (string, string) {
+func turnCredentials(t *testing.T, servers []wire.ICEServer) (string, string) {
 	t.Helper()
 	for _, s := range servers {
 		if s.Username != "" {
@@ -244,29 +246,29 @@ func turnAllocations(t *testing.T, n *devRelay) float64 {
 // sessionEnded reads the console until the relay says its session ended, and returns what it
 // said; it fails if that takes longer than recvWithin's few seconds per message (the
 // periodic check, 15 s, would be too late).
-func sessionEnded(t *testing.T, c *signaling.Client) string {
+func sessionEnded(t *testing.T, c *sigclient.Client) string {
 	t.Helper()
 	for {
 		e, err := recvWithin(t, c)
 		require.NoError(t, err, "the connection closed before the relay said why")
-		if e.Type != signaling.TypeError {
+		if e.Type != wire.TypeError {
 			continue
 		}
-		var m signaling.ErrorMessage
-		require.NoError(t, signaling.DecodeData(e, &m))
-		if m.Code == signaling.CodeSessionEnded {
+		var m wire.ErrorMessage
+		require.NoError(t, wire.DecodeData(e, &m))
+		if m.Code == wire.CodeSessionEnded {
 			return m.Message
 		}
 	}
 }
 
 // waitBye reads the agent's messages until the relay says bye for sid.
-func waitBye(t *testing.T, agent *signaling.Client, sid string) {
+func waitBye(t *testing.T, agent *sigclient.Client, sid string) {
 	t.Helper()
 	for {
 		e, err := recvWithin(t, agent)
 		require.NoError(t, err)
-		if e.Type == signaling.TypeBye && e.SID == sid {
+		if e.Type == wire.TypeBye && e.SID == sid {
 			return
 		}
 	}
@@ -342,7 +344,7 @@ func testRightRemoved(t *testing.T, w *rightsWorld) {
 			assert.Contains(t, msg, tc.reason(s), "the console is told why")
 			waitClosedWithin(t, live.conn, 5*time.Second)
 			if tc.agentCut {
-				assert.Equal(t, signaling.CodeUnauthorized, recvErrorCode(t, s.agent))
+				assert.Equal(t, wire.CodeUnauthorized, recvErrorCode(t, s.agent))
 				waitClosedWithin(t, s.agent, 5*time.Second)
 			} else {
 				waitBye(t, s.agent, live.sid)
@@ -374,11 +376,11 @@ func testRightRemoved(t *testing.T, w *rightsWorld) {
 		assert.Equal(t, store.SessionActive, w.storedSession(t, live.sid).Current)
 		status, out := redeemAt(t, w.b.base(), `{"code":"`+code+`"}`)
 		assert.Equal(t, http.StatusOK, status, "%v", out)
-		require.NoError(t, live.conn.Send(signaling.TypeJoin, live.sid, signaling.Join{Codecs: []string{"video/VP8"}}))
+		require.NoError(t, live.conn.Send(wire.TypeJoin, live.sid, wire.Join{Codecs: []string{"video/VP8"}}))
 		for {
 			e, err := recvWithin(t, s.agent)
 			require.NoError(t, err)
-			if e.Type == signaling.TypeSessionStart && e.SID == live.sid {
+			if e.Type == wire.TypeSessionStart && e.SID == live.sid {
 				break
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/kvmrelay/kvmrelay/turn"
 )
 
@@ -243,15 +244,15 @@ type turnICE struct {
 	only []TURNTransport
 }
 
-func (t turnICE) ICEServers(user string) []signaling.ICEServer {
+func (t turnICE) ICEServers(user string) []wire.ICEServer {
 	in := t.srv.ICEServers(user, t.ttl)
-	out := make([]signaling.ICEServer, 0, len(in))
+	out := make([]wire.ICEServer, 0, len(in))
 	for _, s := range in {
 		urls := filterTURNURLs(s.URLs, t.only)
 		if len(urls) == 0 {
 			continue
 		}
-		out = append(out, signaling.ICEServer{URLs: urls, Username: s.Username, Credential: s.Credential})
+		out = append(out, wire.ICEServer{URLs: urls, Username: s.Username, Credential: s.Credential})
 	}
 	return out
 }

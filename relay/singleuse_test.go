@@ -14,7 +14,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/store"
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
 )
 
 // TestSingleUseAcrossNodes: two relay nodes share PostgreSQL and the data directory's keys. A
@@ -35,7 +35,7 @@ func TestSingleUseAcrossNodes(t *testing.T) {
 	require.NoError(t, err, "the proof opens node A")
 	conn.Close()
 	_, err = b.dialAgentWith(t, h, nil)
-	require.ErrorIs(t, err, signaling.ErrRefused, "the same proof replayed on node B")
+	require.ErrorIs(t, err, sigclient.ErrRefused, "the same proof replayed on node B")
 	assert.Contains(t, err.Error(), "HTTP 401")
 
 	var ann store.User // an operator: console rights are re-derived from the store

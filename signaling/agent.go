@@ -9,6 +9,8 @@ import (
 	"github.com/gofiber/contrib/websocket"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // serveAgent runs one agent's signaling connection: it marks the device online, delivers
@@ -45,7 +47,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 	log.Info("agent connected", "remote", c.IP())
 
 	for {
-		raw, err := pc.read()
+		raw, err := pc.Read()
 		if err != nil {
 			log.Info("agent disconnected", "err", closeReason(err, pc))
 			return
@@ -66,31 +68,31 @@ func (s *Server) setPresence(ctx context.Context, log *slog.Logger, device, conn
 		// A newer connection of the same agent already took over; it speaks for presence.
 		return
 	}
-	if msg, err := Encode(TypeAgentStatus, "", AgentStatus{Online: online}); err == nil {
+	if msg, err := wire.Encode(wire.TypeAgentStatus, "", wire.AgentStatus{Online: online}); err == nil {
 		_ = s.cfg.Bus.Publish(ctx, presenceTopic(device), msg)
 	}
 }
 
 // handleAgentMessage routes one message from an agent; false ends the connection.
-func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog.Logger, claims auth.Claims, raw []byte) bool {
+func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, claims auth.Claims, raw []byte) bool {
 	device := claims.Device
-	env, err := Decode(raw)
+	env, err := wire.Decode(raw)
 	if err != nil {
 		return s.refuse(pc, log, "agent", env, env.SID, err)
 	}
 	switch env.Type {
-	case TypeHello:
-		var h Hello
-		if err := DecodeData(env, &h); err != nil {
+	case wire.TypeHello:
+		var h wire.Hello
+		if err := wire.DecodeData(env, &h); err != nil {
 			return s.refuse(pc, log, "agent", env, "", err)
 		}
 		// Agent-supplied text is hostile: it is logged as a quoted value, never interpreted.
 		log.Info("agent hello", "version", h.Version, "sources", h.Sources, "codecs", h.Codecs)
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case TypeHeartbeat:
-		var hb Heartbeat
-		if err := DecodeData(env, &hb); err != nil {
+	case wire.TypeHeartbeat:
+		var hb wire.Heartbeat
+		if err := wire.DecodeData(env, &hb); err != nil {
 			return s.refuse(pc, log, "agent", env, "", err)
 		}
 		if s.cfg.OnHeartbeat != nil {
@@ -98,7 +100,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case TypeOffer, TypeCandidate, TypeBye:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -111,21 +113,21 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerConn, log *slog
 		if s.cfg.OnForbidden != nil {
 			s.cfg.OnForbidden(ctx, claims.Tenant, claims.Subject, env.Type, env.SID)
 		}
-		pc.sendError(env.SID, CodeForbidden, "No such session for this device.")
+		pc.SendError(env.SID, wire.CodeForbidden, "No such session for this device.")
 		return true
 	}
 	switch env.Type {
-	case TypeOffer:
-		var d SDP
-		if err := DecodeData(env, &d); err != nil {
+	case wire.TypeOffer:
+		var d wire.SDP
+		if err := wire.DecodeData(env, &d); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
-		if err := CheckSDP(d.SDP); err != nil {
+		if err := wire.CheckSDP(d.SDP); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
-	case TypeCandidate:
-		var cand Candidate
-		if err := DecodeData(env, &cand); err != nil {
+	case wire.TypeCandidate:
+		var cand wire.Candidate
+		if err := wire.DecodeData(env, &cand); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 	}

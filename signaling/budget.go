@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"golang.org/x/time/rate"
 )
 
@@ -90,24 +92,24 @@ type sessionBudget struct {
 
 // spend accounts one message of type t at now; it returns the name of the budget it exceeds,
 // or "" when the message may pass.
-func (b *sessionBudget) spend(t Type, limits ConsoleBudget, now time.Time) string {
+func (b *sessionBudget) spend(t wire.Type, limits ConsoleBudget, now time.Time) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.msgs.AllowN(now, 1) {
 		return budgetRate
 	}
 	switch t {
-	case TypeJoin:
+	case wire.TypeJoin:
 		if !b.joins.AllowN(now, 1) {
 			return budgetJoins
 		}
 		b.candidates, b.answers = 0, 0
-	case TypeCandidate:
+	case wire.TypeCandidate:
 		if b.candidates >= limits.Candidates {
 			return budgetCandidates
 		}
 		b.candidates++
-	case TypeAnswer:
+	case wire.TypeAnswer:
 		if b.answers >= limits.Answers {
 			return budgetAnswers
 		}
@@ -165,13 +167,13 @@ func (bs *budgets) acquire(sid string) (*sessionBudget, func()) {
 }
 
 // overBudget answers a console that exceeded a budget: counted, logged, told why, closed.
-func (s *Server) overBudget(pc *peerConn, info SessionInfo, t Type, budget string) bool {
+func (s *Server) overBudget(pc *peerconn.Conn, info SessionInfo, t wire.Type, budget string) bool {
 	s.metrics.Messages.WithLabelValues("console", string(typeLabel(t)), "throttled").Inc()
 	s.metrics.BudgetRefused.WithLabelValues(budget).Inc()
 	s.log.Warn("console over its signaling budget; closing it", "sid", info.SID, "device", info.Device,
 		"principal", info.Principal, "type", t, "budget", budget)
 	// Returning false ends the connection; the writer sends the queued error before closing.
-	pc.sendError(info.SID, CodeRateLimited, budgetMessage(budget))
+	pc.SendError(info.SID, CodeRateLimited, budgetMessage(budget))
 	return false
 }
 
@@ -189,14 +191,14 @@ func budgetMessage(budget string) string {
 // agentOutboxHigh is the agent outbox's high-water mark: past it, messages for the agent
 // (all sent on behalf of consoles) are dropped. The rest of the outbox stays free, so console
 // traffic alone can never fill it.
-const agentOutboxHigh = outboxSize - outboxSize/4
+const agentOutboxHigh = peerconn.OutboxSize - peerconn.OutboxSize/4
 
 // forwardToAgent copies the agent topic's messages to the agent like forward, but never lets
 // them overflow its outbox: past the high-water mark a message is dropped and counted instead
 // of the agent being cut. It does no more than a channel operation per message, so that it
 // keeps up with any publisher and the bus never cuts the agent's subscription for being slow.
 // A console whose messages are dropped notices by its negotiation timing out, and retries.
-func (s *Server) forwardToAgent(ctx context.Context, pc *peerConn, sub <-chan []byte) {
+func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-chan []byte) {
 	var lastWarn time.Time
 	for {
 		select {
@@ -205,25 +207,21 @@ func (s *Server) forwardToAgent(ctx context.Context, pc *peerConn, sub <-chan []
 		case msg, ok := <-sub:
 			if !ok {
 				// The subscription was cut (bus failure): reconnect with a clean state.
-				pc.close(ErrSlowPeer)
+				pc.Close(peerconn.ErrSlowPeer)
 				return
 			}
 			select {
-			case <-pc.closed:
+			case <-pc.Done():
 				return
 			default:
 			}
-			if len(pc.outbox) < agentOutboxHigh {
-				select {
-				case pc.outbox <- msg:
-					continue
-				default:
-				}
+			if pc.SendBelow(msg, agentOutboxHigh) {
+				continue
 			}
 			s.metrics.BudgetRefused.WithLabelValues(budgetAgentOutbox).Inc()
 			if now := time.Now(); now.Sub(lastWarn) >= time.Second {
 				lastWarn = now
-				s.log.Warn("agent outbox nearly full; dropping console messages for it", "queued", len(pc.outbox))
+				s.log.Warn("agent outbox nearly full; dropping console messages for it", "queued", pc.Queued())
 			}
 		}
 	}

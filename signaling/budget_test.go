@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,7 +34,7 @@ func rawConsole(t *testing.T, r *testRelay, device, sid string) *websocket.Conn 
 }
 
 // recvFor reads c until a message of type want for session sid arrives, skipping the rest.
-func recvFor(t *testing.T, c *Client, want Type, sid string) Envelope {
+func recvFor(t *testing.T, c *sigclient.Client, want wire.Type, sid string) wire.Envelope {
 	t.Helper()
 	for {
 		e, err := recv(t, c)
@@ -44,8 +46,8 @@ func recvFor(t *testing.T, c *Client, want Type, sid string) Envelope {
 }
 
 // pump reads c's messages into a channel until the connection closes.
-func pump(c *Client) <-chan Envelope {
-	ch := make(chan Envelope, 64)
+func pump(c *sigclient.Client) <-chan wire.Envelope {
+	ch := make(chan wire.Envelope, 64)
 	go func() {
 		defer close(ch)
 		for {
@@ -60,7 +62,7 @@ func pump(c *Client) <-chan Envelope {
 }
 
 // await reports whether a message of type want for sid arrives on ch within d.
-func await(ch <-chan Envelope, want Type, sid string, d time.Duration) bool {
+func await(ch <-chan wire.Envelope, want wire.Type, sid string, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -84,7 +86,7 @@ func flood(ws *websocket.Conn, sid string, n, size int) int {
 	mid := "0"
 	pad := strings.Repeat("x", size)
 	for i := 0; i < n; i++ {
-		msg, err := Encode(TypeCandidate, sid, Candidate{Candidate: "candidate:1 1 udp 2122260223 198.18.0.1 5000 typ host generation 0 ufrag " + pad, SDPMid: &mid})
+		msg, err := wire.Encode(wire.TypeCandidate, sid, wire.Candidate{Candidate: "candidate:1 1 udp 2122260223 198.18.0.1 5000 typ host generation 0 ufrag " + pad, SDPMid: &mid})
 		if err != nil {
 			panic(err)
 		}
@@ -107,9 +109,9 @@ func closedWith(t *testing.T, ws *websocket.Conn) []string {
 			assert.NotErrorIs(t, err, context.DeadlineExceeded)
 			return codes
 		}
-		if e, err := Decode(raw); err == nil && e.Type == TypeError {
-			var em ErrorMessage
-			require.NoError(t, DecodeData(e, &em))
+		if e, err := wire.Decode(raw); err == nil && e.Type == wire.TypeError {
+			var em wire.ErrorMessage
+			require.NoError(t, wire.DecodeData(e, &em))
 			codes = append(codes, em.Code)
 		}
 	}
@@ -137,11 +139,11 @@ func TestConsoleFloodLeavesAgentAlone(t *testing.T) {
 			require.NoError(t, err)
 			quiet, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_quiet"), r.origin())
 			require.NoError(t, err)
-			recvType(t, quiet, TypeWelcome)
+			recvType(t, quiet, wire.TypeWelcome)
 			waitOnline(t, quiet)
 
 			noisy := rawConsole(t, r, "dev1", "s_noisy")
-			join, err := Encode(TypeJoin, "s_noisy", Join{Codecs: []string{"video/H264"}})
+			join, err := wire.Encode(wire.TypeJoin, "s_noisy", wire.Join{Codecs: []string{"video/H264"}})
 			require.NoError(t, err)
 			require.NoError(t, noisy.WriteMessage(websocket.TextMessage, join))
 			// The agent is slow: it reads nothing while the console sends 3,000 candidates of
@@ -155,12 +157,12 @@ func TestConsoleFloodLeavesAgentAlone(t *testing.T) {
 			fromAgent := pump(agent)
 			joined := false
 			for attempt := 0; attempt < 20 && !joined; attempt++ {
-				require.NoError(t, quiet.Send(TypeJoin, "s_quiet", Join{Codecs: []string{"video/H264"}}))
-				joined = await(fromAgent, TypeSessionStart, "s_quiet", time.Second)
+				require.NoError(t, quiet.Send(wire.TypeJoin, "s_quiet", wire.Join{Codecs: []string{"video/H264"}}))
+				joined = await(fromAgent, wire.TypeSessionStart, "s_quiet", time.Second)
 			}
 			require.True(t, joined, "the quiet console's join reaches the agent")
-			require.NoError(t, agent.Send(TypeOffer, "s_quiet", SDP{SDP: testSDP(1)}))
-			recvFor(t, quiet, TypeOffer, "s_quiet")
+			require.NoError(t, agent.Send(wire.TypeOffer, "s_quiet", wire.SDP{SDP: testSDP(1)}))
+			recvFor(t, quiet, wire.TypeOffer, "s_quiet")
 			require.NoError(t, agent.Err(), "the agent's connection stays open")
 			online, err := r.srv.cfg.Registry.AgentOnline(context.Background(), "dev1")
 			require.NoError(t, err)
@@ -182,20 +184,20 @@ func TestConsoleFloodLeavesAgentAlone(t *testing.T) {
 // `rate-limited` and the console closed, and nothing over it reaches the agent.
 func TestConsoleBudgets(t *testing.T) {
 	mid := "0"
-	cand := Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}
+	cand := wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}
 	loose := ConsoleBudget{Rate: 1e9, Burst: 1 << 30, Candidates: 1 << 30, Answers: 1 << 30, JoinRate: 1e9, JoinBurst: 1 << 30}
 	for _, tc := range []struct {
 		name   string
 		adjust func(*ConsoleBudget)
 		// send is the allowed sequence; the next message of type over is refused.
 		allowed int
-		over    Type
+		over    wire.Type
 		budget  string
 	}{
-		{"messages per second", func(b *ConsoleBudget) { b.Rate, b.Burst = 0.001, 5 }, 5, TypeCandidate, budgetRate},
-		{"candidates per negotiation", func(b *ConsoleBudget) { b.Candidates = 4 }, 4, TypeCandidate, budgetCandidates},
-		{"answers per negotiation", func(b *ConsoleBudget) { b.Answers = 2 }, 2, TypeAnswer, budgetAnswers},
-		{"joins", func(b *ConsoleBudget) { b.JoinRate, b.JoinBurst = 0.001, 3 }, 3, TypeJoin, budgetJoins},
+		{"messages per second", func(b *ConsoleBudget) { b.Rate, b.Burst = 0.001, 5 }, 5, wire.TypeCandidate, budgetRate},
+		{"candidates per negotiation", func(b *ConsoleBudget) { b.Candidates = 4 }, 4, wire.TypeCandidate, budgetCandidates},
+		{"answers per negotiation", func(b *ConsoleBudget) { b.Answers = 2 }, 2, wire.TypeAnswer, budgetAnswers},
+		{"joins", func(b *ConsoleBudget) { b.JoinRate, b.JoinBurst = 0.001, 3 }, 3, wire.TypeJoin, budgetJoins},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := loose
@@ -205,31 +207,31 @@ func TestConsoleBudgets(t *testing.T) {
 			require.NoError(t, err)
 			console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 			require.NoError(t, err)
-			recvType(t, console, TypeWelcome)
+			recvType(t, console, wire.TypeWelcome)
 			waitOnline(t, console)
-			message := func(typ Type) any {
+			message := func(typ wire.Type) any {
 				switch typ {
-				case TypeJoin:
-					return Join{Codecs: []string{"video/H264"}}
-				case TypeAnswer:
-					return SDP{SDP: testSDP(1)}
+				case wire.TypeJoin:
+					return wire.Join{Codecs: []string{"video/H264"}}
+				case wire.TypeAnswer:
+					return wire.SDP{SDP: testSDP(1)}
 				}
 				return cand
 			}
-			want := map[Type]Type{TypeJoin: TypeSessionStart, TypeAnswer: TypeAnswer, TypeCandidate: TypeCandidate}
+			want := map[wire.Type]wire.Type{wire.TypeJoin: wire.TypeSessionStart, wire.TypeAnswer: wire.TypeAnswer, wire.TypeCandidate: wire.TypeCandidate}
 			for i := 0; i < tc.allowed; i++ {
 				require.NoError(t, console.Send(tc.over, "s_1", message(tc.over)))
 				recvFor(t, agent, want[tc.over], "s_1")
 			}
 			require.NoError(t, console.Send(tc.over, "s_1", message(tc.over)))
-			e := recvType(t, console, TypeError)
-			var em ErrorMessage
-			require.NoError(t, DecodeData(e, &em))
+			e := recvType(t, console, wire.TypeError)
+			var em wire.ErrorMessage
+			require.NoError(t, wire.DecodeData(e, &em))
 			assert.Equal(t, CodeRateLimited, em.Code)
 			_, err = recv(t, console)
 			require.Error(t, err, "the console over budget is closed")
 			// The agent hears that the console left, and nothing of the refused message.
-			bye := recvFor(t, agent, TypeBye, "s_1")
+			bye := recvFor(t, agent, wire.TypeBye, "s_1")
 			assert.Equal(t, "s_1", bye.SID)
 			assert.InDelta(t, 1, testutil.ToFloat64(r.srv.metrics.BudgetRefused.WithLabelValues(tc.budget)), 0)
 			require.NoError(t, agent.Err())
@@ -248,16 +250,16 @@ func TestBudgetSurvivesReconnect(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 		require.NoError(t, err)
-		recvType(t, console, TypeWelcome)
+		recvType(t, console, wire.TypeWelcome)
 		waitOnline(t, console)
-		require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
+		require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/H264"}}))
 		code := ""
 		if i < 2 {
-			recvFor(t, agent, TypeSessionStart, "s_1") // the join went through before the next connection
+			recvFor(t, agent, wire.TypeSessionStart, "s_1") // the join went through before the next connection
 		} else {
-			e := recvType(t, console, TypeError)
-			var em ErrorMessage
-			require.NoError(t, DecodeData(e, &em))
+			e := recvType(t, console, wire.TypeError)
+			var em wire.ErrorMessage
+			require.NoError(t, wire.DecodeData(e, &em))
 			code = em.Code
 		}
 		codes = append(codes, code)

@@ -10,6 +10,8 @@ import (
 	"github.com/gofiber/contrib/websocket"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // serveConsole runs one console's signaling connection: it announces the session, forwards the
@@ -31,23 +33,24 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	info := SessionInfo{SID: sid, Device: device, Tenant: claims.Tenant, Principal: claims.Subject, Started: time.Now()}
 	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
 		log.Error("record console session", "err", err)
-		pc.sendError(sid, CodeInternal, "The relay could not record this session; try again in a moment.")
+		pc.SendError(sid, wire.CodeInternal, "The relay could not record this session; try again in a moment.")
 		return
 	}
 	state := &consoleState{}
 	// The session outlives this connection only as long as the console may reconnect with its
 	// token; the record goes with the connection and comes back with the next one.
 	defer func() {
-		// A replaced connection leaves the session to its successor.
+		// A replaced connection leaves the session to its successor, even one that has ended
+		// already: its end told the agent and the control plane.
 		s.mu.Lock()
-		superseded := s.consoles[sid] != nil && s.consoles[sid] != live
+		superseded := live.superseded
 		s.mu.Unlock()
 		if superseded {
 			return
 		}
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
 		defer done()
-		if msg, err := Encode(TypeBye, sid, Bye{Reason: "console disconnected"}); err == nil {
+		if msg, err := wire.Encode(wire.TypeBye, sid, wire.Bye{Reason: "console disconnected"}); err == nil {
 			_ = s.cfg.Bus.Publish(bg, agentTopic(device), msg)
 		}
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
@@ -75,16 +78,16 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		sc.wg.Go(func() { s.watchSession(ctx, pc, live, claims, log) })
 	}
 
-	pc.sendEnvelope(TypeWelcome, sid, Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
+	pc.SendEnvelope(wire.TypeWelcome, sid, wire.Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
 	online, err := s.cfg.Registry.AgentOnline(ctx, device)
 	if err != nil {
 		log.Warn("agent presence lookup", "err", err)
 	}
-	pc.sendEnvelope(TypeAgentStatus, sid, AgentStatus{Online: online})
+	pc.SendEnvelope(wire.TypeAgentStatus, sid, wire.AgentStatus{Online: online})
 	log.Info("console connected", "remote", c.IP())
 
 	for {
-		raw, err := pc.read()
+		raw, err := pc.Read()
 		if err != nil {
 			log.Info("console disconnected", "err", closeReason(err, pc))
 			return
@@ -96,8 +99,8 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 }
 
 // handleConsoleMessage routes one message from a console; false ends the connection.
-func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *slog.Logger, info SessionInfo, state *consoleState, raw []byte) bool {
-	env, err := Decode(raw)
+func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, info SessionInfo, state *consoleState, raw []byte) bool {
+	env, err := wire.Decode(raw)
 	if err != nil {
 		return s.refuse(pc, log, "console", env, info.SID, err)
 	}
@@ -112,14 +115,14 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 		if s.cfg.OnForbidden != nil {
 			s.cfg.OnForbidden(ctx, info.Tenant, info.Principal, env.Type, env.SID)
 		}
-		pc.sendError(info.SID, CodeForbidden, "This console may only signal its own session.")
+		pc.SendError(info.SID, wire.CodeForbidden, "This console may only signal its own session.")
 		return true
 	}
 	var out []byte
 	switch env.Type {
-	case TypeJoin:
-		var j Join
-		if err := DecodeData(env, &j); err != nil {
+	case wire.TypeJoin:
+		var j wire.Join
+		if err := wire.DecodeData(env, &j); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		// Pub/sub keeps nothing for a subscriber that is not there yet: a join for an agent
@@ -127,31 +130,31 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 		// when agent-status reports the agent online.
 		if online, err := s.cfg.Registry.AgentOnline(ctx, info.Device); err != nil || !online {
 			s.metrics.Messages.WithLabelValues("console", string(env.Type), "agent-offline").Inc()
-			pc.sendError(info.SID, CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
+			pc.SendError(info.SID, wire.CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
 			return true
 		}
-		out, err = Encode(TypeSessionStart, info.SID, SessionStart{
+		out, err = wire.Encode(wire.TypeSessionStart, info.SID, wire.SessionStart{
 			ICEServers: s.iceServers(info.SID),
 			Codecs:     j.Codecs,
 			ForceRelay: j.ForceRelay,
 			Principal:  info.Principal,
 		})
-	case TypeAnswer:
-		var d SDP
-		if err := DecodeData(env, &d); err != nil {
+	case wire.TypeAnswer:
+		var d wire.SDP
+		if err := wire.DecodeData(env, &d); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		if err := CheckSDP(d.SDP); err != nil {
-			return s.refuse(pc, log, "console", env, info.SID, err)
-		}
-		out = raw
-	case TypeCandidate:
-		var cand Candidate
-		if err := DecodeData(env, &cand); err != nil {
+		if err := wire.CheckSDP(d.SDP); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		out = raw
-	case TypeBye:
+	case wire.TypeCandidate:
+		var cand wire.Candidate
+		if err := wire.DecodeData(env, &cand); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		out = raw
+	case wire.TypeBye:
 		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
 		state.saidBye = true
 		s.consoleClosed(ctx, log, info)
@@ -165,44 +168,44 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerConn, log *sl
 	}
 	if err := s.cfg.Bus.Publish(ctx, agentTopic(info.Device), out); err != nil {
 		log.Error("publish to agent", "err", err)
-		pc.sendError(info.SID, CodeInternal, "The relay could not reach the agent; the console will retry.")
+		pc.SendError(info.SID, wire.CodeInternal, "The relay could not reach the agent; the console will retry.")
 		return true
 	}
 	s.metrics.Messages.WithLabelValues("console", string(env.Type), "ok").Inc()
-	return env.Type != TypeBye
+	return env.Type != wire.TypeBye
 }
 
 // refuse answers a bad message with an error. Malformed JSON ends the connection (the peer
 // is broken or hostile); a well-formed but unacceptable message does not.
-func (s *Server) refuse(pc *peerConn, log *slog.Logger, peer string, env Envelope, sid string, err error) bool {
+func (s *Server) refuse(pc *peerconn.Conn, log *slog.Logger, peer string, env wire.Envelope, sid string, err error) bool {
 	s.metrics.Messages.WithLabelValues(peer, string(typeLabel(env.Type)), "refused").Inc()
 	log.Warn("signaling message refused", "type", env.Type, "err", err)
 	switch {
-	case errors.Is(err, ErrUnsupportedVersion):
-		pc.sendError(sid, CodeUnsupportedVersion, "This relay speaks signaling version 1; reload the console to update it.")
+	case errors.Is(err, wire.ErrUnsupportedVersion):
+		pc.SendError(sid, wire.CodeUnsupportedVersion, "This relay speaks signaling version 1; reload the console to update it.")
 		return false
-	case errors.Is(err, ErrBadSDP):
-		pc.sendError(sid, CodeBadMessage, "The session description was refused: it must carry exactly one DTLS fingerprint.")
+	case errors.Is(err, wire.ErrBadSDP):
+		pc.SendError(sid, wire.CodeBadMessage, "The session description was refused: it must carry exactly one DTLS fingerprint.")
 		return true
-	case errors.Is(err, ErrUnknownType), errors.Is(err, ErrBadMessage):
-		pc.sendError(sid, CodeBadMessage, "Malformed signaling message; the connection is closed.")
+	case errors.Is(err, wire.ErrUnknownType), errors.Is(err, wire.ErrBadMessage):
+		pc.SendError(sid, wire.CodeBadMessage, "Malformed signaling message; the connection is closed.")
 		return false
 	default:
-		pc.sendError(sid, CodeBadMessage, "Message refused.")
+		pc.SendError(sid, wire.CodeBadMessage, "Message refused.")
 		return true
 	}
 }
 
 // typeLabel keeps metric label values to the known set.
-func typeLabel(t Type) Type {
-	if knownType(t) {
+func typeLabel(t wire.Type) wire.Type {
+	if t.Known() {
 		return t
 	}
 	return "unknown"
 }
 
 // forward copies bus messages to the peer until ctx ends or a subscription closes.
-func forward(ctx context.Context, pc *peerConn, subs ...<-chan []byte) {
+func forward(ctx context.Context, pc *peerconn.Conn, subs ...<-chan []byte) {
 	merged := make(chan []byte)
 	var wg sync.WaitGroup
 	for _, sub := range subs {
@@ -225,10 +228,10 @@ func forward(ctx context.Context, pc *peerConn, subs ...<-chan []byte) {
 			if !ok {
 				// A subscription was cut (slow subscriber or bus failure): end the connection so the
 				// peer reconnects with a clean state rather than missing messages silently.
-				pc.close(ErrSlowPeer)
+				pc.Close(peerconn.ErrSlowPeer)
 				return
 			}
-			if !pc.send(msg) {
+			if !pc.Send(msg) {
 				return
 			}
 		}
@@ -238,7 +241,7 @@ func forward(ctx context.Context, pc *peerConn, subs ...<-chan []byte) {
 // watchSession re-checks the session while the console is connected, so a stop decided on
 // another node (or anything the store knows and this node missed) ends the connection within
 // one interval.
-func (s *Server) watchSession(ctx context.Context, pc *peerConn, live *liveConn, claims auth.Claims, log *slog.Logger) {
+func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *liveConn, claims auth.Claims, log *slog.Logger) {
 	t := time.NewTicker(s.cfg.SessionCheckInterval)
 	defer t.Stop()
 	for {
@@ -256,7 +259,7 @@ func (s *Server) watchSession(ctx context.Context, pc *peerConn, live *liveConn,
 			continue
 		}
 		log.Info("console session ended", "err", err)
-		pc.sendError(claims.Session, CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
+		pc.SendError(claims.Session, wire.CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
 		live.cancel()
 		return
 	}
@@ -264,7 +267,7 @@ func (s *Server) watchSession(ctx context.Context, pc *peerConn, live *liveConn,
 
 // refreshTokens sends the console a fresh token at half of each token's life, so it can
 // reconnect after a network change however long the session lasts.
-func (s *Server) refreshTokens(ctx context.Context, pc *peerConn, claims auth.Claims) {
+func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, claims auth.Claims) {
 	exp := claims.ExpiresAt
 	for {
 		wait := time.Until(exp) / 2
@@ -285,22 +288,22 @@ func (s *Server) refreshTokens(ctx context.Context, pc *peerConn, claims auth.Cl
 			s.log.Error("refresh console token", "sid", claims.Session, "err", err)
 			return
 		}
-		pc.sendEnvelope(TypeToken, claims.Session, TokenRefresh{Token: tok, ExpiresAt: minted.ExpiresAt})
+		pc.SendEnvelope(wire.TypeToken, claims.Session, wire.TokenRefresh{Token: tok, ExpiresAt: minted.ExpiresAt})
 		exp = minted.ExpiresAt
 	}
 }
 
-func (s *Server) iceServers(user string) []ICEServer {
+func (s *Server) iceServers(user string) []wire.ICEServer {
 	if s.cfg.ICE == nil {
-		return []ICEServer{}
+		return []wire.ICEServer{}
 	}
 	return s.cfg.ICE.ICEServers(user)
 }
 
 // closeReason describes why a connection ended, for logs.
-func closeReason(err error, pc *peerConn) string {
-	if pc.cause != nil && !errors.Is(pc.cause, err) {
-		return pc.cause.Error()
+func closeReason(err error, pc *peerconn.Conn) string {
+	if cause := pc.Cause(); cause != nil && !errors.Is(cause, err) {
+		return cause.Error()
 	}
 	if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
 		return "closed by peer"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"time"
 )
 
@@ -53,12 +54,12 @@ func (s *Server) disconnectLocal(device, reason string) int {
 	s.mu.Unlock()
 	for _, v := range victims {
 		if v.sid == "" {
-			v.pc.sendError("", CodeUnauthorized, "The relay disconnected this device: "+reason+".")
+			v.pc.SendError("", wire.CodeUnauthorized, "The relay disconnected this device: "+reason+".")
 		} else {
 			if s.cfg.OnSessionEnd != nil {
 				s.cfg.OnSessionEnd(v.sid) // its TURN too, for sessions without a stored end
 			}
-			v.pc.sendError(v.sid, CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
+			v.pc.SendError(v.sid, wire.CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
 		}
 		v.cancel() // the writer sends the queued error and a close frame, then closes
 	}

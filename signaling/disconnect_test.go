@@ -13,20 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // recvError reads until an error message arrives and returns its code; it fails the test if
 // the connection closes first.
-func recvError(t *testing.T, c *Client) ErrorMessage {
+func recvError(t *testing.T, c *sigclient.Client) wire.ErrorMessage {
 	t.Helper()
-	e := recvType(t, c, TypeError)
-	var m ErrorMessage
-	require.NoError(t, DecodeData(e, &m))
+	e := recvType(t, c, wire.TypeError)
+	var m wire.ErrorMessage
+	require.NoError(t, wire.DecodeData(e, &m))
 	return m
 }
 
 // waitClosed reads (and drops) c's messages until the relay closes it.
-func waitClosed(t *testing.T, c *Client) {
+func waitClosed(t *testing.T, c *sigclient.Client) {
 	t.Helper()
 	closed := make(chan struct{})
 	go func() {
@@ -70,17 +72,17 @@ func TestDisconnectDeviceAcrossNodes(t *testing.T) {
 	assert.Equal(t, 0, n, "node A held none of dev1's connections")
 
 	m := recvError(t, agent1)
-	assert.Equal(t, CodeUnauthorized, m.Code)
+	assert.Equal(t, wire.CodeUnauthorized, m.Code)
 	assert.Contains(t, m.Message, "device revoked")
 	waitClosed(t, agent1)
 	m = recvError(t, console1)
-	assert.Equal(t, CodeSessionEnded, m.Code)
+	assert.Equal(t, wire.CodeSessionEnded, m.Code)
 	waitClosed(t, console1)
 	assert.Equal(t, []string{"s_1"}, endedB.list(), "the cut console's session ends (its TURN) where it was")
 
 	// Another device's agent and console stay, and still reach each other.
-	require.NoError(t, console2.Send(TypeJoin, "s_2", Join{Codecs: []string{"video/VP8"}}))
-	assert.Equal(t, "s_2", recvType(t, agent2, TypeSessionStart).SID)
+	require.NoError(t, console2.Send(wire.TypeJoin, "s_2", wire.Join{Codecs: []string{"video/VP8"}}))
+	assert.Equal(t, "s_2", recvType(t, agent2, wire.TypeSessionStart).SID)
 
 	n, err = b.srv.DisconnectDevice(context.Background(), "dev2", "device revoked")
 	require.NoError(t, err)
@@ -94,7 +96,7 @@ func TestDisconnectDeviceAcrossNodes(t *testing.T) {
 func TestAgentAuthHook(t *testing.T) {
 	var mu sync.Mutex
 	var beats []auth.Claims
-	var got []Heartbeat
+	var got []wire.Heartbeat
 	r := startRelayWith(t, func(c *Config) {
 		c.AgentAuth = func(c *fiber.Ctx) (auth.Claims, bool, error) {
 			switch dev := c.Get("X-Test-Device"); dev {
@@ -106,21 +108,21 @@ func TestAgentAuthHook(t *testing.T) {
 				return auth.Claims{Subject: "device:" + dev, Audience: auth.AudienceAgent, Device: dev, Tenant: "org-1"}, true, nil
 			}
 		}
-		c.OnHeartbeat = func(_ context.Context, c auth.Claims, hb Heartbeat) {
+		c.OnHeartbeat = func(_ context.Context, c auth.Claims, hb wire.Heartbeat) {
 			mu.Lock()
 			defer mu.Unlock()
 			beats = append(beats, c)
 			got = append(got, hb)
 		}
 	})
-	dial := func(device, token string) (*Client, error) {
+	dial := func(device, token string) (*sigclient.Client, error) {
 		h := http.Header{}
 		if device != "" {
 			h.Set("X-Test-Device", device)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		c, err := Dial(ctx, DialConfig{URL: r.url + "/ws/agent", Token: token, Header: h})
+		c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: r.url + "/ws/agent", Token: token, Header: h})
 		if err == nil {
 			t.Cleanup(func() { c.Close() })
 		}
@@ -139,12 +141,12 @@ func TestAgentAuthHook(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := dial(tc.device, tc.token)
 			if !tc.ok {
-				require.ErrorIs(t, err, ErrRefused)
+				require.ErrorIs(t, err, sigclient.ErrRefused)
 				assert.Contains(t, err.Error(), "HTTP 401")
 				return
 			}
 			require.NoError(t, err)
-			require.NoError(t, c.Send(TypeHeartbeat, "", Heartbeat{Version: "1.2.3", Sources: []string{"testpattern"}, Sizes: []string{"640x480"}, Codecs: []string{"video/VP8"}}))
+			require.NoError(t, c.Send(wire.TypeHeartbeat, "", wire.Heartbeat{Version: "1.2.3", Sources: []string{"testpattern"}, Sizes: []string{"640x480"}, Codecs: []string{"video/VP8"}}))
 			require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(beats) > 0 }, 5*time.Second, 10*time.Millisecond)
 			mu.Lock()
 			defer mu.Unlock()
@@ -153,7 +155,7 @@ func TestAgentAuthHook(t *testing.T) {
 				want = "dev-jwt"
 			}
 			assert.Equal(t, want, beats[0].Device, "the heartbeat carries the authenticated identity")
-			assert.Equal(t, Heartbeat{Version: "1.2.3", Sources: []string{"testpattern"}, Sizes: []string{"640x480"}, Codecs: []string{"video/VP8"}}, got[0])
+			assert.Equal(t, wire.Heartbeat{Version: "1.2.3", Sources: []string{"testpattern"}, Sizes: []string{"640x480"}, Codecs: []string{"video/VP8"}}, got[0])
 			beats, got = nil, nil
 		})
 	}
@@ -166,11 +168,11 @@ func TestHeartbeatRefusals(t *testing.T) {
 	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
 	require.NoError(t, err)
 	require.NoError(t, agent.SendRaw([]byte(`{"v":1,"type":"heartbeat","data":{"version":"1","evil":true}}`)))
-	assert.Equal(t, CodeBadMessage, recvError(t, agent).Code)
+	assert.Equal(t, wire.CodeBadMessage, recvError(t, agent).Code)
 	waitClosed(t, agent)
 
 	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), "")
 	require.NoError(t, err)
-	require.NoError(t, console.Send(TypeHeartbeat, "s_1", Heartbeat{Version: "1"}))
-	assert.Equal(t, CodeBadMessage, recvError(t, console).Code)
+	require.NoError(t, console.Send(wire.TypeHeartbeat, "s_1", wire.Heartbeat{Version: "1"}))
+	assert.Equal(t, wire.CodeBadMessage, recvError(t, console).Code)
 }

@@ -1,5 +1,6 @@
-// Package signaling carries WebRTC negotiation between browser consoles and agents through the
-// relay: the versioned JSON envelope (docs/protocol.md), the WebSocket endpoints with their
-// Origin and token checks, routing by console session, and the bus that lets a console on one
-// relay node reach an agent on another.
+// Package signaling is the relay's side of WebRTC negotiation between browser consoles and
+// agents: the WebSocket endpoints with their Origin and token checks, routing by console
+// session, and the bus that lets a console on one relay node reach an agent on another. The
+// envelope it carries is package wire (docs/protocol.md); agents and test consoles dial with
+// package sigclient, which links none of this.
 package signaling

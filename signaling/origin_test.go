@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,13 +45,13 @@ func TestOriginPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := Dial(ctx, DialConfig{URL: r.url + "/ws/console", Token: console, Origin: tc.origin, Header: tc.header})
+			c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: r.url + "/ws/console", Token: console, Origin: tc.origin, Header: tc.header})
 			if tc.ok {
 				require.NoError(t, err)
 				c.Close()
 				return
 			}
-			require.ErrorIs(t, err, ErrRefused)
+			require.ErrorIs(t, err, sigclient.ErrRefused)
 			assert.Contains(t, err.Error(), "HTTP 403")
 		})
 	}

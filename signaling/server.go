@@ -12,11 +12,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // ICEProvider hands out STUN/TURN servers with fresh credentials for one session.
 type ICEProvider interface {
-	ICEServers(user string) []ICEServer
+	ICEServers(user string) []wire.ICEServer
 }
 
 // Config configures a Server.
@@ -42,7 +44,7 @@ type Config struct {
 	// OnForbidden, when set, is told of every message a peer addressed to a session or device
 	// it does not hold (SECURITY.md item 4), after it was refused and before anything else
 	// happens; the relay audits it. tenant and principal are the sender's.
-	OnForbidden func(ctx context.Context, tenant, principal string, msgType Type, targetSID string)
+	OnForbidden func(ctx context.Context, tenant, principal string, msgType wire.Type, targetSID string)
 	// SessionCheckInterval defaults to 15 s.
 	SessionCheckInterval time.Duration
 	// AgentAuth, when set, authenticates an agent's upgrade before the bearer token is
@@ -52,7 +54,7 @@ type Config struct {
 	AgentAuth func(c *fiber.Ctx) (claims auth.Claims, handled bool, err error)
 	// OnHeartbeat, when set, receives each agent heartbeat with the agent's claims, on the
 	// connection's reading goroutine (keep it short). The report is untrusted text.
-	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb Heartbeat)
+	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb wire.Heartbeat)
 	Logger      *slog.Logger
 	Metrics     *Metrics
 
@@ -140,14 +142,13 @@ func (s *Server) Close() error {
 
 const (
 	localsClaims = "kvmrelay.claims"
-	subprotocol  = "kvmrelay.v1"
 	bearerProto  = "bearer."
 )
 
 // Mount registers the console and agent WebSocket endpoints.
 func (s *Server) Mount(r fiber.Router) {
 	wsCfg := websocket.Config{
-		Subprotocols:     []string{subprotocol},
+		Subprotocols:     []string{wire.Subprotocol},
 		Origins:          []string{"*"}, // checked by checkUpgrade before the upgrader runs
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   4096,
@@ -236,9 +237,12 @@ func claimsOf(c *websocket.Conn) (auth.Claims, bool) {
 // liveConn is one registered connection; its pointer identifies it.
 type liveConn struct {
 	cancel context.CancelFunc
-	pc     *peerConn
+	pc     *peerconn.Conn
 	device string // the device it serves or is a console of
 	sid    string // consoles only
+	// superseded is set, under Server.mu, when a newer connection takes over its key: from
+	// then on the key's state is the newer one's, even once that one has ended too.
+	superseded bool
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and
@@ -250,7 +254,7 @@ func (s *Server) EndSession(sid, reason string) bool {
 	if lc == nil {
 		return false
 	}
-	lc.pc.sendError(sid, CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
+	lc.pc.SendError(sid, wire.CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
 	lc.cancel()
 	return true
 }
@@ -261,6 +265,7 @@ func (s *Server) takeOver(m map[string]*liveConn, key string, conn *liveConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := m[key]; ok {
+		old.superseded = true
 		old.cancel()
 	}
 	m[key] = conn
@@ -280,7 +285,7 @@ func (s *Server) release(m map[string]*liveConn, key string, conn *liveConn) {
 // goroutines serving it.
 type serverConn struct {
 	ctx  context.Context
-	pc   *peerConn
+	pc   *peerconn.Conn
 	live *liveConn
 	wg   sync.WaitGroup
 }
@@ -289,14 +294,14 @@ type serverConn struct {
 // starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
 func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key, device string, log *slog.Logger) (*serverConn, func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	pc := newPeerConn(c.Conn, log)
+	pc := peerconn.New(c.Conn, log)
 	live := &liveConn{cancel: cancel, pc: pc, device: device}
 	if peer == "console" {
 		live.sid = key
 	}
 	sc := &serverConn{ctx: ctx, pc: pc, live: live}
 	s.takeOver(m, key, sc.live)
-	sc.wg.Go(func() { sc.pc.writeLoop(ctx) })
+	sc.wg.Go(func() { sc.pc.WriteLoop(ctx) })
 	s.metrics.Connections.WithLabelValues(peer).Inc()
 	return sc, func() {
 		cancel()

@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 type testRelay struct {
@@ -69,11 +73,11 @@ func (r *testRelay) agentToken(t *testing.T, device string) string {
 
 func (r *testRelay) origin() string { return "http://" + strings.TrimPrefix(r.url, "ws://") }
 
-func (r *testRelay) dial(t *testing.T, path, token, origin string) (*Client, error) {
+func (r *testRelay) dial(t *testing.T, path, token, origin string) (*sigclient.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, DialConfig{URL: r.url + path, Token: token, Origin: origin})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: r.url + path, Token: token, Origin: origin})
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
 	}
@@ -81,10 +85,10 @@ func (r *testRelay) dial(t *testing.T, path, token, origin string) (*Client, err
 }
 
 // recv reads the next message with a timeout.
-func recv(t *testing.T, c *Client) (Envelope, error) {
+func recv(t *testing.T, c *sigclient.Client) (wire.Envelope, error) {
 	t.Helper()
 	type res struct {
-		e   Envelope
+		e   wire.Envelope
 		err error
 	}
 	ch := make(chan res, 1)
@@ -94,15 +98,15 @@ func recv(t *testing.T, c *Client) (Envelope, error) {
 		return r.e, r.err
 	case <-time.After(5 * time.Second):
 		t.Fatal("timed out waiting for a signaling message")
-		return Envelope{}, nil
+		return wire.Envelope{}, nil
 	}
 }
 
 // expectNothing asserts that no session message (anything but presence notices, which may
 // legitimately arrive at any time) reaches c within the window.
-func expectNothing(t *testing.T, c *Client, within time.Duration) {
+func expectNothing(t *testing.T, c *sigclient.Client, within time.Duration) {
 	t.Helper()
-	ch := make(chan Envelope, 16)
+	ch := make(chan wire.Envelope, 16)
 	go func() {
 		for {
 			e, err := c.Recv()
@@ -120,7 +124,7 @@ func expectNothing(t *testing.T, c *Client, within time.Duration) {
 			if !ok {
 				return
 			}
-			if e.Type != TypeAgentStatus {
+			if e.Type != wire.TypeAgentStatus {
 				t.Fatalf("unexpected message %s %s", e.Type, e.Data)
 			}
 		case <-deadline:
@@ -130,23 +134,23 @@ func expectNothing(t *testing.T, c *Client, within time.Duration) {
 }
 
 // waitOnline reads a console's messages until its device's agent is reported online.
-func waitOnline(t *testing.T, c *Client) {
+func waitOnline(t *testing.T, c *sigclient.Client) {
 	t.Helper()
 	for {
 		e, err := recv(t, c)
 		require.NoError(t, err)
-		if e.Type != TypeAgentStatus {
+		if e.Type != wire.TypeAgentStatus {
 			continue
 		}
-		var st AgentStatus
-		require.NoError(t, DecodeData(e, &st))
+		var st wire.AgentStatus
+		require.NoError(t, wire.DecodeData(e, &st))
 		if st.Online {
 			return
 		}
 	}
 }
 
-func recvType(t *testing.T, c *Client, want Type) Envelope {
+func recvType(t *testing.T, c *sigclient.Client, want wire.Type) wire.Envelope {
 	t.Helper()
 	for {
 		e, err := recv(t, c)
@@ -154,7 +158,7 @@ func recvType(t *testing.T, c *Client, want Type) Envelope {
 		if e.Type == want {
 			return e
 		}
-		if e.Type == TypeAgentStatus || e.Type == TypeWelcome {
+		if e.Type == wire.TypeAgentStatus || e.Type == wire.TypeWelcome {
 			continue
 		}
 		t.Fatalf("got %s (%s), want %s", e.Type, e.Data, want)
@@ -191,7 +195,7 @@ func TestUpgradeChecks(t *testing.T) {
 				c.Close()
 				return
 			}
-			require.ErrorIs(t, err, ErrRefused)
+			require.ErrorIs(t, err, sigclient.ErrRefused)
 			assert.Contains(t, err.Error(), fmt.Sprintf("HTTP %d", tc.status))
 		})
 	}
@@ -203,12 +207,22 @@ func TestBrowserSubprotocolToken(t *testing.T) {
 	// A browser cannot set Authorization on a WebSocket; it sends the token as a subprotocol.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := dialWithProtocols(ctx, r.url+"/ws/console", r.origin(), []string{"kvmrelay.v1", "bearer." + tok})
+	h := http.Header{}
+	h.Set("Origin", r.origin())
+	d := websocket.Dialer{Subprotocols: []string{wire.Subprotocol, "bearer." + tok}}
+	ws, resp, err := d.DialContext(ctx, r.url+"/ws/console", h)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
 	require.NoError(t, err)
-	defer c.Close()
-	e, err := recv(t, c)
+	defer ws.Close()
+	assert.Equal(t, wire.Subprotocol, ws.Subprotocol(), "the relay answers with the protocol, never the token")
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, raw, err := ws.ReadMessage()
 	require.NoError(t, err)
-	assert.Equal(t, TypeWelcome, e.Type)
+	e, err := wire.Decode(raw)
+	require.NoError(t, err)
+	assert.Equal(t, wire.TypeWelcome, e.Type)
 }
 
 // TestRouting checks the happy path through the relay in both directions.
@@ -218,33 +232,33 @@ func TestRouting(t *testing.T) {
 	require.NoError(t, err)
 	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 	require.NoError(t, err)
-	w := recvType(t, console, TypeWelcome)
-	var welcome Welcome
-	require.NoError(t, DecodeData(w, &welcome))
+	w := recvType(t, console, wire.TypeWelcome)
+	var welcome wire.Welcome
+	require.NoError(t, wire.DecodeData(w, &welcome))
 	assert.Equal(t, "s_1", welcome.SID)
 	assert.Equal(t, "dev1", welcome.Device)
 	waitOnline(t, console)
 
-	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
-	start := recvType(t, agent, TypeSessionStart)
+	require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/H264"}}))
+	start := recvType(t, agent, wire.TypeSessionStart)
 	assert.Equal(t, "s_1", start.SID)
-	var ss SessionStart
-	require.NoError(t, DecodeData(start, &ss))
+	var ss wire.SessionStart
+	require.NoError(t, wire.DecodeData(start, &ss))
 	assert.Equal(t, "alice", ss.Principal)
 	assert.Equal(t, []string{"video/H264"}, ss.Codecs)
 
-	require.NoError(t, agent.Send(TypeOffer, "s_1", SDP{SDP: testSDP(1)}))
-	offer := recvType(t, console, TypeOffer)
+	require.NoError(t, agent.Send(wire.TypeOffer, "s_1", wire.SDP{SDP: testSDP(1)}))
+	offer := recvType(t, console, wire.TypeOffer)
 	assert.Equal(t, "s_1", offer.SID)
-	require.NoError(t, console.Send(TypeAnswer, "s_1", SDP{SDP: testSDP(1)}))
-	recvType(t, agent, TypeAnswer)
+	require.NoError(t, console.Send(wire.TypeAnswer, "s_1", wire.SDP{SDP: testSDP(1)}))
+	recvType(t, agent, wire.TypeAnswer)
 	mid := "0"
-	require.NoError(t, agent.Send(TypeCandidate, "s_1", Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}))
-	recvType(t, console, TypeCandidate)
+	require.NoError(t, agent.Send(wire.TypeCandidate, "s_1", wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}))
+	recvType(t, console, wire.TypeCandidate)
 
 	// The console leaving tells the agent.
 	console.Close()
-	bye := recvType(t, agent, TypeBye)
+	bye := recvType(t, agent, wire.TypeBye)
 	assert.Equal(t, "s_1", bye.SID)
 }
 
@@ -260,43 +274,43 @@ func TestCrossSessionRefused(t *testing.T) {
 	require.NoError(t, err)
 	consoleB, err := r.dial(t, "/ws/console", r.consoleToken(t, "devB", "s_B"), r.origin())
 	require.NoError(t, err)
-	recvType(t, consoleA, TypeWelcome)
-	recvType(t, consoleB, TypeWelcome)
+	recvType(t, consoleA, wire.TypeWelcome)
+	recvType(t, consoleB, wire.TypeWelcome)
 	waitOnline(t, consoleA)
 	waitOnline(t, consoleB)
 
 	t.Run("console names another session", func(t *testing.T) {
-		for _, typ := range []Type{TypeJoin, TypeAnswer, TypeCandidate, TypeBye} {
-			var data any = Join{}
+		for _, typ := range []wire.Type{wire.TypeJoin, wire.TypeAnswer, wire.TypeCandidate, wire.TypeBye} {
+			var data any = wire.Join{}
 			switch typ {
-			case TypeAnswer:
-				data = SDP{SDP: testSDP(1)}
-			case TypeCandidate:
-				data = Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}
-			case TypeBye:
-				data = Bye{Reason: "x"}
+			case wire.TypeAnswer:
+				data = wire.SDP{SDP: testSDP(1)}
+			case wire.TypeCandidate:
+				data = wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}
+			case wire.TypeBye:
+				data = wire.Bye{Reason: "x"}
 			}
 			require.NoError(t, consoleA.Send(typ, "s_B", data))
-			e := recvType(t, consoleA, TypeError)
-			var em ErrorMessage
-			require.NoError(t, DecodeData(e, &em))
-			assert.Equal(t, CodeForbidden, em.Code, "type %s", typ)
+			e := recvType(t, consoleA, wire.TypeError)
+			var em wire.ErrorMessage
+			require.NoError(t, wire.DecodeData(e, &em))
+			assert.Equal(t, wire.CodeForbidden, em.Code, "type %s", typ)
 		}
 		expectNothing(t, agentB, 300*time.Millisecond)
 	})
 	t.Run("agent names another device's session", func(t *testing.T) {
-		require.NoError(t, agentA.Send(TypeOffer, "s_B", SDP{SDP: testSDP(1)}))
-		e := recvType(t, agentA, TypeError)
-		var em ErrorMessage
-		require.NoError(t, DecodeData(e, &em))
-		assert.Equal(t, CodeForbidden, em.Code)
-		require.NoError(t, agentA.Send(TypeCandidate, "s_B", Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}))
-		recvType(t, agentA, TypeError)
+		require.NoError(t, agentA.Send(wire.TypeOffer, "s_B", wire.SDP{SDP: testSDP(1)}))
+		e := recvType(t, agentA, wire.TypeError)
+		var em wire.ErrorMessage
+		require.NoError(t, wire.DecodeData(e, &em))
+		assert.Equal(t, wire.CodeForbidden, em.Code)
+		require.NoError(t, agentA.Send(wire.TypeCandidate, "s_B", wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}))
+		recvType(t, agentA, wire.TypeError)
 		expectNothing(t, consoleB, 300*time.Millisecond)
 	})
 	t.Run("console may not speak for the agent", func(t *testing.T) {
-		require.NoError(t, consoleA.Send(TypeOffer, "s_A", SDP{SDP: testSDP(1)}))
-		recvType(t, consoleA, TypeError)
+		require.NoError(t, consoleA.Send(wire.TypeOffer, "s_A", wire.SDP{SDP: testSDP(1)}))
+		recvType(t, consoleA, wire.TypeError)
 		expectNothing(t, agentA, 300*time.Millisecond)
 	})
 }
@@ -309,15 +323,15 @@ func TestTwoFingerprintsRefused(t *testing.T) {
 	require.NoError(t, err)
 	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 	require.NoError(t, err)
-	recvType(t, console, TypeWelcome)
+	recvType(t, console, wire.TypeWelcome)
 	waitOnline(t, console)
-	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/VP8"}}))
-	recvType(t, agent, TypeSessionStart)
+	require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/VP8"}}))
+	recvType(t, agent, wire.TypeSessionStart)
 
-	require.NoError(t, console.Send(TypeAnswer, "s_1", SDP{SDP: testSDP(2)}))
-	recvType(t, console, TypeError)
-	require.NoError(t, agent.Send(TypeOffer, "s_1", SDP{SDP: testSDP(2)}))
-	recvType(t, agent, TypeError)
+	require.NoError(t, console.Send(wire.TypeAnswer, "s_1", wire.SDP{SDP: testSDP(2)}))
+	recvType(t, console, wire.TypeError)
+	require.NoError(t, agent.Send(wire.TypeOffer, "s_1", wire.SDP{SDP: testSDP(2)}))
+	recvType(t, agent, wire.TypeError)
 	expectNothing(t, agent, 200*time.Millisecond)
 }
 
@@ -330,12 +344,12 @@ func TestMalformedAndOversized(t *testing.T) {
 		{"not json", "hello"},
 		{"wrong version", `{"v":2,"type":"join","sid":"s_1","data":{}}`},
 		{"unknown type", `{"v":1,"type":"nope","sid":"s_1"}`},
-		{"oversized", `{"v":1,"type":"candidate","sid":"s_1","data":{"candidate":"` + strings.Repeat("a", MaxMessageSize) + `"}}`},
+		{"oversized", `{"v":1,"type":"candidate","sid":"s_1","data":{"candidate":"` + strings.Repeat("a", wire.MaxMessageSize) + `"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 			require.NoError(t, err)
-			recvType(t, console, TypeWelcome)
+			recvType(t, console, wire.TypeWelcome)
 			require.NoError(t, console.SendRaw([]byte(tc.msg)))
 			// The relay answers with an error (except for an oversized frame, which it cannot
 			// read) and closes the connection.
@@ -344,9 +358,9 @@ func TestMalformedAndOversized(t *testing.T) {
 				if err != nil {
 					break
 				}
-				if e.Type == TypeError {
-					var em ErrorMessage
-					require.NoError(t, DecodeData(e, &em))
+				if e.Type == wire.TypeError {
+					var em wire.ErrorMessage
+					require.NoError(t, wire.DecodeData(e, &em))
 					assert.NotContains(t, em.Message, "json", "no internal error text reaches the peer")
 				}
 			}
@@ -371,16 +385,16 @@ func TestJoinWhileAgentOffline(t *testing.T) {
 	r := startRelay(t)
 	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
 	require.NoError(t, err)
-	recvType(t, console, TypeWelcome)
-	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
-	e := recvType(t, console, TypeError)
-	var em ErrorMessage
-	require.NoError(t, DecodeData(e, &em))
-	assert.Equal(t, CodeAgentOffline, em.Code)
+	recvType(t, console, wire.TypeWelcome)
+	require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/H264"}}))
+	e := recvType(t, console, wire.TypeError)
+	var em wire.ErrorMessage
+	require.NoError(t, wire.DecodeData(e, &em))
+	assert.Equal(t, wire.CodeAgentOffline, em.Code)
 
 	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
 	require.NoError(t, err)
 	waitOnline(t, console)
-	require.NoError(t, console.Send(TypeJoin, "s_1", Join{Codecs: []string{"video/H264"}}))
-	recvType(t, agent, TypeSessionStart)
+	require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/H264"}}))
+	recvType(t, agent, wire.TypeSessionStart)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,16 +55,16 @@ func TestEndSessionEverywhere(t *testing.T) {
 	assert.False(t, here, "node A did not hold the console")
 
 	m := recvError(t, console)
-	assert.Equal(t, CodeSessionEnded, m.Code)
+	assert.Equal(t, wire.CodeSessionEnded, m.Code)
 	assert.Contains(t, m.Message, "your role (viewer) no longer allows consoles on rack12-node3", "the console is told why")
 	waitClosed(t, console)
-	bye := recvType(t, agent, TypeBye)
+	bye := recvType(t, agent, wire.TypeBye)
 	assert.Equal(t, "s_1", bye.SID, "the agent ends its side of the session")
 	assert.Equal(t, []string{"s_1"}, endedA.list(), "the ending node ends the session's TURN")
 	require.Eventually(t, func() bool { return len(endedB.list()) == 1 }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, []string{"s_1"}, endedB.list(), "and so does every other node")
 
 	// The device's other console still reaches the agent.
-	require.NoError(t, other.Send(TypeJoin, "s_2", Join{Codecs: []string{"video/VP8"}}))
-	assert.Equal(t, "s_2", recvType(t, agent, TypeSessionStart).SID)
+	require.NoError(t, other.Send(wire.TypeJoin, "s_2", wire.Join{Codecs: []string{"video/VP8"}}))
+	assert.Equal(t, "s_2", recvType(t, agent, wire.TypeSessionStart).SID)
 }

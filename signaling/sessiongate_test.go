@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // gate is a SessionGate over a set of sessions a test can end.
@@ -62,17 +64,17 @@ func TestSessionGate(t *testing.T) {
 	r := startRelayWith(t, func(c *Config) { c.Sessions = g; c.SessionCheckInterval = 50 * time.Millisecond })
 
 	_, err := r.dial(t, "/ws/console", tenantToken(t, r, "s_over"), r.origin())
-	require.ErrorIs(t, err, ErrRefused)
+	require.ErrorIs(t, err, sigclient.ErrRefused)
 	assert.Contains(t, err.Error(), "HTTP 403", "an ended session is refused before the upgrade")
 
 	legacy, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_over"), r.origin())
 	require.NoError(t, err, "a token without a tenant is the relay operator's own and is not gated")
 	legacy.Close()
 
-	endedWith := func(c *Client) ErrorMessage {
+	endedWith := func(c *sigclient.Client) wire.ErrorMessage {
 		t.Helper()
-		e := recvType(t, c, TypeError)
-		var m ErrorMessage
+		e := recvType(t, c, wire.TypeError)
+		var m wire.ErrorMessage
 		require.NoError(t, json.Unmarshal(e.Data, &m))
 		_, err := recv(t, c)
 		require.Error(t, err, "the relay closes the connection after the error")
@@ -81,19 +83,19 @@ func TestSessionGate(t *testing.T) {
 
 	cut, err := r.dial(t, "/ws/console", tenantToken(t, r, "s_cut"), r.origin())
 	require.NoError(t, err)
-	recvType(t, cut, TypeWelcome)
+	recvType(t, cut, wire.TypeWelcome)
 	assert.False(t, r.srv.EndSession("s_nobody", "test"), "no console of that session here")
 	require.Eventually(t, func() bool { return r.srv.EndSession("s_cut", "stopped by an admin") }, 2*time.Second, 10*time.Millisecond)
 	m := endedWith(cut)
-	assert.Equal(t, CodeSessionEnded, m.Code)
+	assert.Equal(t, wire.CodeSessionEnded, m.Code)
 	assert.Contains(t, m.Message, "stopped by an admin")
 
 	g.set(func() { g.flaky = true })
 	watch, err := r.dial(t, "/ws/console", tenantToken(t, r, "s_watch"), r.origin())
 	require.NoError(t, err)
-	recvType(t, watch, TypeWelcome)
+	recvType(t, watch, wire.TypeWelcome)
 	require.Eventually(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.checks >= 3 }, 2*time.Second, 10*time.Millisecond)
 	g.set(func() { g.flaky = false; g.live["s_watch"] = false })
 	m = endedWith(watch)
-	assert.Equal(t, CodeSessionEnded, m.Code)
+	assert.Equal(t, wire.CodeSessionEnded, m.Code)
 }

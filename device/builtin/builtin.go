@@ -4,7 +4,12 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/h264http"
+	"github.com/kvmrelay/kvmrelay/device/mjpeg"
+	"github.com/kvmrelay/kvmrelay/device/rtsp"
+	"github.com/kvmrelay/kvmrelay/device/usbgadget"
 	"github.com/kvmrelay/kvmrelay/device/v4l2"
+	"github.com/kvmrelay/kvmrelay/device/vnc"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
 
@@ -12,10 +17,21 @@ import (
 func Catalog() device.Catalog {
 	return device.Catalog{
 		Sources: map[string]device.SourceFactory{
-			testpattern.Scheme: testpattern.NewDeviceSource,
-			v4l2.Scheme:        v4l2.NewDeviceSource,
+			testpattern.Scheme:   testpattern.NewDeviceSource,
+			vnc.Scheme:           vnc.NewSource,
+			mjpeg.SchemeHTTP:     mjpeg.NewSource,
+			mjpeg.SchemeHTTPS:    mjpeg.NewSource,
+			h264http.SchemeHTTP:  h264http.NewSource,
+			h264http.SchemeHTTPS: h264http.NewSource,
+			rtsp.Scheme:          rtsp.NewSource,
+			rtsp.SchemeTLS:       rtsp.NewSource,
+			// V4L2's MJPEG frames go through the same decoder as MJPEG streams: libjpeg-turbo
+			// when built with cgo.
+			v4l2.Scheme: v4l2.NewDeviceSourceWith(func() v4l2.JPEGDecoder { return mjpeg.NewDecoder() }),
 		},
-		Sinks: map[string]device.SinkFactory{},
+		Sinks: map[string]device.SinkFactory{
+			usbgadget.Scheme: usbgadget.NewSink,
+		},
 	}
 }
 

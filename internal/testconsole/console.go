@@ -20,7 +20,8 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Config configures a test console.
@@ -41,27 +42,32 @@ type Config struct {
 	MungeAnswer func(sdp string) string
 	// IncludeLoopback gathers 127.0.0.1 host candidates.
 	IncludeLoopback bool
+	// Receiver makes the console receive video as a browser does: NACKs, congestion
+	// feedback, frame reassembly, PLIs while it cannot decode, decodable-frame times
+	// (DecodableFrames, Freezes). Off, it only counts packets.
+	Receiver bool
 }
 
 // Console is one connected test console.
 type Console struct {
 	cfg   Config
-	sig   *signaling.Client
+	sig   *sigclient.Client
 	pc    *webrtc.PeerConnection
 	sid   string
 	start time.Time
 
-	Welcome signaling.Welcome
+	Welcome wire.Welcome
 
 	mu        sync.Mutex
 	hid, ptr  *webrtc.DataChannel
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
-	errors    []signaling.ErrorMessage
-	byes      []signaling.Bye
+	errors    []wire.ErrorMessage
+	byes      []wire.Bye
 	foreign   []string // session-bound messages that named another session
 
 	videoPackets atomic.Int64
+	frames       frameLog
 	waitingAgent atomic.Bool
 	firstVideo   chan struct{}
 	firstOnce    sync.Once
@@ -137,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 		channelsOpen: make(chan struct{}), failed: make(chan struct{}),
 	}
 	var err error
-	c.sig, err = signaling.Dial(ctx, signaling.DialConfig{URL: wsURL, Token: token, Origin: cfg.Origin})
+	c.sig, err = sigclient.Dial(ctx, sigclient.DialConfig{URL: wsURL, Token: token, Origin: cfg.Origin})
 	if err != nil {
 		return nil, err
 	}
@@ -146,11 +152,11 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 		c.sig.Close()
 		return nil, fmt.Errorf("waiting for welcome: %w", err)
 	}
-	if env.Type != signaling.TypeWelcome {
+	if env.Type != wire.TypeWelcome {
 		c.sig.Close()
 		return nil, fmt.Errorf("first message is %q, want welcome", env.Type)
 	}
-	if err := signaling.DecodeData(env, &c.Welcome); err != nil {
+	if err := wire.DecodeData(env, &c.Welcome); err != nil {
 		c.sig.Close()
 		return nil, err
 	}
@@ -160,7 +166,7 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c.wg.Go(c.readLoop)
-	if err := c.sig.Send(signaling.TypeJoin, c.sid, signaling.Join{Codecs: cfg.Codecs, ForceRelay: cfg.ForceRelay}); err != nil {
+	if err := c.sig.Send(wire.TypeJoin, c.sid, wire.Join{Codecs: cfg.Codecs, ForceRelay: cfg.ForceRelay}); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -179,7 +185,15 @@ func (c *Console) newPeer() error {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return err
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)}
+	if c.cfg.Receiver {
+		reg, err := receiverInterceptors(m)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, webrtc.WithInterceptorRegistry(reg))
+	}
+	api := webrtc.NewAPI(opts...)
 	ice := make([]webrtc.ICEServer, 0, len(c.Welcome.ICEServers))
 	for _, s := range c.Welcome.ICEServers {
 		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
@@ -209,6 +223,10 @@ func (c *Console) newPeer() error {
 		})
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if c.cfg.Receiver {
+			c.wg.Go(func() { c.receive(tr, pc) })
+			return
+		}
 		c.wg.Go(func() {
 			for {
 				if _, _, err := tr.ReadRTP(); err != nil {
@@ -221,11 +239,11 @@ func (c *Console) newPeer() error {
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
-			_ = c.sig.Send(signaling.TypeCandidate, c.sid, signaling.Candidate{})
+			_ = c.sig.Send(wire.TypeCandidate, c.sid, wire.Candidate{})
 			return
 		}
 		init := cand.ToJSON()
-		_ = c.sig.Send(signaling.TypeCandidate, c.sid, signaling.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
+		_ = c.sig.Send(wire.TypeCandidate, c.sid, wire.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -245,7 +263,7 @@ func (c *Console) readLoop() {
 			return
 		}
 		switch env.Type {
-		case signaling.TypeOffer, signaling.TypeCandidate, signaling.TypeBye:
+		case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye:
 			// The relay must route these by session; one for another session is a routing
 			// bug (SECURITY.md item 14): record it, and never apply it.
 			if env.SID != c.sid {
@@ -256,17 +274,17 @@ func (c *Console) readLoop() {
 			}
 		}
 		switch env.Type {
-		case signaling.TypeOffer:
-			var d signaling.SDP
-			if signaling.DecodeData(env, &d) != nil {
+		case wire.TypeOffer:
+			var d wire.SDP
+			if wire.DecodeData(env, &d) != nil {
 				continue
 			}
 			if err := c.answer(d.SDP); err != nil {
-				c.recordError(signaling.ErrorMessage{Code: "local", Message: err.Error()})
+				c.recordError(wire.ErrorMessage{Code: "local", Message: err.Error()})
 			}
-		case signaling.TypeCandidate:
-			var cand signaling.Candidate
-			if signaling.DecodeData(env, &cand) != nil || cand.Candidate == "" {
+		case wire.TypeCandidate:
+			var cand wire.Candidate
+			if wire.DecodeData(env, &cand) != nil || cand.Candidate == "" {
 				continue
 			}
 			init := webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex}
@@ -278,22 +296,22 @@ func (c *Console) readLoop() {
 			}
 			c.mu.Unlock()
 			_ = c.pc.AddICECandidate(init)
-		case signaling.TypeError:
-			var e signaling.ErrorMessage
-			_ = signaling.DecodeData(env, &e)
+		case wire.TypeError:
+			var e wire.ErrorMessage
+			_ = wire.DecodeData(env, &e)
 			c.recordError(e)
-			if e.Code == signaling.CodeAgentOffline {
+			if e.Code == wire.CodeAgentOffline {
 				c.waitingAgent.Store(true)
 			}
-		case signaling.TypeAgentStatus:
+		case wire.TypeAgentStatus:
 			// Like the page: a join refused because the agent was away is repeated once it is back.
-			var st signaling.AgentStatus
-			if signaling.DecodeData(env, &st) == nil && st.Online && c.waitingAgent.CompareAndSwap(true, false) {
-				_ = c.sig.Send(signaling.TypeJoin, c.sid, signaling.Join{Codecs: c.cfg.Codecs, ForceRelay: c.cfg.ForceRelay})
+			var st wire.AgentStatus
+			if wire.DecodeData(env, &st) == nil && st.Online && c.waitingAgent.CompareAndSwap(true, false) {
+				_ = c.sig.Send(wire.TypeJoin, c.sid, wire.Join{Codecs: c.cfg.Codecs, ForceRelay: c.cfg.ForceRelay})
 			}
-		case signaling.TypeBye:
-			var b signaling.Bye
-			_ = signaling.DecodeData(env, &b)
+		case wire.TypeBye:
+			var b wire.Bye
+			_ = wire.DecodeData(env, &b)
 			c.mu.Lock()
 			c.byes = append(c.byes, b)
 			c.mu.Unlock()
@@ -323,27 +341,27 @@ func (c *Console) answer(sdp string) error {
 	for _, p := range pending {
 		_ = c.pc.AddICECandidate(p)
 	}
-	return c.sig.Send(signaling.TypeAnswer, c.sid, signaling.SDP{SDP: out})
+	return c.sig.Send(wire.TypeAnswer, c.sid, wire.SDP{SDP: out})
 }
 
-func (c *Console) recordError(e signaling.ErrorMessage) {
+func (c *Console) recordError(e wire.ErrorMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errors = append(c.errors, e)
 }
 
 // Errors returns the error messages received so far.
-func (c *Console) Errors() []signaling.ErrorMessage {
+func (c *Console) Errors() []wire.ErrorMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]signaling.ErrorMessage(nil), c.errors...)
+	return append([]wire.ErrorMessage(nil), c.errors...)
 }
 
 // Byes returns the byes received for this console's session so far.
-func (c *Console) Byes() []signaling.Bye {
+func (c *Console) Byes() []wire.Bye {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]signaling.Bye(nil), c.byes...)
+	return append([]wire.Bye(nil), c.byes...)
 }
 
 // Foreign returns the offers, candidates and byes that arrived naming another session than
@@ -358,7 +376,7 @@ func (c *Console) Foreign() []string {
 func (c *Console) SID() string { return c.sid }
 
 // Signaling exposes the signaling client (tests send crafted messages through it).
-func (c *Console) Signaling() *signaling.Client { return c.sig }
+func (c *Console) Signaling() *sigclient.Client { return c.sig }
 
 func wait(ctx context.Context, ch <-chan struct{}, failed <-chan struct{}, what string) error {
 	select {
@@ -437,7 +455,7 @@ func (c *Console) PeerConnection() *webrtc.PeerConnection { return c.pc }
 
 // Close hangs up: bye, then close.
 func (c *Console) Close() {
-	_ = c.sig.Send(signaling.TypeBye, c.sid, signaling.Bye{Reason: "test console closed"})
+	_ = c.sig.Send(wire.TypeBye, c.sid, wire.Bye{Reason: "test console closed"})
 	_ = c.pc.Close()
 	c.sig.Close()
 	c.wg.Wait()

@@ -1,7 +1,9 @@
-// Package h264 reads the parts of an H.264 stream kvmrelay cares about: Annex-B access units
-// split into NAL units, and the SPS fields that name the profile and level a browser must
-// decode (the SDP profile-level-id). It parses bytes that may come from a device, so it never
-// panics on malformed input.
+// Package h264 reads the parts of an H.264 stream kvmrelay cares about: Annex-B byte streams
+// cut into access units (Splitter), the SPS fields that name the profile and level a browser
+// must decode (the SDP profile-level-id, and whether a browser's offer can decode it), and the
+// Gate that makes a camera's access units fit for WebRTC (start at an IDR, SPS and PPS in
+// front of every IDR, no B-frames). It parses bytes that may come from a device, so it never
+// panics on malformed input and bounds what it keeps.
 package h264
 
 // NAL unit types (ITU-T H.264 table 7-1) that kvmrelay looks at.

@@ -19,6 +19,8 @@ type SPS struct {
 	// it appears in profile-level-id.
 	Constraints byte
 	LevelIDC    int
+	// ID is seq_parameter_set_id (0…31).
+	ID int
 	// Width and Height are the cropped picture size in pixels.
 	Width, Height int
 }
@@ -44,7 +46,11 @@ func ParseSPS(nal []byte) (SPS, error) {
 	s.ProfileIDC = int(r.u(8))
 	s.Constraints = byte(r.u(8))
 	s.LevelIDC = int(r.u(8))
-	r.ue() // seq_parameter_set_id
+	id := r.ue() // seq_parameter_set_id
+	if id > 31 {
+		return SPS{}, fmt.Errorf("h264: seq_parameter_set_id %d invalid", id)
+	}
+	s.ID = int(id)
 
 	chromaFormat := uint32(1)
 	separateColourPlanes := false

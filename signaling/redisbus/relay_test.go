@@ -16,6 +16,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // node is one relay node: a signaling.Server on its own port with its own Bus and Registry.
@@ -65,8 +67,8 @@ func startNode(t *testing.T, srv *testenv.Redis, iss *auth.Issuer) node {
 // peer is a signaling client with one goroutine reading it, so tests can wait for a message
 // with a timeout, or for none, without two readers racing.
 type peer struct {
-	*signaling.Client
-	in chan signaling.Envelope // closed when the connection ends
+	*sigclient.Client
+	in chan wire.Envelope // closed when the connection ends
 }
 
 func (c *cluster) console(t *testing.T, n node, device, sid string) *peer {
@@ -87,9 +89,9 @@ func dial(t *testing.T, url, token, origin string) *peer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := signaling.Dial(ctx, signaling.DialConfig{URL: url, Token: token, Origin: origin, Logger: slog.New(slog.DiscardHandler)})
+	c, err := sigclient.Dial(ctx, sigclient.DialConfig{URL: url, Token: token, Origin: origin, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	p := &peer{Client: c, in: make(chan signaling.Envelope, 64)}
+	p := &peer{Client: c, in: make(chan wire.Envelope, 64)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -112,7 +114,7 @@ func dial(t *testing.T, url, token, origin string) *peer {
 }
 
 // recvEnv returns the next message, failing after a few seconds or if the connection closed.
-func recvEnv(t *testing.T, p *peer) signaling.Envelope {
+func recvEnv(t *testing.T, p *peer) wire.Envelope {
 	t.Helper()
 	select {
 	case e, ok := <-p.in:
@@ -120,19 +122,19 @@ func recvEnv(t *testing.T, p *peer) signaling.Envelope {
 		return e
 	case <-time.After(5 * time.Second):
 		t.Fatal("no signaling message within 5s")
-		return signaling.Envelope{}
+		return wire.Envelope{}
 	}
 }
 
 // recvType skips welcome and agent-status messages up to the wanted type.
-func recvType(t *testing.T, p *peer, want signaling.Type) signaling.Envelope {
+func recvType(t *testing.T, p *peer, want wire.Type) wire.Envelope {
 	t.Helper()
 	for {
 		e := recvEnv(t, p)
 		if e.Type == want {
 			return e
 		}
-		if e.Type == signaling.TypeWelcome || e.Type == signaling.TypeAgentStatus {
+		if e.Type == wire.TypeWelcome || e.Type == wire.TypeAgentStatus {
 			continue
 		}
 		t.Fatalf("got %s (%s), want %s", e.Type, e.Data, want)
@@ -142,8 +144,8 @@ func recvType(t *testing.T, p *peer, want signaling.Type) signaling.Envelope {
 // agentStatus waits for the next agent-status and returns its online flag.
 func agentStatus(t *testing.T, p *peer) bool {
 	t.Helper()
-	var st signaling.AgentStatus
-	require.NoError(t, signaling.DecodeData(recvType(t, p, signaling.TypeAgentStatus), &st))
+	var st wire.AgentStatus
+	require.NoError(t, wire.DecodeData(recvType(t, p, wire.TypeAgentStatus), &st))
 	return st.Online
 }
 
@@ -159,7 +161,7 @@ func expectNothing(t *testing.T, p *peer, d time.Duration) {
 			if !ok {
 				return
 			}
-			if e.Type != signaling.TypeAgentStatus {
+			if e.Type != wire.TypeAgentStatus {
 				t.Fatalf("unexpected %s %s", e.Type, e.Data)
 			}
 		case <-timeout:
@@ -188,27 +190,27 @@ func (p *peer) closedWithin(t *testing.T, d time.Duration) {
 // console and an agent on any nodes.
 func negotiate(t *testing.T, console, agent *peer, sid string) {
 	t.Helper()
-	require.NoError(t, console.Send(signaling.TypeJoin, sid, signaling.Join{Codecs: []string{"video/H264"}}))
-	start := recvType(t, agent, signaling.TypeSessionStart)
+	require.NoError(t, console.Send(wire.TypeJoin, sid, wire.Join{Codecs: []string{"video/H264"}}))
+	start := recvType(t, agent, wire.TypeSessionStart)
 	assert.Equal(t, sid, start.SID)
-	var ss signaling.SessionStart
-	require.NoError(t, signaling.DecodeData(start, &ss))
+	var ss wire.SessionStart
+	require.NoError(t, wire.DecodeData(start, &ss))
 	assert.Equal(t, "alice", ss.Principal)
 
-	require.NoError(t, agent.Send(signaling.TypeOffer, sid, signaling.SDP{SDP: testSDP()}))
-	assert.Equal(t, sid, recvType(t, console, signaling.TypeOffer).SID)
-	require.NoError(t, console.Send(signaling.TypeAnswer, sid, signaling.SDP{SDP: testSDP()}))
-	assert.Equal(t, sid, recvType(t, agent, signaling.TypeAnswer).SID)
+	require.NoError(t, agent.Send(wire.TypeOffer, sid, wire.SDP{SDP: testSDP()}))
+	assert.Equal(t, sid, recvType(t, console, wire.TypeOffer).SID)
+	require.NoError(t, console.Send(wire.TypeAnswer, sid, wire.SDP{SDP: testSDP()}))
+	assert.Equal(t, sid, recvType(t, agent, wire.TypeAnswer).SID)
 
 	mid := "0"
-	agentCand := signaling.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}
-	require.NoError(t, agent.Send(signaling.TypeCandidate, sid, agentCand))
-	var got signaling.Candidate
-	require.NoError(t, signaling.DecodeData(recvType(t, console, signaling.TypeCandidate), &got))
+	agentCand := wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: &mid}
+	require.NoError(t, agent.Send(wire.TypeCandidate, sid, agentCand))
+	var got wire.Candidate
+	require.NoError(t, wire.DecodeData(recvType(t, console, wire.TypeCandidate), &got))
 	assert.Equal(t, agentCand.Candidate, got.Candidate)
-	consoleCand := signaling.Candidate{Candidate: "candidate:2 1 udp 1 198.18.0.2 6000 typ host", SDPMid: &mid}
-	require.NoError(t, console.Send(signaling.TypeCandidate, sid, consoleCand))
-	require.NoError(t, signaling.DecodeData(recvType(t, agent, signaling.TypeCandidate), &got))
+	consoleCand := wire.Candidate{Candidate: "candidate:2 1 udp 1 198.18.0.2 6000 typ host", SDPMid: &mid}
+	require.NoError(t, console.Send(wire.TypeCandidate, sid, consoleCand))
+	require.NoError(t, wire.DecodeData(recvType(t, agent, wire.TypeCandidate), &got))
 	assert.Equal(t, consoleCand.Candidate, got.Candidate)
 }
 
@@ -221,7 +223,7 @@ func TestTwoNodeRouting(t *testing.T) {
 
 	agent := c.agent(t, b, "dev1")
 	console := c.console(t, a, "dev1", "s_1")
-	recvType(t, console, signaling.TypeWelcome)
+	recvType(t, console, wire.TypeWelcome)
 	require.Eventually(t, func() bool { return agentStatus(t, console) }, 5*time.Second, time.Millisecond,
 		"the agent connected on node B is online for the console on node A")
 
@@ -229,11 +231,11 @@ func TestTwoNodeRouting(t *testing.T) {
 
 	// The console leaving node A tells the agent on node B.
 	console.Close()
-	assert.Equal(t, "s_1", recvType(t, agent, signaling.TypeBye).SID)
+	assert.Equal(t, "s_1", recvType(t, agent, wire.TypeBye).SID)
 
 	// The agent leaving node B tells a console on node A.
 	console2 := c.console(t, a, "dev1", "s_2")
-	recvType(t, console2, signaling.TypeWelcome)
+	recvType(t, console2, wire.TypeWelcome)
 	assert.True(t, agentStatus(t, console2))
 	agent.Close()
 	assert.False(t, agentStatus(t, console2))
@@ -250,27 +252,27 @@ func TestTwoNodeCrossSessionRefused(t *testing.T) {
 	console1 := c.console(t, a, "dev1", "s_1")
 	console2 := c.console(t, b, "dev2", "s_2")
 	for _, con := range []*peer{console1, console2} {
-		recvType(t, con, signaling.TypeWelcome)
+		recvType(t, con, wire.TypeWelcome)
 		require.Eventually(t, func() bool { return agentStatus(t, con) }, 5*time.Second, time.Millisecond)
 	}
 
 	forbidden := func(c *peer) {
 		t.Helper()
-		var em signaling.ErrorMessage
-		require.NoError(t, signaling.DecodeData(recvType(t, c, signaling.TypeError), &em))
-		assert.Equal(t, signaling.CodeForbidden, em.Code)
+		var em wire.ErrorMessage
+		require.NoError(t, wire.DecodeData(recvType(t, c, wire.TypeError), &em))
+		assert.Equal(t, wire.CodeForbidden, em.Code)
 	}
-	cand := signaling.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}
+	cand := wire.Candidate{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host"}
 
 	// Console of s_1 (node A) names s_2, whose agent is on node A and console on node B.
-	require.NoError(t, console1.Send(signaling.TypeCandidate, "s_2", cand))
+	require.NoError(t, console1.Send(wire.TypeCandidate, "s_2", cand))
 	forbidden(console1)
-	require.NoError(t, console1.Send(signaling.TypeJoin, "s_2", signaling.Join{}))
+	require.NoError(t, console1.Send(wire.TypeJoin, "s_2", wire.Join{}))
 	forbidden(console1)
 	// Agent of dev1 (node B) names s_2, a session of dev2 recorded by node B.
-	require.NoError(t, agent1.Send(signaling.TypeOffer, "s_2", signaling.SDP{SDP: testSDP()}))
+	require.NoError(t, agent1.Send(wire.TypeOffer, "s_2", wire.SDP{SDP: testSDP()}))
 	forbidden(agent1)
-	require.NoError(t, agent1.Send(signaling.TypeCandidate, "s_2", cand))
+	require.NoError(t, agent1.Send(wire.TypeCandidate, "s_2", cand))
 	forbidden(agent1)
 	expectNothing(t, agent2, 300*time.Millisecond)
 	expectNothing(t, console2, 300*time.Millisecond)
@@ -289,15 +291,15 @@ func TestTwoNodeRedisRestartDuringNegotiation(t *testing.T) {
 	a, b := c.nodes[0], c.nodes[1]
 	agent := c.agent(t, b, "dev1")
 	console := c.console(t, a, "dev1", "s_1")
-	recvType(t, console, signaling.TypeWelcome)
+	recvType(t, console, wire.TypeWelcome)
 	require.Eventually(t, func() bool { return agentStatus(t, console) }, 5*time.Second, time.Millisecond)
-	require.NoError(t, console.Send(signaling.TypeJoin, "s_1", signaling.Join{Codecs: []string{"video/VP8"}}))
-	recvType(t, agent, signaling.TypeSessionStart)
+	require.NoError(t, console.Send(wire.TypeJoin, "s_1", wire.Join{Codecs: []string{"video/VP8"}}))
+	recvType(t, agent, wire.TypeSessionStart)
 
 	srv.Kill()
 	// The offer is lost with Redis; what matters is that nobody waits for it forever.
 	killed := time.Now()
-	_ = agent.Send(signaling.TypeOffer, "s_1", signaling.SDP{SDP: testSDP()})
+	_ = agent.Send(wire.TypeOffer, "s_1", wire.SDP{SDP: testSDP()})
 	console.closedWithin(t, closeBound)
 	agent.closedWithin(t, closeBound)
 	t.Logf("both signaling connections closed %s after Redis died", time.Since(killed).Round(time.Millisecond))
@@ -308,7 +310,7 @@ func TestTwoNodeRedisRestartDuringNegotiation(t *testing.T) {
 	require.Eventually(t, func() bool {
 		agent2 = c.agent(t, b, "dev1")
 		console2 = c.console(t, a, "dev1", "s_1")
-		if recvEnv(t, console2).Type != signaling.TypeWelcome {
+		if recvEnv(t, console2).Type != wire.TypeWelcome {
 			return false
 		}
 		select {

@@ -582,6 +582,8 @@ var WHEEL = 3;
 var KEEPALIVE = 4;
 var RELEASE_ALL = 5;
 var TEXT = 6;
+var PROBE = 7;
+var FRAME_NOTE = 128;
 var POINTER_ABS = 16;
 var POINTER_REL = 17;
 var BUTTON_MASK = 31;
@@ -663,6 +665,17 @@ function utf8Length(cp) {
 function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, Math.trunc(v)));
 }
+function probe(id) {
+  const m = message(PROBE, 5);
+  m.setUint32(1, id >>> 0);
+  return m.buffer;
+}
+function parseNote(data) {
+  if (!(data instanceof ArrayBuffer) || data.byteLength !== 9) return null;
+  const v = new DataView(data);
+  if (v.getUint8(0) !== FRAME_NOTE) return null;
+  return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+}
 
 // static/js/hidlink.js
 var KEEPALIVE_MS = 200;
@@ -672,10 +685,14 @@ var HidLink = class {
   #pointer = null;
   #timer = 0;
   #onChange;
-  /** onChange() runs whenever the set of open channels changes. */
+  #onNote;
+  /** onChange() runs whenever the set of open channels changes; onNote(note) with every
+   * message the agent sends on `hid` (proto.parseNote). */
   constructor(onChange = () => {
+  }, onNote = () => {
   }) {
     this.#onChange = onChange;
+    this.#onNote = onNote;
   }
   /** Adopts a data channel announced by the agent; channels with other labels are ignored. */
   adopt(channel) {
@@ -695,6 +712,12 @@ var HidLink = class {
     };
     channel.addEventListener("open", update);
     channel.addEventListener("close", update);
+    if (channel.label === "hid") {
+      channel.addEventListener("message", (e) => {
+        const note = parseNote(e.data);
+        if (note) this.#onNote(note);
+      });
+    }
     if (channel.readyState === "open") update();
   }
   get open() {
@@ -1435,6 +1458,7 @@ var IDLE_READ_EVERY = 15;
 var FrameWatcher = class {
   #video;
   #meter;
+  #changes;
   #reader = new StripReader();
   #frames = 0;
   #windowStart = 0;
@@ -1442,9 +1466,11 @@ var FrameWatcher = class {
   #fps = null;
   #lastFrame = 0;
   #stripCount = null;
-  constructor(video2, meter2) {
+  /** meter: the strip's LatencyMeter; changes: the ChangeMeter (input → first change). */
+  constructor(video2, meter2, changes2) {
     this.#video = video2;
     this.#meter = meter2;
+    this.#changes = changes2;
   }
   start() {
     if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
@@ -1472,13 +1498,92 @@ var FrameWatcher = class {
       this.#windowStart = now;
       this.#windowFrames = 0;
     }
+    const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
+    this.#changes.presented(metadata?.rtpTimestamp, shown);
     if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
-      const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
       this.#stripCount = this.#reader.read(this.#video);
       this.#meter.frame(this.#stripCount, shown, metadata);
     }
   }
 };
+
+// static/js/firstchange.js
+var WINDOW2 = 100;
+var TIMEOUT_MS2 = 3e3;
+var KEEP_FRAMES = 240;
+var ChangeMeter = class {
+  #nextId = 1;
+  #sent = /* @__PURE__ */ new Map();
+  // probe id → key-down time
+  #shown = /* @__PURE__ */ new Map();
+  // RTP timestamp → presentation time, oldest first
+  #waiting = /* @__PURE__ */ new Map();
+  // RTP timestamp → probe ids noted before the frame was presented
+  #samples = [];
+  #total = 0;
+  /** A key-down went out at time t: returns the id of the probe to send after it. */
+  probe(t) {
+    const id = this.#nextId;
+    this.#nextId = this.#nextId + 1 >>> 0 || 1;
+    this.#sent.set(id, t);
+    for (const [old, at] of this.#sent) {
+      if (t - at <= TIMEOUT_MS2) break;
+      this.#sent.delete(old);
+    }
+    return id;
+  }
+  /** The agent's FRAME_NOTE: probe id was first answered by the frame with RTP timestamp rtp.
+   * The browser may never present that very frame (a newer one replaced it before the next
+   * screen refresh): then the first presented frame at or after it shows the change. */
+  note(id, rtp) {
+    for (const [presented, shown] of this.#shown) {
+      if (atOrAfter(presented, rtp)) {
+        this.#answer(id, shown);
+        return;
+      }
+    }
+    const ids = this.#waiting.get(rtp) ?? [];
+    ids.push(id);
+    this.#waiting.set(rtp, ids);
+    if (this.#waiting.size > KEEP_FRAMES) this.#waiting.delete(this.#waiting.keys().next().value);
+  }
+  /** A frame with RTP timestamp rtp was presented at time shown. */
+  presented(rtp, shown) {
+    if (typeof rtp !== "number") return;
+    if (!this.#shown.has(rtp)) this.#shown.set(rtp, shown);
+    if (this.#shown.size > KEEP_FRAMES) this.#shown.delete(this.#shown.keys().next().value);
+    for (const [noted, ids] of this.#waiting) {
+      if (!atOrAfter(rtp, noted)) continue;
+      this.#waiting.delete(noted);
+      for (const id of ids) this.#answer(id, shown);
+    }
+  }
+  #answer(id, shown) {
+    const t = this.#sent.get(id);
+    if (t === void 0) return;
+    this.#sent.delete(id);
+    this.#samples.push(Math.max(0, shown - t));
+    this.#total++;
+    if (this.#samples.length > WINDOW2) this.#samples.splice(0, this.#samples.length - WINDOW2);
+  }
+  /** The last WINDOW samples in milliseconds, oldest first. */
+  get samples() {
+    return this.#samples.slice();
+  }
+  /** How many samples were recorded since the page loaded. */
+  get total() {
+    return this.#total;
+  }
+  /** A new video stream: frames and pending probes of the old one mean nothing. */
+  reset() {
+    this.#sent.clear();
+    this.#shown.clear();
+    this.#waiting.clear();
+  }
+};
+function atOrAfter(a, b) {
+  return a - b >>> 0 < 2147483648;
+}
 
 // static/js/stats.js
 var STATS_INTERVAL_MS = 1e3;
@@ -1564,8 +1669,8 @@ var StatsView = class {
     this.#panel.hidden = !on;
   }
   /** s: the summary from stats.js (or null); displayedFps: from the frame watcher; meter: the
-   * latency meter. */
-  render(s, displayedFps, meter2) {
+   * strip's latency meter; changes: the input → first change meter. */
+  render(s, displayedFps, meter2, changes2) {
     if (this.#panel.hidden) return;
     this.#set("resolution", s?.width ? `${s.width} × ${s.height}` : "–");
     this.#set("fps", s || displayedFps != null ? `${fps(s?.fpsDecoded)} decoded · ${fps(displayedFps)} shown` : "–");
@@ -1581,6 +1686,8 @@ var StatsView = class {
       const samples = meter2.samples;
       this.#set("latency", samples.length ? `p50 ${num(percentile(samples, 50))} · p95 ${num(percentile(samples, 95))} ms` : "press a key");
     }
+    const firsts = changes2.samples;
+    this.#set("first-change", firsts.length ? `p50 ${num(percentile(firsts, 50))} · p95 ${num(percentile(firsts, 95))} ms` : "press a key");
   }
   #set(name, text) {
     const cell = this.#cells.get(name);
@@ -1832,6 +1939,7 @@ function installHooks(read, video2) {
   getter("latencySamples", () => read.latencySamples().slice());
   getter("latencyTotal", read.latencyTotal);
   getter("latencySplit", () => copy(read.latencySplit()));
+  getter("firstChangeSamples", () => read.firstChangeSamples().slice());
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   api.usageFor = (code) => usageFor(String(code));
@@ -1857,14 +1965,18 @@ var toolbar = new Toolbar();
 var toast = new Toast();
 var statsView = new StatsView();
 var meter = new LatencyMeter();
-var frames = new FrameWatcher(video, meter);
-var link = new HidLink(() => {
-  if (!link.open) {
-    keyboard.reset();
-    pointer.reset();
-  }
-  refreshControls();
-});
+var changes = new ChangeMeter();
+var frames = new FrameWatcher(video, meter, changes);
+var link = new HidLink(
+  () => {
+    if (!link.open) {
+      keyboard.reset();
+      pointer.reset();
+    }
+    refreshControls();
+  },
+  (note) => changes.note(note.probe, note.rtp)
+);
 var live = () => state === "connected" && link.open;
 var inZone = (target) => target === stage || target === document.body || target === document.documentElement;
 var keyboard = new Keyboard({
@@ -1872,7 +1984,10 @@ var keyboard = new Keyboard({
   inZone,
   isActive: live,
   shortcut,
-  onKeyDownSent: (t) => meter.keyDown(t)
+  onKeyDownSent: (t) => {
+    meter.keyDown(t);
+    link.sendHid(probe(changes.probe(t)));
+  }
 });
 var pointer = new Pointer({
   video,
@@ -1930,7 +2045,7 @@ function setState(view) {
   if (state === "closed") forgetToken();
 }
 function renderStats() {
-  statsView.render(stats, frames.fps, meter);
+  statsView.render(stats, frames.fps, meter, changes);
   if (stats?.path) {
     const rtt = stats.rttMs == null ? "" : ` · ${Math.round(stats.rttMs)} ms`;
     overlay.connectedDetail = `Connected · ${stats.path}${rtt}`;
@@ -2038,6 +2153,7 @@ function run(token, relayOnly) {
       state: setState,
       stream: (stream) => {
         meter.reset();
+        changes.reset();
         overlay.hasVideo = false;
         video.srcObject = stream;
         video.play().catch(() => {
@@ -2072,6 +2188,7 @@ installHooks(
     latencySamples: () => meter.samples,
     latencyTotal: () => meter.total,
     latencySplit: () => meter.lastSplit,
+    firstChangeSamples: () => changes.samples,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError
   },

@@ -9,6 +9,7 @@ const IDLE_READ_EVERY = 15;
 export class FrameWatcher {
   #video;
   #meter;
+  #changes;
   #reader = new StripReader();
   #frames = 0;
   #windowStart = 0;
@@ -17,9 +18,11 @@ export class FrameWatcher {
   #lastFrame = 0;
   #stripCount = null;
 
-  constructor(video, meter) {
+  /** meter: the strip's LatencyMeter; changes: the ChangeMeter (input → first change). */
+  constructor(video, meter, changes) {
     this.#video = video;
     this.#meter = meter;
+    this.#changes = changes;
   }
 
   start() {
@@ -54,12 +57,13 @@ export class FrameWatcher {
       this.#windowStart = now;
       this.#windowFrames = 0;
     }
+    // When the frame reaches the screen: its expected display time, or — if this callback
+    // runs later than that (a busy main thread) — now, because the video may by then hold a
+    // newer frame than the one the callback is for and the pixels read below come from it.
+    // Taken before reading the pixels: the readback is this page's cost, not the latency.
+    const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
+    this.#changes.presented(metadata?.rtpTimestamp, shown);
     if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
-      // When the frame reaches the screen: its expected display time, or — if this callback
-      // runs later than that (a busy main thread) — now, because the video may by then hold a
-      // newer frame than the one the callback is for and the pixels read below come from it.
-      // Taken before reading the pixels: the readback is this page's cost, not the latency.
-      const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
       this.#stripCount = this.#reader.read(this.#video);
       this.#meter.frame(this.#stripCount, shown, metadata);
     }

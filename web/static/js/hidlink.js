@@ -14,10 +14,13 @@ export class HidLink {
   #pointer = null;
   #timer = 0;
   #onChange;
+  #onNote;
 
-  /** onChange() runs whenever the set of open channels changes. */
-  constructor(onChange = () => {}) {
+  /** onChange() runs whenever the set of open channels changes; onNote(note) with every
+   * message the agent sends on `hid` (proto.parseNote). */
+  constructor(onChange = () => {}, onNote = () => {}) {
     this.#onChange = onChange;
+    this.#onNote = onNote;
   }
 
   /** Adopts a data channel announced by the agent; channels with other labels are ignored. */
@@ -38,6 +41,12 @@ export class HidLink {
     };
     channel.addEventListener("open", update);
     channel.addEventListener("close", update);
+    if (channel.label === "hid") {
+      channel.addEventListener("message", (e) => {
+        const note = proto.parseNote(e.data);
+        if (note) this.#onNote(note);
+      });
+    }
     if (channel.readyState === "open") update();
   }
 

@@ -13,6 +13,9 @@ const WHEEL = 0x03;
 const KEEPALIVE = 0x04;
 const RELEASE_ALL = 0x05;
 const TEXT = 0x06;
+const PROBE = 0x07;
+/** Agent → console: the answer to a PROBE. */
+const FRAME_NOTE = 0x80;
 const POINTER_ABS = 0x10;
 const POINTER_REL = 0x11;
 
@@ -110,4 +113,19 @@ function utf8Length(cp) {
 
 export function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, Math.trunc(v)));
+}
+
+/** PROBE: asks the agent which frame first changes after this point (input → first change). */
+export function probe(id) {
+  const m = message(PROBE, 5);
+  m.setUint32(1, id >>> 0);
+  return m.buffer;
+}
+
+/** Parses an agent → console message: {type: "frame-note", probe, rtp} or null. */
+export function parseNote(data) {
+  if (!(data instanceof ArrayBuffer) || data.byteLength !== 9) return null;
+  const v = new DataView(data);
+  if (v.getUint8(0) !== FRAME_NOTE) return null;
+  return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
 }

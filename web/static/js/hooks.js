@@ -5,7 +5,7 @@ import { mapPointer } from "./geometry.js";
 
 /**
  * read: getters for the live values — state(), stats(), stripCount(), latencySamples(), latencyTotal(),
- * framesDecoded(), lastError(). video: the remote screen's <video>.
+ * firstChangeSamples(), framesDecoded(), lastError(). video: the remote screen's <video>.
  */
 export function installHooks(read, video) {
   const api = Object.create(null);
@@ -16,6 +16,7 @@ export function installHooks(read, video) {
   getter("latencySamples", () => read.latencySamples().slice());
   getter("latencyTotal", read.latencyTotal);
   getter("latencySplit", () => copy(read.latencySplit()));
+  getter("firstChangeSamples", () => read.firstChangeSamples().slice());
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   api.usageFor = (code) => usageFor(String(code));

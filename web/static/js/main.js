@@ -11,6 +11,8 @@ import { playCombo } from "./combos.js";
 import { Paste, sendText } from "./paste.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
+import { ChangeMeter } from "./firstchange.js";
+import { probe } from "./hidproto.js";
 import { sample, STATS_INTERVAL_MS } from "./stats.js";
 import { StatsView } from "./statsview.js";
 import { Overlay } from "./overlay.js";
@@ -35,15 +37,19 @@ const toolbar = new Toolbar();
 const toast = new Toast();
 const statsView = new StatsView();
 const meter = new LatencyMeter();
-const frames = new FrameWatcher(video, meter);
+const changes = new ChangeMeter();
+const frames = new FrameWatcher(video, meter, changes);
 
-const link = new HidLink(() => {
-  if (!link.open) {
-    keyboard.reset();
-    pointer.reset();
-  }
-  refreshControls();
-});
+const link = new HidLink(
+  () => {
+    if (!link.open) {
+      keyboard.reset();
+      pointer.reset();
+    }
+    refreshControls();
+  },
+  (note) => changes.note(note.probe, note.rtp),
+);
 
 const live = () => state === "connected" && link.open;
 
@@ -56,7 +62,10 @@ const keyboard = new Keyboard({
   inZone,
   isActive: live,
   shortcut,
-  onKeyDownSent: (t) => meter.keyDown(t),
+  onKeyDownSent: (t) => {
+    meter.keyDown(t);
+    link.sendHid(probe(changes.probe(t)));
+  },
 });
 
 const pointer = new Pointer({
@@ -129,7 +138,7 @@ function setState(view) {
 }
 
 function renderStats() {
-  statsView.render(stats, frames.fps, meter);
+  statsView.render(stats, frames.fps, meter, changes);
   if (stats?.path) {
     const rtt = stats.rttMs == null ? "" : ` · ${Math.round(stats.rttMs)} ms`;
     overlay.connectedDetail = `Connected · ${stats.path}${rtt}`;
@@ -253,6 +262,7 @@ function run(token, relayOnly) {
       state: setState,
       stream: (stream) => {
         meter.reset();
+        changes.reset();
         overlay.hasVideo = false;
         video.srcObject = stream;
         video.play().catch(() => {
@@ -291,6 +301,7 @@ installHooks(
     latencySamples: () => meter.samples,
     latencyTotal: () => meter.total,
     latencySplit: () => meter.lastSplit,
+    firstChangeSamples: () => changes.samples,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
   },

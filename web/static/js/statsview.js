@@ -22,8 +22,8 @@ export class StatsView {
   }
 
   /** s: the summary from stats.js (or null); displayedFps: from the frame watcher; meter: the
-   * latency meter. */
-  render(s, displayedFps, meter) {
+   * strip's latency meter; changes: the input → first change meter. */
+  render(s, displayedFps, meter, changes) {
     if (this.#panel.hidden) return;
     this.#set("resolution", s?.width ? `${s.width} × ${s.height}` : "–");
     this.#set("fps", s || displayedFps != null ? `${fps(s?.fpsDecoded)} decoded · ${fps(displayedFps)} shown` : "–");
@@ -42,6 +42,10 @@ export class StatsView {
         ? `p50 ${num(percentile(samples, 50))} · p95 ${num(percentile(samples, 95))} ms`
         : "press a key");
     }
+    const firsts = changes.samples;
+    this.#set("first-change", firsts.length
+      ? `p50 ${num(percentile(firsts, 50))} · p95 ${num(percentile(firsts, 95))} ms`
+      : "press a key");
   }
 
   #set(name, text) {

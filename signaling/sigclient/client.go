@@ -1,4 +1,4 @@
-package signaling
+package sigclient
 
 import (
 	"context"
@@ -10,11 +10,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fasthttp/websocket"
+	"github.com/gorilla/websocket"
+
+	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // ErrRefused is returned by Dial when the relay answered the upgrade with an HTTP error.
 var ErrRefused = errors.New("signaling: relay refused the connection")
+
+// handshakeTimeout bounds the TCP, TLS and WebSocket handshakes together.
+const handshakeTimeout = 10 * time.Second
 
 // DialConfig configures a signaling client (the agent, or a non-browser console).
 type DialConfig struct {
@@ -34,7 +40,7 @@ type DialConfig struct {
 
 // Client is one signaling connection from the peer side.
 type Client struct {
-	pc     *peerConn
+	pc     *peerconn.Conn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -52,9 +58,10 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 	if cfg.Origin != "" {
 		header.Set("Origin", cfg.Origin)
 	}
+	// Proxy stays nil: the agent connects directly, as it always has.
 	dialer := websocket.Dialer{
-		HandshakeTimeout: 10 * time.Second,
-		Subprotocols:     []string{subprotocol},
+		HandshakeTimeout: handshakeTimeout,
+		Subprotocols:     []string{wire.Subprotocol},
 		TLSClientConfig:  cfg.TLS,
 	}
 	ws, resp, err := dialer.DialContext(ctx, cfg.URL, header)
@@ -72,14 +79,14 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 		log = slog.Default()
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	c := &Client{pc: newPeerConn(ws, log), cancel: cancel}
-	c.wg.Go(func() { c.pc.writeLoop(wctx) })
+	c := &Client{pc: peerconn.New(ws, log), cancel: cancel}
+	c.wg.Go(func() { c.pc.WriteLoop(wctx) })
 	return c, nil
 }
 
 // Send queues one message; it fails when the connection is closed or cannot keep up.
-func (c *Client) Send(t Type, sid string, data any) error {
-	msg, err := Encode(t, sid, data)
+func (c *Client) Send(t wire.Type, sid string, data any) error {
+	msg, err := wire.Encode(t, sid, data)
 	if err != nil {
 		return err
 	}
@@ -88,27 +95,27 @@ func (c *Client) Send(t Type, sid string, data any) error {
 
 // SendRaw queues an already encoded message (tests use it to send malformed ones).
 func (c *Client) SendRaw(msg []byte) error {
-	if !c.pc.send(msg) {
+	if !c.pc.Send(msg) {
 		return fmt.Errorf("signaling: connection closed: %w", c.Err())
 	}
 	return nil
 }
 
 // Recv blocks for the next message. It returns an error once the connection is closed.
-func (c *Client) Recv() (Envelope, error) {
-	raw, err := c.pc.read()
+func (c *Client) Recv() (wire.Envelope, error) {
+	raw, err := c.pc.Read()
 	if err != nil {
-		return Envelope{}, err
+		return wire.Envelope{}, err
 	}
-	return Decode(raw)
+	return wire.Decode(raw)
 }
 
 // Err is why the connection closed, if it did.
 func (c *Client) Err() error {
 	select {
-	case <-c.pc.done():
-		if c.pc.cause != nil {
-			return c.pc.cause
+	case <-c.pc.Done():
+		if cause := c.pc.Cause(); cause != nil {
+			return cause
 		}
 		return errors.New("closed")
 	default:
@@ -117,7 +124,7 @@ func (c *Client) Err() error {
 }
 
 // Done is closed when the connection closes.
-func (c *Client) Done() <-chan struct{} { return c.pc.done() }
+func (c *Client) Done() <-chan struct{} { return c.pc.Done() }
 
 // Close sends what is queued and a close frame, then closes the connection.
 func (c *Client) Close() error {

@@ -1,6 +1,7 @@
-package signaling
+package wire
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -103,4 +104,15 @@ func FuzzCheckSDP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = CheckSDP(s)
 	})
+}
+
+// testSDP returns a minimal valid offer with n distinct fingerprints.
+func testSDP(n int) string {
+	var b strings.Builder
+	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "a=fingerprint:sha-256 %02X:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67\r\n", i)
+	}
+	b.WriteString("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n")
+	return b.String()
 }

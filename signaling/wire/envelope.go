@@ -1,4 +1,4 @@
-package signaling
+package wire
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 
 // Version is the envelope version this relay speaks.
 const Version = 1
+
+// Subprotocol is the WebSocket subprotocol both ends negotiate.
+const Subprotocol = "kvmrelay.v1"
 
 // MaxMessageSize caps one signaling message; SDP with many candidates stays far below it.
 const MaxMessageSize = 64 << 10
@@ -48,7 +51,8 @@ type Envelope struct {
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
-func knownType(t Type) bool {
+// Known reports whether t is a message type of this version.
+func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
 		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat:
@@ -78,7 +82,7 @@ func Decode(b []byte) (Envelope, error) {
 	if e.V != Version {
 		return Envelope{}, fmt.Errorf("%w: %d", ErrUnsupportedVersion, e.V)
 	}
-	if !knownType(e.Type) {
+	if !e.Type.Known() {
 		return Envelope{}, fmt.Errorf("%w: %.32q", ErrUnknownType, e.Type)
 	}
 	if len(e.SID) > maxSIDLen || !printableID(e.SID) {

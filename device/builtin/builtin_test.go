@@ -1,0 +1,29 @@
+package builtin
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/device"
+)
+
+func TestCatalogSources(t *testing.T) {
+	tests := []struct {
+		spec, name, kind string
+	}{
+		{"testpattern", "testpattern (1280x720 at 30 fps)", "testpattern"},
+		{"mjpeg+http://tinypilot:8001/stream", "mjpeg+http://tinypilot:8001/stream", "mjpeg+http"},
+		{"mjpeg+https://admin:secret@pikvm/streamer/stream", "mjpeg+https://admin:xxxxx@pikvm/streamer/stream", "mjpeg+https"},
+		{"vnc://:hunter2@10.0.0.5", "vnc://10.0.0.5:5900", "vnc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			src, err := Catalog().Source(tt.spec, device.Options{Width: 1280, Height: 720, FPS: 30})
+			require.NoError(t, err)
+			assert.Equal(t, tt.name, src.String())
+			assert.Equal(t, tt.kind, device.Kind(tt.spec))
+		})
+	}
+}

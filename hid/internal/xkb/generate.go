@@ -1,0 +1,228 @@
+package xkb
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"slices"
+	"strings"
+)
+
+// Layout names one generated layout: its name in kvmrelay and the xkb layout it follows.
+type Layout struct {
+	Name, XKB string
+	// Level3 resolves the AltGr levels even though the keymap has no AltGr key: for the
+	// generic latin layouts, which countries include with one.
+	Level3 bool
+}
+
+// Layouts are the layouts the tables hold.
+func Layouts() []Layout {
+	return []Layout{
+		{Name: "en-US", XKB: "us"}, {Name: "en-GB", XKB: "gb"}, {Name: "de-DE", XKB: "de"},
+		{Name: "fr-FR", XKB: "fr"}, {Name: "es-ES", XKB: "es"}, {Name: "it-IT", XKB: "it"},
+		{Name: "sv-SE", XKB: "se"}, {Name: "ja-JP", XKB: "jp"},
+	}
+}
+
+// KeyUsage is an xkb key name and the USB usage of that key.
+type KeyUsage struct {
+	Name  string
+	Usage uint16
+}
+
+// Keys are the keys with character legends, in usage order. Non-US # (0x32) types what
+// Backslash (0x31) does: hosts map both to the same key, and so does the table.
+func Keys() []KeyUsage {
+	keys := []KeyUsage{{"TLDE", 0x35}, {"AE11", 0x2D}, {"AE12", 0x2E}, {"AE13", 0x89},
+		{"AD11", 0x2F}, {"AD12", 0x30}, {"AC10", 0x33}, {"AC11", 0x34}, {"BKSL", 0x31},
+		{"AB08", 0x36}, {"AB09", 0x37}, {"AB10", 0x38}, {"AB11", 0x87}, {"LSGT", 0x64}, {"SPCE", 0x2C}}
+	for i := range 10 {
+		keys = append(keys, KeyUsage{fmt.Sprintf("AE%02d", i+1), uint16(0x1E + i)})
+	}
+	rows := []struct {
+		prefix  string
+		letters string
+	}{{"AD", "qwertyuiop"}, {"AC", "asdfghjkl"}, {"AB", "zxcvbnm"}}
+	for _, r := range rows {
+		for i, c := range r.letters {
+			keys = append(keys, KeyUsage{fmt.Sprintf("%s%02d", r.prefix, i+1), uint16(0x04 + c - 'a')})
+		}
+	}
+	slices.SortFunc(keys, func(a, b KeyUsage) int { return int(a.Usage) - int(b.Usage) })
+	return keys
+}
+
+// Table is one layout's legends, resolved to keysyms.
+type Table struct {
+	Layout
+	// Syms are the keysyms of each key of Keys with no modifier, Shift, AltGr, AltGr+Shift.
+	Syms  map[uint16][4]Keysym
+	Names map[uint16][4]string
+	// Generic marks the levels a typist should use only when nothing else types the character:
+	// AltGr levels that the layout inherits from xkb's generic latin layout without making them
+	// its own (AltGr+Q = @ on Swedish, where keyboards print @ on AltGr+2 and Windows types it
+	// only there), and the ISO and JIS keys where they type what the US layout gives them (a
+	// US keyboard has no IntlBackslash; Windows types \ with it).
+	Generic   map[uint16][4]bool
+	RightAlt  Keysym // ISO_Level3_Shift where Right Alt is AltGr
+	KPDecimal Keysym // the keypad decimal key with Num Lock on
+}
+
+// Resolve reads one layout's table from its compiled keymap.
+func Resolve(l Layout, km *Keymap, defs map[string]Keysym) (Table, error) {
+	t := Table{Layout: l, Syms: map[uint16][4]Keysym{}, Names: map[uint16][4]string{}}
+	lookup := func(name string) (Keysym, error) {
+		if name == "" {
+			return Keysym{}, nil
+		}
+		ks, ok := Lookup(defs, name)
+		if !ok {
+			return Keysym{}, fmt.Errorf("xkb: layout %s: unknown keysym %q", l.XKB, name)
+		}
+		return ks, nil
+	}
+	var err error
+	ralt := km.Symbol("RALT", false, false)
+	if t.RightAlt, err = lookup(ralt); err != nil {
+		return Table{}, err
+	}
+	altGr := ralt == "ISO_Level3_Shift" || l.Level3
+	if k, ok := km.Keys["KPDL"]; ok && len(k.Symbols) > 1 {
+		if t.KPDecimal, err = lookup(k.Symbols[1]); err != nil {
+			return Table{}, err
+		}
+	}
+	for _, k := range Keys() {
+		if _, ok := km.Keys[k.Name]; !ok {
+			continue
+		}
+		var syms [4]Keysym
+		var names [4]string
+		for lvl := range 4 {
+			names[lvl] = km.Symbol(k.Name, lvl&1 != 0, altGr && lvl&2 != 0)
+			if syms[lvl], err = lookup(names[lvl]); err != nil {
+				return Table{}, err
+			}
+		}
+		t.Syms[k.Usage], t.Names[k.Usage] = syms, names
+	}
+	return t, nil
+}
+
+// MarkGeneric fills t.Generic from the generic latin layout's table and the US one. An AltGr
+// level is inherited when latin has the same symbol there on the same key, or on the key with
+// the same base character (AZERTY moves the letters).
+func MarkGeneric(t *Table, latin, us Table) {
+	inLatin := func(u uint16, lvl int, name string) bool {
+		if latin.Names[u][lvl] == name {
+			return true
+		}
+		for _, ln := range latin.Names {
+			if ln[0] != "" && ln[0] == t.Names[u][0] && ln[lvl] == name {
+				return true
+			}
+		}
+		return false
+	}
+	t.Generic = map[uint16][4]bool{}
+	for u, names := range t.Names {
+		extra := u == 0x64 || u == 0x87 || u == 0x89
+		var g [4]bool
+		for lvl, name := range names {
+			switch {
+			case name == "":
+			case extra && us.Names[u][lvl] == name:
+				g[lvl] = true
+			case lvl >= 2:
+				g[lvl] = inLatin(u, lvl, name)
+			}
+		}
+		t.Generic[u] = g
+	}
+}
+
+// Generate writes the Go source of package hid's layout tables.
+func Generate(tables []Table, compose []Composition, defs map[string]Keysym, xkbVersion string) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// Code generated by go run ./internal/genlayouts; DO NOT EDIT.\n")
+	fmt.Fprintf(&b, "// From xkeyboard-config %s (xkbcli compile-keymap --model pc105), X11/keysymdef.h and the\n// en_US.UTF-8 Compose file.\n\npackage hid\n\n", xkbVersion)
+
+	b.WriteString("// layoutNames lists the layouts of layoutTable.\nfunc layoutNames() []string {\n\treturn []string{")
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", t.Name)
+	}
+	b.WriteString("}\n}\n\n")
+
+	b.WriteString("// layoutTable returns a layout's legends: the keysyms of each key with no modifier, Shift,\n// AltGr and AltGr+Shift, as the xkb layout of the same name types them.\n")
+	b.WriteString("func layoutTable(name string) (layoutData, bool) {\n\tswitch name {\n")
+	used := map[uint32]Keysym{}
+	deads := map[string]bool{}
+	bases := map[string]bool{}
+	for _, t := range tables {
+		fmt.Fprintf(&b, "\tcase %q:\n\t\treturn layoutData{\n\t\t\tname: %q, xkb: %q, rightAlt: %#x, kpDecimal: %#x,\n\t\t\tkeys: []keyLegend{\n",
+			t.Name, t.Name, t.XKB, t.RightAlt.Value, t.KPDecimal.Value)
+		for _, k := range Keys() {
+			syms, ok := t.Syms[k.Usage]
+			if !ok {
+				continue
+			}
+			names := t.Names[k.Usage]
+			var generic uint8
+			for i, g := range t.Generic[k.Usage] {
+				if g {
+					generic |= 1 << i
+				}
+			}
+			fmt.Fprintf(&b, "\t\t\t\t{%#02x, [4]uint32{%#x, %#x, %#x, %#x}, %#x}, // %s\n", k.Usage,
+				syms[0].Value, syms[1].Value, syms[2].Value, syms[3].Value, generic, strings.Join(names[:], " "))
+			for i, s := range syms {
+				used[s.Value] = s
+				if strings.HasPrefix(names[i], "dead_") {
+					deads[names[i]] = true
+				} else if names[i] != "" {
+					bases[names[i]] = true
+				}
+			}
+		}
+		b.WriteString("\t\t\t},\n\t\t}, true\n")
+	}
+	b.WriteString("\t}\n\treturn layoutData{}, false\n}\n\n")
+
+	b.WriteString("// legacyKeysymRune returns the character of a keysym the layouts use that is neither Latin-1\n// nor a Unicode keysym (0x01000000 + code point).\n")
+	b.WriteString("func legacyKeysymRune(ks uint32) rune {\n\tswitch ks {\n")
+	var legacy []uint32
+	for v, ks := range used {
+		if ks.Rune != 0 && !(v >= 0x20 && v <= 0xFF) && v&0xFF000000 != 0x01000000 {
+			legacy = append(legacy, v)
+		}
+	}
+	slices.Sort(legacy)
+	for _, v := range legacy {
+		fmt.Fprintf(&b, "\tcase %#x:\n\t\treturn %#x // %c\n", v, used[v].Rune, used[v].Rune)
+	}
+	b.WriteString("\t}\n\treturn 0\n}\n\n")
+
+	b.WriteString("// compositions are the dead-key sequences of the Compose file whose keys the layouts have, in\n// the file's order.\n")
+	b.WriteString("func compositions() []composition {\n\treturn []composition{\n")
+	for _, c := range compose {
+		if !deads[c.Dead] || !(bases[c.Base] || deads[c.Base]) {
+			continue
+		}
+		dead, ok1 := Lookup(defs, c.Dead)
+		base, ok2 := Lookup(defs, c.Base)
+		if !ok1 || !ok2 {
+			continue
+		}
+		fmt.Fprintf(&b, "\t\t{%#x, %#x, %#x}, // %s %s: %c\n", dead.Value, base.Value, c.Rune, c.Dead, c.Base, c.Rune)
+	}
+	b.WriteString("\t}\n}\n")
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("xkb: generated source: %w", err)
+	}
+	return src, nil
+}
