@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/media"
 )
 
@@ -156,6 +157,16 @@ func TestNewestFrameWins(t *testing.T) {
 }
 
 func TestMJPEGAtFullSize(t *testing.T) {
+	decoders := map[string]func() JPEGDecoder{
+		"image/jpeg":   NewStdJPEGDecoder,
+		"device/mjpeg": func() JPEGDecoder { return mjpeg.NewDecoder() }, // as builtin wires it
+	}
+	for name, newDecoder := range decoders {
+		t.Run(name, func(t *testing.T) { testMJPEG(t, newDecoder) })
+	}
+}
+
+func testMJPEG(t *testing.T, newDecoder func() JPEGDecoder) {
 	f := dongle(t)
 	pic := image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)
 	for i := range pic.Y {
@@ -167,7 +178,7 @@ func TestMJPEGAtFullSize(t *testing.T) {
 	var jpg bytes.Buffer
 	require.NoError(t, jpeg.Encode(&jpg, pic, &jpeg.Options{Quality: 95}))
 	f.frameFor = func(*fakeDev, int) fakeFrame { return fakeFrame{planes: [][]byte{jpg.Bytes()}} }
-	video, err := openFake(t, f, Config{})
+	video, err := openFake(t, f, Config{NewJPEGDecoder: newDecoder})
 	require.NoError(t, err)
 	defer video.Close()
 	assert.Equal(t, fourcc(fccMJPG), f.cur.fcc, "YUYV is too slow at the largest size")
