@@ -189,7 +189,8 @@ func Wish(t testing.TB, d *Display, script string) *Lines {
 }
 
 // Probe is a Tk window at (X, Y) of W×H on the root, painted in three colours, that prints
-// "ready" once shown, then "key KEYSYM" for each key press and "press BUTTON X Y" (root
+// "ready" once shown, then "key KEYSYM" for each key press (and shows the last one below the
+// squares, so a key changes the screen as typing does) and "press BUTTON X Y" (root
 // coordinates) for each button press: what the remote machine saw.
 type Probe struct {
 	*Lines
@@ -217,7 +218,9 @@ frame .g -background #00ff00 -width %d -height %d
 frame .b -background #0000ff -width %d -height %d
 place .g -x 0 -y 0
 place .b -x %d -y 0
-bind . <KeyPress> {puts "key %%K"; flush stdout}
+label .k -text "" -background #ff0000 -foreground #ffffff -font {Courier 24}
+place .k -x 0 -y %d
+bind . <KeyPress> {puts "key %%K"; flush stdout; .k configure -text %%K}
 bind . <ButtonPress> {puts "press %%b %%X %%Y"; flush stdout}
 bind .g <ButtonPress> {puts "press %%b %%X %%Y"; flush stdout}
 bind .b <ButtonPress> {puts "press %%b %%X %%Y"; flush stdout}
@@ -235,7 +238,7 @@ focus -force .
 update
 puts ready
 flush stdout
-`, p.W, p.H, x, y, Square, Square, Square, Square, Square, blink, Square, Square, 2*Square)
+`, p.W, p.H, x, y, Square, Square, Square, Square, Square, Square+20, blink, Square, Square, 2*Square)
 	p.Lines = Wish(t, d, script)
 	p.Wait(ctx, t, "the probe window", func(s string) bool { return s == "ready" })
 	return p
