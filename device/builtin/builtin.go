@@ -8,6 +8,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/device/rtsp"
 	"github.com/kvmrelay/kvmrelay/device/usbgadget"
+	"github.com/kvmrelay/kvmrelay/device/v4l2"
 	"github.com/kvmrelay/kvmrelay/device/vnc"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
 )
@@ -24,6 +25,9 @@ func Catalog() device.Catalog {
 			h264http.SchemeHTTPS: h264http.NewSource,
 			rtsp.Scheme:          rtsp.NewSource,
 			rtsp.SchemeTLS:       rtsp.NewSource,
+			// V4L2's MJPEG frames go through the same decoder as MJPEG streams: libjpeg-turbo
+			// when built with cgo.
+			v4l2.Scheme: v4l2.NewDeviceSourceWith(func() v4l2.JPEGDecoder { return mjpeg.NewDecoder() }),
 		},
 		Sinks: map[string]device.SinkFactory{
 			usbgadget.Scheme: usbgadget.NewSink,
