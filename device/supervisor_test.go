@@ -52,24 +52,41 @@ func (v *fakeVideo) Close() error { v.once.Do(func() { close(v.closed) }); retur
 func (v *fakeVideo) Key(hid.Usage, bool) error      { v.keys.Add(1); return nil }
 func (v *fakeVideo) Pointer(hid.PointerEvent) error { return nil }
 
-// fakeSource opens the connections queued on conns, or fails with refuse when it is set.
+// fakeSource fails with refuse when it is set; otherwise it opens the connections queued on
+// conns, waiting (as a dial that hangs) until one is queued.
 type fakeSource struct {
 	mu     sync.Mutex
 	conns  []*fakeVideo
+	added  chan struct{} // closed and replaced when a connection is queued
 	refuse error
 	opens  atomic.Int32
 }
 
 func (s *fakeSource) Open(ctx context.Context) (device.Conn, error) {
 	s.opens.Add(1)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refuse != nil || len(s.conns) == 0 {
-		return device.Conn{}, errors.Join(s.refuse, errors.New("connection refused"))
+	for {
+		s.mu.Lock()
+		if s.refuse != nil {
+			s.mu.Unlock()
+			return device.Conn{}, s.refuse
+		}
+		if len(s.conns) > 0 {
+			v := s.conns[0]
+			s.conns = s.conns[1:]
+			s.mu.Unlock()
+			return device.Conn{Video: v, Input: v}, nil
+		}
+		if s.added == nil {
+			s.added = make(chan struct{})
+		}
+		added := s.added
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return device.Conn{}, ctx.Err()
+		case <-added:
+		}
 	}
-	v := s.conns[0]
-	s.conns = s.conns[1:]
-	return device.Conn{Video: v, Input: v}, nil
 }
 
 func (s *fakeSource) String() string { return "fake://machine" }
@@ -77,6 +94,10 @@ func (s *fakeSource) String() string { return "fake://machine" }
 func (s *fakeSource) add(v *fakeVideo) {
 	s.mu.Lock()
 	s.conns = append(s.conns, v)
+	if s.added != nil {
+		close(s.added)
+		s.added = nil
+	}
 	s.mu.Unlock()
 }
 
