@@ -171,25 +171,42 @@ func TestFirstChangeAgreesWithTheStrip(t *testing.T) {
 	s := newStack(t, stackOptions{width: 1280, height: 720, fps: 30})
 	ctx := testenv.Chromium(t)
 	openConsole(t, ctx, s.link(t))
-	const keys = 12
-	for i := 0; i < keys; i++ {
+	// Keys until both meters have 10 samples of the same keys (a meter may miss a key: the
+	// strip's forgets one it cannot explain); at most 40.
+	var first, strip map[float64]float64
+	common := func() []float64 {
+		var ts []float64
+		for t := range first {
+			if _, ok := strip[t]; ok {
+				ts = append(ts, t)
+			}
+		}
+		return ts
+	}
+	byKey := func(expr string) map[float64]float64 {
+		m := map[float64]float64{}
+		for _, p := range mustJS[[][2]float64](t, ctx, expr) {
+			m[p[0]] = p[1]
+		}
+		return m
+	}
+	for i := 0; i < 40 && len(common()) < 10; i++ {
 		require.NoError(t, press(ctx, letterA))
 		time.Sleep(150 * time.Millisecond)
+		first, strip = byKey(`window.kvm.firstChangeByKey`), byKey(`window.kvm.latencyByKey`)
 	}
-	waitJS(t, ctx, fmt.Sprintf(`window.kvm.firstChangeSamples.length >= %d && window.kvm.latencySamples.length >= %d`, keys, keys),
-		10*time.Second, "a sample per key from both meters")
-	first := mustJS[[]float64](t, ctx, `window.kvm.firstChangeSamples`)
-	strip := mustJS[[]float64](t, ctx, `window.kvm.latencySamples`)
-	require.Len(t, first, keys)
-	require.Len(t, strip, keys)
-	for i := range first {
-		assert.LessOrEqual(t, first[i], strip[i]+0.001, "key %d: the first change cannot come after the strip showed the key", i)
+	keys := common()
+	require.GreaterOrEqual(t, len(keys), 10, "keys measured by both meters")
+	var firsts, strips []float64
+	for _, k := range keys {
+		assert.LessOrEqual(t, first[k], strip[k]+0.001, "key at %.1f ms: the first change cannot come after the strip showed the key", k)
+		firsts, strips = append(firsts, first[k]), append(strips, strip[k])
 	}
 	p50 := func(v []float64) float64 {
 		c := append([]float64(nil), v...)
 		sort.Float64s(c)
 		return c[len(c)/2]
 	}
-	t.Logf("input → first change p50 %.1f ms, strip (key → screen) p50 %.1f ms, over %d keys", p50(first), p50(strip), keys)
+	t.Logf("input → first change p50 %.1f ms, strip (key → screen) p50 %.1f ms, over %d keys", p50(firsts), p50(strips), len(keys))
 	shot(t, ctx, "first-change")
 }

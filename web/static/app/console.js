@@ -951,6 +951,7 @@ var Keyboard = class {
   #isActive;
   #shortcut;
   #onKeyDownSent;
+  #beforeKeyDown;
   #held = /* @__PURE__ */ new Map();
   // code → usage of keys whose key-down reached the remote
   /**
@@ -958,13 +959,17 @@ var Keyboard = class {
    * isActive(): whether the console is connected. shortcut(event): "local" when the page
    * handled a shortcut itself, "browser" when the browser should act on it (paste), otherwise
    * null. onKeyDownSent(timeStamp): a key-down went out (the latency meter counts them).
+   * beforeKeyDown(timeStamp): a key-down is about to go out (the input → first change probe
+   * goes first, so the agent watches before the key can change the screen).
    */
-  constructor({ link: link2, inZone: inZone2, isActive, shortcut: shortcut2, onKeyDownSent }) {
+  constructor({ link: link2, inZone: inZone2, isActive, shortcut: shortcut2, onKeyDownSent, beforeKeyDown = () => {
+  } }) {
     this.#link = link2;
     this.#inZone = inZone2;
     this.#isActive = isActive;
     this.#shortcut = shortcut2;
     this.#onKeyDownSent = onKeyDownSent;
+    this.#beforeKeyDown = beforeKeyDown;
   }
   start() {
     window.addEventListener("keydown", (e) => this.#down(e), true);
@@ -978,6 +983,7 @@ var Keyboard = class {
   }
   /** Presses (down) or releases a key on the remote. */
   sendKey(usage, down, timeStamp = performance.now()) {
+    if (down && this.#link.open) this.#beforeKeyDown(timeStamp);
     if (!this.#link.sendHid(key(usage, down))) return false;
     if (down) this.#onKeyDownSent(timeStamp);
     return true;
@@ -1299,6 +1305,8 @@ var LatencyMeter = class {
   #provisional = [];
   // samples taken before the strip was confirmed
   #samples = [];
+  #byKey = [];
+  // [key-down time, ms] of the samples, for tests that compare meters key by key
   #total = 0;
   // samples ever recorded (the window above keeps only the newest)
   #lastSplit = null;
@@ -1374,19 +1382,26 @@ var LatencyMeter = class {
         received: typeof metadata?.receiveTime === "number" ? metadata.receiveTime - t : null,
         presented: typeof metadata?.presentationTime === "number" ? metadata.presentationTime - t : null
       };
-      this.#record(now - t);
+      this.#record(now - t, t);
     }
   }
-  #record(ms2) {
+  #record(ms2, t) {
     this.#confirmed++;
     if (!this.hasStrip) {
-      this.#provisional.push(ms2);
+      this.#provisional.push([t, ms2]);
       return;
     }
-    this.#total += this.#provisional.length + 1;
-    this.#samples.push(...this.#provisional, ms2);
+    const fresh = [...this.#provisional, [t, ms2]];
     this.#provisional = [];
+    this.#total += fresh.length;
+    this.#samples.push(...fresh.map(([, v]) => v));
+    this.#byKey.push(...fresh);
     if (this.#samples.length > WINDOW) this.#samples.splice(0, this.#samples.length - WINDOW);
+    if (this.#byKey.length > WINDOW) this.#byKey.splice(0, this.#byKey.length - WINDOW);
+  }
+  /** The last WINDOW samples as [key-down time, ms]. */
+  get samplesByKey() {
+    return this.#byKey.map((p) => p.slice());
   }
   #miss() {
     this.#confirmed = 0;
@@ -1532,6 +1547,8 @@ var ChangeMeter = class {
   #waiting = /* @__PURE__ */ new Map();
   // RTP timestamp → probe ids noted before the frame was presented
   #samples = [];
+  #byKey = [];
+  // [key-down time, ms], for tests that compare meters key by key
   #total = 0;
   /** A key-down went out at time t: returns the id of the probe to send after it. */
   probe(t) {
@@ -1574,9 +1591,16 @@ var ChangeMeter = class {
     const t = this.#sent.get(id);
     if (t === void 0) return;
     this.#sent.delete(id);
-    this.#samples.push(Math.max(0, shown - t));
+    const ms2 = Math.max(0, shown - t);
+    this.#samples.push(ms2);
+    this.#byKey.push([t, ms2]);
     this.#total++;
     if (this.#samples.length > WINDOW2) this.#samples.splice(0, this.#samples.length - WINDOW2);
+    if (this.#byKey.length > WINDOW2) this.#byKey.splice(0, this.#byKey.length - WINDOW2);
+  }
+  /** The last WINDOW samples as [key-down time, ms]. */
+  get samplesByKey() {
+    return this.#byKey.map((p) => p.slice());
   }
   /** The last WINDOW samples in milliseconds, oldest first. */
   get samples() {
@@ -1952,6 +1976,8 @@ function installHooks(read, video2) {
   getter("latencyTotal", read.latencyTotal);
   getter("latencySplit", () => copy(read.latencySplit()));
   getter("firstChangeSamples", () => read.firstChangeSamples().slice());
+  getter("firstChangeByKey", () => copy(read.firstChangeByKey()));
+  getter("latencyByKey", () => copy(read.latencyByKey()));
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   api.usageFor = (code) => usageFor(String(code));
@@ -1996,10 +2022,8 @@ var keyboard = new Keyboard({
   inZone,
   isActive: live,
   shortcut,
-  onKeyDownSent: (t) => {
-    meter.keyDown(t);
-    link.sendHid(probe(changes.probe(t)));
-  }
+  onKeyDownSent: (t) => meter.keyDown(t),
+  beforeKeyDown: (t) => link.sendHid(probe(changes.probe(t)))
 });
 var pointer = new Pointer({
   video,
@@ -2201,6 +2225,8 @@ installHooks(
     latencyTotal: () => meter.total,
     latencySplit: () => meter.lastSplit,
     firstChangeSamples: () => changes.samples,
+    firstChangeByKey: () => changes.samplesByKey,
+    latencyByKey: () => meter.samplesByKey,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError
   },

@@ -14,6 +14,7 @@ export class ChangeMeter {
   #shown = new Map(); // RTP timestamp → presentation time, oldest first
   #waiting = new Map(); // RTP timestamp → probe ids noted before the frame was presented
   #samples = [];
+  #byKey = []; // [key-down time, ms], for tests that compare meters key by key
   #total = 0;
 
   /** A key-down went out at time t: returns the id of the probe to send after it. */
@@ -60,9 +61,17 @@ export class ChangeMeter {
     const t = this.#sent.get(id);
     if (t === undefined) return;
     this.#sent.delete(id);
-    this.#samples.push(Math.max(0, shown - t));
+    const ms = Math.max(0, shown - t);
+    this.#samples.push(ms);
+    this.#byKey.push([t, ms]);
     this.#total++;
     if (this.#samples.length > WINDOW) this.#samples.splice(0, this.#samples.length - WINDOW);
+    if (this.#byKey.length > WINDOW) this.#byKey.splice(0, this.#byKey.length - WINDOW);
+  }
+
+  /** The last WINDOW samples as [key-down time, ms]. */
+  get samplesByKey() {
+    return this.#byKey.map((p) => p.slice());
   }
 
   /** The last WINDOW samples in milliseconds, oldest first. */

@@ -5,7 +5,8 @@ import { mapPointer } from "./geometry.js";
 
 /**
  * read: getters for the live values — state(), stats(), stripCount(), latencySamples(), latencyTotal(),
- * firstChangeSamples(), framesDecoded(), lastError(). video: the remote screen's <video>.
+ * firstChangeSamples(), firstChangeByKey(), latencyByKey() ([key-down time, ms] pairs), framesDecoded(),
+ * lastError(). video: the remote screen's <video>.
  */
 export function installHooks(read, video) {
   const api = Object.create(null);
@@ -17,6 +18,8 @@ export function installHooks(read, video) {
   getter("latencyTotal", read.latencyTotal);
   getter("latencySplit", () => copy(read.latencySplit()));
   getter("firstChangeSamples", () => read.firstChangeSamples().slice());
+  getter("firstChangeByKey", () => copy(read.firstChangeByKey()));
+  getter("latencyByKey", () => copy(read.latencyByKey()));
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   api.usageFor = (code) => usageFor(String(code));

@@ -17,6 +17,7 @@ export class Keyboard {
   #isActive;
   #shortcut;
   #onKeyDownSent;
+  #beforeKeyDown;
   #held = new Map(); // code → usage of keys whose key-down reached the remote
 
   /**
@@ -24,13 +25,16 @@ export class Keyboard {
    * isActive(): whether the console is connected. shortcut(event): "local" when the page
    * handled a shortcut itself, "browser" when the browser should act on it (paste), otherwise
    * null. onKeyDownSent(timeStamp): a key-down went out (the latency meter counts them).
+   * beforeKeyDown(timeStamp): a key-down is about to go out (the input → first change probe
+   * goes first, so the agent watches before the key can change the screen).
    */
-  constructor({ link, inZone, isActive, shortcut, onKeyDownSent }) {
+  constructor({ link, inZone, isActive, shortcut, onKeyDownSent, beforeKeyDown = () => {} }) {
     this.#link = link;
     this.#inZone = inZone;
     this.#isActive = isActive;
     this.#shortcut = shortcut;
     this.#onKeyDownSent = onKeyDownSent;
+    this.#beforeKeyDown = beforeKeyDown;
   }
 
   start() {
@@ -47,6 +51,7 @@ export class Keyboard {
 
   /** Presses (down) or releases a key on the remote. */
   sendKey(usage, down, timeStamp = performance.now()) {
+    if (down && this.#link.open) this.#beforeKeyDown(timeStamp);
     if (!this.#link.sendHid(proto.key(usage, down))) return false;
     if (down) this.#onKeyDownSent(timeStamp);
     return true;

@@ -15,6 +15,7 @@ export class LatencyMeter {
   #pending = []; // {t, expected} per key-down not yet shown, oldest first
   #provisional = []; // samples taken before the strip was confirmed
   #samples = [];
+  #byKey = []; // [key-down time, ms] of the samples, for tests that compare meters key by key
   #total = 0; // samples ever recorded (the window above keeps only the newest)
   #lastSplit = null; // where the newest sample's time went
   #confirmed = 0;
@@ -99,20 +100,28 @@ export class LatencyMeter {
         received: typeof metadata?.receiveTime === "number" ? metadata.receiveTime - t : null,
         presented: typeof metadata?.presentationTime === "number" ? metadata.presentationTime - t : null,
       };
-      this.#record(now - t);
+      this.#record(now - t, t);
     }
   }
 
-  #record(ms) {
+  #record(ms, t) {
     this.#confirmed++;
     if (!this.hasStrip) {
-      this.#provisional.push(ms);
+      this.#provisional.push([t, ms]);
       return;
     }
-    this.#total += this.#provisional.length + 1;
-    this.#samples.push(...this.#provisional, ms);
+    const fresh = [...this.#provisional, [t, ms]];
     this.#provisional = [];
+    this.#total += fresh.length;
+    this.#samples.push(...fresh.map(([, v]) => v));
+    this.#byKey.push(...fresh);
     if (this.#samples.length > WINDOW) this.#samples.splice(0, this.#samples.length - WINDOW);
+    if (this.#byKey.length > WINDOW) this.#byKey.splice(0, this.#byKey.length - WINDOW);
+  }
+
+  /** The last WINDOW samples as [key-down time, ms]. */
+  get samplesByKey() {
+    return this.#byKey.map((p) => p.slice());
   }
 
   #miss() {

@@ -62,10 +62,8 @@ const keyboard = new Keyboard({
   inZone,
   isActive: live,
   shortcut,
-  onKeyDownSent: (t) => {
-    meter.keyDown(t);
-    link.sendHid(probe(changes.probe(t)));
-  },
+  onKeyDownSent: (t) => meter.keyDown(t),
+  beforeKeyDown: (t) => link.sendHid(probe(changes.probe(t))),
 });
 
 const pointer = new Pointer({
@@ -302,6 +300,8 @@ installHooks(
     latencyTotal: () => meter.total,
     latencySplit: () => meter.lastSplit,
     firstChangeSamples: () => changes.samples,
+    firstChangeByKey: () => changes.samplesByKey,
+    latencyByKey: () => meter.samplesByKey,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
   },
