@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, run the relay with a demo agent, print a console link
 #   make test   the whole suite, browser tests included (CI runs this)
 # Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff,
-# bench-encode, bench-turn, bench-login).
+# bench-encode, bench-sources, bench-vnc, bench-turn, bench-login).
 
 GO        ?= go
 BIN       := bin
@@ -11,7 +11,7 @@ NETNS     := $(CURDIR)/scripts/netns-exec
 FUZZTIME  ?= 10s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-turn bench-login clean
+.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login clean
 
 all: build
 
@@ -38,10 +38,20 @@ fuzz: deps
 
 test: vet unit fuzz
 
-bench: bench-encode bench-latency bench-ttff bench-turn bench-login
+bench: bench-encode bench-sources bench-latency bench-vnc bench-ttff bench-turn bench-login
 
 bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
+
+# Per source: agent CPU per frame and capture → Next (VNC full and small updates, MJPEG with
+# both JPEG decoders, H.264 passthrough, V4L2 pixel conversions, the resize for a thin link).
+bench-sources: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2s -benchmem ./device/... ./rfb/ ./media/scale/
+
+# Key → screen through a real VNC server (x11vnc on Xvfb, a Tk window drawing the latency strip)
+# next to the test pattern at the same size, in Chromium.
+bench-vnc: deps
+	KVMRELAY_BENCH=vnc $(GO) test -exec $(NETNS) -run '^TestBenchVNCLatency$$' -v -count=1 -timeout 20m ./e2e/
 
 bench-latency: deps
 	KVMRELAY_BENCH=latency $(GO) test -exec $(NETNS) -run '^TestBenchLatency$$' -v -count=1 -timeout 20m ./e2e/

@@ -262,3 +262,39 @@ func X11VNCRemote(t testing.TB, d *Display, command string) {
 		}
 	}
 }
+
+// StartStrip shows the latency strip (DESIGN.md: 16 blocks of 32×32 px at the screen's
+// top-left, block i white when bit i of the key-down count is set) in a Tk window that counts
+// the key presses it receives: a real X application drawing what the test pattern draws, so
+// the console's latency meter measures key → screen through a VNC server. The window covers
+// the w×h screen (there is no window manager: it sits at 0,0 undecorated), so it has the
+// keyboard wherever the pointer is.
+func StartStrip(ctx context.Context, t testing.TB, d *Display, w, h int) *Lines {
+	t.Helper()
+	script := fmt.Sprintf(`
+wm geometry . %dx%d+0+0
+. configure -background #404040
+canvas .c -width 512 -height 32 -highlightthickness 0 -background #000000
+place .c -x 0 -y 0
+for {set i 0} {$i < 16} {incr i} {
+	.c create rectangle [expr {$i*32}] 0 [expr {$i*32+32}] 32 -fill #000000 -outline "" -tags b$i
+}
+set count 0
+proc show {} {
+	global count
+	for {set i 0} {$i < 16} {incr i} {
+		if {($count >> $i) & 1} {set c #ffffff} else {set c #000000}
+		.c itemconfigure b$i -fill $c
+	}
+}
+bind . <KeyPress> {incr count; show}
+tkwait visibility .
+focus -force .
+update
+puts ready
+flush stdout
+`, w, h)
+	l := Wish(t, d, script)
+	l.Wait(ctx, t, "the strip window", func(s string) bool { return s == "ready" })
+	return l
+}
