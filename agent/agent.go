@@ -522,6 +522,15 @@ func (l *lockedSink) Key(u hid.Usage, down bool) error {
 	return l.sink.Key(u, down)
 }
 
+// SetLayout hands the target's layout to a sink that translates keys itself (hid.LayoutSink).
+func (l *lockedSink) SetLayout(layout *hid.Layout) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ls, ok := l.sink.(hid.LayoutSink); ok {
+		ls.SetLayout(layout)
+	}
+}
+
 func (l *lockedSink) Pointer(ev hid.PointerEvent) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

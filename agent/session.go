@@ -143,7 +143,12 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
 
 	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock,
-		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) }})
+		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) },
+		OnLayout: func(l *hid.Layout) {
+			if ls, ok := deps.sink.(hid.LayoutSink); ok {
+				ls.SetLayout(l)
+			}
+		}})
 	if err != nil {
 		return err
 	}

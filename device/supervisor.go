@@ -77,6 +77,10 @@ type Supervisor struct {
 	// handed out is marked media.Frame.Cut.
 	cut bool
 
+	// layout is the target's keyboard layout the consoles named, handed to every connection
+	// whose input translates keys (hid.LayoutSink).
+	layout *hid.Layout
+
 	cardMu   sync.Mutex // serializes card drawing (Next is one goroutine, but be safe)
 	cardText card.Card
 	cardImg  *image.YCbCr
@@ -185,6 +189,9 @@ func (s *Supervisor) up(conn *Conn) {
 	default:
 	}
 	s.conn, s.cut = conn, true
+	if ls, ok := conn.Input.(hid.LayoutSink); ok && s.layout != nil {
+		ls.SetLayout(s.layout)
+	}
 	if sz, ok := conn.Video.(Sized); ok {
 		if w, h := sz.Size(); w > 0 && h > 0 {
 			s.size = image.Pt(w, h)
@@ -383,6 +390,20 @@ func (in supervisedInput) sink() (hid.Sink, error) {
 		return nil, ErrNoInput
 	}
 	return conn.Input, nil
+}
+
+// SetLayout hands the target's layout to the live connection's input, and to every later one.
+func (in supervisedInput) SetLayout(l *hid.Layout) {
+	in.s.mu.Lock()
+	in.s.layout = l
+	conn := in.s.conn
+	in.s.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	if ls, ok := conn.Input.(hid.LayoutSink); ok {
+		ls.SetLayout(l)
+	}
 }
 
 func (in supervisedInput) Key(u hid.Usage, down bool) error {

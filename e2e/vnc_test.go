@@ -97,6 +97,26 @@ func TestVNCConsoleInChromium(t *testing.T) {
 	}
 	assert.Equal(t, []string{"H", "i", "Escape"}, keys, "the X application saw: %q", probe.All())
 
+	// A German target: the person picks its layout in the key menu, and the key a German
+	// keyboard labels Y (USB KeyZ) types y; AltGr+Q types @.
+	mustJS[bool](t, ctx, `(() => { const s = document.getElementById("layout-select");
+		s.value = "de-DE"; s.dispatchEvent(new Event("change")); return true; })()`)
+	require.NoError(t, press(ctx, key{"KeyZ", "z", 90}))
+	altGr, q := key{"AltRight", "AltGraph", 18}, key{"KeyQ", "@", 81}
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, altGr, 0))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, q, 0))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, q, 0))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, altGr, 0))
+	probe.Wait(pctx, t, "the German keys", func(s string) bool { return s == "key at" })
+	keys = nil
+	for _, s := range probe.All() {
+		if k, ok := strings.CutPrefix(s, "key "); ok && (k == "y" || k == "z" || k == "at" || k == "q") {
+			keys = append(keys, k)
+		}
+	}
+	assert.Equal(t, []string{"y", "at"}, keys, "the X application saw: %q", probe.All())
+	assert.Equal(t, "de-DE", mustJS[string](t, ctx, `localStorage.getItem("kvmrelay.layout.dev1")`), "remembered for the device")
+
 	// Input → first change: the typed keys were answered by frames of the VNC path.
 	waitJS(t, ctx, `window.kvm.firstChangeSamples.length > 0`, 10*time.Second, "an input → first change sample")
 	t.Logf("input → first change through x11vnc: %v ms", mustJS[[]float64](t, ctx, `window.kvm.firstChangeSamples`))

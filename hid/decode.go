@@ -68,6 +68,8 @@ func decodeBody(t MsgType, b []byte) (Message, error) {
 			return nil, err
 		}
 		return ProbeMsg{ID: be.Uint32(b[1:])}, nil
+	case TypeLayout:
+		return LayoutMsg{Name: string(b[1:])}, nil
 	case TypeText:
 		// Length and UTF-8 are checked by validate; string() copies out of the caller's buffer.
 		return TextMsg{Text: string(b[1:])}, nil

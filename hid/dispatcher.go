@@ -34,6 +34,9 @@ type Config struct {
 	TextQueue int
 	// Layout is the target's keyboard layout, which TEXT is typed through; default LayoutEnUS().
 	Layout *Layout
+	// OnLayout, if set, is called with the layout a LAYOUT message names, after TEXT typing
+	// switched to it: the agent hands it to sinks that translate keys themselves (RFB).
+	OnLayout func(*Layout)
 	// OnProbe, if set, is called with every PROBE's id (the console timing input → first
 	// change), from the goroutine that handles the message.
 	OnProbe func(id uint32)
@@ -62,6 +65,7 @@ type Dispatcher struct {
 	layout      atomic.Pointer[Layout]
 	onSinkError func(error)
 	onProbe     func(uint32)
+	onLayout    func(*Layout)
 	limits      [2]*limiter
 	seq         SeqFilter
 	stats       Stats
@@ -109,6 +113,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		clock:       cfg.Clock,
 		onSinkError: cfg.OnSinkError,
 		onProbe:     cfg.OnProbe,
+		onLayout:    cfg.OnLayout,
 		text:        make(chan textJob, cfg.TextQueue),
 		done:        make(chan struct{}),
 	}
@@ -198,6 +203,15 @@ func (d *Dispatcher) apply(m Message) (DropReason, bool) {
 	case ProbeMsg:
 		if d.onProbe != nil {
 			d.onProbe(m.ID)
+		}
+	case LayoutMsg:
+		l, lerr := LayoutByName(m.Name)
+		if lerr != nil {
+			return DropOutOfRange, false
+		}
+		d.SetLayout(l)
+		if d.onLayout != nil {
+			d.onLayout(l)
 		}
 	case ReleaseAllMsg:
 		err = d.cancelAndRelease()

@@ -57,3 +57,9 @@ type Sink interface {
 	// Pointer moves the pointer, changes buttons, or scrolls.
 	Pointer(ev PointerEvent) error
 }
+
+// LayoutSink is implemented by sinks that send characters rather than key positions (an RFB
+// connection sends X11 keysyms): they translate keys through the target's layout.
+type LayoutSink interface {
+	SetLayout(l *Layout)
+}

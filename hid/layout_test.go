@@ -135,3 +135,21 @@ func TestDispatcherTypesThroughLayout(t *testing.T) {
 	require.True(t, f.d.TypeNext(context.Background()))
 	assert.Equal(t, []hidtest.Event{down(0x1D), up(0x1D)}, f.rec.Events()[16:])
 }
+
+// The console names the target's layout with LAYOUT: TEXT types through it, the callback hands
+// it to key-translating sinks, and an unknown name changes nothing and is counted.
+func TestDispatcherLayoutMessage(t *testing.T) {
+	var got []string
+	f := newFixture(t, hid.Config{OnLayout: func(l *hid.Layout) { got = append(got, l.Name()) }})
+	f.d.HandleHID(enc(t, hid.LayoutMsg{Name: "de-DE"}))
+	assert.Equal(t, "de-DE", f.d.Layout().Name())
+	assert.Equal(t, []string{"de-DE"}, got)
+	f.d.HandleHID(enc(t, hid.TextMsg{Text: "z"}))
+	require.True(t, f.d.TypeNext(context.Background()))
+	assert.Equal(t, []hidtest.Event{down(0x1C), up(0x1C)}, f.rec.Events(), "z where a US keyboard has Y")
+
+	f.d.HandleHID(enc(t, hid.LayoutMsg{Name: "xx-XX"}))
+	assert.Equal(t, "de-DE", f.d.Layout().Name(), "an unknown layout changes nothing")
+	assert.Equal(t, []string{"de-DE"}, got)
+	assert.EqualValues(t, 1, f.d.Stats().Snapshot().HID.Dropped[hid.DropOutOfRange])
+}

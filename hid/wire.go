@@ -18,6 +18,7 @@ const (
 	TypeReleaseAll MsgType = 0x05
 	TypeText       MsgType = 0x06
 	TypeProbe      MsgType = 0x07
+	TypeLayout     MsgType = 0x08
 	TypePointerAbs MsgType = 0x10
 	TypePointerRel MsgType = 0x11
 )
@@ -48,6 +49,8 @@ func (t MsgType) String() string {
 		return "TEXT"
 	case TypeProbe:
 		return "PROBE"
+	case TypeLayout:
+		return "LAYOUT"
 	case TypePointerAbs:
 		return "POINTER_ABS"
 	case TypePointerRel:
@@ -91,7 +94,7 @@ func (c Channel) Label() string {
 func (c Channel) String() string { return c.Label() }
 
 // Message is one decoded HID message: KeyMsg, ButtonsMsg, WheelMsg, KeepAliveMsg,
-// ReleaseAllMsg, TextMsg, ProbeMsg, PointerAbsMsg or PointerRelMsg. The set is closed so that Decode's
+// ReleaseAllMsg, TextMsg, ProbeMsg, LayoutMsg, PointerAbsMsg or PointerRelMsg. The set is closed so that Decode's
 // callers can switch on it exhaustively.
 type Message interface {
 	Type() MsgType
@@ -120,6 +123,14 @@ type WheelMsg struct{ DX, DY int8 }
 // ProbeMsg follows an input event the console times: the agent answers with a FrameNote
 // naming the first video frame that changed after it ("input → first change").
 type ProbeMsg struct{ ID uint32 }
+
+// LayoutMsg names the keyboard layout the target machine uses ("de-DE"): TEXT is typed
+// through it, and sinks that send characters rather than key positions (RFB keysyms) translate
+// keys through it.
+type LayoutMsg struct{ Name string }
+
+// MaxLayoutName is the longest layout name LAYOUT carries.
+const MaxLayoutName = 32
 
 // KeepAliveMsg tells the agent the console is still there.
 type KeepAliveMsg struct{}
@@ -151,6 +162,7 @@ func (KeepAliveMsg) Type() MsgType  { return TypeKeepAlive }
 func (ReleaseAllMsg) Type() MsgType { return TypeReleaseAll }
 func (TextMsg) Type() MsgType       { return TypeText }
 func (ProbeMsg) Type() MsgType      { return TypeProbe }
+func (LayoutMsg) Type() MsgType     { return TypeLayout }
 func (PointerAbsMsg) Type() MsgType { return TypePointerAbs }
 func (PointerRelMsg) Type() MsgType { return TypePointerRel }
 
@@ -186,8 +198,20 @@ func (m ButtonsMsg) validate() error {
 	return validPosition(m.X, m.Y)
 }
 
-func (WheelMsg) validate() error      { return nil }
-func (ProbeMsg) validate() error      { return nil }
+func (WheelMsg) validate() error { return nil }
+func (ProbeMsg) validate() error { return nil }
+
+func (m LayoutMsg) validate() error {
+	if len(m.Name) == 0 || len(m.Name) > MaxLayoutName {
+		return fmt.Errorf("layout name of %d bytes: %w", len(m.Name), ErrOutOfRange)
+	}
+	for _, c := range []byte(m.Name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("layout name byte 0x%02x: %w", c, ErrOutOfRange)
+		}
+	}
+	return nil
+}
 func (KeepAliveMsg) validate() error  { return nil }
 func (ReleaseAllMsg) validate() error { return nil }
 
@@ -245,6 +269,7 @@ func (m WheelMsg) appendWire(b []byte) []byte {
 }
 
 func (KeepAliveMsg) appendWire(b []byte) []byte { return append(b, byte(TypeKeepAlive)) }
+func (m LayoutMsg) appendWire(b []byte) []byte  { return append(append(b, byte(TypeLayout)), m.Name...) }
 func (m ProbeMsg) appendWire(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(append(b, byte(TypeProbe)), m.ID)
 }

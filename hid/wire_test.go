@@ -31,6 +31,7 @@ func TestRoundTrip(t *testing.T) {
 		{"text utf8", hid.TextMsg{Text: "é✓\n"}, append([]byte{0x06}, "é✓\n"...)},
 		{"text max", hid.TextMsg{Text: long}, append([]byte{0x06}, long...)},
 		{"probe", hid.ProbeMsg{ID: 0xDEADBEEF}, []byte{0x07, 0xDE, 0xAD, 0xBE, 0xEF}},
+		{"layout", hid.LayoutMsg{Name: "de-DE"}, []byte{0x08, 'd', 'e', '-', 'D', 'E'}},
 		{"pointer abs", hid.PointerAbsMsg{Seq: 0xFFFE, Buttons: hid.ButtonsValid, X: hid.AbsMax, Y: 1},
 			[]byte{0x10, 0xFF, 0xFE, 0x1F, 0x7F, 0xFF, 0x00, 0x01}},
 		{"pointer rel", hid.PointerRelMsg{Buttons: hid.ButtonRight, DX: -32768, DY: 32767},
@@ -59,7 +60,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"over 16 KiB", append([]byte{0x06}, strings.Repeat("x", hid.MaxMessageSize)...), hid.ErrTooLarge},
 		{"1 MiB of zeros", make([]byte, 1<<20), hid.ErrTooLarge},
 		{"type 0x00", []byte{0x00}, hid.ErrUnknownType},
-		{"type 0x08", []byte{0x08, 0, 0, 0}, hid.ErrUnknownType},
+		{"type 0x09", []byte{0x09, 0, 0, 0}, hid.ErrUnknownType},
+		{"layout empty", []byte{0x08}, hid.ErrOutOfRange},
+		{"layout NUL", []byte{0x08, 'd', 0, 'e'}, hid.ErrOutOfRange},
+		{"layout too long", append([]byte{0x08}, strings.Repeat("x", hid.MaxLayoutName+1)...), hid.ErrOutOfRange},
 		{"probe short", []byte{0x07, 0, 0, 0}, hid.ErrTooShort},
 		{"probe long", []byte{0x07, 0, 0, 0, 0, 0}, hid.ErrBadLength},
 		{"type 0x12", []byte{0x12}, hid.ErrUnknownType},
@@ -149,7 +153,7 @@ func TestEncodeRejects(t *testing.T) {
 
 func TestMsgTypeChannel(t *testing.T) {
 	for _, typ := range []hid.MsgType{hid.TypeKey, hid.TypeButtons, hid.TypeWheel, hid.TypeKeepAlive,
-		hid.TypeReleaseAll, hid.TypeText, hid.TypeProbe, hid.TypePointerRel} {
+		hid.TypeReleaseAll, hid.TypeText, hid.TypeProbe, hid.TypeLayout, hid.TypePointerRel} {
 		assert.Equal(t, hid.ChannelHID, typ.Channel(), typ.String())
 	}
 	assert.Equal(t, hid.ChannelPointer, hid.TypePointerAbs.Channel())

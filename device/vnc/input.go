@@ -39,6 +39,8 @@ type input struct {
 	interval time.Duration
 
 	mu       sync.Mutex
+	layout   *hid.Layout // the target's, once the console named one; nil: keymap
+	altGr    bool        // Right Alt held on a layout where it is AltGr
 	shift    [2]bool
 	pressed  map[hid.Usage]uint32
 	pos      image.Point
@@ -69,10 +71,12 @@ func (in *input) Key(u hid.Usage, down bool) error {
 		in.shift[0] = down
 	case hid.UsageRightShift:
 		in.shift[1] = down
+	case hid.UsageRightAlt:
+		in.altGr = down
 	}
 	var sym uint32
 	if down {
-		sym = in.keymap(u, in.shift[0] || in.shift[1])
+		sym = in.keysymLocked(u)
 		if sym == 0 {
 			return nil
 		}
@@ -80,7 +84,7 @@ func (in *input) Key(u hid.Usage, down bool) error {
 	} else {
 		var ok bool
 		if sym, ok = in.pressed[u]; !ok {
-			sym = in.keymap(u, in.shift[0] || in.shift[1])
+			sym = in.keysymLocked(u)
 		}
 		delete(in.pressed, u)
 		if sym == 0 {
@@ -95,6 +99,25 @@ func (in *input) Key(u hid.Usage, down bool) error {
 		return fmt.Errorf("vnc: key: %w", err)
 	}
 	return nil
+}
+
+// keysymLocked is the keysym key u types now: through the target's layout (Shift, AltGr,
+// dead keys as dead keysyms) once the console named one, else through the keymap.
+func (in *input) keysymLocked(u hid.Usage) uint32 {
+	shift := in.shift[0] || in.shift[1]
+	if in.layout != nil {
+		return in.layout.Keysym(u, shift, in.altGr)
+	}
+	return in.keymap(u, shift)
+}
+
+// SetLayout makes keys type what they type on the target's layout (hid.LayoutSink): the VNC
+// server maps keysyms back to keys with its own keymap, so a German target must get the
+// keysym "y" for the key a German keyboard labels Y (USB KeyZ).
+func (in *input) SetLayout(l *hid.Layout) {
+	in.mu.Lock()
+	in.layout = l
+	in.mu.Unlock()
 }
 
 // Pointer moves the pointer, presses buttons or scrolls.

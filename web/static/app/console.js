@@ -595,6 +595,7 @@ var KEEPALIVE = 4;
 var RELEASE_ALL = 5;
 var TEXT = 6;
 var PROBE = 7;
+var LAYOUT = 8;
 var FRAME_NOTE = 128;
 var POINTER_ABS = 16;
 var POINTER_REL = 17;
@@ -687,6 +688,13 @@ function parseNote(data) {
   const v = new DataView(data);
   if (v.getUint8(0) !== FRAME_NOTE) return null;
   return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+}
+function layout(name) {
+  const bytes = new TextEncoder().encode(name);
+  const m = new Uint8Array(1 + bytes.length);
+  m[0] = LAYOUT;
+  m.set(bytes, 1);
+  return m.buffer;
 }
 
 // static/js/hidlink.js
@@ -1464,8 +1472,8 @@ var StripReader = class {
       const rect = { x: 0, y: BLOCK / 2, width: WIDTH, height: 2 };
       const size = frame.allocationSize({ rect });
       if (!this.#rows || this.#rows.length < size) this.#rows = new Uint8Array(size);
-      const layout = frame.copyTo(this.#rows, { rect });
-      void layout;
+      const layout3 = frame.copyTo(this.#rows, { rect });
+      void layout3;
       let count = 0;
       for (let i = 0; i < BLOCKS; i++) {
         if (this.#rows[i * BLOCK + BLOCK / 2] >= THRESHOLD) count |= 1 << i;
@@ -1620,6 +1628,54 @@ var ChangeMeter = class {
 function atOrAfter(a, b) {
   return a - b >>> 0 < 2147483648;
 }
+
+// static/js/layout.js
+var STORE = "kvmrelay.layout.";
+var DEFAULT = "en-US";
+var LayoutChoice = class {
+  #select = document.getElementById("layout-select");
+  #pasteName = document.getElementById("paste-layout");
+  #link;
+  #device = "";
+  /** link: HidLink, to tell the agent. */
+  constructor(link2) {
+    this.#link = link2;
+    this.#select.addEventListener("change", () => {
+      this.#remember(this.#select.value);
+      this.send();
+    });
+    this.#select.addEventListener("keydown", (e) => e.stopPropagation());
+  }
+  /** The device the console shows: its remembered layout is selected. */
+  set device(name) {
+    this.#device = name ?? "";
+    let saved = null;
+    try {
+      saved = localStorage.getItem(STORE + this.#device);
+    } catch {
+      saved = null;
+    }
+    this.#show(saved && [...this.#select.options].some((o) => o.value === saved) ? saved : DEFAULT);
+  }
+  get name() {
+    return this.#select.value || DEFAULT;
+  }
+  /** Tells the agent (when the hid channel opens, and on every change). */
+  send() {
+    this.#link.sendHid(layout(this.name));
+  }
+  #remember(name) {
+    this.#show(name);
+    try {
+      localStorage.setItem(STORE + this.#device, name);
+    } catch {
+    }
+  }
+  #show(name) {
+    this.#select.value = name;
+    this.#pasteName.textContent = this.#select.selectedOptions[0]?.textContent ?? name;
+  }
+};
 
 // static/js/stats.js
 var STATS_INTERVAL_MS = 1e3;
@@ -2005,18 +2061,23 @@ var statsView = new StatsView();
 var meter = new LatencyMeter();
 var changes = new ChangeMeter();
 var frames = new FrameWatcher(video, meter, changes);
+var linkWasOpen = false;
 var link = new HidLink(
   () => {
     if (!link.open) {
       keyboard.reset();
       pointer.reset();
+    } else if (!linkWasOpen) {
+      layout2.send();
     }
+    linkWasOpen = link.open;
     refreshControls();
   },
   (note) => changes.note(note.probe, note.rtp)
 );
 var live = () => state === "connected" && link.open;
 var inZone = (target) => target === stage || target === document.body || target === document.documentElement;
+var layout2 = new LayoutChoice(link);
 var keyboard = new Keyboard({
   link,
   inZone,
@@ -2179,6 +2240,7 @@ async function openLink(code, relayOnly) {
 }
 function run(token, relayOnly) {
   deviceLabel = token.device ?? null;
+  layout2.device = deviceLabel;
   if (deviceLabel) overlay.device = deviceLabel;
   if (token.person) overlay.person = token.person;
   session = new Session({
@@ -2199,6 +2261,7 @@ function run(token, relayOnly) {
         if (deviceLabel) return;
         deviceLabel = name;
         overlay.device = name;
+        layout2.device = name;
         saveToken({ ...token, device: name });
       },
       token: (t) => {

@@ -14,6 +14,7 @@ const KEEPALIVE = 0x04;
 const RELEASE_ALL = 0x05;
 const TEXT = 0x06;
 const PROBE = 0x07;
+const LAYOUT = 0x08;
 /** Agent → console: the answer to a PROBE. */
 const FRAME_NOTE = 0x80;
 const POINTER_ABS = 0x10;
@@ -128,4 +129,13 @@ export function parseNote(data) {
   const v = new DataView(data);
   if (v.getUint8(0) !== FRAME_NOTE) return null;
   return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+}
+
+/** LAYOUT: the remote machine's keyboard layout by name ("de-DE"). */
+export function layout(name) {
+  const bytes = new TextEncoder().encode(name);
+  const m = new Uint8Array(1 + bytes.length);
+  m[0] = LAYOUT;
+  m.set(bytes, 1);
+  return m.buffer;
 }

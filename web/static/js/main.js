@@ -13,6 +13,7 @@ import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
 import { probe } from "./hidproto.js";
+import { LayoutChoice } from "./layout.js";
 import { sample, STATS_INTERVAL_MS } from "./stats.js";
 import { StatsView } from "./statsview.js";
 import { Overlay } from "./overlay.js";
@@ -40,12 +41,16 @@ const meter = new LatencyMeter();
 const changes = new ChangeMeter();
 const frames = new FrameWatcher(video, meter, changes);
 
+let linkWasOpen = false;
 const link = new HidLink(
   () => {
     if (!link.open) {
       keyboard.reset();
       pointer.reset();
+    } else if (!linkWasOpen) {
+      layout.send(); // a new hid channel: the agent learns the target's layout first
     }
+    linkWasOpen = link.open;
     refreshControls();
   },
   (note) => changes.note(note.probe, note.rtp),
@@ -56,6 +61,8 @@ const live = () => state === "connected" && link.open;
 // Keys belong to the remote when they are typed on the screen itself, not in the toolbar, a
 // menu or a dialog.
 const inZone = (target) => target === stage || target === document.body || target === document.documentElement;
+
+const layout = new LayoutChoice(link);
 
 const keyboard = new Keyboard({
   link,
@@ -249,6 +256,7 @@ async function openLink(code, relayOnly) {
 // Runs the console session with a token.
 function run(token, relayOnly) {
   deviceLabel = token.device ?? null;
+  layout.device = deviceLabel;
   if (deviceLabel) overlay.device = deviceLabel;
   if (token.person) overlay.person = token.person;
 
@@ -273,6 +281,7 @@ function run(token, relayOnly) {
         if (deviceLabel) return;
         deviceLabel = name;
         overlay.device = name;
+        layout.device = name;
         saveToken({ ...token, device: name });
       },
       token: (t) => {
