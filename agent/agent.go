@@ -522,6 +522,17 @@ func (l *lockedSink) Key(u hid.Usage, down bool) error {
 	return l.sink.Key(u, down)
 }
 
+// LEDs reports the machine's keyboard LEDs when the sink reads them back (hid.LEDReporter; a
+// USB gadget); ok is false otherwise.
+func (l *lockedSink) LEDs() (leds hid.LEDs, changed <-chan struct{}, ok bool) {
+	r, ok := l.sink.(hid.LEDReporter)
+	if !ok {
+		return 0, nil, false
+	}
+	leds, changed = r.LEDs()
+	return leds, changed, true
+}
+
 // SetLayout hands the target's layout to a sink that translates keys itself (hid.LayoutSink).
 func (l *lockedSink) SetLayout(layout *hid.Layout) {
 	l.mu.Lock()

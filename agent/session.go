@@ -164,6 +164,18 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 		return fmt.Errorf("agent: pointer channel: %w", err)
 	}
 	s.hidDC.Store(hidDC)
+	if leds, ok := deps.sink.(ledSource); ok {
+		opened := make(chan struct{})
+		var once sync.Once
+		hidDC.OnOpen(func() { once.Do(func() { close(opened) }) })
+		s.wg.Go(func() {
+			select {
+			case <-s.ctx.Done():
+			case <-opened:
+				s.reportLEDs(leds)
+			}
+		})
+	}
 	hidDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelHID, m.IsString, m.Data) })
 	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { s.hid.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
 	// A closed hid channel means the console can no longer lift a key: release everything.
@@ -207,6 +219,32 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	s.send(wire.TypeOffer, wire.SDP{SDP: offer.SDP})
 	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
 	return nil
+}
+
+// ledSource is the agent's sink when its input may read the machine's keyboard LEDs back.
+type ledSource interface {
+	LEDs() (leds hid.LEDs, changed <-chan struct{}, ok bool)
+}
+
+// reportLEDs tells the console the machine's Caps/Num/Scroll Lock now and on every change,
+// until the session ends.
+func (s *session) reportLEDs(src ledSource) {
+	for {
+		leds, changed, ok := src.LEDs()
+		if !ok {
+			return
+		}
+		if dc := s.hidDC.Load(); dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen {
+			if err := dc.Send(hid.AppendLEDs(nil, leds)); err != nil {
+				s.log.Debug("LED note not sent", "err", err)
+			}
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }
 
 // sendFrameNotes tells the console which frame (by RTP timestamp) first changed after its

@@ -210,3 +210,45 @@ func TestFirstChangeAgreesWithTheStrip(t *testing.T) {
 	t.Logf("input → first change p50 %.1f ms, strip (key → screen) p50 %.1f ms, over %d keys", p50(firsts), p50(strips), len(keys))
 	shot(t, ctx, "first-change")
 }
+
+// lights is an input device that reads the machine's keyboard LEDs back, as a USB gadget does.
+type lights struct {
+	mu      sync.Mutex
+	leds    hid.LEDs
+	changed chan struct{}
+	keys    atomic.Int32
+}
+
+func (l *lights) Key(hid.Usage, bool) error      { l.keys.Add(1); return nil }
+func (l *lights) Pointer(hid.PointerEvent) error { return nil }
+
+func (l *lights) LEDs() (hid.LEDs, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leds, l.changed
+}
+
+func (l *lights) set(v hid.LEDs) {
+	l.mu.Lock()
+	l.leds = v
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// TestConsoleShowsKeyboardLights: an input device that reads the machine's keyboard LEDs back
+// (a USB gadget) has them shown in the console's toolbar, and followed as they change.
+func TestConsoleShowsKeyboardLights(t *testing.T) {
+	l := &lights{leds: hid.LEDNumLock, changed: make(chan struct{})}
+	s := newStack(t, stackOptions{width: 640, height: 360, fps: 15, input: l})
+	ctx := testenv.Chromium(t)
+	openConsole(t, ctx, s.link(t))
+	led := func(name string) string {
+		return fmt.Sprintf(`document.querySelector('#leds [data-led=%q]').dataset.on`, name)
+	}
+	waitJS(t, ctx, `!document.getElementById("leds").hidden && `+led("num")+` === "true" && `+led("caps")+` === "false"`, 10*time.Second, "Num Lock lit")
+	l.set(hid.LEDNumLock | hid.LEDCapsLock)
+	waitJS(t, ctx, led("caps")+` === "true"`, 10*time.Second, "Caps Lock lit")
+	require.NoError(t, press(ctx, letterA))
+	require.Eventually(t, func() bool { return l.keys.Load() >= 2 }, 5*time.Second, 10*time.Millisecond, "keys reach the input device, not the source")
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/agent"
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
@@ -56,6 +57,8 @@ type stackOptions struct {
 	turnTLSOnly bool
 	// source, when set, is what the agent serves instead of a test pattern of its own.
 	source device.Source
+	// input, when set, receives the consoles' input instead of the source (as --hid does).
+	input hid.Sink
 }
 
 func testLogger() *slog.Logger {
@@ -123,6 +126,7 @@ func startAgent(t testing.TB, server, token string, o stackOptions) (dev *testpa
 		Token:        token,
 		Source:       source,
 		SourceKind:   "testpattern",
+		Input:        o.input,
 		Supervisor:   device.SupervisorConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps, Threads: envInt("KVMRELAY_BENCH_THREADS")},

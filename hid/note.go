@@ -11,7 +11,13 @@ const (
 	// TypeFrameNote answers a PROBE: 80 II II II II TT TT TT TT — the probe's id and the RTP
 	// timestamp of the first video frame that changed after it.
 	TypeFrameNote MsgType = 0x80
+	// TypeLEDs tells the console the machine's keyboard LEDs: 81 LL (hid.LEDs bits), sent
+	// when the hid channel opens and on every change, by agents whose input reads them back.
+	TypeLEDs MsgType = 0x81
 )
+
+// AppendLEDs appends a LEDS message to b.
+func AppendLEDs(b []byte, l LEDs) []byte { return append(b, byte(TypeLEDs), byte(l&LEDsValid)) }
 
 // FrameNote is the agent's answer to a probe.
 type FrameNote struct {

@@ -597,6 +597,7 @@ var TEXT = 6;
 var PROBE = 7;
 var LAYOUT = 8;
 var FRAME_NOTE = 128;
+var LEDS = 129;
 var POINTER_ABS = 16;
 var POINTER_REL = 17;
 var BUTTON_MASK = 31;
@@ -684,10 +685,16 @@ function probe(id) {
   return m.buffer;
 }
 function parseNote(data) {
-  if (!(data instanceof ArrayBuffer) || data.byteLength !== 9) return null;
+  if (!(data instanceof ArrayBuffer) || data.byteLength < 2) return null;
   const v = new DataView(data);
-  if (v.getUint8(0) !== FRAME_NOTE) return null;
-  return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+  if (v.getUint8(0) === FRAME_NOTE && data.byteLength === 9) {
+    return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+  }
+  if (v.getUint8(0) === LEDS && data.byteLength === 2) {
+    const b = v.getUint8(1);
+    return { type: "leds", num: !!(b & 1), caps: !!(b & 2), scroll: !!(b & 4) };
+  }
+  return null;
 }
 function layout(name) {
   const bytes = new TextEncoder().encode(name);
@@ -2073,7 +2080,10 @@ var link = new HidLink(
     linkWasOpen = link.open;
     refreshControls();
   },
-  (note) => changes.note(note.probe, note.rtp)
+  (note) => {
+    if (note.type === "frame-note") changes.note(note.probe, note.rtp);
+    else if (note.type === "leds") showLEDs(note);
+  }
 );
 var live = () => state === "connected" && link.open;
 var inZone = (target) => target === stage || target === document.body || target === document.documentElement;
@@ -2116,6 +2126,11 @@ function typeText(text) {
   const n = sendText(link, text);
   meter.resync();
   toast.show(n ? `Typing ${n.toLocaleString()} characters on the remote…` : "Not connected: nothing was typed.");
+}
+function showLEDs(leds) {
+  const box = $("leds");
+  box.hidden = false;
+  for (const el2 of box.querySelectorAll("[data-led]")) el2.dataset.on = String(!!leds[el2.dataset.led]);
 }
 function toggleStats() {
   statsView.shown = !statsView.shown;

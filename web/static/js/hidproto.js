@@ -15,8 +15,9 @@ const RELEASE_ALL = 0x05;
 const TEXT = 0x06;
 const PROBE = 0x07;
 const LAYOUT = 0x08;
-/** Agent → console: the answer to a PROBE. */
+/** Agent → console: the answer to a PROBE; the machine's keyboard lights. */
 const FRAME_NOTE = 0x80;
+const LEDS = 0x81;
 const POINTER_ABS = 0x10;
 const POINTER_REL = 0x11;
 
@@ -123,12 +124,19 @@ export function probe(id) {
   return m.buffer;
 }
 
-/** Parses an agent → console message: {type: "frame-note", probe, rtp} or null. */
+/** Parses an agent → console message: {type: "frame-note", probe, rtp}, {type: "leds", num,
+ * caps, scroll}, or null. */
 export function parseNote(data) {
-  if (!(data instanceof ArrayBuffer) || data.byteLength !== 9) return null;
+  if (!(data instanceof ArrayBuffer) || data.byteLength < 2) return null;
   const v = new DataView(data);
-  if (v.getUint8(0) !== FRAME_NOTE) return null;
-  return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+  if (v.getUint8(0) === FRAME_NOTE && data.byteLength === 9) {
+    return { type: "frame-note", probe: v.getUint32(1), rtp: v.getUint32(5) };
+  }
+  if (v.getUint8(0) === LEDS && data.byteLength === 2) {
+    const b = v.getUint8(1);
+    return { type: "leds", num: !!(b & 1), caps: !!(b & 2), scroll: !!(b & 4) };
+  }
+  return null;
 }
 
 /** LAYOUT: the remote machine's keyboard layout by name ("de-DE"). */

@@ -53,7 +53,10 @@ const link = new HidLink(
     linkWasOpen = link.open;
     refreshControls();
   },
-  (note) => changes.note(note.probe, note.rtp),
+  (note) => {
+    if (note.type === "frame-note") changes.note(note.probe, note.rtp);
+    else if (note.type === "leds") showLEDs(note);
+  },
 );
 
 const live = () => state === "connected" && link.open;
@@ -112,6 +115,13 @@ function typeText(text) {
   // The agent's typing moves the latency strip by amounts the meter cannot predict.
   meter.resync();
   toast.show(n ? `Typing ${n.toLocaleString()} characters on the remote…` : "Not connected: nothing was typed.");
+}
+
+// The machine's keyboard lights, when its input reads them back (a USB gadget).
+function showLEDs(leds) {
+  const box = $("leds");
+  box.hidden = false;
+  for (const el of box.querySelectorAll("[data-led]")) el.dataset.on = String(!!leds[el.dataset.led]);
 }
 
 function toggleStats() {
