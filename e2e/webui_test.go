@@ -119,11 +119,13 @@ func TestDashboardHostileDevice(t *testing.T) {
 		hostileSrc  = `<img src=x onerror="window.__pwned=3">`
 		hostileSize = `<svg onload="window.__pwned=4">`
 		hostileCdc  = `video/H264"><b>bold</b>`
+		hostileErr  = `dial tcp: <img src=x onerror="window.__pwned=5">`
 	)
 	s, tenants := newControlRelay(t, "acme", "globex")
 	acme, globex := tenants["acme"], tenants["globex"]
 	dev, id, hc := enrollDevice(t, s, acme, hostileName, map[string]string{"owner": `<i>x</i>`})
-	reportAs(t, s, id, hc, wire.Heartbeat{Version: hostileVer, Sources: []string{hostileSrc}, Sizes: []string{hostileSize}, Codecs: []string{hostileCdc}})
+	reportAs(t, s, id, hc, wire.Heartbeat{Version: hostileVer, Sources: []string{hostileSrc}, Sizes: []string{hostileSize}, Codecs: []string{hostileCdc},
+		Signal: &wire.SourceHealth{Source: hostileSrc, State: "no-signal", Error: hostileErr, Since: time.Now().UnixMilli()}})
 	other, _, _ := enrollDevice(t, s, globex, "globex-01", nil)
 
 	ctx := testenv.Chromium(t)
@@ -140,6 +142,7 @@ func TestDashboardHostileDevice(t *testing.T) {
 		const f = (n) => r.querySelector('[data-field="' + n + '"]').textContent;
 		return {
 			name: f("name"), version: f("version"), caps: f("capabilities"), labels: f("labels"),
+			signal: f("signal"), signalWhy: r.querySelector('[data-field="signal"]').title,
 			elements: document.querySelectorAll("#device-rows img, #device-rows script, #device-rows svg, #device-rows b, #device-rows i").length,
 			anyImgX: document.querySelectorAll('img[src="x"]').length,
 			pwned: window.__pwned ?? null,
@@ -154,6 +157,8 @@ func TestDashboardHostileDevice(t *testing.T) {
 		assert.Contains(t, seen["caps"], want, "capabilities shown literally")
 	}
 	assert.Equal(t, `owner=<i>x</i>`, seen["labels"])
+	assert.Equal(t, "No signal", seen["signal"], "an online agent whose machine gives no signal says so")
+	assert.Contains(t, seen["signalWhy"], hostileErr, "with the reason, as text")
 	assert.EqualValues(t, 0, seen["elements"], "no element was made from device data")
 	assert.EqualValues(t, 0, seen["anyImgX"])
 	assert.Nil(t, seen["pwned"], "no script ran")
