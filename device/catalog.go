@@ -165,3 +165,18 @@ func Kind(spec string) string {
 	}
 	return u.Scheme
 }
+
+// FillPassword gives a URL that names a user but no password the password the environment
+// variable envName holds (through opts.Lookup): passwords stay off the command line, where
+// process listings show them. A password in the URL wins.
+func FillPassword(u *url.URL, opts Options, envName string) {
+	if u.User == nil || opts.Lookup == nil {
+		return
+	}
+	if _, has := u.User.Password(); has {
+		return
+	}
+	if pw, found := opts.Lookup(envName); found {
+		u.User = url.UserPassword(u.User.Username(), pw)
+	}
+}

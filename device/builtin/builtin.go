@@ -27,7 +27,7 @@ func Catalog() device.Catalog {
 			rtsp.SchemeTLS:       rtsp.NewSource,
 			// V4L2's MJPEG frames go through the same decoder as MJPEG streams: libjpeg-turbo
 			// when built with cgo.
-			v4l2.Scheme: v4l2.NewDeviceSourceWith(func() v4l2.JPEGDecoder { return mjpeg.NewDecoder() }),
+			v4l2.Scheme: v4l2.NewDeviceSource,
 		},
 		Sinks: map[string]device.SinkFactory{
 			usbgadget.Scheme: usbgadget.NewSink,

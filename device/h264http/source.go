@@ -77,13 +77,7 @@ func NewSource(spec *url.URL, opts device.Options) (device.Source, error) {
 	u := *spec
 	u.Scheme = scheme
 	u.Fragment, u.RawFragment = "", ""
-	if u.User != nil {
-		if _, has := u.User.Password(); !has && opts.Lookup != nil {
-			if pw, found := opts.Lookup(PasswordVar); found {
-				u.User = url.UserPassword(u.User.Username(), pw)
-			}
-		}
-	}
+	device.FillPassword(&u, opts, PasswordVar)
 	return New(Config{URL: &u, DialTimeout: opts.DialTimeout, Logger: opts.Logger}), nil
 }
 

@@ -83,13 +83,7 @@ func NewSource(spec *url.URL, opts device.Options) (device.Source, error) {
 		}
 		cfg.PinSHA256 = pin
 	}
-	if u.User != nil {
-		if _, has := u.User.Password(); !has && opts.Lookup != nil {
-			if pw, found := opts.Lookup(PasswordVar); found {
-				u.User = url.UserPassword(u.User.Username(), pw)
-			}
-		}
-	}
+	device.FillPassword(&u, opts, PasswordVar)
 	return New(cfg), nil
 }
 

@@ -158,7 +158,7 @@ func TestNewestFrameWins(t *testing.T) {
 
 func TestMJPEGAtFullSize(t *testing.T) {
 	decoders := map[string]func() JPEGDecoder{
-		"image/jpeg":   NewStdJPEGDecoder,
+		"image/jpeg":   func() JPEGDecoder { return mjpeg.NewStdDecoder() },
 		"device/mjpeg": func() JPEGDecoder { return mjpeg.NewDecoder() }, // as builtin wires it
 	}
 	for name, newDecoder := range decoders {

@@ -34,20 +34,11 @@ func New(cfg Config) device.Source {
 
 // NewDeviceSource is the device.SourceFactory of the v4l2 scheme.
 func NewDeviceSource(spec *url.URL, opts device.Options) (device.Source, error) {
-	return NewDeviceSourceWith(nil)(spec, opts)
-}
-
-// NewDeviceSourceWith returns the factory with a JPEG decoder of the caller's (libjpeg-turbo);
-// nil is the standard library's.
-func NewDeviceSourceWith(newDecoder func() JPEGDecoder) device.SourceFactory {
-	return func(spec *url.URL, opts device.Options) (device.Source, error) {
-		cfg, err := ParseSpec(spec, opts)
-		if err != nil {
-			return nil, err
-		}
-		cfg.NewJPEGDecoder = newDecoder
-		return New(cfg), nil
+	cfg, err := ParseSpec(spec, opts)
+	if err != nil {
+		return nil, err
 	}
+	return New(cfg), nil
 }
 
 // Open opens the device and waits for its first frame.

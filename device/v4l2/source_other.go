@@ -13,18 +13,11 @@ import (
 // NewDeviceSource is the v4l2 scheme's factory where there is no V4L2: it checks the spec and
 // says so.
 func NewDeviceSource(spec *url.URL, opts device.Options) (device.Source, error) {
-	return NewDeviceSourceWith(nil)(spec, opts)
-}
-
-// NewDeviceSourceWith is NewDeviceSource: there is nothing to decode here.
-func NewDeviceSourceWith(func() JPEGDecoder) device.SourceFactory {
-	return func(spec *url.URL, opts device.Options) (device.Source, error) {
-		if _, err := ParseSpec(spec, opts); err != nil {
-			return nil, err
-		}
-		if runtime.GOOS != "linux" {
-			return nil, fmt.Errorf("%w; this agent runs on %s: use a USB capture dongle on a Linux machine, or an MJPEG/RTSP stream", ErrNeedsLinux, runtime.GOOS)
-		}
-		return nil, fmt.Errorf("v4l2: capture is not built for %s; use an MJPEG or RTSP stream from the device instead", runtime.GOARCH)
+	if _, err := ParseSpec(spec, opts); err != nil {
+		return nil, err
 	}
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("%w; this agent runs on %s: use a USB capture dongle on a Linux machine, or an MJPEG/RTSP stream", ErrNeedsLinux, runtime.GOOS)
+	}
+	return nil, fmt.Errorf("v4l2: capture is not built for %s; use an MJPEG or RTSP stream from the device instead", runtime.GOARCH)
 }

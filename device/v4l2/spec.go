@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/internal/cli"
 	"github.com/kvmrelay/kvmrelay/media"
 )
@@ -63,7 +64,7 @@ type Config struct {
 	NoSignalTimeout time.Duration
 	// Buffers is the number of driver buffers mapped (default 4).
 	Buffers int
-	// NewJPEGDecoder makes the MJPEG decoder of a connection; nil is the standard library's.
+	// NewJPEGDecoder makes the MJPEG decoder of a connection; nil is device/mjpeg's fastest.
 	NewJPEGDecoder func() JPEGDecoder
 	Clock          media.Clock
 	Logger         *slog.Logger
@@ -86,7 +87,7 @@ func (c Config) withDefaults() Config {
 		c.Buffers = DefaultBuffers
 	}
 	if c.NewJPEGDecoder == nil {
-		c.NewJPEGDecoder = NewStdJPEGDecoder
+		c.NewJPEGDecoder = func() JPEGDecoder { return mjpeg.NewDecoder() }
 	}
 	if c.Clock == nil {
 		c.Clock = media.SystemClock{}
