@@ -35,6 +35,12 @@ type Watched interface {
 	Done() <-chan struct{}
 }
 
+// Failed is implemented by a Watched video that can say why its connection ended ("stopped
+// delivering frames for 5s"); Err is valid once Done is closed. The no-signal card shows it.
+type Failed interface {
+	Err() error
+}
+
 // Sized is implemented by a Conn's Video that knows its picture size on connecting (a VNC
 // server says it in its handshake), before the first frame: the relay learns it at once.
 type Sized interface {

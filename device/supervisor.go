@@ -177,6 +177,9 @@ func (s *Supervisor) watch(ctx context.Context, conn *Conn) error {
 	case err := <-s.failed:
 		return err
 	case <-done:
+		if f, ok := conn.Video.(Failed); ok && f.Err() != nil {
+			return f.Err()
+		}
 		return errors.New("the source closed the connection")
 	}
 }

@@ -202,6 +202,16 @@ type watchedVideo struct {
 
 func (w watchedVideo) Done() <-chan struct{} { return w.done }
 
+// Err says why, once Done is closed (device.Failed).
+func (w watchedVideo) Err() error {
+	select {
+	case <-w.done:
+		return errors.New("stopped delivering frames for 5s")
+	default:
+		return nil
+	}
+}
+
 type watchedSource struct {
 	fakeSource
 	conn watchedVideo
@@ -222,5 +232,5 @@ func TestSupervisorNoticesAnIdleConnectionDying(t *testing.T) {
 	require.ErrorIs(t, sup.Input().Key(4, true), device.ErrNoInput, "a source without input")
 	close(src.conn.done)
 	health := waitState(t, sup, device.StateNoSignal)
-	assert.Contains(t, health.Error, "closed the connection")
+	assert.Contains(t, health.Error, "stopped delivering frames for 5s", "the reason the connection gave")
 }

@@ -235,6 +235,13 @@ func (s *Stream) Refresh() {
 // Next. It implements device.Watched.
 func (s *Stream) Done() <-chan struct{} { return s.done }
 
+// Err says why the stream ended (device.Failed); nil while it runs.
+func (s *Stream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
 // Close ends the stream and waits for its reader.
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {

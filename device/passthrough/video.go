@@ -222,6 +222,13 @@ func (v *Video) Close() error {
 // Done is closed when the connection ended (device.Watched).
 func (v *Video) Done() <-chan struct{} { return v.done }
 
+// Err says why the stream ended (device.Failed); nil while it runs.
+func (v *Video) Err() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.err
+}
+
 // Codec is H.264.
 func (v *Video) Codec() media.Codec { return media.CodecH264 }
 

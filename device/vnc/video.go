@@ -297,6 +297,19 @@ func (v *Video) Refresh() {
 // Done is closed when the connection ended.
 func (v *Video) Done() <-chan struct{} { return v.done }
 
+// Err says why the connection ended (device.Failed); nil while it lives. readErr is written
+// before done closes, so reading it after is safe.
+func (v *Video) Err() error {
+	select {
+	case <-v.done:
+		if v.readErr != nil {
+			return fmt.Errorf("vnc: connection lost: %w", v.readErr)
+		}
+	default:
+	}
+	return nil
+}
+
 // Size is the frames' size: the framebuffer's, rounded up to even for 4:2:0.
 func (v *Video) Size() (width, height int) {
 	v.mu.Lock()
