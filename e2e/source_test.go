@@ -165,8 +165,8 @@ func mustJS[T any](t *testing.T, ctx context.Context, expr string) T {
 // that changed after a key-down's probe) is checked against the latency strip on the test
 // pattern, where both can be measured. The frame whose strip shows a key is a frame that
 // changed after that key's probe, so for every key the first change is presented no later
-// than the strip shows it; on the test pattern, whose counter changes every frame, it is the
-// next frame after the probe.
+// than the strip shows it (give or take the one frame by which the strip reader can be ahead);
+// on the test pattern, whose counter changes every frame, it is the next frame after the probe.
 func TestFirstChangeAgreesWithTheStrip(t *testing.T) {
 	s := newStack(t, stackOptions{width: 1280, height: 720, fps: 30})
 	ctx := testenv.Chromium(t)
@@ -198,8 +198,12 @@ func TestFirstChangeAgreesWithTheStrip(t *testing.T) {
 	keys := common()
 	require.GreaterOrEqual(t, len(keys), 10, "keys measured by both meters")
 	var firsts, strips []float64
+	// The strip is read from the video element's current pixels in a frame's callback, which
+	// may already hold the next frame (frames.js): then the strip sees a key up to one frame
+	// (33 ms at 30 fps) before that frame's own callback, which is when "first change" counts it.
+	const oneFrame = 1000.0 / 30
 	for _, k := range keys {
-		assert.LessOrEqual(t, first[k], strip[k]+0.001, "key at %.1f ms: the first change cannot come after the strip showed the key", k)
+		assert.LessOrEqual(t, first[k], strip[k]+oneFrame, "key at %.1f ms: the first change cannot come after the strip showed the key", k)
 		firsts, strips = append(firsts, first[k]), append(strips, strip[k])
 	}
 	p50 := func(v []float64) float64 {
