@@ -107,7 +107,7 @@ func (c Catalog) Sink(spec string) (Sink, error) {
 func schemes[V any](m map[string]V) string {
 	names := make([]string, 0, len(m))
 	for k := range m {
-		names = append(names, k+"://")
+		names = append(names, k) // bare: "testpattern" takes no "://"
 	}
 	slices.Sort(names)
 	return strings.Join(names, ", ")

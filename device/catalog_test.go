@@ -38,7 +38,7 @@ func TestCatalog(t *testing.T) {
 		{spec: "testpattern", want: "pattern"},
 		{spec: " TestPattern ", want: "pattern"},
 		{spec: "vnc://", err: "needs a host"},
-		{spec: "rdp://host", err: `unknown scheme "rdp" in --source "rdp://host"; known: testpattern://, vnc://`},
+		{spec: "rdp://host", err: `unknown scheme "rdp" in --source "rdp://host"; known: testpattern, vnc`},
 		{spec: "vnc://:s3cret@host:5900x", err: "xxxxx"},
 		{spec: "", err: "empty spec"},
 	} {
