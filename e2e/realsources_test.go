@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
 	"testing"
 	"time"
@@ -22,14 +21,6 @@ func startFFmpeg(t *testing.T, args ...string) {
 	cmd := exec.Command(ffmpeg, append([]string{"-v", "error", "-nostdin"}, args...)...)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // catalogSource builds a source from a --source spec, as kvmagent does.
@@ -55,7 +46,7 @@ func TestRealSourcesInChromium(t *testing.T) {
 		{"h264 main passthrough", "h264+http", []string{"-c:v", "libx264", "-profile:v", "main", "-bf", "0", "-tune", "zerolatency", "-g", "30", "-f", "h264"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port := freeTCPPort(t)
+			port := testenv.FreePort(t)
 			args := append([]string{"-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"}, tc.args...)
 			startFFmpeg(t, append(args, "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d/stream", port))...)
 			s := newStack(t, stackOptions{source: catalogSource(t, fmt.Sprintf("%s://127.0.0.1:%d/stream", tc.scheme, port))})
@@ -71,7 +62,7 @@ func TestRealSourcesInChromium(t *testing.T) {
 	// constrained baseline, baseline, main and high 4:4:4 predictive): the console says why
 	// instead of showing nothing. A Chromium that decodes High shows the picture.
 	t.Run("h264 high: played, or refused with a reason", func(t *testing.T) {
-		port := freeTCPPort(t)
+		port := testenv.FreePort(t)
 		startFFmpeg(t, "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-c:v", "libx264", "-profile:v", "high", "-bf", "0",
 			"-tune", "zerolatency", "-g", "30", "-f", "h264", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d/stream", port))
 		s := newStack(t, stackOptions{source: catalogSource(t, fmt.Sprintf("h264+http://127.0.0.1:%d/stream", port))})

@@ -3,7 +3,6 @@ package h264http_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os/exec"
 	"strconv"
@@ -22,7 +21,7 @@ import (
 func ffmpegServer(t testing.TB, size string, codecArgs ...string) (spec string, cmd *exec.Cmd) {
 	t.Helper()
 	ffmpeg := testenv.LookPath(t, "ffmpeg", "ffmpeg")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	args := []string{"-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30", "-c:v", "libx264"}
 	args = append(args, codecArgs...)
 	args = append(args, "-f", "h264", "-listen", "1", fmt.Sprintf("http://127.0.0.1:%d/x", port))
@@ -33,14 +32,6 @@ func ffmpegServer(t testing.TB, size string, codecArgs ...string) (spec string, 
 		_ = cmd.Wait()
 	})
 	return fmt.Sprintf("h264+http://127.0.0.1:%d/x", port), cmd
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func newSource(t testing.TB, spec string, opts device.Options) device.Source {

@@ -98,7 +98,7 @@ func BenchmarkSourcePath(b *testing.B) {
 				name, fps = dname+"/paced-30fps", 30
 			}
 			b.Run(name, func(b *testing.B) {
-				port := freePort(b)
+				port := testenv.FreePort(b)
 				cmd := exec.Command(os.Args[0], "-test.run=^$")
 				cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d", benchServeEnv, clip, port, fps))
 				cmd.Stderr = os.Stderr

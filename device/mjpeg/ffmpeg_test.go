@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os/exec"
 	"strconv"
@@ -26,15 +25,6 @@ type ffmpegServer struct {
 	cmd    *exec.Cmd
 	stderr bytes.Buffer
 	done   chan struct{}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
 }
 
 func startFFmpeg(t testing.TB, port int, size string, extra ...string) *ffmpegServer {
@@ -100,7 +90,7 @@ func TestFFmpegStream(t *testing.T) {
 		{"multipart content type", []string{"-content_type", "multipart/x-mixed-replace;boundary=ffmpeg"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			ff := startFFmpeg(t, port, "1280x720", tt.extra...)
 			st := openFFmpeg(t, Config{URL: ffmpegURL(port), DialTimeout: time.Second})
 			t.Logf("decoder %s", st.Decoder())
@@ -129,7 +119,7 @@ func TestFFmpegStream(t *testing.T) {
 // TestFFmpegFrozen stops ffmpeg (SIGSTOP): the connection stays open but no frame comes, and
 // Next fails with ErrStalled once the stall timeout has passed.
 func TestFFmpegFrozen(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ff := startFFmpeg(t, port, "640x360")
 	st := openFFmpeg(t, Config{URL: ffmpegURL(port), DialTimeout: time.Second, StallTimeout: time.Second})
 	requireBars(t, next(t, st).Image)
@@ -151,7 +141,7 @@ func TestFFmpegFrozen(t *testing.T) {
 // TestFFmpegReconnectResize runs the source under the device supervisor: ffmpeg at 1280×720
 // is killed, restarted on the same port at 640×360, and the supervisor's frames follow.
 func TestFFmpegReconnectResize(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	src := New(Config{URL: ffmpegURL(port), DialTimeout: time.Second})
 	sup := device.NewSupervisor(device.SupervisorConfig{
 		Source: src, RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond,

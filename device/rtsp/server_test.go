@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -29,7 +28,7 @@ func gstServer(t testing.TB, x264Opts, caps string, auth ...string) (string, *ex
 	if err := exec.Command(python, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer").Run(); err != nil {
 		testenv.Missing(t, "GStreamer's RTSP server for Python", "apt-get install -y "+gstPackages)
 	}
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	launch := "videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=30/1 ! " +
 		"x264enc tune=zerolatency speed-preset=ultrafast " + x264Opts + " ! " + caps + " ! rtph264pay name=pay0 pt=96"
 	args := append([]string{"testdata/gst-rtsp-server.py", fmt.Sprint(port), "/cam", launch}, auth...)
@@ -45,14 +44,6 @@ func gstServer(t testing.TB, x264Opts, caps string, auth ...string) (string, *ex
 	require.NoError(t, err, "the RTSP server did not start")
 	require.Equal(t, "ready", strings.TrimSpace(line))
 	return fmt.Sprintf("rtsp://127.0.0.1:%d/cam", port), cmd
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func newSource(t testing.TB, spec string, opts device.Options) device.Source {

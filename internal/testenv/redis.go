@@ -28,7 +28,7 @@ type Redis struct {
 // StartRedis starts redis-server (Debian package redis-server) on a free loopback port.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{path: LookPath(t, "redis-server", "redis-server"), port: freePort(t), dir: t.TempDir()}
+	r := &Redis{path: LookPath(t, "redis-server", "redis-server"), port: FreePort(t), dir: t.TempDir()}
 	t.Cleanup(r.Kill)
 	if err := r.start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
@@ -142,9 +142,10 @@ func ping(addr string) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process could take it before
-// redis-server binds it; on a test machine that is rare enough.
-func freePort(t testing.TB) int {
+// FreePort asks the kernel for a free loopback port, for a server a test starts (redis-server,
+// x11vnc, ffmpeg). Another process could take it before the server binds it; on a test
+// machine that is rare enough.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

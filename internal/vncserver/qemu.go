@@ -42,9 +42,9 @@ func StartQEMU(t testing.TB, cfg QEMUConfig) *QEMU {
 	t.Helper()
 	bin := testenv.LookPath(t, "qemu-system-x86_64", "qemu-system-x86")
 	dir := t.TempDir()
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	for port < 5900 {
-		port = FreePort(t)
+		port = testenv.FreePort(t)
 	}
 	q := &QEMU{Addr: fmt.Sprintf("127.0.0.1:%d", port), debugLog: filepath.Join(dir, "seabios.log")}
 	boot := "menu=on"

@@ -56,7 +56,7 @@ func (d *Display) Env() []string { return append(os.Environ(), "DISPLAY="+d.Name
 func X11VNC(t testing.TB, d *Display, password string, extra ...string) string {
 	t.Helper()
 	bin := testenv.LookPath(t, "x11vnc", "x11vnc")
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	args := []string{"-display", d.Name, "-rfbport", strconv.Itoa(port), "-localhost", "-forever", "-shared", "-norc"}
 	if password == "" {
 		args = append(args, "-nopw")
@@ -90,17 +90,6 @@ func X11VNC(t testing.TB, d *Display, password string, extra ...string) string {
 		t.Fatal("x11vnc did not start listening within 15 s")
 	}
 	return ""
-}
-
-// FreePort returns a TCP port free on 127.0.0.1 a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // start runs cmd in its own process group and stops the group when the test ends.
