@@ -403,15 +403,11 @@ func (a *Agent) checkDecodable(consoleProfiles []string) error {
 		return nil
 	}
 	id, ok := a.sup.ProfileLevelID()
-	if !ok || len(id) != 6 {
+	if !ok {
 		return nil
 	}
 	for _, p := range consoleProfiles {
-		if len(p) != 6 {
-			continue
-		}
-		recv := h264.FMTP{ProfileLevelID: p, PacketizationMode: 1, LevelAsymmetryAllowed: true}
-		if h264.CanDecode(recv, id[:4]+p[4:]) {
+		if h264.SameProfile(p, id) {
 			return nil
 		}
 	}

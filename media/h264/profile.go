@@ -191,6 +191,19 @@ func CanDecode(recv FMTP, stream string) bool {
 	return ok
 }
 
+// SameProfile reports whether a receiver that lists profile-level-id recv decodes a stream whose
+// SPS gave profile-level-id stream, whatever their levels: decoders take streams above the
+// level they list (browsers decode 1080p offered as level 3.1). For checking a console against
+// a camera before offering; CanDecode is the SDP rule.
+func SameProfile(recv, stream string) bool {
+	r, err := ParseProfileLevelID(recv)
+	if err != nil {
+		return false
+	}
+	s, err := ParseProfileLevelID(stream)
+	return err == nil && s.Profile == r.Profile
+}
+
 // Negotiate picks the first of a browser's offered H.264 formats that can decode the stream and
 // returns its index and the profile-level-id to answer with: the offer's profile bytes (so
 // that they match it exactly) and the stream's level. ok is false when none can.

@@ -155,3 +155,19 @@ func FuzzSliceHeader(f *testing.F) {
 		_, _ = h264.ParsePPS(nal)
 	})
 }
+
+func TestSameProfile(t *testing.T) {
+	for _, tc := range []struct {
+		recv, stream string
+		want         bool
+	}{
+		{"42e01f", "42c028", true},  // constrained baseline at a higher level than listed
+		{"4d001f", "4d4028", true},  // main 4.0 to a receiver listing main 3.1
+		{"42e01f", "640028", false}, // high to a constrained-baseline receiver
+		{"f4001f", "640028", false}, // high 4:4:4 predictive is not high
+		{"zz", "42e01f", false},
+		{"42e01f", "", false},
+	} {
+		assert.Equal(t, tc.want, h264.SameProfile(tc.recv, tc.stream), "%s decodes %s", tc.recv, tc.stream)
+	}
+}
