@@ -72,7 +72,6 @@ type Supervisor struct {
 	failed  chan error    // cap 1: Next tells Run the live connection failed
 	changed chan struct{} // closed and replaced on every state change
 	health  Health
-	size    image.Point // of the last raw frame
 	// cut is set when the picture source changed (the card came or went): the next frame
 	// handed out is marked media.Frame.Cut.
 	cut bool
@@ -113,7 +112,6 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 		failed:  make(chan error, 1),
 		changed: make(chan struct{}),
 		health:  Health{Source: cfg.Source.String(), State: StateConnecting, Since: time.Now()},
-		size:    image.Pt(cfg.Width, cfg.Height),
 	}
 }
 
@@ -197,7 +195,6 @@ func (s *Supervisor) up(conn *Conn) {
 	}
 	if sz, ok := conn.Video.(Sized); ok {
 		if w, h := sz.Size(); w > 0 && h > 0 {
-			s.size = image.Pt(w, h)
 			s.health.Width, s.health.Height = w, h
 		}
 	}
@@ -242,7 +239,10 @@ func (s *Supervisor) Changed() <-chan struct{} {
 func (s *Supervisor) Size() (width, height int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.size.X, s.size.Y
+	if s.health.Width > 0 {
+		return s.health.Width, s.health.Height
+	}
+	return s.cfg.Width, s.cfg.Height
 }
 
 // Codec reports the codec of an encoded source's frames; ok is false for raw sources.
@@ -265,7 +265,6 @@ func (s *Supervisor) Next(ctx context.Context) (media.Frame, error) {
 			if err == nil {
 				s.mu.Lock()
 				if w, h := f.Size(); w > 0 && h > 0 {
-					s.size = image.Pt(w, h)
 					s.health.Width, s.health.Height = w, h
 				}
 				f.Cut, s.cut = f.Cut || s.cut, false
