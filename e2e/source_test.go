@@ -74,8 +74,6 @@ type machineConn struct {
 func (c *machineConn) Next(ctx context.Context) (media.Frame, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() {})
-	defer stop()
 	go func() {
 		select {
 		case <-c.cut:
@@ -98,7 +96,7 @@ func (c *machineConn) Pointer(ev hid.PointerEvent) error { return c.m.current().
 func (c *machineConn) Refresh()                          { c.m.current().Refresh() }
 func (c *machineConn) Size() (int, int)                  { return c.m.current().Size() }
 
-var _ interface{ Refresh() } = (*machineConn)(nil)
+var _ media.Refresher = (*machineConn)(nil)
 
 // TestConsoleFollowsSourceChanges: in Chromium, a machine's screen changing size mid-session
 // is followed without reconnecting (the stream reopens its encoder, the page rescales, the
