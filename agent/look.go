@@ -9,6 +9,8 @@ import (
 // tell that a frame differs from the one before (a typed character, a moved pointer), at a
 // quarter of the cost of hashing everything. A change confined to the rows skipped is missed;
 // the next frame that changes elsewhere then answers, which only lengthens a latency sample.
+// It runs on every raw frame, probe or not (a frame cannot be kept to compare later: the
+// source owns its buffer): 53 µs per 1080p frame on the CI machine (BenchmarkLookAt1080p).
 func lookAt(seed maphash.Seed, img *image.YCbCr) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
