@@ -92,7 +92,10 @@ func X11VNC(t testing.TB, d *Display, password string, extra ...string) string {
 	return ""
 }
 
-// start runs cmd in its own process group and stops the group when the test ends.
+// start runs cmd in its own process group and stops the group when the test ends: SIGTERM
+// first, so x11vnc removes the System V shared-memory segments it made for MIT-SHM (killed,
+// it leaks them, and after a few thousand the machine's segments run out — PostgreSQL then
+// fails to start), SIGKILL after stopGrace.
 func start(t testing.TB, cmd *exec.Cmd) {
 	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -100,10 +103,21 @@ func start(t testing.TB, cmd *exec.Cmd) {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	t.Cleanup(func() {
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(stopGrace):
+		}
+		// The group may hold more than the leader (wish's children); none outlives the test.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		<-exited
 	})
 }
+
+// stopGrace is how long a server has to clean up after SIGTERM.
+const stopGrace = 3 * time.Second
 
 // Lines collects a program's output lines so a test can wait for one.
 type Lines struct {
