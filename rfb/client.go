@@ -25,6 +25,10 @@ type Config struct {
 	// NoCursor leaves out the Cursor pseudo-encoding: the server draws the pointer into the
 	// framebuffer itself.
 	NoCursor bool
+	// PseudoEncodings, when not nil, replaces the pseudo-encodings offered after the
+	// decoders' (by default DesktopSize, ExtendedDesktopSize, LastRect and, unless NoCursor,
+	// Cursor): AMT wants exactly DesktopSize, and EncodingIntelKvmData for its data channel.
+	PseudoEncodings []int32
 	// MaxWidth and MaxHeight bound the framebuffer a server may declare; default 8192.
 	MaxWidth, MaxHeight int
 	// MaxNameLength bounds the desktop name kept (longer names are cut); default 256.
@@ -131,9 +135,14 @@ func (c *Client) setEncodings() error {
 	for _, d := range c.cfg.Decoders {
 		encs = append(encs, d.Encoding())
 	}
-	encs = append(encs, EncodingDesktopSize, EncodingExtendedDesktopSize, EncodingLastRect)
-	if !c.cfg.NoCursor {
-		encs = append(encs, EncodingCursor)
+	switch {
+	case c.cfg.PseudoEncodings != nil:
+		encs = append(encs, c.cfg.PseudoEncodings...)
+	default:
+		encs = append(encs, EncodingDesktopSize, EncodingExtendedDesktopSize, EncodingLastRect)
+		if !c.cfg.NoCursor {
+			encs = append(encs, EncodingCursor)
+		}
 	}
 	b := make([]byte, 4, 4+4*len(encs))
 	b[0] = msgSetEncodings

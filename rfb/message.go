@@ -30,7 +30,9 @@ type Event struct {
 	Resized bool
 	// CursorChanged: the update carried a new cursor shape (Client.Cursor).
 	CursorChanged bool
-	// Text is the clipboard text of EventCutText, empty when it was longer than MaxCutText.
+	// Text is the clipboard text of EventCutText, empty when it was longer than MaxCutText:
+	// each byte one rune (Latin-1), NULs included, so Intel AMT's extensions (text starting
+	// with NUL) arrive whole; CutTextBytes, ParseKvmData and ParseKvmExtCmd read them.
 	Text string
 }
 
@@ -225,7 +227,7 @@ func encodingName(enc int32) string {
 	case EncodingHextile:
 		return "Hextile"
 	case EncodingZRLE:
-		return "ZRLE"
+		return "ZRLE or AMT encoding 16"
 	}
 	return fmt.Sprintf("encoding %d", enc)
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // PixelFormat is how the server encodes one pixel (RFC 6143 §7.4). kvmrelay handles true
-// colour only: colour maps died with 8-bit displays, and AMT's 8-bit modes are true colour.
+// colour only: colour maps died with 8-bit displays, and AMT's 8-bit modes are true colour
+// (RGB332, and gray formats whose only channel is red).
 type PixelFormat struct {
 	BitsPerPixel uint8 // 8, 16 or 32
 	Depth        uint8
@@ -44,6 +45,24 @@ func PixelFormatRGB332() PixelFormat {
 		RedMax: 7, GreenMax: 7, BlueMax: 3, RedShift: 5, GreenShift: 2, BlueShift: 0}
 }
 
+// PixelFormatGray8 is AMT's 8-bit grayscale: one byte of luminance, declared (as Intel's
+// and MeshCentral's clients send it) as a red channel of max 255 with green and blue max 0.
+func PixelFormatGray8() PixelFormat {
+	return PixelFormat{BitsPerPixel: 8, Depth: 8, TrueColour: true, RedMax: 255}
+}
+
+// PixelFormatGray4 is AMT's 4-bit grayscale: still one byte per pixel, luminance 0–15 in
+// its low bits (depth 4, red max 15, green and blue max 0).
+func PixelFormatGray4() PixelFormat {
+	return PixelFormat{BitsPerPixel: 8, Depth: 4, TrueColour: true, RedMax: 15}
+}
+
+// Grayscale reports whether the format is one of AMT's gray formats: the red channel carries
+// the luminance and green and blue are absent (max 0).
+func (pf PixelFormat) Grayscale() bool {
+	return pf.RedMax != 0 && pf.GreenMax == 0 && pf.BlueMax == 0
+}
+
 func (pf PixelFormat) String() string {
 	order := "LE"
 	if pf.BigEndian {
@@ -71,6 +90,9 @@ func (pf PixelFormat) Validate() error {
 		max   uint16
 		shift uint8
 	}{{pf.RedMax, pf.RedShift}, {pf.GreenMax, pf.GreenShift}, {pf.BlueMax, pf.BlueShift}} {
+		if c.max == 0 && pf.Grayscale() {
+			continue // the absent green and blue of a gray format
+		}
 		if c.max == 0 || c.max&(c.max+1) != 0 || int(c.shift)+bitLen(c.max) > int(pf.BitsPerPixel) {
 			return fmt.Errorf("%w: %s", ErrPixelFormat, pf)
 		}
@@ -133,16 +155,17 @@ type PixelConverter struct {
 	cpixelHigh bool
 	lut        []uint32 // value → RGBA (little-endian packed) for 8 and 16 bpp
 	scale      [3][]uint8
+	gray       bool
 }
 
 func NewPixelConverter(pf PixelFormat) (*PixelConverter, error) {
 	if err := pf.Validate(); err != nil {
 		return nil, err
 	}
-	c := &PixelConverter{pf: pf, bpp: pf.BytesPerPixel(), ident: pf.identity(), cpixel: pf.BytesPerPixel()}
+	c := &PixelConverter{pf: pf, bpp: pf.BytesPerPixel(), ident: pf.identity(), cpixel: pf.BytesPerPixel(), gray: pf.Grayscale()}
 	for i, m := range [...]uint16{pf.RedMax, pf.GreenMax, pf.BlueMax} {
 		s := make([]uint8, int(m)+1)
-		for v := range s {
+		for v := 1; v < len(s); v++ {
 			s[v] = uint8((v*255 + int(m)/2) / int(m))
 		}
 		c.scale[i] = s
@@ -169,6 +192,10 @@ func NewPixelConverter(pf PixelFormat) (*PixelConverter, error) {
 func (c *PixelConverter) rgba(v uint32) uint32 {
 	pf := c.pf
 	r := c.scale[0][(v>>pf.RedShift)&uint32(pf.RedMax)]
+	if c.gray {
+		// Full scale: 4-bit white (15) is 255, not MeshCentral's 15<<4 = 240.
+		return uint32(r) | uint32(r)<<8 | uint32(r)<<16 | 0xFF<<24
+	}
 	g := c.scale[1][(v>>pf.GreenShift)&uint32(pf.GreenMax)]
 	b := c.scale[2][(v>>pf.BlueShift)&uint32(pf.BlueMax)]
 	return uint32(r) | uint32(g)<<8 | uint32(b)<<16 | 0xFF<<24

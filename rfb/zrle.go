@@ -41,9 +41,17 @@ func (d *ZRLE) Decode(s *DecodeState, r image.Rectangle) error {
 	return nil
 }
 
+// TileSource is what DecodeZRLETile reads a tile's bytes from: a ZStream, or AMT's
+// uncompressed payloads.
+type TileSource interface {
+	ReadByte() (byte, error)
+	// ReadFull fills p or fails.
+	ReadFull(p []byte) error
+}
+
 // DecodeZRLETile draws one tile (at most 64×64) read from z: the ZRLE tile format, which AMT
 // also uses for its own encoding 16. buf holds at least 64×64×4 bytes of scratch.
-func DecodeZRLETile(z *ZStream, s *DecodeState, tile image.Rectangle, buf []byte, pal *[128]uint32) error {
+func DecodeZRLETile(z TileSource, s *DecodeState, tile image.Rectangle, buf []byte, pal *[128]uint32) error {
 	if tile.Dx() > 64 || tile.Dy() > 64 || len(buf) < 64*64*4 {
 		return protoErr("ZRLE tile %v larger than 64x64", tile)
 	}
@@ -112,7 +120,7 @@ func DecodeZRLETile(z *ZStream, s *DecodeState, tile image.Rectangle, buf []byte
 	return protoErr("ZRLE subencoding %d", sub)
 }
 
-func readCPixel(z *ZStream, s *DecodeState, buf []byte) (uint32, error) {
+func readCPixel(z TileSource, s *DecodeState, buf []byte) (uint32, error) {
 	cp := s.Pixels.CPixelSize()
 	if err := z.ReadFull(buf[:cp]); err != nil {
 		return 0, err
@@ -120,7 +128,7 @@ func readCPixel(z *ZStream, s *DecodeState, buf []byte) (uint32, error) {
 	return s.Pixels.Pixel(buf[:cp], cp), nil
 }
 
-func readPalette(z *ZStream, s *DecodeState, buf []byte, pal []uint32) error {
+func readPalette(z TileSource, s *DecodeState, buf []byte, pal []uint32) error {
 	cp := s.Pixels.CPixelSize()
 	b := buf[:len(pal)*cp]
 	if err := z.ReadFull(b); err != nil {
@@ -134,7 +142,7 @@ func readPalette(z *ZStream, s *DecodeState, buf []byte, pal []uint32) error {
 
 // runLength reads a ZRLE run length: bytes summed while they are 255, plus one. limit bounds
 // it (the pixels left in the tile), so a hostile stream cannot spin on 255s forever.
-func runLength(z *ZStream, limit int) (int, error) {
+func runLength(z TileSource, limit int) (int, error) {
 	n := 1
 	for {
 		b, err := z.ReadByte()
@@ -172,7 +180,7 @@ func (t *tileWriter) put(c uint32, count int) {
 	}
 }
 
-func runs(z *ZStream, tile image.Rectangle, s *DecodeState, pixel func() (uint32, error)) error {
+func runs(z TileSource, tile image.Rectangle, s *DecodeState, pixel func() (uint32, error)) error {
 	t := tileWriter{s: s, tile: tile, n: tile.Dx() * tile.Dy()}
 	for t.i < t.n {
 		c, err := pixel()
@@ -188,7 +196,7 @@ func runs(z *ZStream, tile image.Rectangle, s *DecodeState, pixel func() (uint32
 	return nil
 }
 
-func paletteRuns(z *ZStream, tile image.Rectangle, s *DecodeState, pal []uint32) error {
+func paletteRuns(z TileSource, tile image.Rectangle, s *DecodeState, pal []uint32) error {
 	t := tileWriter{s: s, tile: tile, n: tile.Dx() * tile.Dy()}
 	for t.i < t.n {
 		b, err := z.ReadByte()

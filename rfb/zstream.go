@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"compress/flate"
 	"compress/zlib"
 	"errors"
 	"fmt"
@@ -50,28 +51,43 @@ func (c *chunk) ReadByte() (byte, error) {
 
 // Feed reads a chunk of n compressed bytes from r, appended to what is left of the last one.
 func (z *ZStream) Feed(r *Reader, n int) error {
+	data, err := r.Next(n)
+	if err != nil {
+		return err
+	}
+	return z.feed(data, false)
+}
+
+// feed appends a chunk. The first chunk of a stream starts it: with a zlib header, or, when
+// raw, as bare deflate (AMT with zlib switched on by KvmExtCmd, as MeshCentral reads it).
+// Later chunks continue whichever stream was started.
+func (z *ZStream) feed(data []byte, raw bool) error {
 	left := copy(z.in.b, z.in.b[z.in.off:])
-	need := left + n
+	need := left + len(data)
 	if cap(z.in.b) < need {
 		b := make([]byte, left, need)
 		copy(b, z.in.b[:left])
 		z.in.b = b
 	}
 	z.in.b, z.in.off = z.in.b[:need], 0
-	data, err := r.Next(n)
-	if err != nil {
-		return err
-	}
 	copy(z.in.b[left:], data)
-	if z.zr == nil {
-		zr, err := zlib.NewReader(&z.in)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrZlib, err)
-		}
-		z.zr = zr
+	if z.zr != nil {
+		return nil
 	}
+	if raw {
+		z.zr = flate.NewReader(&z.in)
+		return nil
+	}
+	zr, err := zlib.NewReader(&z.in)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrZlib, err)
+	}
+	z.zr = zr
 	return nil
 }
+
+// buffered is how many compressed bytes were fed and not yet consumed.
+func (z *ZStream) buffered() int { return len(z.in.b) - z.in.off }
 
 // ReadFull fills p with decompressed bytes.
 func (z *ZStream) ReadFull(p []byte) error {
