@@ -2,6 +2,7 @@ package rfb_test
 
 import (
 	"bytes"
+	"image"
 	"testing"
 
 	"github.com/kvmrelay/kvmrelay/rfb"
@@ -50,6 +51,61 @@ func FuzzMessages(f *testing.F) {
 			if _, err := cl.ReadMessage(); err != nil {
 				return
 			}
+		}
+	})
+}
+
+// FuzzAMTRLE feeds arbitrary encoding-16 payloads, in AMT's pixel formats, to the AMT
+// decoder: errors, never panics, never writes outside the tile.
+func FuzzAMTRLE(f *testing.F) {
+	f.Add(uint8(0), uint8(64), uint8(64), []byte{0, 3, 0, 0xFC, 0xFF, 1, 0x1F, 0})
+	f.Add(uint8(1), uint8(64), uint8(64), []byte{0x78, 0x9C, 0x62, 0x64, 0, 0, 0, 0, 0xFF, 0xFF})
+	f.Add(uint8(1), uint8(3), uint8(1), []byte{0, 6, 0, 0xF9, 0xFF, 0x82, 0x03, 0xE0, 0x81, 0x01, 0x00})
+	for _, c := range zlibChunks(f, []byte{128, 0x00, 0xF8, 3, 0x1F, 0x00, 0}) {
+		f.Add(uint8(0), uint8(3), uint8(2), c)
+	}
+	f.Fuzz(func(t *testing.T, format, w, h uint8, payload []byte) {
+		formats := []rfb.PixelFormat{rfb.PixelFormatRGB565(), rfb.PixelFormatRGB332(), rfb.PixelFormatGray8(), rfb.PixelFormatGray4()}
+		pf := formats[int(format)%len(formats)]
+		s := hello(80, 80)
+		// The same payload twice: the second continues whatever stream the first started.
+		s.update(2)
+		for range 2 {
+			s.rect(3, 5, uint16(w), uint16(h), rfb.EncodingAMTRLE).u32(uint32(len(payload)))
+			s.Write(payload)
+		}
+		cl, err := rfb.NewClient(&pipe{Reader: bytes.NewReader(s.Bytes())}, rfb.AMTConfig(pf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := bytes.Clone(cl.Framebuffer().Pix)
+		_, err = cl.ReadMessage()
+		fb := cl.Framebuffer()
+		tile := image.Rect(3, 5, 3+int(w), 5+int(h))
+		for y := range 80 {
+			for x := range 80 {
+				if image.Pt(x, y).In(tile) {
+					continue
+				}
+				o := fb.PixOffset(x, y)
+				if !bytes.Equal(fb.Pix[o:o+4], before[o:o+4]) {
+					t.Fatalf("pixel (%d, %d) outside the tile %v changed (err %v)", x, y, tile, err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzAMTCutText: the extension parsers never panic and agree with the builders.
+func FuzzAMTCutText(f *testing.F) {
+	f.Add([]byte("\x00KvmDataChannel\x00abc"))
+	f.Add([]byte("\x00KvmExtCmd\x00\x01\x02\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if payload, _, ok := rfb.ParseKvmData(b); ok && len(payload) != len(b)-16 {
+			t.Fatalf("payload of %d bytes from %d", len(payload), len(b))
+		}
+		if cmd, vals, ok := rfb.ParseKvmExtCmd(b); ok && !bytes.Equal(rfb.KvmExtCmdText(cmd, vals...), b) {
+			t.Fatalf("%q does not round-trip", b)
 		}
 	})
 }
