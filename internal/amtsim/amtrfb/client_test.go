@@ -80,9 +80,18 @@ func pattern(w, h int) *image.RGBA {
 	return img
 }
 
-// close reports whether two colours agree within what pf keeps of them.
+// near asserts that got is want within what pf keeps of colours.
 func near(t *testing.T, pf rfb.PixelFormat, want, got color.RGBA, where image.Point) bool {
 	t.Helper()
+	if !within(pf, want, got) {
+		return assert.Fail(t, "colour differs", "at %v: want %v, got %v in %s", where, want, got, pf)
+	}
+	return true
+}
+
+// within reports whether got is want within what pf keeps: one step of each channel's
+// precision (of the luminance, for gray formats).
+func within(pf rfb.PixelFormat, want, got color.RGBA) bool {
 	if pf.Grayscale() {
 		lum := (77*int(want.R) + 150*int(want.G) + 29*int(want.B)) >> 8
 		want = color.RGBA{uint8(lum), uint8(lum), uint8(lum), 0xFF}
@@ -98,13 +107,13 @@ func near(t *testing.T, pf rfb.PixelFormat, want, got color.RGBA, where image.Po
 		max  uint16
 	}{{want.R, got.R, pf.RedMax}, {want.G, got.G, pf.GreenMax}, {want.B, got.B, pf.BlueMax}} {
 		if d := int(c.w) - int(c.g); d > tol(c.max) || -d > tol(c.max) {
-			return assert.Fail(t, "colour differs", "at %v: want %v, got %v in %s", where, want, got, pf)
+			return false
 		}
 	}
 	return true
 }
 
-// readFull reads updates, answering each with an incremental request, until the client's
+// readMatch reads updates, answering each with an incremental request, until the client's
 // picture has the size of want and agrees with it (within pf) or the connection fails.
 func readMatch(t *testing.T, c *rfb.Client, pf rfb.PixelFormat, want *image.RGBA) {
 	t.Helper()
@@ -256,3 +265,27 @@ func TestFaults(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestOverlay: what Overlay draws is what the client sees; the screen itself is untouched.
+func TestOverlay(t *testing.T) {
+	screen := amtrfb.NewImageScreen(solid(100, 80, red))
+	conn, _ := session(t, screen, amtrfb.Config{Overlay: func(img *image.RGBA) {
+		for y := 5; y < 15; y++ {
+			for x := 5; x < 15; x++ {
+				img.SetRGBA(x, y, blue)
+			}
+		}
+	}})
+	pf := rfb.PixelFormatRGB565()
+	c, err := rfb.NewClient(conn, rfb.AMTConfig(pf))
+	require.NoError(t, err)
+	require.NoError(t, c.RequestFull(false))
+	want := solid(100, 80, red)
+	for y := 5; y < 15; y++ {
+		for x := 5; x < 15; x++ {
+			want.SetRGBA(x, y, blue)
+		}
+	}
+	readMatch(t, c, pf, want)
+	assert.Equal(t, red, screen.Snapshot(nil).RGBAAt(7, 7))
+}
