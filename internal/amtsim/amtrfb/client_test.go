@@ -17,7 +17,7 @@ import (
 
 // session runs Serve on one end of a pipe and returns the other end for a client; Serve's
 // result arrives on the channel when it ends.
-func session(t *testing.T, screen amtrfb.Screen, cfg amtrfb.Config) (net.Conn, <-chan error) {
+func session(t testing.TB, screen amtrfb.Screen, cfg amtrfb.Config) (net.Conn, <-chan error) {
 	t.Helper()
 	// TCP, not net.Pipe: its buffers let the server answer while the client still writes,
 	// as on a real network.
