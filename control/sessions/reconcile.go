@@ -59,7 +59,9 @@ func decide(s store.ConsoleSession, org store.Organization, linkTTL, grace time.
 		if now.Sub(s.CreatedAt) >= linkTTL {
 			return verdict{store.SessionError, "the console never connected", store.AuditConsoleTimeout}, true
 		}
-	case s.Current == store.SessionActive:
+	case s.Current == store.SessionConsentRequired && s.ConsentExpiresAt != nil && !now.Before(*s.ConsentExpiresAt):
+		return verdict{store.SessionError, ReasonConsentExpired, store.AuditConsoleConsent}, true
+	case s.Current == store.SessionActive || s.Current == store.SessionConsentRequired:
 		idle := org.Settings.IdleTimeout
 		last := s.CreatedAt
 		if s.LastActivity != nil {

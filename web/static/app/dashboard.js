@@ -624,6 +624,8 @@ function sessionLine(s, now = Date.now()) {
       return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
     case "REQUESTED":
       return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
+    case "CONSENT_REQUIRED":
+      return `Waiting for the consent code shown on the machine's screen: ${holder(s)}`;
     default:
       return `${String(s.current).toLowerCase()}: ${holder(s)}`;
   }
