@@ -104,8 +104,12 @@ func (m *Manager) Reconcile(ctx context.Context, orgID string) error {
 			if _, err := tx.TransitionSession(ctx, s.ID, s.Current, v.to, v.reason, now); err != nil {
 				return err
 			}
+			details := map[string]string{"session": s.ID, "reason": v.reason}
+			if v.action == store.AuditConsoleConsent {
+				details["step"] = "expired"
+			}
 			_, err := tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: "system", Action: v.action,
-				Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "reason": v.reason}})
+				Target: "device:" + s.DeviceID, Details: details})
 			return err
 		})
 		switch {
