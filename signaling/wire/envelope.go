@@ -268,6 +268,9 @@ type Consent struct {
 
 // Consent states.
 const (
+	// ConsentNone: the agent's machine asks for no consent now (the answer to a code sent
+	// when none was asked for).
+	ConsentNone      = "none"
 	ConsentRequired  = "required"
 	ConsentAccepted  = "accepted"
 	ConsentExpired   = "expired"
@@ -280,7 +283,7 @@ const MaxConsentError = 256
 // Check reports whether an agent's consent report is one this version knows.
 func (c Consent) Check() error {
 	switch c.State {
-	case ConsentRequired, ConsentAccepted, ConsentExpired, ConsentCancelled:
+	case ConsentNone, ConsentRequired, ConsentAccepted, ConsentExpired, ConsentCancelled:
 	default:
 		return fmt.Errorf("%w: consent state %.32q", ErrBadMessage, c.State)
 	}
