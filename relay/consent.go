@@ -2,7 +2,9 @@ package relay
 
 import (
 	"context"
+	"errors"
 
+	"github.com/kvmrelay/kvmrelay/control/api"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
@@ -28,4 +30,26 @@ func (c consentRecorder) ConsentReported(ctx context.Context, info signaling.Ses
 
 func (c consentRecorder) ConsentCodeEntered(ctx context.Context, info signaling.SessionInfo, cancel bool) error {
 	return c.m.ConsentCodeEntered(ctx, info.Tenant, info.SID, info.Principal, cancel)
+}
+
+// consentRelay is the API's ConsentRelay: codes reach the agent through signaling's bus.
+type consentRelay struct{ sig *signaling.Server }
+
+func (c consentRelay) SubmitConsent(ctx context.Context, deviceID, sid, code string) (api.ConsentAnswer, error) {
+	return c.submit(ctx, deviceID, sid, wire.ConsentCode{Code: code})
+}
+
+func (c consentRelay) CancelConsent(ctx context.Context, deviceID, sid string) (api.ConsentAnswer, error) {
+	return c.submit(ctx, deviceID, sid, wire.ConsentCode{Cancel: true})
+}
+
+func (c consentRelay) submit(ctx context.Context, deviceID, sid string, code wire.ConsentCode) (api.ConsentAnswer, error) {
+	ans, err := c.sig.SubmitConsent(ctx, deviceID, sid, code)
+	if errors.Is(err, signaling.ErrNoConsentAnswer) {
+		return api.ConsentAnswer{}, api.ErrNoConsentAnswer
+	}
+	if err != nil {
+		return api.ConsentAnswer{}, err
+	}
+	return api.ConsentAnswer{State: ans.State, ExpiresAt: ans.ExpiresAt, Error: ans.Error, Attempts: ans.Attempts}, nil
 }
