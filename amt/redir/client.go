@@ -59,9 +59,9 @@ func Handshake(ctx context.Context, conn io.ReadWriter, cfg ClientConfig) (Info,
 	if log == nil {
 		log = slog.Default()
 	}
-	stop := watch(ctx, conn, cfg.Timeout)
-	defer stop()
-	h := &clientHandshake{ctx: ctx, conn: conn, cfg: cfg, log: log}
+	w := watch(ctx, conn, cfg.Timeout)
+	defer w.stop()
+	h := &clientHandshake{ctx: ctx, conn: conn, cfg: cfg, log: log, w: w}
 	return h.run()
 }
 
@@ -70,6 +70,7 @@ type clientHandshake struct {
 	conn io.ReadWriter
 	cfg  ClientConfig
 	log  *slog.Logger
+	w    *watcher
 	info Info
 }
 
@@ -231,7 +232,7 @@ func (h *clientHandshake) send(m Message) error {
 		return err
 	}
 	if _, err := h.conn.Write(b); err != nil {
-		return ioError(h.ctx, "sending to AMT", h.cfg.Timeout, err)
+		return h.w.ioError("sending to AMT", err)
 	}
 	return nil
 }
@@ -245,7 +246,7 @@ func (h *clientHandshake) read() (Message, error) {
 		if errors.Is(err, ErrProtocol) {
 			return nil, err
 		}
-		return nil, ioError(h.ctx, "waiting for AMT", h.cfg.Timeout, err)
+		return nil, h.w.ioError("waiting for AMT", err)
 	}
 	return m, nil
 }

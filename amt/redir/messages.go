@@ -41,11 +41,11 @@ type AuthType byte
 // Authentication types. The numbers are AMT's; digest without qop is RFC 2069, digest is
 // RFC 2617 with qop.
 const (
-	AuthQuery          AuthType = 0
-	AuthUserPassword   AuthType = 1
-	AuthKerberos       AuthType = 2
-	AuthDigestNoQOP    AuthType = 3
-	AuthDigest         AuthType = 4
+	AuthQuery        AuthType = 0
+	AuthUserPassword AuthType = 1
+	AuthKerberos     AuthType = 2
+	AuthDigestNoQOP  AuthType = 3
+	AuthDigest       AuthType = 4
 )
 
 func (t AuthType) String() string {

@@ -81,9 +81,9 @@ func Serve(ctx context.Context, conn net.Conn, cfg ServerConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	stop := watch(ctx, conn, cfg.Timeout)
-	defer stop()
-	s := &serverSession{ctx: ctx, conn: conn, cfg: cfg}
+	w := watch(ctx, conn, cfg.Timeout)
+	defer w.stop()
+	s := &serverSession{ctx: ctx, conn: conn, cfg: cfg, w: w}
 	return s.run()
 }
 
@@ -91,6 +91,7 @@ type serverSession struct {
 	ctx      context.Context
 	conn     net.Conn
 	cfg      ServerConfig
+	w        *watcher
 	nonce    string // outstanding challenge nonce; "" when none
 	failures int
 	authed   bool
@@ -148,13 +149,12 @@ func (s *serverSession) start() error {
 		Status: status, ProtocolVersion: s.cfg.ProtocolVersion, FirmwareVersion: s.cfg.FirmwareVersion,
 		OEMIANA: s.cfg.OEMIANA, OEMData: s.cfg.OEMData,
 	}
-	if err := s.send(reply); err != nil {
-		return err
-	}
+	sendErr := s.send(reply)
 	if err := ErrorForStatus(status); err != nil {
+		// Refused either way; a client may well leave before reading all 13 bytes.
 		return fmt.Errorf("refused a %q redirection session: %w", start.Protocol[:], err)
 	}
-	return nil
+	return sendErr
 }
 
 func (s *serverSession) authenticate(m AuthenticateSession) error {
@@ -255,7 +255,7 @@ func (s *serverSession) send(m Message) error {
 		return err
 	}
 	if _, err := s.conn.Write(b); err != nil {
-		return ioError(s.ctx, "AMT redirection server: sending", s.cfg.Timeout, err)
+		return s.w.ioError("AMT redirection server: sending", err)
 	}
 	return nil
 }
@@ -266,7 +266,7 @@ func (s *serverSession) read() (Message, error) {
 		if errors.Is(err, ErrProtocol) {
 			return nil, err
 		}
-		return nil, ioError(s.ctx, "AMT redirection server: waiting for the client", s.cfg.Timeout, err)
+		return nil, s.w.ioError("AMT redirection server: waiting for the client", err)
 	}
 	return m, nil
 }
