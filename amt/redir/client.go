@@ -61,12 +61,11 @@ func Handshake(ctx context.Context, conn io.ReadWriter, cfg ClientConfig) (Info,
 	}
 	w := watch(ctx, conn, cfg.Timeout)
 	defer w.stop()
-	h := &clientHandshake{ctx: ctx, conn: conn, cfg: cfg, log: log, w: w}
+	h := &clientHandshake{conn: conn, cfg: cfg, log: log, w: w}
 	return h.run()
 }
 
 type clientHandshake struct {
-	ctx  context.Context
 	conn io.ReadWriter
 	cfg  ClientConfig
 	log  *slog.Logger
@@ -224,8 +223,8 @@ func (h *clientHandshake) exchange(m AuthenticateSession) (AuthenticateSessionRe
 }
 
 func (h *clientHandshake) send(m Message) error {
-	if err := h.ctx.Err(); err != nil {
-		return fmt.Errorf("AMT redirection handshake: %w", err)
+	if err := h.w.check("AMT redirection handshake"); err != nil {
+		return err
 	}
 	b, err := Encode(m)
 	if err != nil {
@@ -238,8 +237,8 @@ func (h *clientHandshake) send(m Message) error {
 }
 
 func (h *clientHandshake) read() (Message, error) {
-	if err := h.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("AMT redirection handshake: %w", err)
+	if err := h.w.check("AMT redirection handshake"); err != nil {
+		return nil, err
 	}
 	m, err := ReadMessage(h.conn)
 	if err != nil {

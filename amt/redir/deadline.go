@@ -16,32 +16,30 @@ type deadliner interface {
 	SetDeadline(t time.Time) error
 }
 
-// watcher makes blocking I/O on a stream honour a context and a timeout during a handshake.
+// watcher makes blocking I/O on a stream honour the caller's context and a timeout for the
+// duration of a handshake.
 type watcher struct {
-	ctx     context.Context
+	parent  context.Context
+	ctx     context.Context // parent with the timeout
+	cancel  context.CancelFunc
 	timeout time.Duration
-	// ctxDeadline: the stream's deadline is the context's, so a deadline error is the
-	// context's even when the context's own timer has not fired yet.
-	ctxDeadline bool
-	stop        func()
+	stop    func()
 }
 
-// watch: with SetDeadline (net.Conn) it sets the earlier of ctx's deadline and now+timeout,
-// and an immediate deadline when ctx is cancelled; stop clears it again so the caller can go
-// on with RFB. Without SetDeadline but with Close, cancellation closes the stream. Otherwise
-// ctx is only checked between messages.
-func watch(ctx context.Context, conn any, timeout time.Duration) *watcher {
+// watch: with SetDeadline (net.Conn) the stream gets the deadline of parent-with-timeout,
+// and an immediate one when that ends early; stop clears it again so the caller can go on
+// with RFB (a deadline the caller had set is cleared too). Without SetDeadline but with
+// Close, the stream is closed when the context or the timeout ends. Otherwise they are only
+// checked between messages.
+func watch(parent context.Context, conn any, timeout time.Duration) *watcher {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	w := &watcher{ctx: ctx, timeout: timeout, stop: func() {}}
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	w := &watcher{parent: parent, ctx: ctx, cancel: cancel, timeout: timeout}
 	switch c := conn.(type) {
 	case deadliner:
-		d := time.Now().Add(timeout)
-		if cd, ok := ctx.Deadline(); ok && !cd.After(d) {
-			d = cd
-			w.ctxDeadline = true
-		}
+		d, _ := ctx.Deadline()
 		_ = c.SetDeadline(d)
 		done := make(chan struct{})
 		stopAfter := context.AfterFunc(ctx, func() {
@@ -53,25 +51,39 @@ func watch(ctx context.Context, conn any, timeout time.Duration) *watcher {
 				<-done // it ran (or is running): wait so that our reset comes last
 			}
 			_ = c.SetDeadline(time.Time{})
+			cancel()
 		}
 	case io.Closer:
 		stopAfter := context.AfterFunc(ctx, func() { _ = c.Close() })
-		w.stop = func() { stopAfter() }
+		w.stop = func() { stopAfter(); cancel() }
+	default:
+		w.stop = cancel
 	}
 	return w
 }
 
-// ioError explains an I/O failure: the context's error when it ended (or its deadline is
-// what expired), a timeout in words, or err as is.
+// check is the between-messages test of the context and timeout.
+func (w *watcher) check(what string) error {
+	if w.ctx.Err() == nil {
+		return nil
+	}
+	return w.ioError(what, os.ErrDeadlineExceeded)
+}
+
+// ioError explains an I/O failure: the caller's context error when it ended or its deadline
+// is the one that passed, the timeout in words when that passed, or err as is.
 func (w *watcher) ioError(what string, err error) error {
-	if ctxErr := w.ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("%s: %w", what, ctxErr)
+	if pErr := w.parent.Err(); pErr != nil {
+		return fmt.Errorf("%s: %w", what, pErr)
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if w.ctxDeadline {
-			return fmt.Errorf("%s: %w", what, context.DeadlineExceeded)
-		}
-		return fmt.Errorf("%s: no answer within %s: %w", what, w.timeout, err)
+	if w.ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	// Our deadline passed; it is the caller's when the caller's is not later than the
+	// timeout's (its own timer may simply not have fired yet).
+	ours, _ := w.ctx.Deadline()
+	if pd, ok := w.parent.Deadline(); ok && !pd.After(ours) {
+		return fmt.Errorf("%s: %w", what, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("%s: no answer within %s: %w", what, w.timeout, os.ErrDeadlineExceeded)
 }

@@ -264,6 +264,13 @@ func TestHandshakeSilentServer(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		pw.Close()
 	})
+	t.Run("stream without deadlines, own timeout", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		rw := &pipeRW{r: pr, w: io.Discard}
+		_, err := Handshake(context.Background(), rw, ClientConfig{User: "admin", Password: "x", Timeout: 100 * time.Millisecond})
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		pw.Close()
+	})
 }
 
 type pipeRW struct {

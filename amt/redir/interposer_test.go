@@ -1,6 +1,9 @@
 package redir
 
 import (
+	"context"
+	"io"
+	"net"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,4 +140,32 @@ func TestInterposerPassesOtherAuthTypes(t *testing.T) {
 	feed(t, ip.FromDevice, deviceChallenge, 100)
 	type3 := wire(hx("13 00 00 00 03 07 00 00 00 00 00 00 00 00 00 00"))
 	assert.Equal(t, type3, feed(t, ip.FromClient, type3, 100))
+}
+
+func TestInterposerPipeEnds(t *testing.T) {
+	t.Run("context", func(t *testing.T) {
+		c, mc := net.Pipe()
+		md, d := net.Pipe()
+		defer c.Close()
+		defer d.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		res := make(chan error, 1)
+		go func() { res <- newTestInterposer().Pipe(ctx, mc, md) }()
+		cancel()
+		require.ErrorIs(t, <-res, context.Canceled)
+		_, err := c.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "the client's stream was closed")
+	})
+	t.Run("client floods before authentication", func(t *testing.T) {
+		c, mc := net.Pipe()
+		md, d := net.Pipe()
+		defer d.Close()
+		res := make(chan error, 1)
+		go func() { res <- newTestInterposer().Pipe(context.Background(), mc, md) }()
+		go func() {
+			_, _ = c.Write(make([]byte, maxHeld+1))
+			c.Close()
+		}()
+		require.ErrorIs(t, <-res, ErrProtocol)
+	})
 }

@@ -83,12 +83,11 @@ func Serve(ctx context.Context, conn net.Conn, cfg ServerConfig) error {
 	}
 	w := watch(ctx, conn, cfg.Timeout)
 	defer w.stop()
-	s := &serverSession{ctx: ctx, conn: conn, cfg: cfg, w: w}
+	s := &serverSession{conn: conn, cfg: cfg, w: w}
 	return s.run()
 }
 
 type serverSession struct {
-	ctx      context.Context
 	conn     net.Conn
 	cfg      ServerConfig
 	w        *watcher
@@ -261,6 +260,9 @@ func (s *serverSession) send(m Message) error {
 }
 
 func (s *serverSession) read() (Message, error) {
+	if err := s.w.check("AMT redirection server"); err != nil {
+		return nil, err
+	}
 	m, err := ReadMessage(s.conn)
 	if err != nil {
 		if errors.Is(err, ErrProtocol) {
