@@ -81,6 +81,9 @@ type Agent struct {
 	sessions map[string]*session
 	stream   *stream
 	viewers  int
+	// releaseSource ends the stream's hold on the supervisor (an on-demand source then
+	// disconnects after its linger).
+	releaseSource func()
 
 	// wg runs session ends triggered from signaling and pion's callbacks; shutdown closes it.
 	wg group
@@ -465,6 +468,7 @@ func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), e
 			return nil, nil, err
 		}
 		a.stream = st
+		a.releaseSource = a.sup.Acquire()
 	}
 	a.viewers++
 	st := a.stream
@@ -477,12 +481,15 @@ func (a *Agent) releaseStream(st *stream, sid string) {
 	a.mu.Lock()
 	a.viewers--
 	last := a.viewers == 0 && a.stream == st
+	var releaseSource func()
 	if last {
 		a.stream = nil
+		releaseSource, a.releaseSource = a.releaseSource, nil
 	}
 	a.mu.Unlock()
 	if last {
 		st.stop()
+		releaseSource()
 	}
 }
 

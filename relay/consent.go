@@ -1,0 +1,31 @@
+package relay
+
+import (
+	"context"
+
+	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
+)
+
+// consentRecorder is signaling's ConsentRecorder: an agent's consent reports move the session
+// through CONSENT_REQUIRED, and codes entered are audited, by the sessions manager.
+type consentRecorder struct{ m *sessions.Manager }
+
+func (c consentRecorder) ConsentReported(ctx context.Context, info signaling.SessionInfo, r wire.Consent) error {
+	switch r.State {
+	case wire.ConsentRequired:
+		return c.m.ConsentRequired(ctx, info.Tenant, info.SID, r.ExpiresAt)
+	case wire.ConsentAccepted:
+		return c.m.ConsentAccepted(ctx, info.Tenant, info.SID, r.Attempts)
+	case wire.ConsentExpired:
+		return c.m.ConsentFailed(ctx, info.Tenant, info.SID, "expired", sessions.ReasonConsentExpired)
+	case wire.ConsentCancelled:
+		return c.m.ConsentFailed(ctx, info.Tenant, info.SID, "cancelled", sessions.ReasonConsentCancelled)
+	}
+	return nil
+}
+
+func (c consentRecorder) ConsentCodeEntered(ctx context.Context, info signaling.SessionInfo, cancel bool) error {
+	return c.m.ConsentCodeEntered(ctx, info.Tenant, info.SID, info.Principal, cancel)
+}
