@@ -76,10 +76,8 @@ const (
 const (
 	MaxAuthDataLen = 8 * 256
 	authHeaderLen  = 9
-	startLen       = 8
 	startReplyLen  = 13
 	endLen         = 4
-	kvmStartLen    = 8
 )
 
 // Message is one redirection-layer message; AppendBinary appends its wire form.
