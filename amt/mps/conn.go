@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -113,6 +114,9 @@ func (c *relayConn) readError(err error) error {
 		}
 		return fmt.Errorf("mps: MPS closed the relay with code %d %q: %w", ce.Code, ce.Text, io.ErrUnexpectedEOF)
 	}
+	if isTimeout(err) {
+		return timeoutError("read", err)
+	}
 	if errors.Is(err, websocket.ErrReadLimit) {
 		return fmt.Errorf("mps: relay message larger than %d bytes: %w", maxMessage, err)
 	}
@@ -134,7 +138,11 @@ func (c *relayConn) Write(p []byte) (int, error) {
 			case <-c.closed:
 				c.writeErr = net.ErrClosed
 			default:
-				c.writeErr = fmt.Errorf("mps: relay write: %w", err)
+				if isTimeout(err) {
+					c.writeErr = timeoutError("write", err)
+				} else {
+					c.writeErr = fmt.Errorf("mps: relay write: %w", err)
+				}
 			}
 			return n, c.writeErr
 		}
@@ -167,3 +175,17 @@ func (c *relayConn) SetDeadline(t time.Time) error {
 
 func (c *relayConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
 func (c *relayConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// timeoutError makes a deadline error match os.ErrDeadlineExceeded, as net.Conn promises
+// (through TLS and gorilla the original does not always).
+func timeoutError(op string, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("mps: relay %s: %w", op, err)
+	}
+	return fmt.Errorf("mps: relay %s: %w (%w)", op, os.ErrDeadlineExceeded, err)
+}
