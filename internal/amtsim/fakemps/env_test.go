@@ -161,4 +161,3 @@ func readFullBytes(t *testing.T, r io.Reader, n int) []byte {
 	require.NoError(t, err)
 	return b
 }
-

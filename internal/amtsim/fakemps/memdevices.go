@@ -165,7 +165,6 @@ func (c *linkConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-
 // MemManagement is an in-memory AMT management side with IPS_OptInService's state machine.
 // Its exported fields may be set before use; the rest through methods.
 type MemManagement struct {

@@ -150,7 +150,6 @@ func TestBearer(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, s, "expired")
 }
 
-
 func TestManagementFailure(t *testing.T) {
 	e := newEnv(t, nil)
 	e.dev.Mgmt.SetError(fmt.Errorf("WS-Man timed out"))
@@ -158,4 +157,3 @@ func TestManagementFailure(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, s)
 	assert.JSONEq(t, `{"error":"Internal Server Error","errorDescription":"Exception during AMT Features request"}`, b)
 }
-
