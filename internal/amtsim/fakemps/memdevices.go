@@ -87,7 +87,7 @@ func (m *MemDevices) DialRedirection(ctx context.Context, guid string) (net.Conn
 		return nil, fmt.Errorf("memdevices: %s is not connected", guid)
 	}
 	mpsEnd, devEnd := net.Pipe()
-	lc := &linkConn{Conn: mpsEnd}
+	lc := &linkConn{Conn: mpsEnd, owner: d}
 	d.mu.Lock()
 	d.links[lc] = struct{}{}
 	d.mu.Unlock()
@@ -132,8 +132,17 @@ func (d *MemDevice) SetConnected(up bool) {
 // close by the device (io.EOF).
 type linkConn struct {
 	net.Conn
-	mu   sync.Mutex
-	down bool
+	owner *MemDevice
+	mu    sync.Mutex
+	down  bool
+}
+
+// Close closes MPS's end; the device end reads io.EOF.
+func (c *linkConn) Close() error {
+	c.owner.mu.Lock()
+	delete(c.owner.links, c)
+	c.owner.mu.Unlock()
+	return c.Conn.Close()
 }
 
 func (c *linkConn) drop() {
@@ -165,15 +174,15 @@ func (c *linkConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// MemManagement is an in-memory AMT management side with IPS_OptInService's state machine.
-// Its exported fields may be set before use; the rest through methods.
+// MemManagement is an in-memory AMT management side with IPS_OptInService's state machine,
+// set up through its Set methods. Safe for concurrent use.
 type MemManagement struct {
 	mu         sync.Mutex
 	features   Features
 	power      int
 	code       int
 	displays   []Display
-	wrongCode  int // the ReturnValue for a wrong code (AMT's is unconfirmed)
+	wrongCode  int // the ReturnValue for a wrong code: AMT's own value is unconfirmed
 	lastAction int
 	err        error
 }

@@ -22,6 +22,8 @@ const (
 	maxClientMessage = 4 << 20
 	// deviceChunk is how much device data one relay message carries at most.
 	deviceChunk = 32 << 10
+	// channelOpenTimeout bounds opening the channel to the device.
+	channelOpenTimeout = 30 * time.Second
 	// closeWait bounds waiting for the client's close reply after the device ended the session.
 	closeWait = 5 * time.Second
 )
@@ -174,7 +176,9 @@ func (ss *session) kill() {
 func (ss *session) run() {
 	s, ws := ss.s, ss.ws
 	defer ws.Close()
-	dev, err := s.cfg.Devices.DialRedirection(ss.ctx, ss.guid)
+	dialCtx, cancel := context.WithTimeout(ss.ctx, channelOpenTimeout)
+	dev, err := s.cfg.Devices.DialRedirection(dialCtx, ss.guid)
+	cancel()
 	if err != nil {
 		// MPS: the channel open failed, so the channel state goes to 0 and MPS closes the
 		// WebSocket without a status.
