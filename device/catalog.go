@@ -21,6 +21,10 @@ type Options struct {
 	Lookup func(name string) (string, bool)
 	// DialTimeout bounds one connection attempt; 0 means 10 s.
 	DialTimeout time.Duration
+	// Consent is where a source that must ask a person's consent (Intel AMT) waits for the
+	// code; the agent connects it to the consoles. Nil: such a source fails with a clear
+	// error instead.
+	Consent *Consent
 }
 
 // SourceFactory parses a spec of its scheme into a Source; a bad spec is an error that says
