@@ -61,7 +61,7 @@ func (c *Client) PowerState(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if b.Response != nil {
-		for _, it := range b.Response.Items {
+		for _, it := range b.Response.Items.Power {
 			if it.PowerState != nil {
 				return *it.PowerState, nil
 			}
@@ -191,7 +191,7 @@ func (c *Client) Displays(ctx context.Context) ([]Display, error) {
 	if s.Response == nil {
 		return out, nil
 	}
-	for _, it := range s.Response.Items {
+	for _, it := range s.Response.Items.Screens {
 		n := max(len(it.IsActive), len(it.UpperLeftX), len(it.UpperLeftY), len(it.ResolutionX), len(it.ResolutionY))
 		if len(out)+n > maxDisplays {
 			return nil, fmt.Errorf("pull IPS_ScreenSettingData: %w: more than %d screens", errMalformed, maxDisplays)

@@ -119,9 +119,11 @@ type enumerateBody struct {
 type pullPowerBody struct {
 	faultBody
 	Response *struct {
-		Items []struct {
-			PowerState *int `xml:"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_AssociatedPowerManagementService PowerState"`
-		} `xml:"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_AssociatedPowerManagementService Items>CIM_AssociatedPowerManagementService"`
+		Items struct {
+			Power []struct {
+				PowerState *int `xml:"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_AssociatedPowerManagementService PowerState"`
+			} `xml:"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_AssociatedPowerManagementService CIM_AssociatedPowerManagementService"`
+		} `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration Items"`
 	} `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration PullResponse"`
 }
 
@@ -184,7 +186,9 @@ type screenSettings struct {
 type pullScreenBody struct {
 	faultBody
 	Response *struct {
-		Items []screenSettings `xml:"http://intel.com/wbem/wscim/1/ips-schema/1/IPS_ScreenSettingData Items>IPS_ScreenSettingData"`
+		Items struct {
+			Screens []screenSettings `xml:"http://intel.com/wbem/wscim/1/ips-schema/1/IPS_ScreenSettingData IPS_ScreenSettingData"`
+		} `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration Items"`
 	} `xml:"http://schemas.xmlsoap.org/ws/2004/09/enumeration PullResponse"`
 }
 
