@@ -204,19 +204,30 @@ func (c *Client) exchange(ctx context.Context, req []byte) (resp response, fresh
 	if _, err := cc.Write(req); err != nil {
 		return fail(fmt.Errorf("wsman: send request: %w", err), true)
 	}
-	hr, err := http.ReadResponse(cc.br, nil)
+	resp, keep, err := readResponse(cc.br)
 	if err != nil {
-		return fail(fmt.Errorf("wsman: read response: %w", err), cc.budget.read == 0)
+		return fail(err, cc.budget.read == 0)
+	}
+	if keep {
+		_ = cc.SetDeadline(time.Time{})
+	} else {
+		_ = c.dropConn()
+	}
+	return resp, false, nil
+}
+
+// readResponse reads one HTTP response, chunked or not; keep says the
+// connection may carry another (AMT closes after a 401).
+func readResponse(br *bufio.Reader) (response, bool, error) {
+	hr, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return response{}, false, fmt.Errorf("wsman: read response: %w", err)
 	}
 	body, err := io.ReadAll(hr.Body)
 	_ = hr.Body.Close()
 	if err != nil {
-		return fail(fmt.Errorf("wsman: read response body: %w", err), false)
+		return response{}, false, fmt.Errorf("wsman: read response body: %w", err)
 	}
-	if hr.Close || hr.StatusCode == http.StatusUnauthorized {
-		_ = c.dropConn()
-	} else {
-		_ = cc.SetDeadline(time.Time{})
-	}
-	return response{status: hr.StatusCode, header: hr.Header, body: body}, false, nil
+	keep := !hr.Close && hr.StatusCode != http.StatusUnauthorized
+	return response{status: hr.StatusCode, header: hr.Header, body: body}, keep, nil
 }

@@ -78,8 +78,7 @@ type respEnvelope[B faulter] struct {
 // RelatesTo equal to the request's MessageID (MPS pairs them by it).
 func decodeResponse[B faulter](status int, data []byte, messageID string) (*B, error) {
 	var env respEnvelope[B]
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&env); err != nil {
+	if err := xmlDecode(data, &env); err != nil {
 		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	if env.Body == nil {
@@ -203,4 +202,9 @@ type kvmSettingsBody struct {
 	Settings *struct {
 		Fields []rawField `xml:",any"`
 	} `xml:"http://intel.com/wbem/wscim/1/ips-schema/1/IPS_KVMRedirectionSettingData IPS_KVMRedirectionSettingData"`
+}
+
+// xmlDecode decodes one XML document into v.
+func xmlDecode(data []byte, v any) error {
+	return xml.NewDecoder(bytes.NewReader(data)).Decode(v)
 }

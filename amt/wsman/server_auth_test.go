@@ -81,7 +81,9 @@ func TestServerDigestAttacks(t *testing.T) {
 		{"response upper-case hex", func(n string) []string {
 			return []string{full(n, map[string]string{"response": strings.ToUpper(digest(testUser, testPassword, "/wsman", n, "00000001", "abcdef"))})}
 		}, false, false},
-		{"response 32 non-hex", func(n string) []string { return []string{full(n, map[string]string{"response": strings.Repeat("z", 32)})} }, false, false},
+		{"response 32 non-hex", func(n string) []string {
+			return []string{full(n, map[string]string{"response": strings.Repeat("z", 32)})}
+		}, false, false},
 		{"response with trailing byte", func(n string) []string {
 			return []string{full(n, map[string]string{"response": digest(testUser, testPassword, "/wsman", n, "00000001", "abcdef") + "0"})}
 		}, false, false},

@@ -1,7 +1,6 @@
 package wsman
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"strconv"
@@ -60,7 +59,7 @@ type reqEnvelope struct {
 // answers such a request with a bare 400).
 func parseRequest(data []byte) (*reqEnvelope, error) {
 	var env reqEnvelope
-	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&env); err != nil {
+	if err := xmlDecode(data, &env); err != nil {
 		return nil, fmt.Errorf("wsman: parse request: %w", err)
 	}
 	if env.Body == nil {
