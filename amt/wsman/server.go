@@ -89,13 +89,30 @@ func NewServer(fw Firmware, user, password, realm string, opts ...ServerOption) 
 // requests returns nil.
 func (s *Server) Serve(ctx context.Context, conn net.Conn) error {
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	// Deadlines are set under mu so that one set just after ctx ends cannot
+	// undo the past deadline that unblocks the connection.
+	var mu sync.Mutex
+	setDeadline := func(set func(time.Time) error, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		t := time.Now().Add(d)
+		if ctx.Err() != nil {
+			t = time.Unix(1, 0)
+		}
+		_ = set(t)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = conn.SetDeadline(time.Unix(1, 0))
+		_ = conn.Close() // for connections whose deadlines do nothing
+	})
 	defer stop()
 	budget := &budgetReader{r: conn}
 	br := bufio.NewReader(budget)
 	for {
 		budget.reset(maxRequestBytes)
-		_ = conn.SetReadDeadline(time.Now().Add(idleTimeout))
+		setDeadline(conn.SetReadDeadline, idleTimeout)
 		if _, err := br.Peek(1); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -105,7 +122,7 @@ func (s *Server) Serve(ctx context.Context, conn net.Conn) error {
 			}
 			return fmt.Errorf("wsman: wait for request: %w", err)
 		}
-		_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+		setDeadline(conn.SetDeadline, ioTimeout)
 		keep, err := s.serveOne(conn, br)
 		if ctx.Err() != nil {
 			return ctx.Err()
