@@ -345,6 +345,13 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 			return
 		}
 		a.handleConsentCode(ctx, env.SID, code)
+	case wire.TypePowerAction:
+		var action wire.PowerAction
+		if err := wire.DecodeData(env, &action); err != nil || action.Check() != nil {
+			log.Warn("bad power-action", "err", err)
+			return
+		}
+		a.handlePowerAction(ctx, env.SID, action)
 	case wire.TypeError:
 		var e wire.ErrorMessage
 		_ = wire.DecodeData(env, &e)
@@ -393,6 +400,7 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
 	a.tellConsent(sid)
+	a.tellPower(ctx, sid)
 }
 
 // h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's

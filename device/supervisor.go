@@ -83,6 +83,8 @@ type Supervisor struct {
 	// whose input translates keys (hid.LayoutSink).
 	layout *hid.Layout
 
+	// retry is signalled (cap 1) to cut a reconnect wait short (RetryNow).
+	retry chan struct{}
 	// demand counts the holders of Acquire; wake is closed and replaced when it changes.
 	// Only an OnDemand source waits for it.
 	demand int
@@ -120,6 +122,7 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 		failed:  make(chan error, 1),
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}),
+		retry:   make(chan struct{}, 1),
 		health:  Health{Source: cfg.Source.String(), State: StateConnecting, Since: time.Now()},
 	}
 }
@@ -248,7 +251,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		if err != nil {
 			wait := b.Next()
 			s.down(fmt.Errorf("cannot connect: %w", err), wait)
-			if !sleep(ctx, wait) {
+			if !s.sleep(ctx, wait) {
 				return
 			}
 			continue
@@ -279,7 +282,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		}
 		wait := b.Next()
 		s.down(fmt.Errorf("connection lost: %w", err), wait)
-		if !sleep(ctx, wait) {
+		if !s.sleep(ctx, wait) {
 			return
 		}
 	}
@@ -343,9 +346,14 @@ func (s *Supervisor) watch(ctx context.Context, conn *Conn) error {
 
 func (s *Supervisor) up(conn *Conn) {
 	s.mu.Lock()
-	// A failure reported for the previous connection must not end this one.
+	// A failure reported for the previous connection must not end this one, nor a retry
+	// asked for it cut the next wait short.
 	select {
 	case <-s.failed:
+	default:
+	}
+	select {
+	case <-s.retry:
 	default:
 	}
 	s.conn, s.cut = conn, true
@@ -583,13 +591,24 @@ func (in supervisedInput) Pointer(ev hid.PointerEvent) error {
 	return sink.Pointer(ev)
 }
 
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// RetryNow cuts the wait before the next connection attempt short (a machine was just
+// powered on).
+func (s *Supervisor) RetryNow() {
+	select {
+	case s.retry <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d, or less when RetryNow is called, or until ctx ends; false when ctx ended.
+func (s *Supervisor) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
+	case <-s.retry:
+		return true
 	case <-t.C:
 		return true
 	}

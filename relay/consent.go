@@ -28,6 +28,10 @@ func (c consentRecorder) ConsentReported(ctx context.Context, info signaling.Ses
 	return nil
 }
 
+func (c consentRecorder) PowerAction(ctx context.Context, info signaling.SessionInfo, action string) error {
+	return c.m.PowerAction(ctx, info.Tenant, info.SID, info.Principal, action)
+}
+
 func (c consentRecorder) ConsentCodeEntered(ctx context.Context, info signaling.SessionInfo, cancel bool) error {
 	return c.m.ConsentCodeEntered(ctx, info.Tenant, info.SID, info.Principal, cancel)
 }

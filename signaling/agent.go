@@ -100,7 +100,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -139,6 +139,14 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		s.consentReported(ctx, log, info, c)
+	case wire.TypePower:
+		var p wire.Power
+		if err := wire.DecodeData(env, &p); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := p.Check(); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
 	}
 	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
 		log.Error("publish to console", "err", err)

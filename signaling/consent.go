@@ -10,15 +10,28 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-// ConsentRecorder is the control plane's record of a machine's user consent (Intel AMT shows
-// a 6-digit code on the managed machine's screen). The relay moves the session's state and
-// audits each step; signaling only routes the messages.
+// ConsentRecorder is the control plane's record of out-of-band machine management: user
+// consent (Intel AMT shows a 6-digit code on the managed machine's screen) and power actions.
+// The relay moves the session's state and audits each step; signaling only routes the
+// messages.
 type ConsentRecorder interface {
 	// ConsentReported records an agent's consent report for one of its device's sessions.
 	ConsentReported(ctx context.Context, info SessionInfo, c wire.Consent) error
 	// ConsentCodeEntered records that the session's holder entered a code (never the code
 	// itself) or withdrew the request.
 	ConsentCodeEntered(ctx context.Context, info SessionInfo, cancel bool) error
+	// PowerAction records that the session's holder asked for a power action on the machine.
+	PowerAction(ctx context.Context, info SessionInfo, action string) error
+}
+
+func (s *Server) powerAction(ctx context.Context, log *slog.Logger, info SessionInfo, action string) {
+	log.Info("power action asked", "sid", info.SID, "action", action, "principal", info.Principal)
+	if s.cfg.Consent == nil || info.Tenant == "" {
+		return
+	}
+	if err := s.cfg.Consent.PowerAction(ctx, info, action); err != nil {
+		log.Error("record power action", "sid", info.SID, "err", err)
+	}
 }
 
 func (s *Server) consentReported(ctx context.Context, log *slog.Logger, info SessionInfo, c wire.Consent) {

@@ -102,6 +102,20 @@ func (m *Manager) ConsentCodeEntered(ctx context.Context, orgID, sid, actor stri
 	})
 }
 
+// PowerAction audits that actor asked for a power action on the session's machine.
+func (m *Manager) PowerAction(ctx context.Context, orgID, sid, actor, action string) error {
+	now := m.now()
+	return m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
+		s, err := tx.Session(ctx, sid)
+		if err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, Action: store.AuditPowerAction,
+			Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "action": action}})
+		return err
+	})
+}
+
 func (m *Manager) auditConsent(ctx context.Context, tx store.Tx, s store.ConsoleSession, actor, step string, extra map[string]string) error {
 	details := map[string]string{"session": s.ID, "step": step}
 	for k, v := range extra {

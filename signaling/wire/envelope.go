@@ -36,6 +36,8 @@ const (
 	TypeHeartbeat    Type = "heartbeat"
 	TypeConsent      Type = "consent"
 	TypeConsentCode  Type = "consent-code"
+	TypePower        Type = "power"
+	TypePowerAction  Type = "power-action"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -57,7 +59,7 @@ type Envelope struct {
 func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
-		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode:
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction:
 		return true
 	}
 	return false
@@ -313,6 +315,59 @@ func (c ConsentCode) Check() error {
 	for i := 0; i < len(c.Code); i++ {
 		if c.Code[i] < '0' || c.Code[i] > '9' {
 			return fmt.Errorf("%w: a consent code is 6 digits", ErrBadMessage)
+		}
+	}
+	return nil
+}
+
+// Power is an agent's report on its machine's power, for a source that controls it (Intel
+// AMT): State ("on", "off", "sleep", "unknown"), the Actions it offers, and after an action
+// the Action asked and its Error (empty: done).
+type Power struct {
+	State   string   `json:"state"`
+	Actions []string `json:"actions,omitempty"`
+	Action  string   `json:"action,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// PowerAction asks the agent to switch its machine's power.
+type PowerAction struct {
+	Action string `json:"action"`
+}
+
+// Power actions.
+const (
+	PowerOn    = "on"
+	PowerOff   = "off"
+	PowerReset = "reset"
+	PowerCycle = "cycle"
+)
+
+// MaxPowerError bounds the reason an agent gives for a failed action.
+const MaxPowerError = 256
+
+// Check reports whether a is an action this version knows.
+func (a PowerAction) Check() error {
+	switch a.Action {
+	case PowerOn, PowerOff, PowerReset, PowerCycle:
+		return nil
+	}
+	return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a.Action)
+}
+
+// Check reports whether an agent's power report is within bounds.
+func (p Power) Check() error {
+	switch p.State {
+	case "on", "off", "sleep", "unknown":
+	default:
+		return fmt.Errorf("%w: power state %.32q", ErrBadMessage, p.State)
+	}
+	if len(p.Actions) > 4 || len(p.Error) > MaxPowerError {
+		return fmt.Errorf("%w: power report out of bounds", ErrBadMessage)
+	}
+	for _, a := range append(append([]string(nil), p.Actions...), p.Action) {
+		if a != "" && (PowerAction{Action: a}).Check() != nil {
+			return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a)
 		}
 	}
 	return nil

@@ -152,3 +152,13 @@ func TestConsentChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestPowerChecks(t *testing.T) {
+	assert.NoError(t, Power{State: "off", Actions: []string{PowerOn, PowerOff, PowerReset, PowerCycle}}.Check())
+	assert.NoError(t, Power{State: "on", Action: PowerReset, Error: "AMT refused"}.Check())
+	assert.ErrorIs(t, Power{State: "melted"}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Power{State: "on", Actions: []string{"explode"}}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Power{State: "on", Actions: []string{PowerOn, PowerOn, PowerOn, PowerOn, PowerOn}}.Check(), ErrBadMessage)
+	assert.NoError(t, PowerAction{Action: PowerCycle}.Check())
+	assert.ErrorIs(t, PowerAction{Action: ""}.Check(), ErrBadMessage)
+}
