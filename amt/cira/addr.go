@@ -17,4 +17,6 @@ var _ net.Addr = Addr{}
 func (Addr) Network() string { return "cira" }
 
 // String implements net.Addr.
-func (a Addr) String() string { return net.JoinHostPort(a.Host, strconv.FormatUint(uint64(a.Port), 10)) }
+func (a Addr) String() string {
+	return net.JoinHostPort(a.Host, strconv.FormatUint(uint64(a.Port), 10))
+}
