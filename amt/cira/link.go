@@ -326,5 +326,6 @@ func (l *link) handleChannel(m apf.Message) (bool, error) {
 		return false, nil
 	}
 	// Like MPS, messages for channels we do not have (closed ones, usually) are ignored.
+	l.log.Debug("message for an unknown channel ignored", "type", m.Type())
 	return true, nil
 }
