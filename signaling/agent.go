@@ -100,7 +100,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -130,6 +130,15 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		if err := wire.DecodeData(env, &cand); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
+	case wire.TypeConsent:
+		var c wire.Consent
+		if err := wire.DecodeData(env, &c); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := c.Check(); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		s.consentReported(ctx, log, info, c)
 	}
 	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
 		log.Error("publish to console", "err", err)

@@ -27,6 +27,9 @@ const (
 	AuditConsoleStart   AuditAction = "console_start"
 	AuditConsoleStop    AuditAction = "console_stop"
 	AuditConsoleTimeout AuditAction = "console_timeout"
+	// AuditConsoleConsent is a step of a machine's user consent (Intel AMT): asked, a code
+	// entered (right or wrong, never the code itself), cancelled, expired.
+	AuditConsoleConsent AuditAction = "console_consent"
 	AuditSettingsChange AuditAction = "settings_change"
 	AuditAccessDenied   AuditAction = "access_denied"   // a peer addressed a session or device it does not hold
 	AuditPasswordChange AuditAction = "password_change" // a user changed their own password

@@ -116,3 +116,39 @@ func testSDP(n int) string {
 	b.WriteString("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n")
 	return b.String()
 }
+
+func TestConsentChecks(t *testing.T) {
+	for _, c := range []struct {
+		msg Consent
+		ok  bool
+	}{
+		{Consent{State: ConsentRequired, Attempts: 1, Error: "wrong code"}, true},
+		{Consent{State: ConsentAccepted}, true},
+		{Consent{State: "granted"}, false},
+		{Consent{State: ConsentRequired, Attempts: -1}, false},
+		{Consent{State: ConsentRequired, Error: string(make([]byte, MaxConsentError+1))}, false},
+	} {
+		if c.ok {
+			assert.NoError(t, c.msg.Check(), "%+v", c.msg)
+		} else {
+			assert.ErrorIs(t, c.msg.Check(), ErrBadMessage, "%+v", c.msg)
+		}
+	}
+	for _, c := range []struct {
+		msg ConsentCode
+		ok  bool
+	}{
+		{ConsentCode{Code: "012345"}, true},
+		{ConsentCode{Cancel: true}, true},
+		{ConsentCode{}, false},
+		{ConsentCode{Code: "01234"}, false},
+		{ConsentCode{Code: "01234x"}, false},
+		{ConsentCode{Code: "012345", Cancel: true}, false},
+	} {
+		if c.ok {
+			assert.NoError(t, c.msg.Check(), "%+v", c.msg)
+		} else {
+			assert.ErrorIs(t, c.msg.Check(), ErrBadMessage, "%+v", c.msg)
+		}
+	}
+}
