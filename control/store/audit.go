@@ -32,7 +32,7 @@ const (
 	AuditConsoleConsent AuditAction = "console_consent"
 	// AuditPowerAction is a machine's power switched from a console (Intel AMT): on, off,
 	// reset, cycle.
-	AuditPowerAction AuditAction = "power_action"
+	AuditPowerAction    AuditAction = "power_action"
 	AuditSettingsChange AuditAction = "settings_change"
 	AuditAccessDenied   AuditAction = "access_denied"   // a peer addressed a session or device it does not hold
 	AuditPasswordChange AuditAction = "password_change" // a user changed their own password
