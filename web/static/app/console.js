@@ -378,6 +378,10 @@ var Session = class {
   cancelConsent() {
     this.#ws?.send("consent-code", { cancel: true });
   }
+  /** Asks the agent for a power action: on, off, reset, cycle. */
+  sendPower(action) {
+    this.#ws?.send("power-action", { action });
+  }
   /** Ends the session for good: releases everything, says bye, closes. */
   disconnect() {
     this.#link.releaseAll();
@@ -437,6 +441,9 @@ var Session = class {
         break;
       case "consent":
         this.#on.consent?.(data);
+        break;
+      case "power":
+        this.#on.power?.(data);
         break;
       default:
         break;
@@ -1413,6 +1420,90 @@ var Consent = class {
   }
 };
 
+// static/js/power.js
+var LABELS = { on: "Power on", reset: "Reset", cycle: "Power cycle", off: "Power off" };
+var STATES = { on: "On", off: "Off", sleep: "Asleep", unknown: "Unknown" };
+var WARNINGS = {
+  reset: "The machine restarts at once, as with its reset button: unsaved work is lost.",
+  cycle: "The machine is switched off and on again at once: unsaved work is lost.",
+  off: "The machine is switched off at once, as when its power button is held: unsaved work is lost."
+};
+var Power = class {
+  #button = document.getElementById("btn-power");
+  #menu = document.getElementById("power-menu");
+  #stateText = document.getElementById("power-state");
+  #items = document.getElementById("power-items");
+  #dialog = document.getElementById("power-dialog");
+  #title = document.getElementById("power-title");
+  #warning = document.getElementById("power-warning");
+  #confirm = document.getElementById("power-confirm");
+  #send;
+  #toast;
+  #state = "unknown";
+  #pending = null;
+  /** send(action): asks the agent; toast(text): tells the person. */
+  constructor({ send, toast: toast2 }) {
+    this.#send = send;
+    this.#toast = toast2;
+  }
+  get state() {
+    return this.#state;
+  }
+  start() {
+    this.#items.addEventListener("click", (e) => {
+      const action = e.target.closest("[data-power]")?.dataset.power;
+      if (!action) return;
+      this.#menu.hidePopover?.();
+      if (action === "on") this.#ask("on");
+      else this.#confirmFirst(action);
+    });
+    this.#dialog.addEventListener("close", () => {
+      if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
+      this.#pending = null;
+    });
+  }
+  /** update(msg): one `power` message from the agent. */
+  update(msg) {
+    const actions = Array.isArray(msg?.actions) ? msg.actions.filter((a) => a in LABELS) : [];
+    this.#state = msg?.state in STATES ? msg.state : "unknown";
+    this.#button.hidden = actions.length === 0 && this.#button.hidden;
+    if (actions.length > 0) {
+      this.#button.hidden = false;
+      this.#items.replaceChildren(
+        ...actions.map((a) => {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "menu-item";
+          b.setAttribute("role", "menuitem");
+          b.dataset.power = a;
+          b.textContent = a === "on" ? LABELS[a] : `${LABELS[a]}…`;
+          b.disabled = a === "on" && this.#state === "on" || a !== "on" && this.#state === "off";
+          return b;
+        })
+      );
+    }
+    this.#stateText.textContent = `Machine power: ${STATES[this.#state]}`;
+    this.#button.dataset.state = this.#state;
+    if (msg?.action) {
+      this.#toast(msg.error ? `${LABELS[msg.action] ?? msg.action} failed: ${msg.error}` : `${LABELS[msg.action] ?? msg.action}: done. The machine is ${STATES[this.#state].toLowerCase()}.`);
+    } else if (this.#state === "off") {
+      this.#toast("The machine is powered off. Use the power menu in the toolbar to power it on.");
+    }
+  }
+  #confirmFirst(action) {
+    this.#pending = action;
+    this.#title.textContent = `${LABELS[action]} the machine?`;
+    this.#warning.textContent = WARNINGS[action];
+    this.#confirm.textContent = LABELS[action];
+    this.#dialog.returnValue = "";
+    this.#dialog.showModal();
+  }
+  #ask(action) {
+    this.#send(action);
+    this.#toast(`${LABELS[action]}: asked the machine…`);
+  }
+};
+
 // static/js/latency.js
 var WINDOW = 100;
 var TIMEOUT_MS = 2e3;
@@ -2149,6 +2240,7 @@ function installHooks(read, video2) {
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   getter("consent", read.consent);
+  getter("power", read.power);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video2, Number(clientX), Number(clientY));
   Object.defineProperty(window, "kvm", { value: Object.freeze(api), enumerable: true });
@@ -2217,6 +2309,7 @@ var consent = new Consent({
   cancel: () => session?.cancelConsent(),
   onClose: focusScreen
 });
+var power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
@@ -2400,6 +2493,7 @@ function run(token, relayOnly) {
       peer: () => {
         stats = null;
       },
+      power: (msg) => power.update(msg),
       consent: (msg) => {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
@@ -2422,7 +2516,8 @@ installHooks(
     latencyByKey: () => meter.samplesByKey,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
-    consent: () => consent.state
+    consent: () => consent.state,
+    power: () => power.state
   },
   video
 );
@@ -2431,6 +2526,7 @@ keyboard.start();
 pointer.start();
 paste.start();
 consent.start();
+power.start();
 frames.start();
 wireToolbar();
 wireVideo();

@@ -23,6 +23,7 @@ export function installHooks(read, video) {
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
   getter("consent", read.consent);
+  getter("power", read.power);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video, Number(clientX), Number(clientY));
   Object.defineProperty(window, "kvm", { value: Object.freeze(api), enumerable: true });

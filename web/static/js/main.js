@@ -10,6 +10,7 @@ import { Pointer } from "./pointer.js";
 import { playCombo } from "./combos.js";
 import { Paste, sendText } from "./paste.js";
 import { Consent } from "./consent.js";
+import { Power } from "./power.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
@@ -93,6 +94,7 @@ const consent = new Consent({
   cancel: () => session?.cancelConsent(),
   onClose: focusScreen,
 });
+const power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 
 // Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
 // be missed on the remote.
@@ -310,6 +312,7 @@ function run(token, relayOnly) {
       peer: () => {
         stats = null;
       },
+      power: (msg) => power.update(msg),
       consent: (msg) => {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
@@ -334,6 +337,7 @@ installHooks(
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
     consent: () => consent.state,
+    power: () => power.state,
   },
   video,
 );
@@ -343,6 +347,7 @@ keyboard.start();
 pointer.start();
 paste.start();
 consent.start();
+power.start();
 frames.start();
 wireToolbar();
 wireVideo();

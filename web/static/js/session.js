@@ -85,6 +85,11 @@ export class Session {
     this.#ws?.send("consent-code", { cancel: true });
   }
 
+  /** Asks the agent for a power action: on, off, reset, cycle. */
+  sendPower(action) {
+    this.#ws?.send("power-action", { action });
+  }
+
   /** Ends the session for good: releases everything, says bye, closes. */
   disconnect() {
     this.#link.releaseAll();
@@ -146,6 +151,9 @@ export class Session {
         break;
       case "consent":
         this.#on.consent?.(data);
+        break;
+      case "power":
+        this.#on.power?.(data);
         break;
       default:
         // A type added by a newer relay: nothing this page can act on.
