@@ -65,6 +65,9 @@ type Config struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// HIDClock times the keep-alive watchdog; nil is the system clock (tests inject).
 	HIDClock hid.Clock
+	// Consent is the exchange a source that asks a person's consent (Intel AMT) waits on, the
+	// same one its device.Options carry; nil when the source never asks.
+	Consent *device.Consent
 }
 
 // Agent connects a device to a relay.
@@ -81,6 +84,9 @@ type Agent struct {
 	sessions map[string]*session
 	stream   *stream
 	viewers  int
+	// releaseSource ends the stream's hold on the supervisor (an on-demand source then
+	// disconnects after its linger).
+	releaseSource func()
 
 	// wg runs session ends triggered from signaling and pion's callbacks; shutdown closes it.
 	wg group
@@ -165,6 +171,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	supCtx, stopSupervisor := context.WithCancel(context.WithoutCancel(ctx))
 	var supervised sync.WaitGroup
 	supervised.Go(func() { a.sup.Run(supCtx) })
+	if a.cfg.Consent != nil {
+		supervised.Go(func() { a.reportConsent(supCtx) })
+	}
 	defer func() {
 		// Sessions end first (they read the source), then the source closes.
 		a.shutdown()
@@ -329,6 +338,20 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 		if s := a.session(env.SID); s != nil {
 			a.wg.Go(func() { s.end("console said bye") })
 		}
+	case wire.TypeConsentCode:
+		var code wire.ConsentCode
+		if err := wire.DecodeData(env, &code); err != nil || code.Check() != nil {
+			log.Warn("bad consent-code", "err", err)
+			return
+		}
+		a.handleConsentCode(ctx, env.SID, code)
+	case wire.TypePowerAction:
+		var action wire.PowerAction
+		if err := wire.DecodeData(env, &action); err != nil || action.Check() != nil {
+			log.Warn("bad power-action", "err", err)
+			return
+		}
+		a.handlePowerAction(ctx, env.SID, action)
 	case wire.TypeError:
 		var e wire.ErrorMessage
 		_ = wire.DecodeData(env, &e)
@@ -376,6 +399,8 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
+	a.tellConsent(sid)
+	a.tellPower(ctx, sid)
 }
 
 // h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's
@@ -465,6 +490,7 @@ func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), e
 			return nil, nil, err
 		}
 		a.stream = st
+		a.releaseSource = a.sup.Acquire()
 	}
 	a.viewers++
 	st := a.stream
@@ -477,12 +503,15 @@ func (a *Agent) releaseStream(st *stream, sid string) {
 	a.mu.Lock()
 	a.viewers--
 	last := a.viewers == 0 && a.stream == st
+	var releaseSource func()
 	if last {
 		a.stream = nil
+		releaseSource, a.releaseSource = a.releaseSource, nil
 	}
 	a.mu.Unlock()
 	if last {
 		st.stop()
+		releaseSource()
 	}
 }
 

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,13 @@ type Options struct {
 	Lookup func(name string) (string, bool)
 	// DialTimeout bounds one connection attempt; 0 means 10 s.
 	DialTimeout time.Duration
+	// TLSRoots are the roots to trust for sources reached over TLS when the operator named
+	// them (--mps-ca); nil trusts the system's.
+	TLSRoots *x509.CertPool
+	// Consent is where a source that must ask a person's consent (Intel AMT) waits for the
+	// code; the agent connects it to the consoles. Nil: such a source fails with a clear
+	// error instead.
+	Consent *Consent
 }
 
 // SourceFactory parses a spec of its scheme into a Source; a bad spec is an error that says

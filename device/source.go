@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/media"
@@ -77,3 +78,11 @@ type staticSource struct {
 
 func (s staticSource) Open(context.Context) (Conn, error) { return s.conn, nil }
 func (s staticSource) String() string                     { return s.name }
+
+// OnDemand is implemented by a Source whose connection is exclusive or costly to hold (Intel
+// AMT: one KVM session per machine, a person's consent per session): the Supervisor connects
+// it only while a console watches (Supervisor.Acquire), and closes it Linger after the last
+// one left, so a console reopened at once finds the connection still there.
+type OnDemand interface {
+	Linger() time.Duration
+}

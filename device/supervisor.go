@@ -26,6 +26,9 @@ const (
 	StateLive State = "live"
 	// StateNoSignal: the last attempt or connection failed; the supervisor retries at Retry.
 	StateNoSignal State = "no-signal"
+	// StateStandby: an on-demand source (OnDemand) with no console watching; it connects
+	// when one opens.
+	StateStandby State = "standby"
 )
 
 // Health is what a supervised source reports to the relay (and the dashboard shows).
@@ -80,6 +83,13 @@ type Supervisor struct {
 	// whose input translates keys (hid.LayoutSink).
 	layout *hid.Layout
 
+	// retry is signalled (cap 1) to cut a reconnect wait short (RetryNow).
+	retry chan struct{}
+	// demand counts the holders of Acquire; wake is closed and replaced when it changes.
+	// Only an OnDemand source waits for it.
+	demand int
+	wake   chan struct{}
+
 	cardMu   sync.Mutex // serializes card drawing (Next is one goroutine, but be safe)
 	cardText card.Card
 	cardImg  *image.YCbCr
@@ -111,16 +121,127 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 		log:     cfg.Logger.With("source", cfg.Source.String()),
 		failed:  make(chan error, 1),
 		changed: make(chan struct{}),
+		wake:    make(chan struct{}),
+		retry:   make(chan struct{}, 1),
 		health:  Health{Source: cfg.Source.String(), State: StateConnecting, Since: time.Now()},
 	}
 }
 
-// Run keeps the source connected until ctx ends, then closes the connection and returns.
+// errNoDemand ends an on-demand source's connection when nobody watched it for its linger.
+var errNoDemand = errors.New("no console watching")
+
+// linger reports whether the source connects on demand, and how long it stays connected
+// after the last holder released it.
+func (s *Supervisor) linger() (time.Duration, bool) {
+	if od, ok := s.cfg.Source.(OnDemand); ok {
+		return max(od.Linger(), 0), true
+	}
+	return 0, false
+}
+
+// Acquire says a console watches the source until release is called. An OnDemand source is
+// connected only while someone holds it (and its linger after); other sources ignore it.
+func (s *Supervisor) Acquire() (release func()) {
+	s.mu.Lock()
+	s.demand++
+	s.wakeLocked()
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.demand--
+			s.wakeLocked()
+			s.mu.Unlock()
+		})
+	}
+}
+
+func (s *Supervisor) wakeLocked() {
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// waitDemand blocks until someone holds the source (reporting standby meanwhile); false
+// when ctx ended first.
+func (s *Supervisor) waitDemand(ctx context.Context) bool {
+	for {
+		s.mu.Lock()
+		demand, wake := s.demand, s.wake
+		if demand == 0 && s.health.State != StateStandby {
+			s.health = Health{Source: s.health.Source, State: StateStandby, Since: time.Now(),
+				Width: s.health.Width, Height: s.health.Height, Reconnects: s.health.Reconnects}
+			s.notifyLocked()
+		}
+		if demand > 0 && s.health.State == StateStandby {
+			s.health.State, s.health.Since = StateConnecting, time.Now()
+			s.notifyLocked()
+		}
+		s.mu.Unlock()
+		if demand > 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wake:
+		}
+	}
+}
+
+// idle returns a channel that yields once an on-demand source has had no holder for its
+// linger, and a stop function; for other sources it never yields.
+func (s *Supervisor) idle(ctx context.Context) (<-chan struct{}, func()) {
+	linger, onDemand := s.linger()
+	out := make(chan struct{})
+	if !onDemand {
+		return out, func() {}
+	}
+	ctx, stop := context.WithCancel(ctx)
+	go func() {
+		for {
+			s.mu.Lock()
+			demand, wake := s.demand, s.wake
+			s.mu.Unlock()
+			var timeout <-chan time.Time
+			var t *time.Timer
+			if demand == 0 {
+				t = time.NewTimer(linger)
+				timeout = t.C
+			}
+			select {
+			case <-ctx.Done():
+				if t != nil {
+					t.Stop()
+				}
+				return
+			case <-wake:
+				if t != nil {
+					t.Stop()
+				}
+			case <-timeout:
+				close(out)
+				return
+			}
+		}
+	}()
+	return out, stop
+}
+
+// Run keeps the source connected until ctx ends, then closes the connection and returns. An
+// OnDemand source is connected only while someone holds it (Acquire).
 func (s *Supervisor) Run(ctx context.Context) {
 	b := backoff.Backoff{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}
 	connected := 0
+	_, onDemand := s.linger()
 	for {
-		conn, err := s.cfg.Source.Open(ctx)
+		if onDemand && !s.waitDemand(ctx) {
+			return
+		}
+		conn, err := s.open(ctx)
+		if errors.Is(err, errNoDemand) {
+			continue
+		}
 		if ctx.Err() != nil {
 			if err == nil {
 				_ = conn.Video.Close()
@@ -130,7 +251,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		if err != nil {
 			wait := b.Next()
 			s.down(fmt.Errorf("cannot connect: %w", err), wait)
-			if !sleep(ctx, wait) {
+			if !s.sleep(ctx, wait) {
 				return
 			}
 			continue
@@ -151,15 +272,52 @@ func (s *Supervisor) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errNoDemand) {
+			s.log.Info("source disconnected: no console watching")
+			b.Reset()
+			continue
+		}
 		if time.Since(up) >= s.cfg.StableAfter {
 			b.Reset()
 		}
 		wait := b.Next()
 		s.down(fmt.Errorf("connection lost: %w", err), wait)
-		if !sleep(ctx, wait) {
+		if !s.sleep(ctx, wait) {
 			return
 		}
 	}
+}
+
+// open opens the source; an on-demand source's attempt (which may wait long, for a person's
+// consent) is abandoned when nobody has watched for its linger.
+func (s *Supervisor) open(ctx context.Context) (Conn, error) {
+	if _, onDemand := s.linger(); !onDemand {
+		return s.cfg.Source.Open(ctx)
+	}
+	idle, stopIdle := s.idle(ctx)
+	defer stopIdle()
+	openCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	abandoned := make(chan struct{})
+	go func() {
+		select {
+		case <-idle:
+			close(abandoned)
+			cancel()
+		case <-openCtx.Done():
+		}
+	}()
+	conn, err := s.cfg.Source.Open(openCtx)
+	cancel()
+	select {
+	case <-abandoned:
+		if err == nil {
+			_ = conn.Video.Close()
+		}
+		return Conn{}, errNoDemand
+	default:
+	}
+	return conn, err
 }
 
 // watch waits until the live connection fails (Next saw an error, or the connection says it
@@ -169,9 +327,13 @@ func (s *Supervisor) watch(ctx context.Context, conn *Conn) error {
 	if w, ok := conn.Video.(Watched); ok {
 		done = w.Done()
 	}
+	idle, stopIdle := s.idle(ctx)
+	defer stopIdle()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-idle:
+		return errNoDemand
 	case err := <-s.failed:
 		return err
 	case <-done:
@@ -184,9 +346,14 @@ func (s *Supervisor) watch(ctx context.Context, conn *Conn) error {
 
 func (s *Supervisor) up(conn *Conn) {
 	s.mu.Lock()
-	// A failure reported for the previous connection must not end this one.
+	// A failure reported for the previous connection must not end this one, nor a retry
+	// asked for it cut the next wait short.
 	select {
 	case <-s.failed:
+	default:
+	}
+	select {
+	case <-s.retry:
 	default:
 	}
 	s.conn, s.cut = conn, true
@@ -424,13 +591,24 @@ func (in supervisedInput) Pointer(ev hid.PointerEvent) error {
 	return sink.Pointer(ev)
 }
 
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// RetryNow cuts the wait before the next connection attempt short (a machine was just
+// powered on).
+func (s *Supervisor) RetryNow() {
+	select {
+	case s.retry <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d, or less when RetryNow is called, or until ctx ends; false when ctx ended.
+func (s *Supervisor) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
+	case <-s.retry:
+		return true
 	case <-t.C:
 		return true
 	}

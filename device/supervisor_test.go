@@ -234,3 +234,65 @@ func TestSupervisorNoticesAnIdleConnectionDying(t *testing.T) {
 	health := waitState(t, sup, device.StateNoSignal)
 	assert.Contains(t, health.Error, "stopped delivering frames for 5s", "the reason the connection gave")
 }
+
+// onDemandSource is a fakeSource that connects only while watched (an AMT machine).
+type onDemandSource struct {
+	*fakeSource
+	linger time.Duration
+}
+
+func (s onDemandSource) Linger() time.Duration { return s.linger }
+
+// An on-demand source stays unconnected (standby) until a console holds it, stays connected
+// through a release followed by a quick re-acquire (within its linger), disconnects once
+// nobody held it for the linger, and connects again for the next console. An attempt that
+// waits (a consent prompt) is abandoned when its console leaves.
+func TestSupervisorConnectsAnOnDemandSourceOnlyWhileWatched(t *testing.T) {
+	src := onDemandSource{fakeSource: &fakeSource{}, linger: 300 * time.Millisecond}
+	sup, _ := startSupervisor(t, src)
+	waitState(t, sup, device.StateStandby)
+	assert.Equal(t, int32(0), src.opens.Load(), "nobody watches: no connection attempt")
+
+	first := newFakeVideo()
+	src.add(first)
+	release := sup.Acquire()
+	waitState(t, sup, device.StateLive)
+	release()
+	again := sup.Acquire() // a console reopened at once keeps the connection
+	time.Sleep(3 * src.linger)
+	assert.Equal(t, device.StateLive, sup.Health().State, "held again within the linger")
+	assert.Equal(t, int32(1), src.opens.Load())
+	again()
+	waitState(t, sup, device.StateStandby)
+	select {
+	case <-first.closed:
+	default:
+		t.Fatal("the connection was not closed when nobody watched it")
+	}
+
+	// An attempt that waits for long (no connection queued) is abandoned when its only
+	// console leaves, and the supervisor goes back to standby without retrying.
+	release = sup.Acquire()
+	waitState(t, sup, device.StateConnecting)
+	require.Eventually(t, func() bool { return src.opens.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	release()
+	waitState(t, sup, device.StateStandby)
+	time.Sleep(3 * src.linger)
+	assert.Equal(t, int32(2), src.opens.Load(), "no attempt without a console")
+
+	second := newFakeVideo()
+	src.add(second)
+	release = sup.Acquire()
+	defer release()
+	waitState(t, sup, device.StateLive)
+	second.frames <- frameOf(64, 48)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		f, err := sup.Next(ctx)
+		require.NoError(t, err)
+		if w, _ := f.Size(); w == 64 {
+			break
+		}
+	}
+}

@@ -59,6 +59,8 @@ type stackOptions struct {
 	source device.Source
 	// input, when set, receives the consoles' input instead of the source (as --hid does).
 	input hid.Sink
+	// consent is the exchange a source that asks for consent (AMT) waits on.
+	consent *device.Consent
 }
 
 func testLogger() *slog.Logger {
@@ -127,6 +129,7 @@ func startAgent(t testing.TB, server, token string, o stackOptions) (dev *testpa
 		Source:       source,
 		SourceKind:   "testpattern",
 		Input:        o.input,
+		Consent:      o.consent,
 		Supervisor:   device.SupervisorConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps, Threads: envInt("KVMRELAY_BENCH_THREADS")},

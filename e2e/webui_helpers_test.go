@@ -18,6 +18,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/agent"
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/client"
+	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/encoders"
 	"github.com/kvmrelay/kvmrelay/media/testpattern"
@@ -103,12 +104,18 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 	t.Helper()
 	dev, err := testpattern.New(testpattern.Config{Width: o.width, Height: o.height, FPS: o.fps})
 	require.NoError(t, err)
+	source := dev.DeviceSource()
+	if o.source != nil {
+		source = o.source
+	}
 	a, err := agent.New(agent.Config{
 		Server: s.url,
 		Auth: func(ctx context.Context) (http.Header, error) {
 			return enroll.ProofHeader(ctx, hc, id, time.Now())
 		},
-		Source:       dev.DeviceSource(),
+		Source:       source,
+		Consent:      o.consent,
+		Supervisor:   device.SupervisorConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
 		SourceKind:   "testpattern",
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps},

@@ -48,7 +48,7 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 func (cp *controlPlane) start(r *Relay) error {
 	var err error
 	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
-		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry},
+		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},
 		Logger: r.log.With("component", "api")})
 	if err != nil {
 		return fmt.Errorf("relay: api: %w", err)

@@ -156,6 +156,7 @@ func New(cfg Config) (*Relay, error) {
 		OnHeartbeat:          r.recordHeartbeat,
 		OnForbidden:          signalingDenied(r.denied),
 		OnSessionEnd:         r.turnRevoker(),
+		Consent:              consentRecorder{r.control.sessions},
 		Logger:               cfg.Logger.With("component", "signaling"),
 		Metrics:              signaling.NewMetrics(r.metrics),
 	})

@@ -100,7 +100,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -128,6 +128,23 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 	case wire.TypeCandidate:
 		var cand wire.Candidate
 		if err := wire.DecodeData(env, &cand); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+	case wire.TypeConsent:
+		var c wire.Consent
+		if err := wire.DecodeData(env, &c); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := c.Check(); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		s.consentReported(ctx, log, info, c)
+	case wire.TypePower:
+		var p wire.Power
+		if err := wire.DecodeData(env, &p); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := p.Check(); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 	}

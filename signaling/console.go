@@ -155,6 +155,26 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		out = raw
+	case wire.TypeConsentCode:
+		var code wire.ConsentCode
+		if err := wire.DecodeData(env, &code); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := code.Check(); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		s.consentCodeEntered(ctx, log, info, code.Cancel)
+		out = raw
+	case wire.TypePowerAction:
+		var action wire.PowerAction
+		if err := wire.DecodeData(env, &action); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := action.Check(); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		s.powerAction(ctx, log, info, action.Action)
+		out = raw
 	case wire.TypeBye:
 		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
 		state.saidBye = true

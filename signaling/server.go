@@ -66,6 +66,8 @@ type Config struct {
 	Lifecycle SessionLifecycle
 	// ConsoleBudget bounds what one console session may send (budget.go); zero: defaults.
 	ConsoleBudget ConsoleBudget
+	// Consent, when set, records the steps of a machine's user consent (consent.go).
+	Consent ConsentRecorder
 }
 
 // SessionGate is the control plane's say over console connections.

@@ -134,6 +134,7 @@ func run(ctx context.Context, args []string) error {
 	fps := fs.Int("fps", 30, "frame rate")
 	bitrate := fs.Int("max-bitrate", 0, "cap on the video bitrate in bits/s (0: scaled to the size)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	secrets := builtin.RegisterSecretFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kvmagent [run] --server URL (--state-dir DIR | --token TOKEN) [flags]\n       kvmagent enroll --server URL --token TOKEN --state-dir DIR\nEvery flag can also be set as KVMAGENT_<FLAG>.\n\n")
 		fs.PrintDefaults()
@@ -176,12 +177,17 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	sel, err := builtin.Open(*source, *hidSpec, device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv})
+	consent := device.NewConsent()
+	opts := device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv, Consent: consent}
+	if err := secrets.Apply(&opts); err != nil {
+		return err
+	}
+	sel, err := builtin.Open(*source, *hidSpec, opts)
 	if err != nil {
 		return err
 	}
 	defer sel.Close()
-	cfg.Source, cfg.SourceKind, cfg.Input, cfg.ViewOnly = sel.Source, sel.Kind, sel.Input, sel.ViewOnly
+	cfg.Source, cfg.SourceKind, cfg.Input, cfg.ViewOnly, cfg.Consent = sel.Source, sel.Kind, sel.Input, sel.ViewOnly, consent
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

@@ -87,3 +87,60 @@ func (a *app) consoleGet(ctx context.Context, args []string) error {
 	}
 	return t.flush()
 }
+
+// consentSession finds the device's newest session waiting for a consent code.
+func consentSession(ctx context.Context, c *client.Client, d client.Device) (client.Session, error) {
+	sessions, err := c.DeviceSessions(ctx, d.ID)
+	if err != nil {
+		return client.Session{}, err
+	}
+	for _, s := range sessions {
+		if s.Current == "CONSENT_REQUIRED" {
+			return s, nil
+		}
+	}
+	return client.Session{}, &exitError{code: client.ExitNotFound,
+		msg: fmt.Sprintf("no console session of device %s waits for a consent code: open its console first (kvmctl console start %s)", deviceName(d), client.Sanitize(d.ID))}
+}
+
+func (a *app) consoleConsent(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("console consent", "DEVICE CODE")
+	pos, err := a.parse(fs, args, "DEVICE", "CODE")
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	d, err := c.ResolveDevice(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	s, err := consentSession(ctx, c, d)
+	if err != nil {
+		return err
+	}
+	if _, err := c.SubmitConsent(ctx, d.ID, s.ID, pos[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Device %s accepted the consent code; the console of session %s connects.\n", deviceName(d), client.Sanitize(s.ID))
+	return nil
+}
+
+func (a *app) consoleConsentCancel(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("console consent-cancel", "DEVICE")
+	c, d, err := a.deviceArg(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	s, err := consentSession(ctx, c, d)
+	if err != nil {
+		return err
+	}
+	if _, err := c.CancelConsent(ctx, d.ID, s.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Cancelled the consent request of session %s on device %s; the session ended.\n", client.Sanitize(s.ID), deviceName(d))
+	return nil
+}

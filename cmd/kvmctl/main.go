@@ -55,6 +55,9 @@ Commands:
   console start DEVICE                   start a console; prints its URL and expiry
   console stop DEVICE                    stop the device's live console sessions
   console get DEVICE [--all]             desired and current state of the newest session
+  console consent DEVICE CODE            enter the 6-digit consent code the machine (Intel AMT)
+                                         shows on its screen
+  console consent-cancel DEVICE          withdraw the consent request; the session ends
   users list                             the organization's users
   users invite EMAIL --role ROLE [--scope k=v]...
                                          invite by email (the link is printed when not mailed)
@@ -177,38 +180,40 @@ type handler func(a *app, ctx context.Context, args []string) error
 // commands maps "group verb" (or a lone word) to its handler.
 func commands() map[string]handler {
 	return map[string]handler{
-		"login":                (*app).login,
-		"logout":               (*app).logout,
-		"whoami":               (*app).whoami,
-		"devices list":         (*app).devicesList,
-		"devices create":       (*app).devicesCreate,
-		"devices revoke":       (*app).devicesRevoke,
-		"devices delete":       (*app).devicesDelete,
-		"devices rename":       (*app).devicesRename,
-		"devices relabel":      (*app).devicesRelabel,
-		"devices enroll-token": (*app).devicesEnrollToken,
-		"console start":        (*app).consoleStart,
-		"console stop":         (*app).consoleStop,
-		"console get":          (*app).consoleGet,
-		"users list":           (*app).usersList,
-		"users invite":         (*app).usersInvite,
-		"users reset-password": (*app).usersResetPassword,
-		"users disable":        (*app).usersDisable,
-		"users enable":         (*app).usersEnable,
-		"users reset-mfa":      (*app).usersResetMFA,
-		"password change":      (*app).passwordChange,
-		"password reset":       (*app).passwordReset,
-		"apikeys list":         (*app).apikeysList,
-		"apikeys create":       (*app).apikeysCreate,
-		"apikeys revoke":       (*app).apikeysRevoke,
-		"audit list":           (*app).auditList,
-		"audit verify":         (*app).auditVerify,
-		"audit export":         (*app).auditExport,
-		"mfa enable":           (*app).mfaEnable,
-		"mfa disable":          (*app).mfaDisable,
-		"mfa recovery-codes":   (*app).mfaRecoveryCodes,
-		"org show":             (*app).orgShow,
-		"org set":              (*app).orgSet,
+		"login":                  (*app).login,
+		"logout":                 (*app).logout,
+		"whoami":                 (*app).whoami,
+		"devices list":           (*app).devicesList,
+		"devices create":         (*app).devicesCreate,
+		"devices revoke":         (*app).devicesRevoke,
+		"devices delete":         (*app).devicesDelete,
+		"devices rename":         (*app).devicesRename,
+		"devices relabel":        (*app).devicesRelabel,
+		"devices enroll-token":   (*app).devicesEnrollToken,
+		"console start":          (*app).consoleStart,
+		"console stop":           (*app).consoleStop,
+		"console get":            (*app).consoleGet,
+		"console consent":        (*app).consoleConsent,
+		"console consent-cancel": (*app).consoleConsentCancel,
+		"users list":             (*app).usersList,
+		"users invite":           (*app).usersInvite,
+		"users reset-password":   (*app).usersResetPassword,
+		"users disable":          (*app).usersDisable,
+		"users enable":           (*app).usersEnable,
+		"users reset-mfa":        (*app).usersResetMFA,
+		"password change":        (*app).passwordChange,
+		"password reset":         (*app).passwordReset,
+		"apikeys list":           (*app).apikeysList,
+		"apikeys create":         (*app).apikeysCreate,
+		"apikeys revoke":         (*app).apikeysRevoke,
+		"audit list":             (*app).auditList,
+		"audit verify":           (*app).auditVerify,
+		"audit export":           (*app).auditExport,
+		"mfa enable":             (*app).mfaEnable,
+		"mfa disable":            (*app).mfaDisable,
+		"mfa recovery-codes":     (*app).mfaRecoveryCodes,
+		"org show":               (*app).orgShow,
+		"org set":                (*app).orgSet,
 	}
 }
 

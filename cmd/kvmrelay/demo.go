@@ -57,6 +57,7 @@ func runDemo(ctx context.Context, args []string) error {
 	size := fs.String("size", "1920x1080", "test pattern size WIDTHxHEIGHT")
 	fps := fs.Int("fps", 30, "test pattern frame rate")
 	deviceName := fs.String("device", "demo", "the demo device's name")
+	secrets := builtin.RegisterSecretFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +84,13 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sel, err := builtin.Open(*source, *hidSpec, device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv})
+	consent := device.NewConsent()
+	opts := device.Options{Width: w, Height: h, FPS: *fps, Logger: log.With("component", "source"), Lookup: os.LookupEnv, Consent: consent}
+	if err := secrets.Apply(&opts); err != nil {
+		r.Close()
+		return err
+	}
+	sel, err := builtin.Open(*source, *hidSpec, opts)
 	if err != nil {
 		r.Close()
 		return err
@@ -133,6 +140,7 @@ func runDemo(ctx context.Context, args []string) error {
 		Auth:       func(ctx context.Context) (http.Header, error) { return enroll.ProofHeader(ctx, hc, id, time.Now()) },
 		Source:     sel.Source,
 		SourceKind: sel.Kind,
+		Consent:    consent,
 		Input:      sel.Input,
 		ViewOnly:   sel.ViewOnly,
 		NewEncoder: encoders.New,

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kvmrelay/kvmrelay/device/builtin"
 	"github.com/kvmrelay/kvmrelay/internal/cli"
 )
 
@@ -37,6 +38,15 @@ func serveFlagNames() []string {
 // flagNamesIn lists the flags function fn of a Go file defines on a FlagSet named fs
 // (fs.String("name", …), fs.IntVar(&v, "name", …)): how the commands whose flags live inside a
 // function declare them.
+// secretFlagNames are the flags kvmagent (and the demo) take from builtin.RegisterSecretFlags.
+func secretFlagNames() []string {
+	fs := flag.NewFlagSet("secrets", flag.ContinueOnError)
+	builtin.RegisterSecretFlags(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
 func flagNamesIn(t *testing.T, path, fn string) []string {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
@@ -106,7 +116,7 @@ func TestDeployReadmeListsEveryVariable(t *testing.T) {
 		{"`kvmrelay serve`", envPrefix, serveFlagNames(), true},
 		{"`kvmrelay migrate`", envPrefix, flagNamesIn(t, "migrate.go", "runMigrate"), true},
 		// The agent's flags are changing under another branch of work: its rows may run ahead.
-		{"`kvmagent run`", "KVMAGENT_", flagNamesIn(t, "../kvmagent/main.go", "run"), false},
+		{"`kvmagent run`", "KVMAGENT_", append(flagNamesIn(t, "../kvmagent/main.go", "run"), secretFlagNames()...), false},
 	} {
 		t.Run(tc.section, func(t *testing.T) {
 			section := readmeSection(t, readme, tc.section)
@@ -139,7 +149,7 @@ func TestDeployFilesUseRealVariables(t *testing.T) {
 	for _, n := range append(serveFlagNames(), flagNamesIn(t, "migrate.go", "runMigrate")...) {
 		known[cli.EnvName(envPrefix, n)] = true
 	}
-	for _, n := range flagNamesIn(t, "../kvmagent/main.go", "run") {
+	for _, n := range append(flagNamesIn(t, "../kvmagent/main.go", "run"), secretFlagNames()...) {
 		known[cli.EnvName("KVMAGENT_", n)] = true
 	}
 	files, err := filepath.Glob(filepath.Join(deployDir, "*"))

@@ -37,8 +37,10 @@ type Config struct {
 	// Presence tells whether an active session's console is connected right now, on any node;
 	// nil leaves console_connected out of session answers.
 	Presence ConsolePresence
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Consent reaches agents with consent codes (the consent routes); nil answers 503.
+	Consent ConsentRelay
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // ConsolePresence tells whether a console session's console is connected right now, on any
@@ -141,6 +143,9 @@ func (a *API) Routes() []Route {
 		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleControl, handle: a.startSession},
 		{Method: "GET", Path: "/devices/:id/sessions", Action: accounts.ReadDevices, handle: a.listSessions},
 		{Method: "DELETE", Path: "/devices/:id/sessions", Action: accounts.ConsoleView, handle: a.stopDeviceSessions},
+		{Method: "GET", Path: "/devices/:id/sessions/:sid/consent", Action: accounts.ConsoleControl, handle: a.getConsent},
+		{Method: "POST", Path: "/devices/:id/sessions/:sid/consent", Action: accounts.ConsoleControl, handle: a.submitConsent},
+		{Method: "DELETE", Path: "/devices/:id/sessions/:sid/consent", Action: accounts.ConsoleControl, handle: a.cancelConsent},
 		{Method: "GET", Path: "/sessions/:id", Action: accounts.ReadDevices, handle: a.getSession},
 		{Method: "DELETE", Path: "/sessions/:id", Action: accounts.ConsoleView, handle: a.stopSession},
 

@@ -72,6 +72,7 @@ type env struct {
 	acc     *accounts.Service
 	mgr     *sessions.Manager
 	cut     *cutter
+	machine *consentMachine
 }
 
 const ownerPassword = "correct horse battery staple"
@@ -118,11 +119,12 @@ func newEnvOn(t *testing.T, st store.Store, mod func(*accounts.Config)) *env {
 	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: "https://relay.example"})
 	require.NoError(t, err)
 	cut := &cutter{}
-	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut})
+	machine := &consentMachine{mgr: mgr, st: st}
+	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut, Consent: machine})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))
-	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut}
+	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut, machine: machine}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil); it returns the status.

@@ -44,6 +44,8 @@ type sessionView struct {
 	EndedAt      *time.Time         `json:"ended_at,omitempty"`
 	ExpiresAt    time.Time          `json:"expires_at"`
 	LastActivity *time.Time         `json:"last_activity,omitempty"`
+	// ConsentExpiresAt is when the consent window of a CONSENT_REQUIRED session closes.
+	ConsentExpiresAt *time.Time `json:"consent_expires_at,omitempty"`
 	// PrincipalName and DeviceName are what people recognize (email, API key name, device
 	// name); set where the handler resolved them (names.go).
 	PrincipalName string `json:"principal_name,omitempty"`
@@ -56,7 +58,7 @@ type sessionView struct {
 func session(s store.ConsoleSession) sessionView {
 	return sessionView{ID: s.ID, DeviceID: s.DeviceID, Principal: s.Principal, Desired: s.Desired, Current: s.Current,
 		Reason: s.Reason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, StartedAt: s.StartedAt, EndedAt: s.EndedAt,
-		ExpiresAt: s.ExpiresAt, LastActivity: s.LastActivity}
+		ExpiresAt: s.ExpiresAt, LastActivity: s.LastActivity, ConsentExpiresAt: s.ConsentExpiresAt}
 }
 
 type userView struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Login logs in with a password (and the second factor when req carries one). On success the
@@ -380,4 +381,47 @@ func (c *Client) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
 	return v, nil
+}
+
+// Consent is a console session's user consent (Intel AMT shows a 6-digit code on the
+// managed machine's screen): "none", "required" (with the window), "accepted", "cancelled".
+type Consent struct {
+	State       string     `json:"state"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	SecondsLeft *int       `json:"seconds_left,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	Attempts    int        `json:"attempts,omitempty"`
+}
+
+func consentPath(deviceID, sid string) string {
+	return "/devices/" + seg(deviceID) + "/sessions/" + seg(sid) + "/consent"
+}
+
+// ConsentStatus reads what a console session's consent waits for.
+func (c *Client) ConsentStatus(ctx context.Context, deviceID, sid string) (Consent, error) {
+	var out Consent
+	if err := c.do(ctx, http.MethodGet, consentPath(deviceID, sid), nil, nil, &out); err != nil {
+		return Consent{}, fmt.Errorf("consent of session %s: %w", sid, err)
+	}
+	return out, nil
+}
+
+// SubmitConsent enters the code the machine shows; the answer says whether it took it.
+func (c *Client) SubmitConsent(ctx context.Context, deviceID, sid, code string) (Consent, error) {
+	var out Consent
+	if err := c.do(ctx, http.MethodPost, consentPath(deviceID, sid), nil, struct {
+		Code string `json:"code"`
+	}{code}, &out); err != nil {
+		return Consent{}, fmt.Errorf("consent code for session %s: %w", sid, err)
+	}
+	return out, nil
+}
+
+// CancelConsent withdraws a session's consent request; the session ends.
+func (c *Client) CancelConsent(ctx context.Context, deviceID, sid string) (Consent, error) {
+	var out Consent
+	if err := c.do(ctx, http.MethodDelete, consentPath(deviceID, sid), nil, nil, &out); err != nil {
+		return Consent{}, fmt.Errorf("cancel consent of session %s: %w", sid, err)
+	}
+	return out, nil
 }

@@ -43,6 +43,8 @@ const (
 	SignalLive       = "live"
 	SignalConnecting = "connecting"
 	SignalNone       = "no-signal"
+	// SignalStandby: an on-demand source (Intel AMT) that connects when a console opens.
+	SignalStandby = "standby"
 )
 
 // Limits on the signal text: a source spec and an error line.
@@ -57,7 +59,7 @@ func (s *Signal) clean() *Signal {
 		return nil
 	}
 	switch s.State {
-	case SignalLive, SignalConnecting, SignalNone:
+	case SignalLive, SignalConnecting, SignalNone, SignalStandby:
 	default:
 		return nil
 	}

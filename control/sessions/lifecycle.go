@@ -23,6 +23,8 @@ import (
 const (
 	ReasonClosedByUser = "closed by user"
 	ReasonConsoleGone  = "console closed: it did not reconnect"
+	// ReasonConsentExpired ends a session whose consent code was not entered in time.
+	ReasonConsentExpired = "user consent expired: the code shown on the machine's screen was not entered in time; open the console again for a new code"
 )
 
 // DefaultReconnectGrace is ReconnectGrace when none is configured.

@@ -59,7 +59,9 @@ func decide(s store.ConsoleSession, org store.Organization, linkTTL, grace time.
 		if now.Sub(s.CreatedAt) >= linkTTL {
 			return verdict{store.SessionError, "the console never connected", store.AuditConsoleTimeout}, true
 		}
-	case s.Current == store.SessionActive:
+	case s.Current == store.SessionConsentRequired && s.ConsentExpiresAt != nil && !now.Before(*s.ConsentExpiresAt):
+		return verdict{store.SessionError, ReasonConsentExpired, store.AuditConsoleConsent}, true
+	case s.Current == store.SessionActive || s.Current == store.SessionConsentRequired:
 		idle := org.Settings.IdleTimeout
 		last := s.CreatedAt
 		if s.LastActivity != nil {
@@ -102,8 +104,12 @@ func (m *Manager) Reconcile(ctx context.Context, orgID string) error {
 			if _, err := tx.TransitionSession(ctx, s.ID, s.Current, v.to, v.reason, now); err != nil {
 				return err
 			}
+			details := map[string]string{"session": s.ID, "reason": v.reason}
+			if v.action == store.AuditConsoleConsent {
+				details["step"] = "expired"
+			}
 			_, err := tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: "system", Action: v.action,
-				Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "reason": v.reason}})
+				Target: "device:" + s.DeviceID, Details: details})
 			return err
 		})
 		switch {

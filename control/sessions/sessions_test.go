@@ -287,6 +287,15 @@ func TestDecide(t *testing.T) {
 		{"grace shorter than the idle timeout", func(s *store.ConsoleSession) { s.LastActivity = ago(time.Minute) }, org, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
 		{"idle timeout shorter than the grace", func(s *store.ConsoleSession) { s.LastActivity = ago(5 * time.Minute) }, org, store.SessionStopped, true, time.Hour, "idle timeout: no console connected"},
 		{"admitted, never checked, grace over", func(s *store.ConsoleSession) { s.CreatedAt = now.Add(-time.Minute) }, store.Organization{}, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
+		{"waiting for consent", func(s *store.ConsoleSession) {
+			s.Current, s.ConsentExpiresAt, s.LastActivity = store.SessionConsentRequired, ago(-time.Second), ago(0)
+		}, org, "", false, 0, ""},
+		{"consent window closed", func(s *store.ConsoleSession) {
+			s.Current, s.ConsentExpiresAt, s.LastActivity = store.SessionConsentRequired, ago(0), ago(0)
+		}, org, store.SessionError, true, 0, ReasonConsentExpired},
+		{"console left while waiting for consent", func(s *store.ConsoleSession) {
+			s.Current, s.ConsentExpiresAt, s.LastActivity = store.SessionConsentRequired, ago(-time.Minute), ago(45*time.Second)
+		}, store.Organization{}, store.SessionStopped, true, 45 * time.Second, ReasonConsoleGone},
 		{"requested, link fresh, grace over", func(s *store.ConsoleSession) {
 			s.Current = store.SessionRequested
 			s.CreatedAt = now.Add(-5 * time.Minute)

@@ -27,6 +27,12 @@ const (
 	AuditConsoleStart   AuditAction = "console_start"
 	AuditConsoleStop    AuditAction = "console_stop"
 	AuditConsoleTimeout AuditAction = "console_timeout"
+	// AuditConsoleConsent is a step of a machine's user consent (Intel AMT): asked, a code
+	// entered (right or wrong, never the code itself), cancelled, expired.
+	AuditConsoleConsent AuditAction = "console_consent"
+	// AuditPowerAction is a machine's power switched from a console (Intel AMT): on, off,
+	// reset, cycle.
+	AuditPowerAction    AuditAction = "power_action"
 	AuditSettingsChange AuditAction = "settings_change"
 	AuditAccessDenied   AuditAction = "access_denied"   // a peer addressed a session or device it does not hold
 	AuditPasswordChange AuditAction = "password_change" // a user changed their own password

@@ -5,19 +5,23 @@ import "time"
 // SessionState is where a console session is, or where it should be.
 type SessionState string
 
-// Session states: IDLE → REQUESTED → ACTIVE → STOPPED, or ERROR with a reason.
+// Session states: IDLE → REQUESTED → ACTIVE → STOPPED, or ERROR with a reason. A machine
+// that asks a person's consent first (Intel AMT) puts a requested or active session in
+// CONSENT_REQUIRED until the code shown on its screen is entered (back to ACTIVE) or the
+// window closes (ERROR).
 const (
-	SessionIdle      SessionState = "IDLE"
-	SessionRequested SessionState = "REQUESTED"
-	SessionActive    SessionState = "ACTIVE"
-	SessionStopped   SessionState = "STOPPED"
-	SessionError     SessionState = "ERROR"
+	SessionIdle            SessionState = "IDLE"
+	SessionRequested       SessionState = "REQUESTED"
+	SessionActive          SessionState = "ACTIVE"
+	SessionConsentRequired SessionState = "CONSENT_REQUIRED"
+	SessionStopped         SessionState = "STOPPED"
+	SessionError           SessionState = "ERROR"
 )
 
 // Valid reports whether s is a defined state.
 func (s SessionState) Valid() bool {
 	switch s {
-	case SessionIdle, SessionRequested, SessionActive, SessionStopped, SessionError:
+	case SessionIdle, SessionRequested, SessionActive, SessionConsentRequired, SessionStopped, SessionError:
 		return true
 	}
 	return false
@@ -38,7 +42,9 @@ func CanTransition(from, to SessionState) bool {
 	case SessionRequested:
 		return from == SessionIdle
 	case SessionActive:
-		return from == SessionRequested
+		return from == SessionRequested || from == SessionConsentRequired
+	case SessionConsentRequired:
+		return from == SessionRequested || from == SessionActive
 	}
 	return false
 }
@@ -61,4 +67,7 @@ type ConsoleSession struct {
 	// LastActivity is when a console last showed activity (TouchSession); the reconciler ends
 	// sessions idle longer than the organization's idle timeout. Nil until the first touch.
 	LastActivity *time.Time
+	// ConsentExpiresAt is when the consent window closes, while CONSENT_REQUIRED; nil
+	// otherwise.
+	ConsentExpiresAt *time.Time
 }

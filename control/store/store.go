@@ -119,6 +119,10 @@ type Tx interface {
 	// TransitionSession moves the current state from → to (compare-and-set). ErrConflict when
 	// the session is no longer in from; ErrInvalidTransition when from → to is not allowed.
 	TransitionSession(ctx context.Context, id string, from, to SessionState, reason string, at time.Time) (ConsoleSession, error)
+	// RequireConsent moves the current state from → CONSENT_REQUIRED (compare-and-set, as
+	// TransitionSession) with the window closing at expires; reason says what the person must
+	// do. Every other transition clears the window.
+	RequireConsent(ctx context.Context, id string, from SessionState, reason string, expires, at time.Time) (ConsoleSession, error)
 
 	CreateRefreshToken(ctx context.Context, rt RefreshToken) error
 	// RotateRefreshToken marks oldHash rotated and stores next in the same family. A token

@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/amt"
 	"github.com/kvmrelay/kvmrelay/device/h264http"
 	"github.com/kvmrelay/kvmrelay/device/mjpeg"
 	"github.com/kvmrelay/kvmrelay/device/rtsp"
@@ -28,6 +29,10 @@ func Catalog() device.Catalog {
 			// V4L2's MJPEG frames go through the same decoder as MJPEG streams: libjpeg-turbo
 			// when built with cgo.
 			v4l2.Scheme: v4l2.NewDeviceSource,
+			// Intel AMT, through MPS or directly.
+			amt.SchemeMPS:     amt.NewSource,
+			amt.SchemeMPSHTTP: amt.NewSource,
+			amt.SchemeDirect:  amt.NewSource,
 		},
 		Sinks: map[string]device.SinkFactory{
 			usbgadget.Scheme: usbgadget.NewSink,

@@ -85,8 +85,7 @@ func (s *Source) Open(ctx context.Context) (device.Conn, error) {
 	if err != nil {
 		return device.Conn{}, err
 	}
-	in := newInput(v.client, v, s.KeyMap, v.repeat)
-	return device.Conn{Video: &connVideo{Video: v, in: in}, Input: in}, nil
+	return v.deviceConn(s.KeyMap), nil
 }
 
 func (s *Source) open(ctx context.Context) (*Video, error) {

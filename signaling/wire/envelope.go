@@ -34,6 +34,10 @@ const (
 	TypeHello        Type = "hello"
 	TypeSessionStart Type = "session-start"
 	TypeHeartbeat    Type = "heartbeat"
+	TypeConsent      Type = "consent"
+	TypeConsentCode  Type = "consent-code"
+	TypePower        Type = "power"
+	TypePowerAction  Type = "power-action"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -55,7 +59,7 @@ type Envelope struct {
 func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
-		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat:
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction:
 		return true
 	}
 	return false
@@ -252,4 +256,119 @@ type SourceHealth struct {
 	State  string `json:"state"`
 	Error  string `json:"error,omitempty"`
 	Since  int64  `json:"since"`
+}
+
+// Consent is an agent's report on a machine's user consent (Intel AMT shows a 6-digit code on
+// the managed machine's screen): "required" until ExpiresAt (Error says why the last code was
+// refused), then "accepted", "expired" or "cancelled".
+type Consent struct {
+	State     string    `json:"state"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Error     string    `json:"error,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+}
+
+// Consent states.
+const (
+	// ConsentNone: the agent's machine asks for no consent now (the answer to a code sent
+	// when none was asked for).
+	ConsentNone      = "none"
+	ConsentRequired  = "required"
+	ConsentAccepted  = "accepted"
+	ConsentExpired   = "expired"
+	ConsentCancelled = "cancelled"
+)
+
+// MaxConsentError bounds the reason an agent gives for a refused code.
+const MaxConsentError = 256
+
+// Check reports whether an agent's consent report is one this version knows.
+func (c Consent) Check() error {
+	switch c.State {
+	case ConsentNone, ConsentRequired, ConsentAccepted, ConsentExpired, ConsentCancelled:
+	default:
+		return fmt.Errorf("%w: consent state %.32q", ErrBadMessage, c.State)
+	}
+	if len(c.Error) > MaxConsentError || c.Attempts < 0 {
+		return fmt.Errorf("%w: consent report out of bounds", ErrBadMessage)
+	}
+	return nil
+}
+
+// ConsentCode carries the code a person typed to the agent, or withdraws the request.
+type ConsentCode struct {
+	Code   string `json:"code,omitempty"`
+	Cancel bool   `json:"cancel,omitempty"`
+}
+
+// Check reports whether the message is a 6-digit code or a cancel, not both.
+func (c ConsentCode) Check() error {
+	if c.Cancel {
+		if c.Code != "" {
+			return fmt.Errorf("%w: consent-code with both a code and cancel", ErrBadMessage)
+		}
+		return nil
+	}
+	if len(c.Code) != 6 {
+		return fmt.Errorf("%w: a consent code is 6 digits", ErrBadMessage)
+	}
+	for i := 0; i < len(c.Code); i++ {
+		if c.Code[i] < '0' || c.Code[i] > '9' {
+			return fmt.Errorf("%w: a consent code is 6 digits", ErrBadMessage)
+		}
+	}
+	return nil
+}
+
+// Power is an agent's report on its machine's power, for a source that controls it (Intel
+// AMT): State ("on", "off", "sleep", "unknown"), the Actions it offers, and after an action
+// the Action asked and its Error (empty: done).
+type Power struct {
+	State   string   `json:"state"`
+	Actions []string `json:"actions,omitempty"`
+	Action  string   `json:"action,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// PowerAction asks the agent to switch its machine's power.
+type PowerAction struct {
+	Action string `json:"action"`
+}
+
+// Power actions.
+const (
+	PowerOn    = "on"
+	PowerOff   = "off"
+	PowerReset = "reset"
+	PowerCycle = "cycle"
+)
+
+// MaxPowerError bounds the reason an agent gives for a failed action.
+const MaxPowerError = 256
+
+// Check reports whether a is an action this version knows.
+func (a PowerAction) Check() error {
+	switch a.Action {
+	case PowerOn, PowerOff, PowerReset, PowerCycle:
+		return nil
+	}
+	return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a.Action)
+}
+
+// Check reports whether an agent's power report is within bounds.
+func (p Power) Check() error {
+	switch p.State {
+	case "on", "off", "sleep", "unknown":
+	default:
+		return fmt.Errorf("%w: power state %.32q", ErrBadMessage, p.State)
+	}
+	if len(p.Actions) > 4 || len(p.Error) > MaxPowerError {
+		return fmt.Errorf("%w: power report out of bounds", ErrBadMessage)
+	}
+	for _, a := range append(append([]string(nil), p.Actions...), p.Action) {
+		if a != "" && (PowerAction{Action: a}).Check() != nil {
+			return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a)
+		}
+	}
+	return nil
 }

@@ -116,3 +116,49 @@ func testSDP(n int) string {
 	b.WriteString("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n")
 	return b.String()
 }
+
+func TestConsentChecks(t *testing.T) {
+	for _, c := range []struct {
+		msg Consent
+		ok  bool
+	}{
+		{Consent{State: ConsentRequired, Attempts: 1, Error: "wrong code"}, true},
+		{Consent{State: ConsentAccepted}, true},
+		{Consent{State: "granted"}, false},
+		{Consent{State: ConsentRequired, Attempts: -1}, false},
+		{Consent{State: ConsentRequired, Error: string(make([]byte, MaxConsentError+1))}, false},
+	} {
+		if c.ok {
+			assert.NoError(t, c.msg.Check(), "%+v", c.msg)
+		} else {
+			assert.ErrorIs(t, c.msg.Check(), ErrBadMessage, "%+v", c.msg)
+		}
+	}
+	for _, c := range []struct {
+		msg ConsentCode
+		ok  bool
+	}{
+		{ConsentCode{Code: "012345"}, true},
+		{ConsentCode{Cancel: true}, true},
+		{ConsentCode{}, false},
+		{ConsentCode{Code: "01234"}, false},
+		{ConsentCode{Code: "01234x"}, false},
+		{ConsentCode{Code: "012345", Cancel: true}, false},
+	} {
+		if c.ok {
+			assert.NoError(t, c.msg.Check(), "%+v", c.msg)
+		} else {
+			assert.ErrorIs(t, c.msg.Check(), ErrBadMessage, "%+v", c.msg)
+		}
+	}
+}
+
+func TestPowerChecks(t *testing.T) {
+	assert.NoError(t, Power{State: "off", Actions: []string{PowerOn, PowerOff, PowerReset, PowerCycle}}.Check())
+	assert.NoError(t, Power{State: "on", Action: PowerReset, Error: "AMT refused"}.Check())
+	assert.ErrorIs(t, Power{State: "melted"}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Power{State: "on", Actions: []string{"explode"}}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Power{State: "on", Actions: []string{PowerOn, PowerOn, PowerOn, PowerOn, PowerOn}}.Check(), ErrBadMessage)
+	assert.NoError(t, PowerAction{Action: PowerCycle}.Check())
+	assert.ErrorIs(t, PowerAction{Action: ""}.Check(), ErrBadMessage)
+}

@@ -130,3 +130,30 @@ func TestMigrationDeviceNames(t *testing.T) {
 		Open: func(t *testing.T) store.Store { return open(t, dir) },
 	})
 }
+
+// TestMigrationConsent runs migration 6 (CONSENT_REQUIRED; SQLite rebuilds the table) on a
+// version-5 database holding a live session.
+func TestMigrationConsent(t *testing.T) {
+	dir := t.TempDir()
+	v, err := migrateTo(context.Background(), dir, 5)
+	require.NoError(t, err)
+	require.Equal(t, 5, v)
+	raw, err := RawDB(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, raw.Close()) })
+	storetest.ConsentMigration(t, storetest.OldSchema{
+		Exec: func(t *testing.T, q string, args ...any) int64 {
+			res, err := raw.Exec(q, args...)
+			require.NoError(t, err)
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			return n
+		},
+		Time: func(t time.Time) any { return t.UnixMicro() },
+		MigrateLatest: func(t *testing.T) {
+			_, err := Migrate(context.Background(), dir)
+			require.NoError(t, err)
+		},
+		Open: func(t *testing.T) store.Store { return open(t, dir) },
+	})
+}

@@ -84,3 +84,48 @@ func DeviceNamesMigration(t *testing.T, db OldSchema) {
 	})
 	assert.ErrorIs(t, err, store.ErrConflict)
 }
+
+// ConsentMigration runs migration 6 (the CONSENT_REQUIRED state) on a version-5 database
+// holding a live session: the session survives with every field, and may then wait for
+// consent.
+func ConsentMigration(t *testing.T, db OldSchema) {
+	org, dev, sid := store.NewID(), store.NewID(), store.NewID()
+	db.Exec(t, `INSERT INTO organizations (id, name, slug, created_at) VALUES (?, ?, ?, ?)`, org, "org", "org-a", db.Time(epoch))
+	db.Exec(t, `INSERT INTO devices (org_id, id, name, created_at) VALUES (?, ?, ?, ?)`, org, dev, "rack1", db.Time(epoch))
+	db.Exec(t, `INSERT INTO console_sessions (org_id, id, device_id, principal, desired_state, current_state, reason,
+		created_at, updated_at, started_at, ended_at, expires_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		org, sid, dev, "user:ann", "ACTIVE", "ACTIVE", "", db.Time(epoch), db.Time(epoch.Add(time.Second)),
+		db.Time(epoch.Add(time.Second)), nil, db.Time(epoch.Add(time.Hour)), db.Time(epoch.Add(2*time.Second)))
+
+	db.MigrateLatest(t)
+	s := db.Open(t)
+	ctx := ctxT(t)
+	var got store.ConsoleSession
+	require.NoError(t, s.Read(ctx, org, func(tx store.Tx) error {
+		var err error
+		got, err = tx.Session(ctx, sid)
+		return err
+	}))
+	started, activity := us(epoch.Add(time.Second)), us(epoch.Add(2*time.Second))
+	assert.Equal(t, store.ConsoleSession{ID: sid, OrgID: org, DeviceID: dev, Principal: "user:ann",
+		Desired: store.SessionActive, Current: store.SessionActive, CreatedAt: us(epoch), UpdatedAt: us(epoch.Add(time.Second)),
+		StartedAt: &started, ExpiresAt: us(epoch.Add(time.Hour)), LastActivity: &activity}, normalize(got))
+	require.NoError(t, s.Write(ctx, org, func(tx store.Tx) error {
+		_, err := tx.RequireConsent(ctx, sid, store.SessionActive, "enter the code", epoch.Add(5*time.Minute), epoch.Add(3*time.Second))
+		return err
+	}))
+}
+
+// normalize puts a session's times in UTC, as the test builds them.
+func normalize(s store.ConsoleSession) store.ConsoleSession {
+	u := func(p *time.Time) *time.Time {
+		if p == nil {
+			return nil
+		}
+		v := p.UTC()
+		return &v
+	}
+	s.CreatedAt, s.UpdatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.ExpiresAt.UTC()
+	s.StartedAt, s.EndedAt, s.LastActivity, s.ConsentExpiresAt = u(s.StartedAt), u(s.EndedAt), u(s.LastActivity), u(s.ConsentExpiresAt)
+	return s
+}

@@ -123,3 +123,75 @@ func testSessionCAS(t *testing.T, b Backend) {
 	})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// A session waits for consent with its window recorded, goes back to ACTIVE (the window
+// cleared, started_at kept) or fails; CONSENT_REQUIRED is entered only through
+// RequireConsent.
+func testSessionConsent(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	o := newOrg(t, b.Store, "Acme")
+	d := mustDevice(t, b.Store, o.ID, "rack-1")
+	s := newSession(t, b, o.ID, d.ID)
+	step := func(fn func(tx store.Tx) (store.ConsoleSession, error)) (store.ConsoleSession, error) {
+		var got store.ConsoleSession
+		err := b.Store.Write(ctx, o.ID, func(tx store.Tx) error {
+			var err error
+			got, err = fn(tx)
+			return err
+		})
+		return got, err
+	}
+	at := epoch.Add(time.Second)
+	_, err := step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.TransitionSession(ctx, s.ID, store.SessionIdle, store.SessionRequested, "", at)
+	})
+	require.NoError(t, err)
+	_, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.TransitionSession(ctx, s.ID, store.SessionRequested, store.SessionConsentRequired, "", at)
+	})
+	require.ErrorIs(t, err, store.ErrInvalidTransition, "consent has its own transition, with its window")
+	got, err := step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.TransitionSession(ctx, s.ID, store.SessionRequested, store.SessionActive, "", at)
+	})
+	require.NoError(t, err)
+	started := *got.StartedAt
+
+	window := epoch.Add(5 * time.Minute)
+	got, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.RequireConsent(ctx, s.ID, store.SessionActive, "enter the code", window, epoch.Add(2*time.Second))
+	})
+	require.NoError(t, err)
+	assert.Equal(t, store.SessionConsentRequired, got.Current)
+	assert.Equal(t, "enter the code", got.Reason)
+	require.NotNil(t, got.ConsentExpiresAt)
+	assert.Equal(t, us(window), *got.ConsentExpiresAt)
+	_, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.RequireConsent(ctx, s.ID, store.SessionActive, "", window, epoch.Add(2*time.Second))
+	})
+	assert.ErrorIs(t, err, store.ErrConflict, "no longer ACTIVE")
+	require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
+		live, err := tx.SessionsToReconcile(ctx)
+		require.NoError(t, err)
+		require.Len(t, live, 1, "a session waiting for consent is live")
+		assert.Equal(t, store.SessionConsentRequired, live[0].Current)
+		return nil
+	}))
+
+	got, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.TransitionSession(ctx, s.ID, store.SessionConsentRequired, store.SessionActive, "", epoch.Add(3*time.Second))
+	})
+	require.NoError(t, err)
+	assert.Nil(t, got.ConsentExpiresAt, "the window closes with consent given")
+	assert.Equal(t, us(started), *got.StartedAt, "started_at is the first start")
+
+	_, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.RequireConsent(ctx, s.ID, store.SessionActive, "enter the code", window, epoch.Add(4*time.Second))
+	})
+	require.NoError(t, err)
+	got, err = step(func(tx store.Tx) (store.ConsoleSession, error) {
+		return tx.TransitionSession(ctx, s.ID, store.SessionConsentRequired, store.SessionError, "consent expired", epoch.Add(5*time.Second))
+	})
+	require.NoError(t, err)
+	assert.Nil(t, got.ConsentExpiresAt)
+	assert.Equal(t, "consent expired", got.Reason)
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"EnrollmentSingleUseConcurrent", testEnrollmentConcurrent},
 		{"SessionTransitions", testSessionTransitions},
 		{"SessionCompareAndSet", testSessionCAS},
+		{"SessionConsent", testSessionConsent},
 		{"TenantIsolation", testTenantIsolation},
 		{"WriteRollsBack", testWriteRollsBack},
 		{"AuditAppendVerify", testAuditAppendVerify},

@@ -371,6 +371,17 @@ var Session = class {
     if (this.#state === "failed") this.#attempt = 0;
     this.#connect();
   }
+  /** Hands the machine's consent code to the agent; cancel withdraws the request. */
+  sendConsent(code) {
+    this.#ws?.send("consent-code", { code });
+  }
+  cancelConsent() {
+    this.#ws?.send("consent-code", { cancel: true });
+  }
+  /** Asks the agent for a power action: on, off, reset, cycle. */
+  sendPower(action) {
+    this.#ws?.send("power-action", { action });
+  }
   /** Ends the session for good: releases everything, says bye, closes. */
   disconnect() {
     this.#link.releaseAll();
@@ -427,6 +438,12 @@ var Session = class {
       case "bye":
         this.#teardown();
         this.#setState("closed", byeMessage(data.reason));
+        break;
+      case "consent":
+        this.#on.consent?.(data);
+        break;
+      case "power":
+        this.#on.power?.(data);
         break;
       default:
         break;
@@ -1308,6 +1325,185 @@ function sendText(link2, text) {
   return [...clipped].length;
 }
 
+// static/js/consent.js
+function consentCode(typed) {
+  const digits = String(typed).replace(/[\s-]/g, "");
+  return /^[0-9]{6}$/.test(digits) ? digits : null;
+}
+function countdown(ms2) {
+  const s = Math.max(0, Math.ceil(ms2 / 1e3));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+var Consent = class {
+  #dialog = document.getElementById("consent-dialog");
+  #input = document.getElementById("consent-code");
+  #left = document.getElementById("consent-left");
+  #error = document.getElementById("consent-error");
+  #submit = document.getElementById("consent-submit");
+  #send;
+  #cancel;
+  #onClose;
+  #expires = 0;
+  #timer = 0;
+  #state = "none";
+  /** send(code): hands a code to the agent. cancel(): withdraws the request. onClose: focus back. */
+  constructor({ send, cancel, onClose }) {
+    this.#send = send;
+    this.#cancel = cancel;
+    this.#onClose = onClose;
+  }
+  get state() {
+    return this.#state;
+  }
+  start() {
+    this.#input.addEventListener("input", () => {
+      this.#submit.disabled = consentCode(this.#input.value) === null;
+    });
+    this.#dialog.addEventListener("cancel", (e) => e.preventDefault());
+    this.#dialog.querySelector("form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const action = e.submitter?.value;
+      if (action === "cancel-request") {
+        this.#cancel();
+        this.#error.textContent = "Cancelling the consent request…";
+        return;
+      }
+      const code = consentCode(this.#input.value);
+      if (!code) return;
+      this.#send(code);
+      this.#submit.disabled = true;
+      this.#error.textContent = "Checking the code with the machine…";
+    });
+  }
+  /** update(msg): one `consent` message from the agent. */
+  update(msg) {
+    this.#state = String(msg?.state ?? "none");
+    switch (this.#state) {
+      case "required":
+        this.#expires = Date.parse(msg.expires_at) || Date.now();
+        this.#error.textContent = msg.error ? `The machine refused the code (${msg.error}). Check the code on its screen and try again.` : "";
+        this.#submit.disabled = consentCode(this.#input.value) === null;
+        if (msg.error) this.#input.select();
+        this.#open();
+        break;
+      case "accepted":
+        this.#close();
+        break;
+      case "expired":
+      case "cancelled":
+      case "none":
+        this.#close();
+        break;
+    }
+  }
+  #open() {
+    this.#tick();
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#tick(), 1e3);
+    if (!this.#dialog.open) {
+      this.#input.value = "";
+      this.#dialog.showModal();
+      this.#input.focus();
+    }
+  }
+  #tick() {
+    const left = this.#expires - Date.now();
+    this.#left.textContent = left > 0 ? `The code is valid for ${countdown(left)} more.` : "The code's time is up.";
+  }
+  #close() {
+    clearInterval(this.#timer);
+    this.#timer = 0;
+    if (this.#dialog.open) {
+      this.#dialog.close();
+      this.#onClose();
+    }
+  }
+};
+
+// static/js/power.js
+var LABELS = { on: "Power on", reset: "Reset", cycle: "Power cycle", off: "Power off" };
+var STATES = { on: "On", off: "Off", sleep: "Asleep", unknown: "Unknown" };
+var WARNINGS = {
+  reset: "The machine restarts at once, as with its reset button: unsaved work is lost.",
+  cycle: "The machine is switched off and on again at once: unsaved work is lost.",
+  off: "The machine is switched off at once, as when its power button is held: unsaved work is lost."
+};
+var Power = class {
+  #button = document.getElementById("btn-power");
+  #menu = document.getElementById("power-menu");
+  #stateText = document.getElementById("power-state");
+  #items = document.getElementById("power-items");
+  #dialog = document.getElementById("power-dialog");
+  #title = document.getElementById("power-title");
+  #warning = document.getElementById("power-warning");
+  #confirm = document.getElementById("power-confirm");
+  #send;
+  #toast;
+  #state = "unknown";
+  #pending = null;
+  /** send(action): asks the agent; toast(text): tells the person. */
+  constructor({ send, toast: toast2 }) {
+    this.#send = send;
+    this.#toast = toast2;
+  }
+  get state() {
+    return this.#state;
+  }
+  start() {
+    this.#items.addEventListener("click", (e) => {
+      const action = e.target.closest("[data-power]")?.dataset.power;
+      if (!action) return;
+      this.#menu.hidePopover?.();
+      if (action === "on") this.#ask("on");
+      else this.#confirmFirst(action);
+    });
+    this.#dialog.addEventListener("close", () => {
+      if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
+      this.#pending = null;
+    });
+  }
+  /** update(msg): one `power` message from the agent. */
+  update(msg) {
+    const actions = Array.isArray(msg?.actions) ? msg.actions.filter((a) => a in LABELS) : [];
+    this.#state = msg?.state in STATES ? msg.state : "unknown";
+    this.#button.hidden = actions.length === 0 && this.#button.hidden;
+    if (actions.length > 0) {
+      this.#button.hidden = false;
+      this.#items.replaceChildren(
+        ...actions.map((a) => {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "menu-item";
+          b.setAttribute("role", "menuitem");
+          b.dataset.power = a;
+          b.textContent = a === "on" ? LABELS[a] : `${LABELS[a]}…`;
+          b.disabled = a === "on" && this.#state === "on" || a !== "on" && this.#state === "off";
+          return b;
+        })
+      );
+    }
+    this.#stateText.textContent = `Machine power: ${STATES[this.#state]}`;
+    this.#button.dataset.state = this.#state;
+    if (msg?.action) {
+      this.#toast(msg.error ? `${LABELS[msg.action] ?? msg.action} failed: ${msg.error}` : `${LABELS[msg.action] ?? msg.action}: done. The machine is ${STATES[this.#state].toLowerCase()}.`);
+    } else if (this.#state === "off") {
+      this.#toast("The machine is powered off. Use the power menu in the toolbar to power it on.");
+    }
+  }
+  #confirmFirst(action) {
+    this.#pending = action;
+    this.#title.textContent = `${LABELS[action]} the machine?`;
+    this.#warning.textContent = WARNINGS[action];
+    this.#confirm.textContent = LABELS[action];
+    this.#dialog.returnValue = "";
+    this.#dialog.showModal();
+  }
+  #ask(action) {
+    this.#send(action);
+    this.#toast(`${LABELS[action]}: asked the machine…`);
+  }
+};
+
 // static/js/latency.js
 var WINDOW = 100;
 var TIMEOUT_MS = 2e3;
@@ -2043,6 +2239,8 @@ function installHooks(read, video2) {
   getter("latencyByKey", () => copy(read.latencyByKey()));
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
+  getter("consent", read.consent);
+  getter("power", read.power);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video2, Number(clientX), Number(clientY));
   Object.defineProperty(window, "kvm", { value: Object.freeze(api), enumerable: true });
@@ -2106,6 +2304,12 @@ var pointer = new Pointer({
   }
 });
 var paste = new Paste({ type: typeText, onClose: focusScreen });
+var consent = new Consent({
+  send: (code) => session?.sendConsent(code),
+  cancel: () => session?.cancelConsent(),
+  onClose: focusScreen
+});
+var power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
@@ -2288,6 +2492,11 @@ function run(token, relayOnly) {
       },
       peer: () => {
         stats = null;
+      },
+      power: (msg) => power.update(msg),
+      consent: (msg) => {
+        consent.update(msg);
+        if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
       }
     }
   });
@@ -2306,7 +2515,9 @@ installHooks(
     firstChangeByKey: () => changes.samplesByKey,
     latencyByKey: () => meter.samplesByKey,
     framesDecoded: () => stats?.framesDecoded ?? 0,
-    lastError: () => session?.lastError ?? pageError
+    lastError: () => session?.lastError ?? pageError,
+    consent: () => consent.state,
+    power: () => power.state
   },
   video
 );
@@ -2314,6 +2525,8 @@ toolbar.start();
 keyboard.start();
 pointer.start();
 paste.start();
+consent.start();
+power.start();
 frames.start();
 wireToolbar();
 wireVideo();

@@ -602,7 +602,7 @@ function capabilities(raw) {
   return { sources: list(c?.sources), sizes: list(c?.sizes), codecs: list(c?.codecs), signal };
 }
 function signalNote(signal) {
-  if (!signal || signal.state === "live") return null;
+  if (!signal || signal.state === "live" || signal.state === "standby") return null;
   if (signal.state === "connecting") return { label: "Connecting to source", detail: `connecting to ${signal.source}` };
   const detail = [`No signal from ${signal.source}`, signal.error].filter(Boolean).join(": ");
   return { label: "No signal", detail: `${detail}. The agent keeps reconnecting; check the machine and its VNC/stream server.` };
@@ -624,6 +624,8 @@ function sessionLine(s, now = Date.now()) {
       return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
     case "REQUESTED":
       return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
+    case "CONSENT_REQUIRED":
+      return `Waiting for the consent code shown on the machine's screen: ${holder(s)}`;
     default:
       return `${String(s.current).toLowerCase()}: ${holder(s)}`;
   }

@@ -6,7 +6,7 @@ import { mapPointer } from "./geometry.js";
 /**
  * read: getters for the live values — state(), stats(), stripCount(), latencySamples(), latencyTotal(),
  * firstChangeSamples(), firstChangeByKey(), latencyByKey() ([key-down time, ms] pairs), framesDecoded(),
- * lastError(). video: the remote screen's <video>.
+ * lastError(), consent() (the consent prompt's state). video: the remote screen's <video>.
  */
 export function installHooks(read, video) {
   const api = Object.create(null);
@@ -22,6 +22,8 @@ export function installHooks(read, video) {
   getter("latencyByKey", () => copy(read.latencyByKey()));
   getter("framesDecoded", read.framesDecoded);
   getter("lastError", () => copy(read.lastError()));
+  getter("consent", read.consent);
+  getter("power", read.power);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video, Number(clientX), Number(clientY));
   Object.defineProperty(window, "kvm", { value: Object.freeze(api), enumerable: true });

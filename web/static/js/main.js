@@ -9,6 +9,8 @@ import { Keyboard } from "./keyboard.js";
 import { Pointer } from "./pointer.js";
 import { playCombo } from "./combos.js";
 import { Paste, sendText } from "./paste.js";
+import { Consent } from "./consent.js";
+import { Power } from "./power.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
@@ -87,6 +89,12 @@ const pointer = new Pointer({
 });
 
 const paste = new Paste({ type: typeText, onClose: focusScreen });
+const consent = new Consent({
+  send: (code) => session?.sendConsent(code),
+  cancel: () => session?.cancelConsent(),
+  onClose: focusScreen,
+});
+const power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 
 // Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
 // be missed on the remote.
@@ -304,6 +312,11 @@ function run(token, relayOnly) {
       peer: () => {
         stats = null;
       },
+      power: (msg) => power.update(msg),
+      consent: (msg) => {
+        consent.update(msg);
+        if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
+      },
     },
   });
   window.addEventListener("online", () => session.retryNow());
@@ -323,6 +336,8 @@ installHooks(
     latencyByKey: () => meter.samplesByKey,
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
+    consent: () => consent.state,
+    power: () => power.state,
   },
   video,
 );
@@ -331,6 +346,8 @@ toolbar.start();
 keyboard.start();
 pointer.start();
 paste.start();
+consent.start();
+power.start();
 frames.start();
 wireToolbar();
 wireVideo();

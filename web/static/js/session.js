@@ -76,6 +76,20 @@ export class Session {
     this.#connect();
   }
 
+  /** Hands the machine's consent code to the agent; cancel withdraws the request. */
+  sendConsent(code) {
+    this.#ws?.send("consent-code", { code });
+  }
+
+  cancelConsent() {
+    this.#ws?.send("consent-code", { cancel: true });
+  }
+
+  /** Asks the agent for a power action: on, off, reset, cycle. */
+  sendPower(action) {
+    this.#ws?.send("power-action", { action });
+  }
+
   /** Ends the session for good: releases everything, says bye, closes. */
   disconnect() {
     this.#link.releaseAll();
@@ -134,6 +148,12 @@ export class Session {
       case "bye":
         this.#teardown();
         this.#setState("closed", byeMessage(data.reason));
+        break;
+      case "consent":
+        this.#on.consent?.(data);
+        break;
+      case "power":
+        this.#on.power?.(data);
         break;
       default:
         // A type added by a newer relay: nothing this page can act on.

@@ -10,15 +10,15 @@ import (
 )
 
 const sessionCols = `id, org_id, device_id, principal, desired_state, current_state, reason,
-	created_at, updated_at, started_at, ended_at, expires_at, last_activity_at`
+	created_at, updated_at, started_at, ended_at, expires_at, last_activity_at, consent_expires_at`
 
 func scanSession(r Row) (store.ConsoleSession, error) {
 	var s store.ConsoleSession
-	var created, updated, started, ended, expires, activity timeCol
+	var created, updated, started, ended, expires, activity, consent timeCol
 	err := r.Scan(&s.ID, &s.OrgID, &s.DeviceID, &s.Principal, &s.Desired, &s.Current, &s.Reason,
-		&created, &updated, &started, &ended, &expires, &activity)
+		&created, &updated, &started, &ended, &expires, &activity, &consent)
 	s.CreatedAt, s.UpdatedAt, s.StartedAt, s.EndedAt, s.ExpiresAt = created.T, updated.T, started.ptr(), ended.ptr(), expires.T
-	s.LastActivity = activity.ptr()
+	s.LastActivity, s.ConsentExpiresAt = activity.ptr(), consent.ptr()
 	return s, err
 }
 
@@ -41,10 +41,10 @@ func (t *Tx) CreateSession(ctx context.Context, s store.ConsoleSession) (store.C
 	}
 	s.OrgID, s.CreatedAt, s.ExpiresAt = t.org, ts(s.CreatedAt), ts(s.ExpiresAt)
 	s.UpdatedAt, s.StartedAt, s.EndedAt = s.CreatedAt, tsPtrVal(s.StartedAt), tsPtrVal(s.EndedAt)
-	s.LastActivity = tsPtrVal(s.LastActivity)
-	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	s.LastActivity, s.ConsentExpiresAt = tsPtrVal(s.LastActivity), tsPtrVal(s.ConsentExpiresAt)
+	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, t.org, s.DeviceID, s.Principal, string(s.Desired), string(s.Current), s.Reason,
-		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt, tsPtr(s.LastActivity))
+		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt, tsPtr(s.LastActivity), tsPtr(s.ConsentExpiresAt))
 	if err != nil {
 		return s, fmt.Errorf("create session %s: %w", s.ID, err)
 	}
@@ -118,9 +118,27 @@ func (t *Tx) TransitionSession(ctx context.Context, id string, from, to store.Se
 	if err := checkID("session", id); err != nil {
 		return store.ConsoleSession{}, err
 	}
-	if !store.CanTransition(from, to) {
+	if !store.CanTransition(from, to) || to == store.SessionConsentRequired {
 		return store.ConsoleSession{}, fmt.Errorf("session %s %s → %s: %w", id, from, to, store.ErrInvalidTransition)
 	}
+	return t.transition(ctx, id, from, to, reason, nil, at)
+}
+
+// RequireConsent moves a session from → CONSENT_REQUIRED with its consent window.
+func (t *Tx) RequireConsent(ctx context.Context, id string, from store.SessionState, reason string, expires, at time.Time) (store.ConsoleSession, error) {
+	if err := checkID("session", id); err != nil {
+		return store.ConsoleSession{}, err
+	}
+	if !store.CanTransition(from, store.SessionConsentRequired) {
+		return store.ConsoleSession{}, fmt.Errorf("session %s %s → %s: %w", id, from, store.SessionConsentRequired, store.ErrInvalidTransition)
+	}
+	expires = ts(expires)
+	return t.transition(ctx, id, from, store.SessionConsentRequired, reason, &expires, at)
+}
+
+// transition is the compare-and-set behind TransitionSession and RequireConsent; consent is
+// the window to record (nil clears it).
+func (t *Tx) transition(ctx context.Context, id string, from, to store.SessionState, reason string, consent *time.Time, at time.Time) (store.ConsoleSession, error) {
 	at = ts(at)
 	var started, ended any
 	if to == store.SessionActive {
@@ -131,9 +149,10 @@ func (t *Tx) TransitionSession(ctx context.Context, id string, from, to store.Se
 	}
 	s, err := scanSession(t.c.QueryRow(ctx, `UPDATE console_sessions
 		SET current_state = ?, reason = ?, updated_at = ?,
-		    started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at)
+		    started_at = COALESCE(started_at, ?), ended_at = COALESCE(?, ended_at),
+		    consent_expires_at = ?
 		WHERE org_id = ? AND id = ? AND current_state = ?
-		RETURNING `+sessionCols, string(to), reason, at, started, ended, t.org, id, string(from)))
+		RETURNING `+sessionCols, string(to), reason, at, started, ended, tsPtr(consent), t.org, id, string(from)))
 	if errors.Is(err, store.ErrNotFound) {
 		// Tell a lost race from a missing session.
 		if _, gerr := t.Session(ctx, id); gerr != nil {

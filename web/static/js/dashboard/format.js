@@ -33,7 +33,8 @@ export function capabilities(raw) {
 /** What the presence cell says about an online device's video source: null when it is live (or
  * the agent does not report it), else {label, detail} for a device whose machine is not reachable. */
 export function signalNote(signal) {
-  if (!signal || signal.state === "live") return null;
+  // Standby: an on-demand source (Intel AMT) that connects when a console opens; nothing wrong.
+  if (!signal || signal.state === "live" || signal.state === "standby") return null;
   if (signal.state === "connecting") return { label: "Connecting to source", detail: `connecting to ${signal.source}` };
   const detail = [`No signal from ${signal.source}`, signal.error].filter(Boolean).join(": ");
   return { label: "No signal", detail: `${detail}. The agent keeps reconnecting; check the machine and its VNC/stream server.` };
@@ -72,6 +73,8 @@ export function sessionLine(s, now = Date.now()) {
       return `Connected: ${holder(s)}, started ${ago(s.started_at ?? s.created_at, now)}`;
     case "REQUESTED":
       return `Link not opened yet: ${holder(s)}, requested ${ago(s.created_at, now)}`;
+    case "CONSENT_REQUIRED":
+      return `Waiting for the consent code shown on the machine's screen: ${holder(s)}`;
     default:
       return `${String(s.current).toLowerCase()}: ${holder(s)}`;
   }

@@ -1,0 +1,101 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
+)
+
+// consentTimeout bounds one code's trip to the machine and back.
+const consentTimeout = 15 * time.Second
+
+// consentReport is the exchange's status as the consoles' message.
+func consentReport(st device.ConsentStatus) wire.Consent {
+	c := wire.Consent{State: wire.ConsentNone, Attempts: st.Attempts}
+	switch st.State {
+	case device.ConsentRequired:
+		c.State, c.ExpiresAt = wire.ConsentRequired, st.Expires
+		if len(st.Error) > wire.MaxConsentError {
+			st.Error = st.Error[:wire.MaxConsentError]
+		}
+		c.Error = st.Error
+	case device.ConsentAccepted:
+		c.State = wire.ConsentAccepted
+	case device.ConsentExpired:
+		c.State = wire.ConsentExpired
+	case device.ConsentCancelled:
+		c.State = wire.ConsentCancelled
+	}
+	return c
+}
+
+// reportConsent tells every console of every change of the machine's consent exchange, until
+// ctx ends: the consoles show the code prompt, and the relay moves their sessions.
+func (a *Agent) reportConsent(ctx context.Context) {
+	c := a.cfg.Consent
+	for {
+		changed := c.Changed()
+		if st := c.Status(); st.State != device.ConsentNone {
+			report := consentReport(st)
+			for _, sid := range a.sessionIDs() {
+				a.send(sid, wire.TypeConsent, report)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// tellConsent sends a console that just joined the exchange's status while a code is asked.
+func (a *Agent) tellConsent(sid string) {
+	if a.cfg.Consent == nil {
+		return
+	}
+	if st := a.cfg.Consent.Status(); st.State == device.ConsentRequired {
+		a.send(sid, wire.TypeConsent, consentReport(st))
+	}
+}
+
+// handleConsentCode hands a console's code (or cancel) to the waiting source. The answer
+// reaches the consoles as the exchange's next status; a code with nothing asked is answered
+// "none" to the console that sent it.
+func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.ConsentCode) {
+	c := a.cfg.Consent
+	if c == nil {
+		a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
+		return
+	}
+	if code.Cancel {
+		if !c.Cancel() {
+			a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
+		}
+		return
+	}
+	a.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, consentTimeout)
+		defer cancel()
+		err := c.Submit(ctx, code.Code)
+		switch {
+		case errors.Is(err, device.ErrNoConsentPending):
+			a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
+		case err != nil:
+			a.log.Info("consent code refused", "sid", sid, "err", err)
+		}
+	})
+}
+
+func (a *Agent) sessionIDs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.sessions))
+	for sid := range a.sessions {
+		ids = append(ids, sid)
+	}
+	return ids
+}

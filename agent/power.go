@@ -1,0 +1,78 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
+)
+
+// powerTimeout bounds one power query or action through the machine's management path.
+const powerTimeout = 30 * time.Second
+
+// powerActions are what a console may ask of a source that controls power.
+var powerActions = []string{wire.PowerOn, wire.PowerOff, wire.PowerReset, wire.PowerCycle}
+
+// powerControl is the source's power control, if it has one.
+func (a *Agent) powerControl() (device.PowerControl, bool) {
+	pc, ok := a.cfg.Source.(device.PowerControl)
+	return pc, ok
+}
+
+// tellPower sends a console the machine's power state and the actions it offers, when the
+// source controls power.
+func (a *Agent) tellPower(ctx context.Context, sid string) {
+	pc, ok := a.powerControl()
+	if !ok {
+		return
+	}
+	a.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, powerTimeout)
+		defer cancel()
+		a.send(sid, wire.TypePower, a.powerReport(ctx, pc, "", nil))
+	})
+}
+
+func (a *Agent) powerReport(ctx context.Context, pc device.PowerControl, action string, actionErr error) wire.Power {
+	state, err := pc.PowerState(ctx)
+	if err != nil {
+		a.log.Warn("power state", "err", err)
+		state = device.PowerUnknown
+	}
+	p := wire.Power{State: string(state), Actions: powerActions, Action: action}
+	if actionErr != nil {
+		p.Error = actionErr.Error()
+		if len(p.Error) > wire.MaxPowerError {
+			p.Error = p.Error[:wire.MaxPowerError]
+		}
+	}
+	return p
+}
+
+// handlePowerAction runs a console's power action (the relay checked and audited it), then
+// reports the outcome and the new state to every console, and has the supervisor try the
+// source again at once: a machine just powered on should not wait out a reconnect backoff.
+func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.PowerAction) {
+	pc, ok := a.powerControl()
+	if !ok {
+		a.send(sid, wire.TypePower, wire.Power{State: string(device.PowerUnknown), Action: action.Action,
+			Error: "this device's source cannot switch power"})
+		return
+	}
+	a.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, powerTimeout)
+		defer cancel()
+		err := pc.Power(ctx, device.PowerAction(action.Action))
+		if err != nil {
+			a.log.Warn("power action failed", "action", action.Action, "err", err)
+		} else {
+			a.log.Info("power action done", "action", action.Action, "sid", sid)
+			a.sup.RetryNow()
+		}
+		report := a.powerReport(ctx, pc, action.Action, err)
+		for _, s := range a.sessionIDs() {
+			a.send(s, wire.TypePower, report)
+		}
+	})
+}

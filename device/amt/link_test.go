@@ -1,0 +1,39 @@
+package amt
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A link that keeps talking stays up; one that falls silent fails reads with ErrLinkDropped.
+func TestSilenceWatchdog(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	c := watchSilence(client, 200*time.Millisecond)
+	defer c.Close()
+
+	talk := make(chan struct{})
+	go func() {
+		defer close(talk)
+		for range 8 {
+			if _, err := server.Write([]byte{1}); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	buf := make([]byte, 1)
+	for range 8 {
+		_, err := io.ReadFull(c, buf)
+		require.NoError(t, err, "a link that talks every 50 ms is alive")
+	}
+	<-talk
+	_, err := c.Read(buf)
+	require.ErrorIs(t, err, ErrLinkDropped)
+	assert.Contains(t, err.Error(), "management link dropped")
+}

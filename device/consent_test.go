@@ -1,0 +1,75 @@
+package device_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/device"
+)
+
+var errWrongCode = errors.New("the machine refused the code")
+
+// asking runs Ask in the background, with try accepting only want.
+func asking(t *testing.T, c *device.Consent, window time.Duration, want string) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	changed := c.Changed()
+	go func() {
+		done <- c.Ask(context.Background(), time.Now().Add(window), func(_ context.Context, code string) error {
+			if code != want {
+				return errWrongCode
+			}
+			return nil
+		})
+	}()
+	<-changed
+	require.Equal(t, device.ConsentRequired, c.Status().State)
+	return done
+}
+
+func TestConsentWrongThenRightCode(t *testing.T) {
+	c := device.NewConsent()
+	require.ErrorIs(t, c.Submit(context.Background(), "123456"), device.ErrNoConsentPending)
+	done := asking(t, c, time.Minute, "654321")
+	require.ErrorIs(t, c.Submit(context.Background(), "12345"), device.ErrBadConsentCode)
+	require.ErrorIs(t, c.Submit(context.Background(), "123456"), errWrongCode)
+	st := c.Status()
+	assert.Equal(t, device.ConsentRequired, st.State, "a wrong code may be retried")
+	assert.Equal(t, 1, st.Attempts)
+	assert.Equal(t, errWrongCode.Error(), st.Error)
+	require.NoError(t, c.Submit(context.Background(), "654321"))
+	require.NoError(t, <-done)
+	assert.Equal(t, device.ConsentAccepted, c.Status().State)
+	assert.Equal(t, 2, c.Status().Attempts)
+}
+
+func TestConsentExpiresAndCancels(t *testing.T) {
+	c := device.NewConsent()
+	done := asking(t, c, 50*time.Millisecond, "654321")
+	require.ErrorIs(t, <-done, device.ErrConsentExpired)
+	assert.Equal(t, device.ConsentExpired, c.Status().State)
+	require.ErrorIs(t, c.Submit(context.Background(), "654321"), device.ErrNoConsentPending)
+
+	done = asking(t, c, time.Minute, "654321")
+	assert.True(t, c.Cancel())
+	require.ErrorIs(t, <-done, device.ErrConsentCancelled)
+	assert.Equal(t, device.ConsentCancelled, c.Status().State)
+	assert.False(t, c.Cancel(), "nothing left to cancel")
+}
+
+func TestConsentCode(t *testing.T) {
+	for typed, want := range map[string]string{"123456": "123456", "123 456": "123456", "12-34-56": "123456"} {
+		got, err := device.ConsentCode(typed)
+		require.NoError(t, err, typed)
+		assert.Equal(t, want, got)
+	}
+	for _, bad := range []string{"", "12345", "1234567", "12345a", "１２３４５６"} {
+		_, err := device.ConsentCode(bad)
+		assert.ErrorIs(t, err, device.ErrBadConsentCode, bad)
+	}
+}
