@@ -18,8 +18,8 @@ type Config struct {
 	// PixelFormat is ServerInit's format and the one served until the client sets another;
 	// nil is RGB565 little-endian, AMT's default.
 	PixelFormat *rfb.PixelFormat
-	// Zlib starts encoding 16 compressed (true on real AMT as far as known); KvmExtCmd 4 from
-	// the client switches it. ZlibOff forces the start value to off.
+	// ZlibOff starts encoding 16 with stored blocks instead of compressed (AMT's default, as
+	// Intel's toolkit sees it, is compressed); KvmExtCmd 4 from the client switches it.
 	ZlibOff bool
 	// RawDeflate sends compressed payloads as bare deflate, without the zlib header
 	// (MeshCentral's client inflates them so); by default a zlib stream, 78 9C first.
