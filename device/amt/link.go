@@ -13,12 +13,15 @@ import (
 // open when the machine's CIRA link drops, so silence is the only sign.
 var ErrLinkDropped = errors.New("the machine's management link dropped")
 
-// watchedConn is the byte stream to AMT with a silence watchdog: when nothing arrived for
-// silence (AMT answers the KVM data channel keep-alive every few seconds, so a live link is
-// never that quiet), the watchdog closes the connection and reads fail with ErrLinkDropped.
+// watchedConn is the byte stream to AMT with a silence watchdog. A static screen is quiet
+// too, so halfway through the silence the watchdog asks for something AMT must answer at once
+// (probe: a one-pixel full update); when still nothing arrived by silence, it closes the
+// connection and reads fail with ErrLinkDropped.
 type watchedConn struct {
 	net.Conn
 	silence time.Duration
+	probe   atomic.Pointer[func()]
+	probed  atomic.Bool
 	last    atomic.Int64 // UnixNano of the last byte read
 	tripped atomic.Bool
 	stop    chan struct{}
@@ -42,10 +45,17 @@ func (c *watchedConn) watch() {
 		case <-c.stop:
 			return
 		case now := <-t.C:
-			if now.Sub(time.Unix(0, c.last.Load())) > c.silence {
+			quiet := now.Sub(time.Unix(0, c.last.Load()))
+			if quiet > c.silence {
 				c.tripped.Store(true)
 				_ = c.Conn.Close()
 				return
+			}
+			if quiet > c.silence/2 && !c.probed.Load() {
+				if p := c.probe.Load(); p != nil {
+					c.probed.Store(true)
+					(*p)()
+				}
 			}
 		}
 	}
@@ -55,12 +65,16 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.last.Store(time.Now().UnixNano())
+		c.probed.Store(false)
 	}
 	if err != nil && c.tripped.Load() {
 		err = fmt.Errorf("%w: nothing from AMT for %v", ErrLinkDropped, c.silence.Round(time.Second))
 	}
 	return n, err
 }
+
+// setProbe sets what the watchdog sends when the link has been quiet for half the silence.
+func (c *watchedConn) setProbe(probe func()) { c.probe.Store(&probe) }
 
 // Close closes the connection and stops the watchdog.
 func (c *watchedConn) Close() error {

@@ -37,3 +37,35 @@ func TestSilenceWatchdog(t *testing.T) {
 	require.ErrorIs(t, err, ErrLinkDropped)
 	assert.Contains(t, err.Error(), "management link dropped")
 }
+
+// A quiet link that answers the probe stays up.
+func TestSilenceWatchdogProbes(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	c := watchSilence(client, 200*time.Millisecond)
+	defer c.Close()
+	probes := make(chan struct{}, 16)
+	c.setProbe(func() { probes <- struct{}{} })
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		for range 3 {
+			select {
+			case <-probes:
+			case <-time.After(5 * time.Second):
+				return
+			}
+			if _, err := server.Write([]byte{1}); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 1)
+	for range 3 {
+		_, err := io.ReadFull(c, buf)
+		require.NoError(t, err, "a quiet link answering its probes is alive")
+	}
+	<-answered
+	_, err := c.Read(buf)
+	require.ErrorIs(t, err, ErrLinkDropped, "one that stops answering is not")
+}

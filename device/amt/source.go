@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/amt/mps"
@@ -46,6 +48,9 @@ var ErrConsentNeedsConsole = errors.New("AMT requires user consent, and this age
 type Source struct {
 	spec     spec
 	opts     device.Options
+	// refused16: AMT refused a 16 bpp session (auto depth then asks 8).
+	mu        sync.Mutex
+	refused16 bool
 	log      *slog.Logger
 	password string // MPS's (via MPS) or AMT's (direct)
 	mps      *mps.Client
@@ -110,15 +115,16 @@ func or(d, def time.Duration) time.Duration {
 func (s *Source) Open(ctx context.Context) (device.Conn, error) {
 	var conn net.Conn
 	var err error
+	var w, h int
 	if s.spec.viaMPS {
-		conn, err = s.openViaMPS(ctx)
+		conn, w, h, err = s.openViaMPS(ctx)
 	} else {
 		conn, err = s.dialDirect(ctx)
 	}
 	if err != nil {
 		return device.Conn{}, err
 	}
-	c, err := s.start(ctx, conn)
+	c, err := s.start(ctx, conn, w, h)
 	if err != nil {
 		_ = conn.Close()
 		return device.Conn{}, err
@@ -126,42 +132,65 @@ func (s *Source) Open(ctx context.Context) (device.Conn, error) {
 	return c, nil
 }
 
-func (s *Source) openViaMPS(ctx context.Context) (net.Conn, error) {
+// openViaMPS checks the machine through MPS, gets consent, and opens the relay WebSocket;
+// it returns the size of the screen KVM will show when MPS says (0×0 otherwise).
+func (s *Source) openViaMPS(ctx context.Context) (conn net.Conn, w, h int, err error) {
 	guid := s.spec.guid
 	dev, err := s.mps.Device(ctx, guid)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
+		return nil, 0, 0, fmt.Errorf("%s: %w", s, err)
 	}
 	if !dev.ConnectionStatus {
-		return nil, fmt.Errorf("%s: %w", s, mps.ErrNotConnected)
+		return nil, 0, 0, fmt.Errorf("%s: %w", s, mps.ErrNotConnected)
 	}
 	power, err := s.mps.PowerState(ctx, guid)
 	if err != nil {
-		return nil, fmt.Errorf("%s: power state: %w", s, err)
+		return nil, 0, 0, fmt.Errorf("%s: power state: %w", s, err)
 	}
 	if power != mps.PowerOn {
-		return nil, fmt.Errorf("%s: %w (AMT power state %d): an operator can power it on from the console", s, ErrPoweredOff, power)
+		return nil, 0, 0, fmt.Errorf("%s: %w (AMT power state %d): an operator can power it on from the console's power menu", s, ErrPoweredOff, power)
 	}
 	status, err := s.mps.RedirectStatus(ctx, guid)
 	if err != nil {
-		return nil, fmt.Errorf("%s: redirection status: %w", s, err)
+		return nil, 0, 0, fmt.Errorf("%s: redirection status: %w", s, err)
 	}
 	if status.KVM {
-		return nil, fmt.Errorf("%s: %w", s, mps.ErrInUse)
+		return nil, 0, 0, fmt.Errorf("%s: %w", s, mps.ErrInUse)
 	}
-	if s.spec.display >= 0 {
-		if err := s.mps.SetDisplay(ctx, guid, s.spec.display); err != nil {
-			return nil, fmt.Errorf("%s: select display %d: %w", s, s.spec.display, err)
+	w, h = s.selectDisplay(ctx)
+	if err := s.consent(ctx); err != nil {
+		return nil, 0, 0, err
+	}
+	conn, err = s.mps.DialKVM(ctx, guid)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: %w", s, err)
+	}
+	return conn, w, h, nil
+}
+
+// selectDisplay makes the spec's display the one KVM shows, and returns the size of the
+// screen KVM will show (0×0 when MPS does not say).
+func (s *Source) selectDisplay(ctx context.Context) (w, h int) {
+	displays, err := s.mps.Displays(ctx, s.spec.guid)
+	if err != nil {
+		s.log.Info("AMT displays unknown", "err", err)
+		return 0, 0
+	}
+	for _, d := range displays {
+		if s.spec.display >= 0 && d.Index == s.spec.display {
+			if err := s.mps.SetDisplay(ctx, s.spec.guid, d.Index); err != nil {
+				s.log.Warn("select AMT display", "display", d.Index, "err", err)
+				break
+			}
+			return d.ResolutionX, d.ResolutionY
 		}
 	}
-	if err := s.consent(ctx); err != nil {
-		return nil, err
+	for _, d := range displays {
+		if d.Default {
+			return d.ResolutionX, d.ResolutionY
+		}
 	}
-	conn, err := s.mps.DialKVM(ctx, guid)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
-	}
-	return conn, nil
+	return 0, 0
 }
 
 // consent asks for and obtains AMT's user consent when it is required.
@@ -213,7 +242,7 @@ func (s *Source) dialDirect(ctx context.Context) (net.Conn, error) {
 
 // start runs the redirection handshake and RFB over conn and serves it as a device
 // connection, with the KVM data channel keep-alive and the silence watchdog.
-func (s *Source) start(ctx context.Context, conn net.Conn) (device.Conn, error) {
+func (s *Source) start(ctx context.Context, conn net.Conn, screenW, screenH int) (device.Conn, error) {
 	watched := watchSilence(conn, or(s.Silence, DefaultSilence))
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -227,13 +256,29 @@ func (s *Source) start(ctx context.Context, conn net.Conn) (device.Conn, error) 
 		return device.Conn{}, fmt.Errorf("%s: redirection: %w", s, err)
 	}
 	stop := context.AfterFunc(hctx, func() { _ = watched.SetDeadline(time.Unix(1, 0)) })
-	client, err := rfb.NewClient(writeDeadline{watched}, s.rfbConfig())
+	depth := s.depthFor(screenW, screenH)
+	client, err := rfb.NewClient(writeDeadline{watched}, s.rfbConfig(depth))
 	stop()
 	if err != nil {
 		_ = watched.Close()
+		if depth == Depth16 && s.spec.depth == DepthAuto {
+			// AMT closes right after ClientInit when the screen does not fit at 16 bpp
+			// (MeshCentral reads it so): the next attempt asks for 8.
+			s.mu.Lock()
+			s.refused16 = true
+			s.mu.Unlock()
+			return device.Conn{}, fmt.Errorf("%s: AMT refused the RFB session at 16 bpp (a screen too large for it?); the next attempt uses 8 bpp: %w", s, err)
+		}
 		return device.Conn{}, fmt.Errorf("%s: RFB: %w", s, err)
 	}
 	_ = watched.SetDeadline(time.Time{})
+	// A static screen sends nothing: the watchdog's probe is a one-pixel full update, which
+	// RFB servers answer at once.
+	watched.setProbe(func() {
+		if err := client.RequestUpdate(false, image.Rect(0, 0, 1, 1)); err != nil {
+			s.log.Debug("liveness probe not sent", "err", err)
+		}
+	})
 	dc, err := vnc.Attach(client, watched, vnc.AttachConfig{FPS: s.opts.FPS, Logger: s.log})
 	if err != nil {
 		_ = watched.Close()
@@ -243,20 +288,41 @@ func (s *Source) start(ctx context.Context, conn net.Conn) (device.Conn, error) 
 	s.log.Info("AMT KVM connected", "size", fmt.Sprintf("%dx%d", w, h), "firmware", info.FirmwareVersion,
 		"pixel_format", client.ServerPixelFormat().String())
 	// The keep-alive ends with the connection: the video's reader ends on Close and on failure.
-	if w, ok := dc.Video.(device.Watched); ok {
-		go keepAlive(client, or(s.KeepAlive, DefaultKeepAlive), w.Done(), s.log)
+	if wd, ok := dc.Video.(device.Watched); ok {
+		go keepAlive(client, or(s.KeepAlive, DefaultKeepAlive), wd.Done(), s.log)
 	}
 	return dc, nil
 }
 
-// rfbConfig is the RFB client as AMT wants it: RAW must be offered, and AMT speaks 16 or 8
-// bits per pixel; the server draws the pointer.
-func (s *Source) rfbConfig() rfb.Config {
+// MaxFramebuffer16 is AMT's display buffer limit (bytes per pixel × width × height, as
+// MeshCentral checks it): a screen above it at 16 bpp must be served at 8.
+const MaxFramebuffer16 = 9_216_000
+
+// depthFor is the pixel depth to ask for a screen of w×h (0: unknown): the spec's, or in
+// auto mode 8 bpp when 16 would not fit AMT's buffer, or when a 16 bpp session was refused.
+func (s *Source) depthFor(w, h int) Depth {
+	if s.spec.depth != DepthAuto {
+		return s.spec.depth
+	}
+	s.mu.Lock()
+	refused := s.refused16
+	s.mu.Unlock()
+	if refused || 2*w*h > MaxFramebuffer16 {
+		return Depth8
+	}
+	return Depth16
+}
+
+// rfbConfig is the RFB client as AMT wants it: encoding 16 and RAW, DesktopSize and the KVM
+// data channel, 16 or 8 bits per pixel; AMT draws the pointer itself.
+func (s *Source) rfbConfig(depth Depth) rfb.Config {
 	pf := rfb.PixelFormatRGB565()
-	if s.spec.depth == Depth8 {
+	if depth == Depth8 {
 		pf = rfb.PixelFormatRGB332()
 	}
-	return rfb.Config{PixelFormat: &pf, Decoders: amtDecoders(), NoCursor: true, Exclusive: false}
+	cfg := rfb.AMTConfig(pf)
+	cfg.PseudoEncodings = append(cfg.PseudoEncodings, rfb.EncodingIntelKvmData)
+	return cfg
 }
 
 // writeDeadline gives every write to AMT its own deadline.
@@ -266,9 +332,6 @@ func (c writeDeadline) Write(b []byte) (int, error) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return c.Conn.Write(b)
 }
-
-// kvmDataChannel is the empty KVM data channel message, AMT's keep-alive, in client cut text.
-const kvmDataChannel = "\x00KvmDataChannel\x00"
 
 // keepAlive sends AMT's KVM data channel keep-alive every interval until done closes (the
 // connection ended).
@@ -280,7 +343,7 @@ func keepAlive(client *rfb.Client, every time.Duration, done <-chan struct{}, lo
 		case <-done:
 			return
 		case <-t.C:
-			if err := client.CutText(kvmDataChannel); err != nil {
+			if err := client.SendKvmData(nil); err != nil {
 				log.Debug("KVM data channel keep-alive not sent", "err", err)
 				return
 			}
