@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -46,14 +48,14 @@ var ErrConsentNeedsConsole = errors.New("AMT requires user consent, and this age
 
 // Source is one AMT machine a spec names.
 type Source struct {
-	spec     spec
-	opts     device.Options
+	spec spec
+	opts device.Options
 	// refused16: AMT refused a 16 bpp session (auto depth then asks 8).
 	mu        sync.Mutex
 	refused16 bool
-	log      *slog.Logger
-	password string // MPS's (via MPS) or AMT's (direct)
-	mps      *mps.Client
+	log       *slog.Logger
+	password  string // MPS's (via MPS) or AMT's (direct)
+	mps       *mps.Client
 
 	// Timing; zero takes the defaults above.
 	LingerAfter   time.Duration
@@ -253,7 +255,7 @@ func (s *Source) start(ctx context.Context, conn net.Conn, screenW, screenH int)
 	info, err := redir.Handshake(hctx, watched, cfg)
 	if err != nil {
 		_ = watched.Close()
-		return device.Conn{}, fmt.Errorf("%s: redirection: %w", s, err)
+		return device.Conn{}, s.explainRedirection(err)
 	}
 	stop := context.AfterFunc(hctx, func() { _ = watched.SetDeadline(time.Unix(1, 0)) })
 	depth := s.depthFor(screenW, screenH)
@@ -349,4 +351,17 @@ func keepAlive(client *rfb.Client, every time.Duration, done <-chan struct{}, lo
 			}
 		}
 	}
+}
+
+// explainRedirection words a failed redirection handshake for the operator. Through MPS a
+// BUSY or refused start reaches the client as silence or a closed socket (MPS does not pass
+// AMT's refusal on), so those say what it most likely was.
+func (s *Source) explainRedirection(err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s: AMT ended the redirection session before it started: it is busy with another KVM session, or KVM redirection is turned off in AMT: %w", s, err)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: AMT did not answer the redirection start (through MPS a busy machine looks like this): %w", s, err)
+	}
+	return fmt.Errorf("%s: redirection: %w", s, err)
 }
