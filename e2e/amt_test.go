@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/device/amt"
+	"github.com/kvmrelay/kvmrelay/internal/amtsim"
+	"github.com/kvmrelay/kvmrelay/internal/amtsim/fakemps"
+	"github.com/kvmrelay/kvmrelay/internal/amtsim/firmware"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
+	"github.com/kvmrelay/kvmrelay/internal/vncserver"
+)
+
+const (
+	amtGUID        = "5d0c2b1a-3e4f-4a6b-8c7d-9e0f1a2b3c4d"
+	amtWebPassword = "mps-web-Secret"
+)
+
+// amtMachine is a simulated AMT machine showing an X desktop (x11vnc on Xvfb) behind a fake
+// MPS it reached over CIRA, and the kvmagent source for it.
+type amtMachine struct {
+	mps     *amtsim.MPS
+	machine *amtsim.Machine
+	display *vncserver.Display
+	source  device.Source
+	consent *device.Consent
+}
+
+func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig) *amtMachine {
+	t.Helper()
+	display := vncserver.Xvfb(t, 1024, 768)
+	vncAddr := vncserver.X11VNC(t, display, "")
+	m, err := amtsim.StartMPS(amtsim.MPSConfig{CIRAListen: "127.0.0.1:0", Listen: "127.0.0.1:0", TLS: true,
+		WebUser: "admin", WebPassword: amtWebPassword, Logger: testLogger().With("component", "amtsim"),
+		Devices: []fakemps.Record{{Info: fakemps.DeviceInfo{GUID: amtGUID, Hostname: "rack7-amt", MPSUsername: "cira"},
+			MPSPassword: "cira-Secret", AMTPassword: "amt-Secret1"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	tlsCfg, err := m.ClientTLS()
+	require.NoError(t, err)
+	mgmt.Width, mgmt.Height = 1024, 768
+	machine, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: amtGUID, MPSUser: "cira", MPSPassword: "cira-Secret",
+		AMTPassword: "amt-Secret1", VNC: vncAddr, Management: mgmt, Logger: testLogger().With("component", "amtsim")}, m.CIRAAddr(), tlsCfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = machine.Close() })
+	require.Eventually(t, func() bool { return m.Connected(amtGUID) }, 10*time.Second, 20*time.Millisecond, "the machine's CIRA link to MPS")
+
+	// As kvmagent builds it: --source amt+mps://admin@HOST/GUID, the password from
+	// KVMAGENT_MPS_PASSWORD, --mps-ca the simulator's certificate.
+	consent := device.NewConsent()
+	u, err := url.Parse(fmt.Sprintf("amt+mps://admin@%s/%s", m.URL().Host, amtGUID))
+	require.NoError(t, err)
+	roots := tlsCfg.RootCAs
+	src, err := amt.NewSource(u, device.Options{Logger: testLogger().With("component", "source"), FPS: 30, Consent: consent, TLSRoots: roots,
+		Lookup: func(name string) (string, bool) { return amtWebPassword, name == amt.MPSPasswordEnv }})
+	require.NoError(t, err)
+	return &amtMachine{mps: m, machine: machine, display: display, source: src, consent: consent}
+}
+
+// TestAMTConsoleInChromium is issue 10 end to end: Chromium → relay → kvmagent's amt+mps
+// source → the fake MPS (REST, relay WebSocket with TEXT frames) → CIRA → the simulated AMT
+// firmware (redirection with digest auth, RFB as AMT speaks it) → x11vnc on Xvfb. AMT asks
+// for user consent: the session goes to CONSENT_REQUIRED, the console asks for the code, a
+// wrong code is refused with a reason and the right one connects; then the X screen shows,
+// a click lands at the right pixel and typed keys reach an X application. Each consent
+// step is in the audit chain, never the code.
+func TestAMTConsoleInChromium(t *testing.T) {
+	am := startAMTMachine(t, firmware.ManagementConfig{Consent: firmware.ConsentKVM})
+	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	probe := vncserver.StartProbe(pctx, t, am.display, 100, 120, false)
+
+	s, tenants := newControlRelay(t, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack7-amt", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 30, source: am.source, consent: am.consent})
+	s.waitAgent(t)
+
+	ctx := testenv.Chromium(t)
+	st, err := acme.api.StartConsole(pctx, dev.ID)
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st.ConsoleURL)))
+	waitJS(t, ctx, `window.kvm && window.kvm.consent === "required"`, 30*time.Second, "the consent prompt")
+	waitJS(t, ctx, `document.getElementById("consent-dialog").open`, 5*time.Second, "the consent dialog")
+	require.Eventually(t, func() bool {
+		got, err := acme.api.Session(pctx, st.Session.ID)
+		return err == nil && got.Current == string(store.SessionConsentRequired)
+	}, 10*time.Second, 50*time.Millisecond, "the session waits in CONSENT_REQUIRED")
+	left := mustJS[string](t, ctx, `document.getElementById("consent-left").textContent`)
+	assert.Contains(t, left, "The code is valid for", "the window's countdown")
+	shot(t, ctx, "amt-consent")
+
+	code := am.machine.Management().Code()
+	require.Len(t, code, 6, "the machine shows a code")
+	n, _ := strconv.Atoi(code)
+	wrong := fmt.Sprintf("%06d", (n+1)%1_000_000)
+	typeConsent := func(c string) {
+		t.Helper()
+		mustJS[bool](t, ctx, `(() => { const i = document.getElementById("consent-code"); i.value = `+strconv.Quote(c[:3]+" "+c[3:])+`;
+			i.dispatchEvent(new Event("input")); return true; })()`)
+		click(t, ctx, "#consent-submit")
+	}
+	typeConsent(wrong)
+	waitJS(t, ctx, `document.getElementById("consent-error").textContent.includes("refused the code")`, 20*time.Second, "the refusal of a wrong code")
+	assert.Contains(t, mustJS[string](t, ctx, `document.getElementById("consent-error").textContent`), "wrong code")
+	shot(t, ctx, "amt-consent-wrong")
+	typeConsent(code)
+	waitJS(t, ctx, `!document.getElementById("consent-dialog").open`, 20*time.Second, "the dialog closed on the right code")
+
+	// The X desktop, through AMT's RFB, at its size.
+	waitJS(t, ctx, `document.querySelector("video").videoWidth === 1024 && document.querySelector("video").videoHeight === 768`, 30*time.Second, "the desktop's size")
+	waitJS(t, ctx, `(() => { const v = document.querySelector("video"); const c = document.createElement("canvas");
+		c.width = v.videoWidth; c.height = v.videoHeight; const g = c.getContext("2d"); g.drawImage(v, 0, 0);
+		const p = g.getImageData(150, 170, 1, 1).data; return p[1] > 180 && p[0] < 80 && p[2] < 80; })()`,
+		20*time.Second, "the probe window's green square in the picture")
+	got, err := acme.api.Session(pctx, st.Session.ID)
+	require.NoError(t, err)
+	assert.Equal(t, string(store.SessionActive), got.Current, "consent given: ACTIVE again")
+
+	rect := mustJS[[]float64](t, ctx, `(() => { const v = document.querySelector("video"); const r = v.getBoundingClientRect();
+		const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+		return [r.left + (r.width - v.videoWidth * s) / 2, r.top + (r.height - v.videoHeight * s) / 2, s]; })()`)
+	const rx, ry = 160, 175
+	require.NoError(t, clickAt(ctx, rect[0]+(rx+0.5)*rect[2], rect[1]+(ry+0.5)*rect[2]))
+	line := probe.Wait(pctx, t, "the click", func(s string) bool { return strings.HasPrefix(s, "press 1 ") })
+	f := strings.Fields(line)
+	x, _ := strconv.Atoi(f[2])
+	y, _ := strconv.Atoi(f[3])
+	assert.InDelta(t, rx, x, 2, "the click's remote x (%s)", line)
+	assert.InDelta(t, ry, y, 2, "the click's remote y (%s)", line)
+
+	shiftKey, h := key{"ShiftLeft", "Shift", 16}, key{"KeyH", "H", 72}
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, shiftKey, shift))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, h, shift))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, h, shift))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, shiftKey, 0))
+	require.NoError(t, press(ctx, key{"KeyI", "i", 73}))
+	esc := key{"Escape", "Escape", 27}
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, esc, 0))
+	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, esc, 0))
+	probe.Wait(pctx, t, "the typed keys", func(s string) bool { return s == "key Escape" })
+	var keys []string
+	for _, s := range probe.All() {
+		if k, ok := strings.CutPrefix(s, "key "); ok && !strings.HasPrefix(k, "Shift") {
+			keys = append(keys, k)
+		}
+	}
+	assert.Equal(t, []string{"H", "i", "Escape"}, keys, "the X application saw: %q", probe.All())
+	shot(t, ctx, "amt-console")
+
+	// The power menu offers AMT's actions.
+	waitJS(t, ctx, `!document.getElementById("btn-power").hidden && window.kvm.power === "on"`, 20*time.Second, "the power menu")
+
+	page, err := acme.api.Audit(pctx, 0, 200)
+	require.NoError(t, err)
+	var steps []string
+	for _, e := range page.Entries {
+		assert.NotContains(t, string(e.Details), code, "the code is never in the audit chain")
+		if e.Action == string(store.AuditConsoleConsent) {
+			var d map[string]string
+			require.NoError(t, json.Unmarshal(e.Details, &d))
+			steps = append(steps, d["step"])
+		}
+	}
+	assert.Equal(t, []string{"asked", "code entered", "code entered", "accepted"}, steps)
+}
