@@ -185,4 +185,3 @@ func (f *Firmware) overlay(img *image.RGBA) {
 		}
 	}
 }
-
