@@ -1,6 +1,13 @@
 package device
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrPoweredOff is what a source's Open wraps when its machine is off (it knows, having
+// power control): the no-signal card says "Powered off" and points at the power menu.
+var ErrPoweredOff = errors.New("the machine is powered off")
 
 // PowerState is a machine's power as a source that controls it reports it.
 type PowerState string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,8 @@ type Supervisor struct {
 	// whose input translates keys (hid.LayoutSink).
 	layout *hid.Layout
 
+	// poweredOff: the last attempt found the machine off (the card says so).
+	poweredOff bool
 	// retry is signalled (cap 1) to cut a reconnect wait short (RetryNow).
 	retry chan struct{}
 	// demand counts the holders of Acquire; wake is closed and replaced when it changes.
@@ -378,6 +381,7 @@ func (s *Supervisor) down(err error, retryIn time.Duration) {
 		s.health.Since = now
 	}
 	s.health.State, s.health.Error, s.health.Retry = StateNoSignal, err.Error(), now.Add(retryIn)
+	s.poweredOff = errors.Is(err, ErrPoweredOff)
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.log.Warn("no signal from source", "err", err, "retry_in", retryIn.Round(time.Millisecond))
@@ -495,7 +499,16 @@ func (s *Supervisor) card() media.Frame {
 		} else {
 			retry += " now"
 		}
-		c.Detail = []string{retry, h.Error, "since " + h.Since.UTC().Format("15:04:05 UTC")}
+		// The reason without the source's name, which the line above already says.
+		reason := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(h.Error, "cannot connect: "), "connection lost: "), h.Source+": ")
+		c.Detail = []string{retry, reason, "since " + h.Since.UTC().Format("15:04:05 UTC")}
+		s.mu.Lock()
+		off := s.poweredOff
+		s.mu.Unlock()
+		if off {
+			c.Title = "Powered off"
+			c.Detail = []string{"the machine is off: an operator can power it on", "from the console's power menu", "checking again " + strings.TrimPrefix(retry, "reconnecting to "+h.Source+" ")}
+		}
 	}
 	now := time.Now()
 	s.mu.Lock()

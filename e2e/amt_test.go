@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/amt/wsman"
+	"github.com/kvmrelay/kvmrelay/control/client"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/device/amt"
@@ -40,9 +41,16 @@ type amtMachine struct {
 	consent *device.Consent
 }
 
-func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig) *amtMachine {
+func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig, tune ...func(*amt.Source)) *amtMachine {
 	t.Helper()
-	display := vncserver.Xvfb(t, 1024, 768)
+	return startAMTMachineSized(t, 1024, 768, "", mgmt, tune...)
+}
+
+// startAMTMachineSized is startAMTMachine with the machine's screen size and the source spec's
+// query (bpp=8).
+func startAMTMachineSized(t *testing.T, w, h int, query string, mgmt firmware.ManagementConfig, tune ...func(*amt.Source)) *amtMachine {
+	t.Helper()
+	display := vncserver.Xvfb(t, w, h)
 	vncAddr := vncserver.X11VNC(t, display, "")
 	m, err := amtsim.StartMPS(amtsim.MPSConfig{CIRAListen: "127.0.0.1:0", Listen: "127.0.0.1:0", TLS: true,
 		WebUser: "admin", WebPassword: amtWebPassword, Logger: testLogger().With("component", "amtsim"),
@@ -52,7 +60,7 @@ func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig) *amtMachine {
 	t.Cleanup(func() { _ = m.Close() })
 	tlsCfg, err := m.ClientTLS()
 	require.NoError(t, err)
-	mgmt.Width, mgmt.Height = 1024, 768
+	mgmt.Width, mgmt.Height = w, h
 	machine, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: amtGUID, MPSUser: "cira", MPSPassword: "cira-Secret",
 		AMTPassword: "amt-Secret1", VNC: vncAddr, Management: mgmt, Logger: testLogger().With("component", "amtsim")}, m.CIRAAddr(), tlsCfg)
 	require.NoError(t, err)
@@ -62,12 +70,15 @@ func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig) *amtMachine {
 	// As kvmagent builds it: --source amt+mps://admin@HOST/GUID, the password from
 	// KVMAGENT_MPS_PASSWORD, --mps-ca the simulator's certificate.
 	consent := device.NewConsent()
-	u, err := url.Parse(fmt.Sprintf("amt+mps://admin@%s/%s", m.URL().Host, amtGUID))
+	u, err := url.Parse(fmt.Sprintf("amt+mps://admin@%s/%s%s", m.URL().Host, amtGUID, query))
 	require.NoError(t, err)
 	roots := tlsCfg.RootCAs
 	src, err := amt.NewSource(u, device.Options{Logger: testLogger().With("component", "source"), FPS: 30, Consent: consent, TLSRoots: roots,
 		Lookup: func(name string) (string, bool) { return amtWebPassword, name == amt.MPSPasswordEnv }})
 	require.NoError(t, err)
+	for _, f := range tune {
+		f(src.(*amt.Source))
+	}
 	return &amtMachine{mps: m, machine: machine, display: display, source: src, consent: consent}
 }
 
@@ -131,35 +142,10 @@ func TestAMTConsoleInChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(store.SessionActive), got.Current, "consent given: ACTIVE again")
 
-	rect := mustJS[[]float64](t, ctx, `(() => { const v = document.querySelector("video"); const r = v.getBoundingClientRect();
-		const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-		return [r.left + (r.width - v.videoWidth * s) / 2, r.top + (r.height - v.videoHeight * s) / 2, s]; })()`)
-	const rx, ry = 160, 175
-	require.NoError(t, clickAt(ctx, rect[0]+(rx+0.5)*rect[2], rect[1]+(ry+0.5)*rect[2]))
-	line := probe.Wait(pctx, t, "the click", func(s string) bool { return strings.HasPrefix(s, "press 1 ") })
-	f := strings.Fields(line)
-	x, _ := strconv.Atoi(f[2])
-	y, _ := strconv.Atoi(f[3])
-	assert.InDelta(t, rx, x, 2, "the click's remote x (%s)", line)
-	assert.InDelta(t, ry, y, 2, "the click's remote y (%s)", line)
-
-	shiftKey, h := key{"ShiftLeft", "Shift", 16}, key{"KeyH", "H", 72}
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, shiftKey, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, h, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, h, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, shiftKey, 0))
-	require.NoError(t, press(ctx, key{"KeyI", "i", 73}))
-	esc := key{"Escape", "Escape", 27}
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, esc, 0))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, esc, 0))
-	probe.Wait(pctx, t, "the typed keys", func(s string) bool { return s == "key Escape" })
-	var keys []string
-	for _, s := range probe.All() {
-		if k, ok := strings.CutPrefix(s, "key "); ok && !strings.HasPrefix(k, "Shift") {
-			keys = append(keys, k)
-		}
-	}
-	assert.Equal(t, []string{"H", "i", "Escape"}, keys, "the X application saw: %q", probe.All())
+	// A click on the remote pixel (160, 175) — inside the green square — lands there, and
+	// typed keys reach the X application.
+	clickRemotePixel(t, ctx, pctx, probe, 160, 175)
+	typeHiEscape(t, ctx, pctx, probe)
 	shot(t, ctx, "amt-console")
 
 	// The power menu offers AMT's actions.
@@ -177,4 +163,83 @@ func TestAMTConsoleInChromium(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"asked", "code entered", "code entered", "accepted"}, steps)
+}
+
+// TestAMTPowerAndConsentAPI: a machine that is off shows why instead of a picture; Power on
+// from the console's power menu brings its screen (the action audited). Consent answered
+// through the API (what kvmctl console consent calls): a wrong code is 422 with the reason, the
+// right one connects. A consent window that closes ends the session in ERROR with the reason,
+// shown in the console.
+func TestAMTPowerAndConsentAPI(t *testing.T) {
+	// A short consent window and linger, for the expiry at the end.
+	am := startAMTMachine(t, firmware.ManagementConfig{Consent: firmware.ConsentKVM, Power: wsman.PowerOffSoft}, func(s *amt.Source) {
+		s.ConsentWindow, s.LingerAfter = 15*time.Second, 100*time.Millisecond
+	})
+	pctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, tenants := newControlRelay(t, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack8-amt", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 30, source: am.source, consent: am.consent})
+	s.waitAgent(t)
+	ctx := testenv.Chromium(t)
+
+	st, err := acme.api.StartConsole(pctx, dev.ID)
+	require.NoError(t, err)
+	openConsole(t, ctx, st.ConsoleURL)
+	waitJS(t, ctx, `window.kvm.power === "off" && !document.getElementById("btn-power").hidden`, 30*time.Second, "the power menu says off")
+	assert.Equal(t, "Machine power: Off", mustJS[string](t, ctx, `document.getElementById("power-state").textContent`))
+	shot(t, ctx, "amt-powered-off")
+	click(t, ctx, "#btn-power")
+	click(t, ctx, `#power-items [data-power="on"]`)
+	require.Eventually(t, func() bool { return am.machine.Management().PowerState() == wsman.PowerOn }, 20*time.Second, 50*time.Millisecond, "Power on reached the machine")
+	waitJS(t, ctx, `window.kvm.power === "on"`, 20*time.Second, "the power menu says on")
+
+	// Powered on, the agent connects at once and AMT asks for consent: answered through the API.
+	require.Eventually(t, func() bool {
+		got, err := acme.api.Session(pctx, st.Session.ID)
+		return err == nil && got.Current == string(store.SessionConsentRequired)
+	}, 30*time.Second, 50*time.Millisecond, "the session waits for consent")
+	waitJS(t, ctx, `window.kvm.consent === "required"`, 10*time.Second, "the console's prompt")
+	code := am.machine.Management().Code()
+	n, _ := strconv.Atoi(code)
+	_, err = acme.api.SubmitConsent(pctx, dev.ID, st.Session.ID, fmt.Sprintf("%06d", (n+1)%1_000_000))
+	var apiErr *client.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 422, apiErr.Status)
+	assert.Contains(t, apiErr.Message, "wrong code")
+	ans, err := acme.api.SubmitConsent(pctx, dev.ID, st.Session.ID, code[:3]+" "+code[3:])
+	require.NoError(t, err)
+	assert.Equal(t, "accepted", ans.State)
+	waitJS(t, ctx, `!document.getElementById("consent-dialog").open && document.querySelector("video").videoWidth === 1024`, 30*time.Second, "the desktop")
+	shot(t, ctx, "amt-powered-on")
+
+	page, err := acme.api.Audit(pctx, 0, 200)
+	require.NoError(t, err)
+	var power []string
+	for _, e := range page.Entries {
+		if e.Action == string(store.AuditPowerAction) {
+			power = append(power, string(e.Details))
+		}
+	}
+	require.Len(t, power, 1)
+	assert.Contains(t, power[0], `"action":"on"`)
+
+	// A second console after this one closed: its consent window runs out.
+	_, err = chromedp.RunResponse(ctx, chromedp.Navigate("about:blank"))
+	require.NoError(t, err)
+	require.NoError(t, acme.api.EndSession(pctx, st.Session.ID))
+	require.Eventually(t, func() bool { return !am.mps.Web().KVMConnected(amtGUID) }, 20*time.Second, 50*time.Millisecond, "the KVM session closed after the linger")
+	st2, err := acme.api.StartConsole(pctx, dev.ID)
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(st2.ConsoleURL)))
+	waitJS(t, ctx, `window.kvm && window.kvm.consent === "required"`, 30*time.Second, "the consent prompt")
+	require.Eventually(t, func() bool {
+		got, err := acme.api.Session(pctx, st2.Session.ID)
+		return err == nil && got.Current == string(store.SessionError) && strings.Contains(got.Reason, "consent expired")
+	}, 30*time.Second, 100*time.Millisecond, "the session ends in ERROR when the window closes")
+	waitJS(t, ctx, `window.kvm.state === "closed" || window.kvm.state === "failed"`, 20*time.Second, "the console ends")
+	msg := mustJS[string](t, ctx, `document.getElementById("overlay-detail").textContent`)
+	assert.Contains(t, msg, "consent", "the console says why: %q", msg)
+	shot(t, ctx, "amt-consent-expired")
 }

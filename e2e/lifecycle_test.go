@@ -195,6 +195,14 @@ func TestSessionLifecycleInBrowser(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			notice, _ = js[string](ctx, `document.getElementById("notice").textContent`)
 		}
+		if !strings.Contains(notice, "Stopped 2 console sessions of rack12-node3") {
+			// Say whether the page sent the DELETE and whether it came back (resource timing:
+			// only Stop all asks for …/sessions without a query), and where the sessions are.
+			requests, _ := js[[]string](ctx, `performance.getEntriesByType("resource").filter((e) => /\/devices\/[^/]+\/sessions$/.test(e.name))
+				.map((e) => e.name + " start " + Math.round(e.startTime) + " ms, took " + Math.round(e.duration) + " ms, status " + e.responseStatus)`)
+			now, _ := js[float64](ctx, `performance.now()`)
+			t.Logf("Stop all: page time %.0f ms; its requests: %q; third %+v; bot %+v", now, requests, state(t, third.Session.ID), state(t, botSession.Session.ID))
+		}
 		require.Contains(t, notice, "Stopped 2 console sessions of rack12-node3", "the dashboard reports what Stop all did")
 		waitState(t, third.Session.ID, "STOPPED", "stopped by owner@acme.example", 10*time.Second, "stop all")
 		waitState(t, botSession.Session.ID, "STOPPED", "stopped by owner@acme.example", 10*time.Second, "stop all")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,36 +65,10 @@ func TestVNCConsoleInChromium(t *testing.T) {
 		10*time.Second, "the probe window's green square in the picture")
 
 	// A click on the remote pixel (160, 175) — inside the green square — lands there.
-	rect := mustJS[[]float64](t, ctx, `(() => { const v = document.querySelector("video"); const r = v.getBoundingClientRect();
-		const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-		return [r.left + (r.width - v.videoWidth * s) / 2, r.top + (r.height - v.videoHeight * s) / 2, s]; })()`)
-	const rx, ry = 160, 175
-	require.NoError(t, clickAt(ctx, rect[0]+(rx+0.5)*rect[2], rect[1]+(ry+0.5)*rect[2]))
-	line := probe.Wait(pctx, t, "the click", func(s string) bool { return strings.HasPrefix(s, "press 1 ") })
-	f := strings.Fields(line)
-	x, _ := strconv.Atoi(f[2])
-	y, _ := strconv.Atoi(f[3])
-	assert.InDelta(t, rx, x, 2, "the click's remote x (%s)", line)
-	assert.InDelta(t, ry, y, 2, "the click's remote y (%s)", line)
-
-	// Typed keys reach the X application: Shift+H, i, Escape.
-	shiftKey, h := key{"ShiftLeft", "Shift", 16}, key{"KeyH", "H", 72}
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, shiftKey, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, h, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, h, shift))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, shiftKey, 0))
-	require.NoError(t, press(ctx, key{"KeyI", "i", 73}))
-	esc := key{"Escape", "Escape", 27}
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyDown, esc, 0))
-	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, esc, 0))
-	probe.Wait(pctx, t, "the typed keys", func(s string) bool { return s == "key Escape" })
-	var keys []string
-	for _, s := range probe.All() {
-		if k, ok := strings.CutPrefix(s, "key "); ok && !strings.HasPrefix(k, "Shift") {
-			keys = append(keys, k)
-		}
-	}
-	assert.Equal(t, []string{"H", "i", "Escape"}, keys, "the X application saw: %q", probe.All())
+	// A click on the remote pixel (160, 175) — inside the green square — lands there, and
+	// typed keys reach the X application.
+	clickRemotePixel(t, ctx, pctx, probe, 160, 175)
+	typeHiEscape(t, ctx, pctx, probe)
 
 	// A German target: the person picks its layout in the key menu, and the key a German
 	// keyboard labels Y (USB KeyZ) types y; AltGr+Q types @.
@@ -108,7 +81,7 @@ func TestVNCConsoleInChromium(t *testing.T) {
 	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, q, 0))
 	require.NoError(t, keyEvent(ctx, input.DispatchKeyEventTypeKeyUp, altGr, 0))
 	probe.Wait(pctx, t, "the German keys", func(s string) bool { return s == "key at" })
-	keys = nil
+	var keys []string
 	for _, s := range probe.All() {
 		if k, ok := strings.CutPrefix(s, "key "); ok && (k == "y" || k == "z" || k == "at" || k == "q") {
 			keys = append(keys, k)

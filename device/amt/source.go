@@ -39,8 +39,8 @@ const (
 )
 
 // ErrPoweredOff is why a connection was not attempted: the machine is off (AMT reports a
-// power state other than on).
-var ErrPoweredOff = errors.New("the machine is powered off")
+// power state other than on). It is device.ErrPoweredOff.
+var ErrPoweredOff = device.ErrPoweredOff
 
 // ErrConsentNeedsConsole is returned when AMT asks for user consent and nothing can ask a
 // person for the code.
