@@ -173,6 +173,43 @@ func TestSourceFaults(t *testing.T) {
 		}
 		require.Error(t, err)
 	})
+	t.Run("oversize refused", func(t *testing.T) {
+		// An AMT whose buffer cannot hold the screen at 16 bpp closes right after ClientInit
+		// (MeshCentral reads it so): a clear error, and the next attempt asks for 8 bpp. (This
+		// simulator checks against its ServerInit format, so it refuses that one too; which
+		// format real AMT checks is unconfirmed.)
+		sim := startSim(t, firmware.ManagementConfig{}, firmware.Faults{MaxFramebufferBytes: 1024 * 768})
+		src := sim.source(t, nil)
+		require.Equal(t, Depth16, src.depthFor(1024, 768))
+		_, err := src.Open(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "next attempt uses 8 bpp")
+		assert.Equal(t, Depth8, src.depthFor(1024, 768))
+	})
+	t.Run("inactivity timeout", func(t *testing.T) {
+		sim := startSim(t, firmware.ManagementConfig{}, firmware.Faults{InactivityTimeout: time.Second})
+		conn, err := sim.source(t, nil).Open(ctx)
+		require.NoError(t, err)
+		defer conn.Video.Close()
+		waitEnded(t, conn)
+	})
+	t.Run("device closes the session", func(t *testing.T) {
+		sim := startSim(t, firmware.ManagementConfig{}, firmware.Faults{CloseAfter: time.Second})
+		conn, err := sim.source(t, nil).Open(ctx)
+		require.NoError(t, err)
+		defer conn.Video.Close()
+		nextFrame(t, conn.Video, 1024, 768)
+		waitEnded(t, conn)
+	})
+	t.Run("MPS restart mid-session", func(t *testing.T) {
+		sim := startSim(t, firmware.ManagementConfig{}, firmware.Faults{})
+		conn, err := sim.source(t, nil).Open(ctx)
+		require.NoError(t, err)
+		defer conn.Video.Close()
+		nextFrame(t, conn.Video, 1024, 768)
+		require.NoError(t, sim.mps.Web().Restart())
+		waitEnded(t, conn)
+	})
 	t.Run("CIRA link drop", func(t *testing.T) {
 		sim := startSim(t, firmware.ManagementConfig{}, firmware.Faults{})
 		src := sim.source(t, nil)
@@ -193,4 +230,26 @@ func TestSourceFaults(t *testing.T) {
 		require.ErrorIs(t, err, ErrLinkDropped)
 		assert.Contains(t, err.Error(), "management link dropped")
 	})
+}
+
+// waitEnded waits for an open connection to end by itself, with a reason.
+func waitEnded(t *testing.T, conn device.Conn) {
+	t.Helper()
+	w, ok := conn.Video.(device.Watched)
+	require.True(t, ok)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // someone watches, as a console does
+		for ctx.Err() == nil {
+			if _, err := conn.Video.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-w.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the connection never ended")
+	}
+	require.Error(t, conn.Video.(device.Failed).Err(), "it says why")
 }
