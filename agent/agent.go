@@ -352,6 +352,13 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 			return
 		}
 		a.handlePowerAction(ctx, env.SID, action)
+	case wire.TypeDisplay:
+		var sel wire.DisplaySelect
+		if err := wire.DecodeData(env, &sel); err != nil || sel.Check() != nil {
+			log.Warn("bad display-select", "err", err)
+			return
+		}
+		a.handleDisplaySelect(ctx, sel)
 	case wire.TypeError:
 		var e wire.ErrorMessage
 		_ = wire.DecodeData(env, &e)
@@ -401,6 +408,7 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.cfg.Metrics.Sessions.Inc()
 	a.tellConsent(sid)
 	a.tellPower(ctx, sid)
+	a.tellDisplays(ctx, sid)
 }
 
 // h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's

@@ -604,6 +604,18 @@ func (in supervisedInput) Pointer(ev hid.PointerEvent) error {
 	return sink.Pointer(ev)
 }
 
+// Reconnect ends the live connection and opens a new one at once (a source whose settings
+// changed: another screen chosen).
+func (s *Supervisor) Reconnect(reason string) {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
+		s.fail(conn, errors.New(reason))
+	}
+	s.RetryNow()
+}
+
 // RetryNow cuts the wait before the next connection attempt short (a machine was just
 // powered on).
 func (s *Supervisor) RetryNow() {

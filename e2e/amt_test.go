@@ -243,3 +243,22 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 	assert.Contains(t, msg, "consent", "the console says why: %q", msg)
 	shot(t, ctx, "amt-consent-expired")
 }
+
+// TestAMTDisplays: a machine with two screens offers the choice in the console; picking the
+// second reconnects to it (AMT's default screen changes through MPS) and the picture follows.
+func TestAMTDisplays(t *testing.T) {
+	am := startAMTMachine(t, firmware.ManagementConfig{Screens: 2})
+	s := newStack(t, stackOptions{source: am.source, consent: am.consent})
+	ctx := testenv.Chromium(t)
+	openConsole(t, ctx, s.link(t))
+	waitJS(t, ctx, `document.querySelector("video").videoWidth === 1024`, 30*time.Second, "the desktop")
+	waitJS(t, ctx, `!document.getElementById("display-select").hidden && document.getElementById("display-select").options.length === 2`, 20*time.Second, "the screen picker")
+	assert.Equal(t, "0", mustJS[string](t, ctx, `document.getElementById("display-select").value`), "screen 1 shown")
+	assert.Equal(t, 0, am.machine.Management().DefaultDisplay())
+	mustJS[bool](t, ctx, `(() => { const s = document.getElementById("display-select"); s.value = "1"; s.dispatchEvent(new Event("change")); return true; })()`)
+	require.Eventually(t, func() bool { return am.machine.Management().DefaultDisplay() == 1 }, 20*time.Second, 50*time.Millisecond, "AMT shows the second screen")
+	waitJS(t, ctx, `document.getElementById("display-select").value === "1"`, 20*time.Second, "the picker says screen 2")
+	frames := mustJS[int](t, ctx, `window.kvm.framesDecoded`)
+	waitJS(t, ctx, fmt.Sprintf(`window.kvm.framesDecoded > %d && document.querySelector("video").videoWidth === 1024`, frames), 20*time.Second, "the picture after the switch")
+	shot(t, ctx, "amt-displays")
+}

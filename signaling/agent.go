@@ -100,7 +100,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower, wire.TypeDisplays:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -145,6 +145,14 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		if err := p.Check(); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+	case wire.TypeDisplays:
+		var d wire.Displays
+		if err := wire.DecodeData(env, &d); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := d.Check(); err != nil {
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 	}

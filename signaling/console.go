@@ -175,6 +175,16 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		}
 		s.powerAction(ctx, log, info, action.Action)
 		out = raw
+	case wire.TypeDisplay:
+		var d wire.DisplaySelect
+		if err := wire.DecodeData(env, &d); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := d.Check(); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		log.Info("display selected", "sid", info.SID, "display", d.Index, "principal", info.Principal)
+		out = raw
 	case wire.TypeBye:
 		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
 		state.saidBye = true

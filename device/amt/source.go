@@ -50,9 +50,11 @@ var ErrConsentNeedsConsole = errors.New("AMT requires user consent, and this age
 type Source struct {
 	spec spec
 	opts device.Options
-	// refused16: AMT refused a 16 bpp session (auto depth then asks 8).
+	// refused16: AMT refused a 16 bpp session (auto depth then asks 8). display is the
+	// screen chosen (the spec's, then a console's; -1: AMT's default).
 	mu        sync.Mutex
 	refused16 bool
+	display   int
 	log       *slog.Logger
 	password  string // MPS's (via MPS) or AMT's (direct)
 	mps       *mps.Client
@@ -76,7 +78,7 @@ func NewSource(u *url.URL, opts device.Options) (device.Source, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
 	}
-	s := &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String())}
+	s := &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String()), display: sp.display}
 	env := AMTPasswordEnv
 	if sp.viaMPS {
 		env = MPSPasswordEnv
@@ -178,8 +180,11 @@ func (s *Source) selectDisplay(ctx context.Context) (w, h int) {
 		s.log.Info("AMT displays unknown", "err", err)
 		return 0, 0
 	}
+	s.mu.Lock()
+	want := s.display
+	s.mu.Unlock()
 	for _, d := range displays {
-		if s.spec.display >= 0 && d.Index == s.spec.display {
+		if want >= 0 && d.Index == want {
 			if err := s.mps.SetDisplay(ctx, s.spec.guid, d.Index); err != nil {
 				s.log.Warn("select AMT display", "display", d.Index, "err", err)
 				break

@@ -38,6 +38,8 @@ const (
 	TypeConsentCode  Type = "consent-code"
 	TypePower        Type = "power"
 	TypePowerAction  Type = "power-action"
+	TypeDisplays     Type = "displays"
+	TypeDisplay      Type = "display-select"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -59,7 +61,7 @@ type Envelope struct {
 func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
-		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction:
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay:
 		return true
 	}
 	return false
@@ -369,6 +371,49 @@ func (p Power) Check() error {
 		if a != "" && (PowerAction{Action: a}).Check() != nil {
 			return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a)
 		}
+	}
+	return nil
+}
+
+// Displays lists the screens of a machine with several (Intel AMT), and which one is shown.
+type Displays struct {
+	Displays []DisplayInfo `json:"displays"`
+}
+
+// DisplayInfo is one screen.
+type DisplayInfo struct {
+	Index   int    `json:"index"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	Role    string `json:"role,omitempty"`
+	Current bool   `json:"current,omitempty"`
+}
+
+// MaxDisplays bounds the screens an agent may list.
+const MaxDisplays = 8
+
+// Check reports whether the list is within bounds.
+func (d Displays) Check() error {
+	if len(d.Displays) > MaxDisplays {
+		return fmt.Errorf("%w: %d displays", ErrBadMessage, len(d.Displays))
+	}
+	for _, x := range d.Displays {
+		if x.Index < 0 || x.Index >= MaxDisplays || x.Width < 0 || x.Height < 0 || x.Width > 16384 || x.Height > 16384 || len(x.Role) > 32 {
+			return fmt.Errorf("%w: display out of bounds", ErrBadMessage)
+		}
+	}
+	return nil
+}
+
+// DisplaySelect asks the agent to show another screen.
+type DisplaySelect struct {
+	Index int `json:"index"`
+}
+
+// Check reports whether the index can name a screen.
+func (d DisplaySelect) Check() error {
+	if d.Index < 0 || d.Index >= MaxDisplays {
+		return fmt.Errorf("%w: display %d", ErrBadMessage, d.Index)
 	}
 	return nil
 }

@@ -162,3 +162,12 @@ func TestPowerChecks(t *testing.T) {
 	assert.NoError(t, PowerAction{Action: PowerCycle}.Check())
 	assert.ErrorIs(t, PowerAction{Action: ""}.Check(), ErrBadMessage)
 }
+
+func TestDisplaysChecks(t *testing.T) {
+	assert.NoError(t, Displays{Displays: []DisplayInfo{{Index: 0, Width: 1920, Height: 1080, Role: "primary", Current: true}, {Index: 1}}}.Check())
+	assert.ErrorIs(t, Displays{Displays: make([]DisplayInfo, MaxDisplays+1)}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Displays{Displays: []DisplayInfo{{Index: 9}}}.Check(), ErrBadMessage)
+	assert.ErrorIs(t, Displays{Displays: []DisplayInfo{{Width: -1}}}.Check(), ErrBadMessage)
+	assert.NoError(t, DisplaySelect{Index: 1}.Check())
+	assert.ErrorIs(t, DisplaySelect{Index: -1}.Check(), ErrBadMessage)
+}

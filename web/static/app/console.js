@@ -378,6 +378,10 @@ var Session = class {
   cancelConsent() {
     this.#ws?.send("consent-code", { cancel: true });
   }
+  /** Asks the agent to show another of the machine's screens. */
+  sendDisplay(index) {
+    this.#ws?.send("display-select", { index });
+  }
   /** Asks the agent for a power action: on, off, reset, cycle. */
   sendPower(action) {
     this.#ws?.send("power-action", { action });
@@ -444,6 +448,9 @@ var Session = class {
         break;
       case "power":
         this.#on.power?.(data);
+        break;
+      case "displays":
+        this.#on.displays?.(data);
         break;
       default:
         break;
@@ -1504,6 +1511,41 @@ var Power = class {
   }
 };
 
+// static/js/displays.js
+var Displays = class {
+  #select = document.getElementById("display-select");
+  #send;
+  #toast;
+  /** send(index): asks the agent; toast(text): tells the person. */
+  constructor({ send, toast: toast2 }) {
+    this.#send = send;
+    this.#toast = toast2;
+  }
+  start() {
+    this.#select.addEventListener("change", () => {
+      const index = Number(this.#select.value);
+      if (!Number.isInteger(index)) return;
+      this.#send(index);
+      this.#toast(`Switching to screen ${index + 1}…`);
+    });
+  }
+  /** update(msg): one `displays` message. */
+  update(msg) {
+    const list = Array.isArray(msg?.displays) ? msg.displays.filter((d) => Number.isInteger(d?.index)) : [];
+    this.#select.hidden = list.length < 2;
+    this.#select.replaceChildren(
+      ...list.map((d) => {
+        const o = document.createElement("option");
+        o.value = String(d.index);
+        const size = d.width > 0 && d.height > 0 ? ` · ${d.width}×${d.height}` : "";
+        o.textContent = `Screen ${d.index + 1}${d.role ? ` (${d.role})` : ""}${size}`;
+        o.selected = d.current === true;
+        return o;
+      })
+    );
+  }
+};
+
 // static/js/latency.js
 var WINDOW = 100;
 var TIMEOUT_MS = 2e3;
@@ -2310,6 +2352,7 @@ var consent = new Consent({
   onClose: focusScreen
 });
 var power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
+var displays = new Displays({ send: (index) => session?.sendDisplay(index), toast: (text) => toast.show(text) });
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
@@ -2494,6 +2537,7 @@ function run(token, relayOnly) {
         stats = null;
       },
       power: (msg) => power.update(msg),
+      displays: (msg) => displays.update(msg),
       consent: (msg) => {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
@@ -2527,6 +2571,7 @@ pointer.start();
 paste.start();
 consent.start();
 power.start();
+displays.start();
 frames.start();
 wireToolbar();
 wireVideo();

@@ -11,6 +11,7 @@ import { playCombo } from "./combos.js";
 import { Paste, sendText } from "./paste.js";
 import { Consent } from "./consent.js";
 import { Power } from "./power.js";
+import { Displays } from "./displays.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
@@ -95,6 +96,7 @@ const consent = new Consent({
   onClose: focusScreen,
 });
 const power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
+const displays = new Displays({ send: (index) => session?.sendDisplay(index), toast: (text) => toast.show(text) });
 
 // Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
 // be missed on the remote.
@@ -313,6 +315,7 @@ function run(token, relayOnly) {
         stats = null;
       },
       power: (msg) => power.update(msg),
+      displays: (msg) => displays.update(msg),
       consent: (msg) => {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
@@ -348,6 +351,7 @@ pointer.start();
 paste.start();
 consent.start();
 power.start();
+displays.start();
 frames.start();
 wireToolbar();
 wireVideo();

@@ -85,6 +85,11 @@ export class Session {
     this.#ws?.send("consent-code", { cancel: true });
   }
 
+  /** Asks the agent to show another of the machine's screens. */
+  sendDisplay(index) {
+    this.#ws?.send("display-select", { index });
+  }
+
   /** Asks the agent for a power action: on, off, reset, cycle. */
   sendPower(action) {
     this.#ws?.send("power-action", { action });
@@ -154,6 +159,9 @@ export class Session {
         break;
       case "power":
         this.#on.power?.(data);
+        break;
+      case "displays":
+        this.#on.displays?.(data);
         break;
       default:
         // A type added by a newer relay: nothing this page can act on.
