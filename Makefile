@@ -47,9 +47,10 @@ bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
 
 # Per source: agent CPU per frame and capture → Next (VNC full and small updates, MJPEG with
-# both JPEG decoders, H.264 passthrough, V4L2 pixel conversions, the resize for a thin link).
+# both JPEG decoders, H.264 passthrough, V4L2 pixel conversions, the resize for a thin link,
+# Intel AMT's encoding 16 at 1280×1024 16 bpp and 1920×1080 8 bpp).
 bench-sources: deps
-	$(GO) test -run '^$$' -bench . -benchtime 2s -benchmem ./device/... ./rfb/ ./media/scale/
+	$(GO) test -run '^$$' -bench . -benchtime 2s -benchmem ./device/... ./rfb/ ./media/scale/ ./internal/amtsim/amtrfb/
 
 # Key → screen through a real VNC server (x11vnc on Xvfb, a Tk window drawing the latency strip)
 # next to the test pattern at the same size, in Chromium.

@@ -15,10 +15,9 @@ import (
 	"github.com/kvmrelay/kvmrelay/rfb"
 )
 
-// desktop is a synthetic 1280×1024 desktop: a plain background, a taskbar, windows of text
+// desktop is a synthetic w×h desktop: a plain background, a taskbar, windows of text
 // (one-pixel glyph strokes) under gradient title bars, and a photo-like noisy gradient.
-func desktop() *image.RGBA {
-	const w, h = 1280, 1024
+func desktop(w, h int) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	fill := func(r image.Rectangle, c color.RGBA) {
 		for y := r.Min.Y; y < r.Max.Y; y++ {
@@ -85,11 +84,12 @@ type replay struct {
 	io.Writer
 }
 
-// BenchmarkDecodeFrame is the client's cost of one 1280×1024 desktop frame at 16 bpp, as AMT
-// sends it: encoding 16 (zlib, or stored blocks) against RAW tiles.
+// BenchmarkDecodeFrame is the agent's cost of one whole desktop frame as AMT sends it:
+// 1280×1024 at 16 bpp in encoding 16 (zlib, or stored blocks) against RAW tiles, and
+// 1920×1080 at 8 bpp (what a large screen gets) in encoding 16.
 func BenchmarkDecodeFrame(b *testing.B) {
-	img := desktop()
 	amt := func() rfb.Config { return rfb.AMTConfig(rfb.PixelFormatRGB565()) }
+	amt8 := func() rfb.Config { return rfb.AMTConfig(rfb.PixelFormatRGB332()) }
 	raw := func() rfb.Config {
 		cfg := amt()
 		cfg.Decoders = []rfb.Decoder{rfb.Raw{}}
@@ -97,15 +97,17 @@ func BenchmarkDecodeFrame(b *testing.B) {
 	}
 	for _, bc := range []struct {
 		name string
+		w, h int
 		srv  amtrfb.Config
 		cfg  func() rfb.Config
 	}{
-		{"encoding16-zlib", amtrfb.Config{}, amt},
-		{"encoding16-stored", amtrfb.Config{ZlibOff: true}, amt},
-		{"raw", amtrfb.Config{}, raw},
+		{"1280x1024-16bpp-encoding16-zlib", 1280, 1024, amtrfb.Config{}, amt},
+		{"1280x1024-16bpp-encoding16-stored", 1280, 1024, amtrfb.Config{ZlibOff: true}, amt},
+		{"1280x1024-16bpp-raw", 1280, 1024, amtrfb.Config{}, raw},
+		{"1920x1080-8bpp-encoding16-zlib", 1920, 1080, amtrfb.Config{}, amt8},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			data := frame(b, img, bc.srv, bc.cfg)
+			data := frame(b, desktop(bc.w, bc.h), bc.srv, bc.cfg)
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
