@@ -7,12 +7,9 @@ import (
 	"github.com/kvmrelay/kvmrelay/device"
 )
 
-// Displays lists the machine's screens through MPS (direct mode: not offered).
+// Displays lists the machine's screens.
 func (s *Source) Displays(ctx context.Context) ([]device.Display, error) {
-	if !s.spec.viaMPS {
-		return nil, nil
-	}
-	ds, err := s.mps.Displays(ctx, s.spec.guid)
+	ds, err := s.mgmt.displays(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: displays: %w", s, err)
 	}
@@ -21,11 +18,11 @@ func (s *Source) Displays(ctx context.Context) ([]device.Display, error) {
 	s.mu.Unlock()
 	out := make([]device.Display, 0, len(ds))
 	for _, d := range ds {
-		if !d.Active {
+		if !d.active {
 			continue
 		}
-		cur := d.Index == want || (want < 0 && d.Default)
-		out = append(out, device.Display{Index: d.Index, Width: d.ResolutionX, Height: d.ResolutionY, Role: d.Role, Current: cur})
+		cur := d.index == want || (want < 0 && d.isDefault)
+		out = append(out, device.Display{Index: d.index, Width: d.width, Height: d.height, Role: d.role, Current: cur})
 	}
 	return out, nil
 }

@@ -6,7 +6,11 @@
 //	amt://[USER@]HOST[:16994]                    AMT directly, without MPS
 //
 // Query options: bpp=auto|16|8 (AMT's 8 bpp mode for screens too large for 16; auto picks
-// it from the size) and display=N (the screen to show on a machine with several).
+// it from the size), display=N (the screen to show on a machine with several) and, in direct
+// mode, wsman-port=N (AMT's WS-Man port when not 16992, behind a port forward).
+//
+// Before each connection the machine's power, screens and user consent are handled through
+// MPS's REST API, or in direct mode over WS-Man on the machine's own port (management.go).
 //
 // Passwords never come from the spec: the MPS password from KVMAGENT_MPS_PASSWORD (or the
 // file --mps-password-file names), the AMT password of direct mode from

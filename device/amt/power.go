@@ -3,8 +3,6 @@ package amt
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/kvmrelay/kvmrelay/amt/mps"
 	"github.com/kvmrelay/kvmrelay/amt/wsman"
@@ -37,15 +35,7 @@ func powerStateOf(dmtf int) device.PowerState {
 
 // PowerState reads the machine's power through MPS, or directly over WS-Man.
 func (s *Source) PowerState(ctx context.Context) (device.PowerState, error) {
-	var n int
-	var err error
-	if s.spec.viaMPS {
-		n, err = s.mps.PowerState(ctx, s.spec.guid)
-	} else {
-		c := s.wsman()
-		defer c.Close()
-		n, err = c.PowerState(ctx)
-	}
+	n, err := s.mgmt.powerState(ctx)
 	if err != nil {
 		return device.PowerUnknown, fmt.Errorf("%s: power state: %w", s, err)
 	}
@@ -58,32 +48,10 @@ func (s *Source) Power(ctx context.Context, action device.PowerAction) error {
 	if !ok {
 		return fmt.Errorf("%s: unknown power action %q", s, action)
 	}
-	if s.spec.viaMPS {
-		if err := s.mps.PowerAction(ctx, s.spec.guid, state); err != nil {
-			return fmt.Errorf("%s: power %s: %w", s, action, err)
-		}
-		return nil
-	}
-	c := s.wsman()
-	defer c.Close()
-	rv, err := c.RequestPowerStateChange(ctx, state)
-	if err != nil {
+	if err := s.mgmt.powerAction(ctx, state); err != nil {
 		return fmt.Errorf("%s: power %s: %w", s, action, err)
 	}
-	if rv != wsman.ReturnSuccess {
-		return fmt.Errorf("%s: power %s: AMT answered ReturnValue %d", s, action, rv)
-	}
 	return nil
-}
-
-// wsman is a WS-Man client to AMT's own management port (direct mode).
-func (s *Source) wsman() *wsman.Client {
-	host, _, _ := net.SplitHostPort(s.spec.addr)
-	addr := net.JoinHostPort(host, strconv.Itoa(ManagementPort))
-	return wsman.NewClient(func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", addr)
-	}, s.spec.user, s.password, wsman.WithHost(host))
 }
 
 var _ device.PowerControl = (*Source)(nil)

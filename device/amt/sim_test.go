@@ -253,3 +253,52 @@ func waitEnded(t *testing.T, conn device.Conn) {
 	}
 	require.Error(t, conn.Video.(device.Failed).Err(), "it says why")
 }
+
+// Direct mode (amt://, no MPS): the agent computes the redirection digest itself with the AMT
+// password, reads power and asks consent over WS-Man on the machine's own ports; a wrong
+// password is refused with what to check.
+func TestSourceDirect(t *testing.T) {
+	display := vncserver.Xvfb(t, 1024, 768)
+	vncAddr := vncserver.X11VNC(t, display, "")
+	machine, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: simGUID, MPSUser: "unused", MPSPassword: "unused",
+		AMTPassword: simAMTPassword, VNC: vncAddr, DirectListen: "127.0.0.1:0",
+		Management: firmware.ManagementConfig{Consent: firmware.ConsentKVM, Width: 1024, Height: 768}, Logger: testLogger()}, "", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = machine.Close() })
+	redirAddr, wsmanAddr := machine.DirectAddrs()
+	_, wsmanPort, _ := strings.Cut(wsmanAddr, "127.0.0.1:")
+	source := func(password string, consent *device.Consent) *Source {
+		u, err := url.Parse(fmt.Sprintf("amt://admin@%s?wsman-port=%s", redirAddr, wsmanPort))
+		require.NoError(t, err)
+		src, err := NewSource(u, device.Options{Logger: testLogger(), Consent: consent, FPS: 30,
+			Lookup: func(name string) (string, bool) { return password, name == AMTPasswordEnv }})
+		require.NoError(t, err)
+		return src.(*Source)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	_, err = source("wrong-Password1", nil).Open(ctx)
+	require.Error(t, err, "a wrong AMT password")
+	assert.Contains(t, err.Error(), "power state", "WS-Man refuses it first: %v", err)
+
+	consent := device.NewConsent()
+	src := source(simAMTPassword, consent)
+	state, err := src.PowerState(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, device.PowerOn, state)
+	opened := make(chan error, 1)
+	var conn device.Conn
+	go func() {
+		var err error
+		conn, err = src.Open(ctx)
+		opened <- err
+	}()
+	require.Eventually(t, func() bool { return consent.Status().State == device.ConsentRequired }, 10*time.Second, 10*time.Millisecond)
+	code := machine.Management().Code()
+	require.Error(t, consent.Submit(ctx, fmt.Sprintf("%06d", (atoi(code)+1)%1_000_000)), "a wrong code")
+	require.NoError(t, consent.Submit(ctx, code))
+	require.NoError(t, <-opened)
+	nextFrame(t, conn.Video, 1024, 768)
+	require.NoError(t, conn.Video.Close())
+}

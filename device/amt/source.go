@@ -18,6 +18,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/amt/mps"
 	"github.com/kvmrelay/kvmrelay/amt/redir"
+	"github.com/kvmrelay/kvmrelay/amt/wsman"
 	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/device/vnc"
 	"github.com/kvmrelay/kvmrelay/rfb"
@@ -58,6 +59,7 @@ type Source struct {
 	log       *slog.Logger
 	password  string // MPS's (via MPS) or AMT's (direct)
 	mps       *mps.Client
+	mgmt      management
 
 	// Timing; zero takes the defaults above.
 	LingerAfter   time.Duration
@@ -97,6 +99,13 @@ func NewSource(u *url.URL, opts device.Options) (device.Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sp, err)
 		}
+		s.mgmt = viaMPS{c: s.mps, guid: sp.guid}
+	} else {
+		m := newDirect(sp.addr, sp.user, s.password)
+		if sp.wsmanPort > 0 {
+			m.addr = net.JoinHostPort(m.host, strconv.Itoa(sp.wsmanPort))
+		}
+		s.mgmt = m
 	}
 	return s, nil
 }
@@ -117,11 +126,16 @@ func or(d, def time.Duration) time.Duration {
 // Open checks the machine through MPS (known, linked, powered, free), gets the user's
 // consent when AMT asks for it, then opens the KVM redirection and RFB session.
 func (s *Source) Open(ctx context.Context) (device.Conn, error) {
+	w, h, err := s.prepare(ctx)
+	if err != nil {
+		return device.Conn{}, err
+	}
 	var conn net.Conn
-	var err error
-	var w, h int
 	if s.spec.viaMPS {
-		conn, w, h, err = s.openViaMPS(ctx)
+		conn, err = s.mps.DialKVM(ctx, s.spec.guid)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", s, err)
+		}
 	} else {
 		conn, err = s.dialDirect(ctx)
 	}
@@ -136,46 +150,46 @@ func (s *Source) Open(ctx context.Context) (device.Conn, error) {
 	return c, nil
 }
 
-// openViaMPS checks the machine through MPS, gets consent, and opens the relay WebSocket;
-// it returns the size of the screen KVM will show when MPS says (0×0 otherwise).
-func (s *Source) openViaMPS(ctx context.Context) (conn net.Conn, w, h int, err error) {
-	guid := s.spec.guid
-	dev, err := s.mps.Device(ctx, guid)
+// prepare checks the machine before a KVM session — through MPS: known, CIRA link up, no
+// other KVM session; either way: powered on — selects its screen and gets the user's consent
+// when AMT asks for it. It returns the size of the screen KVM will show (0×0 when unknown).
+func (s *Source) prepare(ctx context.Context) (w, h int, err error) {
+	if s.spec.viaMPS {
+		dev, err := s.mps.Device(ctx, s.spec.guid)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", s, err)
+		}
+		if !dev.ConnectionStatus {
+			return 0, 0, fmt.Errorf("%s: %w", s, mps.ErrNotConnected)
+		}
+	}
+	power, err := s.mgmt.powerState(ctx)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %w", s, err)
+		return 0, 0, fmt.Errorf("%s: power state: %w", s, err)
 	}
-	if !dev.ConnectionStatus {
-		return nil, 0, 0, fmt.Errorf("%s: %w", s, mps.ErrNotConnected)
+	if power != wsman.PowerOn {
+		return 0, 0, fmt.Errorf("%s: %w (AMT power state %d): an operator can power it on from the console's power menu", s, ErrPoweredOff, power)
 	}
-	power, err := s.mps.PowerState(ctx, guid)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: power state: %w", s, err)
-	}
-	if power != mps.PowerOn {
-		return nil, 0, 0, fmt.Errorf("%s: %w (AMT power state %d): an operator can power it on from the console's power menu", s, ErrPoweredOff, power)
-	}
-	status, err := s.mps.RedirectStatus(ctx, guid)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: redirection status: %w", s, err)
-	}
-	if status.KVM {
-		return nil, 0, 0, fmt.Errorf("%s: %w", s, mps.ErrInUse)
+	if s.spec.viaMPS {
+		status, err := s.mps.RedirectStatus(ctx, s.spec.guid)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: redirection status: %w", s, err)
+		}
+		if status.KVM {
+			return 0, 0, fmt.Errorf("%s: %w", s, mps.ErrInUse)
+		}
 	}
 	w, h = s.selectDisplay(ctx)
 	if err := s.consent(ctx); err != nil {
-		return nil, 0, 0, err
+		return 0, 0, err
 	}
-	conn, err = s.mps.DialKVM(ctx, guid)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: %w", s, err)
-	}
-	return conn, w, h, nil
+	return w, h, nil
 }
 
 // selectDisplay makes the spec's display the one KVM shows, and returns the size of the
 // screen KVM will show (0×0 when MPS does not say).
 func (s *Source) selectDisplay(ctx context.Context) (w, h int) {
-	displays, err := s.mps.Displays(ctx, s.spec.guid)
+	displays, err := s.mgmt.displays(ctx)
 	if err != nil {
 		s.log.Info("AMT displays unknown", "err", err)
 		return 0, 0
@@ -184,17 +198,17 @@ func (s *Source) selectDisplay(ctx context.Context) (w, h int) {
 	want := s.display
 	s.mu.Unlock()
 	for _, d := range displays {
-		if want >= 0 && d.Index == want {
-			if err := s.mps.SetDisplay(ctx, s.spec.guid, d.Index); err != nil {
-				s.log.Warn("select AMT display", "display", d.Index, "err", err)
+		if want >= 0 && d.index == want {
+			if err := s.mgmt.setDisplay(ctx, d.index); err != nil {
+				s.log.Warn("select AMT display", "display", d.index, "err", err)
 				break
 			}
-			return d.ResolutionX, d.ResolutionY
+			return d.width, d.height
 		}
 	}
 	for _, d := range displays {
-		if d.Default {
-			return d.ResolutionX, d.ResolutionY
+		if d.isDefault {
+			return d.width, d.height
 		}
 	}
 	return 0, 0
@@ -202,11 +216,11 @@ func (s *Source) selectDisplay(ctx context.Context) (w, h int) {
 
 // consent asks for and obtains AMT's user consent when it is required.
 func (s *Source) consent(ctx context.Context) error {
-	step, err := s.mps.StartConsent(ctx, s.spec.guid)
+	displayed, err := s.mgmt.startConsent(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: user consent: %w", s, err)
 	}
-	if step != mps.ConsentCodeDisplayed {
+	if !displayed {
 		return nil
 	}
 	if s.opts.Consent == nil {
@@ -219,14 +233,10 @@ func (s *Source) consent(ctx context.Context) error {
 		if err != nil {
 			return device.ErrBadConsentCode
 		}
-		err = s.mps.SubmitConsentCode(ctx, s.spec.guid, n)
-		if errors.Is(err, mps.ErrConsent) {
-			return errors.New("wrong code")
-		}
-		return err
+		return s.mgmt.submitConsent(ctx, n)
 	})
 	if errors.Is(err, device.ErrConsentCancelled) {
-		if cerr := s.mps.CancelConsent(context.WithoutCancel(ctx), s.spec.guid); cerr != nil {
+		if cerr := s.mgmt.cancelConsent(context.WithoutCancel(ctx)); cerr != nil {
 			s.log.Warn("cancel the consent request", "err", cerr)
 		}
 	}

@@ -50,6 +50,9 @@ type spec struct {
 	user    string
 	depth   Depth
 	display int // -1: AMT's default screen
+	// wsmanPort is AMT's WS-Man port in direct mode (0: 16992), for an AMT behind a port
+	// forward.
+	wsmanPort int
 }
 
 var errPasswordInSpec = errors.New("a password in the source spec would show on the command line")
@@ -146,8 +149,14 @@ func (s *spec) parseQuery(q url.Values) error {
 				return fmt.Errorf("display=%q: want a screen index 0…7", v)
 			}
 			s.display = n
+		case "wsman-port":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 || n > 65535 {
+				return fmt.Errorf("wsman-port=%q: want a port", v)
+			}
+			s.wsmanPort = n
 		default:
-			return fmt.Errorf("unknown option %q (known: bpp, display)", key)
+			return fmt.Errorf("unknown option %q (known: bpp, display, wsman-port)", key)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -26,7 +27,10 @@ type MachineConfig struct {
 	Management firmware.ManagementConfig
 	Faults     firmware.Faults
 	RawDeflate bool
-	Logger     *slog.Logger
+	// DirectListen, when set ("127.0.0.1:0"), also serves AMT's redirection and WS-Man ports
+	// there, as a machine reached without MPS (amt://); DirectAddrs says where.
+	DirectListen string
+	Logger       *slog.Logger
 }
 
 // Machine is a running simulated AMT machine: it keeps its CIRA link to the MPS up, dialing
@@ -39,6 +43,8 @@ type Machine struct {
 
 	mu        sync.Mutex
 	connected bool
+	// redirAddr and wsmanAddr are the direct ports, when served.
+	redirAddr, wsmanAddr string
 }
 
 // StartMachine connects to the VNC server and starts dialing the MPS at ciraAddr.
@@ -75,9 +81,29 @@ func StartMachine(cfg MachineConfig, ciraAddr string, tlsConfig *tls.Config) (*M
 			log.Error("amtsim: the VNC server's screen ended", "err", err)
 		}
 	})
-	m.wg.Go(func() { m.keepLinked(ctx, ciraAddr, tlsConfig, log) })
+	if ciraAddr != "" {
+		m.wg.Go(func() { m.keepLinked(ctx, ciraAddr, tlsConfig, log) })
+	}
+	if cfg.DirectListen != "" {
+		redir, err := net.Listen("tcp", cfg.DirectListen)
+		if err != nil {
+			_ = m.Close()
+			return nil, fmt.Errorf("amtsim: the redirection port: %w", err)
+		}
+		ws, err := net.Listen("tcp", cfg.DirectListen)
+		if err != nil {
+			_ = redir.Close()
+			_ = m.Close()
+			return nil, fmt.Errorf("amtsim: the WS-Man port: %w", err)
+		}
+		m.redirAddr, m.wsmanAddr = redir.Addr().String(), ws.Addr().String()
+		m.wg.Go(func() { _ = fw.ServeDirect(ctx, redir, ws) })
+	}
 	return m, nil
 }
+
+// DirectAddrs are the redirection and WS-Man addresses of a machine served directly.
+func (m *Machine) DirectAddrs() (redirection, wsman string) { return m.redirAddr, m.wsmanAddr }
 
 // keepLinked runs the CIRA link, dialing again with backoff after it ends.
 func (m *Machine) keepLinked(ctx context.Context, addr string, tlsConfig *tls.Config, log *slog.Logger) {

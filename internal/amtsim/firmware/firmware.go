@@ -185,3 +185,28 @@ func (f *Firmware) overlay(img *image.RGBA) {
 		}
 	}
 }
+
+// ServeDirect serves AMT's own ports on the LAN, as a machine reached without MPS: the
+// redirection protocol on redirection (16994) and WS-Man on management (16992), until ctx
+// ends. It closes both listeners when it returns.
+func (f *Firmware) ServeDirect(ctx context.Context, redirection, management net.Listener) error {
+	var wg sync.WaitGroup
+	serve := func(ln net.Listener, port uint16) {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { f.serveChannel(ctx, port, conn) })
+		}
+	}
+	wg.Add(2)
+	go serve(redirection, PortRedirection)
+	go serve(management, PortWSMan)
+	<-ctx.Done()
+	_ = redirection.Close()
+	_ = management.Close()
+	wg.Wait()
+	return nil
+}
