@@ -125,7 +125,7 @@ func runMPS(ctx context.Context, args []string, out io.Writer, env func(string) 
 
 func runDevice(ctx context.Context, args []string, env func(string) string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("amtsim device", flag.ContinueOnError)
-	ciraAddr := fs.String("cira", "127.0.0.1:4433", "the MPS's CIRA address")
+	ciraAddr := fs.String("cira", "127.0.0.1:4433", "the MPS's CIRA address (empty: no MPS, with --direct-listen)")
 	guid := fs.String("guid", "", "the machine's GUID (8-4-4-4-12 hex)")
 	mpsUser := fs.String("mps-user", "", "the machine's MPS user name (password: AMTSIM_MPS_PASSWORD)")
 	vnc := fs.String("vnc", "", "the VNC server whose screen the machine shows, HOST:PORT (x11vnc, QEMU -vnc)")
@@ -138,14 +138,15 @@ func runDevice(ctx context.Context, args []string, env func(string) string, log 
 	inactivity := fs.Duration("fault-inactivity", 0, "end an RFB session without input for this long")
 	closeAfter := fs.Duration("fault-close-after", 0, "close each KVM channel from the device this long after it started")
 	maxFB := fs.Int("fault-max-framebuffer", 0, "refuse framebuffers over this many bytes (0: AMT's 9,216,000)")
+	direct := fs.String("direct-listen", "", "also serve AMT's redirection and WS-Man ports for amt:// (no MPS), e.g. 127.0.0.1:0 (two ports, printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cli.ApplyEnv(fs, envPrefix); err != nil {
 		return err
 	}
-	if *guid == "" || *mpsUser == "" || *vnc == "" {
-		return errors.New("--guid, --mps-user and --vnc are required")
+	if *guid == "" || *vnc == "" || (*mpsUser == "" && *ciraAddr != "") {
+		return errors.New("--guid, --vnc and (with --cira) --mps-user are required")
 	}
 	mpsPassword, err := secret(env, "AMTSIM_MPS_PASSWORD")
 	if err != nil {
@@ -181,12 +182,16 @@ func runDevice(ctx context.Context, args []string, env func(string) string, log 
 	}
 	m, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: *guid, MPSUser: *mpsUser, MPSPassword: mpsPassword, AMTPassword: amtPassword,
 		VNC: *vnc, Management: firmware.ManagementConfig{Power: initial, Consent: mode, Screens: *screens, Width: 1024, Height: 768},
-		Faults: firmware.Faults{Busy: *busy, DropAfterServerInit: *dropInit, InactivityTimeout: *inactivity, CloseAfter: *closeAfter, MaxFramebufferBytes: *maxFB},
-		Logger: log}, *ciraAddr, tlsCfg)
+		Faults:       firmware.Faults{Busy: *busy, DropAfterServerInit: *dropInit, InactivityTimeout: *inactivity, CloseAfter: *closeAfter, MaxFramebufferBytes: *maxFB},
+		DirectListen: *direct, Logger: log}, *ciraAddr, tlsCfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	if *direct != "" {
+		redir, ws := m.DirectAddrs()
+		log.Info("amtsim: AMT's ports served directly", "redirection", redir, "wsman", ws)
+	}
 	log.Info("amtsim: simulated AMT machine running (tests and demos only)", "guid", *guid, "mps", *ciraAddr, "vnc", *vnc)
 	<-ctx.Done()
 	return nil

@@ -172,6 +172,16 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	route("DELETE /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
 		return 200, map[string]any{"stopped": len(f.sessions[r.PathValue("id")]) / 2}
 	})
+	// The machine shows 246810; anything else is refused as the relay words it.
+	route("POST /api/v1/devices/{id}/sessions/{sid}/consent", true, func(r *http.Request, in map[string]any) (int, any) {
+		if in["code"] != "246810" {
+			return 422, map[string]string{"code": "consent-refused", "message": "The machine refused the code (wrong code); check the code on its screen and try again until 12:05:00 UTC."}
+		}
+		return 200, map[string]any{"state": "accepted", "attempts": 2}
+	})
+	route("DELETE /api/v1/devices/{id}/sessions/{sid}/consent", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 200, map[string]any{"state": "cancelled"}
+	})
 	route("GET /api/v1/users", true, func(*http.Request, map[string]any) (int, any) {
 		return 200, map[string]any{"users": []map[string]any{{"id": "u1", "email": "ops@acme.test", "role": "admin", "disabled": false, "mfa": true, "scope": map[string]string{"env": "prod"}, "created_at": tCreated}}}
 	})

@@ -512,3 +512,28 @@ func TestInterruptedPrompt(t *testing.T) {
 	}
 	assert.Empty(t, f.seen(), "nothing was sent")
 }
+
+// console consent finds the device's session waiting for consent and enters the code; a
+// refused code exits non-zero with the relay's words; none waiting says what to do.
+func TestConsoleConsent(t *testing.T) {
+	f := newFakeRelay(t)
+	r := withKey(t, f, "console", "consent", "web1", "246810")
+	require.NotEqual(t, 0, r.code, "no session waits for consent yet")
+	assert.Contains(t, r.stderr, "waits for a consent code: open its console first")
+
+	f.mu.Lock()
+	f.sessions["d0000000-0000-4000-8000-000000000001"] = append([]map[string]any{{"id": "s4", "device_id": "d0000000-0000-4000-8000-000000000001",
+		"principal": "user:u1", "desired": "ACTIVE", "current": "CONSENT_REQUIRED", "created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires}},
+		f.sessions["d0000000-0000-4000-8000-000000000001"]...)
+	f.mu.Unlock()
+	r = withKey(t, f, "console", "consent", "web1", "111111")
+	require.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "The machine refused the code (wrong code)")
+	r = withKey(t, f, "console", "consent", "web1", "246810")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "accepted the consent code")
+	assert.Contains(t, strings.Join(f.requests, "\n"), "POST /api/v1/devices/d0000000-0000-4000-8000-000000000001/sessions/s4/consent")
+	r = withKey(t, f, "console", "consent-cancel", "web1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Cancelled the consent request of session s4")
+}
