@@ -84,6 +84,8 @@ type Agent struct {
 	sessions map[string]*session
 	stream   *stream
 	viewers  int
+	// powerBusy is set while a power action runs (one at a time).
+	powerBusy atomic.Bool
 	// releaseSource ends the stream's hold on the supervisor (an on-demand source then
 	// disconnects after its linger).
 	releaseSource func()

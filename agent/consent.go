@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
@@ -18,10 +19,8 @@ func consentReport(st device.ConsentStatus) wire.Consent {
 	switch st.State {
 	case device.ConsentRequired:
 		c.State, c.ExpiresAt = wire.ConsentRequired, st.Expires
-		if len(st.Error) > wire.MaxConsentError {
-			st.Error = st.Error[:wire.MaxConsentError]
-		}
-		c.Error = st.Error
+		// Text from the machine's management: printable, whole characters, within bounds.
+		c.Error = safetext.Clean(st.Error, wire.MaxConsentError)
 	case device.ConsentAccepted:
 		c.State = wire.ConsentAccepted
 	case device.ConsentExpired:
@@ -73,20 +72,31 @@ func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.Con
 	}
 	if code.Cancel {
 		if !c.Cancel() {
-			a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
+			a.send(sid, wire.TypeConsent, wire.Consent{ID: code.ID, State: wire.ConsentNone})
+			return
 		}
+		a.send(sid, wire.TypeConsent, wire.Consent{ID: code.ID, State: wire.ConsentCancelled})
 		return
 	}
 	a.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(ctx, consentTimeout)
 		defer cancel()
 		err := c.Submit(ctx, code.Code)
-		switch {
-		case errors.Is(err, device.ErrNoConsentPending):
-			a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
-		case err != nil:
+		if errors.Is(err, device.ErrNoConsentPending) {
+			a.send(sid, wire.TypeConsent, wire.Consent{ID: code.ID, State: wire.ConsentNone})
+			return
+		}
+		if err != nil {
 			a.log.Info("consent code refused", "sid", sid, "err", err)
 		}
+		// The answer to this code, for whoever sent it (the API waits for its id); every
+		// console also got the exchange's new status.
+		answer := consentReport(c.Status())
+		answer.ID = code.ID
+		if err != nil && answer.State == wire.ConsentRequired && answer.Error == "" {
+			answer.Error = safetext.Clean(err.Error(), wire.MaxConsentError)
+		}
+		a.send(sid, wire.TypeConsent, answer)
 	})
 }
 

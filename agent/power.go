@@ -5,17 +5,25 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/device"
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // powerTimeout bounds one power query or action through the machine's management path.
 const powerTimeout = 30 * time.Second
 
+// powerSettle is how long after an action the agent reads the power state again.
+const powerSettle = 5 * time.Second
+
 // powerActions are what a console may ask of a source that controls power.
 var powerActions = []string{wire.PowerOn, wire.PowerOff, wire.PowerReset, wire.PowerCycle}
 
-// powerControl is the source's power control, if it has one.
+// powerControl is the source's power control, if it has one and the device is not view-only
+// (--hid none: consoles watch, and switching power is more than watching).
 func (a *Agent) powerControl() (device.PowerControl, bool) {
+	if a.cfg.ViewOnly {
+		return nil, false
+	}
 	pc, ok := a.cfg.Source.(device.PowerControl)
 	return pc, ok
 }
@@ -42,10 +50,8 @@ func (a *Agent) powerReport(ctx context.Context, pc device.PowerControl, action 
 	}
 	p := wire.Power{State: string(state), Actions: powerActions, Action: action}
 	if actionErr != nil {
-		p.Error = actionErr.Error()
-		if len(p.Error) > wire.MaxPowerError {
-			p.Error = p.Error[:wire.MaxPowerError]
-		}
+		// Text from the machine's management: printable, whole characters, within bounds.
+		p.Error = safetext.Clean(actionErr.Error(), wire.MaxPowerError)
 	}
 	return p
 }
@@ -60,7 +66,14 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 			Error: "this device's source cannot switch power"})
 		return
 	}
+	// One action at a time: a console flooding power cycles gets told, not obeyed.
+	if !a.powerBusy.CompareAndSwap(false, true) {
+		a.send(sid, wire.TypePower, wire.Power{State: string(device.PowerUnknown), Action: action.Action,
+			Error: "another power action is under way; try again when it is done"})
+		return
+	}
 	a.wg.Go(func() {
+		defer a.powerBusy.Store(false)
 		ctx, cancel := context.WithTimeout(ctx, powerTimeout)
 		defer cancel()
 		err := pc.Power(ctx, device.PowerAction(action.Action))
@@ -73,6 +86,22 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 		report := a.powerReport(ctx, pc, action.Action, err)
 		for _, s := range a.sessionIDs() {
 			a.send(s, wire.TypePower, report)
+		}
+		// A machine takes a moment to change state: look again, and tell the consoles if it
+		// changed meanwhile.
+		if err == nil {
+			t := time.NewTimer(powerSettle)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if again := a.powerReport(ctx, pc, "", nil); again.State != report.State {
+				for _, s := range a.sessionIDs() {
+					a.send(s, wire.TypePower, again)
+				}
+			}
 		}
 	})
 }

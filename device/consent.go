@@ -34,6 +34,8 @@ var (
 	ErrConsentExpired = errors.New("user consent expired: the code was not entered in time")
 	// ErrConsentCancelled: the request was cancelled from a console or the API.
 	ErrConsentCancelled = errors.New("user consent cancelled")
+	// ErrConsentAttempts: too many wrong codes in one window; the request is withdrawn.
+	ErrConsentAttempts = errors.New("too many wrong consent codes; open the console again for a new code")
 	// ErrBadConsentCode: the code is not six digits.
 	ErrBadConsentCode = errors.New("a consent code is the 6 digits shown on the machine's screen")
 )
@@ -63,6 +65,10 @@ type submission struct {
 	code  string
 	reply chan error
 }
+
+// MaxConsentAttempts is how many wrong codes one window takes before the request is
+// withdrawn: guessing one of a million codes must not be a matter of patience.
+const MaxConsentAttempts = 5
 
 // NewConsent makes an idle exchange.
 func NewConsent() *Consent { return &Consent{changed: make(chan struct{})} }
@@ -101,10 +107,10 @@ func (c *Consent) Ask(ctx context.Context, expires time.Time, try func(ctx conte
 	c.codes, c.cancel = codes, cancel
 	c.setLocked(ConsentStatus{State: ConsentRequired, Expires: expires})
 	c.mu.Unlock()
-	end := func(state ConsentState, attempts int) {
+	end := func(state ConsentState, attempts int, why string) {
 		c.mu.Lock()
 		c.codes, c.cancel = nil, nil
-		c.setLocked(ConsentStatus{State: state, Expires: expires, Attempts: attempts})
+		c.setLocked(ConsentStatus{State: state, Expires: expires, Attempts: attempts, Error: why})
 		c.mu.Unlock()
 	}
 	window := time.NewTimer(time.Until(expires))
@@ -113,21 +119,25 @@ func (c *Consent) Ask(ctx context.Context, expires time.Time, try func(ctx conte
 	for {
 		select {
 		case <-ctx.Done():
-			end(ConsentNone, attempts)
+			end(ConsentNone, attempts, "")
 			return ctx.Err()
 		case <-window.C:
-			end(ConsentExpired, attempts)
+			end(ConsentExpired, attempts, "")
 			return ErrConsentExpired
 		case <-cancel:
-			end(ConsentCancelled, attempts)
+			end(ConsentCancelled, attempts, "")
 			return ErrConsentCancelled
 		case sub := <-codes:
 			attempts++
 			err := try(ctx, sub.code)
 			sub.reply <- err
 			if err == nil {
-				end(ConsentAccepted, attempts)
+				end(ConsentAccepted, attempts, "")
 				return nil
+			}
+			if attempts >= MaxConsentAttempts {
+				end(ConsentCancelled, attempts, ErrConsentAttempts.Error())
+				return ErrConsentAttempts
 			}
 			c.mu.Lock()
 			c.setLocked(ConsentStatus{State: ConsentRequired, Expires: expires, Error: err.Error(), Attempts: attempts})

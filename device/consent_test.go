@@ -3,6 +3,7 @@ package device_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -72,4 +73,20 @@ func TestConsentCode(t *testing.T) {
 		_, err := device.ConsentCode(bad)
 		assert.ErrorIs(t, err, device.ErrBadConsentCode, bad)
 	}
+}
+
+// Guessing is not a matter of patience: after MaxConsentAttempts wrong codes the request is
+// withdrawn and says why.
+func TestConsentGivesUpAfterTooManyWrongCodes(t *testing.T) {
+	c := device.NewConsent()
+	done := asking(t, c, time.Minute, "654321")
+	for i := range device.MaxConsentAttempts {
+		err := c.Submit(context.Background(), fmt.Sprintf("%06d", i))
+		require.ErrorIs(t, err, errWrongCode, "attempt %d", i+1)
+	}
+	require.ErrorIs(t, <-done, device.ErrConsentAttempts)
+	st := c.Status()
+	assert.Equal(t, device.ConsentCancelled, st.State)
+	assert.Contains(t, st.Error, "too many wrong consent codes")
+	require.ErrorIs(t, c.Submit(context.Background(), "654321"), device.ErrNoConsentPending, "not even the right code, now")
 }

@@ -23,7 +23,11 @@ func (c consentRecorder) ConsentReported(ctx context.Context, info signaling.Ses
 	case wire.ConsentExpired:
 		return c.m.ConsentFailed(ctx, info.Tenant, info.SID, "expired", sessions.ReasonConsentExpired)
 	case wire.ConsentCancelled:
-		return c.m.ConsentFailed(ctx, info.Tenant, info.SID, "cancelled", sessions.ReasonConsentCancelled)
+		reason := sessions.ReasonConsentCancelled
+		if r.Error != "" {
+			reason += ": " + r.Error
+		}
+		return c.m.ConsentFailed(ctx, info.Tenant, info.SID, "cancelled", reason)
 	}
 	return nil
 }

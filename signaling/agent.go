@@ -136,7 +136,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		if err := c.Check(); err != nil {
-			return s.refuse(pc, log, "agent", env, env.SID, err)
+			return s.dropReport(log, env, err)
 		}
 		s.consentReported(ctx, log, info, c)
 	case wire.TypePower:
@@ -145,7 +145,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		if err := p.Check(); err != nil {
-			return s.refuse(pc, log, "agent", env, env.SID, err)
+			return s.dropReport(log, env, err)
 		}
 	case wire.TypeDisplays:
 		var d wire.Displays
@@ -153,7 +153,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		if err := d.Check(); err != nil {
-			return s.refuse(pc, log, "agent", env, env.SID, err)
+			return s.dropReport(log, env, err)
 		}
 	}
 	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
@@ -161,5 +161,14 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		return true
 	}
 	s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
+	return true
+}
+
+// dropReport drops a well-formed agent report whose content is out of bounds (an error text
+// from the machine's management too long, a control character in it): the report is lost,
+// not the agent's connection and every console of the device with it.
+func (s *Server) dropReport(log *slog.Logger, env wire.Envelope, err error) bool {
+	s.metrics.Messages.WithLabelValues("agent", string(env.Type), "refused").Inc()
+	log.Warn("agent report dropped", "type", env.Type, "sid", env.SID, "err", err)
 	return true
 }

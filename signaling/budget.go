@@ -71,7 +71,15 @@ const (
 	budgetCandidates  = "candidates"
 	budgetAnswers     = "answers"
 	budgetJoins       = "joins"
+	budgetManagement  = "management"
 	budgetAgentOutbox = "agent-outbox"
+)
+
+// Out-of-band management messages (a consent code, a power action, a screen switch) each
+// reach a machine's firmware: one every 2 s, burst 5, per console session.
+const (
+	managementRate  = 0.5
+	managementBurst = 5
 )
 
 // CodeRateLimited is the error a console gets when it went over its budget; the connection is
@@ -84,9 +92,10 @@ type sessionBudget struct {
 	mu         sync.Mutex
 	msgs       *rate.Limiter
 	joins      *rate.Limiter
-	candidates int // since the last join
-	answers    int // since the last join
-	conns      int // live connections using it
+	management *rate.Limiter // consent codes, power actions, screen switches
+	candidates int           // since the last join
+	answers    int           // since the last join
+	conns      int           // live connections using it
 	idleSince  time.Time
 }
 
@@ -104,6 +113,10 @@ func (b *sessionBudget) spend(t wire.Type, limits ConsoleBudget, now time.Time) 
 			return budgetJoins
 		}
 		b.candidates, b.answers = 0, 0
+	case wire.TypeConsentCode, wire.TypePowerAction, wire.TypeDisplay:
+		if !b.management.AllowN(now, 1) {
+			return budgetManagement
+		}
 	case wire.TypeCandidate:
 		if b.candidates >= limits.Candidates {
 			return budgetCandidates
@@ -152,8 +165,9 @@ func (bs *budgets) acquire(sid string) (*sessionBudget, func()) {
 	b := bs.bySID[sid]
 	if b == nil {
 		b = &sessionBudget{
-			msgs:  rate.NewLimiter(rate.Limit(bs.limits.Rate), bs.limits.Burst),
-			joins: rate.NewLimiter(rate.Limit(bs.limits.JoinRate), bs.limits.JoinBurst),
+			msgs:       rate.NewLimiter(rate.Limit(bs.limits.Rate), bs.limits.Burst),
+			joins:      rate.NewLimiter(rate.Limit(bs.limits.JoinRate), bs.limits.JoinBurst),
+			management: rate.NewLimiter(managementRate, managementBurst),
 		}
 		bs.bySID[sid] = b
 	}

@@ -198,6 +198,8 @@ func TestConsoleBudgets(t *testing.T) {
 		{"candidates per negotiation", func(b *ConsoleBudget) { b.Candidates = 4 }, 4, wire.TypeCandidate, budgetCandidates},
 		{"answers per negotiation", func(b *ConsoleBudget) { b.Answers = 2 }, 2, wire.TypeAnswer, budgetAnswers},
 		{"joins", func(b *ConsoleBudget) { b.JoinRate, b.JoinBurst = 0.001, 3 }, 3, wire.TypeJoin, budgetJoins},
+		{"power actions (out-of-band management)", func(*ConsoleBudget) {}, managementBurst, wire.TypePowerAction, budgetManagement},
+		{"consent codes (out-of-band management)", func(*ConsoleBudget) {}, managementBurst, wire.TypeConsentCode, budgetManagement},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := loose
@@ -215,10 +217,15 @@ func TestConsoleBudgets(t *testing.T) {
 					return wire.Join{Codecs: []string{"video/H264"}}
 				case wire.TypeAnswer:
 					return wire.SDP{SDP: testSDP(1)}
+				case wire.TypePowerAction:
+					return wire.PowerAction{Action: wire.PowerCycle}
+				case wire.TypeConsentCode:
+					return wire.ConsentCode{Code: "123456"}
 				}
 				return cand
 			}
-			want := map[wire.Type]wire.Type{wire.TypeJoin: wire.TypeSessionStart, wire.TypeAnswer: wire.TypeAnswer, wire.TypeCandidate: wire.TypeCandidate}
+			want := map[wire.Type]wire.Type{wire.TypeJoin: wire.TypeSessionStart, wire.TypeAnswer: wire.TypeAnswer, wire.TypeCandidate: wire.TypeCandidate,
+				wire.TypePowerAction: wire.TypePowerAction, wire.TypeConsentCode: wire.TypeConsentCode}
 			for i := 0; i < tc.allowed; i++ {
 				require.NoError(t, console.Send(tc.over, "s_1", message(tc.over)))
 				recvFor(t, agent, want[tc.over], "s_1")
@@ -266,4 +273,24 @@ func TestBudgetSurvivesReconnect(t *testing.T) {
 		console.Close()
 	}
 	assert.Equal(t, []string{"", "", CodeRateLimited}, codes)
+}
+
+// An agent report whose text is out of bounds (a control character from a machine's
+// management) is dropped; the agent's connection, and the consoles of its device, stay.
+func TestAgentReportOutOfBoundsIsDropped(t *testing.T) {
+	r := startRelayWith(t, func(*Config) {})
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	console, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", "s_1"), r.origin())
+	require.NoError(t, err)
+	recvType(t, console, wire.TypeWelcome)
+	waitOnline(t, console)
+	require.NoError(t, agent.Send(wire.TypeConsent, "s_1", wire.Consent{State: wire.ConsentRequired, Error: "wrong \x1b[31mcode"}))
+	require.NoError(t, agent.Send(wire.TypePower, "s_1", wire.Power{State: "on", Error: "x\u202ey"}))
+	require.NoError(t, agent.Send(wire.TypeConsent, "s_1", wire.Consent{State: wire.ConsentRequired, Error: "wrong code"}))
+	got := recvType(t, console, wire.TypeConsent)
+	var c wire.Consent
+	require.NoError(t, wire.DecodeData(got, &c))
+	assert.Equal(t, "wrong code", c.Error, "the clean report arrives, the others were dropped")
+	require.NoError(t, agent.Err(), "the agent stays connected")
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
@@ -56,10 +57,11 @@ func (s *Server) consentCodeEntered(ctx context.Context, log *slog.Logger, info 
 var ErrNoConsentAnswer = errors.New("signaling: the device's agent did not answer the consent code")
 
 // SubmitConsent hands a code (or a cancel) for a session to its device's agent, through the
-// bus from any node, and returns the agent's next consent report for that session: accepted,
-// still required with the refusal in Error, expired, or none when nothing was asked. The
-// caller has checked that the session's holder may do this and audits it.
+// bus from any node, and returns the agent's answer to it (matched by an id the agent echoes):
+// accepted, still required with the refusal in Error, cancelled, or none when nothing was
+// asked. The caller has checked that the session's holder may do this and audits it.
 func (s *Server) SubmitConsent(ctx context.Context, device, sid string, code wire.ConsentCode) (wire.Consent, error) {
+	code.ID = auth.NewID("c_")
 	if err := code.Check(); err != nil {
 		return wire.Consent{}, err
 	}
@@ -90,8 +92,8 @@ func (s *Server) SubmitConsent(ctx context.Context, device, sid string, code wir
 				continue
 			}
 			var c wire.Consent
-			if wire.DecodeData(env, &c) != nil || c.Check() != nil {
-				continue
+			if wire.DecodeData(env, &c) != nil || c.Check() != nil || c.ID != code.ID {
+				continue // another console's answer, or the status every console gets
 			}
 			return c, nil
 		}

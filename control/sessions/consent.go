@@ -16,10 +16,23 @@ const ReasonConsentRequired = "the machine shows a 6-digit user consent code on 
 // ReasonConsentCancelled ends a session whose consent request was withdrawn.
 const ReasonConsentCancelled = "user consent cancelled"
 
+// Bounds of a consent window as the relay records it: the agent's clock says when it closes,
+// and a clock far off must neither end a session before anyone can type nor keep one waiting.
+const (
+	minConsentWindow = 30 * time.Second
+	maxConsentWindow = 10 * time.Minute
+)
+
 // ConsentRequired records that the session's machine asks for consent until expires: a live
 // session goes to CONSENT_REQUIRED (audited); one already there keeps its window.
 func (m *Manager) ConsentRequired(ctx context.Context, orgID, sid string, expires time.Time) error {
 	now := m.now()
+	if lo := now.Add(minConsentWindow); expires.Before(lo) {
+		expires = lo
+	}
+	if hi := now.Add(maxConsentWindow); expires.After(hi) {
+		expires = hi
+	}
 	err := m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
 		s, err := tx.Session(ctx, sid)
 		if err != nil {
@@ -55,8 +68,9 @@ func (m *Manager) ConsentAccepted(ctx context.Context, orgID, sid string, attemp
 	return ignoreConflict(err)
 }
 
-// ConsentFailed ends a session whose consent expired or was cancelled: ERROR with reason
-// (audited), and its console is cut.
+// ConsentFailed ends a session waiting for consent whose consent expired or was cancelled:
+// ERROR with reason (audited), and its console is cut. A session not waiting (ACTIVE on a
+// connection made before) is left alone.
 func (m *Manager) ConsentFailed(ctx context.Context, orgID, sid, step, reason string) error {
 	now := m.now()
 	ended := false
@@ -65,7 +79,7 @@ func (m *Manager) ConsentFailed(ctx context.Context, orgID, sid, step, reason st
 		if err != nil {
 			return err
 		}
-		if s.Current.Final() {
+		if s.Current != store.SessionConsentRequired {
 			return nil
 		}
 		if _, err := tx.TransitionSession(ctx, sid, s.Current, store.SessionError, reason, now); err != nil {

@@ -79,3 +79,29 @@ func TestConsent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, n)
 }
+
+// The relay bounds the window an agent's clock gives, and a consent failure leaves a session
+// that is not waiting for consent alone.
+func TestConsentWindowBoundsAndFailureScope(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, started)))
+	sid := started.Session.ID
+
+	require.NoError(t, f.m.ConsentFailed(ctx, f.org.ID, sid, "cancelled", ReasonConsentCancelled))
+	assert.Equal(t, store.SessionActive, f.session(t, sid).Current, "an ACTIVE session is not ended by another's cancel")
+
+	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, sid, f.clk.Now().Add(-time.Hour)))
+	s := f.session(t, sid)
+	require.NotNil(t, s.ConsentExpiresAt)
+	assert.True(t, s.ConsentExpiresAt.Equal(f.clk.Now().Add(minConsentWindow)), "a window already past (an agent clock behind) gets the minimum")
+	require.NoError(t, f.m.ConsentFailed(ctx, f.org.ID, sid, "cancelled", ReasonConsentCancelled))
+
+	second, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, second)))
+	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, second.Session.ID, f.clk.Now().Add(24*time.Hour)))
+	assert.True(t, f.session(t, second.Session.ID).ConsentExpiresAt.Equal(f.clk.Now().Add(maxConsentWindow)), "a window a day away gets the maximum")
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kvmrelay/kvmrelay/internal/safetext"
 )
 
 // Version is the envelope version this relay speaks.
@@ -264,6 +266,9 @@ type SourceHealth struct {
 // the managed machine's screen): "required" until ExpiresAt (Error says why the last code was
 // refused), then "accepted", "expired" or "cancelled".
 type Consent struct {
+	// ID echoes the consent-code message this report answers (empty for the reports every
+	// console gets).
+	ID        string    `json:"id,omitempty"`
 	State     string    `json:"state"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Error     string    `json:"error,omitempty"`
@@ -291,8 +296,11 @@ func (c Consent) Check() error {
 	default:
 		return fmt.Errorf("%w: consent state %.32q", ErrBadMessage, c.State)
 	}
-	if len(c.Error) > MaxConsentError || c.Attempts < 0 {
+	if len(c.Error) > MaxConsentError || c.Attempts < 0 || len(c.ID) > maxSIDLen || !printableID(c.ID) {
 		return fmt.Errorf("%w: consent report out of bounds", ErrBadMessage)
+	}
+	if p, bad := safetext.First(c.Error); bad {
+		return fmt.Errorf("%w: consent error text has %s", ErrBadMessage, p)
 	}
 	return nil
 }
@@ -301,10 +309,15 @@ func (c Consent) Check() error {
 type ConsentCode struct {
 	Code   string `json:"code,omitempty"`
 	Cancel bool   `json:"cancel,omitempty"`
+	// ID, when set, is echoed in the agent's answer (the API waits for its own).
+	ID string `json:"id,omitempty"`
 }
 
 // Check reports whether the message is a 6-digit code or a cancel, not both.
 func (c ConsentCode) Check() error {
+	if len(c.ID) > maxSIDLen || !printableID(c.ID) {
+		return fmt.Errorf("%w: consent-code id", ErrBadMessage)
+	}
 	if c.Cancel {
 		if c.Code != "" {
 			return fmt.Errorf("%w: consent-code with both a code and cancel", ErrBadMessage)
@@ -367,6 +380,9 @@ func (p Power) Check() error {
 	if len(p.Actions) > 4 || len(p.Error) > MaxPowerError {
 		return fmt.Errorf("%w: power report out of bounds", ErrBadMessage)
 	}
+	if pr, bad := safetext.First(p.Error); bad {
+		return fmt.Errorf("%w: power error text has %s", ErrBadMessage, pr)
+	}
 	for _, a := range append(append([]string(nil), p.Actions...), p.Action) {
 		if a != "" && (PowerAction{Action: a}).Check() != nil {
 			return fmt.Errorf("%w: power action %.32q", ErrBadMessage, a)
@@ -389,8 +405,12 @@ type DisplayInfo struct {
 	Current bool   `json:"current,omitempty"`
 }
 
-// MaxDisplays bounds the screens an agent may list.
-const MaxDisplays = 8
+// Bounds of a display list.
+const (
+	MaxDisplays    = 8
+	MaxDisplaySide = 16384
+	MaxDisplayRole = 32
+)
 
 // Check reports whether the list is within bounds.
 func (d Displays) Check() error {
@@ -398,8 +418,11 @@ func (d Displays) Check() error {
 		return fmt.Errorf("%w: %d displays", ErrBadMessage, len(d.Displays))
 	}
 	for _, x := range d.Displays {
-		if x.Index < 0 || x.Index >= MaxDisplays || x.Width < 0 || x.Height < 0 || x.Width > 16384 || x.Height > 16384 || len(x.Role) > 32 {
+		if x.Index < 0 || x.Index >= MaxDisplays || x.Width < 0 || x.Height < 0 || x.Width > MaxDisplaySide || x.Height > MaxDisplaySide || len(x.Role) > MaxDisplayRole {
 			return fmt.Errorf("%w: display out of bounds", ErrBadMessage)
+		}
+		if p, bad := safetext.First(x.Role); bad {
+			return fmt.Errorf("%w: display role has %s", ErrBadMessage, p)
 		}
 	}
 	return nil
