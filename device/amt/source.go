@@ -235,8 +235,12 @@ func (s *Source) consent(ctx context.Context) error {
 		}
 		return s.mgmt.submitConsent(ctx, n)
 	})
-	if errors.Is(err, device.ErrConsentCancelled) {
-		if cerr := s.mgmt.cancelConsent(context.WithoutCancel(ctx)); cerr != nil {
+	// A code left on the machine's screen after the wait ended (cancelled, too many wrong
+	// codes, nobody watching any more) is withdrawn; an expired one is gone already.
+	if err != nil && !errors.Is(err, device.ErrConsentExpired) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if cerr := s.mgmt.cancelConsent(cctx); cerr != nil {
 			s.log.Warn("cancel the consent request", "err", cerr)
 		}
 	}
