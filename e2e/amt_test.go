@@ -241,6 +241,7 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 	waitJS(t, ctx, `window.kvm.state === "closed" || window.kvm.state === "failed"`, 20*time.Second, "the console ends")
 	msg := mustJS[string](t, ctx, `document.getElementById("overlay-detail").textContent`)
 	assert.Contains(t, msg, "consent", "the console says why: %q", msg)
+	waitJS(t, ctx, `!document.getElementById("consent-dialog").open`, 5*time.Second, "no code asked of an ended session")
 	shot(t, ctx, "amt-consent-expired")
 }
 

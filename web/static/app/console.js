@@ -1403,6 +1403,11 @@ var Consent = class {
         break;
     }
   }
+  /** dismiss(): the session ended; the prompt goes without a word (the overlay says why). */
+  dismiss() {
+    this.#state = "none";
+    this.#close();
+  }
   #open() {
     this.#tick();
     clearInterval(this.#timer);
@@ -2402,6 +2407,7 @@ function setState(view) {
   toolbar.pinned = state !== "connected";
   refreshControls();
   if (state === "closed") forgetToken();
+  if (state === "closed" || state === "failed") consent.dismiss();
 }
 function renderStats() {
   statsView.render(stats, frames.fps, meter, changes);

@@ -84,6 +84,12 @@ export class Consent {
     }
   }
 
+  /** dismiss(): the session ended; the prompt goes without a word (the overlay says why). */
+  dismiss() {
+    this.#state = "none";
+    this.#close();
+  }
+
   #open() {
     this.#tick();
     clearInterval(this.#timer);

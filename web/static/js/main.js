@@ -160,6 +160,9 @@ function setState(view) {
   toolbar.pinned = state !== "connected";
   refreshControls();
   if (state === "closed") forgetToken();
+  // A session that ended (its consent window closed, an admin stopped it) asks for no code:
+  // the overlay says why.
+  if (state === "closed" || state === "failed") consent.dismiss();
 }
 
 function renderStats() {
