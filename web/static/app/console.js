@@ -1531,7 +1531,7 @@ var Displays = class {
       const index = Number(this.#select.value);
       if (!Number.isInteger(index)) return;
       this.#send(index);
-      this.#toast(`Switching to screen ${index + 1}…`);
+      this.#toast(`Switching to screen ${index + 1}: the console reconnects to the machine, which may ask for consent again.`);
     });
   }
   /** update(msg): one `displays` message. */

@@ -17,7 +17,7 @@ export class Displays {
       const index = Number(this.#select.value);
       if (!Number.isInteger(index)) return;
       this.#send(index);
-      this.#toast(`Switching to screen ${index + 1}…`);
+      this.#toast(`Switching to screen ${index + 1}: the console reconnects to the machine, which may ask for consent again.`);
     });
   }
 
