@@ -62,13 +62,13 @@ func (a *Agent) powerReport(ctx context.Context, pc device.PowerControl, action 
 func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.PowerAction) {
 	pc, ok := a.powerControl()
 	if !ok {
-		a.send(sid, wire.TypePower, wire.Power{State: string(device.PowerUnknown), Action: action.Action,
+		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action,
 			Error: "this device's source cannot switch power"})
 		return
 	}
 	// One action at a time: a console flooding power cycles gets told, not obeyed.
 	if !a.powerBusy.CompareAndSwap(false, true) {
-		a.send(sid, wire.TypePower, wire.Power{State: string(device.PowerUnknown), Action: action.Action,
+		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action,
 			Error: "another power action is under way; try again when it is done"})
 		return
 	}
@@ -85,8 +85,15 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 		}
 		report := a.powerReport(ctx, pc, action.Action, err)
 		for _, s := range a.sessionIDs() {
+			if s == sid {
+				continue
+			}
 			a.send(s, wire.TypePower, report)
 		}
+		// The console that asked gets the report with the action's id: the relay audits it.
+		mine := report
+		mine.ID = action.ID
+		a.send(sid, wire.TypePower, mine)
 		// A machine takes a moment to change state: look again, and tell the consoles if it
 		// changed meanwhile.
 		if err == nil {

@@ -216,14 +216,21 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 
 	page, err := acme.api.Audit(pctx, 0, 200)
 	require.NoError(t, err)
-	var power []string
+	var power []map[string]string
 	for _, e := range page.Entries {
 		if e.Action == string(store.AuditPowerAction) {
-			power = append(power, string(e.Details))
+			var d map[string]string
+			require.NoError(t, json.Unmarshal(e.Details, &d))
+			d["actor"] = e.Actor.String()
+			power = append(power, d)
 		}
 	}
-	require.Len(t, power, 1)
-	assert.Contains(t, power[0], `"action":"on"`)
+	require.Len(t, power, 2, "the power action asked, and its outcome")
+	assert.Equal(t, "on", power[0]["action"])
+	assert.Equal(t, "asked", power[0]["outcome"])
+	assert.True(t, strings.HasPrefix(power[0]["actor"], "user:"), "asked by the person: %q", power[0]["actor"])
+	assert.Equal(t, "done", power[1]["outcome"])
+	assert.Equal(t, power[0]["id"], power[1]["id"], "the outcome names the action")
 
 	// A second console after this one closed: its consent window runs out.
 	_, err = chromedp.RunResponse(ctx, chromedp.Navigate("about:blank"))

@@ -32,8 +32,16 @@ func (c consentRecorder) ConsentReported(ctx context.Context, info signaling.Ses
 	return nil
 }
 
-func (c consentRecorder) PowerAction(ctx context.Context, info signaling.SessionInfo, action string) error {
-	return c.m.PowerAction(ctx, info.Tenant, info.SID, info.Principal, action)
+func (c consentRecorder) PowerAction(ctx context.Context, info signaling.SessionInfo, action, id string) error {
+	return c.m.PowerAction(ctx, info.Tenant, info.SID, info.Principal, action, id, "asked")
+}
+
+func (c consentRecorder) PowerOutcome(ctx context.Context, info signaling.SessionInfo, action, id, errText string) error {
+	outcome := "done"
+	if errText != "" {
+		outcome = "failed: " + errText
+	}
+	return c.m.PowerAction(ctx, info.Tenant, info.SID, "system", action, id, outcome)
 }
 
 func (c consentRecorder) ConsentCodeEntered(ctx context.Context, info signaling.SessionInfo, cancel bool) error {

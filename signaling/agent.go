@@ -147,6 +147,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		if err := p.Check(); err != nil {
 			return s.dropReport(log, env, err)
 		}
+		s.powerReported(ctx, log, info, p)
 	case wire.TypeDisplays:
 		var d wire.Displays
 		if err := wire.DecodeData(env, &d); err != nil {

@@ -21,17 +21,29 @@ type ConsentRecorder interface {
 	// ConsentCodeEntered records that the session's holder entered a code (never the code
 	// itself) or withdrew the request.
 	ConsentCodeEntered(ctx context.Context, info SessionInfo, cancel bool) error
-	// PowerAction records that the session's holder asked for a power action on the machine.
-	PowerAction(ctx context.Context, info SessionInfo, action string) error
+	// PowerAction records that the session's holder asked for a power action on the machine
+	// (id names it), and PowerOutcome what the agent reported of it (errText empty: done).
+	PowerAction(ctx context.Context, info SessionInfo, action, id string) error
+	PowerOutcome(ctx context.Context, info SessionInfo, action, id, errText string) error
 }
 
-func (s *Server) powerAction(ctx context.Context, log *slog.Logger, info SessionInfo, action string) {
-	log.Info("power action asked", "sid", info.SID, "action", action, "principal", info.Principal)
+func (s *Server) powerAction(ctx context.Context, log *slog.Logger, info SessionInfo, a wire.PowerAction) {
+	log.Info("power action asked", "sid", info.SID, "action", a.Action, "id", a.ID, "principal", info.Principal)
 	if s.cfg.Consent == nil || info.Tenant == "" {
 		return
 	}
-	if err := s.cfg.Consent.PowerAction(ctx, info, action); err != nil {
+	if err := s.cfg.Consent.PowerAction(ctx, info, a.Action, a.ID); err != nil {
 		log.Error("record power action", "sid", info.SID, "err", err)
+	}
+}
+
+// powerReported audits the outcome of a power action the relay named (a report with its id).
+func (s *Server) powerReported(ctx context.Context, log *slog.Logger, info SessionInfo, p wire.Power) {
+	if p.ID == "" || p.Action == "" || s.cfg.Consent == nil || info.Tenant == "" {
+		return
+	}
+	if err := s.cfg.Consent.PowerOutcome(ctx, info, p.Action, p.ID, p.Error); err != nil {
+		log.Error("record power outcome", "sid", info.SID, "err", err)
 	}
 }
 

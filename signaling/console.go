@@ -173,8 +173,11 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		if err := action.Check(); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		s.powerAction(ctx, log, info, action.Action)
-		out = raw
+		// The relay names the action, so the agent's report of its outcome can be audited
+		// against it.
+		action.ID = auth.NewID("p_")
+		s.powerAction(ctx, log, info, action)
+		out, err = wire.Encode(wire.TypePowerAction, info.SID, action)
 	case wire.TypeDisplay:
 		var d wire.DisplaySelect
 		if err := wire.DecodeData(env, &d); err != nil {

@@ -116,8 +116,9 @@ func (m *Manager) ConsentCodeEntered(ctx context.Context, orgID, sid, actor stri
 	})
 }
 
-// PowerAction audits that actor asked for a power action on the session's machine.
-func (m *Manager) PowerAction(ctx context.Context, orgID, sid, actor, action string) error {
+// PowerAction audits a power action on the session's machine: actor asked for it (outcome
+// "asked"), or the machine's outcome ("done", "failed: …"); id ties the two together.
+func (m *Manager) PowerAction(ctx context.Context, orgID, sid, actor, action, id, outcome string) error {
 	now := m.now()
 	return m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
 		s, err := tx.Session(ctx, sid)
@@ -125,7 +126,7 @@ func (m *Manager) PowerAction(ctx context.Context, orgID, sid, actor, action str
 			return err
 		}
 		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, Action: store.AuditPowerAction,
-			Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "action": action}})
+			Target: "device:" + s.DeviceID, Details: map[string]string{"session": s.ID, "action": action, "id": id, "outcome": outcome}})
 		return err
 	})
 }

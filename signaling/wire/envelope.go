@@ -339,6 +339,8 @@ func (c ConsentCode) Check() error {
 // AMT): State ("on", "off", "sleep", "unknown"), the Actions it offers, and after an action
 // the Action asked and its Error (empty: done).
 type Power struct {
+	// ID echoes the power-action this report answers (only to the console that asked).
+	ID      string   `json:"id,omitempty"`
 	State   string   `json:"state"`
 	Actions []string `json:"actions,omitempty"`
 	Action  string   `json:"action,omitempty"`
@@ -348,6 +350,9 @@ type Power struct {
 // PowerAction asks the agent to switch its machine's power.
 type PowerAction struct {
 	Action string `json:"action"`
+	// ID is set by the relay when it forwards the action, and echoed in the agent's report
+	// of its outcome, which the relay audits.
+	ID string `json:"id,omitempty"`
 }
 
 // Power actions.
@@ -363,6 +368,9 @@ const MaxPowerError = 256
 
 // Check reports whether a is an action this version knows.
 func (a PowerAction) Check() error {
+	if len(a.ID) > maxSIDLen || !printableID(a.ID) {
+		return fmt.Errorf("%w: power-action id", ErrBadMessage)
+	}
 	switch a.Action {
 	case PowerOn, PowerOff, PowerReset, PowerCycle:
 		return nil
@@ -377,7 +385,7 @@ func (p Power) Check() error {
 	default:
 		return fmt.Errorf("%w: power state %.32q", ErrBadMessage, p.State)
 	}
-	if len(p.Actions) > 4 || len(p.Error) > MaxPowerError {
+	if len(p.Actions) > 4 || len(p.Error) > MaxPowerError || len(p.ID) > maxSIDLen || !printableID(p.ID) {
 		return fmt.Errorf("%w: power report out of bounds", ErrBadMessage)
 	}
 	if pr, bad := safetext.First(p.Error); bad {
