@@ -1303,6 +1303,7 @@ var Paste = class {
       }
     });
     this.#dialog.addEventListener("close", () => {
+      if (this.#dialog.open) return;
       if (this.#dialog.returnValue === "send" && this.#text.value) this.#type(this.#text.value);
       this.#text.value = "";
       this.#refresh();
@@ -1470,6 +1471,7 @@ var Power = class {
       else this.#confirmFirst(action);
     });
     this.#dialog.addEventListener("close", () => {
+      if (this.#dialog.open) return;
       if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
       this.#pending = null;
     });

@@ -786,7 +786,12 @@ function confirmStopAll(deviceName, lines) {
   byId("stop-all-confirm").textContent = `Stop all ${lines.length}`;
   dialog.returnValue = "";
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "stop"), { once: true });
+    const onClose = () => {
+      if (dialog.open) return;
+      dialog.removeEventListener("close", onClose);
+      resolve(dialog.returnValue === "stop");
+    };
+    dialog.addEventListener("close", onClose);
     dialog.showModal();
   });
 }

@@ -32,6 +32,8 @@ export class Paste {
       }
     });
     this.#dialog.addEventListener("close", () => {
+      // A close delivered after the dialog opened again belongs to the earlier opening.
+      if (this.#dialog.open) return;
       if (this.#dialog.returnValue === "send" && this.#text.value) this.#type(this.#text.value);
       this.#text.value = "";
       this.#refresh();

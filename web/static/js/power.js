@@ -42,6 +42,8 @@ export class Power {
       else this.#confirmFirst(action);
     });
     this.#dialog.addEventListener("close", () => {
+      // A close delivered after the dialog opened again belongs to the earlier opening.
+      if (this.#dialog.open) return;
       if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
       this.#pending = null;
     });

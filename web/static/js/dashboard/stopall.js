@@ -13,7 +13,15 @@ export function confirmStopAll(deviceName, lines) {
   byId("stop-all-confirm").textContent = `Stop all ${lines.length}`;
   dialog.returnValue = "";
   return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "stop"), { once: true });
+    // "close" is dispatched as a task after the dialog closed: the close of an earlier
+    // opening (Cancel, then Stop all again at once) can arrive after this one opened, with
+    // this opening's empty returnValue. An event while the dialog is open is that stale one.
+    const onClose = () => {
+      if (dialog.open) return;
+      dialog.removeEventListener("close", onClose);
+      resolve(dialog.returnValue === "stop");
+    };
+    dialog.addEventListener("close", onClose);
     dialog.showModal();
   });
 }
