@@ -84,19 +84,20 @@ func TestSchemaTooNew(t *testing.T) {
 	assert.ErrorIs(t, err, store.ErrSchemaTooNew, "migrate must not touch a newer schema")
 }
 
-// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
-func TestMigrationDeviceNames(t *testing.T) {
+// oldSchema is a database migrated to version, as storetest's migration tests take it.
+func oldSchema(t *testing.T, version int) storetest.OldSchema {
+	t.Helper()
 	ownerURL := pg.Get(t).CreateDatabase(t)
 	role := fmt.Sprintf("kvmrelay_app_%d", roles.Add(1))
 	const password = "app-secret"
-	v, err := migrateTo(context.Background(), ownerURL, MigrateOptions{AppRole: role, AppPassword: password}, 3)
+	v, err := migrateTo(context.Background(), ownerURL, MigrateOptions{AppRole: role, AppPassword: password}, version)
 	require.NoError(t, err)
-	require.Equal(t, 3, v)
+	require.Equal(t, version, v)
 	owner := pool(t, ownerURL, 2)
 	u, err := url.Parse(ownerURL)
 	require.NoError(t, err)
 	u.User = url.UserPassword(role, password)
-	storetest.DeviceNamesMigration(t, storetest.OldSchema{
+	return storetest.OldSchema{
 		Exec: func(t *testing.T, q string, args ...any) int64 { return ownerExec(t, owner, q, args...) },
 		Time: func(t time.Time) any { return t },
 		MigrateLatest: func(t *testing.T) {
@@ -106,36 +107,16 @@ func TestMigrationDeviceNames(t *testing.T) {
 		Open: func(t *testing.T) store.Store {
 			return openApp(t, testDB{ownerURL: ownerURL, appURL: u.String(), appRole: role})
 		},
-	})
+	}
+}
+
+// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
+func TestMigrationDeviceNames(t *testing.T) {
+	storetest.DeviceNamesMigration(t, oldSchema(t, 3))
 }
 
 // TestMigrationConsent runs migration 6 (CONSENT_REQUIRED) on a version-5 database holding a
 // live session.
 func TestMigrationConsent(t *testing.T) {
-	ownerURL := pg.Get(t).CreateDatabase(t)
-	role := fmt.Sprintf("kvmrelay_app_%d", roles.Add(1))
-	const password = "app-secret"
-	v, err := migrateTo(context.Background(), ownerURL, MigrateOptions{AppRole: role, AppPassword: password}, 5)
-	require.NoError(t, err)
-	require.Equal(t, 5, v)
-	owner := pool(t, ownerURL, 2)
-	u, err := url.Parse(ownerURL)
-	require.NoError(t, err)
-	u.User = url.UserPassword(role, password)
-	storetest.ConsentMigration(t, storetest.OldSchema{
-		Exec: func(t *testing.T, q string, args ...any) int64 { return ownerExec(t, owner, q, args...) },
-		Time: func(t time.Time) any {
-			if t.IsZero() {
-				return nil
-			}
-			return t
-		},
-		MigrateLatest: func(t *testing.T) {
-			_, err := Migrate(context.Background(), ownerURL, MigrateOptions{AppRole: role})
-			require.NoError(t, err)
-		},
-		Open: func(t *testing.T) store.Store {
-			return openApp(t, testDB{ownerURL: ownerURL, appURL: u.String(), appRole: role})
-		},
-	})
+	storetest.ConsentMigration(t, oldSchema(t, 5))
 }

@@ -105,16 +105,17 @@ func TestReaderIsReadOnly(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
-func TestMigrationDeviceNames(t *testing.T) {
+// oldSchema is a database migrated to version, as storetest's migration tests take it.
+func oldSchema(t *testing.T, version int) storetest.OldSchema {
+	t.Helper()
 	dir := t.TempDir()
-	v, err := migrateTo(context.Background(), dir, 3)
+	v, err := migrateTo(context.Background(), dir, version)
 	require.NoError(t, err)
-	require.Equal(t, 3, v)
+	require.Equal(t, version, v)
 	raw, err := RawDB(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, raw.Close()) })
-	storetest.DeviceNamesMigration(t, storetest.OldSchema{
+	return storetest.OldSchema{
 		Exec: func(t *testing.T, q string, args ...any) int64 {
 			res, err := raw.Exec(q, args...)
 			require.NoError(t, err)
@@ -128,32 +129,16 @@ func TestMigrationDeviceNames(t *testing.T) {
 			require.NoError(t, err)
 		},
 		Open: func(t *testing.T) store.Store { return open(t, dir) },
-	})
+	}
+}
+
+// TestMigrationDeviceNames runs migration 5 (device names) on a version-3 database holding duplicate names.
+func TestMigrationDeviceNames(t *testing.T) {
+	storetest.DeviceNamesMigration(t, oldSchema(t, 3))
 }
 
 // TestMigrationConsent runs migration 6 (CONSENT_REQUIRED; SQLite rebuilds the table) on a
 // version-5 database holding a live session.
 func TestMigrationConsent(t *testing.T) {
-	dir := t.TempDir()
-	v, err := migrateTo(context.Background(), dir, 5)
-	require.NoError(t, err)
-	require.Equal(t, 5, v)
-	raw, err := RawDB(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, raw.Close()) })
-	storetest.ConsentMigration(t, storetest.OldSchema{
-		Exec: func(t *testing.T, q string, args ...any) int64 {
-			res, err := raw.Exec(q, args...)
-			require.NoError(t, err)
-			n, err := res.RowsAffected()
-			require.NoError(t, err)
-			return n
-		},
-		Time: func(t time.Time) any { return t.UnixMicro() },
-		MigrateLatest: func(t *testing.T) {
-			_, err := Migrate(context.Background(), dir)
-			require.NoError(t, err)
-		},
-		Open: func(t *testing.T) store.Store { return open(t, dir) },
-	})
+	storetest.ConsentMigration(t, oldSchema(t, 5))
 }
