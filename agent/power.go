@@ -73,10 +73,10 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 		return
 	}
 	a.wg.Go(func() {
-		defer a.powerBusy.Store(false)
 		ctx, cancel := context.WithTimeout(ctx, powerTimeout)
 		defer cancel()
 		err := pc.Power(ctx, device.PowerAction(action.Action))
+		a.powerBusy.Store(false) // the action is done; the look after it settles is not one
 		if err != nil {
 			a.log.Warn("power action failed", "action", action.Action, "err", err)
 		} else {

@@ -214,6 +214,23 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 	waitJS(t, ctx, `!document.getElementById("consent-dialog").open && document.querySelector("video").videoWidth === 1024`, 30*time.Second, "the desktop")
 	shot(t, ctx, "amt-powered-on")
 
+	// Reset asks first: Cancel sends nothing, confirming resets.
+	click(t, ctx, "#btn-power")
+	click(t, ctx, `#power-items [data-power="reset"]`)
+	waitJS(t, ctx, `document.getElementById("power-dialog").open`, 5*time.Second, "the reset confirmation")
+	assert.Contains(t, mustJS[string](t, ctx, `document.getElementById("power-warning").textContent`), "unsaved work is lost")
+	click(t, ctx, `#power-dialog button[value="cancel"]`)
+	waitJS(t, ctx, `!document.getElementById("power-dialog").open`, 5*time.Second, "cancelled")
+	click(t, ctx, "#btn-power")
+	click(t, ctx, `#power-items [data-power="reset"]`)
+	waitJS(t, ctx, `document.getElementById("power-dialog").open`, 5*time.Second, "the reset confirmation again")
+	click(t, ctx, "#power-confirm")
+	require.Eventually(t, func() bool {
+		acts := am.machine.Management().PowerActions()
+		return len(acts) > 0 && acts[len(acts)-1] == wsman.PowerMasterBusReset
+	}, 20*time.Second, 50*time.Millisecond, "the reset reached the machine")
+	assert.Equal(t, []int{wsman.PowerOn, wsman.PowerMasterBusReset}, am.machine.Management().PowerActions(), "Cancel sent nothing")
+
 	page, err := acme.api.Audit(pctx, 0, 200)
 	require.NoError(t, err)
 	var power []map[string]string
@@ -225,7 +242,7 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 			power = append(power, d)
 		}
 	}
-	require.Len(t, power, 2, "the power action asked, and its outcome")
+	require.Len(t, power, 4, "the power actions asked (on, reset), and their outcomes")
 	assert.Equal(t, "on", power[0]["action"])
 	assert.Equal(t, "asked", power[0]["outcome"])
 	assert.True(t, strings.HasPrefix(power[0]["actor"], "user:"), "asked by the person: %q", power[0]["actor"])

@@ -1470,9 +1470,8 @@ var Power = class {
       if (action === "on") this.#ask("on");
       else this.#confirmFirst(action);
     });
-    this.#dialog.addEventListener("close", () => {
-      if (this.#dialog.open) return;
-      if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
+    this.#dialog.querySelector("form").addEventListener("submit", (e) => {
+      if (e.submitter?.value === "confirm" && this.#pending) this.#ask(this.#pending);
       this.#pending = null;
     });
   }

@@ -786,12 +786,16 @@ function confirmStopAll(deviceName, lines) {
   byId("stop-all-confirm").textContent = `Stop all ${lines.length}`;
   dialog.returnValue = "";
   return new Promise((resolve) => {
-    const onClose = () => {
-      if (dialog.open) return;
-      dialog.removeEventListener("close", onClose);
-      resolve(dialog.returnValue === "stop");
+    const form = dialog.querySelector("form");
+    const done = (ok) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(ok);
     };
-    dialog.addEventListener("close", onClose);
+    const onSubmit = (e) => done(e.submitter?.value === "stop");
+    const onCancel = () => done(false);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
   });
 }

@@ -41,10 +41,10 @@ export class Power {
       if (action === "on") this.#ask("on");
       else this.#confirmFirst(action);
     });
-    this.#dialog.addEventListener("close", () => {
-      // A close delivered after the dialog opened again belongs to the earlier opening.
-      if (this.#dialog.open) return;
-      if (this.#dialog.returnValue === "confirm" && this.#pending) this.#ask(this.#pending);
+    // Decided when a button submits the form (synchronously, with its value), not on the
+    // "close" event, which comes later and may belong to an earlier opening.
+    this.#dialog.querySelector("form").addEventListener("submit", (e) => {
+      if (e.submitter?.value === "confirm" && this.#pending) this.#ask(this.#pending);
       this.#pending = null;
     });
   }

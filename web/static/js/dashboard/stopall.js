@@ -13,15 +13,19 @@ export function confirmStopAll(deviceName, lines) {
   byId("stop-all-confirm").textContent = `Stop all ${lines.length}`;
   dialog.returnValue = "";
   return new Promise((resolve) => {
-    // "close" is dispatched as a task after the dialog closed: the close of an earlier
-    // opening (Cancel, then Stop all again at once) can arrive after this one opened, with
-    // this opening's empty returnValue. An event while the dialog is open is that stale one.
-    const onClose = () => {
-      if (dialog.open) return;
-      dialog.removeEventListener("close", onClose);
-      resolve(dialog.returnValue === "stop");
+    // Decided when a button submits the form (synchronously, with that button's value) or
+    // Escape cancels, not on "close": that event comes as a later task, and a late one from
+    // an earlier opening would answer this one with its empty returnValue.
+    const form = dialog.querySelector("form");
+    const done = (ok) => {
+      form.removeEventListener("submit", onSubmit);
+      dialog.removeEventListener("cancel", onCancel);
+      resolve(ok);
     };
-    dialog.addEventListener("close", onClose);
+    const onSubmit = (e) => done(e.submitter?.value === "stop");
+    const onCancel = () => done(false);
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
   });
 }
