@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -194,25 +193,4 @@ func validCode(code string) bool {
 		}
 	}
 	return true
-}
-
-// ConsentCode parses a code a person typed ("123 456", "123456") into six digits.
-func ConsentCode(typed string) (string, error) {
-	digits := make([]byte, 0, 6)
-	for i := 0; i < len(typed); i++ {
-		switch c := typed[i]; {
-		case c >= '0' && c <= '9':
-			digits = append(digits, c)
-		case c == ' ' || c == '-':
-		default:
-			return "", fmt.Errorf("%w (got %q)", ErrBadConsentCode, typed)
-		}
-		if len(digits) > 6 {
-			return "", fmt.Errorf("%w (got %q)", ErrBadConsentCode, typed)
-		}
-	}
-	if len(digits) != 6 {
-		return "", fmt.Errorf("%w (got %q)", ErrBadConsentCode, typed)
-	}
-	return string(digits), nil
 }

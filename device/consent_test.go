@@ -63,18 +63,6 @@ func TestConsentExpiresAndCancels(t *testing.T) {
 	assert.False(t, c.Cancel(), "nothing left to cancel")
 }
 
-func TestConsentCode(t *testing.T) {
-	for typed, want := range map[string]string{"123456": "123456", "123 456": "123456", "12-34-56": "123456"} {
-		got, err := device.ConsentCode(typed)
-		require.NoError(t, err, typed)
-		assert.Equal(t, want, got)
-	}
-	for _, bad := range []string{"", "12345", "1234567", "12345a", "１２３４５６"} {
-		_, err := device.ConsentCode(bad)
-		assert.ErrorIs(t, err, device.ErrBadConsentCode, bad)
-	}
-}
-
 // Guessing is not a matter of patience: after MaxConsentAttempts wrong codes the request is
 // withdrawn and says why.
 func TestConsentGivesUpAfterTooManyWrongCodes(t *testing.T) {

@@ -129,3 +129,16 @@ func TestConsentRoutes(t *testing.T) {
 	}
 	assert.Equal(t, []string{"asked", "code entered", "code entered", "accepted", "asked", "cancel requested", "cancelled"}, steps)
 }
+
+// What a person types: digits with spaces or dashes between them, exactly six.
+func TestConsentCodeParsing(t *testing.T) {
+	for typed, want := range map[string]string{"123456": "123456", "123 456": "123456", "12-34-56": "123456"} {
+		got, err := consentCode(typed)
+		require.NoError(t, err, typed)
+		assert.Equal(t, want, got)
+	}
+	for _, bad := range []string{"", "12345", "1234567", "12345a", "１２３４５６"} {
+		_, err := consentCode(bad)
+		assert.Error(t, err, bad)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/kvmrelay/kvmrelay/amt/apf"
 )
 
 // Schemes of AMT sources.
@@ -165,23 +167,11 @@ func (s *spec) parseQuery(q url.Values) error {
 // parseGUID checks a device GUID (8-4-4-4-12 hex digits) and lowercases it, as MPS compares
 // them.
 func parseGUID(s string) (string, error) {
-	if len(s) != 36 {
+	g, err := apf.ParseGUID(s)
+	if err != nil {
 		return "", fmt.Errorf("device GUID %q is not 8-4-4-4-12 hex digits", s)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", fmt.Errorf("device GUID %q is not 8-4-4-4-12 hex digits", s)
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return "", fmt.Errorf("device GUID %q is not 8-4-4-4-12 hex digits", s)
-			}
-		}
-	}
-	return strings.ToLower(s), nil
+	return g.String(), nil
 }
 
 // String names the source without secrets.
