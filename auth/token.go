@@ -34,8 +34,13 @@ type Claims struct {
 	Subject  string // the principal: a user or "demo" for consoles, the device for agents
 	Audience Audience
 	Device   string // the device a console or agent token is for
-	Session  string // the console session id (console tokens)
-	Tenant   string // the organization (empty until the control plane exists)
+	// Agent is the device whose agent serves Device when that is another one: a gateway
+	// (one kvmagent reaching many Intel AMT machines through MPS). Empty: Device's own agent.
+	Agent string
+	// Target is how Agent addresses Device (an AMT machine's GUID); set with Agent.
+	Target  string
+	Session string // the console session id (console tokens)
+	Tenant  string // the organization (empty until the control plane exists)
 	// Role is the principal's role in Tenant when the token was minted (API access tokens).
 	Role string
 	// Scope is the principal's device label selector (API access tokens); empty means all.
@@ -44,12 +49,23 @@ type Claims struct {
 	ExpiresAt time.Time
 }
 
+// AgentDevice is the device whose agent carries the token's console: Agent when a gateway
+// serves Device, Device itself otherwise.
+func (c Claims) AgentDevice() string {
+	if c.Agent != "" {
+		return c.Agent
+	}
+	return c.Device
+}
+
 const (
 	claimDevice  = "kvm_dev"
 	claimSession = "kvm_sid"
 	claimTenant  = "kvm_org"
 	claimRole    = "kvm_role"
 	claimScope   = "kvm_scope"
+	claimAgent   = "kvm_agt"
+	claimTarget  = "kvm_tgt"
 )
 
 // maxScopeLabels bounds the scope claim a verified token may carry.
@@ -104,7 +120,8 @@ func (i *Issuer) Mint(c Claims, ttl time.Duration) (string, Claims, error) {
 		IssuedAt(c.IssuedAt).
 		NotBefore(c.IssuedAt).
 		Expiration(c.ExpiresAt)
-	for name, v := range map[string]string{claimDevice: c.Device, claimSession: c.Session, claimTenant: c.Tenant, claimRole: c.Role} {
+	for name, v := range map[string]string{claimDevice: c.Device, claimSession: c.Session, claimTenant: c.Tenant, claimRole: c.Role,
+		claimAgent: c.Agent, claimTarget: c.Target} {
 		if v != "" {
 			b = b.Claim(name, v)
 		}
@@ -159,7 +176,8 @@ func (i *Issuer) Verify(token string, aud Audience) (Claims, error) {
 	c.ID, _ = tok.JwtID()
 	c.IssuedAt, _ = tok.IssuedAt()
 	c.ExpiresAt, _ = tok.Expiration()
-	for name, dst := range map[string]*string{claimDevice: &c.Device, claimSession: &c.Session, claimTenant: &c.Tenant, claimRole: &c.Role} {
+	for name, dst := range map[string]*string{claimDevice: &c.Device, claimSession: &c.Session, claimTenant: &c.Tenant, claimRole: &c.Role,
+		claimAgent: &c.Agent, claimTarget: &c.Target} {
 		if err := tok.Get(name, dst); err != nil && tok.Has(name) {
 			return Claims{}, fmt.Errorf("%w: claim %s: %w", ErrInvalidToken, name, err)
 		}

@@ -190,6 +190,28 @@ func TestLoadOrCreateKeyringPersists(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestGatewayClaimsRoundTrip: a console of a machine a gateway serves carries the gateway and
+// the machine's address on it through mint and verify.
+func TestGatewayClaimsRoundTrip(t *testing.T) {
+	iss := newTestIssuer(t, &fakeClock{t: time.Unix(1_800_000_000, 0)})
+	in := Claims{Subject: "u1", Audience: AudienceConsole, Device: "d_amt1", Session: "s_1", Tenant: "org1",
+		Agent: "d_gw", Target: "12345678-9abc-def0-1234-56789abcdef0"}
+	tok, minted, err := iss.Mint(in, time.Minute)
+	require.NoError(t, err)
+	got, err := iss.Verify(tok, AudienceConsole)
+	require.NoError(t, err)
+	assert.Equal(t, minted, got)
+	assert.Equal(t, "d_gw", got.AgentDevice())
+	assert.Equal(t, in.Target, got.Target)
+
+	own, _, err := iss.Mint(Claims{Subject: "u1", Audience: AudienceConsole, Device: "d_1", Session: "s_2"}, time.Minute)
+	require.NoError(t, err)
+	got, err = iss.Verify(own, AudienceConsole)
+	require.NoError(t, err)
+	assert.Equal(t, "d_1", got.AgentDevice(), "a device's own agent serves it")
+	assert.Empty(t, got.Target)
+}
+
 func TestAPIClaimsRoundTrip(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	iss := newTestIssuer(t, clock)
