@@ -52,8 +52,11 @@ func (g *fakeGateway) set(err error, links ...device.Link) {
 // fakeSource never connects: the tests here are about which machine a console gets.
 type fakeSource struct{ name string }
 
-func (s *fakeSource) Open(ctx context.Context) (device.Conn, error) { <-ctx.Done(); return device.Conn{}, ctx.Err() }
-func (s *fakeSource) String() string                               { return s.name }
+func (s *fakeSource) Open(ctx context.Context) (device.Conn, error) {
+	<-ctx.Done()
+	return device.Conn{}, ctx.Err()
+}
+func (s *fakeSource) String() string { return s.name }
 
 // reports records what a fleet sends.
 type reports struct {
