@@ -308,6 +308,7 @@ type devices struct {
 	ca     *ca.CA
 	nonces *proofNonces
 	beats  *beatThrottle
+	links  *device.GatewayLinks // the machines each gateway connection on this node reaches
 	ttl    time.Duration // device certificate lifetime
 	tls    *tls.Config   // nil: plain HTTP (TLS ends before the relay, if anywhere)
 }
@@ -329,6 +330,7 @@ func openDevices(ctx context.Context, cfg Config, st store.Store) (*devices, err
 		ca:     c,
 		nonces: newProofNonces(key, time.Now),
 		beats:  newBeatThrottle(time.Now),
+		links:  device.NewGatewayLinks(),
 		ttl:    ca.DefaultCertTTL,
 	}
 	if cfg.TLSCertFile != "" {

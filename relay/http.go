@@ -175,6 +175,8 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 		Subject:  login.Subject,
 		Audience: auth.AudienceConsole,
 		Device:   login.Device,
+		Agent:    login.Agent, // a gateway serving the device, and the machine on it
+		Target:   login.Target,
 		Tenant:   login.Tenant,
 		Session:  sid,
 	}, r.cfg.ConsoleTokenTTL)

@@ -58,6 +58,16 @@ func (b *beatThrottle) allow(dev string) (time.Time, bool) {
 	return now, true
 }
 
+// recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches,
+// kept for its connection until it ends. Targets were checked by signaling (bounded tokens);
+// which of them are this gateway's devices the store decides at the next heartbeat.
+func (r *Relay) recordMachines(_ context.Context, claims auth.Claims, conn string, m wire.Machines) {
+	if claims.Tenant == "" {
+		return
+	}
+	r.devices.links.Apply(claims.Device, conn, m.Reset, m.Up, m.Down)
+}
+
 // recordHeartbeat is signaling's OnHeartbeat: it cleans the agent's report (hostile text:
 // capped, control characters stripped) and records it as the device's last sighting. Agents
 // authenticated by a JWT agent token (the demo) have no organization and are not in the store.
@@ -75,10 +85,22 @@ func (r *Relay) recordHeartbeat(ctx context.Context, claims auth.Claims, hb wire
 		c.Signal = &device.Signal{Source: sig.Source, State: sig.State, Error: sig.Error, Since: sig.Since}
 	}
 	caps := device.EncodeCapabilities(c)
+	// A gateway's heartbeat also marks seen the machines it reaches (their links reported
+	// up): they are online while it is.
+	served := r.devices.links.Up(claims.Device)
 	ctx, cancel := context.WithTimeout(ctx, beatWriteTimeout)
 	defer cancel()
 	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {
-		return tx.DeviceSeen(ctx, claims.Device, now, version, caps)
+		if err := tx.DeviceSeen(ctx, claims.Device, now, version, caps); err != nil {
+			return err
+		}
+		if len(served) == 0 {
+			return nil
+		}
+		// What a served machine offers: AMT's picture, through the gateway.
+		servedCaps := device.EncodeCapabilities(device.Capabilities{Sources: []string{"amt"}})
+		_, err := tx.TargetsSeen(ctx, claims.Device, served, now, version, servedCaps)
+		return err
 	})
 	if err != nil {
 		r.log.Warn("record heartbeat", "device", claims.Device, "err", err)

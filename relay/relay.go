@@ -154,6 +154,8 @@ func New(cfg Config) (*Relay, error) {
 		Lifecycle:            r.control.sessions,
 		AgentAuth:            r.authenticateAgent,
 		OnHeartbeat:          r.recordHeartbeat,
+		OnMachines:           r.recordMachines,
+		OnAgentGone:          func(_ auth.Claims, conn string) { r.devices.links.Gone(conn) },
 		OnForbidden:          signalingDenied(r.denied),
 		OnSessionEnd:         r.turnRevoker(),
 		Consent:              consentRecorder{r.control.sessions},
