@@ -17,7 +17,6 @@ import (
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/internal/backoff"
 	"github.com/kvmrelay/kvmrelay/media"
-	"github.com/kvmrelay/kvmrelay/media/h264"
 	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
@@ -42,6 +41,14 @@ type Config struct {
 	// Source is the machine's video, and its input unless Input or ViewOnly says otherwise;
 	// the agent supervises it (reconnects, no-signal card, health in heartbeats).
 	Source device.Source
+	// Gateway, instead of Source, makes the agent a gateway: it serves each machine the
+	// relay names in a console's session (an Intel AMT GUID) as a source of its own, and
+	// reports which machines it reaches (gateway.go).
+	Gateway device.Gateway
+	// GatewayPoll is how often a gateway asks which machines are reachable; default 10 s.
+	GatewayPoll time.Duration
+	// GatewayIdle is how long a gateway keeps a machine no console watches; default 2 min.
+	GatewayIdle time.Duration
 	// SourceKind is reported to the relay (e.g. "testpattern", "vnc").
 	SourceKind string
 	// Input, when set, receives the consoles' input instead of the source's own (a USB
@@ -66,29 +73,28 @@ type Config struct {
 	// HIDClock times the keep-alive watchdog; nil is the system clock (tests inject).
 	HIDClock hid.Clock
 	// Consent is the exchange a source that asks a person's consent (Intel AMT) waits on, the
-	// same one its device.Options carry; nil when the source never asks.
+	// same one its device.Options carry; nil when the source never asks. A gateway makes one
+	// per machine.
 	Consent *device.Consent
 }
 
 // Agent connects a device to a relay.
 type Agent struct {
-	cfg  Config
-	log  *slog.Logger
-	sink *lockedSink
-	url  string
-	sup  *device.Supervisor
+	cfg Config
+	log *slog.Logger
+	url string
+	// own is the agent's own device's machine; nil for a gateway, whose machines come and go.
+	own *machine
+	// fleet tracks a gateway's reachable machines (nil otherwise).
+	fleet *fleet
 
 	client atomic.Pointer[sigclient.Client]
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	stream   *stream
-	viewers  int
-	// powerBusy is set while a power action runs (one at a time).
-	powerBusy atomic.Bool
-	// releaseSource ends the stream's hold on the supervisor (an on-demand source then
-	// disconnects after its linger).
-	releaseSource func()
+	// machines are a gateway's, by target; machineCtx, set by Run, is what they run under.
+	machines   map[string]*machine
+	machineCtx context.Context
 
 	// wg runs session ends triggered from signaling and pion's callbacks; shutdown closes it.
 	wg group
@@ -96,8 +102,11 @@ type Agent struct {
 
 // New checks cfg and makes an Agent; Run connects it.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Source == nil || cfg.NewEncoder == nil || (cfg.Token == "" && cfg.Auth == nil) {
-		return nil, errors.New("agent: config needs a source, an encoder factory and a token or an identity")
+	if (cfg.Source == nil) == (cfg.Gateway == nil) || cfg.NewEncoder == nil || (cfg.Token == "" && cfg.Auth == nil) {
+		return nil, errors.New("agent: config needs a source or a gateway, an encoder factory and a token or an identity")
+	}
+	if cfg.Gateway != nil && cfg.Input != nil {
+		return nil, errors.New("agent: a gateway's machines bring their own input")
 	}
 	wsURL, err := agentURL(cfg.Server)
 	if err != nil {
@@ -127,27 +136,20 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.SourceKind == "" {
 		cfg.SourceKind = "unknown"
 	}
-	supCfg := cfg.Supervisor
-	supCfg.Source, supCfg.Logger = cfg.Source, cfg.Logger
-	sup := device.NewSupervisor(supCfg)
-	var sink hid.Sink
-	switch {
-	case cfg.ViewOnly:
-		sink = viewOnly{}
-	case cfg.Input != nil:
-		sink = cfg.Input
-	default:
-		sink = sup.Input()
+	if cfg.GatewayPoll <= 0 {
+		cfg.GatewayPoll = 10 * time.Second
 	}
-	if codec, ok := sup.Codec(); ok {
-		// An encoded source decides the codec: consoles must decode what it sends.
-		cfg.Codecs = []media.Codec{codec}
+	if cfg.GatewayIdle <= 0 {
+		cfg.GatewayIdle = 2 * time.Minute
 	}
-	return &Agent{
-		cfg: cfg, log: cfg.Logger, url: wsURL, sup: sup,
-		sink:     &lockedSink{sink: sink},
-		sessions: make(map[string]*session),
-	}, nil
+	a := &Agent{cfg: cfg, log: cfg.Logger, url: wsURL, sessions: make(map[string]*session), machines: make(map[string]*machine)}
+	if cfg.Gateway != nil {
+		a.fleet = newFleet(cfg.Gateway, cfg.Logger)
+	} else {
+		a.own = newMachine(machineConfig{source: cfg.Source, input: cfg.Input, viewOnly: cfg.ViewOnly, consent: cfg.Consent,
+			supervisor: cfg.Supervisor, codecs: cfg.Codecs, log: cfg.Logger})
+	}
+	return a, nil
 }
 
 // agentURL turns the relay's base URL into its agent WebSocket URL.
@@ -171,16 +173,22 @@ func agentURL(server string) (string, error) {
 // Run keeps the agent connected until ctx ends, then ends every session and returns.
 func (a *Agent) Run(ctx context.Context) error {
 	supCtx, stopSupervisor := context.WithCancel(context.WithoutCancel(ctx))
+	a.mu.Lock()
+	a.machineCtx = supCtx
+	a.mu.Unlock()
 	var supervised sync.WaitGroup
-	supervised.Go(func() { a.sup.Run(supCtx) })
-	if a.cfg.Consent != nil {
-		supervised.Go(func() { a.reportConsent(supCtx) })
+	if a.own != nil {
+		a.own.run(supCtx, a.reportConsent)
+	} else {
+		supervised.Go(func() { a.fleet.run(supCtx, a.cfg.GatewayPoll) })
+		supervised.Go(func() { a.forgetIdleMachines(supCtx) })
 	}
 	defer func() {
-		// Sessions end first (they read the source), then the source closes.
+		// Sessions end first (they read the sources), then the sources close.
 		a.shutdown()
 		stopSupervisor()
 		supervised.Wait()
+		a.closeMachines()
 	}()
 	b := backoff.Backoff{Min: a.cfg.ReconnectMin, Max: a.cfg.ReconnectMax}
 	for {
@@ -240,6 +248,9 @@ func (a *Agent) serve(ctx context.Context, client *sigclient.Client) {
 		codecs[i] = string(c)
 	}
 	_ = client.Send(wire.TypeHello, "", wire.Hello{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs})
+	if a.fleet != nil {
+		a.fleet.connected(client)
+	}
 	beatCtx, stopBeats := context.WithCancel(ctx)
 	var beats sync.WaitGroup
 	beats.Go(func() { a.heartbeats(beatCtx, client, codecs) })
@@ -267,7 +278,7 @@ func (a *Agent) heartbeats(ctx context.Context, client *sigclient.Client, codecs
 	// changes waits so its last state is not the one dropped.
 	gap := min(a.cfg.HeartbeatInterval, minHeartbeatGap)
 	for {
-		changed := a.sup.Changed()
+		changed := a.healthChanged()
 		if err := client.Send(wire.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
 			a.log.Debug("heartbeat not sent", "err", err)
 		}
@@ -293,7 +304,12 @@ const minHeartbeatGap = 2500 * time.Millisecond
 
 // heartbeat is the agent's report now.
 func (a *Agent) heartbeat(codecs []string) wire.Heartbeat {
-	h := a.sup.Health()
+	var h device.Health
+	if a.own != nil {
+		h = a.own.sup.Health()
+	} else {
+		h = a.fleet.health()
+	}
 	beat := wire.Heartbeat{Version: Version, Sources: []string{a.cfg.SourceKind}, Codecs: codecs,
 		Signal: &wire.SourceHealth{Source: h.Source, State: string(h.State), Error: h.Error, Since: h.Since.UnixMilli()}}
 	if h.Width > 0 {
@@ -360,7 +376,7 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 			log.Warn("bad display-select", "err", err)
 			return
 		}
-		a.handleDisplaySelect(ctx, sel)
+		a.handleDisplaySelect(ctx, env.SID, sel)
 	case wire.TypeError:
 		var e wire.ErrorMessage
 		_ = wire.DecodeData(env, &e)
@@ -382,22 +398,31 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	if old := a.session(sid); old != nil {
 		old.end("console re-joined")
 	}
-	if err := a.checkDecodable(start.H264Profiles); err != nil {
+	m, err := a.machineFor(start.Target)
+	if err != nil {
+		a.log.Warn("console names no machine this agent serves", "sid", sid, "target", start.Target, "err", err)
+		a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
+		return
+	}
+	if err := m.checkDecodable(start.H264Profiles); err != nil {
 		a.log.Warn("console cannot decode the source", "sid", sid, "err", err)
 		a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
 		return
 	}
 	s, err := newSession(ctx, sid, start, sessionDeps{
-		webrtc:   a.cfg.WebRTC,
-		sink:     a.sink,
-		acquire:  a.acquireStream,
-		codecs:   a.cfg.Codecs,
+		webrtc: a.cfg.WebRTC,
+		sink:   m.sink,
+		acquire: func(codec media.Codec, sid string) (*stream, func(), error) {
+			return m.acquireStream(codec, sid, a.cfg.NewEncoder, a.cfg.Encoder, a.cfg.Metrics)
+		},
+		codecs:   m.codecs,
 		send:     a.send,
 		onEnd:    a.forget,
 		async:    a.wg.Go,
-		log:      a.log,
-		encoder:  a.sessionEncoder(),
+		log:      m.log,
+		encoder:  m.sessionEncoder(a.cfg.Encoder),
 		hidClock: a.cfg.HIDClock,
+		machine:  m,
 	})
 	if err != nil {
 		a.log.Error("cannot start console session", "sid", sid, "err", err)
@@ -408,57 +433,9 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
-	a.tellConsent(sid)
-	a.tellPower(ctx, sid)
-	a.tellDisplays(ctx, sid)
-}
-
-// h264ProfileID is the profile-level-id to offer: the agent's encoder's, or an H.264 source's
-// own (from its SPS), as browsers answer it (42c01f is offered as 42e01f: pion matches the
-// first two bytes exactly, and libwebrtc answers in its own spelling).
-func (a *Agent) h264ProfileID() string {
-	id, ok := a.sup.ProfileLevelID()
-	if !ok {
-		return encoderProfileID
-	}
-	pl, err := h264.ParseProfileLevelID(id)
-	if err != nil {
-		a.log.Warn("the source's H.264 profile cannot be offered to browsers; offering constrained baseline", "profile_level_id", id, "err", err)
-		return encoderProfileID
-	}
-	return pl.String()
-}
-
-// checkDecodable refuses a console that cannot decode what an H.264 source sends: its
-// profile is the source's, not one the agent chooses. Levels are not compared: browsers decode
-// streams above the level they list (the agent's own 1080p is offered as level 3.1 too).
-// A console that lists no profiles (an older page) is not checked.
-func (a *Agent) checkDecodable(consoleProfiles []string) error {
-	if _, encoded := a.sup.Codec(); !encoded || len(consoleProfiles) == 0 {
-		return nil
-	}
-	id, ok := a.sup.ProfileLevelID()
-	if !ok {
-		return nil
-	}
-	for _, p := range consoleProfiles {
-		if h264.SameProfile(p, id) {
-			return nil
-		}
-	}
-	name := id
-	if pl, err := h264.ParseProfileLevelID(id); err == nil {
-		name = string(pl.Profile) + " (" + id + ")"
-	}
-	return fmt.Errorf("this browser cannot decode the source's H.264 %s stream; set the camera or encoder to the baseline or main profile, or open the console in a browser that decodes it", name)
-}
-
-// sessionEncoder is the encoder configuration a new session's congestion control starts
-// from: sized as the source's last frame.
-func (a *Agent) sessionEncoder() media.EncoderConfig {
-	cfg := a.cfg.Encoder
-	cfg.Width, cfg.Height = a.sup.Size()
-	return cfg.WithDefaults()
+	a.tellConsent(sid, m)
+	a.tellPower(ctx, sid, m)
+	a.tellDisplays(ctx, m, sid)
 }
 
 // forget drops an ended session.
@@ -481,47 +458,6 @@ func (a *Agent) send(sid string, t wire.Type, data any) {
 		if err := c.Send(t, sid, data); err != nil {
 			a.log.Debug("signaling send dropped", "type", t, "err", err)
 		}
-	}
-}
-
-// acquireStream returns the running stream, starting one for codec if none runs. While a
-// stream runs, a session needing another codec is refused: one source feeds one encoder.
-func (a *Agent) acquireStream(codec media.Codec, sid string) (*stream, func(), error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.stream != nil && a.stream.codec != codec {
-		return nil, nil, fmt.Errorf("agent: already streaming %s to another console; this console asked for %s", a.stream.codec, codec)
-	}
-	if a.stream == nil {
-		cfg := a.cfg.Encoder
-		cfg.Codec = codec
-		st, err := startStream(a.sup, a.cfg.NewEncoder, cfg, a.h264ProfileID(), a.log, a.cfg.Metrics)
-		if err != nil {
-			return nil, nil, err
-		}
-		a.stream = st
-		a.releaseSource = a.sup.Acquire()
-	}
-	a.viewers++
-	st := a.stream
-	var once sync.Once
-	return st, func() { once.Do(func() { a.releaseStream(st, sid) }) }, nil
-}
-
-func (a *Agent) releaseStream(st *stream, sid string) {
-	st.setBitrate(sid, 0)
-	a.mu.Lock()
-	a.viewers--
-	last := a.viewers == 0 && a.stream == st
-	var releaseSource func()
-	if last {
-		a.stream = nil
-		releaseSource, a.releaseSource = a.releaseSource, nil
-	}
-	a.mu.Unlock()
-	if last {
-		st.stop()
-		releaseSource()
 	}
 }
 

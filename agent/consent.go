@@ -31,15 +31,15 @@ func consentReport(st device.ConsentStatus) wire.Consent {
 	return c
 }
 
-// reportConsent tells every console of every change of the machine's consent exchange, until
-// ctx ends: the consoles show the code prompt, and the relay moves their sessions.
-func (a *Agent) reportConsent(ctx context.Context) {
-	c := a.cfg.Consent
+// reportConsent tells every console of m of every change of its consent exchange, until ctx
+// ends: the consoles show the code prompt, and the relay moves their sessions.
+func (a *Agent) reportConsent(ctx context.Context, m *machine) {
+	c := m.consent
 	for {
 		changed := c.Changed()
 		if st := c.Status(); st.State != device.ConsentNone {
 			report := consentReport(st)
-			for _, sid := range a.sessionIDs() {
+			for _, sid := range a.sessionIDs(m) {
 				a.send(sid, wire.TypeConsent, report)
 			}
 		}
@@ -52,11 +52,11 @@ func (a *Agent) reportConsent(ctx context.Context) {
 }
 
 // tellConsent sends a console that just joined the exchange's status while a code is asked.
-func (a *Agent) tellConsent(sid string) {
-	if a.cfg.Consent == nil {
+func (a *Agent) tellConsent(sid string, m *machine) {
+	if m.consent == nil {
 		return
 	}
-	if st := a.cfg.Consent.Status(); st.State == device.ConsentRequired {
+	if st := m.consent.Status(); st.State == device.ConsentRequired {
 		a.send(sid, wire.TypeConsent, consentReport(st))
 	}
 }
@@ -65,7 +65,10 @@ func (a *Agent) tellConsent(sid string) {
 // reaches the consoles as the exchange's next status; a code with nothing asked is answered
 // "none" to the console that sent it.
 func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.ConsentCode) {
-	c := a.cfg.Consent
+	var c *device.Consent
+	if s := a.session(sid); s != nil {
+		c = s.machine.consent
+	}
 	if c == nil {
 		a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
 		return
@@ -100,12 +103,15 @@ func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.Con
 	})
 }
 
-func (a *Agent) sessionIDs() []string {
+// sessionIDs lists the sessions showing m.
+func (a *Agent) sessionIDs(m *machine) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ids := make([]string, 0, len(a.sessions))
-	for sid := range a.sessions {
-		ids = append(ids, sid)
+	for sid, s := range a.sessions {
+		if s.machine == m {
+			ids = append(ids, sid)
+		}
 	}
 	return ids
 }

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/internal/safetext"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
@@ -13,9 +12,9 @@ import (
 // displayTimeout bounds one query of the machine's screens.
 const displayTimeout = 15 * time.Second
 
-// tellDisplays sends a console the machine's screens when there is a choice.
-func (a *Agent) tellDisplays(ctx context.Context, sids ...string) {
-	dc, ok := a.displayControl()
+// tellDisplays sends consoles of m (sids, or all of them) its screens when there is a choice.
+func (a *Agent) tellDisplays(ctx context.Context, m *machine, sids ...string) {
+	dc, ok := m.displayControl()
 	if !ok {
 		return
 	}
@@ -44,7 +43,7 @@ func (a *Agent) tellDisplays(ctx context.Context, sids ...string) {
 			return
 		}
 		if len(sids) == 0 {
-			sids = a.sessionIDs()
+			sids = a.sessionIDs(m)
 		}
 		for _, sid := range sids {
 			a.send(sid, wire.TypeDisplays, msg)
@@ -54,8 +53,13 @@ func (a *Agent) tellDisplays(ctx context.Context, sids ...string) {
 
 // handleDisplaySelect shows another screen: the source takes the choice and the supervisor
 // reconnects to it; every console is told.
-func (a *Agent) handleDisplaySelect(ctx context.Context, sel wire.DisplaySelect) {
-	dc, ok := a.displayControl()
+func (a *Agent) handleDisplaySelect(ctx context.Context, sid string, sel wire.DisplaySelect) {
+	s := a.session(sid)
+	if s == nil {
+		return
+	}
+	m := s.machine
+	dc, ok := m.displayControl()
 	if !ok {
 		return
 	}
@@ -64,16 +68,6 @@ func (a *Agent) handleDisplaySelect(ctx context.Context, sel wire.DisplaySelect)
 		return
 	}
 	a.log.Info("display selected", "display", sel.Index)
-	a.sup.Reconnect("switching to display " + strconv.Itoa(sel.Index))
-	a.tellDisplays(ctx)
-}
-
-// displayControl is the source's screen choice, if it has one and the device is not
-// view-only.
-func (a *Agent) displayControl() (device.DisplayControl, bool) {
-	if a.cfg.ViewOnly {
-		return nil, false
-	}
-	dc, ok := a.cfg.Source.(device.DisplayControl)
-	return dc, ok
+	m.sup.Reconnect("switching to display " + strconv.Itoa(sel.Index))
+	a.tellDisplays(ctx, m)
 }

@@ -18,20 +18,10 @@ const powerSettle = 5 * time.Second
 // powerActions are what a console may ask of a source that controls power.
 var powerActions = []string{wire.PowerOn, wire.PowerOff, wire.PowerReset, wire.PowerCycle}
 
-// powerControl is the source's power control, if it has one and the device is not view-only
-// (--hid none: consoles watch, and switching power is more than watching).
-func (a *Agent) powerControl() (device.PowerControl, bool) {
-	if a.cfg.ViewOnly {
-		return nil, false
-	}
-	pc, ok := a.cfg.Source.(device.PowerControl)
-	return pc, ok
-}
-
 // tellPower sends a console the machine's power state and the actions it offers, when the
 // source controls power.
-func (a *Agent) tellPower(ctx context.Context, sid string) {
-	pc, ok := a.powerControl()
+func (a *Agent) tellPower(ctx context.Context, sid string, m *machine) {
+	pc, ok := m.powerControl()
 	if !ok {
 		return
 	}
@@ -60,14 +50,19 @@ func (a *Agent) powerReport(ctx context.Context, pc device.PowerControl, action 
 // reports the outcome and the new state to every console, and has the supervisor try the
 // source again at once: a machine just powered on should not wait out a reconnect backoff.
 func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.PowerAction) {
-	pc, ok := a.powerControl()
+	s := a.session(sid)
+	if s == nil {
+		return
+	}
+	m := s.machine
+	pc, ok := m.powerControl()
 	if !ok {
 		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action,
 			Error: "this device's source cannot switch power"})
 		return
 	}
 	// One action at a time: a console flooding power cycles gets told, not obeyed.
-	if !a.powerBusy.CompareAndSwap(false, true) {
+	if !m.powerBusy.CompareAndSwap(false, true) {
 		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action,
 			Error: "another power action is under way; try again when it is done"})
 		return
@@ -76,15 +71,15 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 		ctx, cancel := context.WithTimeout(ctx, powerTimeout)
 		defer cancel()
 		err := pc.Power(ctx, device.PowerAction(action.Action))
-		a.powerBusy.Store(false) // the action is done; the look after it settles is not one
+		m.powerBusy.Store(false) // the action is done; the look after it settles is not one
 		if err != nil {
 			a.log.Warn("power action failed", "action", action.Action, "err", err)
 		} else {
 			a.log.Info("power action done", "action", action.Action, "sid", sid)
-			a.sup.RetryNow()
+			m.sup.RetryNow()
 		}
 		report := a.powerReport(ctx, pc, action.Action, err)
-		for _, s := range a.sessionIDs() {
+		for _, s := range a.sessionIDs(m) {
 			if s == sid {
 				continue
 			}
@@ -105,7 +100,7 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 			case <-t.C:
 			}
 			if again := a.powerReport(ctx, pc, "", nil); again.State != report.State {
-				for _, s := range a.sessionIDs() {
+				for _, s := range a.sessionIDs(m) {
 					a.send(s, wire.TypePower, again)
 				}
 			}

@@ -24,6 +24,7 @@ const connectTimeout = 30 * time.Second
 // channels, and the dispatcher that turns their messages into input for the device.
 type session struct {
 	sid     string
+	machine *machine
 	log     *slog.Logger
 	pc      *webrtc.PeerConnection
 	stream  *stream
@@ -65,6 +66,7 @@ type sessionDeps struct {
 	log      *slog.Logger
 	encoder  media.EncoderConfig
 	hidClock hid.Clock
+	machine  *machine // the machine the session shows
 }
 
 // chooseCodec picks the first codec the agent prefers that the console can decode.
@@ -111,7 +113,7 @@ func newSession(parent context.Context, sid string, start wire.SessionStart, dep
 		return nil, err
 	}
 	s := &session{
-		sid: sid, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
+		sid: sid, machine: deps.machine, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
 		send: func(t wire.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)

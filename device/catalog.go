@@ -42,6 +42,8 @@ type SinkFactory func(spec *url.URL) (Sink, error)
 type Catalog struct {
 	Sources map[string]SourceFactory
 	Sinks   map[string]SinkFactory
+	// Gateways serve many machines from one spec (gateway.go).
+	Gateways map[string]GatewayFactory
 }
 
 // ErrUnknownScheme is returned for a spec no factory handles.

@@ -24,7 +24,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 	device := claims.Device
 	connID := auth.NewID("a_")
 	log := s.log.With("peer", "agent", "device", device, "conn", connID)
-	sc, done := s.accept(c, "agent", s.agents, device, device, log)
+	sc, done := s.accept(c, "agent", s.agents, device, device, device, log)
 	defer done()
 	ctx, pc := sc.ctx, sc.pc
 
@@ -41,6 +41,9 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
 		defer done()
 		s.setPresence(bg, log, device, connID, false)
+		if s.cfg.OnAgentGone != nil {
+			s.cfg.OnAgentGone(claims, connID)
+		}
 	}()
 	s.metrics.AgentsOnline.Inc()
 	defer s.metrics.AgentsOnline.Dec()
@@ -52,7 +55,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 			log.Info("agent disconnected", "err", closeReason(err, pc))
 			return
 		}
-		if !s.handleAgentMessage(ctx, pc, log, claims, raw) {
+		if !s.handleAgentMessage(ctx, pc, log, claims, connID, raw) {
 			return
 		}
 	}
@@ -74,7 +77,7 @@ func (s *Server) setPresence(ctx context.Context, log *slog.Logger, device, conn
 }
 
 // handleAgentMessage routes one message from an agent; false ends the connection.
-func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, claims auth.Claims, raw []byte) bool {
+func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, claims auth.Claims, connID string, raw []byte) bool {
 	device := claims.Device
 	env, err := wire.Decode(raw)
 	if err != nil {
@@ -88,6 +91,19 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		// Agent-supplied text is hostile: it is logged as a quoted value, never interpreted.
 		log.Info("agent hello", "version", h.Version, "sources", h.Sources, "codecs", h.Codecs)
+		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
+		return true
+	case wire.TypeMachines:
+		var m wire.Machines
+		if err := wire.DecodeData(env, &m); err != nil {
+			return s.refuse(pc, log, "agent", env, "", err)
+		}
+		if err := m.Check(); err != nil {
+			return s.dropReport(log, env, err)
+		}
+		if s.cfg.OnMachines != nil {
+			s.cfg.OnMachines(ctx, claims, connID, m)
+		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
 	case wire.TypeHeartbeat:
@@ -105,9 +121,10 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
 	info, err := s.cfg.Registry.Session(ctx, env.SID)
-	if err != nil || info.Device != device {
-		// Only sessions of the agent's own device: an agent cannot reach another device's
-		// consoles, whatever session id it names (SECURITY.md item 4).
+	if err != nil || info.AgentDevice() != device {
+		// Only sessions the agent carries (its own device's, or a gateway's machines'): an
+		// agent cannot reach another device's consoles, whatever session id it names
+		// (SECURITY.md item 4).
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "forbidden").Inc()
 		log.Warn("agent addressed a session of another device or none", "type", env.Type, "target_sid", env.SID)
 		if s.cfg.OnForbidden != nil {

@@ -88,7 +88,11 @@ func (s *Server) SubmitConsent(ctx context.Context, device, sid string, code wir
 	if err != nil {
 		return wire.Consent{}, err
 	}
-	if err := s.cfg.Bus.Publish(ctx, agentTopic(device), msg); err != nil {
+	agent := device
+	if info, err := s.cfg.Registry.Session(ctx, sid); err == nil && info.Device == device {
+		agent = info.AgentDevice() // a gateway carries the session
+	}
+	if err := s.cfg.Bus.Publish(ctx, agentTopic(agent), msg); err != nil {
 		return wire.Consent{}, fmt.Errorf("signaling: reach the agent: %w", err)
 	}
 	for {

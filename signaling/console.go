@@ -21,16 +21,20 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	if !ok {
 		return
 	}
-	sid, device := claims.Session, claims.Device
+	sid, device, agent := claims.Session, claims.Device, claims.AgentDevice()
 	log := s.log.With("peer", "console", "sid", sid, "device", device, "principal", claims.Subject)
-	sc, done := s.accept(c, "console", s.consoles, sid, device, log)
+	if agent != device {
+		log = log.With("gateway", agent)
+	}
+	sc, done := s.accept(c, "console", s.consoles, sid, device, agent, log)
 	defer done()
 	ctx, pc, live := sc.ctx, sc.pc, sc.live
 	s.metrics.SessionsOpened.Inc()
 	s.metrics.Sessions.Inc()
 	defer s.metrics.Sessions.Dec()
 
-	info := SessionInfo{SID: sid, Device: device, Tenant: claims.Tenant, Principal: claims.Subject, Started: time.Now()}
+	info := SessionInfo{SID: sid, Device: device, Agent: claims.Agent, Target: claims.Target, Tenant: claims.Tenant,
+		Principal: claims.Subject, Started: time.Now()}
 	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
 		log.Error("record console session", "err", err)
 		pc.SendError(sid, wire.CodeInternal, "The relay could not record this session; try again in a moment.")
@@ -51,7 +55,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
 		defer done()
 		if msg, err := wire.Encode(wire.TypeBye, sid, wire.Bye{Reason: "console disconnected"}); err == nil {
-			_ = s.cfg.Bus.Publish(bg, agentTopic(device), msg)
+			_ = s.cfg.Bus.Publish(bg, agentTopic(agent), msg)
 		}
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
 		if !state.saidBye {
@@ -64,7 +68,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		log.Error("subscribe console topic", "err", err)
 		return
 	}
-	presence, err := s.cfg.Bus.Subscribe(ctx, presenceTopic(device))
+	presence, err := s.cfg.Bus.Subscribe(ctx, presenceTopic(agent))
 	if err != nil {
 		log.Error("subscribe presence topic", "err", err)
 		return
@@ -79,7 +83,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	}
 
 	pc.SendEnvelope(wire.TypeWelcome, sid, wire.Welcome{SID: sid, Device: device, ICEServers: s.iceServers(sid), ExpiresAt: claims.ExpiresAt})
-	online, err := s.cfg.Registry.AgentOnline(ctx, device)
+	online, err := s.cfg.Registry.AgentOnline(ctx, agent)
 	if err != nil {
 		log.Warn("agent presence lookup", "err", err)
 	}
@@ -128,7 +132,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		// Pub/sub keeps nothing for a subscriber that is not there yet: a join for an agent
 		// that is not (yet) connected would vanish. Say so instead; the console joins again
 		// when agent-status reports the agent online.
-		if online, err := s.cfg.Registry.AgentOnline(ctx, info.Device); err != nil || !online {
+		if online, err := s.cfg.Registry.AgentOnline(ctx, info.AgentDevice()); err != nil || !online {
 			s.metrics.Messages.WithLabelValues("console", string(env.Type), "agent-offline").Inc()
 			pc.SendError(info.SID, wire.CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
 			return true
@@ -139,6 +143,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			H264Profiles: j.H264Profiles[:min(len(j.H264Profiles), wire.MaxH264Profiles)],
 			ForceRelay:   j.ForceRelay,
 			Principal:    info.Principal,
+			Target:       info.Target,
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP
@@ -200,7 +205,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		log.Error("encode for agent", "err", err)
 		return true
 	}
-	if err := s.cfg.Bus.Publish(ctx, agentTopic(info.Device), out); err != nil {
+	if err := s.cfg.Bus.Publish(ctx, agentTopic(info.AgentDevice()), out); err != nil {
 		log.Error("publish to agent", "err", err)
 		pc.SendError(info.SID, wire.CodeInternal, "The relay could not reach the agent; the console will retry.")
 		return true

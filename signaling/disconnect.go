@@ -19,7 +19,8 @@ type disconnectNotice struct {
 }
 
 // DisconnectDevice ends, at once and on every relay node sharing the bus, the agent
-// connection of device and every console connection to it. The agent is told why (an error
+// connection of device and every console connection to it (a gateway's: to every machine it
+// serves). The agent is told why (an error
 // `unauthorized`) and the consoles that their session ended (`session-ended`: final, they do
 // not reconnect). It returns how many connections this node closed.
 //
@@ -47,7 +48,7 @@ func (s *Server) disconnectLocal(device, reason string) int {
 		victims = append(victims, a)
 	}
 	for _, c := range s.consoles {
-		if c.device == device {
+		if c.device == device || c.agent == device {
 			victims = append(victims, c)
 		}
 	}

@@ -31,7 +31,8 @@ const lifecycleTimeout = 5 * time.Second
 
 // sessionClaims are the claims of info's console token, as the control plane checks them.
 func sessionClaims(info SessionInfo) auth.Claims {
-	return auth.Claims{Subject: info.Principal, Audience: auth.AudienceConsole, Device: info.Device, Session: info.SID, Tenant: info.Tenant}
+	return auth.Claims{Subject: info.Principal, Audience: auth.AudienceConsole, Device: info.Device, Session: info.SID, Tenant: info.Tenant,
+		Agent: info.Agent, Target: info.Target}
 }
 
 // consoleClosed tells the control plane that the console of info ended its session.

@@ -12,11 +12,23 @@ var ErrUnknownSession = errors.New("unknown console session")
 
 // SessionInfo is what the relay knows of one console session.
 type SessionInfo struct {
-	SID       string
-	Device    string
+	SID    string
+	Device string
+	// Agent is the device whose agent serves Device when that is a gateway (Intel AMT behind
+	// MPS), and Target the machine's address on it; both empty for a device's own agent.
+	Agent     string
+	Target    string
 	Tenant    string
 	Principal string
 	Started   time.Time
+}
+
+// AgentDevice is the device whose agent carries the session: the gateway, or Device itself.
+func (i SessionInfo) AgentDevice() string {
+	if i.Agent != "" {
+		return i.Agent
+	}
+	return i.Device
 }
 
 // Registry records console sessions and which devices have an agent connected. The in-memory

@@ -55,6 +55,12 @@ type Config struct {
 	// OnHeartbeat, when set, receives each agent heartbeat with the agent's claims, on the
 	// connection's reading goroutine (keep it short). The report is untrusted text.
 	OnHeartbeat func(ctx context.Context, claims auth.Claims, hb wire.Heartbeat)
+	// OnMachines, when set, receives a gateway's reports of the machines it reaches (checked
+	// for bounds), with the connection they came on: a report with Reset starts that
+	// connection's list anew. Same goroutine rule as OnHeartbeat.
+	OnMachines func(ctx context.Context, claims auth.Claims, conn string, m wire.Machines)
+	// OnAgentGone, when set, is told when an agent connection ends (conn as OnMachines).
+	OnAgentGone func(claims auth.Claims, conn string)
 	Logger      *slog.Logger
 	Metrics     *Metrics
 
@@ -241,6 +247,7 @@ type liveConn struct {
 	cancel context.CancelFunc
 	pc     *peerconn.Conn
 	device string // the device it serves or is a console of
+	agent  string // the device whose agent carries the console: device, or its gateway
 	sid    string // consoles only
 	// superseded is set, under Server.mu, when a newer connection takes over its key: from
 	// then on the key's state is the newer one's, even once that one has ended too.
@@ -294,10 +301,10 @@ type serverConn struct {
 
 // accept registers a connection of the given peer kind under key (replacing an older one) and
 // starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
-func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key, device string, log *slog.Logger) (*serverConn, func()) {
+func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key, device, agent string, log *slog.Logger) (*serverConn, func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	pc := peerconn.New(c.Conn, log)
-	live := &liveConn{cancel: cancel, pc: pc, device: device}
+	live := &liveConn{cancel: cancel, pc: pc, device: device, agent: agent}
 	if peer == "console" {
 		live.sid = key
 	}

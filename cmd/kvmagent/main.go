@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string) error {
 	stateDir := fs.String("state-dir", "", "state directory of an enrolled agent (kvmagent enroll)")
 	token := fs.String("token", "", "agent token instead of an enrolled identity (kvmrelay token agent --device NAME)")
 	serverCA := fs.String("server-ca", "", "PEM file of the CA that signed the relay's HTTPS certificate (default: system roots)")
-	source := fs.String("source", "testpattern", "video source: testpattern, vnc://[:PASSWORD@]HOST[:PORT], mjpeg+http://HOST/PATH, …")
+	source := fs.String("source", "testpattern", "video source: testpattern, vnc://[:PASSWORD@]HOST[:PORT], mjpeg+http://HOST/PATH, amt+mps://USER@MPS/GUID, … (amt+mps://USER@MPS without a GUID: a gateway serving every AMT machine of the MPS)")
 	hidSpec := fs.String("hid", "source", "input: source (the source's own, e.g. VNC), none (view only), usb-gadget:///dev/hidg0,/dev/hidg1")
 	size := fs.String("size", "1920x1080", "frame size for sources that draw their own (testpattern)")
 	fps := fs.Int("fps", 30, "frame rate")
@@ -187,7 +187,10 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sel.Close()
-	cfg.Source, cfg.SourceKind, cfg.Input, cfg.ViewOnly, cfg.Consent = sel.Source, sel.Kind, sel.Input, sel.ViewOnly, consent
+	cfg.Source, cfg.Gateway, cfg.SourceKind, cfg.Input, cfg.ViewOnly = sel.Source, sel.Gateway, sel.Kind, sel.Input, sel.ViewOnly
+	if sel.Source != nil {
+		cfg.Consent = consent // a gateway makes one per machine
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

@@ -96,6 +96,10 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sel.Close()
+	if sel.Gateway != nil {
+		r.Close()
+		return fmt.Errorf("--source %s: the demo shows one machine; name it (amt+mps://USER@MPS/GUID), or enroll kvmagent as a gateway with a relay's control plane", *source)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -74,40 +74,70 @@ func NewSource(u *url.URL, opts device.Options) (device.Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sp.viaMPS && sp.guid == "" {
+		return nil, fmt.Errorf("%s: no device GUID; %s (without one, kvmagent serves every machine of the MPS as a gateway)", u.Scheme, helpMPS)
+	}
+	opts = withDefaults(opts)
+	password, err := lookupPassword(sp, opts)
+	if err != nil {
+		return nil, err
+	}
+	if sp.viaMPS {
+		client, err := newMPSClient(sp, password, opts)
+		if err != nil {
+			return nil, err
+		}
+		return newMPSSource(sp, opts, password, client), nil
+	}
+	m := newDirect(sp.addr, sp.user, password)
+	if sp.wsmanPort > 0 {
+		m.addr = net.JoinHostPort(m.host, strconv.Itoa(sp.wsmanPort))
+	}
+	return &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String()), display: sp.display, password: password, mgmt: m}, nil
+}
+
+func withDefaults(opts device.Options) device.Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
 	}
-	s := &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String()), display: sp.display}
+	return opts
+}
+
+// lookupPassword finds the MPS's (via MPS) or AMT's (direct) password: never in the spec.
+func lookupPassword(sp spec, opts device.Options) (string, error) {
 	env := AMTPasswordEnv
 	if sp.viaMPS {
 		env = MPSPasswordEnv
 	}
+	var password string
 	if opts.Lookup != nil {
-		s.password, _ = opts.Lookup(env)
+		password, _ = opts.Lookup(env)
 	}
-	if s.password == "" {
-		return nil, fmt.Errorf("%s: no password: set %s (or its --…-password-file flag)", sp, env)
+	if password == "" {
+		return "", fmt.Errorf("%s: no password: set %s (or its --…-password-file flag)", sp, env)
 	}
-	if sp.viaMPS {
-		tlsCfg := &tls.Config{RootCAs: opts.TLSRoots, MinVersion: tls.VersionTLS12}
-		hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}}
-		s.mps, err = mps.New(mps.Config{BaseURL: sp.base, User: sp.user, Password: s.password, HTTPClient: hc, TLS: tlsCfg,
-			Logger: opts.Logger.With("component", "mps")})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sp, err)
-		}
-		s.mgmt = viaMPS{c: s.mps, guid: sp.guid}
-	} else {
-		m := newDirect(sp.addr, sp.user, s.password)
-		if sp.wsmanPort > 0 {
-			m.addr = net.JoinHostPort(m.host, strconv.Itoa(sp.wsmanPort))
-		}
-		s.mgmt = m
+	return password, nil
+}
+
+// newMPSClient is the REST and relay client of the MPS sp names.
+func newMPSClient(sp spec, password string, opts device.Options) (*mps.Client, error) {
+	tlsCfg := &tls.Config{RootCAs: opts.TLSRoots, MinVersion: tls.VersionTLS12}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}}
+	c, err := mps.New(mps.Config{BaseURL: sp.base, User: sp.user, Password: password, HTTPClient: hc, TLS: tlsCfg,
+		Logger: opts.Logger.With("component", "mps")})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sp, err)
 	}
-	return s, nil
+	return c, nil
+}
+
+// newMPSSource is the machine sp.guid reached through client (a gateway's sources share one).
+func newMPSSource(sp spec, opts device.Options, password string, client *mps.Client) *Source {
+	return &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String()), display: sp.display,
+		password: password, mps: client, mgmt: viaMPS{c: client, guid: sp.guid}}
 }
 
 // String names the machine without secrets.

@@ -98,11 +98,14 @@ func parseSpec(u *url.URL) (spec, error) {
 		if s.user == "" {
 			return spec{}, fmt.Errorf("%s: no MPS user; %s", u.Scheme, help)
 		}
-		guid, err := parseGUID(strings.Trim(u.Path, "/"))
-		if err != nil {
-			return spec{}, fmt.Errorf("%s: %w; %s", u.Scheme, err, help)
+		// No GUID: the spec names the MPS alone, and kvmagent serves as its gateway.
+		if path := strings.Trim(u.Path, "/"); path != "" {
+			guid, err := parseGUID(path)
+			if err != nil {
+				return spec{}, fmt.Errorf("%s: %w; %s", u.Scheme, err, help)
+			}
+			s.guid = guid
 		}
-		s.guid = guid
 		scheme := "https"
 		if u.Scheme == SchemeMPSHTTP {
 			scheme = "http"
@@ -176,6 +179,9 @@ func parseGUID(s string) (string, error) {
 
 // String names the source without secrets.
 func (s spec) String() string {
+	if s.viaMPS && s.guid == "" {
+		return fmt.Sprintf("%s://%s@%s", s.scheme, s.user, s.base.Host)
+	}
 	if s.viaMPS {
 		return fmt.Sprintf("%s://%s@%s/%s", s.scheme, s.user, s.base.Host, s.guid)
 	}

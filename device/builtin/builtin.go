@@ -3,6 +3,9 @@
 package builtin
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/kvmrelay/kvmrelay/device"
 	"github.com/kvmrelay/kvmrelay/device/amt"
 	"github.com/kvmrelay/kvmrelay/device/h264http"
@@ -37,12 +40,20 @@ func Catalog() device.Catalog {
 		Sinks: map[string]device.SinkFactory{
 			usbgadget.Scheme: usbgadget.NewSink,
 		},
+		// An amt+mps spec without a GUID: every machine of the MPS, each its own device.
+		Gateways: map[string]device.GatewayFactory{
+			amt.SchemeMPS:     amt.NewGateway,
+			amt.SchemeMPSHTTP: amt.NewGateway,
+		},
 	}
 }
 
 // Selection is what the --source and --hid flags chose, ready for agent.Config.
 type Selection struct {
+	// Source is the machine; nil when Gateway is set.
 	Source device.Source
+	// Gateway serves many machines (an MPS's AMT machines), each a device of its own.
+	Gateway device.Gateway
 	// Kind is the source's scheme, reported to the relay.
 	Kind string
 	// Input is an input device of its own (nil: the source's own input).
@@ -63,13 +74,24 @@ func (s Selection) Close() error {
 // yet: the agent's supervisor does, and keeps retrying a source that is down.
 func Open(sourceSpec, hidSpec string, opts device.Options) (Selection, error) {
 	c := Catalog()
-	src, err := c.Source(sourceSpec, opts)
-	if err != nil {
+	sel := Selection{Kind: device.Kind(sourceSpec)}
+	gw, err := c.Gateway(sourceSpec, opts)
+	switch {
+	case err == nil:
+		sel.Gateway = gw
+	case errors.Is(err, device.ErrUnknownScheme), errors.Is(err, device.ErrOneMachine):
+		if sel.Source, err = c.Source(sourceSpec, opts); err != nil {
+			return Selection{}, err
+		}
+	default:
 		return Selection{}, err
 	}
-	sink, viewOnly, err := c.Input(hidSpec)
-	if err != nil {
+	if sel.Input, sel.ViewOnly, err = c.Input(hidSpec); err != nil {
 		return Selection{}, err
 	}
-	return Selection{Source: src, Kind: device.Kind(sourceSpec), Input: sink, ViewOnly: viewOnly}, nil
+	if sel.Gateway != nil && sel.Input != nil {
+		_ = sel.Input.Close()
+		return Selection{}, fmt.Errorf("--hid %s: a gateway's machines bring their own input (AMT's); use --hid source or none", hidSpec)
+	}
+	return sel, nil
 }

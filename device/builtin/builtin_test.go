@@ -27,3 +27,26 @@ func TestCatalogSources(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenGateway: an amt+mps spec without a GUID opens a gateway, with one a source.
+func TestOpenGateway(t *testing.T) {
+	opts := device.Options{Lookup: func(string) (string, bool) { return "pw", true }}
+	sel, err := Open("amt+mps://ops@mps.example.com", "", opts)
+	require.NoError(t, err)
+	require.NotNil(t, sel.Gateway)
+	assert.Nil(t, sel.Source)
+	assert.Equal(t, "amt+mps", sel.Kind)
+
+	sel, err = Open("amt+mps://ops@mps.example.com/12345678-9abc-def0-1234-56789abcdef0", "none", opts)
+	require.NoError(t, err)
+	assert.Nil(t, sel.Gateway)
+	require.NotNil(t, sel.Source)
+	assert.True(t, sel.ViewOnly)
+
+	sel, err = Open("testpattern", "", opts)
+	require.NoError(t, err)
+	assert.NotNil(t, sel.Source)
+
+	_, err = Open("amt+mps://ops@mps.example.com", "", device.Options{})
+	assert.ErrorContains(t, err, "KVMAGENT_MPS_PASSWORD", "a gateway without its password says which")
+}

@@ -42,6 +42,7 @@ const (
 	TypePowerAction  Type = "power-action"
 	TypeDisplays     Type = "displays"
 	TypeDisplay      Type = "display-select"
+	TypeMachines     Type = "machines"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -63,7 +64,8 @@ type Envelope struct {
 func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
-		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay:
+		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay,
+		TypeMachines:
 		return true
 	}
 	return false
@@ -186,6 +188,9 @@ type SessionStart struct {
 	H264Profiles []string    `json:"h264_profiles,omitempty"`
 	ForceRelay   bool        `json:"force_relay,omitempty"`
 	Principal    string      `json:"principal"`
+	// Target is the machine a gateway serves the console (an Intel AMT machine's GUID), set
+	// by the relay from the console's token; empty for the agent's own device.
+	Target string `json:"target,omitempty"`
 }
 
 // SDP carries an offer or an answer.
