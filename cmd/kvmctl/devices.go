@@ -30,11 +30,26 @@ func (a *app) devicesList(ctx context.Context, args []string) error {
 		}
 		return writeJSON(a.stdout, devices)
 	}
-	t := newTable(a.stdout, "ID", "NAME", "STATUS", "LAST SEEN", "AGENT", "LABELS")
+	t := newTable(a.stdout, "ID", "NAME", "KIND", "STATUS", "LAST SEEN", "AGENT", "LABELS")
 	for _, d := range devices {
-		t.row(d.ID, d.Name, deviceStatus(d), tsp(d.LastSeen), d.AgentVersion, client.FormatLabels(d.Labels))
+		t.row(d.ID, d.Name, deviceKind(d), deviceStatus(d), tsp(d.LastSeen), d.AgentVersion, client.FormatLabels(d.Labels))
 	}
 	return t.flush()
+}
+
+// deviceKind is agent, gateway, or "amt via GW" for an AMT machine gateway GW serves.
+func deviceKind(d client.Device) string {
+	switch {
+	case d.Kind == client.DeviceGateway:
+		return "gateway"
+	case d.Gateway != "":
+		gw := d.GatewayName
+		if gw == "" {
+			gw = d.Gateway
+		}
+		return "amt via " + gw
+	}
+	return "agent"
 }
 
 // deviceStatus is revoked, online, offline, or not enrolled (never seen).
@@ -51,27 +66,52 @@ func deviceStatus(d client.Device) string {
 }
 
 func (a *app) devicesCreate(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("devices create", "NAME [--label KEY=VALUE]... [-o table|json]")
+	fs := a.cmdFlags("devices create", "NAME [--label KEY=VALUE]... [--gateway | --amt-gateway GW --amt-guid GUID] [-o table|json]")
 	labels := kvFlag{}
 	fs.Var(labels, "label", "a label KEY=VALUE (repeatable); roles can be scoped to labels")
+	gateway := fs.Bool("gateway", false, "create a gateway: one kvmagent serving Intel AMT machines through MPS")
+	amtGateway := fs.String("amt-gateway", "", "create an Intel AMT machine served by this gateway (its id or name)")
+	amtGUID := fs.String("amt-guid", "", "the AMT machine's GUID (8-4-4-4-12 hex digits), with --amt-gateway")
 	out := outputFlag(fs.FlagSet, "table", "json")
 	pos, err := a.parse(fs, args, "NAME")
 	if err != nil {
 		return err
 	}
+	nd := client.NewDevice{Name: pos[0], Labels: labels}
+	switch {
+	case *gateway && (*amtGateway != "" || *amtGUID != ""):
+		return usageErr("devices create: --gateway makes a gateway, --amt-gateway and --amt-guid a machine it serves; give one or the other")
+	case (*amtGateway == "") != (*amtGUID == ""):
+		return usageErr("devices create: --amt-gateway and --amt-guid go together: the gateway that serves the machine and its AMT GUID")
+	case *gateway:
+		nd.Kind = client.DeviceGateway
+	case *amtGateway != "":
+		nd.AMT = &client.AMT{Gateway: *amtGateway, GUID: *amtGUID}
+	}
 	c, err := a.client()
 	if err != nil {
 		return err
 	}
-	d, err := c.CreateDevice(ctx, pos[0], labels)
+	d, err := c.CreateDeviceWith(ctx, nd)
 	if err != nil {
 		return err
 	}
 	if out.value == "json" {
 		return writeJSON(a.stdout, d)
 	}
-	fmt.Fprintf(a.stdout, "Created device %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n",
-		deviceName(d), client.Sanitize(d.ID))
+	switch {
+	case d.Kind == client.DeviceGateway:
+		fmt.Fprintf(a.stdout, "Created gateway %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n"+
+			"and add each AMT machine it serves: kvmctl devices create NAME --amt-gateway %s --amt-guid GUID\n",
+			deviceName(d), client.Sanitize(d.ID), client.Sanitize(d.ID))
+	case d.Gateway != "":
+		fmt.Fprintf(a.stdout, "Created device %s: AMT machine %s via gateway %s.\n"+
+			"It has no agent of its own: it is online while the gateway reports it, and its console opens through the gateway.\n",
+			deviceName(d), client.Sanitize(d.AMTGUID), client.Sanitize(d.GatewayName))
+	default:
+		fmt.Fprintf(a.stdout, "Created device %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n",
+			deviceName(d), client.Sanitize(d.ID))
+	}
 	return nil
 }
 

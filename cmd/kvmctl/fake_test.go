@@ -120,7 +120,19 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 		return 200, map[string]any{"devices": f.devices}
 	})
 	route("POST /api/v1/devices", true, func(_ *http.Request, in map[string]any) (int, any) {
-		return 201, map[string]any{"id": "d0000000-0000-4000-8000-000000000009", "name": in["name"], "labels": in["labels"], "created_at": tCreated, "online": false}
+		out := map[string]any{"id": "d0000000-0000-4000-8000-000000000009", "name": in["name"], "labels": in["labels"], "created_at": tCreated,
+			"online": false, "kind": "agent"}
+		if in["kind"] == "gateway" {
+			out["kind"] = "gateway"
+		}
+		// An AMT machine: the gateway named by id or name, as the relay resolves it.
+		if amt, ok := in["amt"].(map[string]any); ok {
+			if amt["gateway"] != "mps-gw" && amt["gateway"] != "d0000000-0000-4000-8000-00000000000a" {
+				return 400, map[string]string{"code": "bad-request", "message": fmt.Sprintf("No gateway %q in your organization; create one first (kind gateway) and name it by id or name.", amt["gateway"])}
+			}
+			out["gateway"], out["gateway_name"], out["amt_guid"] = "d0000000-0000-4000-8000-00000000000a", "mps-gw", strings.ToLower(amt["guid"].(string))
+		}
+		return 201, out
 	})
 	route("DELETE /api/v1/devices/{id}", true, func(r *http.Request, _ map[string]any) (int, any) {
 		if r.URL.Query().Get("purge") != "true" {

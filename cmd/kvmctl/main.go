@@ -42,8 +42,12 @@ Commands:
                                          sessions end, this login goes on
   password reset --token TOKEN|LINK [--password-stdin]
                                          set a new password with the reset link an admin sent
-  devices list                           devices with presence and labels
+  devices list                           devices with kind, presence and labels
   devices create NAME [--label k=v]...   create a device (then mint its enrollment token)
+      [--gateway]                        ... a gateway: one kvmagent serving Intel AMT
+                                         machines through MPS (enrolled like any agent)
+      [--amt-gateway GW --amt-guid GUID] ... an AMT machine gateway GW (id or name) serves;
+                                         it has no agent or enrollment token of its own
   devices rename DEVICE NEW-NAME         rename a device (names are unique ignoring case)
   devices relabel DEVICE [--label k=v]...
                                          replace a device's labels (they decide who reaches it)

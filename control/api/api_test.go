@@ -60,7 +60,7 @@ type cutter struct {
 func (c *cutter) DisconnectDevice(_ context.Context, id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cut = append(c.cut, id)
+	c.cut = append(c.cut, strings.Clone(id)) // fiber's params point into a buffer the next request reuses
 	return nil
 }
 

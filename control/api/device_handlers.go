@@ -33,6 +33,15 @@ func (a *API) listDevices(c *fiber.Ctx) error {
 type deviceRequest struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
+	// Kind "gateway" creates a gateway; empty or "agent" a device with a screen.
+	Kind store.DeviceKind `json:"kind,omitempty"`
+	// AMT creates a device a gateway serves: an Intel AMT machine behind it.
+	AMT *amtRequest `json:"amt,omitempty"`
+}
+
+type amtRequest struct {
+	Gateway string `json:"gateway"` // the gateway's device id or name
+	GUID    string `json:"guid"`
 }
 
 func (a *API) createDevice(c *fiber.Ctx) error {
@@ -40,7 +49,11 @@ func (a *API) createDevice(c *fiber.Ctx) error {
 	if !body(c, &req) {
 		return nil
 	}
-	d, err := a.devices.Create(c.UserContext(), principalOf(c), req.Name, req.Labels)
+	nd := device.NewDevice{Name: req.Name, Labels: req.Labels, Kind: req.Kind}
+	if req.AMT != nil {
+		nd.AMT = &device.AMT{Gateway: req.AMT.Gateway, GUID: req.AMT.GUID}
+	}
+	d, err := a.devices.Create(c.UserContext(), principalOf(c), nd)
 	if err != nil {
 		return a.failErr(c, err)
 	}

@@ -52,6 +52,8 @@ func fail(c *fiber.Ctx, status int, code, msg string) error {
 func (a *API) failErr(c *fiber.Ctx, err error) error {
 	var rl *accounts.RateLimitError
 	var conflict *device.ConflictError
+	var badRequest *device.RequestError
+	var refused *sessions.RefusedError
 	switch {
 	case errors.As(err, &rl) && rl.Account:
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
@@ -82,6 +84,10 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "Your role does not allow this.")
 	case errors.As(err, &conflict):
 		return fail(c, fiber.StatusConflict, CodeConflict, conflict.Msg)
+	case errors.As(err, &badRequest):
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, badRequest.Msg)
+	case errors.As(err, &refused):
+		return fail(c, fiber.StatusConflict, CodeConflict, refused.Msg)
 	case errors.Is(err, device.ErrOutOfScope):
 		return fail(c, fiber.StatusForbidden, CodeForbidden, "You may only give devices labels inside your label scope; add its labels.")
 	case errors.Is(err, accounts.ErrInvalid), errors.Is(err, store.ErrInvalid):

@@ -19,16 +19,28 @@ type deviceView struct {
 	Online       bool              `json:"online"`
 	AgentVersion string            `json:"agent_version"`
 	Capabilities string            `json:"capabilities"`
+	// Kind is "agent" or "gateway" (a kvmagent serving Intel AMT machines, no screen).
+	Kind store.DeviceKind `json:"kind"`
+	// Gateway, GatewayName and AMTGUID are set for a device a gateway serves: the gateway's
+	// id and name, and the machine's AMT GUID.
+	Gateway     string `json:"gateway,omitempty"`
+	GatewayName string `json:"gateway_name,omitempty"`
+	AMTGUID     string `json:"amt_guid,omitempty"`
 }
 
-func (a *API) device(d store.Device) deviceView {
+func (a *API) device(d device.Device) deviceView {
 	labels := d.Labels
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	online := device.Online(d, a.now())
+	kind := d.Kind
+	if kind == "" {
+		kind = store.DeviceAgent
+	}
+	online := device.Online(d.Device, a.now())
 	return deviceView{ID: d.ID, Name: d.Name, Labels: labels, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt,
-		LastSeen: d.LastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities}
+		LastSeen: d.LastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities,
+		Kind: kind, Gateway: d.GatewayID, GatewayName: d.GatewayName, AMTGUID: d.Target}
 }
 
 type sessionView struct {

@@ -161,13 +161,17 @@ func (c *Client) Device(ctx context.Context, id string) (Device, error) {
 
 // CreateDevice creates a device (then mint an enrollment token for its agent).
 func (c *Client) CreateDevice(ctx context.Context, name string, labels map[string]string) (Device, error) {
-	if labels == nil {
-		labels = map[string]string{}
+	return c.CreateDeviceWith(ctx, NewDevice{Name: name, Labels: labels})
+}
+
+// CreateDeviceWith creates an agent device, a gateway, or an AMT machine a gateway serves.
+func (c *Client) CreateDeviceWith(ctx context.Context, nd NewDevice) (Device, error) {
+	if nd.Labels == nil {
+		nd.Labels = map[string]string{}
 	}
 	var d Device
-	in := map[string]any{"name": name, "labels": labels}
-	if err := c.do(ctx, http.MethodPost, "/devices", nil, in, &d); err != nil {
-		return Device{}, fmt.Errorf("create device %q: %w", name, err)
+	if err := c.do(ctx, http.MethodPost, "/devices", nil, nd, &d); err != nil {
+		return Device{}, fmt.Errorf("create device %q: %w", nd.Name, err)
 	}
 	return d, nil
 }

@@ -60,6 +60,35 @@ type Device struct {
 	Online       bool              `json:"online"`
 	AgentVersion string            `json:"agent_version"`
 	Capabilities Text              `json:"capabilities"`
+	// Kind is DeviceAgent or DeviceGateway (a kvmagent serving Intel AMT machines, with no
+	// screen of its own); empty from servers that predate gateways.
+	Kind string `json:"kind,omitempty"`
+	// Gateway, GatewayName and AMTGUID describe a device a gateway serves: the gateway's id
+	// and name, and the machine's AMT GUID. Server text: Sanitize before printing.
+	Gateway     string `json:"gateway,omitempty"`
+	GatewayName string `json:"gateway_name,omitempty"`
+	AMTGUID     string `json:"amt_guid,omitempty"`
+}
+
+// Device kinds.
+const (
+	DeviceAgent   = "agent"
+	DeviceGateway = "gateway"
+)
+
+// NewDevice is a device to create: an agent (the default), a gateway (Kind DeviceGateway),
+// or, with AMT, an Intel AMT machine a gateway serves.
+type NewDevice struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	Kind   string            `json:"kind,omitempty"`
+	AMT    *AMT              `json:"amt,omitempty"`
+}
+
+// AMT names the gateway that serves a device (its id or name) and the machine's AMT GUID.
+type AMT struct {
+	Gateway string `json:"gateway"`
+	GUID    string `json:"guid"`
 }
 
 // EnrollmentToken is a one-time token an agent enrolls with.

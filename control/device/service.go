@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,9 +34,12 @@ type ConflictError struct {
 func (e *ConflictError) Error() string   { return e.Msg }
 func (e *ConflictError) Unwrap() []error { return []error{e.Err, store.ErrConflict} }
 
-// Sessions ends a device's console sessions (sessions.Manager).
+// Sessions ends devices' console sessions (sessions.Manager).
 type Sessions interface {
 	StopDevice(ctx context.Context, orgID, deviceID, actor, reason string, only func(store.ConsoleSession) bool) (int, error)
+	// StopDevices stops the live sessions of every device in deviceIDs, reading the live
+	// sessions once however many devices there are (a gateway's thousands).
+	StopDevices(ctx context.Context, orgID string, deviceIDs map[string]bool, actor, reason string) (int, error)
 }
 
 // Agents cuts a device's live agent connections on every node.
@@ -105,61 +109,104 @@ func nameTaken(name string, err error) error {
 	return err
 }
 
+// Device is a device as principals see it: the row, and for a served device its gateway's
+// name (whatever the principal's scope: it says how the device is reached).
+type Device struct {
+	store.Device
+	GatewayName string
+}
+
 // List returns the devices p may see, by name.
-func (s *Service) List(ctx context.Context, p accounts.Principal) ([]store.Device, error) {
-	var out []store.Device
+func (s *Service) List(ctx context.Context, p accounts.Principal) ([]Device, error) {
+	var out []Device
 	err := s.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
 		ds, err := tx.Devices(ctx)
+		if err != nil {
+			return err
+		}
+		gateways := map[string]string{}
 		for _, d := range ds {
-			if p.SeesDevice(d.Labels) {
-				out = append(out, d)
+			if d.Kind == store.DeviceGateway {
+				gateways[d.ID] = d.Name
 			}
 		}
-		return err
+		for _, d := range ds {
+			if p.SeesDevice(d.Labels) {
+				out = append(out, Device{Device: d, GatewayName: gateways[d.GatewayID]})
+			}
+		}
+		return nil
 	})
 	return out, err
 }
 
 // Get returns one device p may see.
-func (s *Service) Get(ctx context.Context, p accounts.Principal, id string) (store.Device, error) {
-	var d store.Device
+func (s *Service) Get(ctx context.Context, p accounts.Principal, id string) (Device, error) {
+	var d Device
 	err := s.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
 		var err error
-		d, err = InScope(ctx, tx, p, id)
+		d, err = described(ctx, tx, p, id)
 		return err
 	})
 	return d, err
 }
 
-// Create adds a device inside p's scope.
-func (s *Service) Create(ctx context.Context, p accounts.Principal, name string, labels map[string]string) (store.Device, error) {
-	if err := CheckFields(name, labels); err != nil {
-		return store.Device{}, err
+// described reads a device p may see with its gateway's name.
+func described(ctx context.Context, tx store.Tx, p accounts.Principal, id string) (Device, error) {
+	d, err := InScope(ctx, tx, p, id)
+	if err != nil || !d.Served() {
+		return Device{Device: d}, err
 	}
-	if !p.SeesDevice(labels) {
-		return store.Device{}, ErrOutOfScope
+	gw, err := tx.Device(ctx, d.GatewayID)
+	if err != nil {
+		return Device{Device: d}, fmt.Errorf("gateway of device %s: %w", id, err)
 	}
-	var d store.Device
+	return Device{Device: d, GatewayName: gw.Name}, nil
+}
+
+// Create adds a device inside p's scope: an agent, a gateway, or a machine a gateway serves
+// (see NewDevice).
+func (s *Service) Create(ctx context.Context, p accounts.Principal, nd NewDevice) (Device, error) {
+	if err := nd.check(); err != nil {
+		return Device{}, err
+	}
+	if !p.SeesDevice(nd.Labels) {
+		return Device{}, ErrOutOfScope
+	}
+	var out Device
 	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
-		var err error
-		if d, err = tx.CreateDevice(ctx, store.Device{Name: name, Labels: labels, CreatedAt: s.cfg.Now()}); err != nil {
-			return nameTaken(name, err)
+		row := store.Device{Name: nd.Name, Labels: nd.Labels, Kind: nd.Kind, CreatedAt: s.cfg.Now()}
+		details := map[string]string{"name": nd.Name, "labels": FormatLabels(nd.Labels), "kind": string(nd.kind())}
+		if nd.AMT != nil {
+			gw, err := s.servingGateway(ctx, tx, p, *nd.AMT)
+			if err != nil {
+				return err
+			}
+			row.GatewayID, row.Target, out.GatewayName = gw.ID, nd.AMT.GUID, gw.Name
+			details["gateway"], details["gateway_name"], details["target"] = gw.ID, gw.Name, nd.AMT.GUID
 		}
-		return s.audit(ctx, tx, p, store.AuditDeviceCreate, "device:"+d.ID, map[string]string{"name": d.Name, "labels": FormatLabels(d.Labels)})
+		d, err := tx.CreateDevice(ctx, row)
+		if err != nil {
+			return nameTaken(nd.Name, err)
+		}
+		out.Device = d
+		return s.audit(ctx, tx, p, store.AuditDeviceCreate, "device:"+d.ID, details)
 	})
-	return d, err
+	return out, err
 }
 
 // Update renames and/or relabels a device (nil leaves a field as it is). Labels decide who may
 // reach the device, so the entry records both fields before and after.
-func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, name *string, labels *map[string]string) (store.Device, error) {
-	var d store.Device
+func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, name *string, labels *map[string]string) (Device, error) {
+	var out Device
 	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
-		before, err := InScope(ctx, tx, p, id)
+		described, err := described(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
-		d = before
+		before := described.Device
+		out = described
+		d := &out.Device
 		if name != nil {
 			d.Name = *name
 		}
@@ -182,35 +229,67 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, n
 		if len(details) == 0 {
 			return nil // nothing changed, nothing to record
 		}
-		if err := tx.UpdateDevice(ctx, d); err != nil {
+		if err := tx.UpdateDevice(ctx, *d); err != nil {
 			return nameTaken(d.Name, err)
 		}
 		details["name"] = d.Name
 		return s.audit(ctx, tx, p, store.AuditDeviceUpdate, "device:"+d.ID, details)
 	})
-	return d, err
+	return out, err
 }
 
 // Revoke marks a device revoked (refusing its agent's handshakes, proofs and new consoles
-// from then on), then ends its live sessions and agent connections.
+// from then on), then ends its live sessions and agent connections. Revoking a gateway
+// revokes every device it serves in the same transaction, ends their consoles too, and cuts
+// the gateway's agent, which is theirs.
 func (s *Service) Revoke(ctx context.Context, p accounts.Principal, id string) error {
+	// The devices whose consoles end: this one and, for a gateway, those it serves.
+	ended := map[string]bool{id: true}
 	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
 		d, err := InScope(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
-		if d.RevokedAt != nil {
+		now := s.cfg.Now()
+		details := map[string]string{"name": d.Name}
+		var revoked int
+		if d.Kind == store.DeviceGateway {
+			served, err := tx.ServedDevices(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, sd := range served {
+				ended[sd.ID] = true
+				if sd.RevokedAt != nil {
+					continue
+				}
+				if err := tx.RevokeDevice(ctx, sd.ID, now); err != nil {
+					return fmt.Errorf("revoke device %s served by gateway %s: %w", sd.ID, id, err)
+				}
+				revoked++
+			}
+			details["kind"] = string(store.DeviceGateway)
+			details["served_revoked"] = strconv.Itoa(revoked)
+			// One entry for the lot: a gateway may serve thousands of machines, and this entry
+			// is the record of each one's revocation (its served devices name the gateway).
+			details["note"] = "the devices this gateway serves were revoked with it; they have no entries of their own"
+		}
+		if d.RevokedAt != nil && revoked == 0 {
 			return nil
 		}
-		if err := tx.RevokeDevice(ctx, id, s.cfg.Now()); err != nil {
+		if err := tx.RevokeDevice(ctx, id, now); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, store.AuditDeviceRevoke, "device:"+id, map[string]string{"name": d.Name})
+		return s.audit(ctx, tx, p, store.AuditDeviceRevoke, "device:"+id, details)
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "device revoked", nil); err != nil {
+	if len(ended) == 1 {
+		if _, err := s.cfg.Sessions.StopDevice(ctx, p.OrgID, id, p.String(), "device revoked", nil); err != nil {
+			return err
+		}
+	} else if _, err := s.cfg.Sessions.StopDevices(ctx, p.OrgID, ended, p.String(), "device revoked with its gateway"); err != nil {
 		return err
 	}
 	return s.cfg.Agents.DisconnectDevice(ctx, id)
@@ -228,10 +307,25 @@ func (s *Service) Delete(ctx context.Context, p accounts.Principal, id string) e
 			return &ConflictError{Err: ErrNotRevoked, Msg: fmt.Sprintf(
 				"Device %q is not revoked; revoke it first (kvmctl devices revoke), then delete it.", d.Name)}
 		}
+		details := map[string]string{"name": d.Name}
+		if d.Kind == store.DeviceGateway {
+			served, err := tx.ServedDevices(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, sd := range served {
+				if sd.RevokedAt == nil {
+					return &ConflictError{Err: ErrNotRevoked, Msg: fmt.Sprintf(
+						"Gateway %q serves device %q, which is not revoked; revoke the gateway again (that revokes what it serves), then delete it.", d.Name, sd.Name)}
+				}
+			}
+			details["kind"] = string(store.DeviceGateway)
+			details["served_deleted"] = strconv.Itoa(len(served))
+		}
 		if err := tx.DeleteDevice(ctx, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, store.AuditDeviceDelete, "device:"+id, map[string]string{"name": d.Name})
+		return s.audit(ctx, tx, p, store.AuditDeviceDelete, "device:"+id, details)
 	})
 }
 
@@ -254,6 +348,14 @@ func (s *Service) IssueEnrollmentToken(ctx context.Context, p accounts.Principal
 		}
 		if d.RevokedAt != nil {
 			return fmt.Errorf("device %s is revoked: %w", id, store.ErrConflict)
+		}
+		if d.Served() {
+			gw, err := tx.Device(ctx, d.GatewayID)
+			if err != nil {
+				return fmt.Errorf("gateway of device %s: %w", id, err)
+			}
+			return &ConflictError{Err: ErrServedDevice, Msg: fmt.Sprintf(
+				"Device %q is served by gateway %q and has no agent of its own; enroll the gateway instead (kvmctl devices enroll-token %s).", d.Name, gw.Name, gw.ID)}
 		}
 		if err := tx.CreateEnrollmentToken(ctx, store.EnrollmentToken{Hash: hash, DeviceID: id, CreatedAt: now, ExpiresAt: exp}); err != nil {
 			return err

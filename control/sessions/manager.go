@@ -20,7 +20,23 @@ var (
 	ErrEnded = errors.New("sessions: session ended")
 	// ErrMismatch: a console token does not match the session it names.
 	ErrMismatch = errors.New("sessions: token does not match the session")
+	// ErrGatewayDevice: a gateway has no screen of its own; consoles open on the machines it
+	// serves. Matched by a *RefusedError.
+	ErrGatewayDevice = errors.New("sessions: device is a gateway")
+	// ErrGatewayRevoked: the gateway that serves the device is revoked. Matched by a
+	// *RefusedError.
+	ErrGatewayRevoked = errors.New("sessions: the device's gateway is revoked")
 )
+
+// RefusedError is a console Start refused for a reason people can act on: Error is the
+// sentence to show; it matches Err.
+type RefusedError struct {
+	Msg string
+	Err error
+}
+
+func (e *RefusedError) Error() string { return e.Msg }
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Disconnector cuts a session's live console connection on this node (signaling).
 type Disconnector interface {
@@ -89,21 +105,27 @@ type Started struct {
 	URLExpiresAt time.Time
 }
 
-// Start creates a session for deviceID on behalf of principal and mints its console URL.
+// Start creates a session for deviceID on behalf of principal and mints its console URL. A
+// gateway is refused (ErrGatewayDevice); a device a gateway serves is reached through the
+// gateway's agent, which the link names (auth.Claims Agent and Target), unless the gateway is
+// revoked (ErrGatewayRevoked).
 func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) (Started, error) {
 	now := m.now()
 	var out Started
+	var dev store.Device
 	err := m.cfg.Store.Write(ctx, orgID, func(tx store.Tx) error {
 		org, err := tx.Organization(ctx)
 		if err != nil {
 			return err
 		}
-		dev, err := tx.Device(ctx, deviceID)
-		if err != nil {
+		if dev, err = tx.Device(ctx, deviceID); err != nil {
 			return err
 		}
 		if dev.RevokedAt != nil {
 			return fmt.Errorf("start session on device %s: %w", deviceID, ErrDeviceRevoked)
+		}
+		if err := gatewayAllows(ctx, tx, dev); err != nil {
+			return err
 		}
 		max := org.Settings.MaxSessionDuration
 		if max <= 0 {
@@ -130,6 +152,7 @@ func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) 
 	tok, claims, err := m.cfg.Issuer.Mint(auth.Claims{
 		Subject: principal, Audience: auth.AudienceLogin,
 		Device: deviceID, Session: out.Session.ID, Tenant: orgID,
+		Agent: dev.GatewayID, Target: dev.Target, // empty unless a gateway serves the device
 	}, m.cfg.LinkTTL)
 	if err != nil {
 		return Started{}, fmt.Errorf("mint console link: %w", err)
@@ -179,6 +202,31 @@ func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason
 		all, err := tx.SessionsToReconcile(ctx)
 		for _, s := range all {
 			if s.DeviceID == deviceID && (only == nil || only(s)) {
+				live = append(live, s)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, s := range live {
+		if _, err := m.Stop(ctx, orgID, s.ID, actor, reason); err != nil {
+			return i, err
+		}
+	}
+	return len(live), nil
+}
+
+// StopDevices stops the live sessions of every device in deviceIDs (a gateway and the
+// devices it serves), reading the live sessions once whatever the number of devices; it
+// returns how many it stopped.
+func (m *Manager) StopDevices(ctx context.Context, orgID string, deviceIDs map[string]bool, actor, reason string) (int, error) {
+	var live []store.ConsoleSession
+	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
+		all, err := tx.SessionsToReconcile(ctx)
+		for _, s := range all {
+			if deviceIDs[s.DeviceID] {
 				live = append(live, s)
 			}
 		}
@@ -287,4 +335,26 @@ func (m *Manager) Check(ctx context.Context, c auth.Claims) error {
 		}
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
+}
+
+// gatewayAllows refuses a console on a gateway, and on a served device whose gateway is
+// revoked (its own row is revoked with the gateway, so this guards rows changed behind the
+// service's back).
+func gatewayAllows(ctx context.Context, tx store.Tx, dev store.Device) error {
+	if dev.Kind == store.DeviceGateway {
+		return &RefusedError{Err: ErrGatewayDevice, Msg: fmt.Sprintf(
+			"%s is a gateway: it has no screen of its own; open one of the machines it serves.", dev.Name)}
+	}
+	if !dev.Served() {
+		return nil
+	}
+	gw, err := tx.Device(ctx, dev.GatewayID)
+	if err != nil {
+		return fmt.Errorf("gateway of device %s: %w", dev.ID, err)
+	}
+	if gw.RevokedAt != nil {
+		return &RefusedError{Err: ErrGatewayRevoked, Msg: fmt.Sprintf(
+			"%s is reached through gateway %s, which is revoked; enroll a new gateway and add the machine to it.", dev.Name, gw.Name)}
+	}
+	return nil
 }

@@ -89,6 +89,10 @@ type Tx interface {
 
 	// CreateDevice and UpdateDevice return ErrConflict when another device of the
 	// organization has the same name ignoring ASCII case (a unique index decides).
+	// CreateDevice also returns ErrConflict for a served device whose gateway already serves
+	// that target, ErrNotFound when its gateway is not a device of the organization, and
+	// ErrInvalid when that device is not a gateway, or Kind, GatewayID and Target do not fit
+	// together (a gateway is never served; GatewayID and Target come together).
 	CreateDevice(ctx context.Context, d Device) (Device, error)
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
@@ -96,10 +100,20 @@ type Tx interface {
 	UpdateDevice(ctx context.Context, d Device) error
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
 	// DeleteDevice removes a revoked device with its enrollment tokens and console sessions
-	// (the audit chain keeps what happened). ErrConflict when the device is not revoked.
+	// (the audit chain keeps what happened). ErrConflict when the device is not revoked. A
+	// gateway goes with its served devices, theirs too; ErrConflict when one of them is not
+	// revoked.
 	DeleteDevice(ctx context.Context, id string) error
 	// DeviceSeen records an agent's connection and what it reported about itself.
 	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
+	// TargetsSeen is DeviceSeen for the machines a gateway reaches: for the organization's
+	// devices not revoked that gatewayID serves with a target in targets (matched ignoring
+	// case), it records last_seen, agent version and capabilities as DeviceSeen does, and
+	// returns how many rows it updated. Any number of targets (a gateway may report
+	// thousands).
+	TargetsSeen(ctx context.Context, gatewayID string, targets []string, at time.Time, agentVersion, capabilities string) (int64, error)
+	// ServedDevices lists the devices gatewayID serves, revoked ones included, by name.
+	ServedDevices(ctx context.Context, gatewayID string) ([]Device, error)
 
 	CreateEnrollmentToken(ctx context.Context, tok EnrollmentToken) error
 	// ConsumeEnrollmentToken marks the token used and returns it, atomically: of any number of

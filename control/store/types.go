@@ -84,6 +84,22 @@ type Invitation struct {
 	AcceptedAt *time.Time
 }
 
+// DeviceKind says what a device row stands for.
+type DeviceKind string
+
+// Device kinds.
+const (
+	// DeviceAgent is a machine with a screen: reached through its own kvmagent, or, when
+	// Device.GatewayID is set, through a gateway's. The default.
+	DeviceAgent DeviceKind = "agent"
+	// DeviceGateway is a kvmagent that serves other devices (Intel AMT machines behind one
+	// MPS) and has no screen of its own. It enrolls like any agent.
+	DeviceGateway DeviceKind = "gateway"
+)
+
+// Valid reports whether k is a defined kind.
+func (k DeviceKind) Valid() bool { return k == DeviceAgent || k == DeviceGateway }
+
 // Device is a machine reachable through an agent.
 type Device struct {
 	ID        string
@@ -94,10 +110,22 @@ type Device struct {
 	RevokedAt *time.Time
 	LastSeen  *time.Time
 	// AgentVersion and Capabilities are reported by the agent: hostile text, stored verbatim,
-	// never interpreted by the store and escaped by whoever renders them.
+	// never interpreted by the store and escaped by whoever renders them. For a served device
+	// they are its gateway's (Tx.TargetsSeen).
 	AgentVersion string
 	Capabilities string
+	// Kind is DeviceAgent (CreateDevice's default when empty) or DeviceGateway.
+	Kind DeviceKind
+	// GatewayID, for a served device, is the gateway (a device of the same organization, of
+	// kind DeviceGateway) whose agent reaches it; Target is its address there (an AMT GUID,
+	// canonical lower case). Both empty for every other device; both set at creation and
+	// never changed. (organization, GatewayID, Target) is unique.
+	GatewayID string
+	Target    string
 }
+
+// Served reports whether d is reached through a gateway's agent rather than its own.
+func (d Device) Served() bool { return d.GatewayID != "" }
 
 // EnrollmentToken lets one agent enroll once as DeviceID. Only the hash is stored.
 type EnrollmentToken struct {

@@ -57,7 +57,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool}
-	s.Store = sqlcore.NewStore(s.runTx, sqlcore.Dialect{LockAuditChain: lockAuditChain}, func() error {
+	s.Store = sqlcore.NewStore(s.runTx, sqlcore.Dialect{LockAuditChain: lockAuditChain, AnyArray: true}, func() error {
 		pool.Close()
 		return nil
 	})

@@ -142,3 +142,9 @@ func TestMigrationDeviceNames(t *testing.T) {
 func TestMigrationConsent(t *testing.T) {
 	storetest.ConsentMigration(t, oldSchema(t, 5))
 }
+
+// TestMigrationGateways runs migration 7 (device kinds, AMT gateways and targets) on a
+// version-6 database holding a device with a session.
+func TestMigrationGateways(t *testing.T) {
+	storetest.GatewayMigration(t, oldSchema(t, 6))
+}

@@ -63,6 +63,9 @@ func Run(t *testing.T, newBackend Factory) {
 		{"SpendOnce", testSpendOnce},
 		{"PasswordResets", testPasswordResets},
 		{"UserSessionCutoff", testUserSessionCutoff},
+		{"GatewayDevices", testGatewayDevices},
+		{"TargetsSeen", testTargetsSeen},
+		{"DeleteGateway", testDeleteGateway},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })

@@ -647,6 +647,7 @@ function matches(haystack, query) {
 // static/js/dashboard/devicerow.js
 function deviceRow(d, view) {
   const revoked = !!d.revoked_at;
+  const gateway = d.kind === "gateway";
   const online = !!d.online && !revoked;
   const caps = capabilities(d.capabilities);
   const capChips = [...caps.sources, ...caps.sizes, ...caps.codecs];
@@ -658,7 +659,9 @@ function deviceRow(d, view) {
       "td",
       {},
       el("span", { class: "device-name", data: { field: "name" }, text: d.name }),
+      gateway ? el("span", { class: "badge kind-badge", data: { field: "kind" }, attrs: { title: "Serves Intel AMT machines; no screen of its own" }, text: "Gateway" }) : null,
       el("span", { class: "device-id", text: d.id }),
+      d.gateway ? el("span", { class: "via", data: { field: "via" }, attrs: { title: `AMT ${d.amt_guid ?? ""}` }, text: `via ${d.gateway_name || d.gateway} · AMT` }) : null,
       revoked ? el("span", { class: "revoked", text: "Revoked" }) : null
     ),
     el(
@@ -671,16 +674,16 @@ function deviceRow(d, view) {
     el("td", { class: "mono", data: { field: "version" }, text: d.agent_version || "–" }),
     el("td", { data: { field: "capabilities" } }, chips(capChips, "–")),
     el("td", { data: { field: "labels" } }, chips(labels(d.labels), "")),
-    el("td", {}, consoleCell(d, view, revoked))
+    el("td", {}, consoleCell(d, view, revoked, gateway))
   );
 }
 function chips(items, none) {
   if (items.length === 0) return el("span", { class: "muted", text: none });
   return el("span", { class: "chips" }, ...items.map((t) => el("span", { class: "chip", attrs: { title: t }, text: t })));
 }
-function consoleCell(d, view, revoked) {
+function consoleCell(d, view, revoked, gateway) {
   const s = view.summary;
-  const open = el("button", {
+  const open = gateway ? null : el("button", {
     class: "btn btn-primary btn-small",
     attrs: { type: "button", disabled: revoked || !view.canOpen || view.busy, title: view.canOpen ? null : view.openWhy },
     data: { action: "open" },
@@ -1002,7 +1005,7 @@ function stoppedText(d, n, listed) {
 }
 function searchText(d) {
   const c = capabilities(d.capabilities);
-  return [d.name, d.id, d.agent_version, d.online ? "online" : "offline", ...labels(d.labels), ...c.sources, ...c.sizes, ...c.codecs].map((x) => String(x ?? "")).join(" ");
+  return [d.name, d.id, d.kind, d.gateway_name, d.amt_guid, d.agent_version, d.online ? "online" : "offline", ...labels(d.labels), ...c.sources, ...c.sizes, ...c.codecs].map((x) => String(x ?? "")).join(" ");
 }
 function focusKey() {
   const b = document.activeElement;

@@ -34,4 +34,12 @@ type Dialect struct {
 	// LockAuditChain serializes appends to one organization's chain until the transaction
 	// ends. nil when the transaction already excludes every other writer (SQLite).
 	LockAuditChain func(ctx context.Context, c Conn, orgID string) error
+	// AnyArray: the driver binds a []string parameter as an array, so a list of any length
+	// is matched with "= ANY(?)" in one statement (PostgreSQL). Otherwise lists are spelled
+	// out as IN (?, ?, …), in chunks of inChunk, to stay under the driver's parameter limit.
+	AnyArray bool
 }
+
+// inChunk is how many values one IN (…) list binds where arrays cannot be bound: far below
+// SQLite's limit on parameters (32766), few statements for a gateway's thousands of targets.
+const inChunk = 500

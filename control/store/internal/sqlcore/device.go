@@ -3,29 +3,69 @@ package sqlcore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
-const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities`
+const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities, kind, gateway_id, target`
 
 func scanDevice(r Row) (store.Device, error) {
 	var d store.Device
 	var labels labelsCol
 	var created, revoked, seen timeCol
-	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities)
+	var kind string
+	var gateway, target nullText
+	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities, &kind, &gateway, &target)
 	d.Labels, d.CreatedAt, d.RevokedAt, d.LastSeen = labels, created.T, revoked.ptr(), seen.ptr()
+	d.Kind, d.GatewayID, d.Target = store.DeviceKind(kind), string(gateway), string(target)
 	return d, err
 }
 
-// CreateDevice inserts a device; an empty ID is filled in.
+// checkServed checks a new device's kind, gateway and target against each other and, for a
+// served device, that its gateway is a gateway of this organization: SQLite's foreign key
+// cannot name the organization, and neither database can check the gateway's kind.
+func (t *Tx) checkServed(ctx context.Context, d *store.Device) error {
+	if d.Kind == "" {
+		d.Kind = store.DeviceAgent
+	}
+	if !d.Kind.Valid() {
+		return fmt.Errorf("create device: kind %q: %w", d.Kind, store.ErrInvalid)
+	}
+	if (d.GatewayID == "") != (d.Target == "") {
+		return fmt.Errorf("create device: a served device needs both a gateway and a target: %w", store.ErrInvalid)
+	}
+	if d.GatewayID == "" {
+		return nil
+	}
+	if d.Kind != store.DeviceAgent {
+		return fmt.Errorf("create device: a %s cannot be served by a gateway: %w", d.Kind, store.ErrInvalid)
+	}
+	if err := checkID("gateway", d.GatewayID); err != nil {
+		return err
+	}
+	d.Target = strings.ToLower(d.Target)
+	var kind string
+	if err := t.c.QueryRow(ctx, `SELECT kind FROM devices WHERE org_id = ? AND id = ?`, t.org, d.GatewayID).Scan(&kind); err != nil {
+		return fmt.Errorf("create device: gateway %s: %w", d.GatewayID, err)
+	}
+	if store.DeviceKind(kind) != store.DeviceGateway {
+		return fmt.Errorf("create device: device %s is not a gateway: %w", d.GatewayID, store.ErrInvalid)
+	}
+	return nil
+}
+
+// CreateDevice inserts a device; an empty ID is filled in, an empty Kind is DeviceAgent.
 func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, error) {
 	if err := fillID("device", &d.ID); err != nil {
 		return d, err
 	}
 	if d.Name == "" {
 		return d, fmt.Errorf("create device: empty name: %w", store.ErrInvalid)
+	}
+	if err := t.checkServed(ctx, &d); err != nil {
+		return d, err
 	}
 	labels, err := encodeLabels(d.Labels)
 	if err != nil {
@@ -35,8 +75,9 @@ func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, er
 	if d.Labels == nil {
 		d.Labels = map[string]string{}
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, t.org, d.Name, labels, d.CreatedAt, tsPtr(d.RevokedAt), tsPtr(d.LastSeen), d.AgentVersion, d.Capabilities)
+	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, t.org, d.Name, labels, d.CreatedAt, tsPtr(d.RevokedAt), tsPtr(d.LastSeen), d.AgentVersion, d.Capabilities,
+		string(d.Kind), orNull(d.GatewayID), orNull(d.Target))
 	if err != nil {
 		return d, fmt.Errorf("create device %s: %w", d.ID, err)
 	}
@@ -99,9 +140,61 @@ func (t *Tx) DeviceSeen(ctx context.Context, id string, at time.Time, agentVersi
 	return exactlyOne(n, err, "device seen", id)
 }
 
+// TargetsSeen records a gateway's heartbeat on the live devices it serves at targets.
+func (t *Tx) TargetsSeen(ctx context.Context, gatewayID string, targets []string, at time.Time, agentVersion, capabilities string) (int64, error) {
+	if err := checkID("gateway", gatewayID); err != nil {
+		return 0, err
+	}
+	lower := make([]string, len(targets))
+	for i, s := range targets {
+		lower[i] = strings.ToLower(s)
+	}
+	const update = `UPDATE devices SET last_seen = ?, agent_version = ?, capabilities = ?
+		WHERE org_id = ? AND gateway_id = ? AND revoked_at IS NULL AND target `
+	var total int64
+	if t.dialect.AnyArray {
+		if len(lower) == 0 {
+			return 0, nil
+		}
+		n, err := t.c.Exec(ctx, update+`= ANY(?)`, ts(at), agentVersion, capabilities, t.org, gatewayID, lower)
+		if err != nil {
+			return 0, fmt.Errorf("targets seen of gateway %s: %w", gatewayID, err)
+		}
+		return n, nil
+	}
+	for len(lower) > 0 {
+		chunk := lower[:min(len(lower), inChunk)]
+		lower = lower[len(chunk):]
+		args := make([]any, 0, 5+len(chunk))
+		args = append(args, ts(at), agentVersion, capabilities, t.org, gatewayID)
+		for _, s := range chunk {
+			args = append(args, s)
+		}
+		q := update + `IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
+		n, err := t.c.Exec(ctx, q, args...)
+		if err != nil {
+			return total, fmt.Errorf("targets seen of gateway %s: %w", gatewayID, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// ServedDevices lists the devices a gateway serves, revoked ones included, by name.
+func (t *Tx) ServedDevices(ctx context.Context, gatewayID string) ([]store.Device, error) {
+	if err := checkID("gateway", gatewayID); err != nil {
+		return nil, err
+	}
+	rows, err := t.c.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE org_id = ? AND gateway_id = ? ORDER BY name, id`, t.org, gatewayID)
+	if err != nil {
+		return nil, fmt.Errorf("devices served by %s: %w", gatewayID, err)
+	}
+	return collect(rows, scanDevice, "devices served by "+gatewayID)
+}
+
 // DeleteDevice removes a revoked device and what only it used: its enrollment tokens (and
-// their directory entries), its console sessions and its directory entry. Audit entries name
-// it by id and stay.
+// their directory entries), its console sessions and its directory entry; a gateway also
+// takes its served devices (all revoked) and theirs. Audit entries name them by id and stay.
 func (t *Tx) DeleteDevice(ctx context.Context, id string) error {
 	if err := checkID("device", id); err != nil {
 		return err
@@ -113,15 +206,27 @@ func (t *Tx) DeleteDevice(ctx context.Context, id string) error {
 	if !revoked.Valid {
 		return fmt.Errorf("delete device %s: not revoked: %w", id, store.ErrConflict)
 	}
+	var live int
+	if err := t.c.QueryRow(ctx, `SELECT count(*) FROM devices WHERE org_id = ? AND gateway_id = ? AND revoked_at IS NULL`, t.org, id).Scan(&live); err != nil {
+		return fmt.Errorf("delete device %s: served devices: %w", id, err)
+	}
+	if live > 0 {
+		return fmt.Errorf("delete device %s: %d served devices not revoked: %w", id, live, store.ErrConflict)
+	}
+	// The device itself and, if it is a gateway, the devices it serves (directory keys are
+	// text, device ids uuid in PostgreSQL).
+	const which = `(SELECT id FROM devices WHERE org_id = ? AND (id = ? OR gateway_id = ?))`
+	const whichText = `(SELECT CAST(id AS text) FROM devices WHERE org_id = ? AND (id = ? OR gateway_id = ?))`
 	steps := []struct {
 		what, query string
 		args        []any
 	}{
 		{"enrollment tokens' directory entries", `DELETE FROM directory WHERE kind = 'enroll' AND org_id = ? AND key IN
-			(SELECT token_hash FROM enrollment_tokens WHERE org_id = ? AND device_id = ?)`, []any{t.org, t.org, id}},
-		{"enrollment tokens", `DELETE FROM enrollment_tokens WHERE org_id = ? AND device_id = ?`, []any{t.org, id}},
-		{"console sessions", `DELETE FROM console_sessions WHERE org_id = ? AND device_id = ?`, []any{t.org, id}},
-		{"directory entry", `DELETE FROM directory WHERE kind = 'device' AND org_id = ? AND key = ?`, []any{t.org, id}},
+			(SELECT token_hash FROM enrollment_tokens WHERE org_id = ? AND device_id IN ` + which + `)`, []any{t.org, t.org, t.org, id, id}},
+		{"enrollment tokens", `DELETE FROM enrollment_tokens WHERE org_id = ? AND device_id IN ` + which, []any{t.org, t.org, id, id}},
+		{"console sessions", `DELETE FROM console_sessions WHERE org_id = ? AND device_id IN ` + which, []any{t.org, t.org, id, id}},
+		{"directory entries", `DELETE FROM directory WHERE kind = 'device' AND org_id = ? AND key IN ` + whichText, []any{t.org, t.org, id, id}},
+		{"served devices", `DELETE FROM devices WHERE org_id = ? AND gateway_id = ?`, []any{t.org, id}},
 	}
 	for _, s := range steps {
 		if _, err := t.c.Exec(ctx, s.query, s.args...); err != nil {

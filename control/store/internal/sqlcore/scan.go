@@ -85,3 +85,28 @@ func encodeLabels(m map[string]string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// nullText scans a nullable text or uuid column, NULL as "".
+type nullText string
+
+func (c *nullText) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*c = ""
+	case string:
+		*c = nullText(x)
+	case []byte:
+		*c = nullText(x)
+	default:
+		return fmt.Errorf("sqlcore: cannot scan %T into text", v)
+	}
+	return nil
+}
+
+// orNull binds "" as NULL.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

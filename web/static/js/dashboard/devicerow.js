@@ -9,6 +9,8 @@ import { ago, capabilities, labels, holder, sessionLine, signalNote } from "./fo
  */
 export function deviceRow(d, view) {
   const revoked = !!d.revoked_at;
+  // A gateway serves Intel AMT machines (each its own row, "via" it) and has no screen.
+  const gateway = d.kind === "gateway";
   const online = !!d.online && !revoked;
   const caps = capabilities(d.capabilities);
   const capChips = [...caps.sources, ...caps.sizes, ...caps.codecs];
@@ -21,7 +23,9 @@ export function deviceRow(d, view) {
       "td",
       {},
       el("span", { class: "device-name", data: { field: "name" }, text: d.name }),
+      gateway ? el("span", { class: "badge kind-badge", data: { field: "kind" }, attrs: { title: "Serves Intel AMT machines; no screen of its own" }, text: "Gateway" }) : null,
       el("span", { class: "device-id", text: d.id }),
+      d.gateway ? el("span", { class: "via", data: { field: "via" }, attrs: { title: `AMT ${d.amt_guid ?? ""}` }, text: `via ${d.gateway_name || d.gateway} · AMT` }) : null,
       revoked ? el("span", { class: "revoked", text: "Revoked" }) : null,
     ),
     el(
@@ -34,7 +38,7 @@ export function deviceRow(d, view) {
     el("td", { class: "mono", data: { field: "version" }, text: d.agent_version || "–" }),
     el("td", { data: { field: "capabilities" } }, chips(capChips, "–")),
     el("td", { data: { field: "labels" } }, chips(labels(d.labels), "")),
-    el("td", {}, consoleCell(d, view, revoked)),
+    el("td", {}, consoleCell(d, view, revoked, gateway)),
   );
 }
 
@@ -43,9 +47,9 @@ function chips(items, none) {
   return el("span", { class: "chips" }, ...items.map((t) => el("span", { class: "chip", attrs: { title: t }, text: t })));
 }
 
-function consoleCell(d, view, revoked) {
+function consoleCell(d, view, revoked, gateway) {
   const s = view.summary;
-  const open = el("button", {
+  const open = gateway ? null : el("button", {
     class: "btn btn-primary btn-small",
     attrs: { type: "button", disabled: revoked || !view.canOpen || view.busy, title: view.canOpen ? null : view.openWhy },
     data: { action: "open" },

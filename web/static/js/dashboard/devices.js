@@ -224,10 +224,10 @@ function stoppedText(d, n, listed) {
   return `Stopped ${n} console session${n === 1 ? "" : "s"} of ${d.name}${who ? ` (${who})` : ""}.`;
 }
 
-// What the filter searches: name, id, labels, version and capabilities.
+// What the filter searches: name, id, kind and gateway, labels, version and capabilities.
 function searchText(d) {
   const c = capabilities(d.capabilities);
-  return [d.name, d.id, d.agent_version, d.online ? "online" : "offline", ...labels(d.labels), ...c.sources, ...c.sizes, ...c.codecs]
+  return [d.name, d.id, d.kind, d.gateway_name, d.amt_guid, d.agent_version, d.online ? "online" : "offline", ...labels(d.labels), ...c.sources, ...c.sizes, ...c.codecs]
     .map((x) => String(x ?? ""))
     .join(" ");
 }
