@@ -61,6 +61,8 @@ type stackOptions struct {
 	input hid.Sink
 	// consent is the exchange a source that asks for consent (AMT) waits on.
 	consent *device.Consent
+	// gateway, when set, makes the agent a gateway serving its machines instead of a source.
+	gateway device.Gateway
 }
 
 func testLogger() *slog.Logger {

@@ -83,9 +83,15 @@ func newControlRelayWith(t *testing.T, adjust func(*relay.Config), slugs ...stri
 // enrollment token, as `kvmctl devices create` and `kvmagent enroll` do.
 func enrollDevice(t *testing.T, s *stack, tn *tenant, name string, labels map[string]string) (client.Device, *enroll.Identity, *enroll.HTTPClient) {
 	t.Helper()
+	return enrollNewDevice(t, s, tn, client.NewDevice{Name: name, Labels: labels})
+}
+
+// enrollNewDevice is enrollDevice for any kind of device (a gateway).
+func enrollNewDevice(t *testing.T, s *stack, tn *tenant, nd client.NewDevice) (client.Device, *enroll.Identity, *enroll.HTTPClient) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dev, err := tn.api.CreateDevice(ctx, name, labels)
+	dev, err := tn.api.CreateDeviceWith(ctx, nd)
 	require.NoError(t, err)
 	tok, err := tn.api.CreateEnrollmentToken(ctx, dev.ID)
 	require.NoError(t, err)
@@ -108,7 +114,7 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 	if o.source != nil {
 		source = o.source
 	}
-	a, err := agent.New(agent.Config{
+	cfg := agent.Config{
 		Server: s.url,
 		Auth: func(ctx context.Context) (http.Header, error) {
 			return enroll.ProofHeader(ctx, hc, id, time.Now())
@@ -122,7 +128,13 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 		Logger:       testLogger().With("component", "agent"),
 		ReconnectMin: 50 * time.Millisecond,
 		ReconnectMax: 500 * time.Millisecond,
-	})
+	}
+	if o.gateway != nil {
+		// A gateway: its machines come from it; it looks at them and reports often.
+		cfg.Source, cfg.Gateway, cfg.SourceKind = nil, o.gateway, "amt+mps"
+		cfg.GatewayPoll, cfg.HeartbeatInterval = 300*time.Millisecond, time.Second
+	}
+	a, err := agent.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
