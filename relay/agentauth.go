@@ -309,8 +309,8 @@ type devices struct {
 	nonces *proofNonces
 	beats  *beatThrottle
 	links  *device.GatewayLinks // the machines each gateway connection on this node reaches
-	ttl    time.Duration // device certificate lifetime
-	tls    *tls.Config   // nil: plain HTTP (TLS ends before the relay, if anywhere)
+	ttl    time.Duration        // device certificate lifetime
+	tls    *tls.Config          // nil: plain HTTP (TLS ends before the relay, if anywhere)
 }
 
 // openDevices opens the device CA in the data directory (creating its root on first start)
