@@ -59,17 +59,20 @@ func (b *beatThrottle) allow(dev string) (time.Time, bool) {
 }
 
 // recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches,
-// kept for its connection until it ends. Targets were checked by signaling (bounded tokens);
+// kept for its connection until it ends; machines with MPS tags are offered for adoption. Targets were checked by signaling (bounded tokens);
 // which of them are this gateway's devices the store decides at the next heartbeat.
 func (r *Relay) recordMachines(_ context.Context, claims auth.Claims, conn string, m wire.Machines) {
 	if claims.Tenant == "" {
 		return
 	}
 	up := make([]string, len(m.Up))
+	found := make([]device.Discovered, len(m.Up))
 	for i, u := range m.Up {
 		up[i] = u.Target
+		found[i] = device.Discovered{Target: u.Target, Name: u.Name, Tags: u.Tags}
 	}
 	r.devices.links.Apply(claims.Device, conn, m.Reset, up, m.Down)
+	r.adopter.offer(claims.Tenant, claims.Device, found)
 }
 
 // recordHeartbeat is signaling's OnHeartbeat: it cleans the agent's report (hostile text:

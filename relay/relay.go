@@ -16,6 +16,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/denied"
+	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
 	"github.com/kvmrelay/kvmrelay/signaling"
@@ -37,6 +38,7 @@ type Relay struct {
 	devices *devices
 	control *controlPlane
 	pruner  *spentPruner
+	adopter *adopter // gateways' machines by MPS tag
 	sig     *signaling.Server
 	turn    *turn.Server
 	metrics *prometheus.Registry
@@ -173,6 +175,12 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
 	undo = append(undo, r.pruner.stop)
+	devSvc, err := device.NewService(device.ServiceConfig{Store: st, Sessions: r.control.sessions, Agents: deviceCutter{r.sig}})
+	if err != nil {
+		return fail(err)
+	}
+	r.adopter = startAdopter(devSvc, cfg.Logger.With("component", "adopt"))
+	undo = append(undo, r.adopter.stop)
 	r.app = r.newApp()
 	return r, nil
 }
@@ -225,6 +233,7 @@ func (r *Relay) Close() error {
 		errs = append(errs, err)
 	}
 	r.pruner.stop()
+	r.adopter.stop()
 	errs = append(errs, r.control.close())
 	errs = append(errs, r.shared.Close())
 	errs = append(errs, r.closeTURN())

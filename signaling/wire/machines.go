@@ -38,7 +38,7 @@ const (
 	// MaxMachineName, MaxMachineTags and MaxMachineTag bound what the service says of it.
 	MaxMachineName = 64
 	MaxMachineTags = 8
-	MaxMachineTag  = 32
+	MaxMachineTag  = 64
 )
 
 // Check reports whether the report is within bounds: each target a plain token, names and
