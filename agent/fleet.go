@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,14 +28,14 @@ type fleet struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	up     map[string]bool // machines whose link is up, by target
+	up     map[string]wire.Machine // machines whose link is up, by target
 	client messageSender
 	state  device.Health
 	notify chan struct{} // closed when state changes
 }
 
 func newFleet(gw device.Gateway, log *slog.Logger) *fleet {
-	return &fleet{gw: gw, log: log, up: make(map[string]bool), notify: make(chan struct{}),
+	return &fleet{gw: gw, log: log, up: make(map[string]wire.Machine), notify: make(chan struct{}),
 		state: device.Health{Source: gw.String(), State: device.StateConnecting, Since: time.Now()}}
 }
 
@@ -60,10 +61,10 @@ func (f *fleet) poll(ctx context.Context) {
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return // shutting down
 	}
-	now := make(map[string]bool, len(links))
+	now := make(map[string]wire.Machine, len(links))
 	for _, l := range links {
 		if l.Up && wire.CheckTarget(l.Target) == nil {
-			now[l.Target] = true
+			now[l.Target] = wire.Machine{Target: l.Target, Name: l.Name, Tags: l.Tags}.Clean()
 		}
 	}
 	f.mu.Lock()
@@ -75,13 +76,14 @@ func (f *fleet) poll(ctx context.Context) {
 		f.setStateLocked(device.StateLive, "")
 	}
 	var change wire.Machines
-	for t := range now {
-		if !f.up[t] {
-			change.Up = append(change.Up, t)
+	for t, m := range now {
+		// New, or renamed or retagged on the service: the relay may adopt it now.
+		if was, ok := f.up[t]; !ok || was.Name != m.Name || !slices.Equal(was.Tags, m.Tags) {
+			change.Up = append(change.Up, m)
 		}
 	}
 	for t := range f.up {
-		if !now[t] {
+		if _, ok := now[t]; !ok {
 			change.Down = append(change.Down, t)
 		}
 	}
@@ -111,34 +113,52 @@ func (f *fleet) connected(c messageSender) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.client = c
-	all := wire.Machines{Reset: true, Up: make([]string, 0, len(f.up))}
-	for t := range f.up {
-		all.Up = append(all.Up, t)
+	all := wire.Machines{Reset: true, Up: make([]wire.Machine, 0, len(f.up))}
+	for _, m := range f.up {
+		all.Up = append(all.Up, m)
 	}
 	f.sendLocked(all)
 }
 
-// sendLocked sends m to the relay in reports of at most wire.MaxMachinesPerReport machines;
-// only the first keeps Reset.
+// sendLocked sends m to the relay in reports of at most wire.MaxMachinesPerReport machines
+// and about wire.MaxMachinesReportBytes each; only the first keeps Reset.
 func (f *fleet) sendLocked(m wire.Machines) {
 	if f.client == nil {
 		return
 	}
-	slices.Sort(m.Up)
+	slices.SortFunc(m.Up, func(a, b wire.Machine) int { return strings.Compare(a.Target, b.Target) })
 	slices.Sort(m.Down)
 	first := true
 	for first || len(m.Up)+len(m.Down) > 0 {
 		part := wire.Machines{Reset: m.Reset && first}
-		n := min(len(m.Up), wire.MaxMachinesPerReport)
-		part.Up, m.Up = m.Up[:n], m.Up[n:]
-		n = min(len(m.Down), wire.MaxMachinesPerReport-len(part.Up))
-		part.Down, m.Down = m.Down[:n], m.Down[n:]
+		size := 0
+		full := func() bool {
+			return len(part.Up)+len(part.Down) >= wire.MaxMachinesPerReport || size >= wire.MaxMachinesReportBytes
+		}
+		for len(m.Up) > 0 && !full() {
+			size += machineSize(m.Up[0])
+			part.Up, m.Up = append(part.Up, m.Up[0]), m.Up[1:]
+		}
+		for len(m.Down) > 0 && !full() {
+			size += len(m.Down[0]) + 3
+			part.Down, m.Down = append(part.Down, m.Down[0]), m.Down[1:]
+		}
 		if err := f.client.Send(wire.TypeMachines, "", part); err != nil {
 			f.log.Debug("machines report not sent", "err", err)
 			return // the next connection gets the whole list
 		}
 		first = false
 	}
+}
+
+// machineSize bounds m's JSON encoding: its text, escaped at worst 6 bytes per byte of a name
+// or tag (\u00XX), and the punctuation.
+func machineSize(m wire.Machine) int {
+	n := len(m.Target) + 6*len(m.Name) + 40
+	for _, t := range m.Tags {
+		n += 6*len(t) + 3
+	}
+	return n
 }
 
 // health is the gateway's own state for its heartbeat: whether it reaches its service.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestFleetReports(t *testing.T) {
 	f := newFleet(gw, slog.Default())
 	var links []device.Link
 	for i := range 1200 {
-		links = append(links, device.Link{Target: guid(i), Up: i%2 == 0})
+		links = append(links, device.Link{Target: guid(i), Up: i%2 == 0, Name: fmt.Sprintf("rack7-amt%d", i), Tags: []string{"rack7"}})
 	}
 	links = append(links, device.Link{Target: "bad target", Up: true})
 	gw.set(nil, links...)
@@ -103,35 +104,44 @@ func TestFleetReports(t *testing.T) {
 
 	r := &reports{}
 	f.connected(r)
-	assert.Equal(t, []wire.Machines{{Reset: true, Up: []string{}}}, r.take(), "connected before the first look: an empty list")
+	assert.Equal(t, []wire.Machines{{Reset: true}}, r.take(), "connected before the first look: an empty list")
 	f.poll(ctx)
 	first := r.take()
-	require.Len(t, first, 2, "600 machines up: two reports")
-	assert.Len(t, first[0].Up, wire.MaxMachinesPerReport)
-	assert.Len(t, first[1].Up, 600-wire.MaxMachinesPerReport)
-	assert.False(t, first[0].Reset)
+	require.Greater(t, len(first), 1, "600 machines up: more than one report")
+	var all []wire.Machine
 	for _, m := range first {
 		require.NoError(t, m.Check())
+		assert.False(t, m.Reset)
+		all = append(all, m.Up...)
 	}
+	assert.Len(t, all, 600)
+	assert.Equal(t, wire.Machine{Target: guid(0), Name: "rack7-amt0", Tags: []string{"rack7"}}, first[0].Up[0], "what MPS says of the machine")
 	assert.Equal(t, device.StateLive, f.health().State)
 
 	f.poll(ctx)
 	assert.Empty(t, r.take(), "nothing changed, nothing sent")
 
 	links[1].Up, links[0].Up = true, false
+	links[2].Tags = []string{"rack7", "lab"}
 	gw.set(nil, links...)
 	f.poll(ctx)
-	assert.Equal(t, []wire.Machines{{Up: []string{guid(1)}, Down: []string{guid(0)}}}, r.take())
+	assert.Equal(t, []wire.Machines{{Up: []wire.Machine{
+		{Target: guid(1), Name: "rack7-amt1", Tags: []string{"rack7"}},
+		{Target: guid(2), Name: "rack7-amt2", Tags: []string{"rack7", "lab"}},
+	}, Down: []string{guid(0)}}}, r.take(), "up, down, and retagged")
 
 	// A new connection gets the whole list again.
 	r2 := &reports{}
 	f.connected(r2)
 	whole := r2.take()
-	require.Len(t, whole, 2)
-	assert.True(t, whole[0].Reset)
-	assert.False(t, whole[1].Reset)
-	assert.Len(t, append(whole[0].Up, whole[1].Up...), 600)
-	assert.Contains(t, whole[0].Up, guid(1))
+	require.Greater(t, len(whole), 1)
+	all = nil
+	for i, m := range whole {
+		assert.Equal(t, i == 0, m.Reset, "Reset on the first part only")
+		all = append(all, m.Up...)
+	}
+	assert.Len(t, all, 600)
+	assert.Equal(t, guid(1), whole[0].Up[0].Target)
 
 	changed := f.changed()
 	gw.set(errors.New("mps: login as \"ops\": unauthorized"))
@@ -198,4 +208,35 @@ func TestGatewayMachines(t *testing.T) {
 	m, err := own.machineFor("")
 	require.NoError(t, err)
 	assert.Same(t, own.own, m)
+}
+
+// TestFleetReportSize: hostile names and tags are cleaned, and reports stay under the
+// message limit however much text the service attaches to its machines.
+func TestFleetReportSize(t *testing.T) {
+	gw := &fakeGateway{}
+	f := newFleet(gw, slog.Default())
+	var links []device.Link
+	tags := []string{}
+	for i := range 20 {
+		tags = append(tags, strings.Repeat("\x01\"", 40)+fmt.Sprint(i))
+	}
+	for i := range 700 {
+		links = append(links, device.Link{Target: guid(i), Up: true, Name: strings.Repeat("\"<", 100), Tags: tags})
+	}
+	gw.set(nil, links...)
+	r := &reports{}
+	f.connected(r)
+	r.take()
+	f.poll(context.Background())
+	got := r.take()
+	require.Greater(t, len(got), 2)
+	n := 0
+	for _, m := range got {
+		require.NoError(t, m.Check())
+		msg, err := wire.Encode(wire.TypeMachines, "", m)
+		require.NoError(t, err)
+		assert.Less(t, len(msg), wire.MaxMessageSize)
+		n += len(m.Up)
+	}
+	assert.Equal(t, 700, n)
 }

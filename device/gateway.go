@@ -28,6 +28,10 @@ type Gateway interface {
 type Link struct {
 	Target string
 	Up     bool
+	// Name and Tags are what the service says of the machine (MPS's hostname and tags):
+	// the relay names and adopts machines by them.
+	Name string
+	Tags []string
 }
 
 // GatewayFactory parses a spec of its scheme that names a gateway. A spec naming one machine

@@ -65,7 +65,11 @@ func (r *Relay) recordMachines(_ context.Context, claims auth.Claims, conn strin
 	if claims.Tenant == "" {
 		return
 	}
-	r.devices.links.Apply(claims.Device, conn, m.Reset, m.Up, m.Down)
+	up := make([]string, len(m.Up))
+	for i, u := range m.Up {
+		up[i] = u.Target
+	}
+	r.devices.links.Apply(claims.Device, conn, m.Reset, up, m.Down)
 }
 
 // recordHeartbeat is signaling's OnHeartbeat: it cleans the agent's report (hostile text:

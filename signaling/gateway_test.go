@@ -100,10 +100,11 @@ func TestMachinesReports(t *testing.T) {
 	})
 	gw, err := r.dial(t, "/ws/agent", r.agentToken(t, "gw1"), "")
 	require.NoError(t, err)
-	up := wire.Machines{Reset: true, Up: []string{"12345678-9abc-def0-1234-56789abcdef0"}}
+	const guid = "12345678-9abc-def0-1234-56789abcdef0"
+	up := wire.Machines{Reset: true, Up: []wire.Machine{{Target: guid, Name: "rack7-amt1", Tags: []string{"rack7"}}}}
 	require.NoError(t, gw.Send(wire.TypeMachines, "", up))
-	require.NoError(t, gw.Send(wire.TypeMachines, "", wire.Machines{Up: []string{"bad target\n"}}))
-	require.NoError(t, gw.Send(wire.TypeMachines, "", wire.Machines{Down: up.Up}))
+	require.NoError(t, gw.Send(wire.TypeMachines, "", wire.Machines{Up: []wire.Machine{{Target: "bad target\n"}}}))
+	require.NoError(t, gw.Send(wire.TypeMachines, "", wire.Machines{Down: []string{guid}}))
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -119,7 +120,7 @@ func TestMachinesReports(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, "gw1", got[0].device)
 	assert.Equal(t, up, got[0].m)
-	assert.Equal(t, wire.Machines{Down: up.Up}, got[1].m, "the bad report was dropped, the next one came")
+	assert.Equal(t, wire.Machines{Down: []string{guid}}, got[1].m, "the bad report was dropped, the next one came")
 	assert.Equal(t, got[0].conn, got[1].conn)
 	assert.Equal(t, "gw1/"+got[0].conn, gone[0])
 }

@@ -69,7 +69,11 @@ func (g *Gateway) Links(ctx context.Context) ([]device.Link, error) {
 		if err != nil {
 			continue // not a machine a console can name
 		}
-		links = append(links, device.Link{Target: guid, Up: d.ConnectionStatus})
+		name := d.FriendlyName
+		if name == "" {
+			name = d.Hostname
+		}
+		links = append(links, device.Link{Target: guid, Up: d.ConnectionStatus, Name: name, Tags: d.Tags})
 	}
 	return links, nil
 }
