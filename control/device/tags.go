@@ -39,13 +39,18 @@ const (
 var ErrTagsNotGateway = errors.New("device: AMT tags on a device that is not a gateway")
 
 // CheckTags checks the MPS tags an admin gives a gateway: at most MaxAMTTags, each 1 to
-// MaxAMTTagLen bytes of printable characters (as CheckText); duplicates are removed, the first
-// kept, order otherwise kept. It returns nil for none. Errors wrap store.ErrInvalid.
+// MaxAMTTagLen bytes of printable characters (as CheckText) without surrounding space;
+// duplicates are removed, the first kept, order otherwise kept. It returns nil for none.
+// Errors wrap store.ErrInvalid.
 func CheckTags(tags []string) ([]string, error) {
 	var out []string
 	for _, tag := range tags {
 		if err := CheckText(fmt.Sprintf("AMT tag %q", tag), tag, MaxAMTTagLen); err != nil {
 			return nil, err
+		}
+		if strings.TrimSpace(tag) != tag {
+			// Gateways report machines' tags trimmed: this one would never match.
+			return nil, fmt.Errorf("AMT tag %q starts or ends with a space, which MPS tags as gateways report them never do; remove it: %w", tag, store.ErrInvalid)
 		}
 		if !slices.Contains(out, tag) {
 			out = append(out, tag)

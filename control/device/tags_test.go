@@ -40,6 +40,8 @@ func TestCheckTags(t *testing.T) {
 		{"control character", []string{"rack\x1b[2J7"}, nil, `AMT tag "rack\x1b[2J7" has an escape (ESC) (U+001B) at character 5`},
 		{"bidi override", []string{"lab\u202e"}, nil, "a right-to-left override (U+202E) at character 4"},
 		{"invalid UTF-8", []string{"a\xffb"}, nil, "invalid UTF-8 at character 2"},
+		{"surrounding space", []string{"rack7", " lab"}, nil, `AMT tag " lab" starts or ends with a space`},
+		{"trailing space", []string{"lab "}, nil, `AMT tag "lab " starts or ends with a space`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
