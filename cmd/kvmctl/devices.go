@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/kvmrelay/kvmrelay/control/client"
 )
@@ -30,12 +31,25 @@ func (a *app) devicesList(ctx context.Context, args []string) error {
 		}
 		return writeJSON(a.stdout, devices)
 	}
-	t := newTable(a.stdout, "ID", "NAME", "KIND", "STATUS", "LAST SEEN", "AGENT", "LABELS")
+	t := newTable(a.stdout, "ID", "NAME", "KIND", "STATUS", "LAST SEEN", "AGENT", "LABELS", "AMT TAGS")
 	for _, d := range devices {
-		t.row(d.ID, d.Name, deviceKind(d), deviceStatus(d), tsp(d.LastSeen), d.AgentVersion, client.FormatLabels(d.Labels))
+		t.row(d.ID, d.Name, deviceKind(d), deviceStatus(d), tsp(d.LastSeen), d.AgentVersion, client.FormatLabels(d.Labels), formatTags(d.AMTTags))
 	}
 	return t.flush()
 }
+
+// tagsFlag collects a repeatable --amt-tag; the server checks and deduplicates.
+type tagsFlag []string
+
+func (f *tagsFlag) String() string { return formatTags(*f) }
+
+func (f *tagsFlag) Set(s string) error {
+	*f = append(*f, s)
+	return nil
+}
+
+// formatTags writes AMT tags comma-separated, unsanitized (tables sanitize their cells).
+func formatTags(tags []string) string { return strings.Join(tags, ",") }
 
 // deviceKind is agent, gateway, or "amt via GW" for an AMT machine gateway GW serves.
 func deviceKind(d client.Device) string {
@@ -66,10 +80,12 @@ func deviceStatus(d client.Device) string {
 }
 
 func (a *app) devicesCreate(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("devices create", "NAME [--label KEY=VALUE]... [--gateway | --amt-gateway GW --amt-guid GUID] [-o table|json]")
+	fs := a.cmdFlags("devices create", "NAME [--label KEY=VALUE]... [--gateway [--amt-tag TAG]... | --amt-gateway GW --amt-guid GUID] [-o table|json]")
 	labels := kvFlag{}
 	fs.Var(labels, "label", "a label KEY=VALUE (repeatable); roles can be scoped to labels")
 	gateway := fs.Bool("gateway", false, "create a gateway: one kvmagent serving Intel AMT machines through MPS")
+	var tags tagsFlag
+	fs.Var(&tags, "amt-tag", "with --gateway: an MPS tag (repeatable); every machine the gateway reports that carries one gets its device")
 	amtGateway := fs.String("amt-gateway", "", "create an Intel AMT machine served by this gateway (its id or name)")
 	amtGUID := fs.String("amt-guid", "", "the AMT machine's GUID (8-4-4-4-12 hex digits), with --amt-gateway")
 	out := outputFlag(fs.FlagSet, "table", "json")
@@ -83,8 +99,10 @@ func (a *app) devicesCreate(ctx context.Context, args []string) error {
 		return usageErr("devices create: --gateway makes a gateway, --amt-gateway and --amt-guid a machine it serves; give one or the other")
 	case (*amtGateway == "") != (*amtGUID == ""):
 		return usageErr("devices create: --amt-gateway and --amt-guid go together: the gateway that serves the machine and its AMT GUID")
+	case len(tags) > 0 && !*gateway:
+		return usageErr("devices create: --amt-tag goes with --gateway: only a gateway adopts the machines MPS tags")
 	case *gateway:
-		nd.Kind = client.DeviceGateway
+		nd.Kind, nd.AMTTags = client.DeviceGateway, tags
 	case *amtGateway != "":
 		nd.AMT = &client.AMT{Gateway: *amtGateway, GUID: *amtGUID}
 	}
@@ -100,6 +118,10 @@ func (a *app) devicesCreate(ctx context.Context, args []string) error {
 		return writeJSON(a.stdout, d)
 	}
 	switch {
+	case d.Kind == client.DeviceGateway && len(d.AMTTags) > 0:
+		fmt.Fprintf(a.stdout, "Created gateway %s with AMT tags %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n"+
+			"Once it runs, every machine it reports with one of these MPS tags gets its device; add others by hand: kvmctl devices create NAME --amt-gateway %s --amt-guid GUID\n",
+			deviceName(d), client.Sanitize(formatTags(d.AMTTags)), client.Sanitize(d.ID), client.Sanitize(d.ID))
 	case d.Kind == client.DeviceGateway:
 		fmt.Fprintf(a.stdout, "Created gateway %s.\nNext, mint its agent's enrollment token: kvmctl devices enroll-token %s\n"+
 			"and add each AMT machine it serves: kvmctl devices create NAME --amt-gateway %s --amt-guid GUID\n",
@@ -185,6 +207,35 @@ func (a *app) devicesRelabel(ctx context.Context, args []string) error {
 		return writeJSON(a.stdout, updated)
 	}
 	fmt.Fprintf(a.stdout, "Device %s now has labels: %s\n", deviceName(updated), client.Sanitize(client.FormatLabels(updated.Labels)))
+	return nil
+}
+
+// devicesRetag replaces a gateway's AMT tags as relabel replaces labels: exactly the tags
+// given, none when no --amt-tag is given.
+func (a *app) devicesRetag(ctx context.Context, args []string) error {
+	fs := a.cmdFlags("devices retag", "GATEWAY [--amt-tag TAG]... [-o table|json]")
+	var tags tagsFlag
+	fs.Var(&tags, "amt-tag", "an MPS tag (repeatable); the gateway gets exactly these (none: no tags, it adopts no more machines)")
+	out := outputFlag(fs.FlagSet, "table", "json")
+	c, d, err := a.deviceArg(ctx, fs, args)
+	if err != nil {
+		return err
+	}
+	if tags == nil {
+		tags = tagsFlag{} // none given: clear them, as relabel without --label clears labels
+	}
+	updated, err := c.UpdateDeviceWith(ctx, d.ID, client.DeviceChange{AMTTags: tags})
+	if err != nil {
+		return err
+	}
+	if out.value == "json" {
+		return writeJSON(a.stdout, updated)
+	}
+	if len(updated.AMTTags) == 0 {
+		fmt.Fprintf(a.stdout, "Gateway %s has no AMT tags now: it adopts no more machines (those it adopted stay).\n", deviceName(updated))
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "Gateway %s now adopts the machines it reports with MPS tags: %s\n", deviceName(updated), client.Sanitize(formatTags(updated.AMTTags)))
 	return nil
 }
 

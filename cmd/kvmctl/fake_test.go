@@ -123,7 +123,10 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 		out := map[string]any{"id": "d0000000-0000-4000-8000-000000000009", "name": in["name"], "labels": in["labels"], "created_at": tCreated,
 			"online": false, "kind": "agent"}
 		if in["kind"] == "gateway" {
-			out["kind"] = "gateway"
+			out["kind"], out["amt_tags"] = "gateway", []any{}
+			if tags, ok := in["amt_tags"]; ok {
+				out["amt_tags"] = tags
+			}
 		}
 		// An AMT machine: the gateway named by id or name, as the relay resolves it.
 		if amt, ok := in["amt"].(map[string]any); ok {
@@ -154,6 +157,9 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 			return 400, map[string]string{"code": "bad-request", "message": "The request is invalid: name has a right-to-left override (U+202E) at character 3; only printable characters are allowed"}
 		}
 		for _, d := range f.devices {
+			if _, tags := in["amt_tags"]; tags && d["id"] == r.PathValue("id") && d["kind"] != "gateway" {
+				return 400, map[string]string{"code": "bad-request", "message": fmt.Sprintf("Device %q is not a gateway, and only a gateway has AMT tags (the MPS tags of the machines it adopts); leave the tags out, or give them to a gateway.", d["name"])}
+			}
 			if d["id"] == r.PathValue("id") {
 				out := map[string]any{}
 				for k, v := range d {

@@ -44,13 +44,17 @@ Commands:
                                          set a new password with the reset link an admin sent
   devices list                           devices with kind, presence and labels
   devices create NAME [--label k=v]...   create a device (then mint its enrollment token)
-      [--gateway]                        ... a gateway: one kvmagent serving Intel AMT
-                                         machines through MPS (enrolled like any agent)
+      [--gateway [--amt-tag TAG]...]     ... a gateway: one kvmagent serving Intel AMT
+                                         machines through MPS (enrolled like any agent);
+                                         each machine it reports with one of the MPS tags
+                                         gets its device (labelled mps-tag=TAG)
       [--amt-gateway GW --amt-guid GUID] ... an AMT machine gateway GW (id or name) serves;
                                          it has no agent or enrollment token of its own
   devices rename DEVICE NEW-NAME         rename a device (names are unique ignoring case)
   devices relabel DEVICE [--label k=v]...
                                          replace a device's labels (they decide who reaches it)
+  devices retag GATEWAY [--amt-tag TAG]...
+                                         replace a gateway's MPS tags (none: it adopts no more)
   devices revoke DEVICE                  revoke a device: its agent is cut off at once
   devices delete DEVICE                  delete a revoked device (revoke it first); its audit
                                          entries stay
@@ -193,6 +197,7 @@ func commands() map[string]handler {
 		"devices delete":         (*app).devicesDelete,
 		"devices rename":         (*app).devicesRename,
 		"devices relabel":        (*app).devicesRelabel,
+		"devices retag":          (*app).devicesRetag,
 		"devices enroll-token":   (*app).devicesEnrollToken,
 		"console start":          (*app).consoleStart,
 		"console stop":           (*app).consoleStop,

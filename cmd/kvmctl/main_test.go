@@ -60,7 +60,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, "a command is required"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"group without verb", []string{"devices"}, "Usage: kvmctl devices create|delete|enroll-token|list|relabel|rename|revoke"},
+		{"group without verb", []string{"devices"}, "Usage: kvmctl devices create|delete|enroll-token|list|relabel|rename|retag|revoke"},
 		{"unknown verb", []string{"devices", "explode"}, `unknown command "devices explode"`},
 		{"missing argument", []string{"console", "start"}, "console start wants DEVICE, got 0 arguments"},
 		{"extra argument", []string{"devices", "list", "x"}, `devices list takes no arguments (got ["x"])`},
@@ -203,8 +203,8 @@ func TestDevicesList(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Len(t, lines, 4)
-	assert.Regexp(t, `^ID\s+NAME\s+KIND\s+STATUS\s+LAST SEEN\s+AGENT\s+LABELS$`, lines[0])
-	assert.Regexp(t, `^d0000000-0000-4000-8000-000000000001\s+web1\s+agent\s+online\s+2026-04-30T08:00:00Z\s+1\.2\.3\s+env=prod,rack=a$`, lines[1])
+	assert.Regexp(t, `^ID\s+NAME\s+KIND\s+STATUS\s+LAST SEEN\s+AGENT\s+LABELS\s+AMT TAGS$`, lines[0])
+	assert.Regexp(t, `^d0000000-0000-4000-8000-000000000001\s+web1\s+agent\s+online\s+2026-04-30T08:00:00Z\s+1\.2\.3\s+env=prod,rack=a\s+-$`, lines[1])
 	assert.Contains(t, lines[2], `never seen`)
 	assert.Contains(t, lines[2], `\x1b[31mevil\x1b[0m`, "agent text is escaped")
 	assert.NotContains(t, r.stdout, "\x1b")

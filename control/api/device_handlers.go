@@ -37,6 +37,8 @@ type deviceRequest struct {
 	Kind store.DeviceKind `json:"kind,omitempty"`
 	// AMT creates a device a gateway serves: an Intel AMT machine behind it.
 	AMT *amtRequest `json:"amt,omitempty"`
+	// AMTTags, for a gateway, are the MPS tags of the machines it adopts.
+	AMTTags []string `json:"amt_tags,omitempty"`
 }
 
 type amtRequest struct {
@@ -49,7 +51,7 @@ func (a *API) createDevice(c *fiber.Ctx) error {
 	if !body(c, &req) {
 		return nil
 	}
-	nd := device.NewDevice{Name: req.Name, Labels: req.Labels, Kind: req.Kind}
+	nd := device.NewDevice{Name: req.Name, Labels: req.Labels, Kind: req.Kind, AMTTags: req.AMTTags}
 	if req.AMT != nil {
 		nd.AMT = &device.AMT{Gateway: req.AMT.Gateway, GUID: req.AMT.GUID}
 	}
@@ -71,6 +73,8 @@ func (a *API) getDevice(c *fiber.Ctx) error {
 type patchDeviceRequest struct {
 	Name   *string            `json:"name"`
 	Labels *map[string]string `json:"labels"`
+	// AMTTags replaces a gateway's MPS tags ([]: none); a 400 for any other device.
+	AMTTags *[]string `json:"amt_tags"`
 }
 
 func (a *API) patchDevice(c *fiber.Ctx) error {
@@ -78,7 +82,8 @@ func (a *API) patchDevice(c *fiber.Ctx) error {
 	if !body(c, &req) {
 		return nil
 	}
-	d, err := a.devices.Update(c.UserContext(), principalOf(c), c.Params("id"), req.Name, req.Labels)
+	d, err := a.devices.Update(c.UserContext(), principalOf(c), c.Params("id"),
+		device.Change{Name: req.Name, Labels: req.Labels, AMTTags: req.AMTTags})
 	if err != nil {
 		return a.failErr(c, err)
 	}

@@ -26,6 +26,9 @@ type deviceView struct {
 	Gateway     string `json:"gateway,omitempty"`
 	GatewayName string `json:"gateway_name,omitempty"`
 	AMTGUID     string `json:"amt_guid,omitempty"`
+	// AMTTags, for a gateway and only for one (then always, [] for none), are the MPS tags of
+	// the machines it adopts.
+	AMTTags *[]string `json:"amt_tags,omitempty"`
 }
 
 func (a *API) device(d device.Device) deviceView {
@@ -38,9 +41,17 @@ func (a *API) device(d device.Device) deviceView {
 		kind = store.DeviceAgent
 	}
 	online := device.Online(d.Device, a.now())
-	return deviceView{ID: d.ID, Name: d.Name, Labels: labels, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt,
+	v := deviceView{ID: d.ID, Name: d.Name, Labels: labels, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt,
 		LastSeen: d.LastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities,
 		Kind: kind, Gateway: d.GatewayID, GatewayName: d.GatewayName, AMTGUID: d.Target}
+	if kind == store.DeviceGateway {
+		tags := d.AMTTags
+		if tags == nil {
+			tags = []string{}
+		}
+		v.AMTTags = &tags
+	}
+	return v
 }
 
 type sessionView struct {

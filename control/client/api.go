@@ -195,12 +195,20 @@ func (c *Client) DeleteDevice(ctx context.Context, id string) error {
 
 // UpdateDevice renames a device (name non-nil) and/or replaces its labels (labels non-nil).
 func (c *Client) UpdateDevice(ctx context.Context, id string, name *string, labels map[string]string) (Device, error) {
+	return c.UpdateDeviceWith(ctx, id, DeviceChange{Name: name, Labels: labels})
+}
+
+// UpdateDeviceWith renames, relabels and/or retags a device (see DeviceChange).
+func (c *Client) UpdateDeviceWith(ctx context.Context, id string, ch DeviceChange) (Device, error) {
 	in := map[string]any{}
-	if name != nil {
-		in["name"] = *name
+	if ch.Name != nil {
+		in["name"] = *ch.Name
 	}
-	if labels != nil {
-		in["labels"] = labels
+	if ch.Labels != nil {
+		in["labels"] = ch.Labels
+	}
+	if ch.AMTTags != nil {
+		in["amt_tags"] = ch.AMTTags
 	}
 	var d Device
 	if err := c.do(ctx, http.MethodPatch, "/devices/"+seg(id), nil, in, &d); err != nil {

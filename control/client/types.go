@@ -68,6 +68,10 @@ type Device struct {
 	Gateway     string `json:"gateway,omitempty"`
 	GatewayName string `json:"gateway_name,omitempty"`
 	AMTGUID     string `json:"amt_guid,omitempty"`
+	// AMTTags, for a gateway, are the MPS tags of the machines it adopts: each machine it
+	// reports that carries one of them gets its device (labelled mps-tag). Server text:
+	// Sanitize before printing.
+	AMTTags []string `json:"amt_tags,omitempty"`
 }
 
 // Device kinds.
@@ -83,6 +87,18 @@ type NewDevice struct {
 	Labels map[string]string `json:"labels"`
 	Kind   string            `json:"kind,omitempty"`
 	AMT    *AMT              `json:"amt,omitempty"`
+	// AMTTags, for a gateway only, are the MPS tags of the machines it adopts.
+	AMTTags []string `json:"amt_tags,omitempty"`
+}
+
+// DeviceChange is what UpdateDeviceWith changes; a nil field is left as it is.
+type DeviceChange struct {
+	Name *string
+	// Labels, when not nil, replace the device's labels (empty: none).
+	Labels map[string]string
+	// AMTTags, when not nil, replace a gateway's MPS tags (empty: none); the server refuses
+	// them for any other device.
+	AMTTags []string
 }
 
 // AMT names the gateway that serves a device (its id or name) and the machine's AMT GUID.

@@ -51,6 +51,9 @@ type NewDevice struct {
 	Kind store.DeviceKind
 	// AMT, when set, makes an agent device served by a gateway: an Intel AMT machine.
 	AMT *AMT
+	// AMTTags, for a gateway only, are the MPS tags of the machines it adopts (Adopt);
+	// checked by CheckTags.
+	AMTTags []string
 }
 
 // AMT says which gateway serves a device and at which machine.
@@ -69,7 +72,7 @@ func (nd NewDevice) kind() store.DeviceKind {
 	return nd.Kind
 }
 
-// check validates the fields and normalizes the GUID.
+// check validates the fields and normalizes the GUID and the tags.
 func (nd *NewDevice) check() error {
 	if err := CheckFields(nd.Name, nd.Labels); err != nil {
 		return err
@@ -78,6 +81,14 @@ func (nd *NewDevice) check() error {
 		return &RequestError{Err: store.ErrInvalid, Msg: fmt.Sprintf(
 			"Device kind %q is unknown; a device is an agent (the default) or a gateway.", nd.Kind)}
 	}
+	if len(nd.AMTTags) > 0 && nd.kind() != store.DeviceGateway {
+		return tagsNotGateway(nd.Name)
+	}
+	tags, err := CheckTags(nd.AMTTags)
+	if err != nil {
+		return err
+	}
+	nd.AMTTags = tags
 	if nd.AMT == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,8 @@ func newServiceEnv(t *testing.T) serviceEnv {
 	require.NoError(t, err)
 	e := serviceEnv{st: st, ss: &fakeSessions{}, agents: &fakeAgents{},
 		admin: accounts.Principal{OrgID: org.ID, Kind: accounts.KindUser, ID: store.NewID(), Role: store.RoleAdmin}}
-	e.svc, err = NewService(ServiceConfig{Store: st, Sessions: e.ss, Agents: e.agents, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})
+	e.svc, err = NewService(ServiceConfig{Store: st, Sessions: e.ss, Agents: e.agents, Now: func() time.Time { return time.Unix(1_800_000_000, 0) },
+		Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -55,6 +56,11 @@ type ServiceConfig struct {
 	// EnrollmentTTL is how long an enrollment token stays usable (default 24 h).
 	EnrollmentTTL time.Duration
 	Now           func() time.Time
+	// Logger gets what Adopt skips (default slog.Default()).
+	Logger *slog.Logger
+	// MaxServed bounds the rows a gateway serves past which Adopt creates none (default and
+	// at most the package's MaxServed; lower in tests).
+	MaxServed int
 }
 
 // Service is what principals do to devices: create, rename and relabel, revoke, delete, issue
@@ -62,6 +68,7 @@ type ServiceConfig struct {
 // (CheckFields) and audited in the same transaction.
 type Service struct {
 	cfg ServiceConfig
+	log *slog.Logger
 }
 
 // NewService makes a Service.
@@ -75,7 +82,13 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}, nil
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxServed <= 0 || cfg.MaxServed > MaxServed {
+		cfg.MaxServed = MaxServed
+	}
+	return &Service{cfg: cfg, log: cfg.Logger}, nil
 }
 
 // InScope reads a device the principal may see; one outside its scope is not found.
@@ -175,8 +188,11 @@ func (s *Service) Create(ctx context.Context, p accounts.Principal, nd NewDevice
 	}
 	var out Device
 	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
-		row := store.Device{Name: nd.Name, Labels: nd.Labels, Kind: nd.Kind, CreatedAt: s.cfg.Now()}
+		row := store.Device{Name: nd.Name, Labels: nd.Labels, Kind: nd.Kind, AMTTags: nd.AMTTags, CreatedAt: s.cfg.Now()}
 		details := map[string]string{"name": nd.Name, "labels": FormatLabels(nd.Labels), "kind": string(nd.kind())}
+		if len(nd.AMTTags) > 0 {
+			details["amt_tags"] = formatTags(nd.AMTTags)
+		}
 		if nd.AMT != nil {
 			gw, err := s.servingGateway(ctx, tx, p, *nd.AMT)
 			if err != nil {
@@ -195,9 +211,19 @@ func (s *Service) Create(ctx context.Context, p accounts.Principal, nd NewDevice
 	return out, err
 }
 
-// Update renames and/or relabels a device (nil leaves a field as it is). Labels decide who may
-// reach the device, so the entry records both fields before and after.
-func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, name *string, labels *map[string]string) (Device, error) {
+// Change is what Update changes; a nil field is left as it is.
+type Change struct {
+	Name   *string
+	Labels *map[string]string
+	// AMTTags replaces a gateway's MPS tags (empty: none, it adopts nothing more); refused
+	// for any other device, even empty.
+	AMTTags *[]string
+}
+
+// Update renames, relabels and/or retags a device. Labels decide who may reach the device and
+// tags which machines a gateway adopts, so the entry records each changed field before and
+// after.
+func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, ch Change) (Device, error) {
 	var out Device
 	err := s.cfg.Store.Write(ctx, p.OrgID, func(tx store.Tx) error {
 		described, err := described(ctx, tx, p, id)
@@ -207,11 +233,19 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, n
 		before := described.Device
 		out = described
 		d := &out.Device
-		if name != nil {
-			d.Name = *name
+		if ch.Name != nil {
+			d.Name = *ch.Name
 		}
-		if labels != nil {
-			d.Labels = *labels
+		if ch.Labels != nil {
+			d.Labels = *ch.Labels
+		}
+		if ch.AMTTags != nil {
+			if d.Kind != store.DeviceGateway {
+				return tagsNotGateway(before.Name)
+			}
+			if d.AMTTags, err = CheckTags(*ch.AMTTags); err != nil {
+				return err
+			}
 		}
 		if err := CheckFields(d.Name, d.Labels); err != nil {
 			return err
@@ -225,6 +259,9 @@ func (s *Service) Update(ctx context.Context, p accounts.Principal, id string, n
 		}
 		if !maps.Equal(d.Labels, before.Labels) { // nil and empty are equal: no change
 			details["labels_before"], details["labels_after"] = FormatLabels(before.Labels), FormatLabels(d.Labels)
+		}
+		if !slices.Equal(d.AMTTags, before.AMTTags) { // nil and empty are equal too
+			details["amt_tags_before"], details["amt_tags_after"] = formatTags(before.AMTTags), formatTags(d.AMTTags)
 		}
 		if len(details) == 0 {
 			return nil // nothing changed, nothing to record

@@ -92,11 +92,13 @@ type Tx interface {
 	// CreateDevice also returns ErrConflict for a served device whose gateway already serves
 	// that target, ErrNotFound when its gateway is not a device of the organization, and
 	// ErrInvalid when that device is not a gateway, or Kind, GatewayID and Target do not fit
-	// together (a gateway is never served; GatewayID and Target come together).
+	// together (a gateway is never served; GatewayID and Target come together), or a device
+	// that is not a gateway has AMTTags.
 	CreateDevice(ctx context.Context, d Device) (Device, error)
 	Device(ctx context.Context, id string) (Device, error)
 	Devices(ctx context.Context) ([]Device, error)
-	// UpdateDevice writes the mutable fields: name and labels.
+	// UpdateDevice writes the mutable fields: name, labels and AMT tags (ErrInvalid when the
+	// device is not a gateway and AMTTags is not empty).
 	UpdateDevice(ctx context.Context, d Device) error
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
 	// DeleteDevice removes a revoked device with its enrollment tokens and console sessions

@@ -122,6 +122,11 @@ type Device struct {
 	// never changed. (organization, GatewayID, Target) is unique.
 	GatewayID string
 	Target    string
+	// AMTTags, for a gateway only, are the MPS tags whose machines the gateway's reports
+	// create rows for (device.Service.Adopt): an admin's list, validated and deduplicated by
+	// the caller, kept in its order. Nil for every other device, and for a gateway without
+	// tags (stored as NULL either way).
+	AMTTags []string
 }
 
 // Served reports whether d is reached through a gateway's agent rather than its own.

@@ -2,7 +2,9 @@
 -- kvmagent reaches many AMT machines through Intel's MPS; each of those machines is a device
 -- of its own (kind 'agent') naming its gateway (gateway_id, a device of the same organization)
 -- and its address there (target: the AMT GUID, canonical lower case). Devices of other kinds
--- keep both NULL. Existing rows become agents. The table's row-level policy covers the new
+-- keep both NULL. A gateway may list MPS tags (amt_tags, a JSON array of strings): the machines
+-- it reports that carry one of them get their rows without an admin creating each; NULL for
+-- every other device and for a gateway without tags. Existing rows become agents. The table's row-level policy covers the new
 -- columns as it covers the others.
 
 ALTER TABLE devices ADD COLUMN kind text NOT NULL DEFAULT 'agent';
@@ -14,6 +16,8 @@ ALTER TABLE devices ADD CONSTRAINT devices_gateway_fk
 ALTER TABLE devices ADD CONSTRAINT devices_gateway_check CHECK (gateway_id IS NULL OR kind = 'agent');
 ALTER TABLE devices ADD CONSTRAINT devices_target_check
     CHECK ((target IS NULL) = (gateway_id IS NULL) AND (target IS NULL OR target <> ''));
+ALTER TABLE devices ADD COLUMN amt_tags text;
+ALTER TABLE devices ADD CONSTRAINT devices_amt_tags_check CHECK (amt_tags IS NULL OR kind = 'gateway');
 
 -- One row per CIRA machine behind a gateway; also what a gateway's heartbeat updates by.
 CREATE UNIQUE INDEX devices_gateway_target ON devices (org_id, gateway_id, target) WHERE gateway_id IS NOT NULL;

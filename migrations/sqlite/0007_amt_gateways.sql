@@ -2,7 +2,9 @@
 -- of kind 'gateway' whose one kvmagent reaches many AMT machines through Intel's MPS; each of
 -- those machines is a device of its own (kind 'agent') naming its gateway (gateway_id) and its
 -- address there (target: the AMT GUID, canonical lower case). Devices of other kinds keep both
--- NULL. Existing rows become agents.
+-- NULL. A gateway may list MPS tags (amt_tags, a JSON array of strings): the machines it reports
+-- that carry one of them get their rows without an admin creating each; NULL for every other
+-- device and for a gateway without tags. Existing rows become agents.
 --
 -- SQLite adds a column with a CHECK or a single-column REFERENCES clause in place (the CHECKs
 -- are verified against existing rows); the organization match a composite foreign key would
@@ -13,6 +15,7 @@ ALTER TABLE devices ADD COLUMN gateway_id TEXT REFERENCES devices (id)
     CHECK (gateway_id IS NULL OR kind = 'agent');
 ALTER TABLE devices ADD COLUMN target TEXT
     CHECK ((target IS NULL) = (gateway_id IS NULL) AND (target IS NULL OR target <> ''));
+ALTER TABLE devices ADD COLUMN amt_tags TEXT CHECK (amt_tags IS NULL OR kind = 'gateway');
 
 -- One row per CIRA machine behind a gateway; also what a gateway's heartbeat updates by.
 CREATE UNIQUE INDEX devices_gateway_target ON devices (org_id, gateway_id, target) WHERE gateway_id IS NOT NULL;

@@ -310,4 +310,106 @@ func GatewayMigration(t *testing.T, db OldSchema) {
 		return err
 	})
 	assert.ErrorIs(t, err, store.ErrInvalid, "an old device is an agent, not a gateway")
+
+	// The gateways' AMT tags column: an old device has none and takes none.
+	assert.Nil(t, device(t, s, org, dev).AMTTags)
+	old := device(t, s, org, dev)
+	old.AMTTags = []string{"rack7"}
+	err = s.Write(ctx, org, func(tx store.Tx) error { return tx.UpdateDevice(ctx, old) })
+	assert.ErrorIs(t, err, store.ErrInvalid, "an old device is an agent, and agents have no AMT tags")
+	var tagged store.Device
+	write(t, s, org, func(tx store.Tx) error {
+		var err error
+		tagged, err = tx.CreateDevice(ctx, store.Device{Name: "gw-tagged", Kind: store.DeviceGateway, AMTTags: []string{"rack7", "lab"}, CreatedAt: epoch})
+		return err
+	})
+	assert.Equal(t, []string{"rack7", "lab"}, device(t, s, org, tagged.ID).AMTTags)
+}
+
+// testGatewayTags: a gateway's AMT tags round-trip verbatim and in their order through
+// CreateDevice, Device and Devices; UpdateDevice writes them with name and labels, an empty
+// list as none; a device that is not a gateway has none, whoever asks.
+func testGatewayTags(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	o := newOrg(t, b.Store, "Acme")
+	plain := mustDevice(t, b.Store, o.ID, "rack1")
+	untagged := mustGateway(t, b.Store, o.ID, "gw-none")
+	hostile := []string{"rack7", "lab", `"; DROP TABLE devices; --`, "<img src=x onerror=alert(1)>", "ünïcode"}
+	var gw store.Device
+	write(t, b.Store, o.ID, func(tx store.Tx) error {
+		var err error
+		gw, err = tx.CreateDevice(ctx, store.Device{Name: "gw", Kind: store.DeviceGateway, AMTTags: hostile, CreatedAt: epoch})
+		return err
+	})
+	assert.Equal(t, hostile, gw.AMTTags)
+	served := mustServed(t, b.Store, o.ID, gw.ID, "amt1", guid(1))
+
+	assert.Equal(t, hostile, device(t, b.Store, o.ID, gw.ID).AMTTags, "verbatim, in order")
+	assert.Nil(t, device(t, b.Store, o.ID, untagged.ID).AMTTags, "a gateway without tags")
+	assert.Nil(t, device(t, b.Store, o.ID, plain.ID).AMTTags)
+	assert.Nil(t, device(t, b.Store, o.ID, served.ID).AMTTags)
+	require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
+		all, err := tx.Devices(ctx)
+		require.NoError(t, err)
+		tags := map[string][]string{}
+		for _, d := range all {
+			tags[d.Name] = d.AMTTags
+		}
+		assert.Equal(t, map[string][]string{"amt1": nil, "gw": hostile, "gw-none": nil, "rack1": nil}, tags)
+		return nil
+	}))
+
+	update := func(d store.Device) error {
+		return b.Store.Write(ctx, o.ID, func(tx store.Tx) error { return tx.UpdateDevice(ctx, d) })
+	}
+	renamed := gw
+	renamed.Name, renamed.Labels, renamed.AMTTags = "gw-2", map[string]string{"site": "fra1"}, []string{"lab", "rack9"}
+	require.NoError(t, update(renamed))
+	got := device(t, b.Store, o.ID, gw.ID)
+	assert.Equal(t, "gw-2", got.Name)
+	assert.Equal(t, map[string]string{"site": "fra1"}, got.Labels)
+	assert.Equal(t, []string{"lab", "rack9"}, got.AMTTags, "written with name and labels")
+	renamed.AMTTags = []string{}
+	require.NoError(t, update(renamed))
+	assert.Nil(t, device(t, b.Store, o.ID, gw.ID).AMTTags, "an empty list is none")
+	renamed.AMTTags = []string{"rack7"}
+	require.NoError(t, update(renamed))
+	renamed.AMTTags = nil
+	require.NoError(t, update(renamed))
+	assert.Nil(t, device(t, b.Store, o.ID, gw.ID).AMTTags, "UpdateDevice writes the tags, nil too")
+
+	refused := []struct {
+		name string
+		fn   func(tx store.Tx) error
+		want error
+	}{
+		{"create an agent with tags", func(tx store.Tx) error {
+			_, err := tx.CreateDevice(ctx, store.Device{Name: "x1", AMTTags: []string{"rack7"}, CreatedAt: epoch})
+			return err
+		}, store.ErrInvalid},
+		{"create a served device with tags", func(tx store.Tx) error {
+			_, err := tx.CreateDevice(ctx, store.Device{Name: "x2", GatewayID: gw.ID, Target: guid(2), AMTTags: []string{"rack7"}, CreatedAt: epoch})
+			return err
+		}, store.ErrInvalid},
+		{"tag an agent", func(tx store.Tx) error {
+			d := plain
+			d.AMTTags = []string{"rack7"}
+			return tx.UpdateDevice(ctx, d)
+		}, store.ErrInvalid},
+		{"tag a served device", func(tx store.Tx) error {
+			d := served
+			d.AMTTags = []string{"rack7"}
+			return tx.UpdateDevice(ctx, d)
+		}, store.ErrInvalid},
+		{"tag an unknown device", func(tx store.Tx) error {
+			return tx.UpdateDevice(ctx, store.Device{ID: store.NewID(), Name: "x3", AMTTags: []string{"rack7"}})
+		}, store.ErrNotFound},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.ErrorIs(t, b.Store.Write(ctx, o.ID, tc.fn), tc.want)
+		})
+	}
+	assert.Nil(t, device(t, b.Store, o.ID, plain.ID).AMTTags)
+	assert.Nil(t, device(t, b.Store, o.ID, served.ID).AMTTags)
 }

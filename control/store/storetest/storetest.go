@@ -66,6 +66,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"GatewayDevices", testGatewayDevices},
 		{"TargetsSeen", testTargetsSeen},
 		{"DeleteGateway", testDeleteGateway},
+		{"GatewayTags", testGatewayTags},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })

@@ -9,7 +9,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
-const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities, kind, gateway_id, target`
+const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities, kind, gateway_id, target, amt_tags`
 
 func scanDevice(r Row) (store.Device, error) {
 	var d store.Device
@@ -17,21 +17,25 @@ func scanDevice(r Row) (store.Device, error) {
 	var created, revoked, seen timeCol
 	var kind string
 	var gateway, target nullText
-	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities, &kind, &gateway, &target)
+	var tags tagsCol
+	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities, &kind, &gateway, &target, &tags)
 	d.Labels, d.CreatedAt, d.RevokedAt, d.LastSeen = labels, created.T, revoked.ptr(), seen.ptr()
-	d.Kind, d.GatewayID, d.Target = store.DeviceKind(kind), string(gateway), string(target)
+	d.Kind, d.GatewayID, d.Target, d.AMTTags = store.DeviceKind(kind), string(gateway), string(target), tags
 	return d, err
 }
 
-// checkServed checks a new device's kind, gateway and target against each other and, for a
-// served device, that its gateway is a gateway of this organization: SQLite's foreign key
-// cannot name the organization, and neither database can check the gateway's kind.
+// checkServed checks a new device's kind, gateway, target and AMT tags against each other
+// and, for a served device, that its gateway is a gateway of this organization: SQLite's
+// foreign key cannot name the organization, and neither database can check the gateway's kind.
 func (t *Tx) checkServed(ctx context.Context, d *store.Device) error {
 	if d.Kind == "" {
 		d.Kind = store.DeviceAgent
 	}
 	if !d.Kind.Valid() {
 		return fmt.Errorf("create device: kind %q: %w", d.Kind, store.ErrInvalid)
+	}
+	if len(d.AMTTags) > 0 && d.Kind != store.DeviceGateway {
+		return fmt.Errorf("create device: a %s has no AMT tags: %w", d.Kind, store.ErrInvalid)
 	}
 	if (d.GatewayID == "") != (d.Target == "") {
 		return fmt.Errorf("create device: a served device needs both a gateway and a target: %w", store.ErrInvalid)
@@ -71,20 +75,27 @@ func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, er
 	if err != nil {
 		return d, err
 	}
+	tags, err := encodeTags(d.AMTTags)
+	if err != nil {
+		return d, err
+	}
 	d.OrgID, d.CreatedAt, d.RevokedAt, d.LastSeen = t.org, ts(d.CreatedAt), tsPtrVal(d.RevokedAt), tsPtrVal(d.LastSeen)
 	if d.Labels == nil {
 		d.Labels = map[string]string{}
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if len(d.AMTTags) == 0 {
+		d.AMTTags = nil // as a read returns it
+	}
+	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, t.org, d.Name, labels, d.CreatedAt, tsPtr(d.RevokedAt), tsPtr(d.LastSeen), d.AgentVersion, d.Capabilities,
-		string(d.Kind), orNull(d.GatewayID), orNull(d.Target))
+		string(d.Kind), orNull(d.GatewayID), orNull(d.Target), tags)
 	if err != nil {
 		return d, fmt.Errorf("create device %s: %w", d.ID, err)
 	}
 	return d, t.register(ctx, store.LookupDevice, d.ID)
 }
 
-// UpdateDevice writes a device's name and labels.
+// UpdateDevice writes a device's name, labels and AMT tags.
 func (t *Tx) UpdateDevice(ctx context.Context, d store.Device) error {
 	if err := checkID("device", d.ID); err != nil {
 		return err
@@ -96,7 +107,22 @@ func (t *Tx) UpdateDevice(ctx context.Context, d store.Device) error {
 	if err != nil {
 		return err
 	}
-	n, err := t.c.Exec(ctx, `UPDATE devices SET name = ?, labels = ? WHERE org_id = ? AND id = ?`, d.Name, labels, t.org, d.ID)
+	tags, err := encodeTags(d.AMTTags)
+	if err != nil {
+		return err
+	}
+	if tags != nil {
+		// The schema's CHECK would refuse it too, but as a driver error no caller can tell
+		// from any other; and a refused statement aborts a PostgreSQL transaction.
+		var kind string
+		if err := t.c.QueryRow(ctx, `SELECT kind FROM devices WHERE org_id = ? AND id = ?`, t.org, d.ID).Scan(&kind); err != nil {
+			return fmt.Errorf("update device %s: %w", d.ID, err)
+		}
+		if store.DeviceKind(kind) != store.DeviceGateway {
+			return fmt.Errorf("update device %s: a %s has no AMT tags: %w", d.ID, kind, store.ErrInvalid)
+		}
+	}
+	n, err := t.c.Exec(ctx, `UPDATE devices SET name = ?, labels = ?, amt_tags = ? WHERE org_id = ? AND id = ?`, d.Name, labels, tags, t.org, d.ID)
 	return exactlyOne(n, err, "update device", d.ID)
 }
 

@@ -86,6 +86,46 @@ func encodeLabels(m map[string]string) (string, error) {
 	return string(b), nil
 }
 
+// tagsCol scans a gateway's AMT tags: NULL or the JSON text of an array of strings, NULL and
+// an empty array both as nil.
+type tagsCol []string
+
+func (c *tagsCol) Scan(v any) error {
+	var b []byte
+	switch x := v.(type) {
+	case nil:
+		*c = nil
+		return nil
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return fmt.Errorf("sqlcore: cannot scan %T into AMT tags", v)
+	}
+	var tags []string
+	if err := json.Unmarshal(b, &tags); err != nil {
+		return fmt.Errorf("sqlcore: AMT tags: %w", err)
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
+	*c = tags
+	return nil
+}
+
+// encodeTags is the column value of AMT tags: NULL (nil) for none, else a JSON array.
+func encodeTags(tags []string) (any, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(tags)
+	if err != nil {
+		return nil, fmt.Errorf("sqlcore: AMT tags: %w", err)
+	}
+	return string(b), nil
+}
+
 // nullText scans a nullable text or uuid column, NULL as "".
 type nullText string
 

@@ -25,6 +25,8 @@ export function deviceRow(d, view) {
       el("span", { class: "device-name", data: { field: "name" }, text: d.name }),
       gateway ? el("span", { class: "badge kind-badge", data: { field: "kind" }, attrs: { title: "Serves Intel AMT machines; no screen of its own" }, text: "Gateway" }) : null,
       el("span", { class: "device-id", text: d.id }),
+      // The MPS tags whose machines the gateway adopts (each then a row of its own).
+      gateway && d.amt_tags?.length ? el("span", { class: "via", data: { field: "amt-tags" }, attrs: { title: "Machines MPS lists with one of these tags get their own rows" }, text: `MPS tags: ${d.amt_tags.join(", ")}` }) : null,
       d.gateway ? el("span", { class: "via", data: { field: "via" }, attrs: { title: `AMT ${d.amt_guid ?? ""}` }, text: `via ${d.gateway_name || d.gateway} · AMT` }) : null,
       revoked ? el("span", { class: "revoked", text: "Revoked" }) : null,
     ),
