@@ -231,17 +231,23 @@ func TestAMTPowerAndConsentAPI(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond, "the reset reached the machine")
 	assert.Equal(t, []int{wsman.PowerOn, wsman.PowerMasterBusReset}, am.machine.Management().PowerActions(), "Cancel sent nothing")
 
-	page, err := acme.api.Audit(pctx, 0, 200)
-	require.NoError(t, err)
+	// The reset's outcome is audited when the agent's report of it reaches the relay, a moment
+	// after the machine saw it.
 	var power []map[string]string
-	for _, e := range page.Entries {
-		if e.Action == string(store.AuditPowerAction) {
-			var d map[string]string
-			require.NoError(t, json.Unmarshal(e.Details, &d))
-			d["actor"] = e.Actor.String()
-			power = append(power, d)
+	require.Eventually(t, func() bool {
+		page, err := acme.api.Audit(pctx, 0, 200)
+		require.NoError(t, err)
+		power = nil
+		for _, e := range page.Entries {
+			if e.Action == string(store.AuditPowerAction) {
+				var d map[string]string
+				require.NoError(t, json.Unmarshal(e.Details, &d))
+				d["actor"] = e.Actor.String()
+				power = append(power, d)
+			}
 		}
-	}
+		return len(power) >= 4
+	}, 20*time.Second, 100*time.Millisecond, "the reset's outcome audited")
 	require.Len(t, power, 4, "the power actions asked (on, reset), and their outcomes")
 	assert.Equal(t, "on", power[0]["action"])
 	assert.Equal(t, "asked", power[0]["outcome"])
