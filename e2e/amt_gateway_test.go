@@ -27,29 +27,35 @@ import (
 type gatewayMachine struct {
 	guid    string
 	w, h    int
+	tags    []string // in MPS
 	display *vncserver.Display
 	vnc     string
 }
 
 // TestAMTGatewayTwoMachines is the gateway end to end: one kvmagent, enrolled once as the
 // gateway of one MPS (--source amt+mps://USER@MPS, no GUID), serves two simulated AMT machines,
-// each its own device row created by GUID. Both show online from the gateway's reports of
+// each its own device row: one listed by GUID, the other adopted because MPS tags it with a
+// tag the gateway serves (a third machine with that tag, never connected, is not). Both show
+// online from the gateway's reports of
 // their CIRA links; both consoles are open at once in Chromium, each with its own machine's
 // screen, a click in one lands on its machine only and keys typed in the other reach its own;
 // the gateway itself has no console; revoking the gateway cuts both consoles and revokes the
 // machines with it.
 func TestAMTGatewayTwoMachines(t *testing.T) {
 	machines := []*gatewayMachine{
-		{guid: amtGUID, w: 1024, h: 768},
-		{guid: "7e1d3c2b-4f50-4b7c-9d8e-0f1a2b3c4d5e", w: 800, h: 600},
+		{guid: amtGUID, w: 1024, h: 768, tags: []string{"rack7"}},
+		{guid: "7e1d3c2b-4f50-4b7c-9d8e-0f1a2b3c4d5e", w: 800, h: 600, tags: []string{"lab", "rack9"}},
 	}
 	var records []fakemps.Record
 	for i, gm := range machines {
 		gm.display = vncserver.Xvfb(t, gm.w, gm.h)
 		gm.vnc = vncserver.X11VNC(t, gm.display, "")
-		records = append(records, fakemps.Record{Info: fakemps.DeviceInfo{GUID: gm.guid, Hostname: fmt.Sprintf("rack7-amt%d", i), MPSUsername: "cira"},
+		records = append(records, fakemps.Record{Info: fakemps.DeviceInfo{GUID: gm.guid, Hostname: fmt.Sprintf("rack7-amt%d", i), MPSUsername: "cira", Tags: gm.tags},
 			MPSPassword: "cira-Secret", AMTPassword: "amt-Secret1"})
 	}
+	const neverConnected = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e"
+	records = append(records, fakemps.Record{Info: fakemps.DeviceInfo{GUID: neverConnected, Hostname: "rack9-spare", MPSUsername: "cira", Tags: []string{"rack9"}},
+		MPSPassword: "cira-Secret", AMTPassword: "amt-Secret1"})
 	m, err := amtsim.StartMPS(amtsim.MPSConfig{CIRAListen: "127.0.0.1:0", Listen: "127.0.0.1:0", TLS: true,
 		WebUser: "admin", WebPassword: amtWebPassword, Logger: testLogger().With("component", "amtsim"), Devices: records})
 	require.NoError(t, err)
@@ -73,21 +79,19 @@ func TestAMTGatewayTwoMachines(t *testing.T) {
 		vncserver.StartProbe(pctx, t, machines[1].display, 100, 120, false),
 	}
 
-	// The admin enrolls the gateway once, then lists its machines by GUID.
+	// The admin enrolls the gateway once, serving what MPS tags rack9, and lists one more
+	// machine by GUID.
 	s, tenants := newControlRelay(t, "acme")
 	acme := tenants["acme"]
-	gw, id, hc := enrollNewDevice(t, s, acme, client.NewDevice{Name: "mps-gw", Kind: client.DeviceGateway})
+	gw, id, hc := enrollNewDevice(t, s, acme, client.NewDevice{Name: "mps-gw", Kind: client.DeviceGateway,
+		Labels: map[string]string{"site": "fra1"}, AMTTags: []string{"rack9"}})
 	assert.Equal(t, client.DeviceGateway, gw.Kind)
-	var devs []client.Device
-	for i, gm := range machines {
-		d, err := acme.api.CreateDeviceWith(pctx, client.NewDevice{Name: fmt.Sprintf("rack7-amt%d", i),
-			AMT: &client.AMT{Gateway: "mps-gw", GUID: strings.ToUpper(gm.guid)}})
-		require.NoError(t, err)
-		assert.Equal(t, gw.ID, d.Gateway)
-		assert.Equal(t, gm.guid, d.AMTGUID, "GUIDs are stored as MPS compares them")
-		devs = append(devs, d)
-	}
-	_, err = acme.api.CreateEnrollmentToken(pctx, devs[0].ID)
+	byGUID, err := acme.api.CreateDeviceWith(pctx, client.NewDevice{Name: "rack7-amt0",
+		AMT: &client.AMT{Gateway: "mps-gw", GUID: strings.ToUpper(machines[0].guid)}})
+	require.NoError(t, err)
+	assert.Equal(t, gw.ID, byGUID.Gateway)
+	assert.Equal(t, machines[0].guid, byGUID.AMTGUID, "GUIDs are stored as MPS compares them")
+	_, err = acme.api.CreateEnrollmentToken(pctx, byGUID.ID)
 	require.Error(t, err, "a machine the gateway serves has no agent of its own")
 
 	// kvmagent --source amt+mps://admin@MPS --mps-ca … with KVMAGENT_MPS_PASSWORD.
@@ -98,6 +102,35 @@ func TestAMTGatewayTwoMachines(t *testing.T) {
 	require.NoError(t, err)
 	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 30, gateway: gateway})
 	s.waitAgent(t)
+
+	// The rack9 machine is adopted from the gateway's report: named as MPS names it, labelled
+	// as its gateway plus its tag.
+	var adopted client.Device
+	require.Eventually(t, func() bool {
+		all, err := acme.api.Devices(pctx)
+		require.NoError(t, err)
+		for _, d := range all {
+			if d.AMTGUID == machines[1].guid {
+				adopted = d
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 100*time.Millisecond, "the machine tagged rack9 adopted")
+	assert.Equal(t, "rack7-amt1", adopted.Name)
+	assert.Equal(t, gw.ID, adopted.Gateway)
+	assert.Equal(t, map[string]string{"site": "fra1", "mps-tag": "rack9"}, adopted.Labels)
+	all, err := acme.api.Devices(pctx)
+	require.NoError(t, err)
+	served := 0
+	for _, d := range all {
+		assert.NotEqual(t, neverConnected, d.AMTGUID, "a machine whose link never came up is not adopted")
+		if d.Gateway == gw.ID {
+			served++
+		}
+	}
+	assert.Equal(t, 2, served, "the machine listed by GUID is not adopted again")
+	devs := []client.Device{byGUID, adopted}
 
 	require.Eventually(t, func() bool {
 		for _, d := range devs {
@@ -132,6 +165,18 @@ func TestAMTGatewayTwoMachines(t *testing.T) {
 			20*time.Second, fmt.Sprintf("machine %d's probe window", i))
 	}
 	shot(t, tabs[1], "amt-gateway-second-machine")
+
+	// The dashboard shows the gateway (no console of its own) and what it serves.
+	dash, closeDash := chromedp.NewContext(browser)
+	t.Cleanup(closeDash)
+	dashboard(t, dash, s.url+"/", "signin")
+	signIn(t, dash, "acme", acme.email, webPassword)
+	waitJS(t, dash, `!!document.querySelector('`+rowSel(adopted.ID)+` [data-field="via"]')`, 20*time.Second, "the adopted machine's row")
+	assert.Contains(t, mustJS[string](t, dash, `document.querySelector('`+rowSel(adopted.ID)+` [data-field="via"]').textContent`), "mps-gw")
+	assert.True(t, mustJS[bool](t, dash, `!!document.querySelector('`+rowSel(adopted.ID)+` button[data-action="open"]')`), "a served machine opens a console")
+	assert.False(t, mustJS[bool](t, dash, `!!document.querySelector('`+rowSel(gw.ID)+` button[data-action="open"]')`), "the gateway has no console")
+	assert.Contains(t, mustJS[string](t, dash, `document.querySelector('`+rowSel(gw.ID)+` [data-field="amt-tags"]').textContent`), "rack9")
+	shot(t, dash, "amt-gateway-dashboard")
 
 	clickRemotePixel(t, tabs[1], pctx, probes[1], 300, 250)
 	typeHiEscape(t, tabs[0], pctx, probes[0])
