@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/kvmrelay/kvmrelay/hid"
+	"github.com/kvmrelay/kvmrelay/internal/asciifold"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
@@ -73,31 +74,12 @@ type sessionDeps struct {
 func chooseCodec(preferred []media.Codec, console []string) (media.Codec, error) {
 	for _, c := range preferred {
 		for _, have := range console {
-			if equalFoldASCII(have, string(c)) {
+			if asciifold.Equal(have, string(c)) {
 				return c, nil
 			}
 		}
 	}
 	return "", fmt.Errorf("agent: the console decodes none of %v (it offered %q)", preferred, console)
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // newSession builds the peer connection, sends the offer and returns; the rest happens in

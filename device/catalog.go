@@ -31,6 +31,17 @@ type Options struct {
 	Consent *Consent
 }
 
+// WithDefaults fills what the caller left unset: the default logger, a 10 s dial timeout.
+func (o Options) WithDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	return o
+}
+
 // SourceFactory parses a spec of its scheme into a Source; a bad spec is an error that says
 // what a good one looks like. It does not connect.
 type SourceFactory func(spec *url.URL, opts Options) (Source, error)
@@ -84,12 +95,7 @@ func (c Catalog) Source(spec string, opts Options) (Source, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q in --source %q; known: %s", ErrUnknownScheme, u.Scheme, Redact(spec), schemes(c.Sources))
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 10 * time.Second
-	}
+	opts = opts.WithDefaults()
 	s, err := f(u, opts)
 	if err != nil {
 		return nil, fmt.Errorf("--source %s: %w", Redact(spec), err)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"time"
 )
 
 // Gateway reaches many machines through one management service — Intel AMT machines behind
@@ -53,12 +51,7 @@ func (c Catalog) Gateway(spec string, opts Options) (Gateway, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownScheme, u.Scheme)
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 10 * time.Second
-	}
+	opts = opts.WithDefaults()
 	g, err := f(u, opts)
 	if err != nil {
 		if errors.Is(err, ErrOneMachine) {

@@ -14,6 +14,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/asciifold"
 )
 
 // DeviceControl is what the relay does for a device beyond the store.
@@ -209,23 +210,10 @@ func principalOf(c *fiber.Ctx) accounts.Principal {
 func bearerOf(c *fiber.Ctx) (string, bool) {
 	h := c.Get(fiber.HeaderAuthorization)
 	const prefix = "Bearer "
-	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
+	if len(h) <= len(prefix) || !asciifold.Equal(h[:len(prefix)], prefix) {
 		return "", false
 	}
 	return h[len(prefix):], true
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // body parses a JSON request body into v, answering 400 itself when it cannot.

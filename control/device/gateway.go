@@ -8,6 +8,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/amt/apf"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/internal/asciifold"
 )
 
 // Gateways: one kvmagent (a device of kind gateway, enrolled like any agent) reaches many
@@ -160,7 +161,7 @@ func findGateway(ctx context.Context, tx store.Tx, p accounts.Principal, ref str
 			break
 		}
 		// Names are unique ignoring ASCII case, so at most one matches.
-		if found == nil && equalFoldASCII(d.Name, ref) {
+		if found == nil && asciifold.Equal(d.Name, ref) {
 			found = &ds[i]
 		}
 	}
@@ -173,24 +174,4 @@ func findGateway(ctx context.Context, tx store.Tx, p accounts.Principal, ref str
 			"Device %q is not a gateway; name a device created as a gateway.", found.Name)}
 	}
 	return *found, nil
-}
-
-// equalFoldASCII compares ignoring the case of A-Z only, as device names are unique.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -197,36 +197,26 @@ func (m *Manager) Stop(ctx context.Context, orgID, sessionID, actor, reason stri
 // StopDevice stops the live sessions of a device that only accepts (nil: all of them); it
 // returns how many it stopped.
 func (m *Manager) StopDevice(ctx context.Context, orgID, deviceID, actor, reason string, only func(store.ConsoleSession) bool) (int, error) {
-	var live []store.ConsoleSession
-	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
-		all, err := tx.SessionsToReconcile(ctx)
-		for _, s := range all {
-			if s.DeviceID == deviceID && (only == nil || only(s)) {
-				live = append(live, s)
-			}
-		}
-		return err
+	return m.stopLive(ctx, orgID, actor, reason, func(s store.ConsoleSession) bool {
+		return s.DeviceID == deviceID && (only == nil || only(s))
 	})
-	if err != nil {
-		return 0, err
-	}
-	for i, s := range live {
-		if _, err := m.Stop(ctx, orgID, s.ID, actor, reason); err != nil {
-			return i, err
-		}
-	}
-	return len(live), nil
 }
 
 // StopDevices stops the live sessions of every device in deviceIDs (a gateway and the
 // devices it serves), reading the live sessions once whatever the number of devices; it
 // returns how many it stopped.
 func (m *Manager) StopDevices(ctx context.Context, orgID string, deviceIDs map[string]bool, actor, reason string) (int, error) {
+	return m.stopLive(ctx, orgID, actor, reason, func(s store.ConsoleSession) bool { return deviceIDs[s.DeviceID] })
+}
+
+// stopLive stops the live sessions match accepts, read in one transaction; it returns how
+// many it stopped.
+func (m *Manager) stopLive(ctx context.Context, orgID, actor, reason string, match func(store.ConsoleSession) bool) (int, error) {
 	var live []store.ConsoleSession
 	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
 		all, err := tx.SessionsToReconcile(ctx)
 		for _, s := range all {
-			if deviceIDs[s.DeviceID] {
+			if match(s) {
 				live = append(live, s)
 			}
 		}

@@ -29,7 +29,7 @@ func NewGateway(u *url.URL, opts device.Options) (device.Gateway, error) {
 	if !sp.viaMPS || sp.guid != "" {
 		return nil, device.ErrOneMachine
 	}
-	opts = withDefaults(opts)
+	opts = opts.WithDefaults()
 	password, err := lookupPassword(sp, opts)
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func NewSource(u *url.URL, opts device.Options) (device.Source, error) {
 	if sp.viaMPS && sp.guid == "" {
 		return nil, fmt.Errorf("%s: no device GUID; %s (without one, kvmagent serves every machine of the MPS as a gateway)", u.Scheme, helpMPS)
 	}
-	opts = withDefaults(opts)
+	opts = opts.WithDefaults()
 	password, err := lookupPassword(sp, opts)
 	if err != nil {
 		return nil, err
@@ -94,16 +94,6 @@ func NewSource(u *url.URL, opts device.Options) (device.Source, error) {
 		m.addr = net.JoinHostPort(m.host, strconv.Itoa(sp.wsmanPort))
 	}
 	return &Source{spec: sp, opts: opts, log: opts.Logger.With("source", sp.String()), display: sp.display, password: password, mgmt: m}, nil
-}
-
-func withDefaults(opts device.Options) device.Options {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 10 * time.Second
-	}
-	return opts
 }
 
 // lookupPassword finds the MPS's (via MPS) or AMT's (direct) password: never in the spec.
