@@ -41,7 +41,7 @@ fuzz: deps
 
 test: vet unit fuzz
 
-bench: bench-encode bench-sources bench-latency bench-vnc bench-ttff bench-turn bench-login
+bench: bench-encode bench-sources bench-latency bench-vnc bench-ttff bench-turn bench-login bench-gateway
 
 bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
@@ -72,6 +72,11 @@ bench-turn: deps
 # how many guesses it gets per account and hour.
 bench-login:
 	$(GO) test -run '^$$' -bench 'BenchmarkLogin(Flood|Lockout)' -benchtime 1x -count=1 -timeout 10m ./control/accounts/
+
+# What an Intel AMT gateway's heartbeat costs the store: marking 200, 2,000 and 10,000 machines
+# seen in one write, on SQLite and PostgreSQL (control/store/storetest/benchgateway.go).
+bench-gateway: deps
+	KVMRELAY_BENCH=gateway $(GO) test -run '^TestBenchGatewayPresence$$' -v -count=1 -timeout 10m ./control/store/sqlite/ ./control/store/postgres/
 
 clean:
 	rm -rf $(BIN)

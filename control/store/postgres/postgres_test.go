@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -125,4 +126,12 @@ func TestMigrationConsent(t *testing.T) {
 // version-6 database holding a device with a session.
 func TestMigrationGateways(t *testing.T) {
 	storetest.GatewayMigration(t, oldSchema(t, 6))
+}
+
+// TestBenchGatewayPresence is make bench-gateway's PostgreSQL half.
+func TestBenchGatewayPresence(t *testing.T) {
+	if os.Getenv(storetest.BenchEnv) != "gateway" {
+		t.Skip("a benchmark: make bench-gateway")
+	}
+	storetest.BenchGatewayPresence(t, openApp(t, newTestDB(t)), "postgres")
 }

@@ -148,3 +148,8 @@ func TestMigrationConsent(t *testing.T) {
 func TestMigrationGateways(t *testing.T) {
 	storetest.GatewayMigration(t, oldSchema(t, 6))
 }
+
+// TestBenchGatewayPresence is make bench-gateway's SQLite half.
+func TestBenchGatewayPresence(t *testing.T) {
+	storetest.BenchGatewayPresence(t, open(t, migrated(t)), "sqlite")
+}
