@@ -11,7 +11,7 @@ NETNS     := $(CURDIR)/scripts/netns-exec
 FUZZTIME  ?= 6s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login clean
+.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login bench-gateway clean
 
 all: build
 
