@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -64,4 +65,27 @@ func TestMachineClean(t *testing.T) {
 	assert.True(t, strings.HasPrefix(c.Name, "evil[2J"))
 	assert.Len(t, c.Name, MaxMachineName)
 	assert.Equal(t, []string{"rack7", strings.Repeat("t", MaxMachineTag), "a", "b", "c", "d", "e", "f"}, c.Tags)
+}
+
+// FuzzMachines: a gateway's report, however hostile, never panics the relay's check, and what
+// a gateway cleans always passes it.
+func FuzzMachines(f *testing.F) {
+	f.Add([]byte(`{"reset":true,"up":[{"target":"12345678-9abc-def0-1234-56789abcdef0","name":"rack7","tags":["a"]}],"down":["x"]}`))
+	f.Add([]byte(`{"up":[{"target":"a","name":"\u202e\u0000","tags":["","\u001b"]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m Machines
+		if json.Unmarshal(data, &m) != nil {
+			return
+		}
+		_ = m.Check()
+		for _, u := range m.Up {
+			c := u.Clean()
+			if CheckTarget(c.Target) != nil {
+				continue // a bad target is refused, not cleaned
+			}
+			if err := (Machines{Up: []Machine{c}}).Check(); err != nil {
+				t.Fatalf("cleaned machine %+v refused: %v", c, err)
+			}
+		}
+	})
 }
