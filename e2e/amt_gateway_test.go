@@ -62,12 +62,14 @@ func TestAMTGatewayTwoMachines(t *testing.T) {
 	t.Cleanup(func() { _ = m.Close() })
 	tlsCfg, err := m.ClientTLS()
 	require.NoError(t, err)
+	var sims []*amtsim.Machine
 	for _, gm := range machines {
 		sim, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: gm.guid, MPSUser: "cira", MPSPassword: "cira-Secret",
 			AMTPassword: "amt-Secret1", VNC: gm.vnc, Management: firmware.ManagementConfig{Width: gm.w, Height: gm.h},
 			Logger: testLogger().With("component", "amtsim")}, m.CIRAAddr(), tlsCfg)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sim.Close() })
+		sims = append(sims, sim)
 	}
 	for _, gm := range machines {
 		require.Eventually(t, func() bool { return m.Connected(gm.guid) }, 10*time.Second, 20*time.Millisecond, "the CIRA link of %s", gm.guid)
@@ -186,6 +188,17 @@ func TestAMTGatewayTwoMachines(t *testing.T) {
 	for _, line := range probes[1].All() {
 		assert.False(t, strings.HasPrefix(line, "key "), "keys typed in the first machine's console reached the second: %q", line)
 	}
+
+	// A machine whose CIRA link goes away is offline as soon as the gateway sees it, not after
+	// a heartbeat timeout; the other stays online.
+	require.NoError(t, sims[1].Close())
+	require.Eventually(t, func() bool {
+		got, err := acme.api.Device(pctx, adopted.ID)
+		return err == nil && !got.Online
+	}, 10*time.Second, 100*time.Millisecond, "the machine without its CIRA link offline")
+	got, err := acme.api.Device(pctx, byGUID.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Online, "the other machine stays online")
 
 	// Revoking the gateway revokes its machines and cuts their consoles.
 	require.NoError(t, acme.api.RevokeDevice(pctx, gw.ID))

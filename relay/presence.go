@@ -58,10 +58,15 @@ func (b *beatThrottle) allow(dev string) (time.Time, bool) {
 	return now, true
 }
 
-// recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches,
-// kept for its connection until it ends; machines with MPS tags are offered for adoption. Targets were checked by signaling (bounded tokens);
-// which of them are this gateway's devices the store decides at the next heartbeat.
-func (r *Relay) recordMachines(_ context.Context, claims auth.Claims, conn string, m wire.Machines) {
+// linksWriteTimeout bounds the store write of one machines report.
+const linksWriteTimeout = 5 * time.Second
+
+// recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches.
+// The links that changed are written to the store at once (one write per report, whatever the
+// gateway serves: its heartbeats never touch its machines' rows), kept for the connection
+// (the adopter reads them), and machines with MPS tags are offered for adoption. Targets were
+// checked by signaling; which of them are this gateway's devices the store decides.
+func (r *Relay) recordMachines(ctx context.Context, claims auth.Claims, conn string, m wire.Machines) {
 	if claims.Tenant == "" {
 		return
 	}
@@ -72,6 +77,15 @@ func (r *Relay) recordMachines(_ context.Context, claims auth.Claims, conn strin
 		found[i] = device.Discovered{Target: u.Target, Name: u.Name, Tags: u.Tags}
 	}
 	r.devices.links.Apply(claims.Device, conn, m.Reset, up, m.Down)
+	ctx, cancel := context.WithTimeout(ctx, linksWriteTimeout)
+	defer cancel()
+	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {
+		_, err := tx.SetTargetLinks(ctx, claims.Device, m.Reset, up, m.Down, time.Now())
+		return err
+	})
+	if err != nil {
+		r.log.Warn("record a gateway's machine links; its next connection reports them again", "gateway", claims.Device, "err", err)
+	}
 	r.adopter.offer(claims.Tenant, claims.Device, found)
 }
 
@@ -92,22 +106,10 @@ func (r *Relay) recordHeartbeat(ctx context.Context, claims auth.Claims, hb wire
 		c.Signal = &device.Signal{Source: sig.Source, State: sig.State, Error: sig.Error, Since: sig.Since}
 	}
 	caps := device.EncodeCapabilities(c)
-	// A gateway's heartbeat also marks seen the machines it reaches (their links reported
-	// up): they are online while it is.
-	served := r.devices.links.Up(claims.Device)
 	ctx, cancel := context.WithTimeout(ctx, beatWriteTimeout)
 	defer cancel()
 	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {
-		if err := tx.DeviceSeen(ctx, claims.Device, now, version, caps); err != nil {
-			return err
-		}
-		if len(served) == 0 {
-			return nil
-		}
-		// What a served machine offers: AMT's picture, through the gateway.
-		servedCaps := device.EncodeCapabilities(device.Capabilities{Sources: []string{"amt"}})
-		_, err := tx.TargetsSeen(ctx, claims.Device, served, now, version, servedCaps)
-		return err
+		return tx.DeviceSeen(ctx, claims.Device, now, version, caps)
 	})
 	if err != nil {
 		r.log.Warn("record heartbeat", "device", claims.Device, "err", err)

@@ -179,7 +179,7 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return fail(err)
 	}
-	r.adopter = startAdopter(devSvc, cfg.Logger.With("component", "adopt"))
+	r.adopter = startAdopter(devSvc, st, r.devices.links, cfg.Logger.With("component", "adopt"))
 	undo = append(undo, r.adopter.stop)
 	r.app = r.newApp()
 	return r, nil

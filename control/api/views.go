@@ -40,9 +40,9 @@ func (a *API) device(d device.Device) deviceView {
 	if kind == "" {
 		kind = store.DeviceAgent
 	}
-	online := device.Online(d.Device, a.now())
+	online, lastSeen := d.Presence(a.now())
 	v := deviceView{ID: d.ID, Name: d.Name, Labels: labels, CreatedAt: d.CreatedAt, RevokedAt: d.RevokedAt,
-		LastSeen: d.LastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities,
+		LastSeen: lastSeen, Online: online, AgentVersion: d.AgentVersion, Capabilities: d.Capabilities,
 		Kind: kind, Gateway: d.GatewayID, GatewayName: d.GatewayName, AMTGUID: d.Target}
 	if kind == store.DeviceGateway {
 		tags := d.AMTTags

@@ -14,8 +14,9 @@ import (
 // Gateways: one kvmagent (a device of kind gateway, enrolled like any agent) reaches many
 // Intel AMT machines through one MPS; each machine is a device of its own that names the
 // gateway and its GUID there. Such a served device has no agent and no enrollment token; its
-// presence is its gateway's heartbeat (store.Tx.TargetsSeen), its consoles go through the
-// gateway's agent, and revoking the gateway revokes it.
+// presence is its gateway's with the link its gateway reports (Device.Presence,
+// store.Tx.SetTargetLinks), its consoles go through the gateway's agent, and revoking the
+// gateway revokes it.
 
 // Sentinel errors of gateways and served devices.
 var (

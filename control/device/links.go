@@ -9,11 +9,10 @@ import (
 const MaxGatewayLinks = 100_000
 
 // GatewayLinks holds, per gateway connection, the machines the gateway reports reachable (its
-// machines reports: a full list when it connects, then changes). The relay node holding the
-// connection marks their device rows seen at each of the gateway's heartbeats
-// (Tx.TargetsSeen), so a served device is online by the same rule as any device, and goes
-// offline OfflineAfter after its machine's link dropped or its gateway left. Safe for
-// concurrent use.
+// machines reports: a full list when it connects, then changes), on the relay node holding the
+// connection. The store has the same state (Tx.SetTargetLinks); this copy lets work done
+// later — recording the links of machines adopted after their report — use what the gateway
+// reports now. Safe for concurrent use.
 type GatewayLinks struct {
 	mu    sync.Mutex
 	conns map[string]*gatewayConn // by connection id

@@ -127,6 +127,8 @@ func nameTaken(name string, err error) error {
 type Device struct {
 	store.Device
 	GatewayName string
+	// gateway is a served device's gateway as read with it: its presence is the gateway's.
+	gateway *store.Device
 }
 
 // List returns the devices p may see, by name.
@@ -137,16 +139,21 @@ func (s *Service) List(ctx context.Context, p accounts.Principal) ([]Device, err
 		if err != nil {
 			return err
 		}
-		gateways := map[string]string{}
-		for _, d := range ds {
+		gateways := map[string]*store.Device{}
+		for i, d := range ds {
 			if d.Kind == store.DeviceGateway {
-				gateways[d.ID] = d.Name
+				gateways[d.ID] = &ds[i]
 			}
 		}
 		for _, d := range ds {
-			if p.SeesDevice(d.Labels) {
-				out = append(out, Device{Device: d, GatewayName: gateways[d.GatewayID]})
+			if !p.SeesDevice(d.Labels) {
+				continue
 			}
+			view := Device{Device: d}
+			if gw := gateways[d.GatewayID]; gw != nil {
+				view.GatewayName, view.gateway = gw.Name, gw
+			}
+			out = append(out, view)
 		}
 		return nil
 	})
@@ -174,7 +181,7 @@ func described(ctx context.Context, tx store.Tx, p accounts.Principal, id string
 	if err != nil {
 		return Device{Device: d}, fmt.Errorf("gateway of device %s: %w", id, err)
 	}
-	return Device{Device: d, GatewayName: gw.Name}, nil
+	return Device{Device: d, GatewayName: gw.Name, gateway: &gw}, nil
 }
 
 // Create adds a device inside p's scope: an agent, a gateway, or a machine a gateway serves

@@ -108,12 +108,13 @@ type Tx interface {
 	DeleteDevice(ctx context.Context, id string) error
 	// DeviceSeen records an agent's connection and what it reported about itself.
 	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
-	// TargetsSeen is DeviceSeen for the machines a gateway reaches: for the organization's
-	// devices not revoked that gatewayID serves with a target in targets (matched ignoring
-	// case), it records last_seen, agent version and capabilities as DeviceSeen does, and
-	// returns how many rows it updated. Any number of targets (a gateway may report
-	// thousands).
-	TargetsSeen(ctx context.Context, gatewayID string, targets []string, at time.Time, agentVersion, capabilities string) (int64, error)
+	// SetTargetLinks records a gateway's report of its machines' links, for the
+	// organization's devices gatewayID serves (targets matched ignoring case): reset marks
+	// every one of them down first (a new full list), then those at up are marked up and those
+	// at down down. A device whose link changes gets last_seen = at; revoked devices are left
+	// alone. It returns how many rows changed. Any number of targets; writes are proportional
+	// to the changes, not to the machines (a gateway may reach thousands).
+	SetTargetLinks(ctx context.Context, gatewayID string, reset bool, up, down []string, at time.Time) (int64, error)
 	// ServedDevices lists the devices gatewayID serves, revoked ones included, by name.
 	ServedDevices(ctx context.Context, gatewayID string) ([]Device, error)
 

@@ -111,7 +111,7 @@ type Device struct {
 	LastSeen  *time.Time
 	// AgentVersion and Capabilities are reported by the agent: hostile text, stored verbatim,
 	// never interpreted by the store and escaped by whoever renders them. For a served device
-	// they are its gateway's (Tx.TargetsSeen).
+	// LastSeen is when its gateway last reported its link up or down (Tx.SetTargetLinks).
 	AgentVersion string
 	Capabilities string
 	// Kind is DeviceAgent (CreateDevice's default when empty) or DeviceGateway.
@@ -122,6 +122,9 @@ type Device struct {
 	// never changed. (organization, GatewayID, Target) is unique.
 	GatewayID string
 	Target    string
+	// LinkUp, for a served device, is whether its gateway last reported its management link
+	// (AMT's CIRA connection to MPS) up; it is online while that holds and its gateway is.
+	LinkUp bool
 	// AMTTags, for a gateway only, are the MPS tags whose machines the gateway's reports
 	// create rows for (device.Service.Adopt): an admin's list, validated and deduplicated by
 	// the caller, kept in its order. Nil for every other device, and for a gateway without

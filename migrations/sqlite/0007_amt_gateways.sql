@@ -16,6 +16,10 @@ ALTER TABLE devices ADD COLUMN gateway_id TEXT REFERENCES devices (id)
 ALTER TABLE devices ADD COLUMN target TEXT
     CHECK ((target IS NULL) = (gateway_id IS NULL) AND (target IS NULL OR target <> ''));
 ALTER TABLE devices ADD COLUMN amt_tags TEXT CHECK (amt_tags IS NULL OR kind = 'gateway');
+-- link_up: a served machine's management link (its CIRA connection to MPS) is up, as its
+-- gateway last reported; written when it changes, never per heartbeat.
+ALTER TABLE devices ADD COLUMN link_up INTEGER NOT NULL DEFAULT 0
+    CHECK (link_up IN (0, 1) AND (link_up = 0 OR gateway_id IS NOT NULL));
 
--- One row per CIRA machine behind a gateway; also what a gateway's heartbeat updates by.
+-- One row per CIRA machine behind a gateway; also what a gateway's link reports update by.
 CREATE UNIQUE INDEX devices_gateway_target ON devices (org_id, gateway_id, target) WHERE gateway_id IS NOT NULL;

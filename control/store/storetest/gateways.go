@@ -131,10 +131,11 @@ func normalizeDevice(d store.Device) store.Device {
 	return d
 }
 
-// testTargetsSeen: a gateway's heartbeat marks the live devices it serves at the reported
-// targets, whatever the list's length, and nothing else: not a revoked one, not another
-// gateway's, not another organization's even when named by its gateway's id.
-func testTargetsSeen(t *testing.T, b Backend) {
+// testTargetLinks: a gateway's link reports mark the live devices it serves at the reported
+// targets up or down, whatever the list's length, writing only what changes, and nothing
+// else: not a revoked one, not another gateway's, not another organization's even when named
+// by its gateway's id; a reset marks all its machines down first.
+func testTargetLinks(t *testing.T, b Backend) {
 	ctx := ctxT(t)
 	o := newOrg(t, b.Store, "Acme")
 	other := newOrg(t, b.Store, "Other")
@@ -161,48 +162,56 @@ func testTargetsSeen(t *testing.T, b Backend) {
 	foreign := mustServed(t, b.Store, other.ID, foreignGW.ID, "foreign", guid(1))
 	plain := mustDevice(t, b.Store, o.ID, "plain")
 	require.Equal(t, "00000000-0000-4000-8000-000000001e61", guid(7777))
+	assert.False(t, device(t, b.Store, o.ID, first.ID).LinkUp, "a new machine's link is down until reported")
 
+	links := func(org, gateway string, reset bool, up, down []string, at time.Time) int64 {
+		t.Helper()
+		var n int64
+		write(t, b.Store, org, func(tx store.Tx) error {
+			var err error
+			n, err = tx.SetTargetLinks(ctx, gateway, reset, up, down, at)
+			return err
+		})
+		return n
+	}
 	seen := epoch.Add(time.Minute)
-	hostile := `{"sources":["<img src=x onerror=alert(1)>"]}`
-	var n int64
-	write(t, b.Store, o.ID, func(tx store.Tx) error {
-		var err error
-		n, err = tx.TargetsSeen(ctx, gw.ID, targets, seen, "kvmagent 9.9", hostile)
-		return err
-	})
-	assert.Equal(t, int64(4), n, "rows updated")
+	assert.Equal(t, int64(4), links(o.ID, gw.ID, true, targets, nil, seen), "rows changed")
 	for _, d := range []store.Device{first, middle, upper, last} {
 		got := device(t, b.Store, o.ID, d.ID)
+		assert.True(t, got.LinkUp, d.Name)
 		require.NotNil(t, got.LastSeen, d.Name)
 		assert.Equal(t, us(seen), got.LastSeen.UTC(), d.Name)
-		assert.Equal(t, "kvmagent 9.9", got.AgentVersion, d.Name)
-		assert.Equal(t, hostile, got.Capabilities, d.Name)
 	}
 	for _, d := range []store.Device{unreported, revoked, otherGateway, plain, gw} {
 		got := device(t, b.Store, o.ID, d.ID)
+		assert.False(t, got.LinkUp, d.Name)
 		assert.Nil(t, got.LastSeen, d.Name)
-		assert.Empty(t, got.AgentVersion, d.Name)
+	}
+	assert.Zero(t, links(o.ID, gw.ID, false, targets, nil, seen.Add(time.Minute)), "nothing changed, nothing written")
+	assert.Equal(t, us(seen), device(t, b.Store, o.ID, first.ID).LastSeen.UTC(), "last seen is when the link last changed")
+
+	// Down, then a reset with a shorter list: what is not listed goes down.
+	down := seen.Add(2 * time.Minute)
+	assert.Equal(t, int64(1), links(o.ID, gw.ID, false, nil, []string{guid(501), guid(3)}, down))
+	got := device(t, b.Store, o.ID, middle.ID)
+	assert.False(t, got.LinkUp)
+	assert.Equal(t, us(down), got.LastSeen.UTC(), "when it was last seen up")
+	again := down.Add(time.Minute)
+	// A reset writes every machine that was up (down, then up again if listed): a gateway
+	// reconnecting costs one write per machine up, its reports after that one per change.
+	assert.Equal(t, int64(5), links(o.ID, gw.ID, true, []string{guid(1), guid(501)}, nil, again), "first, upper, last down; first, middle up")
+	for d, up := range map[*store.Device]bool{&first: true, &middle: true, &upper: false, &last: false} {
+		assert.Equal(t, up, device(t, b.Store, o.ID, d.ID).LinkUp, d.Name)
 	}
 
 	// Through Acme's transactions nothing of Other changes, even naming Other's gateway.
-	write(t, b.Store, o.ID, func(tx store.Tx) error {
-		var err error
-		n, err = tx.TargetsSeen(ctx, foreignGW.ID, targets, seen, "x", "x")
-		return err
-	})
-	assert.Zero(t, n)
-	got := device(t, b.Store, other.ID, foreign.ID)
-	assert.Nil(t, got.LastSeen, "another organization's device with the same target")
+	assert.Zero(t, links(o.ID, foreignGW.ID, true, targets, nil, seen))
+	assert.False(t, device(t, b.Store, other.ID, foreign.ID).LinkUp, "another organization's device with the same target")
 
-	// Nothing reported, nothing updated; a malformed gateway id is refused before the query.
-	write(t, b.Store, o.ID, func(tx store.Tx) error {
-		var err error
-		n, err = tx.TargetsSeen(ctx, gw.ID, nil, seen, "x", "x")
-		return err
-	})
-	assert.Zero(t, n)
+	// Nothing reported, nothing written; a malformed gateway id is refused before the query.
+	assert.Zero(t, links(o.ID, gw.ID, false, nil, nil, seen))
 	err := b.Store.Write(ctx, o.ID, func(tx store.Tx) error {
-		_, err := tx.TargetsSeen(ctx, "gw-1", targets[:1], seen, "x", "x")
+		_, err := tx.SetTargetLinks(ctx, "gw-1", false, targets[:1], nil, seen)
 		return err
 	})
 	assert.ErrorIs(t, err, store.ErrInvalid)

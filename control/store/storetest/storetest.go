@@ -64,7 +64,7 @@ func Run(t *testing.T, newBackend Factory) {
 		{"PasswordResets", testPasswordResets},
 		{"UserSessionCutoff", testUserSessionCutoff},
 		{"GatewayDevices", testGatewayDevices},
-		{"TargetsSeen", testTargetsSeen},
+		{"TargetLinks", testTargetLinks},
 		{"DeleteGateway", testDeleteGateway},
 		{"GatewayTags", testGatewayTags},
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
-const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities, kind, gateway_id, target, amt_tags`
+const deviceCols = `id, org_id, name, labels, created_at, revoked_at, last_seen, agent_version, capabilities, kind, gateway_id, target, amt_tags, link_up`
 
 func scanDevice(r Row) (store.Device, error) {
 	var d store.Device
@@ -18,7 +18,7 @@ func scanDevice(r Row) (store.Device, error) {
 	var kind string
 	var gateway, target nullText
 	var tags tagsCol
-	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities, &kind, &gateway, &target, &tags)
+	err := r.Scan(&d.ID, &d.OrgID, &d.Name, &labels, &created, &revoked, &seen, &d.AgentVersion, &d.Capabilities, &kind, &gateway, &target, &tags, &d.LinkUp)
 	d.Labels, d.CreatedAt, d.RevokedAt, d.LastSeen = labels, created.T, revoked.ptr(), seen.ptr()
 	d.Kind, d.GatewayID, d.Target, d.AMTTags = store.DeviceKind(kind), string(gateway), string(target), tags
 	return d, err
@@ -86,9 +86,9 @@ func (t *Tx) CreateDevice(ctx context.Context, d store.Device) (store.Device, er
 	if len(d.AMTTags) == 0 {
 		d.AMTTags = nil // as a read returns it
 	}
-	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.c.Exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, t.org, d.Name, labels, d.CreatedAt, tsPtr(d.RevokedAt), tsPtr(d.LastSeen), d.AgentVersion, d.Capabilities,
-		string(d.Kind), orNull(d.GatewayID), orNull(d.Target), tags)
+		string(d.Kind), orNull(d.GatewayID), orNull(d.Target), tags, d.LinkUp)
 	if err != nil {
 		return d, fmt.Errorf("create device %s: %w", d.ID, err)
 	}
@@ -166,44 +166,68 @@ func (t *Tx) DeviceSeen(ctx context.Context, id string, at time.Time, agentVersi
 	return exactlyOne(n, err, "device seen", id)
 }
 
-// TargetsSeen records a gateway's heartbeat on the live devices it serves at targets.
-func (t *Tx) TargetsSeen(ctx context.Context, gatewayID string, targets []string, at time.Time, agentVersion, capabilities string) (int64, error) {
+// SetTargetLinks records a gateway's report of its machines' links (see store.Tx).
+func (t *Tx) SetTargetLinks(ctx context.Context, gatewayID string, reset bool, up, down []string, at time.Time) (int64, error) {
 	if err := checkID("gateway", gatewayID); err != nil {
 		return 0, err
 	}
-	lower := make([]string, len(targets))
-	for i, s := range targets {
-		lower[i] = strings.ToLower(s)
-	}
-	const update = `UPDATE devices SET last_seen = ?, agent_version = ?, capabilities = ?
-		WHERE org_id = ? AND gateway_id = ? AND revoked_at IS NULL AND target `
 	var total int64
-	if t.dialect.AnyArray {
-		if len(lower) == 0 {
-			return 0, nil
-		}
-		n, err := t.c.Exec(ctx, update+`= ANY(?)`, ts(at), agentVersion, capabilities, t.org, gatewayID, lower)
+	if reset {
+		n, err := t.c.Exec(ctx, `UPDATE devices SET link_up = ?, last_seen = ?
+			WHERE org_id = ? AND gateway_id = ? AND link_up = ? AND revoked_at IS NULL`, false, ts(at), t.org, gatewayID, true)
 		if err != nil {
-			return 0, fmt.Errorf("targets seen of gateway %s: %w", gatewayID, err)
+			return 0, fmt.Errorf("reset links of gateway %s: %w", gatewayID, err)
 		}
-		return n, nil
+		total += n
 	}
-	for len(lower) > 0 {
-		chunk := lower[:min(len(lower), inChunk)]
-		lower = lower[len(chunk):]
-		args := make([]any, 0, 5+len(chunk))
-		args = append(args, ts(at), agentVersion, capabilities, t.org, gatewayID)
-		for _, s := range chunk {
-			args = append(args, s)
-		}
-		q := update + `IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
-		n, err := t.c.Exec(ctx, q, args...)
+	for _, set := range []struct {
+		linkUp  bool
+		targets []string
+	}{{false, down}, {true, up}} {
+		n, err := t.forTargets(ctx, `UPDATE devices SET link_up = ?, last_seen = ?
+			WHERE org_id = ? AND gateway_id = ? AND link_up = ? AND revoked_at IS NULL AND target `,
+			[]any{set.linkUp, ts(at), t.org, gatewayID, !set.linkUp}, set.targets)
 		if err != nil {
-			return total, fmt.Errorf("targets seen of gateway %s: %w", gatewayID, err)
+			return total, fmt.Errorf("links of gateway %s: %w", gatewayID, err)
 		}
 		total += n
 	}
 	return total, nil
+}
+
+// forTargets runs q, which ends in "target ", for every target (lower-cased): as one
+// "= ANY(?)" where the dialect has arrays, else in chunks of inChunk "IN (…)".
+func (t *Tx) forTargets(ctx context.Context, q string, args []any, targets []string) (int64, error) {
+	lower := make([]string, len(targets))
+	for i, s := range targets {
+		lower[i] = strings.ToLower(s)
+	}
+	if len(lower) == 0 {
+		return 0, nil
+	}
+	if t.dialect.AnyArray {
+		return t.c.Exec(ctx, q+`= ANY(?)`, append(args, lower)...)
+	}
+	var total int64
+	for len(lower) > 0 {
+		chunk := lower[:min(len(lower), inChunk)]
+		lower = lower[len(chunk):]
+		all := append(append(make([]any, 0, len(args)+len(chunk)), args...), anySlice(chunk)...)
+		n, err := t.c.Exec(ctx, q+`IN (?`+strings.Repeat(`, ?`, len(chunk)-1)+`)`, all...)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // ServedDevices lists the devices a gateway serves, revoked ones included, by name.
