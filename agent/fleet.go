@@ -121,7 +121,8 @@ func (f *fleet) connected(c messageSender) {
 }
 
 // sendLocked sends m to the relay in reports of at most wire.MaxMachinesPerReport machines
-// and about wire.MaxMachinesReportBytes each; only the first keeps Reset.
+// and about wire.MaxMachinesReportBytes each; only the first keeps Reset, and the parts of a
+// full list but the last say More.
 func (f *fleet) sendLocked(m wire.Machines) {
 	if f.client == nil {
 		return
@@ -143,6 +144,7 @@ func (f *fleet) sendLocked(m wire.Machines) {
 			size += len(m.Down[0]) + 3
 			part.Down, m.Down = append(part.Down, m.Down[0]), m.Down[1:]
 		}
+		part.More = m.Reset && len(m.Up)+len(m.Down) > 0
 		if err := f.client.Send(wire.TypeMachines, "", part); err != nil {
 			f.log.Debug("machines report not sent", "err", err)
 			return // the next connection gets the whole list

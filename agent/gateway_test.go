@@ -112,6 +112,7 @@ func TestFleetReports(t *testing.T) {
 	for _, m := range first {
 		require.NoError(t, m.Check())
 		assert.False(t, m.Reset)
+		assert.False(t, m.More, "changes are not a full list")
 		all = append(all, m.Up...)
 	}
 	assert.Len(t, all, 600)
@@ -138,6 +139,7 @@ func TestFleetReports(t *testing.T) {
 	all = nil
 	for i, m := range whole {
 		assert.Equal(t, i == 0, m.Reset, "Reset on the first part only")
+		assert.Equal(t, i < len(whole)-1, m.More, "More on every part but the last")
 		all = append(all, m.Up...)
 	}
 	assert.Len(t, all, 600)

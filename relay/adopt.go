@@ -80,7 +80,7 @@ func (a *adopter) markUp(ctx context.Context, job adoptJob) {
 		}
 	}
 	err := a.store.Write(ctx, job.tenant, func(tx store.Tx) error {
-		_, err := tx.SetTargetLinks(ctx, job.gateway, false, up, nil, time.Now())
+		_, err := tx.SetTargetLinks(ctx, job.gateway, up, nil, time.Now())
 		return err
 	})
 	if err != nil && ctx.Err() == nil {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,15 +73,33 @@ func (r *Relay) recordMachines(ctx context.Context, claims auth.Claims, conn str
 	}
 	up := make([]string, len(m.Up))
 	found := make([]device.Discovered, len(m.Up))
+	// Targets as the store keeps them (GUIDs in lower case), so lists compare.
 	for i, u := range m.Up {
-		up[i] = u.Target
-		found[i] = device.Discovered{Target: u.Target, Name: u.Name, Tags: u.Tags}
+		up[i] = strings.ToLower(u.Target)
+		found[i] = device.Discovered{Target: up[i], Name: u.Name, Tags: u.Tags}
 	}
-	r.devices.links.Apply(claims.Device, conn, m.Reset, up, m.Down)
+	down := make([]string, len(m.Down))
+	for i, t := range m.Down {
+		down[i] = strings.ToLower(t)
+	}
+	listed := r.devices.links.Apply(claims.Device, conn, m.Reset, m.More, up, down)
 	ctx, cancel := context.WithTimeout(ctx, linksWriteTimeout)
 	defer cancel()
+	now := time.Now()
 	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {
-		_, err := tx.SetTargetLinks(ctx, claims.Device, m.Reset, up, m.Down, time.Now())
+		if _, err := tx.SetTargetLinks(ctx, claims.Device, up, down, now); err != nil {
+			return err
+		}
+		if !listed {
+			return nil
+		}
+		// A full list is complete: what the store has up and the list left out went down
+		// while the gateway was away (or on another node).
+		stored, err := tx.LinkedTargets(ctx, claims.Device)
+		if err != nil {
+			return err
+		}
+		_, err = tx.SetTargetLinks(ctx, claims.Device, nil, r.devices.links.Unlisted(claims.Device, stored), now)
 		return err
 	})
 	if err != nil {

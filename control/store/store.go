@@ -109,12 +109,14 @@ type Tx interface {
 	// DeviceSeen records an agent's connection and what it reported about itself.
 	DeviceSeen(ctx context.Context, id string, at time.Time, agentVersion, capabilities string) error
 	// SetTargetLinks records a gateway's report of its machines' links, for the
-	// organization's devices gatewayID serves (targets matched ignoring case): reset marks
-	// every one of them down first (a new full list), then those at up are marked up and those
-	// at down down. A device whose link changes gets last_seen = at; revoked devices are left
-	// alone. It returns how many rows changed. Any number of targets; writes are proportional
-	// to the changes, not to the machines (a gateway may reach thousands).
-	SetTargetLinks(ctx context.Context, gatewayID string, reset bool, up, down []string, at time.Time) (int64, error)
+	// organization's devices gatewayID serves (targets matched ignoring case): those at down
+	// are marked down, then those at up up. A device whose link changes gets last_seen = at;
+	// revoked devices are left alone. It returns how many rows changed. Any number of targets;
+	// writes are proportional to the changes, not to the machines (a gateway may reach
+	// thousands).
+	SetTargetLinks(ctx context.Context, gatewayID string, up, down []string, at time.Time) (int64, error)
+	// LinkedTargets lists the targets of the live devices gatewayID serves whose link is up.
+	LinkedTargets(ctx context.Context, gatewayID string) ([]string, error)
 	// ServedDevices lists the devices gatewayID serves, revoked ones included, by name.
 	ServedDevices(ctx context.Context, gatewayID string) ([]Device, error)
 

@@ -12,8 +12,9 @@ import (
 // it), then the machines whose link came up or went down.
 type Machines struct {
 	// Reset starts a full list: machines not listed in it or in the reports that follow are
-	// down.
+	// down. More marks every part of a full list but its last.
 	Reset bool      `json:"reset,omitempty"`
+	More  bool      `json:"more,omitempty"`
 	Up    []Machine `json:"up,omitempty"`
 	Down  []string  `json:"down,omitempty"`
 }

@@ -134,7 +134,7 @@ func normalizeDevice(d store.Device) store.Device {
 // testTargetLinks: a gateway's link reports mark the live devices it serves at the reported
 // targets up or down, whatever the list's length, writing only what changes, and nothing
 // else: not a revoked one, not another gateway's, not another organization's even when named
-// by its gateway's id; a reset marks all its machines down first.
+// by its gateway's id; LinkedTargets lists what is up.
 func testTargetLinks(t *testing.T, b Backend) {
 	ctx := ctxT(t)
 	o := newOrg(t, b.Store, "Acme")
@@ -164,18 +164,30 @@ func testTargetLinks(t *testing.T, b Backend) {
 	require.Equal(t, "00000000-0000-4000-8000-000000001e61", guid(7777))
 	assert.False(t, device(t, b.Store, o.ID, first.ID).LinkUp, "a new machine's link is down until reported")
 
-	links := func(org, gateway string, reset bool, up, down []string, at time.Time) int64 {
+	links := func(org, gateway string, up, down []string, at time.Time) int64 {
 		t.Helper()
 		var n int64
 		write(t, b.Store, org, func(tx store.Tx) error {
 			var err error
-			n, err = tx.SetTargetLinks(ctx, gateway, reset, up, down, at)
+			n, err = tx.SetTargetLinks(ctx, gateway, up, down, at)
 			return err
 		})
 		return n
 	}
+	linked := func(gateway string) []string {
+		t.Helper()
+		var out []string
+		write(t, b.Store, o.ID, func(tx store.Tx) error {
+			var err error
+			out, err = tx.LinkedTargets(ctx, gateway)
+			return err
+		})
+		return out
+	}
+	assert.Empty(t, linked(gw.ID))
 	seen := epoch.Add(time.Minute)
-	assert.Equal(t, int64(4), links(o.ID, gw.ID, true, targets, nil, seen), "rows changed")
+	assert.Equal(t, int64(4), links(o.ID, gw.ID, targets, nil, seen), "rows changed")
+	assert.Equal(t, []string{guid(1), guid(501), guid(7777), guid(reported)}, linked(gw.ID))
 	for _, d := range []store.Device{first, middle, upper, last} {
 		got := device(t, b.Store, o.ID, d.ID)
 		assert.True(t, got.LinkUp, d.Name)
@@ -187,34 +199,35 @@ func testTargetLinks(t *testing.T, b Backend) {
 		assert.False(t, got.LinkUp, d.Name)
 		assert.Nil(t, got.LastSeen, d.Name)
 	}
-	assert.Zero(t, links(o.ID, gw.ID, false, targets, nil, seen.Add(time.Minute)), "nothing changed, nothing written")
+	assert.Zero(t, links(o.ID, gw.ID, targets, nil, seen.Add(time.Minute)), "nothing changed, nothing written")
 	assert.Equal(t, us(seen), device(t, b.Store, o.ID, first.ID).LastSeen.UTC(), "last seen is when the link last changed")
 
-	// Down, then a reset with a shorter list: what is not listed goes down.
+	// Down: only what was up is written; last seen is when it went down.
 	down := seen.Add(2 * time.Minute)
-	assert.Equal(t, int64(1), links(o.ID, gw.ID, false, nil, []string{guid(501), guid(3)}, down))
+	assert.Equal(t, int64(1), links(o.ID, gw.ID, nil, []string{guid(501), guid(3)}, down))
 	got := device(t, b.Store, o.ID, middle.ID)
 	assert.False(t, got.LinkUp)
 	assert.Equal(t, us(down), got.LastSeen.UTC(), "when it was last seen up")
-	again := down.Add(time.Minute)
-	// A reset writes every machine that was up (down, then up again if listed): a gateway
-	// reconnecting costs one write per machine up, its reports after that one per change.
-	assert.Equal(t, int64(5), links(o.ID, gw.ID, true, []string{guid(1), guid(501)}, nil, again), "first, upper, last down; first, middle up")
+	assert.Equal(t, int64(3), links(o.ID, gw.ID, []string{guid(501)}, []string{guid(7777), guid(reported)}, down), "middle up, upper and last down")
 	for d, up := range map[*store.Device]bool{&first: true, &middle: true, &upper: false, &last: false} {
 		assert.Equal(t, up, device(t, b.Store, o.ID, d.ID).LinkUp, d.Name)
 	}
+	assert.Equal(t, []string{guid(1), guid(501)}, linked(gw.ID))
+	assert.Empty(t, linked(gw2.ID), "another gateway's machine")
 
 	// Through Acme's transactions nothing of Other changes, even naming Other's gateway.
-	assert.Zero(t, links(o.ID, foreignGW.ID, true, targets, nil, seen))
+	assert.Zero(t, links(o.ID, foreignGW.ID, targets, nil, seen))
 	assert.False(t, device(t, b.Store, other.ID, foreign.ID).LinkUp, "another organization's device with the same target")
+	assert.Empty(t, linked(foreignGW.ID))
 
 	// Nothing reported, nothing written; a malformed gateway id is refused before the query.
-	assert.Zero(t, links(o.ID, gw.ID, false, nil, nil, seen))
-	err := b.Store.Write(ctx, o.ID, func(tx store.Tx) error {
-		_, err := tx.SetTargetLinks(ctx, "gw-1", false, targets[:1], nil, seen)
-		return err
-	})
-	assert.ErrorIs(t, err, store.ErrInvalid)
+	assert.Zero(t, links(o.ID, gw.ID, nil, nil, seen))
+	for _, f := range []func(tx store.Tx) error{
+		func(tx store.Tx) error { _, err := tx.SetTargetLinks(ctx, "gw-1", targets[:1], nil, seen); return err },
+		func(tx store.Tx) error { _, err := tx.LinkedTargets(ctx, "gw-1"); return err },
+	} {
+		assert.ErrorIs(t, b.Store.Write(ctx, o.ID, f), store.ErrInvalid)
+	}
 }
 
 // testDeleteGateway: a revoked gateway is deleted with its served devices, which must all be

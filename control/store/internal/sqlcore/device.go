@@ -167,23 +167,16 @@ func (t *Tx) DeviceSeen(ctx context.Context, id string, at time.Time, agentVersi
 }
 
 // SetTargetLinks records a gateway's report of its machines' links (see store.Tx).
-func (t *Tx) SetTargetLinks(ctx context.Context, gatewayID string, reset bool, up, down []string, at time.Time) (int64, error) {
+func (t *Tx) SetTargetLinks(ctx context.Context, gatewayID string, up, down []string, at time.Time) (int64, error) {
 	if err := checkID("gateway", gatewayID); err != nil {
 		return 0, err
 	}
 	var total int64
-	if reset {
-		n, err := t.c.Exec(ctx, `UPDATE devices SET link_up = ?, last_seen = ?
-			WHERE org_id = ? AND gateway_id = ? AND link_up = ? AND revoked_at IS NULL`, false, ts(at), t.org, gatewayID, true)
-		if err != nil {
-			return 0, fmt.Errorf("reset links of gateway %s: %w", gatewayID, err)
-		}
-		total += n
-	}
 	for _, set := range []struct {
 		linkUp  bool
 		targets []string
 	}{{false, down}, {true, up}} {
+		// Only rows whose link changes are written.
 		n, err := t.forTargets(ctx, `UPDATE devices SET link_up = ?, last_seen = ?
 			WHERE org_id = ? AND gateway_id = ? AND link_up = ? AND revoked_at IS NULL AND target `,
 			[]any{set.linkUp, ts(at), t.org, gatewayID, !set.linkUp}, set.targets)
@@ -193,6 +186,23 @@ func (t *Tx) SetTargetLinks(ctx context.Context, gatewayID string, reset bool, u
 		total += n
 	}
 	return total, nil
+}
+
+// LinkedTargets lists the targets of a gateway's live devices whose link is up.
+func (t *Tx) LinkedTargets(ctx context.Context, gatewayID string) ([]string, error) {
+	if err := checkID("gateway", gatewayID); err != nil {
+		return nil, err
+	}
+	rows, err := t.c.Query(ctx, `SELECT target FROM devices
+		WHERE org_id = ? AND gateway_id = ? AND link_up = ? AND revoked_at IS NULL ORDER BY target`, t.org, gatewayID, true)
+	if err != nil {
+		return nil, fmt.Errorf("linked machines of gateway %s: %w", gatewayID, err)
+	}
+	return collect(rows, func(r Row) (string, error) {
+		var target string
+		err := r.Scan(&target)
+		return target, err
+	}, "linked machines of gateway "+gatewayID)
 }
 
 // forTargets runs q, which ends in "target ", for every target (lower-cased): as one
