@@ -274,27 +274,31 @@ func (a *Agent) serve(ctx context.Context, client *sigclient.Client) {
 func (a *Agent) heartbeats(ctx context.Context, client *sigclient.Client, codecs []string) {
 	t := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer t.Stop()
-	// The relay records at most one heartbeat per device every 2 s; a burst of health
-	// changes waits so its last state is not the one dropped.
+	// The relay records at most one heartbeat per device every 2 s: any heartbeat, periodic or
+	// for a change, waits out the gap after the last one, so a change right after a periodic
+	// beat is not dropped (its state is read when it is sent, so the latest one goes).
 	gap := min(a.cfg.HeartbeatInterval, minHeartbeatGap)
+	var last time.Time
 	for {
+		if wait := time.Until(last.Add(gap)); !last.IsZero() && wait > 0 {
+			pause := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return
+			case <-pause.C:
+			}
+		}
 		changed := a.healthChanged()
 		if err := client.Send(wire.TypeHeartbeat, "", a.heartbeat(codecs)); err != nil {
 			a.log.Debug("heartbeat not sent", "err", err)
 		}
+		last = time.Now()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			continue
 		case <-changed:
-		}
-		pause := time.NewTimer(gap)
-		select {
-		case <-ctx.Done():
-			pause.Stop()
-			return
-		case <-pause.C:
 		}
 	}
 }

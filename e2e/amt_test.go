@@ -50,6 +50,12 @@ func startAMTMachine(t *testing.T, mgmt firmware.ManagementConfig, tune ...func(
 // query (bpp=8).
 func startAMTMachineSized(t *testing.T, w, h int, query string, mgmt firmware.ManagementConfig, tune ...func(*amt.Source)) *amtMachine {
 	t.Helper()
+	return startAMTMachineWith(t, w, h, query, mgmt, firmware.Faults{}, tune...)
+}
+
+// startAMTMachineWith is startAMTMachineSized with faults the simulated firmware injects.
+func startAMTMachineWith(t *testing.T, w, h int, query string, mgmt firmware.ManagementConfig, faults firmware.Faults, tune ...func(*amt.Source)) *amtMachine {
+	t.Helper()
 	display := vncserver.Xvfb(t, w, h)
 	vncAddr := vncserver.X11VNC(t, display, "")
 	m, err := amtsim.StartMPS(amtsim.MPSConfig{CIRAListen: "127.0.0.1:0", Listen: "127.0.0.1:0", TLS: true,
@@ -62,7 +68,7 @@ func startAMTMachineSized(t *testing.T, w, h int, query string, mgmt firmware.Ma
 	require.NoError(t, err)
 	mgmt.Width, mgmt.Height = w, h
 	machine, err := amtsim.StartMachine(amtsim.MachineConfig{GUID: amtGUID, MPSUser: "cira", MPSPassword: "cira-Secret",
-		AMTPassword: "amt-Secret1", VNC: vncAddr, Management: mgmt, Logger: testLogger().With("component", "amtsim")}, m.CIRAAddr(), tlsCfg)
+		AMTPassword: "amt-Secret1", VNC: vncAddr, Management: mgmt, Faults: faults, Logger: testLogger().With("component", "amtsim")}, m.CIRAAddr(), tlsCfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = machine.Close() })
 	require.Eventually(t, func() bool { return m.Connected(amtGUID) }, 10*time.Second, 20*time.Millisecond, "the machine's CIRA link to MPS")

@@ -63,6 +63,8 @@ type stackOptions struct {
 	consent *device.Consent
 	// gateway, when set, makes the agent a gateway serving its machines instead of a source.
 	gateway device.Gateway
+	// retryMin, when set, is the supervisor's first reconnect wait (default 100 ms).
+	retryMin time.Duration
 }
 
 func testLogger() *slog.Logger {

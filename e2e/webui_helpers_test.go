@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net"
@@ -121,7 +122,7 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 		},
 		Source:       source,
 		Consent:      o.consent,
-		Supervisor:   device.SupervisorConfig{RetryMin: 100 * time.Millisecond, RetryMax: time.Second},
+		Supervisor:   device.SupervisorConfig{RetryMin: cmp.Or(o.retryMin, 100*time.Millisecond), RetryMax: max(time.Second, o.retryMin)},
 		SourceKind:   "testpattern",
 		NewEncoder:   encoders.New,
 		Encoder:      media.EncoderConfig{FPS: o.fps},

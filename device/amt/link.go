@@ -3,6 +3,7 @@ package amt
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,10 @@ import (
 // ErrLinkDropped is why a connection ended when AMT fell silent: MPS keeps its WebSocket
 // open when the machine's CIRA link drops, so silence is the only sign.
 var ErrLinkDropped = errors.New("the machine's management link dropped")
+
+// ErrSessionEnded is why a connection ended when AMT or MPS closed it: AMT's KVM session
+// timeout, the firmware ending the session, or MPS restarting.
+var ErrSessionEnded = errors.New("AMT or MPS ended the KVM session (AMT's session timeout, the firmware closing it, or MPS restarting)")
 
 // watchedConn is the byte stream to AMT with a silence watchdog. A static screen is quiet
 // too, so halfway through the silence the watchdog asks for something AMT must answer at once
@@ -67,8 +72,13 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 		c.last.Store(time.Now().UnixNano())
 		c.probed.Store(false)
 	}
-	if err != nil && c.tripped.Load() {
+	switch {
+	case err == nil:
+	case c.tripped.Load():
 		err = fmt.Errorf("%w: nothing from AMT for %v", ErrLinkDropped, c.silence.Round(time.Second))
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// Keep io.EOF matchable: readers above tell an end from a failure by it.
+		err = fmt.Errorf("%w: %w", ErrSessionEnded, err)
 	}
 	return n, err
 }

@@ -310,6 +310,9 @@ func (s *Source) start(ctx context.Context, conn net.Conn, screenW, screenH int)
 			s.mu.Unlock()
 			return device.Conn{}, fmt.Errorf("%s: AMT refused the RFB session at 16 bpp (a screen too large for it?); the next attempt uses 8 bpp: %w", s, err)
 		}
+		if depth == Depth8 && s.spec.depth == DepthAuto {
+			return device.Conn{}, fmt.Errorf("%s: AMT refused the RFB session at 8 bpp too: its display buffer cannot hold this screen (lower the machine's resolution); retrying: %w", s, err)
+		}
 		return device.Conn{}, fmt.Errorf("%s: RFB: %w", s, err)
 	}
 	_ = watched.SetDeadline(time.Time{})
