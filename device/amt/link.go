@@ -29,6 +29,8 @@ type watchedConn struct {
 	probed  atomic.Bool
 	last    atomic.Int64 // UnixNano of the last byte read
 	tripped atomic.Bool
+	// running: the RFB session is up; an end from then on is the session's, not a refusal.
+	running atomic.Bool
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -76,12 +78,15 @@ func (c *watchedConn) Read(p []byte) (int, error) {
 	case err == nil:
 	case c.tripped.Load():
 		err = fmt.Errorf("%w: nothing from AMT for %v", ErrLinkDropped, c.silence.Round(time.Second))
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case c.running.Load() && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 		// Keep io.EOF matchable: readers above tell an end from a failure by it.
 		err = fmt.Errorf("%w: %w", ErrSessionEnded, err)
 	}
 	return n, err
 }
+
+// sessionStarted marks the RFB session up: an end after it is the KVM session's.
+func (c *watchedConn) sessionStarted() { c.running.Store(true) }
 
 // setProbe sets what the watchdog sends when the link has been quiet for half the silence.
 func (c *watchedConn) setProbe(probe func()) { c.probe.Store(&probe) }

@@ -316,6 +316,7 @@ func (s *Source) start(ctx context.Context, conn net.Conn, screenW, screenH int)
 		return device.Conn{}, fmt.Errorf("%s: RFB: %w", s, err)
 	}
 	_ = watched.SetDeadline(time.Time{})
+	watched.sessionStarted()
 	// A static screen sends nothing: the watchdog's probe is a one-pixel full update, which
 	// RFB servers answer at once.
 	watched.setProbe(func() {

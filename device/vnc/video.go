@@ -303,7 +303,8 @@ func (v *Video) Err() error {
 	select {
 	case <-v.done:
 		if v.readErr != nil {
-			return fmt.Errorf("vnc: connection lost: %w", v.readErr)
+			// The supervisor says "connection lost" already: the reason follows it once.
+			return fmt.Errorf("vnc: %w", v.readErr)
 		}
 	default:
 	}
