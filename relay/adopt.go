@@ -6,18 +6,16 @@ import (
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/control/device"
-	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
 // adopter creates the device rows of machines gateways report under the MPS tags they were
 // given (device.Service.Adopt), off the gateways' signaling goroutines: a gateway's first
 // report may list thousands of machines, and its consoles' signaling must not wait on it.
 type adopter struct {
-	svc   *device.Service
-	store store.Store
-	links *device.GatewayLinks // what each gateway connection on this node reports up
-	log   *slog.Logger
-	jobs  chan adoptJob
+	svc     *device.Service
+	reports *device.Reports // records the adopted machines' links
+	log     *slog.Logger
+	jobs    chan adoptJob
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -35,9 +33,9 @@ const adoptQueue = 64
 // adoptTimeout bounds one report's adoption.
 const adoptTimeout = time.Minute
 
-func startAdopter(svc *device.Service, st store.Store, links *device.GatewayLinks, log *slog.Logger) *adopter {
+func startAdopter(svc *device.Service, reports *device.Reports, log *slog.Logger) *adopter {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &adopter{svc: svc, store: st, links: links, log: log, jobs: make(chan adoptJob, adoptQueue), cancel: cancel, done: make(chan struct{})}
+	a := &adopter{svc: svc, reports: reports, log: log, jobs: make(chan adoptJob, adoptQueue), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
 		for {
@@ -61,30 +59,9 @@ func (a *adopter) adopt(ctx context.Context, job adoptJob) {
 		a.log.Warn("adopting a gateway's machines failed; its next connection reports them again", "gateway", job.gateway, "err", err)
 	case n > 0:
 		a.log.Info("gateway machines adopted by MPS tag", "gateway", job.gateway, "created", n)
-		a.markUp(ctx, job)
-	}
-}
-
-// markUp records the links of the machines just adopted: their report was written before
-// their rows existed. What the gateway reports up now decides, so a machine that went down
-// meanwhile stays down.
-func (a *adopter) markUp(ctx context.Context, job adoptJob) {
-	upNow := map[string]bool{}
-	for _, t := range a.links.Up(job.gateway) {
-		upNow[t] = true
-	}
-	var up []string
-	for _, f := range job.found {
-		if upNow[f.Target] {
-			up = append(up, f.Target)
+		if err := a.reports.MarkAdopted(ctx, job.tenant, job.gateway, job.found); err != nil && ctx.Err() == nil {
+			a.log.Warn("record adopted machines' links; the gateway's next connection reports them again", "gateway", job.gateway, "err", err)
 		}
-	}
-	err := a.store.Write(ctx, job.tenant, func(tx store.Tx) error {
-		_, err := tx.SetTargetLinks(ctx, job.gateway, up, nil, time.Now())
-		return err
-	})
-	if err != nil && ctx.Err() == nil {
-		a.log.Warn("record adopted machines' links; the gateway's next connection reports them again", "gateway", job.gateway, "err", err)
 	}
 }
 

@@ -304,13 +304,13 @@ func serverTLS(c *ca.CA, certFile, keyFile string) (*tls.Config, error) {
 
 // devices is the relay's side of device identity: the CA, challenges, heartbeat throttling.
 type devices struct {
-	store  store.Store // spends challenge nonces, resolves devices to organizations
-	ca     *ca.CA
-	nonces *proofNonces
-	beats  *beatThrottle
-	links  *device.GatewayLinks // the machines each gateway connection on this node reaches
-	ttl    time.Duration        // device certificate lifetime
-	tls    *tls.Config          // nil: plain HTTP (TLS ends before the relay, if anywhere)
+	store   store.Store // spends challenge nonces, resolves devices to organizations
+	ca      *ca.CA
+	nonces  *proofNonces
+	beats   *beatThrottle
+	reports *device.Reports // gateways' machines reports, per connection on this node
+	ttl     time.Duration   // device certificate lifetime
+	tls     *tls.Config     // nil: plain HTTP (TLS ends before the relay, if anywhere)
 }
 
 // openDevices opens the device CA in the data directory (creating its root on first start)
@@ -326,12 +326,12 @@ func openDevices(ctx context.Context, cfg Config, st store.Store) (*devices, err
 		return nil, err
 	}
 	d := &devices{
-		store:  st,
-		ca:     c,
-		nonces: newProofNonces(key, time.Now),
-		beats:  newBeatThrottle(time.Now),
-		links:  device.NewGatewayLinks(),
-		ttl:    ca.DefaultCertTTL,
+		store:   st,
+		ca:      c,
+		nonces:  newProofNonces(key, time.Now),
+		beats:   newBeatThrottle(time.Now),
+		reports: device.NewReports(st),
+		ttl:     ca.DefaultCertTTL,
 	}
 	if cfg.TLSCertFile != "" {
 		if d.tls, err = serverTLS(c, cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,50 +61,23 @@ func (b *beatThrottle) allow(dev string) (time.Time, bool) {
 // linksWriteTimeout bounds the store write of one machines report.
 const linksWriteTimeout = 5 * time.Second
 
-// recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches.
-// The links that changed are written to the store at once (one write per report, whatever the
-// gateway serves: its heartbeats never touch its machines' rows), kept for the connection
-// (the adopter reads them), and machines with MPS tags are offered for adoption. Targets were
-// checked by signaling; which of them are this gateway's devices the store decides.
+// recordMachines is signaling's OnMachines: a gateway's report of the machines it reaches,
+// recorded per change (device.Reports; the gateway's heartbeats never touch its machines'
+// rows), its tagged machines then offered for adoption.
 func (r *Relay) recordMachines(ctx context.Context, claims auth.Claims, conn string, m wire.Machines) {
 	if claims.Tenant == "" {
 		return
 	}
-	up := make([]string, len(m.Up))
-	found := make([]device.Discovered, len(m.Up))
-	// Targets as the store keeps them (GUIDs in lower case), so lists compare.
+	rep := device.Report{Reset: m.Reset, More: m.More, Down: m.Down, Up: make([]device.Discovered, len(m.Up))}
 	for i, u := range m.Up {
-		up[i] = strings.ToLower(u.Target)
-		found[i] = device.Discovered{Target: up[i], Name: u.Name, Tags: u.Tags}
+		rep.Up[i] = device.Discovered{Target: u.Target, Name: u.Name, Tags: u.Tags}
 	}
-	down := make([]string, len(m.Down))
-	for i, t := range m.Down {
-		down[i] = strings.ToLower(t)
-	}
-	listed := r.devices.links.Apply(claims.Device, conn, m.Reset, m.More, up, down)
 	ctx, cancel := context.WithTimeout(ctx, linksWriteTimeout)
 	defer cancel()
-	now := time.Now()
-	err := r.store.Write(ctx, claims.Tenant, func(tx store.Tx) error {
-		if _, err := tx.SetTargetLinks(ctx, claims.Device, up, down, now); err != nil {
-			return err
-		}
-		if !listed {
-			return nil
-		}
-		// A full list is complete: what the store has up and the list left out went down
-		// while the gateway was away (or on another node).
-		stored, err := tx.LinkedTargets(ctx, claims.Device)
-		if err != nil {
-			return err
-		}
-		_, err = tx.SetTargetLinks(ctx, claims.Device, nil, r.devices.links.Unlisted(claims.Device, stored), now)
-		return err
-	})
-	if err != nil {
+	if err := r.devices.reports.Record(ctx, claims.Tenant, claims.Device, conn, rep); err != nil {
 		r.log.Warn("record a gateway's machine links; its next connection reports them again", "gateway", claims.Device, "err", err)
 	}
-	r.adopter.offer(claims.Tenant, claims.Device, found)
+	r.adopter.offer(claims.Tenant, claims.Device, rep.Up)
 }
 
 // recordHeartbeat is signaling's OnHeartbeat: it cleans the agent's report (hostile text:

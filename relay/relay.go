@@ -157,7 +157,7 @@ func New(cfg Config) (*Relay, error) {
 		AgentAuth:            r.authenticateAgent,
 		OnHeartbeat:          r.recordHeartbeat,
 		OnMachines:           r.recordMachines,
-		OnAgentGone:          func(_ auth.Claims, conn string) { r.devices.links.Gone(conn) },
+		OnAgentGone:          func(_ auth.Claims, conn string) { r.devices.reports.Gone(conn) },
 		OnForbidden:          signalingDenied(r.denied),
 		OnSessionEnd:         r.turnRevoker(),
 		Consent:              consentRecorder{r.control.sessions},
@@ -179,7 +179,7 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return fail(err)
 	}
-	r.adopter = startAdopter(devSvc, st, r.devices.links, cfg.Logger.With("component", "adopt"))
+	r.adopter = startAdopter(devSvc, r.devices.reports, cfg.Logger.With("component", "adopt"))
 	undo = append(undo, r.adopter.stop)
 	r.app = r.newApp()
 	return r, nil
