@@ -165,34 +165,40 @@ func TestOpenCancelled(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
-	frames := make(chan []byte, 1)
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret"))
-	srv := startFake(t, func(ctx context.Context, w *bufio.Writer, req *http.Request) {
-		if req.Header.Get("Authorization") != want {
-			_, _ = w.WriteString(ustreamerUnauthorized)
-			return
-		}
-		serveFrames(frames, "plain")(ctx, w, req)
-	})
-	host := strings.TrimPrefix(srv.url("/stream"), "http://")
+	// Each case gets its own streamer and frame channel: the handler of a closed case's
+	// connection may still be waiting for a frame, and must not take the next case's.
+	start := func(t *testing.T) (chan<- []byte, string) {
+		frames := make(chan []byte, 1)
+		srv := startFake(t, func(ctx context.Context, w *bufio.Writer, req *http.Request) {
+			if req.Header.Get("Authorization") != want {
+				_, _ = w.WriteString(ustreamerUnauthorized)
+				return
+			}
+			serveFrames(frames, "plain")(ctx, w, req)
+		})
+		return frames, strings.TrimPrefix(srv.url("/stream"), "http://")
+	}
 	lookup := func(secret string) func(string) (string, bool) {
 		return func(name string) (string, bool) { return secret, name == PasswordVar }
 	}
 	tests := []struct {
 		name   string
-		spec   string
+		spec   string // HOST stands for the streamer's address
 		lookup func(string) (string, bool)
 		ok     bool
 	}{
-		{"password from the environment", "mjpeg+http://admin@" + host, lookup("s3cret"), true},
-		{"password in the URL", "mjpeg+http://admin:s3cret@" + host, nil, true},
-		{"the URL's password wins", "mjpeg+http://admin:s3cret@" + host, lookup("other"), true},
-		{"wrong password", "mjpeg+http://admin@" + host, lookup("wrong"), false},
-		{"no user", "mjpeg+http://" + host, lookup("s3cret"), false},
+		{"password from the environment", "mjpeg+http://admin@HOST", lookup("s3cret"), true},
+		{"password in the URL", "mjpeg+http://admin:s3cret@HOST", nil, true},
+		{"the URL's password wins", "mjpeg+http://admin:s3cret@HOST", lookup("other"), true},
+		{"wrong password", "mjpeg+http://admin@HOST", lookup("wrong"), false},
+		{"no user", "mjpeg+http://HOST", lookup("s3cret"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src, err := NewSource(mustURL(t, tt.spec), device.Options{Lookup: tt.lookup})
+			frames, host := start(t)
+			spec := strings.Replace(tt.spec, "HOST", host, 1)
+			src, err := NewSource(mustURL(t, spec), device.Options{Lookup: tt.lookup})
 			require.NoError(t, err)
 			require.NotContains(t, src.String(), "s3cret")
 			require.True(t, strings.HasPrefix(src.String(), "mjpeg+http://"), src.String())
