@@ -10,6 +10,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Audience separates what a token may be used for; a token is only accepted where its
@@ -40,7 +42,11 @@ type Claims struct {
 	// Target is how Agent addresses Device (an AMT machine's GUID); set with Agent.
 	Target  string
 	Session string // the console session id (console tokens)
-	Tenant  string // the organization (empty until the control plane exists)
+	// Grant is what a console token's participant may do (view, control, admin), derived from
+	// the control plane when the link was made; the relay re-derives it at join and on every
+	// rights change. Empty: control (tokens minted without a control plane).
+	Grant  wire.Grant
+	Tenant string // the organization (empty until the control plane exists)
 	// Role is the principal's role in Tenant when the token was minted (API access tokens).
 	Role string
 	// Scope is the principal's device label selector (API access tokens); empty means all.
@@ -66,6 +72,7 @@ const (
 	claimScope   = "kvm_scope"
 	claimAgent   = "kvm_agt"
 	claimTarget  = "kvm_tgt"
+	claimGrant   = "kvm_grant"
 )
 
 // maxScopeLabels bounds the scope claim a verified token may carry.
@@ -121,10 +128,13 @@ func (i *Issuer) Mint(c Claims, ttl time.Duration) (string, Claims, error) {
 		NotBefore(c.IssuedAt).
 		Expiration(c.ExpiresAt)
 	for name, v := range map[string]string{claimDevice: c.Device, claimSession: c.Session, claimTenant: c.Tenant, claimRole: c.Role,
-		claimAgent: c.Agent, claimTarget: c.Target} {
+		claimAgent: c.Agent, claimTarget: c.Target, claimGrant: string(c.Grant)} {
 		if v != "" {
 			b = b.Claim(name, v)
 		}
+	}
+	if c.Grant != "" && !c.Grant.Valid() {
+		return "", Claims{}, fmt.Errorf("auth: unknown grant %q", c.Grant)
 	}
 	if len(c.Scope) > maxScopeLabels {
 		return "", Claims{}, fmt.Errorf("auth: scope has %d labels, at most %d", len(c.Scope), maxScopeLabels)
@@ -177,10 +187,13 @@ func (i *Issuer) Verify(token string, aud Audience) (Claims, error) {
 	c.IssuedAt, _ = tok.IssuedAt()
 	c.ExpiresAt, _ = tok.Expiration()
 	for name, dst := range map[string]*string{claimDevice: &c.Device, claimSession: &c.Session, claimTenant: &c.Tenant, claimRole: &c.Role,
-		claimAgent: &c.Agent, claimTarget: &c.Target} {
+		claimAgent: &c.Agent, claimTarget: &c.Target, claimGrant: (*string)(&c.Grant)} {
 		if err := tok.Get(name, dst); err != nil && tok.Has(name) {
 			return Claims{}, fmt.Errorf("%w: claim %s: %w", ErrInvalidToken, name, err)
 		}
+	}
+	if c.Grant != "" && !c.Grant.Valid() {
+		return Claims{}, fmt.Errorf("%w: claim %s: unknown grant %.32q", ErrInvalidToken, claimGrant, c.Grant)
 	}
 	if tok.Has(claimScope) {
 		scope, err := scopeClaim(tok)

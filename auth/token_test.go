@@ -12,6 +12,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 type fakeClock struct{ t time.Time }
@@ -212,6 +214,22 @@ func TestGatewayClaimsRoundTrip(t *testing.T) {
 	assert.Empty(t, got.Target)
 }
 
+// TestGrantClaimRoundTrip: a console token carries its participant's grant; an unknown one is
+// not minted.
+func TestGrantClaimRoundTrip(t *testing.T) {
+	iss := newTestIssuer(t, &fakeClock{t: time.Unix(1_800_000_000, 0)})
+	for _, g := range []wire.Grant{wire.GrantView, wire.GrantControl, wire.GrantAdmin, ""} {
+		tok, minted, err := iss.Mint(Claims{Subject: "u1", Audience: AudienceConsole, Device: "d_1", Session: "s_1", Grant: g}, time.Minute)
+		require.NoError(t, err)
+		got, err := iss.Verify(tok, AudienceConsole)
+		require.NoError(t, err)
+		assert.Equal(t, minted, got)
+		assert.Equal(t, g, got.Grant)
+	}
+	_, _, err := iss.Mint(Claims{Subject: "u1", Audience: AudienceConsole, Grant: "root"}, time.Minute)
+	require.Error(t, err)
+}
+
 func TestAPIClaimsRoundTrip(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	iss := newTestIssuer(t, clock)
@@ -280,6 +298,8 @@ func TestVerifyRejectsMalformedAPIClaims(t *testing.T) {
 		{"scope too large", claimScope, tooMany},
 		{"role as a number", claimRole, 7},
 		{"role as an array", claimRole, []string{"owner"}},
+		{"unknown grant", claimGrant, "superuser"},
+		{"grant as a number", claimGrant, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := jwt.NewBuilder().Issuer("https://relay.test").Subject("u1").

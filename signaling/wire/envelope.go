@@ -43,6 +43,12 @@ const (
 	TypeDisplays     Type = "displays"
 	TypeDisplay      Type = "display-select"
 	TypeMachines     Type = "machines"
+	// Shared sessions (control.go).
+	TypeGrant        Type = "grant"
+	TypeControl      Type = "control"
+	TypeRoster       Type = "roster"
+	TypeControlEvent Type = "control-event"
+	TypeInputBurst   Type = "input-burst"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -65,7 +71,7 @@ func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
 		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay,
-		TypeMachines:
+		TypeMachines, TypeGrant, TypeControl, TypeRoster, TypeControlEvent, TypeInputBurst:
 		return true
 	}
 	return false
@@ -191,6 +197,11 @@ type SessionStart struct {
 	// Target is the machine a gateway serves the console (an Intel AMT machine's GUID), set
 	// by the relay from the console's token; empty for the agent's own device.
 	Target string `json:"target,omitempty"`
+	// Grant is what the console may do (view, control, admin), derived from the control
+	// plane; the agent enforces it. Empty from an older relay: control.
+	Grant Grant `json:"grant,omitempty"`
+	// Name is the principal's name as other participants see it (an email, a key's name).
+	Name string `json:"name,omitempty"`
 }
 
 // SDP carries an offer or an answer.
