@@ -65,6 +65,7 @@ type Console struct {
 	errors    []wire.ErrorMessage
 	byes      []wire.Bye
 	foreign   []string // session-bound messages that named another session
+	rosters   []wire.Roster
 
 	videoPackets atomic.Int64
 	frames       frameLog
@@ -77,7 +78,9 @@ type Console struct {
 	opened       atomic.Int32
 	failed       chan struct{}
 	failOnce     sync.Once
-	wg           sync.WaitGroup
+	// rosterChanged is signalled (without blocking) on every roster received.
+	rosterChanged chan struct{}
+	wg            sync.WaitGroup
 }
 
 // Redeem exchanges a one-time login for a console token.
@@ -140,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 	c := &Console{
 		cfg: cfg, start: time.Now(),
 		firstVideo: make(chan struct{}), connected: make(chan struct{}),
-		channelsOpen: make(chan struct{}), failed: make(chan struct{}),
+		channelsOpen: make(chan struct{}), failed: make(chan struct{}), rosterChanged: make(chan struct{}, 1),
 	}
 	var err error
 	c.sig, err = sigclient.Dial(ctx, sigclient.DialConfig{URL: wsURL, Token: token, Origin: cfg.Origin})
@@ -263,7 +266,7 @@ func (c *Console) readLoop() {
 			return
 		}
 		switch env.Type {
-		case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye:
+		case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeRoster:
 			// The relay must route these by session; one for another session is a routing
 			// bug (SECURITY.md item 14): record it, and never apply it.
 			if env.SID != c.sid {
@@ -315,6 +318,19 @@ func (c *Console) readLoop() {
 			c.mu.Lock()
 			c.byes = append(c.byes, b)
 			c.mu.Unlock()
+		case wire.TypeRoster:
+			var r wire.Roster
+			if wire.DecodeData(env, &r) != nil || r.Check() != nil {
+				c.recordError(wire.ErrorMessage{Code: "local", Message: "malformed roster"})
+				continue
+			}
+			c.mu.Lock()
+			c.rosters = append(c.rosters, r)
+			c.mu.Unlock()
+			select {
+			case c.rosterChanged <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -370,6 +386,40 @@ func (c *Console) Foreign() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.foreign...)
+}
+
+// Rosters returns the rosters the agent sent this console so far, oldest first.
+func (c *Console) Rosters() []wire.Roster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]wire.Roster(nil), c.rosters...)
+}
+
+// WaitRoster waits until the latest roster satisfies ok, and returns it.
+func (c *Console) WaitRoster(ctx context.Context, what string, ok func(wire.Roster) bool) (wire.Roster, error) {
+	for {
+		c.mu.Lock()
+		var last wire.Roster
+		have := len(c.rosters) > 0
+		if have {
+			last = c.rosters[len(c.rosters)-1]
+		}
+		c.mu.Unlock()
+		if have && ok(last) {
+			return last, nil
+		}
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("waiting for a roster where %s: %w (last: %+v)", what, ctx.Err(), last)
+		case <-c.rosterChanged:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Control sends a control move for this console's session.
+func (c *Console) Control(move wire.Control) error {
+	return c.sig.Send(wire.TypeControl, c.sid, move)
 }
 
 // SID is the console session id.
