@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -349,26 +348,4 @@ func (f *floor) periodicBurst(gen uint64) {
 		f.sendBurstLocked(b, false)
 	}
 	f.armBurstTimerLocked()
-}
-
-// describe is the roster for logs and tests: "a*(control) b(view) ?c".
-func (f *floor) describe() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r := f.rosterLocked()
-	var b strings.Builder
-	for i, p := range r.Participants {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(p.SID)
-		if p.SID == r.Controller {
-			b.WriteByte('*')
-		}
-		fmt.Fprintf(&b, "(%s)", p.Grant)
-	}
-	if r.Request != nil {
-		fmt.Fprintf(&b, " ?%s", r.Request.From)
-	}
-	return b.String()
 }
