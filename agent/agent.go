@@ -70,8 +70,15 @@ type Config struct {
 	Metrics *Metrics
 	// ReconnectMin and ReconnectMax bound the reconnect backoff; defaults 500 ms and 30 s.
 	ReconnectMin, ReconnectMax time.Duration
-	// HIDClock times the keep-alive watchdog; nil is the system clock (tests inject).
+	// HIDClock times the keep-alive watchdog and the handoff of control (request timeouts,
+	// input bursts); nil is the system clock (tests inject).
 	HIDClock hid.Clock
+	// ControlRequestTimeout is how long a request for control waits for the controller's
+	// answer; default 30 s.
+	ControlRequestTimeout time.Duration
+	// InputBurstInterval is how often a long stretch of control with input is reported to the
+	// relay's audit chain in parts; default 60 s.
+	InputBurstInterval time.Duration
 	// Consent is the exchange a source that asks a person's consent (Intel AMT) waits on, the
 	// same one its device.Options carry; nil when the source never asks. A gateway makes one
 	// per machine.
@@ -88,7 +95,8 @@ type Agent struct {
 	// fleet tracks a gateway's reachable machines (nil otherwise).
 	fleet *fleet
 
-	client atomic.Pointer[sigclient.Client]
+	// relay is the signaling connection to the relay; nil while reconnecting.
+	relay atomic.Pointer[relayLink]
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -146,11 +154,23 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Gateway != nil {
 		a.fleet = newFleet(cfg.Gateway, cfg.Logger)
 	} else {
-		a.own = newMachine(machineConfig{source: cfg.Source, input: cfg.Input, viewOnly: cfg.ViewOnly, consent: cfg.Consent,
-			supervisor: cfg.Supervisor, codecs: cfg.Codecs, log: cfg.Logger})
+		a.own, err = newMachine(machineConfig{source: cfg.Source, input: cfg.Input, viewOnly: cfg.ViewOnly, consent: cfg.Consent,
+			supervisor: cfg.Supervisor, codecs: cfg.Codecs, log: cfg.Logger, shared: a.sharedConfig()})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
+
+// sharedConfig is what each machine's handoff of control takes from the agent.
+func (a *Agent) sharedConfig() sharedConfig {
+	return sharedConfig{clock: a.cfg.HIDClock, send: a.send, requestTimeout: a.cfg.ControlRequestTimeout,
+		burstInterval: a.cfg.InputBurstInterval, metrics: a.cfg.Metrics}
+}
+
+// relayLink is the connection messages to the relay go out on (*sigclient.Client).
+type relayLink struct{ messageSender }
 
 // agentURL turns the relay's base URL into its agent WebSocket URL.
 func agentURL(server string) (string, error) {
@@ -236,9 +256,10 @@ func (a *Agent) dial(ctx context.Context) (*sigclient.Client, error) {
 // serve handles one signaling connection until it closes. Sessions live on: an established
 // peer connection does not need signaling, so a relay restart does not cut a console.
 func (a *Agent) serve(ctx context.Context, client *sigclient.Client) {
-	a.client.Store(client)
+	link := &relayLink{client}
+	a.relay.Store(link)
 	defer func() {
-		a.client.CompareAndSwap(client, nil)
+		a.relay.CompareAndSwap(link, nil)
 		client.Close()
 	}()
 	stop := context.AfterFunc(ctx, func() { client.Close() })
@@ -381,6 +402,20 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 			return
 		}
 		a.handleDisplaySelect(ctx, env.SID, sel)
+	case wire.TypeControl:
+		var c wire.Control
+		if err := wire.DecodeData(env, &c); err != nil || c.Check() != nil {
+			log.Warn("bad control", "err", err)
+			return
+		}
+		a.handleControl(env.SID, c)
+	case wire.TypeGrant:
+		var g wire.GrantChange
+		if err := wire.DecodeData(env, &g); err != nil || g.Check() != nil {
+			log.Warn("bad grant", "err", err)
+			return
+		}
+		a.handleGrant(env.SID, g)
 	case wire.TypeError:
 		var e wire.ErrorMessage
 		_ = wire.DecodeData(env, &e)
@@ -437,6 +472,12 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
+	// On the roster from now on; leaving it is the first thing the session's end does.
+	if err := m.floor.join(sid, start.Name, start.Grant); err != nil {
+		a.log.Warn("console not admitted to the machine's roster", "sid", sid, "err", err)
+		s.end(err.Error())
+		return
+	}
 	a.tellConsent(sid, m)
 	a.tellPower(ctx, sid, m)
 	a.tellDisplays(ctx, m, sid)
@@ -458,8 +499,8 @@ func (a *Agent) forget(s *session) {
 // send delivers a message to the relay if connected; while reconnecting it is dropped (the
 // console re-joins if negotiation stalls).
 func (a *Agent) send(sid string, t wire.Type, data any) {
-	if c := a.client.Load(); c != nil {
-		if err := c.Send(t, sid, data); err != nil {
+	if l := a.relay.Load(); l != nil {
+		if err := l.Send(t, sid, data); err != nil {
 			a.log.Debug("signaling send dropped", "type", t, "err", err)
 		}
 	}
@@ -485,7 +526,8 @@ type viewOnly struct{}
 func (viewOnly) Key(hid.Usage, bool) error      { return device.ErrNoInput }
 func (viewOnly) Pointer(hid.PointerEvent) error { return device.ErrNoInput }
 
-// lockedSink serializes input from several sessions into one device.
+// lockedSink is a machine's input. The machine's hid.Arbiter serializes its consoles' input;
+// the lock keeps a call that does not pass through the arbiter safe too.
 type lockedSink struct {
 	mu   sync.Mutex
 	sink hid.Sink

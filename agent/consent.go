@@ -61,7 +61,8 @@ func (a *Agent) tellConsent(sid string, m *machine) {
 	}
 }
 
-// handleConsentCode hands a console's code (or cancel) to the waiting source. The answer
+// handleConsentCode hands a console's code (or cancel) to the waiting source, if the console
+// is the participant in control (others are answered the status with why not). The answer
 // reaches the consoles as the exchange's next status; a code with nothing asked is answered
 // "none" to the console that sent it.
 func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.ConsentCode) {
@@ -71,6 +72,12 @@ func (a *Agent) handleConsentCode(ctx context.Context, sid string, code wire.Con
 	}
 	if c == nil {
 		a.send(sid, wire.TypeConsent, wire.Consent{State: wire.ConsentNone})
+		return
+	}
+	if !a.inControl(sid) {
+		answer := consentReport(c.Status())
+		answer.ID, answer.Error = code.ID, refuseConsent
+		a.send(sid, wire.TypeConsent, answer)
 		return
 	}
 	if code.Cancel {

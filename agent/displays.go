@@ -51,8 +51,8 @@ func (a *Agent) tellDisplays(ctx context.Context, m *machine, sids ...string) {
 	})
 }
 
-// handleDisplaySelect shows another screen: the source takes the choice and the supervisor
-// reconnects to it; every console is told.
+// handleDisplaySelect shows another screen, if the console is the participant in control:
+// the source takes the choice and the supervisor reconnects to it; every console is told.
 func (a *Agent) handleDisplaySelect(ctx context.Context, sid string, sel wire.DisplaySelect) {
 	s := a.session(sid)
 	if s == nil {
@@ -61,6 +61,13 @@ func (a *Agent) handleDisplaySelect(ctx context.Context, sid string, sel wire.Di
 	m := s.machine
 	dc, ok := m.displayControl()
 	if !ok {
+		return
+	}
+	if !m.floor.controls(sid) {
+		// Displays has no error to say why; the console's roster shows who is in control.
+		// It gets the list again, so its choice goes back to the screen shown.
+		a.log.Debug("display selection refused: not the participant in control", "sid", sid, "display", sel.Index)
+		a.tellDisplays(ctx, m, sid)
 		return
 	}
 	if err := dc.SelectDisplay(sel.Index); err != nil {

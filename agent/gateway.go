@@ -52,8 +52,11 @@ func (a *Agent) machineFor(target string) (*machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotServed, err)
 	}
-	m := newMachine(machineConfig{target: target, source: src, viewOnly: a.cfg.ViewOnly, consent: consent,
-		supervisor: a.cfg.Supervisor, codecs: a.cfg.Codecs, log: a.log.With("target", target)})
+	m, err := newMachine(machineConfig{target: target, source: src, viewOnly: a.cfg.ViewOnly, consent: consent,
+		supervisor: a.cfg.Supervisor, codecs: a.cfg.Codecs, log: a.log.With("target", target), shared: a.sharedConfig()})
+	if err != nil {
+		return nil, err
+	}
 	m.run(a.machineCtx, a.reportConsent)
 	a.machines[target] = m
 	a.log.Info("serving machine", "target", target, "source", src.String())

@@ -12,6 +12,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/media"
 	"github.com/kvmrelay/kvmrelay/media/h264"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // machine is one machine the agent serves: its supervised source, the input its consoles
@@ -19,10 +20,14 @@ import (
 // serves its own device's machine, or, as a gateway, one machine per target a console names.
 type machine struct {
 	// target is the machine's address on a gateway ("" for the agent's own device).
-	target  string
-	source  device.Source
-	sup     *device.Supervisor
-	sink    *lockedSink
+	target string
+	source device.Source
+	sup    *device.Supervisor
+	sink   *lockedSink
+	// arb shares the input among the machine's consoles: the controller's alone reaches
+	// sink; floor decides who that is.
+	arb     *hid.Arbiter
+	floor   *floor
 	consent *device.Consent
 	// codecs are what consoles may receive: the agent's, or an encoded source's own.
 	codecs   []media.Codec
@@ -55,9 +60,20 @@ type machineConfig struct {
 	supervisor device.SupervisorConfig
 	codecs     []media.Codec
 	log        *slog.Logger
+	// shared configures the handoff of control among the machine's consoles.
+	shared sharedConfig
 }
 
-func newMachine(cfg machineConfig) *machine {
+// sharedConfig is what a machine's arbiter and floor take from the agent.
+type sharedConfig struct {
+	clock          hid.Clock
+	send           func(sid string, t wire.Type, data any)
+	requestTimeout time.Duration
+	burstInterval  time.Duration
+	metrics        *Metrics
+}
+
+func newMachine(cfg machineConfig) (*machine, error) {
 	supCfg := cfg.supervisor
 	supCfg.Source, supCfg.Logger = cfg.source, cfg.log
 	sup := device.NewSupervisor(supCfg)
@@ -75,8 +91,23 @@ func newMachine(cfg machineConfig) *machine {
 		// An encoded source decides the codec: consoles must decode what it sends.
 		codecs = []media.Codec{codec}
 	}
-	return &machine{target: cfg.target, source: cfg.source, sup: sup, sink: &lockedSink{sink: sink}, consent: cfg.consent,
-		codecs: codecs, viewOnly: cfg.viewOnly, log: cfg.log, lastUsed: time.Now()}
+	locked := &lockedSink{sink: sink}
+	arb, err := hid.NewArbiter(hid.ArbiterConfig{Sink: locked, Clock: cfg.shared.clock, OnDrop: func(string) {
+		if cfg.shared.metrics != nil {
+			cfg.shared.metrics.InputDropped.WithLabelValues(dropNotController).Inc()
+		}
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("agent: input arbiter of %s: %w", cfg.source, err)
+	}
+	send := cfg.shared.send
+	if send == nil {
+		send = func(string, wire.Type, any) {}
+	}
+	fl := newFloor(floorConfig{arb: arb, clock: cfg.shared.clock, send: send, log: cfg.log,
+		requestTimeout: cfg.shared.requestTimeout, burstInterval: cfg.shared.burstInterval})
+	return &machine{target: cfg.target, source: cfg.source, sup: sup, sink: locked, arb: arb, floor: fl, consent: cfg.consent,
+		codecs: codecs, viewOnly: cfg.viewOnly, log: cfg.log, lastUsed: time.Now()}, nil
 }
 
 // run supervises the source and reports its consent exchange until close.
@@ -88,8 +119,13 @@ func (m *machine) run(ctx context.Context, report func(ctx context.Context, m *m
 	}
 }
 
-// close stops the source's supervision (its sessions have ended).
+// close stops the source's supervision and the handoff's timers, and releases any input
+// still held (its sessions have ended).
 func (m *machine) close() {
+	m.floor.close()
+	if err := m.arb.Close(); err != nil {
+		m.log.Warn("release input", "err", err)
+	}
 	if m.stop != nil {
 		m.stop()
 	}

@@ -19,7 +19,13 @@ type Metrics struct {
 	// SentHeight is the height of the picture sent: below the source's when the bandwidth
 	// estimate cannot carry legible text at full size.
 	SentHeight prometheus.Gauge
+	// InputDropped counts console input that never reached the machine, by reason:
+	// "not-controller" is a participant's input while another holds control (or nobody).
+	InputDropped *prometheus.CounterVec
 }
+
+// dropNotController is InputDropped's reason for a viewer's input.
+const dropNotController = "not-controller"
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -47,9 +53,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SentHeight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kvmagent_sent_height_pixels", Help: "Height of the picture sent (smaller than the source's when bandwidth is short).",
 		}),
+		InputDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kvmagent_input_dropped_total", Help: "Console input dropped before the machine, by reason (not-controller: the participant does not hold control).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight)
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.InputDropped)
 	}
 	return m
 }

@@ -46,7 +46,8 @@ func (a *Agent) powerReport(ctx context.Context, pc device.PowerControl, action 
 	return p
 }
 
-// handlePowerAction runs a console's power action (the relay checked and audited it), then
+// handlePowerAction runs a console's power action (the relay checked and audited it; only the
+// participant in control may), then
 // reports the outcome and the new state to every console, and has the supervisor try the
 // source again at once: a machine just powered on should not wait out a reconnect backoff.
 func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.PowerAction) {
@@ -59,6 +60,10 @@ func (a *Agent) handlePowerAction(ctx context.Context, sid string, action wire.P
 	if !ok {
 		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action,
 			Error: "this device's source cannot switch power"})
+		return
+	}
+	if !m.floor.controls(sid) {
+		a.send(sid, wire.TypePower, wire.Power{ID: action.ID, State: string(device.PowerUnknown), Action: action.Action, Error: refusePower})
 		return
 	}
 	// One action at a time: a console flooding power cycles gets told, not obeyed.

@@ -58,7 +58,7 @@ type session struct {
 // sessionDeps are what a session takes from its agent.
 type sessionDeps struct {
 	webrtc   WebRTCConfig
-	sink     hid.Sink
+	sink     hid.Sink // the machine's input, for its keyboard LEDs
 	acquire  func(codec media.Codec, sid string) (*stream, func(), error)
 	codecs   []media.Codec // what this agent can encode, preferred first
 	send     func(sid string, t wire.Type, data any)
@@ -126,14 +126,16 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	}
 	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
 
-	s.hid, err = hid.NewDispatcher(hid.Config{Sink: deps.sink, Clock: deps.hidClock,
-		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) },
-		OnLayout: func(l *hid.Layout) {
-			if ls, ok := deps.sink.(hid.LayoutSink); ok {
-				ls.SetLayout(l)
-			}
-		}})
+	// The session's input reaches the machine through its seat, while it holds control; the
+	// machine's arbiter hands the controller's keyboard layout to a sink that translates keys.
+	seat, err := s.machine.arb.Seat(s.sid)
 	if err != nil {
+		return fmt.Errorf("agent: input seat: %w", err)
+	}
+	s.hid, err = hid.NewDispatcher(hid.Config{Seat: seat, Clock: deps.hidClock,
+		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) }})
+	if err != nil {
+		_ = seat.Close()
 		return err
 	}
 	s.wg.Go(func() { _ = s.hid.Run(s.ctx) })
@@ -333,11 +335,16 @@ func (s *session) handleCandidate(c wire.Candidate) error {
 // maxBufferedCandidates bounds what a console can make the agent hold before its answer.
 const maxBufferedCandidates = 64
 
-// end closes the session once: input released, peer connection closed, stream given back.
+// end closes the session once: off the machine's roster (control freed, held input
+// released, the last input burst reported), peer connection closed, stream given back.
 func (s *session) end(cause string) {
 	s.endOnce.Do(func() {
 		s.endCause = cause
 		s.log.Info("session ended", "cause", cause, "lasted", time.Since(s.started).Round(time.Millisecond))
+		// First, whatever ended the session (bye, ICE failure, the hid channel closing, a
+		// shutdown): a controller's keys are released now, and the floor reports the burst
+		// before the seat closes (closing a controller's seat would free control unreported).
+		s.machine.floor.leave(s.sid)
 		s.cancel()
 		if s.hid != nil {
 			// Close releases every key and button this console held (SECURITY.md item 11).

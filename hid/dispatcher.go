@@ -18,9 +18,15 @@ const (
 	DefaultTextQueue = 8
 )
 
-// Config configures a Dispatcher. Only Sink is required.
+// Config configures a Dispatcher. Sink or Seat is required.
 type Config struct {
+	// Sink is the device the Dispatcher drives alone, through a Tracker of its own.
 	Sink Sink
+	// Seat, instead of Sink, is the session's seat at the machine's Arbiter (shared
+	// sessions): input reaches the machine only while the seat holds control, is dropped as
+	// DropNotController otherwise, and the Arbiter's one Tracker holds what is pressed.
+	// Close closes the seat.
+	Seat *Seat
 	// Clock defaults to SystemClock().
 	Clock Clock
 	// SilenceTimeout is how long the hid channel may stay quiet before held input is
@@ -35,7 +41,9 @@ type Config struct {
 	// Layout is the target's keyboard layout, which TEXT is typed through; default LayoutEnUS().
 	Layout *Layout
 	// OnLayout, if set, is called with the layout a LAYOUT message names, after TEXT typing
-	// switched to it: the agent hands it to sinks that translate keys themselves (RFB).
+	// switched to it: the agent hands it to sinks that translate keys themselves (RFB). With
+	// a Seat, the Arbiter hands the controller's layout to its sink itself, and OnLayout is
+	// called only when the seat holds control (a viewer's layout is not the machine's).
 	OnLayout func(*Layout)
 	// OnProbe, if set, is called with every PROBE's id (the console timing input → first
 	// change), from the goroutine that handles the message.
@@ -48,6 +56,8 @@ type Config struct {
 // Dispatcher turns the console's data-channel messages into sink calls for one console
 // session: it decodes and validates them, drops floods, stale moves and anything malformed,
 // tracks held input and releases it when the hid channel goes quiet or the session ends.
+// Driving a Seat (Config.Seat), it also drops the input of a session not in control; the
+// Arbiter's tracker then holds what is pressed, and releases act only for the controller.
 // HandleMessage (and its shorthands) never wait for typing; they block only for the sink
 // calls of one message. Text is typed by Run.
 //
@@ -59,7 +69,8 @@ type Config struct {
 //	ptrDC.OnMessage(func(m webrtc.DataChannelMessage) { d.HandleMessage(hid.ChannelPointer, m.IsString, m.Data) })
 //	hidDC.OnClose(func() { d.Close() }) // and on ICE failure, peer connection close, bye
 type Dispatcher struct {
-	tracker     *Tracker
+	in          inputPath
+	seat        *Seat // nil when the Dispatcher drives its sink alone
 	watchdog    *Watchdog
 	clock       Clock
 	layout      atomic.Pointer[Layout]
@@ -84,8 +95,8 @@ type Dispatcher struct {
 // NewDispatcher returns a Dispatcher feeding cfg.Sink. Call Run to type TEXT messages and Close
 // (or end Run's context) when the session ends.
 func NewDispatcher(cfg Config) (*Dispatcher, error) {
-	if cfg.Sink == nil {
-		return nil, errors.New("hid: dispatcher needs a sink")
+	if (cfg.Sink == nil) == (cfg.Seat == nil) {
+		return nil, errors.New("hid: dispatcher needs a sink or a seat")
 	}
 	if cfg.SilenceTimeout < 0 || cfg.RatePerSecond < 0 || cfg.RateBurst < 0 || cfg.TextQueue < 0 {
 		return nil, fmt.Errorf("hid: negative dispatcher limit in %+v", cfg)
@@ -109,13 +120,22 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		cfg.Layout = LayoutEnUS()
 	}
 	d := &Dispatcher{
-		tracker:     NewTracker(cfg.Sink),
+		seat:        cfg.Seat,
 		clock:       cfg.Clock,
 		onSinkError: cfg.OnSinkError,
 		onProbe:     cfg.OnProbe,
 		onLayout:    cfg.OnLayout,
 		text:        make(chan textJob, cfg.TextQueue),
 		done:        make(chan struct{}),
+	}
+	if cfg.Seat != nil {
+		// A control change cancels the text being typed for the seat that lost it.
+		if err := cfg.Seat.bind(func() { d.gen.Add(1) }); err != nil {
+			return nil, err
+		}
+		d.in = cfg.Seat
+	} else {
+		d.in = ownTracker{NewTracker(cfg.Sink)}
 	}
 	d.layout.Store(cfg.Layout)
 	now := cfg.Clock.Now()
@@ -188,16 +208,13 @@ func (d *Dispatcher) handle(ch Channel, isString bool, b []byte) (DropReason, bo
 func (d *Dispatcher) apply(m Message) (DropReason, bool) {
 	var err error
 	switch m := m.(type) {
-	case KeyMsg:
-		err = d.tracker.Key(m.Usage, m.Down)
-	case ButtonsMsg:
-		if m.HasPosition() {
-			err = d.tracker.SetButtonsAt(m.Buttons, int(m.X), int(m.Y))
-		} else {
-			err = d.tracker.SetButtons(m.Buttons)
+	case KeyMsg, ButtonsMsg, WheelMsg, PointerRelMsg:
+		err = d.in.input(m)
+	case PointerAbsMsg:
+		if !d.seq.Accept(m.Seq) {
+			return DropStale, false
 		}
-	case WheelMsg:
-		err = d.tracker.Wheel(int(m.DX), int(m.DY))
+		err = d.in.input(m)
 	case KeepAliveMsg:
 		// Only feeds the watchdog.
 	case ProbeMsg:
@@ -210,40 +227,43 @@ func (d *Dispatcher) apply(m Message) (DropReason, bool) {
 			return DropOutOfRange, false
 		}
 		d.SetLayout(l)
-		if d.onLayout != nil {
+		// A viewer's layout waits at its seat until it holds control.
+		if (d.seat == nil || d.seat.SetLayout(l)) && d.onLayout != nil {
 			d.onLayout(l)
 		}
 	case ReleaseAllMsg:
 		err = d.cancelAndRelease()
 	case TextMsg:
+		if err := d.in.admitText(); err != nil {
+			return inputDropReason(err), false
+		}
 		select {
 		case d.text <- textJob{text: m.Text, gen: d.gen.Load()}:
 		default:
 			return DropTextQueueFull, false
 		}
-	case PointerAbsMsg:
-		if !d.seq.Accept(m.Seq) {
-			return DropStale, false
-		}
-		// Buttons are state and travel on the reliable channel (BUTTONS, POINTER_REL). The
-		// mask of a lossy, reorderable move is ignored: a late move would otherwise press a
-		// button again after its release.
-		err = d.tracker.MoveAbs(int(m.X), int(m.Y))
-	case PointerRelMsg:
-		err = d.tracker.MoveRel(m.Buttons, int(m.DX), int(m.DY))
 	}
-	if errors.Is(err, ErrClosed) {
-		return DropClosed, false
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotController) {
+		return inputDropReason(err), false
 	}
 	d.sinkError(err)
 	return 0, true
 }
 
-// cancelAndRelease stops typing, then releases everything. Order matters: a keystroke checks
-// gen under the tracker's lock, so none can land after ReleaseAll takes it.
+// inputDropReason is the drop reason of an input path's refusal.
+func inputDropReason(err error) DropReason {
+	if errors.Is(err, ErrNotController) {
+		return DropNotController
+	}
+	return DropClosed
+}
+
+// cancelAndRelease stops typing, then releases everything (with a Seat: only if it holds
+// control). Order matters: a keystroke checks gen under the tracker's lock, so none can land
+// after ReleaseAll takes it.
 func (d *Dispatcher) cancelAndRelease() error {
 	d.gen.Add(1)
-	return d.tracker.ReleaseAll()
+	return d.in.releaseAll()
 }
 
 func (d *Dispatcher) onSilence() {
@@ -291,7 +311,7 @@ func (d *Dispatcher) Close() error {
 		d.gen.Add(1)
 		d.watchdog.Stop()
 		close(d.done)
-		d.closeErr = d.tracker.Close()
+		d.closeErr = d.in.close()
 		for drained := false; !drained; {
 			select {
 			case <-d.text:

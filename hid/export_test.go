@@ -21,8 +21,8 @@ func (d *Dispatcher) TextQueued() int { return len(d.text) }
 // TextQueueCap is the text queue's capacity.
 func (d *Dispatcher) TextQueueCap() int { return cap(d.text) }
 
-// Held is the dispatcher's tracker state.
-func (d *Dispatcher) Held() ([]Usage, Buttons) { return d.tracker.Held() }
+// Held is what the dispatcher's input path holds (nothing for a seat not in control).
+func (d *Dispatcher) Held() ([]Usage, Buttons) { return d.in.held() }
 
 // WalkText exposes walkText.
 var WalkText = walkText

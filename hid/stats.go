@@ -19,6 +19,7 @@ const (
 	DropStale                           // POINTER_ABS older than the newest seen
 	DropTextQueueFull                   // TEXT while the typing queue is full
 	DropClosed                          // after Close
+	DropNotController                   // input from a seat that does not hold control
 	NumDropReasons
 )
 
@@ -48,6 +49,8 @@ func (r DropReason) String() string {
 		return "text_queue_full"
 	case DropClosed:
 		return "closed"
+	case DropNotController:
+		return "not_controller"
 	}
 	return "unknown"
 }

@@ -22,7 +22,7 @@ func (d *Dispatcher) typeText(ctx context.Context, job textJob) {
 	}
 	// Keys the person still holds (the Ctrl of the Ctrl+V that sent this text) would turn the
 	// text into shortcuts.
-	d.sinkError(d.tracker.ReleaseAll())
+	d.sinkError(d.in.releaseAll())
 	var failed error
 	typed, skipped, done := walkText(d.layout.Load(), job.text, func(s Stroke) bool {
 		if err := d.stroke(live, s); err != nil {
@@ -42,7 +42,7 @@ func (d *Dispatcher) typeText(ctx context.Context, job textJob) {
 	if failed != nil {
 		// Give up on this text rather than type it with holes; leave nothing pressed.
 		d.sinkError(failed)
-		d.sinkError(d.tracker.ReleaseAll())
+		d.sinkError(d.in.releaseAll())
 	}
 }
 
@@ -70,7 +70,7 @@ func (d *Dispatcher) stroke(live func() bool, s Stroke) error {
 		add(UsageLeftShift, false)
 	}
 	for _, st := range steps[:n] {
-		if err := d.tracker.keyIf(live, st.u, st.down); err != nil {
+		if err := d.in.keyIf(live, st.u, st.down); err != nil {
 			return err
 		}
 	}
