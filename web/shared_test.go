@@ -176,6 +176,21 @@ func TestConsoleSharedSession(t *testing.T) {
 		waitFor(t, "the key at the agent", func() bool { return len(inputAtAgent(t, agentCtx)) >= before+2 })
 	})
 
+	t.Run("a lone operator is in control at once, quietly", func(t *testing.T) {
+		eval[chromedp.Void](t, ctx, `document.getElementById("toast").textContent = ""`)
+		relay.sendRoster(t, wire.Roster{
+			Participants: []wire.Participant{{SID: testSID, Name: "Alice Moreau", Grant: wire.GrantControl}},
+			Controller:   testSID,
+			Event:        &wire.RosterEvent{Kind: wire.EventGranted, Subject: testSID},
+		})
+		waitJS(t, ctx, `window.kvm.roster !== null`, 5*time.Second)
+		assert.True(t, eval[bool](t, ctx, `window.kvm.inControl`))
+		assert.Equal(t, "hidden", eval[string](t, ctx, `window.kvm.controlBar`))
+		assert.Equal(t, "1", text(t, ctx, "people-count"))
+		assert.Empty(t, eval[string](t, ctx, `document.getElementById("toast").textContent`), "nobody else to hear it from")
+		assert.False(t, eval[bool](t, ctx, `document.getElementById("btn-cad").disabled`))
+	})
+
 	t.Run("watching", func(t *testing.T) {
 		relay.sendRoster(t, wire.Roster{
 			Participants: people(wire.GrantControl),
@@ -231,6 +246,24 @@ func TestConsoleSharedSession(t *testing.T) {
 		sharedShot(t, ctx, "watching")
 	})
 
+	t.Run("power, screens and consent are the controller's", func(t *testing.T) {
+		relay.toConsole(t, "power", map[string]any{"state": "on", "actions": []string{"reset", "off"}})
+		relay.toConsole(t, "displays", map[string]any{"displays": []map[string]any{{"index": 0, "current": true}, {"index": 1}}})
+		waitJS(t, ctx, `document.getElementById("btn-power").checkVisibility() && document.getElementById("display-select").checkVisibility()`, 5*time.Second)
+		for _, id := range []string{"btn-power", "display-select"} {
+			assert.True(t, eval[bool](t, ctx, fmt.Sprintf(`document.getElementById(%q).disabled`, id)), "%s while watching", id)
+			assert.Contains(t, eval[string](t, ctx, fmt.Sprintf(`document.getElementById(%q).title`, id)), "only the person in control can use this (Bob Chen is in control)")
+		}
+		relay.toConsole(t, "consent", map[string]any{"state": "required", "expires_at": time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339)})
+		waitJS(t, ctx, `document.getElementById("consent-dialog").open`, 5*time.Second)
+		assert.True(t, eval[bool](t, ctx, `document.getElementById("consent-code").disabled`))
+		assert.True(t, eval[bool](t, ctx, `document.getElementById("consent-submit").disabled`))
+		assert.Equal(t, "Only the person in control can enter the code: Bob Chen is in control.", text(t, ctx, "consent-watch"))
+		sharedShot(t, ctx, "consent-watching")
+		relay.toConsole(t, "consent", map[string]any{"state": "none"})
+		waitJS(t, ctx, `!document.getElementById("consent-dialog").open`, 5*time.Second)
+	})
+
 	t.Run("request control and wait", func(t *testing.T) {
 		eval[chromedp.Void](t, ctx, `document.getElementById("btn-request").click()`)
 		waitFor(t, "the request", func() bool { _, n := relay.lastControl(t); return n == 1 })
@@ -272,7 +305,10 @@ func TestConsoleSharedSession(t *testing.T) {
 		waitToast(t, ctx, "Bob Chen gave you control")
 		assert.Equal(t, "hidden", eval[string](t, ctx, `window.kvm.controlBar`))
 		assert.False(t, visible(t, ctx, "control-bar"))
-		assert.False(t, eval[bool](t, ctx, `document.getElementById("btn-cad").disabled`))
+		for _, id := range []string{"btn-cad", "btn-keys", "btn-paste", "btn-mouse", "btn-power", "display-select"} {
+			assert.False(t, eval[bool](t, ctx, fmt.Sprintf(`document.getElementById(%q).disabled`, id)), "%s in control", id)
+			assert.NotContains(t, eval[string](t, ctx, fmt.Sprintf(`document.getElementById(%q).title`, id)), "only the person in control")
+		}
 		assert.Equal(t, "control", eval[string](t, ctx, `document.getElementById("btn-people").dataset.role`))
 
 		eval[chromedp.Void](t, ctx, `document.getElementById("stage").focus()`)

@@ -2125,8 +2125,7 @@ var Sharing = class {
       grantOf: (sid) => roster.participants.find((p) => p.sid === sid)?.grant ?? "",
       controller: roster.controller
     });
-    const prompted = roster.event?.kind === "requested" && this.#pos.request?.toAnswer && roster.event.subject === roster.request.from;
-    if (text && !prompted) this.#toast(text);
+    if (text && !this.#quiet(roster)) this.#toast(text);
     this.#onChange({ inControl: this.inControl, was });
   }
   /** Forgets the roster: the agent went away (the next one may not share), or the session
@@ -2190,6 +2189,15 @@ var Sharing = class {
     const p = this.#roster?.participants.find((q) => q.sid === sid);
     if (!this.#pos?.inControl || !p || p.sid === this.#me || p.grant === "view") return false;
     return this.#send("pass", { to: sid });
+  }
+  // Events the page already says otherwise: a request this console must answer (the prompt
+  // says it, at once), and control handed to a console alone on the machine (as on every
+  // connection of a lone operator, who has nobody to hear it from).
+  #quiet(roster) {
+    const e = roster.event;
+    if (e.kind === "requested") return !!this.#pos.request?.toAnswer && e.subject === roster.request.from;
+    if (e.kind === "granted") return e.subject === this.#me && roster.participants.length === 1;
+    return false;
   }
   #people() {
     const r = this.#roster;

@@ -113,9 +113,7 @@ export class Sharing {
       grantOf: (sid) => roster.participants.find((p) => p.sid === sid)?.grant ?? "",
       controller: roster.controller,
     });
-    // A request this console must answer is said by the prompt itself.
-    const prompted = roster.event?.kind === "requested" && this.#pos.request?.toAnswer && roster.event.subject === roster.request.from;
-    if (text && !prompted) this.#toast(text);
+    if (text && !this.#quiet(roster)) this.#toast(text);
     this.#onChange({ inControl: this.inControl, was });
   }
 
@@ -193,6 +191,16 @@ export class Sharing {
     const p = this.#roster?.participants.find((q) => q.sid === sid);
     if (!this.#pos?.inControl || !p || p.sid === this.#me || p.grant === "view") return false;
     return this.#send("pass", { to: sid });
+  }
+
+  // Events the page already says otherwise: a request this console must answer (the prompt
+  // says it, at once), and control handed to a console alone on the machine (as on every
+  // connection of a lone operator, who has nobody to hear it from).
+  #quiet(roster) {
+    const e = roster.event;
+    if (e.kind === "requested") return !!this.#pos.request?.toAnswer && e.subject === roster.request.from;
+    if (e.kind === "granted") return e.subject === this.#me && roster.participants.length === 1;
+    return false;
   }
 
   #people() {
