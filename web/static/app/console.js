@@ -3125,6 +3125,9 @@ function refreshControls() {
 function controlChanged({ inControl, was }) {
   link.mayInput = inControl;
   document.body.classList.toggle("watching", !inControl);
+  stage.dataset.label ??= stage.getAttribute("aria-label");
+  const who = sharing.controllerName;
+  stage.setAttribute("aria-label", inControl ? stage.dataset.label : `Remote screen, watching: ${who ? `${who} is in control` : "nobody is in control"}. Your keys stay on this computer.`);
   if (was && !inControl) {
     keyboard.reset();
     pointer.reset();
