@@ -344,10 +344,14 @@ var Session = class {
   #lastError = null;
   #reason = null;
   // why the last attempt ended, shown while reconnecting
+  #sid = "";
+  // this console session's id, from the relay's welcome
   /**
    * token: {token, expiresAt}. relayOnly: TURN only (#relay=1). link: the HidLink that adopts
    * the data channels. on: callbacks — state({state, attempt, message}), stream(MediaStream),
-   * device(name), token({token, expiresAt}), error({code, message}), peer(Peer|null).
+   * device(name), token({token, expiresAt}), error({code, message}), peer(Peer|null), and the
+   * agent's messages: consent(msg), power(msg), displays(msg), roster(msg, sid) — a shared
+   * session's roster with this console's own session id, which the roster names it by.
    */
   constructor({ token, relayOnly, link: link2, on }) {
     this.#token = token;
@@ -382,6 +386,19 @@ var Session = class {
   sendDisplay(index) {
     this.#ws?.send("display-select", { index });
   }
+  /**
+   * A move in the handoff of a shared machine's control (wire.Control), always about this
+   * console's own session: request, cancel, approve / decline (from: the requesting session),
+   * pass (to: the receiving session), release, take. Returns whether it went out.
+   */
+  control(action, { from, to } = {}) {
+    if (!this.#ws) return false;
+    const data = { action };
+    if (from) data.from = from;
+    if (to) data.to = to;
+    this.#ws.send("control", data);
+    return true;
+  }
   /** Asks the agent for a power action: on, off, reset, cycle. */
   sendPower(action) {
     this.#ws?.send("power-action", { action });
@@ -414,6 +431,7 @@ var Session = class {
   #message(type, data) {
     switch (type) {
       case "welcome":
+        if (typeof data.sid === "string") this.#sid = data.sid;
         this.#iceServers = data.ice_servers;
         this.#serverRelayOnly = data.force_relay === true;
         if (deviceName(data.device)) this.#on.device(deviceName(data.device));
@@ -451,6 +469,9 @@ var Session = class {
         break;
       case "displays":
         this.#on.displays?.(data);
+        break;
+      case "roster":
+        if (this.#sid) this.#on.roster?.(data, this.#sid);
         break;
       default:
         break;
@@ -720,6 +741,10 @@ function parseNote(data) {
   }
   return null;
 }
+function actsOnMachine(message2) {
+  const type = new Uint8Array(message2, 0, 1)[0];
+  return type !== KEEPALIVE && type !== PROBE;
+}
 function layout(name) {
   const bytes = new TextEncoder().encode(name);
   const m = new Uint8Array(1 + bytes.length);
@@ -737,6 +762,7 @@ var HidLink = class {
   #timer = 0;
   #onChange;
   #onNote;
+  #mayInput = true;
   /** onChange() runs whenever the set of open channels changes; onNote(note) with every
    * message the agent sends on `hid` (proto.parseNote). */
   constructor(onChange = () => {
@@ -765,8 +791,8 @@ var HidLink = class {
     channel.addEventListener("close", update);
     if (channel.label === "hid") {
       channel.addEventListener("message", (e) => {
-        const note = parseNote(e.data);
-        if (note) this.#onNote(note);
+        const note2 = parseNote(e.data);
+        if (note2) this.#onNote(note2);
       });
     }
     if (channel.readyState === "open") update();
@@ -774,9 +800,24 @@ var HidLink = class {
   get open() {
     return this.#hid !== null;
   }
-  /** Sends on the reliable channel; returns false when it is not open. */
+  /** Whether this console may act on the machine (it holds control of a shared session, or the
+   * agent does not share). While false, only keep-alives and probes go out: everything else is
+   * dropped here, whichever module tried to send it. */
+  get mayInput() {
+    return this.#mayInput;
+  }
+  set mayInput(on) {
+    this.#mayInput = on;
+  }
+  /** Open, and this console may act on the machine. */
+  get canInput() {
+    return this.open && this.#mayInput;
+  }
+  /** Sends on the reliable channel; returns false when it is not open, or when the message
+   * acts on the machine and this console may not. */
   sendHid(message2) {
     if (!this.#hid) return false;
+    if (!this.#mayInput && actsOnMachine(message2)) return false;
     try {
       this.#hid.send(message2);
       return true;
@@ -787,7 +828,7 @@ var HidLink = class {
   /** Sends a pointer move, dropping it if the channel is missing or backed up. */
   sendPointer(message2) {
     const ch = this.#pointer;
-    if (!ch || ch.bufferedAmount > POINTER_BUFFER_LIMIT) return false;
+    if (!ch || !this.#mayInput || ch.bufferedAmount > POINTER_BUFFER_LIMIT) return false;
     try {
       ch.send(message2);
       return true;
@@ -988,6 +1029,7 @@ var Keyboard = class {
   #link;
   #inZone;
   #isActive;
+  #mayShortcut;
   #shortcut;
   #onKeyDownSent;
   #beforeKeyDown;
@@ -995,17 +1037,20 @@ var Keyboard = class {
   // code → usage of keys whose key-down reached the remote
   /**
    * link: HidLink. inZone(target): whether a key event aimed at target belongs to the remote.
-   * isActive(): whether the console is connected. shortcut(event): "local" when the page
+   * isActive(): whether keys go to the remote (connected, and in control of a shared session).
+   * mayShortcut(): whether the page's own shortcuts work (connected; by default isActive: a
+   * console that watches keeps them while its keys stay local). shortcut(event): "local" when the page
    * handled a shortcut itself, "browser" when the browser should act on it (paste), otherwise
    * null. onKeyDownSent(timeStamp): a key-down went out (the latency meter counts them).
    * beforeKeyDown(timeStamp): a key-down is about to go out (the input → first change probe
    * goes first, so the agent watches before the key can change the screen).
    */
-  constructor({ link: link2, inZone: inZone2, isActive, shortcut: shortcut2, onKeyDownSent, beforeKeyDown = () => {
+  constructor({ link: link2, inZone: inZone2, isActive, mayShortcut = isActive, shortcut: shortcut2, onKeyDownSent, beforeKeyDown = () => {
   } }) {
     this.#link = link2;
     this.#inZone = inZone2;
     this.#isActive = isActive;
+    this.#mayShortcut = mayShortcut;
     this.#shortcut = shortcut2;
     this.#onKeyDownSent = onKeyDownSent;
     this.#beforeKeyDown = beforeKeyDown;
@@ -1022,7 +1067,7 @@ var Keyboard = class {
   }
   /** Presses (down) or releases a key on the remote. */
   sendKey(usage, down, timeStamp = performance.now()) {
-    if (down && this.#link.open) this.#beforeKeyDown(timeStamp);
+    if (down && this.#link.canInput) this.#beforeKeyDown(timeStamp);
     if (!this.#link.sendHid(key(usage, down))) return false;
     if (down) this.#onKeyDownSent(timeStamp);
     return true;
@@ -1038,7 +1083,7 @@ var Keyboard = class {
     this.#held.clear();
   }
   #down(e) {
-    if (!this.#isActive() || !this.#inZone(e.target)) return;
+    if (!this.#mayShortcut() || !this.#inZone(e.target)) return;
     const verdict = this.#shortcut(e);
     if (verdict === "browser") return;
     if (verdict === "local") {
@@ -1046,6 +1091,7 @@ var Keyboard = class {
       e.stopPropagation();
       return;
     }
+    if (!this.#isActive()) return;
     const usage = usageFor(e.code);
     if (usage === null) return;
     e.preventDefault();
@@ -1313,6 +1359,10 @@ var Paste = class {
   get isOpen() {
     return this.#dialog.open;
   }
+  /** Closes the dialog without typing (this console lost control of the machine). */
+  close() {
+    if (this.#dialog.open) this.#dialog.close("cancel");
+  }
   open() {
     this.#dialog.returnValue = "";
     this.#refresh();
@@ -1348,6 +1398,9 @@ var Consent = class {
   #left = document.getElementById("consent-left");
   #error = document.getElementById("consent-error");
   #submit = document.getElementById("consent-submit");
+  #cancelButton = document.getElementById("consent-cancel");
+  #watch = document.getElementById("consent-watch");
+  #allowed = true;
   #send;
   #cancel;
   #onClose;
@@ -1364,20 +1417,19 @@ var Consent = class {
     return this.#state;
   }
   start() {
-    this.#input.addEventListener("input", () => {
-      this.#submit.disabled = consentCode(this.#input.value) === null;
-    });
+    this.#input.addEventListener("input", () => this.#refresh());
     this.#dialog.addEventListener("cancel", (e) => e.preventDefault());
     this.#dialog.querySelector("form").addEventListener("submit", (e) => {
       e.preventDefault();
       const action = e.submitter?.value;
+      if (!this.#allowed) return;
       if (action === "cancel-request") {
         this.#cancel();
         this.#error.textContent = "Cancelling the consent request…";
         return;
       }
       const code = consentCode(this.#input.value);
-      if (!code) return;
+      if (!code || !this.#allowed) return;
       this.#send(code);
       this.#submit.disabled = true;
       this.#error.textContent = "Checking the code with the machine…";
@@ -1390,7 +1442,7 @@ var Consent = class {
       case "required":
         this.#expires = Date.parse(msg.expires_at) || Date.now();
         this.#error.textContent = msg.error ? `The machine refused the code (${msg.error}). Check the code on its screen and try again.` : "";
-        this.#submit.disabled = consentCode(this.#input.value) === null;
+        this.#refresh();
         if (msg.error) this.#input.select();
         this.#open();
         break;
@@ -1403,6 +1455,22 @@ var Consent = class {
         this.#close();
         break;
     }
+  }
+  /**
+   * allow(yes, controller): whether this console may answer the prompt. On a shared machine
+   * only the participant in control (controller: their name, or null) types the code; the
+   * others see the prompt, disabled, and who can answer it.
+   */
+  allow(yes, controller) {
+    this.#allowed = yes;
+    this.#input.disabled = !yes;
+    this.#cancelButton.disabled = !yes;
+    this.#watch.hidden = yes;
+    this.#watch.textContent = yes ? "" : controller ? `Only the person in control can enter the code: ${controller} is in control.` : "Only the person in control can enter the code: request control first.";
+    this.#refresh();
+  }
+  #refresh() {
+    this.#submit.disabled = !this.#allowed || consentCode(this.#input.value) === null;
   }
   /** dismiss(): the session ended; the prompt goes without a word (the overlay says why). */
   dismiss() {
@@ -1503,6 +1571,11 @@ var Power = class {
       this.#toast("The machine is powered off. Use the power menu in the toolbar to power it on.");
     }
   }
+  /** Closes the confirmation without acting (this console lost control of the machine). */
+  dismiss() {
+    this.#pending = null;
+    if (this.#dialog.open) this.#dialog.close("cancel");
+  }
   #confirmFirst(action) {
     this.#pending = action;
     this.#title.textContent = `${LABELS[action]} the machine?`;
@@ -1549,6 +1622,624 @@ var Displays = class {
         return o;
       })
     );
+  }
+};
+
+// static/js/roster.js
+var GRANTS = ["view", "control", "admin"];
+var MAX_PARTICIPANTS = 64;
+var MAX_NAME = 128;
+var MAX_REASON = 256;
+var EVENT_KINDS = /* @__PURE__ */ new Set([
+  "joined",
+  "left",
+  "requested",
+  "cancelled",
+  "granted",
+  "declined",
+  "timed-out",
+  "released",
+  "taken",
+  "regranted"
+]);
+var REQUEST_TIMEOUT_MS = 3e4;
+var CLOCK_SLACK_MS = 2e3;
+var str = (v, max) => typeof v === "string" && v.length <= max ? v : "";
+function mayControl(grant) {
+  return grant !== "view";
+}
+function parseRoster(data) {
+  if (data === null || typeof data !== "object" || !Array.isArray(data.participants)) return null;
+  const participants = [];
+  const seen = /* @__PURE__ */ new Set();
+  for (const p of data.participants.slice(0, MAX_PARTICIPANTS)) {
+    const sid = str(p?.sid, 256);
+    if (!sid || seen.has(sid)) continue;
+    seen.add(sid);
+    const grant = GRANTS.includes(p.grant) ? p.grant : "control";
+    participants.push({ sid, name: str(p.name, MAX_NAME).trim(), grant });
+  }
+  const controller = seen.has(data.controller) ? data.controller : "";
+  let request = null;
+  if (data.request && seen.has(data.request.from) && Number.isFinite(data.request.expires_at)) {
+    request = { from: data.request.from, expiresAt: data.request.expires_at };
+  }
+  let event = null;
+  if (data.event && EVENT_KINDS.has(data.event.kind)) {
+    event = {
+      kind: data.event.kind,
+      by: str(data.event.by, 256),
+      subject: str(data.event.subject, 256),
+      reason: str(data.event.reason, MAX_REASON).trim()
+    };
+  }
+  return { participants, controller, request, event };
+}
+function position(roster, me) {
+  const by = (sid) => roster.participants.find((p) => p.sid === sid) ?? null;
+  const self = by(me);
+  const grant = self?.grant ?? "control";
+  const inControl = roster.controller !== "" && roster.controller === me;
+  let request = null;
+  if (roster.request) {
+    const from = by(roster.request.from);
+    request = { from, expiresAt: roster.request.expiresAt, mine: from.sid === me, toAnswer: inControl && from.sid !== me };
+  }
+  return {
+    grant,
+    mayControl: mayControl(grant),
+    isAdmin: grant === "admin",
+    inControl,
+    controller: by(roster.controller),
+    request
+  };
+}
+function localDeadline(expiresAt, now = Date.now()) {
+  const left = expiresAt - now;
+  if (left < -CLOCK_SLACK_MS || left > REQUEST_TIMEOUT_MS + CLOCK_SLACK_MS) return now + REQUEST_TIMEOUT_MS;
+  return expiresAt;
+}
+function secondsLeft(deadline, now = Date.now()) {
+  return Math.max(0, Math.ceil((deadline - now) / 1e3));
+}
+var Names = class {
+  #names = /* @__PURE__ */ new Map();
+  #limit;
+  constructor(limit = 256) {
+    this.#limit = limit;
+  }
+  /** learn(roster): remembers the roster's names. */
+  learn(roster) {
+    for (const p of roster.participants) {
+      if (!p.name) continue;
+      this.#names.delete(p.sid);
+      this.#names.set(p.sid, p.name);
+    }
+    while (this.#names.size > this.#limit) this.#names.delete(this.#names.keys().next().value);
+  }
+  /** name(sid): the session's name, or a stand-in that is never its id. */
+  name(sid) {
+    return this.#names.get(sid) || "Someone";
+  }
+};
+
+// static/js/rosterphrases.js
+function eventText(event, view) {
+  if (!event) return null;
+  const { me } = view;
+  const self = (sid) => sid !== "" && sid === me;
+  const who = (sid) => self(sid) ? "you" : view.name(sid);
+  const Who = (sid) => self(sid) ? "You" : view.name(sid);
+  const subject = event.subject;
+  const by = event.by;
+  const because = event.reason ? `: ${event.reason}` : "";
+  switch (event.kind) {
+    case "joined":
+      return self(subject) ? null : `${view.name(subject)} joined`;
+    case "left":
+      return self(subject) ? null : `${view.name(subject)} left`;
+    case "requested":
+      if (self(subject)) return `You asked ${controllerName(view)} for control`;
+      return `${view.name(subject)} asks for control`;
+    case "cancelled":
+      if (self(subject)) return "You withdrew your request for control";
+      return `${view.name(subject)} withdrew the request for control`;
+    case "granted":
+      if (self(subject)) return by && !self(by) ? `${view.name(by)} gave you control` : "You are in control";
+      if (self(by)) return `You gave control to ${view.name(subject)}`;
+      return by ? `${view.name(by)} gave control to ${view.name(subject)}` : `${view.name(subject)} is in control`;
+    case "declined":
+      if (self(subject)) return "Your request was declined";
+      if (self(by)) return `You declined ${view.name(subject)}'s request`;
+      return `${view.name(by)} declined ${view.name(subject)}'s request`;
+    case "timed-out":
+      if (self(subject)) return "Your request timed out: it was not answered in time";
+      return `${view.name(subject)}'s request for control timed out`;
+    case "released":
+      if (self(subject)) return event.reason ? `You lost control${because}` : "You released control";
+      return event.reason ? `${view.name(subject)} lost control${because}` : `${view.name(subject)} released control: nobody is in control`;
+    case "taken":
+      if (self(subject)) return `${Who(by)} took control from you`;
+      return `${Who(by)} took control from ${who(subject)}`;
+    case "regranted":
+      return `${self(subject) ? "You" : view.name(subject)} ${ability(view.grantOf(subject), self(subject))}${because}`;
+    default:
+      return null;
+  }
+}
+function controllerName(view) {
+  return view.controller && view.controller !== view.me ? view.name(view.controller) : "the controller";
+}
+function ability(grant, you) {
+  switch (grant) {
+    case "view":
+      return "can now only watch (view only)";
+    case "admin":
+      return "can now take control";
+    case "control":
+      return "can now ask for control";
+    default:
+      return you ? "have new rights" : "has new rights";
+  }
+}
+
+// static/js/participants.js
+var el = (id) => document.getElementById(id);
+var Participants = class {
+  #button = el("btn-people");
+  #count = el("people-count");
+  #panel = el("people-panel");
+  #list = el("people-list");
+  #note = el("people-note");
+  #request = el("panel-request");
+  #cancel = el("panel-cancel");
+  #take = el("panel-take");
+  #release = el("panel-release");
+  #actions;
+  #passTo = [];
+  // sids of the rows' Pass buttons, by index
+  /** actions: {request(), cancel(), take(), release(), pass(sid)}. */
+  constructor(actions) {
+    this.#actions = actions;
+  }
+  start() {
+    this.#request.addEventListener("click", () => this.#actions.request());
+    this.#cancel.addEventListener("click", () => this.#actions.cancel());
+    this.#take.addEventListener("click", () => {
+      this.#panel.hidePopover();
+      this.#actions.take();
+    });
+    this.#release.addEventListener("click", () => this.#actions.release());
+    this.#list.addEventListener("click", (e) => {
+      const i = e.target.closest("[data-pass]")?.dataset.pass;
+      const sid = this.#passTo[Number(i)];
+      if (sid === void 0) return;
+      this.#panel.hidePopover();
+      this.#actions.pass(sid);
+    });
+  }
+  /** Hides the button and panel: no roster (an agent that does not share, or none at all). */
+  clear() {
+    this.#button.hidden = true;
+    if (this.#panel.matches(":popover-open")) this.#panel.hidePopover();
+    this.#list.replaceChildren();
+    this.#passTo = [];
+  }
+  /**
+   * render(view): view from Sharing — {people: [{sid, name, grant, you, inControl, asking}],
+   * pos: position(), secondsLeft: of the pending request, or null}.
+   */
+  render(view) {
+    const { people, pos } = view;
+    const n = people.length;
+    this.#button.hidden = false;
+    this.#count.textContent = String(n);
+    const controller = pos.controller ? displayName(pos.controller.name) : null;
+    const summary = `${n === 1 ? "1 person" : `${n} people`} on this console${controller ? `, ${controller} in control` : ", nobody in control"}`;
+    this.#button.setAttribute("aria-label", `People: ${summary}`);
+    this.#button.title = summary;
+    this.#button.dataset.role = pos.inControl ? "control" : "watch";
+    this.#passTo = [];
+    this.#list.replaceChildren(...people.map((p) => this.#row(p, view)));
+    const asking = pos.request && !pos.request.mine ? displayName(pos.request.from.name) : null;
+    this.#request.hidden = !pos.mayControl || pos.inControl || !!pos.request?.mine;
+    this.#cancel.hidden = !pos.request?.mine;
+    this.#take.hidden = !pos.isAdmin || pos.inControl || !pos.controller;
+    this.#release.hidden = !pos.inControl;
+    this.#note.textContent = note(pos, controller, asking, view.secondsLeft);
+  }
+  /** Only the countdown changed: the note says it. */
+  tick(view) {
+    const controller = view.pos.controller ? displayName(view.pos.controller.name) : null;
+    const asking = view.pos.request && !view.pos.request.mine ? displayName(view.pos.request.from.name) : null;
+    this.#note.textContent = note(view.pos, controller, asking, view.secondsLeft);
+  }
+  #row(p, view) {
+    const li = document.createElement("li");
+    li.className = "person";
+    if (p.you) li.dataset.you = "true";
+    if (p.inControl) li.dataset.control = "true";
+    const avatar = document.createElement("span");
+    avatar.className = "avatar";
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.textContent = initial(p.name);
+    avatar.dataset.hue = String(hue(p.name));
+    const text = document.createElement("span");
+    text.className = "person-text";
+    const name = document.createElement("span");
+    name.className = "person-label";
+    name.textContent = displayName(p.name);
+    text.append(name);
+    if (p.you) {
+      const you = document.createElement("span");
+      you.className = "person-you";
+      you.textContent = " (you)";
+      text.append(you);
+    }
+    const role = document.createElement("span");
+    role.className = "person-role";
+    role.textContent = p.inControl ? "has the keyboard and mouse" : p.grant === "view" ? "watching · view only" : "watching";
+    text.append(role);
+    li.append(avatar, text);
+    if (p.inControl) li.append(badge("In control", "control"));
+    else if (p.asking) li.append(badge("Asks for control", "ask"));
+    if (view.pos.inControl && !p.you && p.grant !== "view") {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn btn-small";
+      b.dataset.pass = String(this.#passTo.length);
+      b.textContent = "Pass control";
+      b.setAttribute("aria-label", `Pass control to ${displayName(p.name)}`);
+      this.#passTo.push(p.sid);
+      li.append(b);
+    }
+    return li;
+  }
+};
+function displayName(name) {
+  return name || "Unnamed participant";
+}
+function badge(text, kind) {
+  const b = document.createElement("span");
+  b.className = "badge";
+  b.dataset.kind = kind;
+  b.textContent = text;
+  return b;
+}
+function initial(name) {
+  const first = [...(name ?? "").trim()][0];
+  return first ? first.toLocaleUpperCase() : "?";
+}
+function hue(name) {
+  let h = 0;
+  for (const ch of name ?? "") h = h * 31 + ch.codePointAt(0) >>> 0;
+  return h % 8;
+}
+function note(pos, controller, asking, secondsLeft2) {
+  const left = secondsLeft2 == null ? "" : ` (${secondsLeft2} s)`;
+  if (pos.inControl) {
+    if (asking) return `You are in control. ${asking} asks for control${left}.`;
+    return "You are in control: your keys and pointer reach the machine.";
+  }
+  if (!pos.mayControl) return `You are watching (view only)${controller ? `: ${controller} is in control` : ""}.`;
+  if (pos.request?.mine) return `Waiting for ${controller ?? "an answer"}…${left}`;
+  const who = controller ? `${controller} is in control` : "Nobody is in control";
+  return asking ? `${who}. ${asking} asks for control.` : `${who}.`;
+}
+
+// static/js/controlbar.js
+var el2 = (id) => document.getElementById(id);
+var ControlBar = class {
+  #bar = el2("control-bar");
+  #text = el2("control-text");
+  #left = el2("control-left");
+  #request = el2("btn-request");
+  #cancel = el2("btn-cancel-request");
+  #take = el2("btn-take");
+  #approve = el2("btn-approve");
+  #decline = el2("btn-decline");
+  #dialog = el2("take-dialog");
+  #dialogTitle = el2("take-title");
+  #actions;
+  #onClose;
+  #mode = "hidden";
+  /** actions: {request(), cancel(), take(), approve(), decline(), askTake()}. onClose(): the
+   * keyboard focus goes back to the screen. */
+  constructor(actions, onClose) {
+    this.#actions = actions;
+    this.#onClose = onClose;
+  }
+  start() {
+    const after = (fn) => () => {
+      fn();
+      this.#onClose();
+    };
+    this.#request.addEventListener("click", () => this.#actions.request());
+    this.#cancel.addEventListener("click", () => this.#actions.cancel());
+    this.#take.addEventListener("click", () => this.#actions.askTake());
+    this.#approve.addEventListener("click", after(() => this.#actions.approve()));
+    this.#decline.addEventListener("click", after(() => this.#actions.decline()));
+    this.#dialog.querySelector("form").addEventListener("submit", (e) => {
+      if (e.submitter?.value === "take") this.#actions.take();
+    });
+    this.#dialog.addEventListener("close", () => this.#onClose());
+  }
+  /** The bar's mode: hidden, watching, waiting or prompt. */
+  get mode() {
+    return this.#mode;
+  }
+  /** Asks before taking control from controller (a name). */
+  confirmTake(controller) {
+    this.#dialogTitle.textContent = `Take control from ${displayName(controller)}?`;
+    this.#dialog.returnValue = "";
+    if (!this.#dialog.open) this.#dialog.showModal();
+  }
+  /** Whether the take dialog is open. */
+  get taking() {
+    return this.#dialog.open;
+  }
+  /** Closes the take dialog without taking (control moved meanwhile). */
+  dismissTake() {
+    if (this.#dialog.open) this.#dialog.close("cancel");
+  }
+  /** Puts the keyboard focus on the prompt's first answer; false when there is no prompt. */
+  focusPrompt() {
+    if (this.#mode !== "prompt") return false;
+    this.#approve.focus();
+    return true;
+  }
+  /** Hides the bar: no roster. */
+  clear() {
+    this.#show("hidden");
+  }
+  /** render(view): view from Sharing — {pos: position(), secondsLeft}. */
+  render({ pos, secondsLeft: secondsLeft2 }) {
+    const controller = pos.controller ? displayName(pos.controller.name) : null;
+    const mayTake = pos.isAdmin && !!controller;
+    if (pos.inControl) {
+      if (!pos.request?.toAnswer) return this.#show("hidden");
+      const from = displayName(pos.request.from.name);
+      this.#approve.setAttribute("aria-label", `Approve: give control to ${from}`);
+      this.#decline.setAttribute("aria-label", `Decline ${from}'s request`);
+      return this.#show("prompt", `${from} asks for control`, `${secondsLeft2} s left`, [this.#decline, this.#approve]);
+    }
+    if (pos.request?.mine) {
+      const buttons3 = mayTake ? [this.#cancel, this.#take] : [this.#cancel];
+      return this.#show("waiting", `Waiting for ${controller ?? "an answer"}…`, `(${secondsLeft2} s)`, buttons3);
+    }
+    if (!pos.mayControl) {
+      return this.#show("watching", controller ? `You are watching (view only) — ${controller} is in control` : "You are watching (view only)");
+    }
+    const asked = pos.request ? `· ${displayName(pos.request.from.name)} asked for control` : "";
+    const buttons2 = mayTake ? [this.#take, this.#request] : [this.#request];
+    return this.#show("watching", controller ? `Watching — ${controller} is in control` : "Watching — nobody is in control", asked, buttons2);
+  }
+  // Shows a mode with its text and buttons. Each button's hidden is set once, so that a
+  // re-render (every second while a request is pending) never takes the focus from one.
+  #show(mode, text = "", left = "", buttons2 = []) {
+    this.#mode = mode;
+    this.#bar.hidden = mode === "hidden";
+    this.#bar.dataset.mode = mode;
+    document.body.classList.toggle("control-bar-shown", mode !== "hidden");
+    this.#text.setAttribute("aria-live", mode === "prompt" ? "assertive" : "polite");
+    if (this.#text.textContent !== text) this.#text.textContent = text;
+    if (this.#left.textContent !== left) this.#left.textContent = left;
+    for (const b of [this.#request, this.#cancel, this.#take, this.#approve, this.#decline]) b.hidden = !buttons2.includes(b);
+  }
+};
+
+// static/js/sharing.js
+var Sharing = class {
+  #send;
+  #toast;
+  #onChange;
+  #names = new Names();
+  #roster = null;
+  #me = "";
+  #pos = null;
+  #deadline = 0;
+  // the pending request's end on this browser's clock
+  #requestKey = "";
+  // which request #deadline belongs to
+  #timer = 0;
+  #panel;
+  #bar;
+  /**
+   * send(action, {from, to}): a control message to the agent. toast(text): tells the person.
+   * onChange({inControl, was}): after every roster (and reset), with whether this console
+   * holds control now and did before. onClose(): the keyboard focus goes back to the screen.
+   */
+  constructor({ send, toast: toast2, onChange, onClose }) {
+    this.#send = send;
+    this.#toast = toast2;
+    this.#onChange = onChange;
+    this.#panel = new Participants({
+      request: () => this.requestControl(),
+      cancel: () => this.cancelRequest(),
+      take: () => this.askTake(),
+      release: () => this.release(),
+      pass: (sid) => this.#passTo(sid)
+    });
+    this.#bar = new ControlBar(
+      {
+        request: () => this.requestControl(),
+        cancel: () => this.cancelRequest(),
+        take: () => this.take(),
+        askTake: () => this.askTake(),
+        approve: () => this.approve(),
+        decline: () => this.decline()
+      },
+      onClose
+    );
+  }
+  start() {
+    this.#panel.start();
+    this.#bar.start();
+  }
+  /** Whether the agent shares this machine (a roster arrived). */
+  get known() {
+    return this.#roster !== null;
+  }
+  /** Whether this console may act on the machine: it holds control, or nobody shares it. */
+  get inControl() {
+    return this.#pos === null || this.#pos.inControl;
+  }
+  /** The name of the participant in control, or null (nobody, or no roster). */
+  get controllerName() {
+    return this.#pos?.controller ? displayName(this.#pos.controller.name) : null;
+  }
+  /** The control bar's mode (hidden, watching, waiting, prompt), for the tests. */
+  get barMode() {
+    return this.#bar.mode;
+  }
+  /** For the test hooks: the roster with names and this console's place in it, or null. */
+  get snapshot() {
+    if (!this.#roster) return null;
+    const name = (sid) => sid ? displayName(this.#names.name(sid)) : null;
+    return {
+      me: this.#me,
+      participants: this.#people().map(({ sid, name: n, grant, you, inControl }) => ({ sid, name: n, grant, you, inControl })),
+      controller: name(this.#roster.controller),
+      request: this.#roster.request ? { from: name(this.#roster.request.from), secondsLeft: this.#secondsLeft() } : null,
+      event: this.#roster.event ? { ...this.#roster.event } : null
+    };
+  }
+  /** update(data, me): one `roster` message; me is this console's session id. */
+  update(data, me) {
+    const roster = parseRoster(data);
+    if (!roster) return;
+    const was = this.inControl;
+    this.#names.learn(roster);
+    this.#roster = roster;
+    this.#me = me;
+    this.#pos = position(roster, me);
+    if (this.#bar.taking) {
+      if (this.#mayTake()) this.#bar.confirmTake(this.#pos.controller.name);
+      else this.#bar.dismissTake();
+    }
+    this.#track();
+    this.#render();
+    const text = eventText(roster.event, {
+      me,
+      name: (sid) => displayName(this.#names.name(sid)),
+      grantOf: (sid) => roster.participants.find((p) => p.sid === sid)?.grant ?? "",
+      controller: roster.controller
+    });
+    if (text && !this.#quiet(roster)) this.#toast(text);
+    this.#onChange({ inControl: this.inControl, was });
+  }
+  /** Forgets the roster: the agent went away (the next one may not share), or the session
+   * ended. The console is then alone again, as before any roster. */
+  reset() {
+    if (!this.#roster) return;
+    const was = this.inControl;
+    this.#roster = null;
+    this.#pos = null;
+    this.#requestKey = "";
+    clearInterval(this.#timer);
+    this.#timer = 0;
+    this.#panel.clear();
+    this.#bar.clear();
+    this.#bar.dismissTake();
+    this.#onChange({ inControl: true, was });
+  }
+  /** Ctrl+Alt+Shift+M while a request waits for this console's answer: to the prompt. */
+  focusPrompt() {
+    return this.#bar.focusPrompt();
+  }
+  // The moves. Each checks what the roster allows, as the buttons offered do, so that a test
+  // hook or a stale click never sends what the agent would refuse.
+  requestControl() {
+    if (!this.#pos || this.#pos.inControl || !this.#pos.mayControl || this.#pos.request?.mine) return false;
+    return this.#send("request");
+  }
+  cancelRequest() {
+    if (!this.#pos?.request?.mine) return false;
+    return this.#send("cancel");
+  }
+  approve() {
+    if (!this.#pos?.request?.toAnswer) return false;
+    return this.#send("approve", { from: this.#pos.request.from.sid });
+  }
+  decline() {
+    if (!this.#pos?.request?.toAnswer) return false;
+    return this.#send("decline", { from: this.#pos.request.from.sid });
+  }
+  release() {
+    if (!this.#pos?.inControl) return false;
+    return this.#send("release");
+  }
+  /** pass(name): hands control to the participant of that name (or session id). */
+  pass(who) {
+    const p = this.#roster?.participants.find((q) => q.sid === who) ?? this.#roster?.participants.find((q) => q.name === who && q.sid !== this.#me);
+    return p ? this.#passTo(p.sid) : false;
+  }
+  /** take(): an admin takes control at once (the dialog's confirmation, or a test). */
+  take() {
+    return this.#mayTake() ? this.#send("take") : false;
+  }
+  /** askTake(): asks first, naming who loses control. */
+  askTake() {
+    if (this.#mayTake()) this.#bar.confirmTake(this.#pos.controller.name);
+  }
+  #mayTake() {
+    return !!this.#pos?.isAdmin && !this.#pos.inControl && !!this.#pos.controller;
+  }
+  #passTo(sid) {
+    const p = this.#roster?.participants.find((q) => q.sid === sid);
+    if (!this.#pos?.inControl || !p || p.sid === this.#me || p.grant === "view") return false;
+    return this.#send("pass", { to: sid });
+  }
+  // Events the page already says otherwise: a request this console must answer (the prompt
+  // says it, at once), and control handed to a console alone on the machine (as on every
+  // connection of a lone operator, who has nobody to hear it from).
+  #quiet(roster) {
+    const e = roster.event;
+    if (e.kind === "requested") return !!this.#pos.request?.toAnswer && e.subject === roster.request.from;
+    if (e.kind === "granted") return e.subject === this.#me && roster.participants.length === 1;
+    return false;
+  }
+  #people() {
+    const r = this.#roster;
+    return r.participants.map((p) => ({
+      ...p,
+      you: p.sid === this.#me,
+      inControl: p.sid === r.controller,
+      asking: r.request?.from === p.sid
+    }));
+  }
+  // Keeps the countdown of a pending request running, and its deadline fixed for as long as
+  // it is the same request.
+  #track() {
+    const req = this.#roster.request;
+    const key2 = req ? `${req.from}@${req.expiresAt}` : "";
+    if (key2 !== this.#requestKey) {
+      this.#requestKey = key2;
+      this.#deadline = req ? localDeadline(req.expiresAt) : 0;
+    }
+    if (req && !this.#timer) {
+      this.#timer = setInterval(() => this.#tick(), 1e3);
+    } else if (!req && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = 0;
+    }
+  }
+  #secondsLeft() {
+    return this.#roster?.request ? secondsLeft(this.#deadline) : null;
+  }
+  #view() {
+    return { people: this.#people(), pos: this.#pos, secondsLeft: this.#secondsLeft() };
+  }
+  #render() {
+    const view = this.#view();
+    this.#panel.render(view);
+    this.#bar.render(view);
+  }
+  #tick() {
+    if (!this.#roster) return;
+    const view = this.#view();
+    this.#panel.tick(view);
+    this.#bar.render(view);
   }
 };
 
@@ -2002,7 +2693,7 @@ var fps = (v) => v == null ? "–" : `${Math.round(v)}`;
 var StatsView = class {
   #panel = document.getElementById("stats");
   #cells = new Map(
-    [...this.#panel.querySelectorAll("[data-stat]")].map((el2) => [el2.dataset.stat, el2])
+    [...this.#panel.querySelectorAll("[data-stat]")].map((el4) => [el4.dataset.stat, el4])
   );
   #latencyRow = this.#panel.querySelector("[data-row=latency]");
   get shown() {
@@ -2044,15 +2735,15 @@ function bitrate(kbps) {
 }
 
 // static/js/overlay.js
-var el = (id) => document.getElementById(id);
+var el3 = (id) => document.getElementById(id);
 var Overlay = class {
-  #title = el("overlay-title");
-  #detail = el("overlay-detail");
-  #help = el("needs-link");
-  #retry = el("overlay-retry");
-  #status = el("status-text");
-  #device = el("device-name");
-  #person = el("person-name");
+  #title = el3("overlay-title");
+  #detail = el3("overlay-detail");
+  #help = el3("needs-link");
+  #retry = el3("overlay-retry");
+  #status = el3("status-text");
+  #device = el3("device-name");
+  #person = el3("person-name");
   #name = null;
   #view = { state: "starting" };
   #hasVideo = false;
@@ -2149,14 +2840,18 @@ var INTRO_MS = 2500;
 var Toolbar = class {
   #bar = document.getElementById("toolbar");
   #menu = document.getElementById("keys-menu");
-  #menuButton = document.getElementById("btn-keys");
+  // Every popover a toolbar button opens (key combinations, power, people), with its button.
+  #popovers = [...this.#bar.querySelectorAll("[popovertarget]")].map((button) => ({
+    button,
+    menu: document.getElementById(button.getAttribute("popovertarget"))
+  }));
   #pinned = true;
   #nearEdge = false;
   #timer = 0;
   #introUntil = 0;
   start() {
     const track = (e) => {
-      const near = this.#overBar(e) || this.#bar.contains(e.target) || this.#menu.contains(e.target);
+      const near = this.#overBar(e) || this.#bar.contains(e.target) || this.#popovers.some((p) => p.menu.contains(e.target));
       if (near !== this.#nearEdge) {
         this.#nearEdge = near;
         this.#update();
@@ -2170,10 +2865,12 @@ var Toolbar = class {
     });
     this.#bar.addEventListener("focusin", () => this.#update());
     this.#bar.addEventListener("focusout", () => queueMicrotask(() => this.#update()));
-    this.#menu.addEventListener("toggle", () => this.#update());
-    this.#menu.addEventListener("beforetoggle", (e) => {
-      if (e.newState === "open") this.#placeMenu();
-    });
+    for (const { button, menu } of this.#popovers) {
+      menu.addEventListener("toggle", () => this.#update());
+      menu.addEventListener("beforetoggle", (e) => {
+        if (e.newState === "open") this.#place(menu, button);
+      });
+    }
     this.#menu.addEventListener("keydown", (e) => this.#menuKeys(e));
     this.#update();
   }
@@ -2193,12 +2890,14 @@ var Toolbar = class {
     this.#bar.querySelector("button:not(:disabled)")?.focus();
     this.#update();
   }
-  /** Closes the combinations menu if it is open. */
+  /** Closes the menus that act on the machine (key combinations, power) if they are open. */
   closeMenu() {
-    if (this.#menu.matches(":popover-open")) this.#menu.hidePopover();
+    for (const { menu } of this.#popovers) {
+      if (menu.id !== "people-panel" && menu.matches(":popover-open")) menu.hidePopover();
+    }
   }
   #update() {
-    const wanted = this.#pinned || this.#nearEdge || performance.now() < this.#introUntil || this.#bar.matches(":focus-within") || this.#menu.matches(":popover-open");
+    const wanted = this.#pinned || this.#nearEdge || performance.now() < this.#introUntil || this.#bar.matches(":focus-within") || this.#popovers.some((p) => p.menu.matches(":popover-open"));
     clearTimeout(this.#timer);
     if (wanted) {
       document.body.classList.add("toolbar-shown");
@@ -2213,13 +2912,15 @@ var Toolbar = class {
     const r = this.#bar.getBoundingClientRect();
     return e.clientX >= r.left - SIDE_SLACK_PX && e.clientX <= r.right + SIDE_SLACK_PX;
   }
-  // Places the menu under its button, kept inside the window.
-  #placeMenu() {
-    const r = this.#menuButton.getBoundingClientRect();
-    const width = Math.max(this.#menu.offsetWidth, 220);
+  // Places a menu under its button, kept inside the window. The top comes from the toolbar's
+  // layout box, not its button's rectangle: a menu opened while the bar is still sliding in
+  // (or hidden, opened from a script) lands where the shown bar ends.
+  #place(menu, button) {
+    const r = button.getBoundingClientRect();
+    const width = Math.max(menu.offsetWidth, 220);
     const left = Math.min(Math.max(8, r.left), window.innerWidth - width - 8);
-    this.#menu.style.left = `${left}px`;
-    this.#menu.style.top = `${r.bottom + 8}px`;
+    menu.style.left = `${left}px`;
+    menu.style.top = `${this.#bar.offsetTop + this.#bar.offsetHeight + 8}px`;
   }
   // Arrow keys move between the menu's items, as in any menu.
   #menuKeys(e) {
@@ -2273,7 +2974,7 @@ function watchFullscreen(onChange) {
 }
 
 // static/js/hooks.js
-function installHooks(read, video2) {
+function installHooks(read, video2, control = {}) {
   const api = /* @__PURE__ */ Object.create(null);
   const getter = (name, fn) => Object.defineProperty(api, name, { get: fn, enumerable: true });
   getter("state", read.state);
@@ -2289,6 +2990,10 @@ function installHooks(read, video2) {
   getter("lastError", () => copy(read.lastError()));
   getter("consent", read.consent);
   getter("power", read.power);
+  getter("roster", () => copy(read.roster?.()));
+  getter("inControl", () => read.inControl?.() ?? true);
+  getter("controlBar", () => read.controlBar?.() ?? "hidden");
+  for (const [name, fn] of Object.entries(control)) api[name] = (...args) => fn(...args);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video2, Number(clientX), Number(clientY));
   Object.defineProperty(window, "kvm", { value: Object.freeze(api), enumerable: true });
@@ -2326,18 +3031,20 @@ var link = new HidLink(
     linkWasOpen = link.open;
     refreshControls();
   },
-  (note) => {
-    if (note.type === "frame-note") changes.note(note.probe, note.rtp);
-    else if (note.type === "leds") showLEDs(note);
+  (note2) => {
+    if (note2.type === "frame-note") changes.note(note2.probe, note2.rtp);
+    else if (note2.type === "leds") showLEDs(note2);
   }
 );
 var live = () => state === "connected" && link.open;
+var mayType = () => live() && sharing.inControl;
 var inZone = (target) => target === stage || target === document.body || target === document.documentElement;
 var layout2 = new LayoutChoice(link);
 var keyboard = new Keyboard({
   link,
   inZone,
-  isActive: live,
+  isActive: mayType,
+  mayShortcut: live,
   shortcut,
   onKeyDownSent: (t) => meter.keyDown(t),
   beforeKeyDown: (t) => link.sendHid(probe(changes.probe(t)))
@@ -2346,9 +3053,9 @@ var pointer = new Pointer({
   video,
   surface: stage,
   link,
-  isActive: live,
+  isActive: mayType,
   onLockChange: (locked) => {
-    if (!locked && pointer.relative) toast.show("Pointer released. Click the screen to capture it again.");
+    if (!locked && pointer.relative && sharing.inControl) toast.show("Pointer released. Click the screen to capture it again.");
   }
 });
 var paste = new Paste({ type: typeText, onClose: focusScreen });
@@ -2359,11 +3066,17 @@ var consent = new Consent({
 });
 var power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 var displays = new Displays({ send: (index) => session?.sendDisplay(index), toast: (text) => toast.show(text) });
+var sharing = new Sharing({
+  send: (action, ids) => session?.control(action, ids) ?? false,
+  toast: (text) => toast.show(text),
+  onChange: controlChanged,
+  onClose: focusScreen
+});
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
     if (e.code === "KeyF") return local(fullscreen);
-    if (e.code === "KeyM") return local(() => toolbar.focus());
+    if (e.code === "KeyM") return local(() => sharing.focusPrompt() || toolbar.focus());
   }
   if (e.code === "KeyV" && e.shiftKey && (e.ctrlKey || e.metaKey) && !e.altKey) return "browser";
   return null;
@@ -2383,7 +3096,7 @@ function typeText(text) {
 function showLEDs(leds) {
   const box = $("leds");
   box.hidden = false;
-  for (const el2 of box.querySelectorAll("[data-led]")) el2.dataset.on = String(!!leds[el2.dataset.led]);
+  for (const el4 of box.querySelectorAll("[data-led]")) el4.dataset.on = String(!!leds[el4.dataset.led]);
 }
 function toggleStats() {
   statsView.shown = !statsView.shown;
@@ -2400,12 +3113,38 @@ async function fullscreen() {
 }
 function refreshControls() {
   for (const b of document.querySelectorAll("[data-live]")) b.disabled = !live();
-  if (!live()) toolbar.closeMenu();
+  const watching = !sharing.inControl;
+  const who = sharing.controllerName;
+  for (const b of document.querySelectorAll("[data-control]")) {
+    b.dataset.freeTitle ??= b.title;
+    b.disabled = watching || b.hasAttribute("data-live") && !live();
+    b.title = watching ? `${b.dataset.freeTitle} — only the person in control can use this (${who ? `${who} is in control` : "request control first"})` : b.dataset.freeTitle;
+  }
+  if (!live() || watching) toolbar.closeMenu();
+}
+function controlChanged({ inControl, was }) {
+  link.mayInput = inControl;
+  document.body.classList.toggle("watching", !inControl);
+  stage.dataset.label ??= stage.getAttribute("aria-label");
+  const who = sharing.controllerName;
+  stage.setAttribute("aria-label", inControl ? stage.dataset.label : `Remote screen, watching: ${who ? `${who} is in control` : "nobody is in control"}. Your keys stay on this computer.`);
+  if (was && !inControl) {
+    keyboard.reset();
+    pointer.reset();
+    if (pointer.locked) document.exitPointerLock();
+    paste.close();
+    power.dismiss();
+  } else if (!was && inControl && link.open) {
+    layout2.send();
+  }
+  consent.allow(inControl, sharing.controllerName);
+  refreshControls();
 }
 function setState(view) {
   state = view.state;
   overlay.show(view);
   toolbar.pinned = state !== "connected";
+  if (state === "waiting-agent" || state === "closed" || state === "failed") sharing.reset();
   refreshControls();
   if (state === "closed") forgetToken();
   if (state === "closed" || state === "failed") consent.dismiss();
@@ -2548,7 +3287,8 @@ function run(token, relayOnly) {
       consent: (msg) => {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
-      }
+      },
+      roster: (msg, sid) => sharing.update(msg, sid)
     }
   });
   window.addEventListener("online", () => session.retryNow());
@@ -2568,9 +3308,21 @@ installHooks(
     framesDecoded: () => stats?.framesDecoded ?? 0,
     lastError: () => session?.lastError ?? pageError,
     consent: () => consent.state,
-    power: () => power.state
+    power: () => power.state,
+    roster: () => sharing.snapshot,
+    inControl: () => sharing.inControl,
+    controlBar: () => sharing.barMode
   },
-  video
+  video,
+  {
+    requestControl: () => sharing.requestControl(),
+    cancelRequest: () => sharing.cancelRequest(),
+    approve: () => sharing.approve(),
+    decline: () => sharing.decline(),
+    release: () => sharing.release(),
+    pass: (name) => sharing.pass(String(name)),
+    take: () => sharing.take()
+  }
 );
 toolbar.start();
 keyboard.start();
@@ -2579,11 +3331,12 @@ paste.start();
 consent.start();
 power.start();
 displays.start();
+sharing.start();
 frames.start();
 wireToolbar();
 wireVideo();
 window.addEventListener("paste", (e) => {
-  if (!live() || !inZone(e.target) || paste.isOpen) return;
+  if (!mayType() || !inZone(e.target) || paste.isOpen) return;
   e.preventDefault();
   const text = e.clipboardData?.getData("text/plain") ?? "";
   if (text) typeText(text);

@@ -21,6 +21,9 @@ export class Consent {
   #left = document.getElementById("consent-left");
   #error = document.getElementById("consent-error");
   #submit = document.getElementById("consent-submit");
+  #cancelButton = document.getElementById("consent-cancel");
+  #watch = document.getElementById("consent-watch");
+  #allowed = true;
   #send;
   #cancel;
   #onClose;
@@ -40,20 +43,19 @@ export class Consent {
   }
 
   start() {
-    this.#input.addEventListener("input", () => {
-      this.#submit.disabled = consentCode(this.#input.value) === null;
-    });
+    this.#input.addEventListener("input", () => this.#refresh());
     this.#dialog.addEventListener("cancel", (e) => e.preventDefault()); // Escape keeps the prompt
     this.#dialog.querySelector("form").addEventListener("submit", (e) => {
       e.preventDefault();
       const action = e.submitter?.value;
+      if (!this.#allowed) return;
       if (action === "cancel-request") {
         this.#cancel();
         this.#error.textContent = "Cancelling the consent request…";
         return;
       }
       const code = consentCode(this.#input.value);
-      if (!code) return;
+      if (!code || !this.#allowed) return;
       this.#send(code);
       this.#submit.disabled = true;
       this.#error.textContent = "Checking the code with the machine…";
@@ -69,7 +71,7 @@ export class Consent {
         this.#error.textContent = msg.error
           ? `The machine refused the code (${msg.error}). Check the code on its screen and try again.`
           : "";
-        this.#submit.disabled = consentCode(this.#input.value) === null;
+        this.#refresh();
         if (msg.error) this.#input.select();
         this.#open();
         break;
@@ -82,6 +84,28 @@ export class Consent {
         this.#close();
         break;
     }
+  }
+
+  /**
+   * allow(yes, controller): whether this console may answer the prompt. On a shared machine
+   * only the participant in control (controller: their name, or null) types the code; the
+   * others see the prompt, disabled, and who can answer it.
+   */
+  allow(yes, controller) {
+    this.#allowed = yes;
+    this.#input.disabled = !yes;
+    this.#cancelButton.disabled = !yes;
+    this.#watch.hidden = yes;
+    this.#watch.textContent = yes
+      ? ""
+      : controller
+        ? `Only the person in control can enter the code: ${controller} is in control.`
+        : "Only the person in control can enter the code: request control first.";
+    this.#refresh();
+  }
+
+  #refresh() {
+    this.#submit.disabled = !this.#allowed || consentCode(this.#input.value) === null;
   }
 
   /** dismiss(): the session ended; the prompt goes without a word (the overlay says why). */

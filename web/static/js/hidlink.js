@@ -15,6 +15,7 @@ export class HidLink {
   #timer = 0;
   #onChange;
   #onNote;
+  #mayInput = true;
 
   /** onChange() runs whenever the set of open channels changes; onNote(note) with every
    * message the agent sends on `hid` (proto.parseNote). */
@@ -54,9 +55,27 @@ export class HidLink {
     return this.#hid !== null;
   }
 
-  /** Sends on the reliable channel; returns false when it is not open. */
+  /** Whether this console may act on the machine (it holds control of a shared session, or the
+   * agent does not share). While false, only keep-alives and probes go out: everything else is
+   * dropped here, whichever module tried to send it. */
+  get mayInput() {
+    return this.#mayInput;
+  }
+
+  set mayInput(on) {
+    this.#mayInput = on;
+  }
+
+  /** Open, and this console may act on the machine. */
+  get canInput() {
+    return this.open && this.#mayInput;
+  }
+
+  /** Sends on the reliable channel; returns false when it is not open, or when the message
+   * acts on the machine and this console may not. */
   sendHid(message) {
     if (!this.#hid) return false;
+    if (!this.#mayInput && proto.actsOnMachine(message)) return false;
     try {
       this.#hid.send(message);
       return true;
@@ -68,7 +87,7 @@ export class HidLink {
   /** Sends a pointer move, dropping it if the channel is missing or backed up. */
   sendPointer(message) {
     const ch = this.#pointer;
-    if (!ch || ch.bufferedAmount > POINTER_BUFFER_LIMIT) return false;
+    if (!ch || !this.#mayInput || ch.bufferedAmount > POINTER_BUFFER_LIMIT) return false;
     try {
       ch.send(message);
       return true;

@@ -139,6 +139,17 @@ export function parseNote(data) {
   return null;
 }
 
+/**
+ * actsOnMachine(message): whether a console → agent message acts on the machine (keys, buttons,
+ * wheel, motion, text, release-all, layout) rather than only keeping the channel alive or
+ * measuring (KEEPALIVE, PROBE). A console that does not hold control sends none of them: the
+ * agent would drop them anyway, and count them.
+ */
+export function actsOnMachine(message) {
+  const type = new Uint8Array(message, 0, 1)[0];
+  return type !== KEEPALIVE && type !== PROBE;
+}
+
 /** LAYOUT: the remote machine's keyboard layout by name ("de-DE"). */
 export function layout(name) {
   const bytes = new TextEncoder().encode(name);

@@ -15,6 +15,7 @@ export class Keyboard {
   #link;
   #inZone;
   #isActive;
+  #mayShortcut;
   #shortcut;
   #onKeyDownSent;
   #beforeKeyDown;
@@ -22,16 +23,19 @@ export class Keyboard {
 
   /**
    * link: HidLink. inZone(target): whether a key event aimed at target belongs to the remote.
-   * isActive(): whether the console is connected. shortcut(event): "local" when the page
+   * isActive(): whether keys go to the remote (connected, and in control of a shared session).
+   * mayShortcut(): whether the page's own shortcuts work (connected; by default isActive: a
+   * console that watches keeps them while its keys stay local). shortcut(event): "local" when the page
    * handled a shortcut itself, "browser" when the browser should act on it (paste), otherwise
    * null. onKeyDownSent(timeStamp): a key-down went out (the latency meter counts them).
    * beforeKeyDown(timeStamp): a key-down is about to go out (the input → first change probe
    * goes first, so the agent watches before the key can change the screen).
    */
-  constructor({ link, inZone, isActive, shortcut, onKeyDownSent, beforeKeyDown = () => {} }) {
+  constructor({ link, inZone, isActive, mayShortcut = isActive, shortcut, onKeyDownSent, beforeKeyDown = () => {} }) {
     this.#link = link;
     this.#inZone = inZone;
     this.#isActive = isActive;
+    this.#mayShortcut = mayShortcut;
     this.#shortcut = shortcut;
     this.#onKeyDownSent = onKeyDownSent;
     this.#beforeKeyDown = beforeKeyDown;
@@ -51,7 +55,7 @@ export class Keyboard {
 
   /** Presses (down) or releases a key on the remote. */
   sendKey(usage, down, timeStamp = performance.now()) {
-    if (down && this.#link.open) this.#beforeKeyDown(timeStamp);
+    if (down && this.#link.canInput) this.#beforeKeyDown(timeStamp);
     if (!this.#link.sendHid(proto.key(usage, down))) return false;
     if (down) this.#onKeyDownSent(timeStamp);
     return true;
@@ -70,7 +74,7 @@ export class Keyboard {
   }
 
   #down(e) {
-    if (!this.#isActive() || !this.#inZone(e.target)) return;
+    if (!this.#mayShortcut() || !this.#inZone(e.target)) return;
     const verdict = this.#shortcut(e);
     if (verdict === "browser") return;
     if (verdict === "local") {
@@ -78,6 +82,8 @@ export class Keyboard {
       e.stopPropagation();
       return;
     }
+    // Watching a shared session: keys keep their local meaning (no capture).
+    if (!this.#isActive()) return;
     const usage = usageFor(e.code);
     if (usage === null) return; // unknown keys keep their local meaning
     e.preventDefault();

@@ -12,6 +12,7 @@ import { Paste, sendText } from "./paste.js";
 import { Consent } from "./consent.js";
 import { Power } from "./power.js";
 import { Displays } from "./displays.js";
+import { Sharing } from "./sharing.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
@@ -63,6 +64,9 @@ const link = new HidLink(
 );
 
 const live = () => state === "connected" && link.open;
+// Keys, pointer, paste and combinations reach the machine only from the console in control of
+// a shared session (always, before any roster: an agent that does not share).
+const mayType = () => live() && sharing.inControl;
 
 // Keys belong to the remote when they are typed on the screen itself, not in the toolbar, a
 // menu or a dialog.
@@ -73,7 +77,8 @@ const layout = new LayoutChoice(link);
 const keyboard = new Keyboard({
   link,
   inZone,
-  isActive: live,
+  isActive: mayType,
+  mayShortcut: live,
   shortcut,
   onKeyDownSent: (t) => meter.keyDown(t),
   beforeKeyDown: (t) => link.sendHid(probe(changes.probe(t))),
@@ -83,9 +88,9 @@ const pointer = new Pointer({
   video,
   surface: stage,
   link,
-  isActive: live,
+  isActive: mayType,
   onLockChange: (locked) => {
-    if (!locked && pointer.relative) toast.show("Pointer released. Click the screen to capture it again.");
+    if (!locked && pointer.relative && sharing.inControl) toast.show("Pointer released. Click the screen to capture it again.");
   },
 });
 
@@ -97,6 +102,12 @@ const consent = new Consent({
 });
 const power = new Power({ send: (action) => session?.sendPower(action), toast: (text) => toast.show(text) });
 const displays = new Displays({ send: (index) => session?.sendDisplay(index), toast: (text) => toast.show(text) });
+const sharing = new Sharing({
+  send: (action, ids) => session?.control(action, ids) ?? false,
+  toast: (text) => toast.show(text),
+  onChange: controlChanged,
+  onClose: focusScreen,
+});
 
 // Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
 // be missed on the remote.
@@ -104,7 +115,8 @@ function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
     if (e.code === "KeyF") return local(fullscreen);
-    if (e.code === "KeyM") return local(() => toolbar.focus());
+    // A request waiting for this console's answer comes first: it has seconds to live.
+    if (e.code === "KeyM") return local(() => sharing.focusPrompt() || toolbar.focus());
   }
   // Ctrl+Shift+V (⌘⇧V): let the browser paste, and type what it hands over (see "paste" below).
   if (e.code === "KeyV" && e.shiftKey && (e.ctrlKey || e.metaKey) && !e.altKey) return "browser";
@@ -151,13 +163,49 @@ async function fullscreen() {
 
 function refreshControls() {
   for (const b of document.querySelectorAll("[data-live]")) b.disabled = !live();
-  if (!live()) toolbar.closeMenu();
+  // What acts on the machine is for the console in control; the others are told why not.
+  const watching = !sharing.inControl;
+  const who = sharing.controllerName;
+  for (const b of document.querySelectorAll("[data-control]")) {
+    b.dataset.freeTitle ??= b.title;
+    b.disabled = watching || (b.hasAttribute("data-live") && !live());
+    b.title = watching
+      ? `${b.dataset.freeTitle} — only the person in control can use this (${who ? `${who} is in control` : "request control first"})`
+      : b.dataset.freeTitle;
+  }
+  if (!live() || watching) toolbar.closeMenu();
+}
+
+// This console gained or lost control of a shared machine (or a roster changed who holds it).
+function controlChanged({ inControl, was }) {
+  link.mayInput = inControl;
+  document.body.classList.toggle("watching", !inControl);
+  stage.dataset.label ??= stage.getAttribute("aria-label");
+  const who = sharing.controllerName;
+  stage.setAttribute("aria-label", inControl
+    ? stage.dataset.label
+    : `Remote screen, watching: ${who ? `${who} is in control` : "nobody is in control"}. Your keys stay on this computer.`);
+  if (was && !inControl) {
+    // Lost, maybe in the middle of a key press: the agent released what this console held on
+    // the machine, so forget it here without a key-up, and stop capturing.
+    keyboard.reset();
+    pointer.reset();
+    if (pointer.locked) document.exitPointerLock();
+    paste.close();
+    power.dismiss();
+  } else if (!was && inControl && link.open) {
+    layout.send(); // pasted text is typed with this console's layout now
+  }
+  consent.allow(inControl, sharing.controllerName);
+  refreshControls();
 }
 
 function setState(view) {
   state = view.state;
   overlay.show(view);
   toolbar.pinned = state !== "connected";
+  // An agent that went away may come back without sharing; a closed session shares nothing.
+  if (state === "waiting-agent" || state === "closed" || state === "failed") sharing.reset();
   refreshControls();
   if (state === "closed") forgetToken();
   // A session that ended (its consent window closed, an admin stopped it) asks for no code:
@@ -323,6 +371,7 @@ function run(token, relayOnly) {
         consent.update(msg);
         if (msg?.state === "accepted") toast.show("The machine accepted the consent code; connecting…");
       },
+      roster: (msg, sid) => sharing.update(msg, sid),
     },
   });
   window.addEventListener("online", () => session.retryNow());
@@ -344,8 +393,20 @@ installHooks(
     lastError: () => session?.lastError ?? pageError,
     consent: () => consent.state,
     power: () => power.state,
+    roster: () => sharing.snapshot,
+    inControl: () => sharing.inControl,
+    controlBar: () => sharing.barMode,
   },
   video,
+  {
+    requestControl: () => sharing.requestControl(),
+    cancelRequest: () => sharing.cancelRequest(),
+    approve: () => sharing.approve(),
+    decline: () => sharing.decline(),
+    release: () => sharing.release(),
+    pass: (name) => sharing.pass(String(name)),
+    take: () => sharing.take(),
+  },
 );
 
 toolbar.start();
@@ -355,11 +416,12 @@ paste.start();
 consent.start();
 power.start();
 displays.start();
+sharing.start();
 frames.start();
 wireToolbar();
 wireVideo();
 window.addEventListener("paste", (e) => {
-  if (!live() || !inZone(e.target) || paste.isOpen) return;
+  if (!mayType() || !inZone(e.target) || paste.isOpen) return;
   e.preventDefault();
   const text = e.clipboardData?.getData("text/plain") ?? "";
   if (text) typeText(text);

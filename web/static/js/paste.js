@@ -45,6 +45,11 @@ export class Paste {
     return this.#dialog.open;
   }
 
+  /** Closes the dialog without typing (this console lost control of the machine). */
+  close() {
+    if (this.#dialog.open) this.#dialog.close("cancel");
+  }
+
   open() {
     this.#dialog.returnValue = "";
     this.#refresh();

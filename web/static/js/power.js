@@ -78,6 +78,12 @@ export class Power {
     }
   }
 
+  /** Closes the confirmation without acting (this console lost control of the machine). */
+  dismiss() {
+    this.#pending = null;
+    if (this.#dialog.open) this.#dialog.close("cancel");
+  }
+
   #confirmFirst(action) {
     this.#pending = action;
     this.#title.textContent = `${LABELS[action]} the machine?`;

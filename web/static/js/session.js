@@ -43,11 +43,14 @@ export class Session {
   #negotiationTimer = 0;
   #lastError = null;
   #reason = null; // why the last attempt ended, shown while reconnecting
+  #sid = ""; // this console session's id, from the relay's welcome
 
   /**
    * token: {token, expiresAt}. relayOnly: TURN only (#relay=1). link: the HidLink that adopts
    * the data channels. on: callbacks — state({state, attempt, message}), stream(MediaStream),
-   * device(name), token({token, expiresAt}), error({code, message}), peer(Peer|null).
+   * device(name), token({token, expiresAt}), error({code, message}), peer(Peer|null), and the
+   * agent's messages: consent(msg), power(msg), displays(msg), roster(msg, sid) — a shared
+   * session's roster with this console's own session id, which the roster names it by.
    */
   constructor({ token, relayOnly, link, on }) {
     this.#token = token;
@@ -90,6 +93,20 @@ export class Session {
     this.#ws?.send("display-select", { index });
   }
 
+  /**
+   * A move in the handoff of a shared machine's control (wire.Control), always about this
+   * console's own session: request, cancel, approve / decline (from: the requesting session),
+   * pass (to: the receiving session), release, take. Returns whether it went out.
+   */
+  control(action, { from, to } = {}) {
+    if (!this.#ws) return false;
+    const data = { action };
+    if (from) data.from = from;
+    if (to) data.to = to;
+    this.#ws.send("control", data);
+    return true;
+  }
+
   /** Asks the agent for a power action: on, off, reset, cycle. */
   sendPower(action) {
     this.#ws?.send("power-action", { action });
@@ -125,6 +142,7 @@ export class Session {
   #message(type, data) {
     switch (type) {
       case "welcome":
+        if (typeof data.sid === "string") this.#sid = data.sid;
         this.#iceServers = data.ice_servers;
         this.#serverRelayOnly = data.force_relay === true;
         if (deviceName(data.device)) this.#on.device(deviceName(data.device));
@@ -162,6 +180,11 @@ export class Session {
         break;
       case "displays":
         this.#on.displays?.(data);
+        break;
+      case "roster":
+        // Sent to every participant of a shared machine; the signaling layer already dropped
+        // copies addressed to other sessions.
+        if (this.#sid) this.#on.roster?.(data, this.#sid);
         break;
       default:
         // A type added by a newer relay: nothing this page can act on.

@@ -9,7 +9,11 @@ const INTRO_MS = 2500;
 export class Toolbar {
   #bar = document.getElementById("toolbar");
   #menu = document.getElementById("keys-menu");
-  #menuButton = document.getElementById("btn-keys");
+  // Every popover a toolbar button opens (key combinations, power, people), with its button.
+  #popovers = [...this.#bar.querySelectorAll("[popovertarget]")].map((button) => ({
+    button,
+    menu: document.getElementById(button.getAttribute("popovertarget")),
+  }));
   #pinned = true;
   #nearEdge = false;
   #timer = 0;
@@ -17,7 +21,7 @@ export class Toolbar {
 
   start() {
     const track = (e) => {
-      const near = this.#overBar(e) || this.#bar.contains(e.target) || this.#menu.contains(e.target);
+      const near = this.#overBar(e) || this.#bar.contains(e.target) || this.#popovers.some((p) => p.menu.contains(e.target));
       if (near !== this.#nearEdge) {
         this.#nearEdge = near;
         this.#update();
@@ -32,10 +36,12 @@ export class Toolbar {
     });
     this.#bar.addEventListener("focusin", () => this.#update());
     this.#bar.addEventListener("focusout", () => queueMicrotask(() => this.#update()));
-    this.#menu.addEventListener("toggle", () => this.#update());
-    this.#menu.addEventListener("beforetoggle", (e) => {
-      if (e.newState === "open") this.#placeMenu();
-    });
+    for (const { button, menu } of this.#popovers) {
+      menu.addEventListener("toggle", () => this.#update());
+      menu.addEventListener("beforetoggle", (e) => {
+        if (e.newState === "open") this.#place(menu, button);
+      });
+    }
     this.#menu.addEventListener("keydown", (e) => this.#menuKeys(e));
     this.#update();
   }
@@ -58,9 +64,11 @@ export class Toolbar {
     this.#update();
   }
 
-  /** Closes the combinations menu if it is open. */
+  /** Closes the menus that act on the machine (key combinations, power) if they are open. */
   closeMenu() {
-    if (this.#menu.matches(":popover-open")) this.#menu.hidePopover();
+    for (const { menu } of this.#popovers) {
+      if (menu.id !== "people-panel" && menu.matches(":popover-open")) menu.hidePopover();
+    }
   }
 
   #update() {
@@ -69,7 +77,7 @@ export class Toolbar {
       this.#nearEdge ||
       performance.now() < this.#introUntil ||
       this.#bar.matches(":focus-within") ||
-      this.#menu.matches(":popover-open");
+      this.#popovers.some((p) => p.menu.matches(":popover-open"));
     clearTimeout(this.#timer);
     if (wanted) {
       document.body.classList.add("toolbar-shown");
@@ -86,13 +94,15 @@ export class Toolbar {
     return e.clientX >= r.left - SIDE_SLACK_PX && e.clientX <= r.right + SIDE_SLACK_PX;
   }
 
-  // Places the menu under its button, kept inside the window.
-  #placeMenu() {
-    const r = this.#menuButton.getBoundingClientRect();
-    const width = Math.max(this.#menu.offsetWidth, 220);
+  // Places a menu under its button, kept inside the window. The top comes from the toolbar's
+  // layout box, not its button's rectangle: a menu opened while the bar is still sliding in
+  // (or hidden, opened from a script) lands where the shown bar ends.
+  #place(menu, button) {
+    const r = button.getBoundingClientRect();
+    const width = Math.max(menu.offsetWidth, 220);
     const left = Math.min(Math.max(8, r.left), window.innerWidth - width - 8);
-    this.#menu.style.left = `${left}px`;
-    this.#menu.style.top = `${r.bottom + 8}px`;
+    menu.style.left = `${left}px`;
+    menu.style.top = `${this.#bar.offsetTop + this.#bar.offsetHeight + 8}px`;
   }
 
   // Arrow keys move between the menu's items, as in any menu.
