@@ -26,29 +26,32 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	if agent != device {
 		log = log.With("gateway", agent)
 	}
-	sc, done := s.accept(c, "console", s.consoles, sid, device, agent, log)
+	grant := grantOf(c, claims)
+	info := SessionInfo{SID: sid, Device: device, Agent: claims.Agent, Target: claims.Target, Tenant: claims.Tenant,
+		Principal: claims.Subject, Grant: grant, Name: s.participantName(log, claims), Started: time.Now()}
+	sc, done := s.accept(c, "console", s.consoles, sid, &liveConn{device: device, agent: agent, sid: sid, info: info, grant: grant}, log)
 	defer done()
 	ctx, pc, live := sc.ctx, sc.pc, sc.live
 	s.metrics.SessionsOpened.Inc()
 	s.metrics.Sessions.Inc()
 	defer s.metrics.Sessions.Dec()
 
-	info := SessionInfo{SID: sid, Device: device, Agent: claims.Agent, Target: claims.Target, Tenant: claims.Tenant,
-		Principal: claims.Subject, Started: time.Now()}
 	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
 		log.Error("record console session", "err", err)
 		pc.SendError(sid, wire.CodeInternal, "The relay could not record this session; try again in a moment.")
 		return
 	}
-	state := &consoleState{}
+	state := &consoleState{live: live}
+	s.consoleJoined(log, info)
 	// The session outlives this connection only as long as the console may reconnect with its
 	// token; the record goes with the connection and comes back with the next one.
 	defer func() {
+		s.mu.Lock()
+		superseded, ended := live.superseded, live.ended
+		s.mu.Unlock()
+		s.consoleLeft(log, info, leaveReason(state, superseded, ended))
 		// A replaced connection leaves the session to its successor, even one that has ended
 		// already: its end told the agent and the control plane.
-		s.mu.Lock()
-		superseded := live.superseded
-		s.mu.Unlock()
 		if superseded {
 			return
 		}
@@ -59,7 +62,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		}
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
 		if !state.saidBye {
-			s.consoleLeft(log, info)
+			s.consoleGone(log, info)
 		}
 	}()
 
@@ -77,7 +80,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	defer releaseBudget()
 	state.budget = budget
 	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
-	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
+	sc.wg.Go(func() { s.refreshTokens(ctx, pc, live, claims) })
 	if claims.Tenant != "" && s.cfg.Sessions != nil {
 		sc.wg.Go(func() { s.watchSession(ctx, pc, live, claims, log) })
 	}
@@ -93,10 +96,14 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	for {
 		raw, err := pc.Read()
 		if err != nil {
-			log.Info("console disconnected", "err", closeReason(err, pc))
+			state.readErr = closeReason(err, pc)
+			log.Info("console disconnected", "err", state.readErr)
 			return
 		}
 		if !s.handleConsoleMessage(ctx, pc, log, info, state, raw) {
+			if !state.saidBye {
+				state.closed = "closed by the relay after a message it refused"
+			}
 			return
 		}
 	}
@@ -122,8 +129,26 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		pc.SendError(info.SID, wire.CodeForbidden, "This console may only signal its own session.")
 		return true
 	}
+	grant := s.currentGrant(state.live)
+	if msg := grantRefusal(grant, env.Type, ""); msg != "" {
+		return s.forbid(ctx, pc, log, info, grant, env.Type, msg)
+	}
 	var out []byte
 	switch env.Type {
+	case wire.TypeControl:
+		var mv wire.Control
+		if err := wire.DecodeData(env, &mv); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := mv.Check(); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if msg := grantRefusal(grant, env.Type, mv.Action); msg != "" {
+			return s.forbid(ctx, pc, log, info, grant, env.Type, msg)
+		}
+		// The agent decides whether the move stands (is the sender in control, is the session
+		// it names a participant); the relay vouches for who sends it (the envelope's sid).
+		out = raw
 	case wire.TypeJoin:
 		var j wire.Join
 		if err := wire.DecodeData(env, &j); err != nil {
@@ -144,6 +169,8 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			ForceRelay:   j.ForceRelay,
 			Principal:    info.Principal,
 			Target:       info.Target,
+			Grant:        grant,
+			Name:         info.Name,
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP
@@ -279,7 +306,7 @@ func forward(ctx context.Context, pc *peerconn.Conn, subs ...<-chan []byte) {
 
 // watchSession re-checks the session while the console is connected, so a stop decided on
 // another node (or anything the store knows and this node missed) ends the connection within
-// one interval.
+// one interval, and a grant changed meanwhile reaches the agent.
 func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *liveConn, claims auth.Claims, log *slog.Logger) {
 	t := time.NewTicker(s.cfg.SessionCheckInterval)
 	defer t.Stop()
@@ -289,8 +316,14 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 			return
 		case <-t.C:
 		}
-		err := s.cfg.Sessions.Check(ctx, claims)
-		if err == nil || ctx.Err() != nil {
+		grant, err := s.cfg.Sessions.Check(ctx, claims)
+		if ctx.Err() != nil {
+			continue
+		}
+		if err == nil {
+			if grant.Valid() {
+				s.applyGrant(ctx, live, grant)
+			}
 			continue
 		}
 		if !errors.Is(err, ErrSessionOver) {
@@ -298,6 +331,9 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 			continue
 		}
 		log.Info("console session ended", "err", err)
+		s.mu.Lock()
+		live.ended = "its session check found it over"
+		s.mu.Unlock()
 		pc.SendError(claims.Session, wire.CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
 		live.cancel()
 		return
@@ -306,7 +342,7 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 
 // refreshTokens sends the console a fresh token at half of each token's life, so it can
 // reconnect after a network change however long the session lasts.
-func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, claims auth.Claims) {
+func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, live *liveConn, claims auth.Claims) {
 	exp := claims.ExpiresAt
 	for {
 		wait := time.Until(exp) / 2
@@ -322,6 +358,7 @@ func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, claims au
 		}
 		next := claims
 		next.ID = ""
+		next.Grant = s.currentGrant(live) // a grant changed since is the one to reconnect with
 		tok, minted, err := s.cfg.Issuer.Mint(next, s.cfg.ConsoleTokenTTL)
 		if err != nil {
 			s.log.Error("refresh console token", "sid", claims.Session, "err", err)
