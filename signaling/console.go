@@ -49,7 +49,8 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		s.mu.Lock()
 		superseded, ended := live.superseded, live.ended
 		s.mu.Unlock()
-		s.consoleLeft(log, info, leaveReason(state, superseded, ended))
+		// Audited last: the agent and the registry hear of the end first.
+		defer s.consoleLeft(log, info, leaveReason(state, superseded, ended))
 		// A replaced connection leaves the session to its successor, even one that has ended
 		// already: its end told the agent and the control plane.
 		if superseded {
@@ -60,7 +61,10 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		if msg, err := wire.Encode(wire.TypeBye, sid, wire.Bye{Reason: "console disconnected"}); err == nil {
 			_ = s.cfg.Bus.Publish(bg, agentTopic(agent), msg)
 		}
+		live.reg.Lock()
+		live.gone = true
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
+		live.reg.Unlock()
 		if !state.saidBye {
 			s.consoleGone(log, info)
 		}

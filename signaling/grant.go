@@ -114,6 +114,15 @@ func (s *Server) applyGrant(ctx context.Context, lc *liveConn, grant wire.Grant)
 	}
 	log := s.log.With("sid", lc.sid, "device", lc.device, "grant", grant)
 	log.Info("console grant changed")
+	// Recorded first: once the agent acts on the grant, every node reads the same.
+	info.Grant = grant
+	lc.reg.Lock()
+	if !lc.gone {
+		if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
+			log.Warn("record a console's grant", "err", err)
+		}
+	}
+	lc.reg.Unlock()
 	msg, err := wire.Encode(wire.TypeGrant, lc.sid, wire.GrantChange{Grant: grant})
 	if err != nil {
 		log.Error("encode grant", "err", err)
@@ -121,9 +130,5 @@ func (s *Server) applyGrant(ctx context.Context, lc *liveConn, grant wire.Grant)
 	}
 	if err := s.cfg.Bus.Publish(ctx, agentTopic(lc.agent), msg); err != nil {
 		log.Warn("tell the agent a console's grant changed", "err", err)
-	}
-	info.Grant = grant
-	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
-		log.Warn("record a console's grant", "err", err)
 	}
 }

@@ -294,6 +294,10 @@ type liveConn struct {
 	// relay ended its session, when it did (for the audit of its leaving).
 	grant wire.Grant
 	ended string
+	// reg serializes a console's registry writes after it connected (a grant recorded) with
+	// its removal, so that no record outlives the connection; gone is set under it.
+	reg  sync.Mutex
+	gone bool
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and
