@@ -258,7 +258,9 @@ func (a *audited) snapshot() audited {
 // names is a PrincipalNamer over a map.
 type names map[string]string
 
-func (n names) PrincipalName(_ context.Context, _, principal string) (string, error) { return n[principal], nil }
+func (n names) PrincipalName(_ context.Context, _, principal string) (string, error) {
+	return n[principal], nil
+}
 
 // tenantTokenAs is a control-plane console token of principal for sid on device.
 func (r *testRelay) tenantTokenAs(t *testing.T, principal, device, sid string, ttl time.Duration) string {
