@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
@@ -179,4 +180,27 @@ func TestSharedSessionAudited(t *testing.T) {
 	assert.Equal(t, "user:"+viewerID, leave.Actor)
 	assert.Equal(t, second.sid, leave.Details["session"])
 	assert.Contains(t, leave.Details["reason"], "console disconnected")
+}
+
+// TestRedeemCarriesTheGrant: the console token a link is redeemed for carries the link's grant,
+// and so does the answer the console reads it from; a link from before grants means control.
+func TestRedeemCarriesTheGrant(t *testing.T) {
+	r := startRelay(t, false)
+	for _, g := range []wire.Grant{wire.GrantView, wire.GrantControl, wire.GrantAdmin} {
+		link, err := ConsoleLinkWithGrant(r.Issuer(), r.URL(), "dev1", "alice", g)
+		require.NoError(t, err)
+		status, out := redeem(t, r, `{"code":"`+link[strings.Index(link, "#code=")+len("#code="):]+`"}`)
+		require.Equal(t, 200, status, "%v", out)
+		assert.Equal(t, string(g), out["grant"])
+		claims, err := r.Issuer().Verify(out["token"].(string), auth.AudienceConsole)
+		require.NoError(t, err)
+		assert.Equal(t, g, claims.Grant)
+	}
+	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: "alice", Audience: auth.AudienceLogin, Device: "dev1"}, time.Minute)
+	require.NoError(t, err)
+	status, out := redeem(t, r, `{"code":"`+tok+`"}`)
+	require.Equal(t, 200, status, "%v", out)
+	assert.Equal(t, "control", out["grant"])
+	_, err = ConsoleLinkWithGrant(r.Issuer(), r.URL(), "dev1", "alice", "root")
+	assert.Error(t, err)
 }
