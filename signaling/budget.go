@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -231,6 +232,8 @@ const agentOutboxHigh = peerconn.OutboxSize - peerconn.OutboxSize/4
 // of the agent being cut. It does no more than a channel operation per message, so that it
 // keeps up with any publisher and the bus never cuts the agent's subscription for being slow.
 // A console whose messages are dropped notices by its negotiation timing out, and retries.
+// Grants are never dropped; every other message on the topic, the consoles' included, is in
+// the relay's own encoding (canonical), so nothing else starts like one.
 func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-chan []byte) {
 	var lastWarn time.Time
 	for {
@@ -247,6 +250,14 @@ func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-ch
 			case <-pc.Done():
 				return
 			default:
+			}
+			if bytes.HasPrefix(msg, grantPrefix) {
+				// A grant must not be lost: a console lowered to view would keep control. The
+				// quarter of the outbox above the mark is there for it.
+				if !pc.Send(msg) {
+					return
+				}
+				continue
 			}
 			if pc.SendBelow(msg, agentOutboxHigh) {
 				continue

@@ -152,7 +152,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		}
 		// The agent decides whether the move stands (is the sender in control, is the session
 		// it names a participant); the relay vouches for who sends it (the envelope's sid).
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeJoin:
 		var j wire.Join
 		if err := wire.DecodeData(env, &j); err != nil {
@@ -184,13 +184,13 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		if err := wire.CheckSDP(d.SDP); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeCandidate:
 		var cand wire.Candidate
 		if err := wire.DecodeData(env, &cand); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeConsentCode:
 		var code wire.ConsentCode
 		if err := wire.DecodeData(env, &code); err != nil {
@@ -200,7 +200,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		s.consentCodeEntered(ctx, log, info, code.Cancel)
-		out = raw
+		out, err = canonical(env)
 	case wire.TypePowerAction:
 		var action wire.PowerAction
 		if err := wire.DecodeData(env, &action); err != nil {
@@ -223,12 +223,12 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		log.Info("display selected", "sid", info.SID, "display", d.Index, "principal", info.Principal)
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeBye:
 		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
 		state.saidBye = true
 		s.consoleClosed(ctx, log, info)
-		out = raw
+		out, err = canonical(env)
 	default:
 		return s.refuse(pc, log, "console", env, info.SID, errors.New("a console may not send "+string(env.Type)))
 	}
@@ -243,6 +243,13 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 	}
 	s.metrics.Messages.WithLabelValues("console", string(env.Type), "ok").Inc()
 	return env.Type != wire.TypeBye
+}
+
+// canonical is a console's message as the relay forwards it: re-encoded in the relay's own
+// envelope, so its bytes say its real type first (a console cannot send the agent bytes that
+// look like a relay message, duplicate JSON keys and all: see forwardToAgent).
+func canonical(env wire.Envelope) ([]byte, error) {
+	return wire.Encode(env.Type, env.SID, env.Data)
 }
 
 // refuse answers a bad message with an error. Malformed JSON ends the connection (the peer

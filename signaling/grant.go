@@ -28,6 +28,10 @@ type regrantNotice struct {
 	Node  string     `json:"node"`
 }
 
+// grantPrefix starts every grant message the relay sends an agent: wire.Encode writes the
+// version, then the type. forwardToAgent never drops these.
+var grantPrefix = []byte(`{"v":1,"type":"grant"`)
+
 // grantTimeout bounds telling an agent, and the registry, of a grant that changed.
 const grantTimeout = 2 * time.Second
 

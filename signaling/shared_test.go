@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -449,4 +450,22 @@ func TestReportBudget(t *testing.T) {
 	assert.LessOrEqual(t, len(b.bySID), 2, "refilled budgets are forgotten")
 	assert.True(t, b.warn())
 	assert.False(t, b.warn(), "at most one warning a second")
+}
+
+// TestGrantsAreNeverDropped: a grant message starts with grantPrefix, which forwardToAgent
+// lets past a nearly full agent outbox; a console's message, forwarded in the relay's own
+// encoding, never does, whatever bytes the console sent (duplicate keys included).
+func TestGrantsAreNeverDropped(t *testing.T) {
+	msg, err := wire.Encode(wire.TypeGrant, "s_1", wire.GrantChange{Grant: wire.GrantView})
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(msg, grantPrefix), "%s", msg)
+
+	forged := []byte(`{"v":1,"type":"grant","type":"candidate","sid":"s_1","data":{"candidate":""}}`)
+	env, err := wire.Decode(forged)
+	require.NoError(t, err, "Go's decoder takes the last of duplicate keys")
+	require.Equal(t, wire.TypeCandidate, env.Type)
+	out, err := canonical(env)
+	require.NoError(t, err)
+	assert.False(t, bytes.HasPrefix(out, grantPrefix), "%s", out)
+	assert.True(t, bytes.HasPrefix(out, []byte(`{"v":1,"type":"candidate"`)), "%s", out)
 }
