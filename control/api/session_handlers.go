@@ -39,7 +39,7 @@ func (a *API) startSession(c *fiber.Ctx) error {
 	})
 	var re *accounts.RightError
 	if errors.As(err, &re) {
-		return fail(c, fiber.StatusForbidden, CodeForbidden, "No console for you on this device: "+re.Reason+".")
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "You may not open a console on this device: "+re.Reason+".")
 	}
 	if err != nil {
 		return a.failErr(c, err)
