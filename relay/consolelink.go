@@ -10,6 +10,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // ErrNoSuchDevice: no device of the control plane has the name or id asked for.
@@ -27,6 +28,16 @@ const PrincipalKindRelay = accounts.KindRelay
 // ErrNoSuchDevice means no organization has such a device (a relay whose agents use
 // `kvmrelay token agent --device NAME` tokens: the name is then the device).
 func ConsoleLinkForDevice(ctx context.Context, cfg Config, device, principal string) (string, error) {
+	return ConsoleLinkForDeviceWithGrant(ctx, cfg, device, principal, wire.GrantControl)
+}
+
+// ConsoleLinkForDeviceWithGrant is ConsoleLinkForDevice for a console that may do what grant
+// says (view, control, admin). The relay's operator holds the signing key, so the grant is
+// theirs to choose; it is not re-derived (the principal is not stored in the control plane).
+func ConsoleLinkForDeviceWithGrant(ctx context.Context, cfg Config, device, principal string, grant wire.Grant) (string, error) {
+	if !grant.Valid() {
+		return "", fmt.Errorf("console link: unknown grant %q (view, control or admin)", grant)
+	}
 	if err := cfg.setDefaults(); err != nil {
 		return "", err
 	}
@@ -51,7 +62,7 @@ func ConsoleLinkForDevice(ctx context.Context, cfg Config, device, principal str
 	if err != nil {
 		return "", err
 	}
-	started, err := mgr.Start(ctx, orgID, PrincipalKindRelay+":"+principal, dev.ID)
+	started, err := mgr.Start(ctx, orgID, PrincipalKindRelay+":"+principal, dev.ID, grant)
 	if err != nil {
 		return "", fmt.Errorf("start a console session on %s: %w", dev.Name, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // controlPlane is the relay's accounts, console sessions (with their reconciler) and the
@@ -54,6 +55,7 @@ func (cp *controlPlane) start(r *Relay) error {
 		return fmt.Errorf("relay: api: %w", err)
 	}
 	cp.sessions.SetDisconnector(sessionEnder{sig: r.sig, log: r.log})
+	cp.sessions.SetRegranter(sessionRegranter{r.sig})
 	ctx, cancel := context.WithCancel(context.Background())
 	cp.cancel = cancel
 	cp.wg.Go(func() { cp.sessions.Run(ctx) })
@@ -93,8 +95,23 @@ func (p consolePresence) ConsoleConnected(ctx context.Context, sid string) (bool
 // signaling.ErrSessionOver; anything else, a store outage say, stays transient.
 type sessionGate struct{ m *sessions.Manager }
 
-func (g sessionGate) Admit(ctx context.Context, c auth.Claims) error { return over(g.m.Admit(ctx, c)) }
-func (g sessionGate) Check(ctx context.Context, c auth.Claims) error { return over(g.m.Check(ctx, c)) }
+func (g sessionGate) Admit(ctx context.Context, c auth.Claims) (wire.Grant, error) {
+	grant, err := g.m.Admit(ctx, c)
+	return grant, over(err)
+}
+
+func (g sessionGate) Check(ctx context.Context, c auth.Claims) (wire.Grant, error) {
+	grant, err := g.m.Check(ctx, c)
+	return grant, over(err)
+}
+
+// sessionRegranter is the sessions manager's Regranter: a grant changed by a rights change
+// reaches the console's agent through whichever node holds the console.
+type sessionRegranter struct{ sig *signaling.Server }
+
+func (r sessionRegranter) Regrant(ctx context.Context, sid string, grant wire.Grant) error {
+	return r.sig.RegrantSession(ctx, sid, grant)
+}
 
 func over(err error) error {
 	if errors.Is(err, sessions.ErrEnded) || errors.Is(err, sessions.ErrMismatch) || errors.Is(err, sessions.ErrDeviceRevoked) ||

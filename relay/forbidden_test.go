@@ -32,7 +32,7 @@ func tenantConsole(t *testing.T, r *Relay, org store.Organization) (*sigclient.C
 		principal = "user:" + u.ID
 		return err
 	}))
-	started, err := r.control.sessions.Start(ctx, org.ID, principal, d.ID)
+	started, err := r.control.sessions.Start(ctx, org.ID, principal, d.ID, wire.GrantControl)
 	require.NoError(t, err)
 	tok, _, err := r.Issuer().Mint(auth.Claims{Subject: principal, Audience: auth.AudienceConsole,
 		Device: d.ID, Session: started.Session.ID, Tenant: org.ID}, time.Minute)

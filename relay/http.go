@@ -16,6 +16,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/internal/clientaddr"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/kvmrelay/kvmrelay/web"
 )
 
@@ -134,6 +135,9 @@ type redeemResponse struct {
 	// (plain text; a device name may come from anyone who may rename it).
 	DeviceName    string `json:"device_name"`
 	PrincipalName string `json:"principal_name"`
+	// Grant is what the console may do on the machine (view, control, admin) as its link
+	// said; the relay derives it again when the console connects.
+	Grant wire.Grant `json:"grant"`
 }
 
 // linkUsedMessage answers a console link opened a second time, on this node or another.
@@ -179,13 +183,14 @@ func (r *Relay) redeem(c *fiber.Ctx) error {
 		Target:   login.Target,
 		Tenant:   login.Tenant,
 		Session:  sid,
+		Grant:    tokenGrant(login),
 	}, r.cfg.ConsoleTokenTTL)
 	if err != nil {
 		return err
 	}
 	r.log.Info("console link redeemed", "device", login.Device, "principal", login.Subject, "sid", claims.Session, "remote", c.IP())
 	out := redeemResponse{Token: tok, Device: claims.Device, Session: claims.Session, ExpiresAt: claims.ExpiresAt,
-		DeviceName: claims.Device, PrincipalName: claims.Subject}
+		DeviceName: claims.Device, PrincipalName: claims.Subject, Grant: claims.Grant}
 	if login.Tenant != "" {
 		if dn, pn, err := r.control.sessions.Describe(c.UserContext(), login.Tenant, sid); err == nil {
 			out.DeviceName, out.PrincipalName = dn, pn

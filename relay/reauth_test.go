@@ -139,7 +139,7 @@ func (w *rightsWorld) subject(t *testing.T, name string, apiKey bool) *subject {
 // returns its session id and the one-time code of its console link.
 func (w *rightsWorld) link(t *testing.T, s *subject) (sid, code string) {
 	t.Helper()
-	started, err := w.a.control.sessions.Start(context.Background(), w.a.org, s.principal, s.device.ID)
+	started, err := w.a.control.sessions.Start(context.Background(), w.a.org, s.principal, s.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	u, err := url.Parse(started.ConsoleURL)
 	require.NoError(t, err)
@@ -301,9 +301,9 @@ var rightChanges = []struct {
 		func(*subject) string { return "the API key that opened this console was revoked" }},
 	{"role lowered", false, false,
 		func(t *testing.T, w *rightsWorld, s *subject) {
-			w.api(t, "PATCH", "/users/"+s.userID, map[string]any{"role": "viewer"})
+			w.api(t, "PATCH", "/users/"+s.userID, map[string]any{"role": "auditor"})
 		},
-		func(s *subject) string { return "your role (viewer) no longer allows consoles on " + s.device.Name }},
+		func(s *subject) string { return "your role (auditor) no longer allows consoles on " + s.device.Name }},
 	{"scope changed", false, false,
 		func(t *testing.T, w *rightsWorld, s *subject) {
 			w.api(t, "PATCH", "/users/"+s.userID, map[string]any{"scope": map[string]string{"site": "ams1"}})
@@ -413,22 +413,23 @@ func TestRedeemRechecksRights(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		u.Role = store.RoleViewer
+		u.Role = store.RoleAuditor
 		return tx.UpdateUser(ctx, u)
 	}))
 	status, out := redeemAt(t, w.a.base(), `{"code":"`+code+`"}`)
 	assert.Equal(t, http.StatusForbidden, status, "%v", out)
 	assert.Equal(t, "not-allowed", out["code"])
-	assert.Contains(t, out["message"], "your role (viewer) no longer allows consoles on rack7")
+	assert.Contains(t, out["message"], "your role (auditor) no longer allows consoles on rack7")
 	got := w.storedSession(t, sid)
 	assert.Equal(t, store.SessionStopped, got.Current)
-	assert.Equal(t, "your role (viewer) no longer allows consoles on rack7", got.Reason)
+	assert.Equal(t, "your role (auditor) no longer allows consoles on rack7", got.Reason)
 
 	// The backstop: the periodic check re-derives the rights of a connected console.
 	s2 := w.subject(t, "rack8", false)
 	sid2, _ := w.link(t, s2)
 	claims := auth.Claims{Subject: s2.principal, Device: s2.device.ID, Session: sid2, Tenant: w.a.org}
-	require.NoError(t, w.a.control.sessions.Admit(ctx, claims))
+	_, err := w.a.control.sessions.Admit(ctx, claims)
+	require.NoError(t, err)
 	require.NoError(t, w.a.Store().Write(ctx, w.a.org, func(tx store.Tx) error {
 		d, err := tx.Device(ctx, s2.device.ID)
 		if err != nil {
@@ -437,7 +438,7 @@ func TestRedeemRechecksRights(t *testing.T) {
 		d.Labels = map[string]string{"site": "ams1"}
 		return tx.UpdateDevice(ctx, d)
 	}))
-	err := sessionGate{w.a.control.sessions}.Check(ctx, claims)
+	_, err = sessionGate{w.a.control.sessions}.Check(ctx, claims)
 	require.ErrorIs(t, err, signaling.ErrSessionOver)
 	assert.Equal(t, "rack8 is no longer within your device scope (site=fra1)", w.storedSession(t, sid2).Reason)
 }

@@ -161,6 +161,8 @@ func New(cfg Config) (*Relay, error) {
 		OnForbidden:          signalingDenied(r.denied),
 		OnSessionEnd:         r.turnRevoker(),
 		Consent:              consentRecorder{r.control.sessions},
+		Names:                r.control.sessions,
+		Control:              controlAuditor{r.control.sessions},
 		Logger:               cfg.Logger.With("component", "signaling"),
 		Metrics:              signaling.NewMetrics(r.metrics),
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/agent/enroll"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // TestSingleUseAcrossNodes: two relay nodes share PostgreSQL and the data directory's keys. A
@@ -45,7 +46,7 @@ func TestSingleUseAcrossNodes(t *testing.T) {
 		return err
 	}))
 	code := func() string {
-		started, err := a.control.sessions.Start(ctx, a.org, "user:"+ann.ID, dev)
+		started, err := a.control.sessions.Start(ctx, a.org, "user:"+ann.ID, dev, wire.GrantControl)
 		require.NoError(t, err)
 		u, err := url.Parse(started.ConsoleURL)
 		require.NoError(t, err)

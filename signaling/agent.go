@@ -24,7 +24,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 	device := claims.Device
 	connID := auth.NewID("a_")
 	log := s.log.With("peer", "agent", "device", device, "conn", connID)
-	sc, done := s.accept(c, "agent", s.agents, device, device, device, log)
+	sc, done := s.accept(c, "agent", s.agents, device, &liveConn{device: device, agent: device}, log)
 	defer done()
 	ctx, pc := sc.ctx, sc.pc
 
@@ -36,6 +36,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 		return
 	}
 	sc.wg.Go(func() { s.forwardToAgent(ctx, pc, toAgent) })
+	reports := newReportBudget(nil)
 	s.setPresence(ctx, log, device, connID, true)
 	defer func() {
 		bg, done := context.WithTimeout(context.Background(), 2*time.Second)
@@ -55,7 +56,7 @@ func (s *Server) serveAgent(c *websocket.Conn) {
 			log.Info("agent disconnected", "err", closeReason(err, pc))
 			return
 		}
-		if !s.handleAgentMessage(ctx, pc, log, claims, connID, raw) {
+		if !s.handleAgentMessage(ctx, pc, log, claims, connID, reports, raw) {
 			return
 		}
 	}
@@ -77,7 +78,8 @@ func (s *Server) setPresence(ctx context.Context, log *slog.Logger, device, conn
 }
 
 // handleAgentMessage routes one message from an agent; false ends the connection.
-func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, claims auth.Claims, connID string, raw []byte) bool {
+func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log *slog.Logger, claims auth.Claims, connID string,
+	reports *reportBudget, raw []byte) bool {
 	device := claims.Device
 	env, err := wire.Decode(raw)
 	if err != nil {
@@ -116,7 +118,8 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		}
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
-	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower, wire.TypeDisplays:
+	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower, wire.TypeDisplays,
+		wire.TypeRoster, wire.TypeControlEvent, wire.TypeInputBurst:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -173,6 +176,27 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		if err := d.Check(); err != nil {
 			return s.dropReport(log, env, err)
 		}
+	case wire.TypeRoster:
+		// To env.SID's console only: the agent sends each participant its own copy.
+		var r wire.Roster
+		if err := wire.DecodeData(env, &r); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		if err := r.Check(); err != nil {
+			return s.dropReport(log, env, err)
+		}
+	case wire.TypeControlEvent:
+		var e wire.RosterEvent
+		if err := wire.DecodeData(env, &e); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		return s.controlEventReported(ctx, log, claims, reports, info, env, e)
+	case wire.TypeInputBurst:
+		var b wire.InputBurst
+		if err := wire.DecodeData(env, &b); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		return s.inputBurstReported(ctx, log, reports, info, env, b)
 	}
 	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
 		log.Error("publish to console", "err", err)

@@ -1,14 +1,16 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/kvmrelay/kvmrelay/signaling/internal/peerconn"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
-	"golang.org/x/time/rate"
 )
 
 // A console speaks to a device's agent through the relay, and the agent's connection is shared
@@ -72,7 +74,10 @@ const (
 	budgetAnswers     = "answers"
 	budgetJoins       = "joins"
 	budgetManagement  = "management"
+	budgetControl     = "control"
 	budgetAgentOutbox = "agent-outbox"
+	// budgetAgentReports counts an agent's audit reports dropped (reportbudget.go).
+	budgetAgentReports = "agent-reports"
 )
 
 // Out-of-band management messages (a consent code, a power action, a screen switch) each
@@ -80,6 +85,13 @@ const (
 const (
 	managementRate  = 0.5
 	managementBurst = 5
+)
+
+// Moves of control (request, approve, pass, …) are clicks of a person: three a second, burst
+// 10, per console session. Each one may make the agent send every participant a roster.
+const (
+	controlRate  = 3
+	controlBurst = 10
 )
 
 // CodeRateLimited is the error a console gets when it went over its budget; the connection is
@@ -93,6 +105,7 @@ type sessionBudget struct {
 	msgs       *rate.Limiter
 	joins      *rate.Limiter
 	management *rate.Limiter // consent codes, power actions, screen switches
+	control    *rate.Limiter // moves of control
 	candidates int           // since the last join
 	answers    int           // since the last join
 	conns      int           // live connections using it
@@ -116,6 +129,10 @@ func (b *sessionBudget) spend(t wire.Type, limits ConsoleBudget, now time.Time) 
 	case wire.TypeConsentCode, wire.TypePowerAction, wire.TypeDisplay:
 		if !b.management.AllowN(now, 1) {
 			return budgetManagement
+		}
+	case wire.TypeControl:
+		if !b.control.AllowN(now, 1) {
+			return budgetControl
 		}
 	case wire.TypeCandidate:
 		if b.candidates >= limits.Candidates {
@@ -168,6 +185,7 @@ func (bs *budgets) acquire(sid string) (*sessionBudget, func()) {
 			msgs:       rate.NewLimiter(rate.Limit(bs.limits.Rate), bs.limits.Burst),
 			joins:      rate.NewLimiter(rate.Limit(bs.limits.JoinRate), bs.limits.JoinBurst),
 			management: rate.NewLimiter(managementRate, managementBurst),
+			control:    rate.NewLimiter(controlRate, controlBurst),
 		}
 		bs.bySID[sid] = b
 	}
@@ -197,6 +215,8 @@ func budgetMessage(budget string) string {
 		return "This console reconnected too often; it was disconnected and will retry more slowly."
 	case budgetCandidates, budgetAnswers:
 		return fmt.Sprintf("This console sent too many %s for one connection attempt; it was disconnected and will retry.", budget)
+	case budgetControl:
+		return "This console asked to move control faster than the relay accepts; it was disconnected and will retry."
 	default:
 		return "This console sent messages faster than the relay accepts; it was disconnected and will retry."
 	}
@@ -212,6 +232,8 @@ const agentOutboxHigh = peerconn.OutboxSize - peerconn.OutboxSize/4
 // of the agent being cut. It does no more than a channel operation per message, so that it
 // keeps up with any publisher and the bus never cuts the agent's subscription for being slow.
 // A console whose messages are dropped notices by its negotiation timing out, and retries.
+// Grants are never dropped; every other message on the topic, the consoles' included, is in
+// the relay's own encoding (canonical), so nothing else starts like one.
 func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-chan []byte) {
 	var lastWarn time.Time
 	for {
@@ -228,6 +250,14 @@ func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-ch
 			case <-pc.Done():
 				return
 			default:
+			}
+			if bytes.HasPrefix(msg, grantPrefix) {
+				// A grant must not be lost: a console lowered to view would keep control. The
+				// quarter of the outbox above the mark is there for it.
+				if !pc.Send(msg) {
+					return
+				}
+				continue
 			}
 			if pc.SendBelow(msg, agentOutboxHigh) {
 				continue

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
-	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/signaling/sigclient"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // rawConsole dials a console WebSocket whose writes go straight to the socket (a hostile
@@ -200,6 +201,7 @@ func TestConsoleBudgets(t *testing.T) {
 		{"joins", func(b *ConsoleBudget) { b.JoinRate, b.JoinBurst = 0.001, 3 }, 3, wire.TypeJoin, budgetJoins},
 		{"power actions (out-of-band management)", func(*ConsoleBudget) {}, managementBurst, wire.TypePowerAction, budgetManagement},
 		{"consent codes (out-of-band management)", func(*ConsoleBudget) {}, managementBurst, wire.TypeConsentCode, budgetManagement},
+		{"moves of control", func(*ConsoleBudget) {}, controlBurst, wire.TypeControl, budgetControl},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := loose
@@ -221,11 +223,13 @@ func TestConsoleBudgets(t *testing.T) {
 					return wire.PowerAction{Action: wire.PowerCycle}
 				case wire.TypeConsentCode:
 					return wire.ConsentCode{Code: "123456"}
+				case wire.TypeControl:
+					return wire.Control{Action: wire.ControlRequest}
 				}
 				return cand
 			}
 			want := map[wire.Type]wire.Type{wire.TypeJoin: wire.TypeSessionStart, wire.TypeAnswer: wire.TypeAnswer, wire.TypeCandidate: wire.TypeCandidate,
-				wire.TypePowerAction: wire.TypePowerAction, wire.TypeConsentCode: wire.TypeConsentCode}
+				wire.TypePowerAction: wire.TypePowerAction, wire.TypeConsentCode: wire.TypeConsentCode, wire.TypeControl: wire.TypeControl}
 			for i := 0; i < tc.allowed; i++ {
 				require.NoError(t, console.Send(tc.over, "s_1", message(tc.over)))
 				recvFor(t, agent, want[tc.over], "s_1")

@@ -26,29 +26,33 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	if agent != device {
 		log = log.With("gateway", agent)
 	}
-	sc, done := s.accept(c, "console", s.consoles, sid, device, agent, log)
+	grant := grantOf(c, claims)
+	info := SessionInfo{SID: sid, Device: device, Agent: claims.Agent, Target: claims.Target, Tenant: claims.Tenant,
+		Principal: claims.Subject, Grant: grant, Name: s.participantName(log, claims), Started: time.Now()}
+	sc, done := s.accept(c, "console", s.consoles, sid, &liveConn{device: device, agent: agent, sid: sid, info: info, grant: grant}, log)
 	defer done()
 	ctx, pc, live := sc.ctx, sc.pc, sc.live
 	s.metrics.SessionsOpened.Inc()
 	s.metrics.Sessions.Inc()
 	defer s.metrics.Sessions.Dec()
 
-	info := SessionInfo{SID: sid, Device: device, Agent: claims.Agent, Target: claims.Target, Tenant: claims.Tenant,
-		Principal: claims.Subject, Started: time.Now()}
 	if err := s.cfg.Registry.PutSession(ctx, info); err != nil {
 		log.Error("record console session", "err", err)
 		pc.SendError(sid, wire.CodeInternal, "The relay could not record this session; try again in a moment.")
 		return
 	}
-	state := &consoleState{}
+	state := &consoleState{live: live}
+	s.consoleJoined(log, info)
 	// The session outlives this connection only as long as the console may reconnect with its
 	// token; the record goes with the connection and comes back with the next one.
 	defer func() {
+		s.mu.Lock()
+		superseded, ended := live.superseded, live.ended
+		s.mu.Unlock()
+		// Audited last: the agent and the registry hear of the end first.
+		defer s.consoleLeft(log, info, leaveReason(state, superseded, ended))
 		// A replaced connection leaves the session to its successor, even one that has ended
 		// already: its end told the agent and the control plane.
-		s.mu.Lock()
-		superseded := live.superseded
-		s.mu.Unlock()
 		if superseded {
 			return
 		}
@@ -57,9 +61,12 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 		if msg, err := wire.Encode(wire.TypeBye, sid, wire.Bye{Reason: "console disconnected"}); err == nil {
 			_ = s.cfg.Bus.Publish(bg, agentTopic(agent), msg)
 		}
+		live.reg.Lock()
+		live.gone = true
 		_ = s.cfg.Registry.DeleteSession(bg, sid)
+		live.reg.Unlock()
 		if !state.saidBye {
-			s.consoleLeft(log, info)
+			s.consoleGone(log, info)
 		}
 	}()
 
@@ -77,7 +84,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	defer releaseBudget()
 	state.budget = budget
 	sc.wg.Go(func() { forward(ctx, pc, toConsole, presence) })
-	sc.wg.Go(func() { s.refreshTokens(ctx, pc, claims) })
+	sc.wg.Go(func() { s.refreshTokens(ctx, pc, live, claims) })
 	if claims.Tenant != "" && s.cfg.Sessions != nil {
 		sc.wg.Go(func() { s.watchSession(ctx, pc, live, claims, log) })
 	}
@@ -93,10 +100,14 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 	for {
 		raw, err := pc.Read()
 		if err != nil {
-			log.Info("console disconnected", "err", closeReason(err, pc))
+			state.readErr = closeReason(err, pc)
+			log.Info("console disconnected", "err", state.readErr)
 			return
 		}
 		if !s.handleConsoleMessage(ctx, pc, log, info, state, raw) {
+			if !state.saidBye {
+				state.closed = "closed by the relay after a message it refused"
+			}
 			return
 		}
 	}
@@ -122,8 +133,26 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		pc.SendError(info.SID, wire.CodeForbidden, "This console may only signal its own session.")
 		return true
 	}
+	grant := s.currentGrant(state.live)
+	if msg := grantRefusal(grant, env.Type, ""); msg != "" {
+		return s.forbid(ctx, pc, log, info, grant, env.Type, msg)
+	}
 	var out []byte
 	switch env.Type {
+	case wire.TypeControl:
+		var mv wire.Control
+		if err := wire.DecodeData(env, &mv); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if err := mv.Check(); err != nil {
+			return s.refuse(pc, log, "console", env, info.SID, err)
+		}
+		if msg := grantRefusal(grant, env.Type, mv.Action); msg != "" {
+			return s.forbid(ctx, pc, log, info, grant, env.Type, msg)
+		}
+		// The agent decides whether the move stands (is the sender in control, is the session
+		// it names a participant); the relay vouches for who sends it (the envelope's sid).
+		out, err = canonical(env)
 	case wire.TypeJoin:
 		var j wire.Join
 		if err := wire.DecodeData(env, &j); err != nil {
@@ -144,6 +173,8 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			ForceRelay:   j.ForceRelay,
 			Principal:    info.Principal,
 			Target:       info.Target,
+			Grant:        grant,
+			Name:         info.Name,
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP
@@ -153,13 +184,13 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 		if err := wire.CheckSDP(d.SDP); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeCandidate:
 		var cand wire.Candidate
 		if err := wire.DecodeData(env, &cand); err != nil {
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeConsentCode:
 		var code wire.ConsentCode
 		if err := wire.DecodeData(env, &code); err != nil {
@@ -169,7 +200,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		s.consentCodeEntered(ctx, log, info, code.Cancel)
-		out = raw
+		out, err = canonical(env)
 	case wire.TypePowerAction:
 		var action wire.PowerAction
 		if err := wire.DecodeData(env, &action); err != nil {
@@ -192,12 +223,12 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		log.Info("display selected", "sid", info.SID, "display", d.Index, "principal", info.Principal)
-		out = raw
+		out, err = canonical(env)
 	case wire.TypeBye:
 		// The person pressed Disconnect: the session ends now, not after the reconnect grace.
 		state.saidBye = true
 		s.consoleClosed(ctx, log, info)
-		out = raw
+		out, err = canonical(env)
 	default:
 		return s.refuse(pc, log, "console", env, info.SID, errors.New("a console may not send "+string(env.Type)))
 	}
@@ -212,6 +243,13 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 	}
 	s.metrics.Messages.WithLabelValues("console", string(env.Type), "ok").Inc()
 	return env.Type != wire.TypeBye
+}
+
+// canonical is a console's message as the relay forwards it: re-encoded in the relay's own
+// envelope, so its bytes say its real type first (a console cannot send the agent bytes that
+// look like a relay message, duplicate JSON keys and all: see forwardToAgent).
+func canonical(env wire.Envelope) ([]byte, error) {
+	return wire.Encode(env.Type, env.SID, env.Data)
 }
 
 // refuse answers a bad message with an error. Malformed JSON ends the connection (the peer
@@ -279,7 +317,7 @@ func forward(ctx context.Context, pc *peerconn.Conn, subs ...<-chan []byte) {
 
 // watchSession re-checks the session while the console is connected, so a stop decided on
 // another node (or anything the store knows and this node missed) ends the connection within
-// one interval.
+// one interval, and a grant changed meanwhile reaches the agent.
 func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *liveConn, claims auth.Claims, log *slog.Logger) {
 	t := time.NewTicker(s.cfg.SessionCheckInterval)
 	defer t.Stop()
@@ -289,8 +327,14 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 			return
 		case <-t.C:
 		}
-		err := s.cfg.Sessions.Check(ctx, claims)
-		if err == nil || ctx.Err() != nil {
+		grant, err := s.cfg.Sessions.Check(ctx, claims)
+		if ctx.Err() != nil {
+			continue
+		}
+		if err == nil {
+			if grant.Valid() {
+				s.applyGrant(ctx, live, grant)
+			}
 			continue
 		}
 		if !errors.Is(err, ErrSessionOver) {
@@ -298,6 +342,9 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 			continue
 		}
 		log.Info("console session ended", "err", err)
+		s.mu.Lock()
+		live.ended = "its session check found it over"
+		s.mu.Unlock()
 		pc.SendError(claims.Session, wire.CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
 		live.cancel()
 		return
@@ -306,7 +353,7 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 
 // refreshTokens sends the console a fresh token at half of each token's life, so it can
 // reconnect after a network change however long the session lasts.
-func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, claims auth.Claims) {
+func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, live *liveConn, claims auth.Claims) {
 	exp := claims.ExpiresAt
 	for {
 		wait := time.Until(exp) / 2
@@ -322,6 +369,7 @@ func (s *Server) refreshTokens(ctx context.Context, pc *peerconn.Conn, claims au
 		}
 		next := claims
 		next.ID = ""
+		next.Grant = s.currentGrant(live) // a grant changed since is the one to reconnect with
 		tok, minted, err := s.cfg.Issuer.Mint(next, s.cfg.ConsoleTokenTTL)
 		if err != nil {
 			s.log.Error("refresh console token", "sid", claims.Session, "err", err)

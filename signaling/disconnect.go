@@ -49,6 +49,7 @@ func (s *Server) disconnectLocal(device, reason string) int {
 	}
 	for _, c := range s.consoles {
 		if c.device == device || c.agent == device {
+			c.ended = reason
 			victims = append(victims, c)
 		}
 	}

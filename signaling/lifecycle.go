@@ -22,8 +22,13 @@ type SessionLifecycle interface {
 
 // consoleState is what the handler of one console connection keeps between messages.
 type consoleState struct {
+	live    *liveConn
 	budget  *sessionBudget
 	saidBye bool // the console ended its session; it did not just leave
+	// closed says why the relay closed the connection (a malformed message, a budget), and
+	// readErr why reading ended otherwise: for the audit of its leaving.
+	closed  string
+	readErr string
 }
 
 // lifecycleTimeout bounds the store write made for a connection that is ending.
@@ -49,8 +54,8 @@ func (s *Server) consoleClosed(ctx context.Context, log *slog.Logger, info Sessi
 	log.Info("console closed its session")
 }
 
-// consoleLeft tells the control plane that the console of info went away without `bye`.
-func (s *Server) consoleLeft(log *slog.Logger, info SessionInfo) {
+// consoleGone tells the control plane that the console of info went away without `bye`.
+func (s *Server) consoleGone(log *slog.Logger, info SessionInfo) {
 	if info.Tenant == "" || s.cfg.Lifecycle == nil {
 		return
 	}

@@ -10,7 +10,7 @@ type Metrics struct {
 	Refused        *prometheus.CounterVec // upgrades refused by reason
 	AgentsOnline   prometheus.Gauge
 	SessionsOpened prometheus.Counter
-	BudgetRefused  *prometheus.CounterVec // console messages refused over a budget, by budget (budget.go)
+	BudgetRefused  *prometheus.CounterVec // messages refused over a budget, by budget (budget.go, reportbudget.go)
 }
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
@@ -42,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		BudgetRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kvmrelay_signaling_budget_refused_total",
-			Help: "Console signaling messages refused for going over a budget (rate, candidates, answers, joins) or dropped before a full agent outbox (agent-outbox).",
+			Help: "Console signaling messages refused for going over a budget (rate, candidates, answers, joins, management, control), dropped before a full agent outbox (agent-outbox), or agent audit reports dropped over their budget (agent-reports).",
 		}, []string{"budget"}),
 	}
 	if reg != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // ErrUnknownSession is returned for a session id the registry does not hold.
@@ -20,7 +22,12 @@ type SessionInfo struct {
 	Target    string
 	Tenant    string
 	Principal string
-	Started   time.Time
+	// Grant is what the console may do on its machine (view, control, admin) as its node last
+	// knew it: admitted with it, updated when it changed.
+	Grant wire.Grant
+	// Name is the principal as the other participants of the machine see it, cleaned.
+	Name    string
+	Started time.Time
 }
 
 // AgentDevice is the device whose agent carries the session: the gateway, or Device itself.

@@ -74,16 +74,31 @@ type Config struct {
 	ConsoleBudget ConsoleBudget
 	// Consent, when set, records the steps of a machine's user consent (consent.go).
 	Consent ConsentRecorder
+	// Names, when set, names control-plane consoles' principals for the other participants of
+	// their machine (an email, an API key's name); without it, or for a token without a
+	// tenant, the token's subject is the name.
+	Names PrincipalNamer
+	// Control, when set, audits shared sessions: consoles joining and leaving a machine,
+	// control moving among them, and the input of each controller (shared.go).
+	Control ControlAuditor
 }
 
-// SessionGate is the control plane's say over console connections.
+// SessionGate is the control plane's say over console connections. Both calls return the
+// grant the console's principal holds now (view, control, admin), derived from its rights.
 type SessionGate interface {
-	// Admit decides whether a console may connect now; it marks the session in use.
-	Admit(ctx context.Context, c auth.Claims) error
+	// Admit decides whether a console may connect now, and with which grant; it marks the
+	// session in use.
+	Admit(ctx context.Context, c auth.Claims) (wire.Grant, error)
 	// Check decides whether a connected console may stay; it records the activity. An error
 	// matching ErrSessionOver ends the connection; others (a store outage) are logged and the
-	// next check decides.
-	Check(ctx context.Context, c auth.Claims) error
+	// next check decides. A grant other than the console's is delivered to its agent.
+	Check(ctx context.Context, c auth.Claims) (wire.Grant, error)
+}
+
+// PrincipalNamer names a control-plane console's principal for the other participants of
+// its machine.
+type PrincipalNamer interface {
+	PrincipalName(ctx context.Context, tenant, principal string) (string, error)
 }
 
 // ErrSessionOver is what a SessionGate's Check wraps when the session has definitely ended.
@@ -138,6 +153,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.wg.Go(s.watchDisconnects)
 	s.wg.Go(func() { s.watchControl(sessionEndTopic, "session ends", s.applySessionEnd) })
+	s.wg.Go(func() { s.watchControl(regrantTopic, "grant changes", s.applyRegrant) })
 	return s, nil
 }
 
@@ -150,6 +166,7 @@ func (s *Server) Close() error {
 
 const (
 	localsClaims = "kvmrelay.claims"
+	localsGrant  = "kvmrelay.grant" // what Admit derived for a control-plane console
 	bearerProto  = "bearer."
 )
 
@@ -201,11 +218,13 @@ func (s *Server) checkUpgrade(peer string, aud auth.Audience) fiber.Handler {
 			return fiber.NewError(fiber.StatusUnauthorized, "token does not name a device or session")
 		}
 		if aud == auth.AudienceConsole && claims.Tenant != "" && s.cfg.Sessions != nil {
-			if err := s.cfg.Sessions.Admit(c.UserContext(), claims); err != nil {
+			grant, err := s.cfg.Sessions.Admit(c.UserContext(), claims)
+			if err != nil {
 				s.metrics.Refused.WithLabelValues(peer, "session").Inc()
 				s.log.Warn("websocket refused: session", "peer", peer, "sid", claims.Session, "remote", c.IP(), "err", err)
 				return fiber.NewError(fiber.StatusForbidden, "this console session has ended or does not match the token; start a new session")
 			}
+			c.Locals(localsGrant, grant)
 		}
 		c.Locals(localsClaims, claims)
 		return c.Next()
@@ -242,16 +261,43 @@ func claimsOf(c *websocket.Conn) (auth.Claims, bool) {
 	return claims, ok
 }
 
+// grantOf returns the grant a console connects with: what Admit derived for a control-plane
+// session, else what its token says (tokens without one mean control).
+func grantOf(c *websocket.Conn, claims auth.Claims) wire.Grant {
+	if g, ok := c.Locals(localsGrant).(wire.Grant); ok && g.Valid() {
+		return g
+	}
+	return tokenGrant(claims)
+}
+
+// tokenGrant is the grant a console token carries; none (a token of `kvmrelay token console`
+// from before grants, or without a control plane) means control.
+func tokenGrant(c auth.Claims) wire.Grant {
+	if c.Grant.Valid() {
+		return c.Grant
+	}
+	return wire.GrantControl
+}
+
 // liveConn is one registered connection; its pointer identifies it.
 type liveConn struct {
 	cancel context.CancelFunc
 	pc     *peerconn.Conn
-	device string // the device it serves or is a console of
-	agent  string // the device whose agent carries the console: device, or its gateway
-	sid    string // consoles only
+	device string      // the device it serves or is a console of
+	agent  string      // the device whose agent carries the console: device, or its gateway
+	sid    string      // consoles only
+	info   SessionInfo // consoles only: the session as registered (Grant as connected)
 	// superseded is set, under Server.mu, when a newer connection takes over its key: from
 	// then on the key's state is the newer one's, even once that one has ended too.
 	superseded bool
+	// Consoles only, under Server.mu: what the console may do now (grant.go), and why the
+	// relay ended its session, when it did (for the audit of its leaving).
+	grant wire.Grant
+	ended string
+	// reg serializes a console's registry writes after it connected (a grant recorded) with
+	// its removal, so that no record outlives the connection; gone is set under it.
+	reg  sync.Mutex
+	gone bool
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and
@@ -259,6 +305,9 @@ type liveConn struct {
 func (s *Server) EndSession(sid, reason string) bool {
 	s.mu.Lock()
 	lc := s.consoles[sid]
+	if lc != nil {
+		lc.ended = reason
+	}
 	s.mu.Unlock()
 	if lc == nil {
 		return false
@@ -299,15 +348,13 @@ type serverConn struct {
 	wg   sync.WaitGroup
 }
 
-// accept registers a connection of the given peer kind under key (replacing an older one) and
-// starts its writer. The returned func ends it: cancel, wait for its goroutines, unregister.
-func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key, device, agent string, log *slog.Logger) (*serverConn, func()) {
+// accept registers live, a connection of the given peer kind, under key (replacing an older
+// one) and starts its writer. The returned func ends it: cancel, wait for its goroutines,
+// unregister.
+func (s *Server) accept(c *websocket.Conn, peer string, m map[string]*liveConn, key string, live *liveConn, log *slog.Logger) (*serverConn, func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	pc := peerconn.New(c.Conn, log)
-	live := &liveConn{cancel: cancel, pc: pc, device: device, agent: agent}
-	if peer == "console" {
-		live.sid = key
-	}
+	live.cancel, live.pc = cancel, pc
 	sc := &serverConn{ctx: ctx, pc: pc, live: live}
 	s.takeOver(m, key, sc.live)
 	sc.wg.Go(func() { sc.pc.WriteLoop(ctx) })

@@ -17,34 +17,42 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-// gate is a SessionGate over a set of sessions a test can end.
+// gate is a SessionGate over a set of sessions a test can end, and whose grants it can change.
 type gate struct {
 	mu     sync.Mutex
 	live   map[string]bool
-	flaky  bool // Check fails with a transient error
+	grants map[string]wire.Grant // by session; none: control
+	flaky  bool                  // Check fails with a transient error
 	checks int
 }
 
-func (g *gate) Admit(_ context.Context, c auth.Claims) error {
+func (g *gate) grantLocked(sid string) wire.Grant {
+	if gr, ok := g.grants[sid]; ok {
+		return gr
+	}
+	return wire.GrantControl
+}
+
+func (g *gate) Admit(_ context.Context, c auth.Claims) (wire.Grant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.live[c.Session] {
-		return fmt.Errorf("session %s: %w", c.Session, ErrSessionOver)
+		return "", fmt.Errorf("session %s: %w", c.Session, ErrSessionOver)
 	}
-	return nil
+	return g.grantLocked(c.Session), nil
 }
 
-func (g *gate) Check(_ context.Context, c auth.Claims) error {
+func (g *gate) Check(_ context.Context, c auth.Claims) (wire.Grant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.checks++
 	if g.flaky {
-		return errors.New("store unreachable")
+		return "", errors.New("store unreachable")
 	}
 	if !g.live[c.Session] {
-		return fmt.Errorf("session %s: %w", c.Session, ErrSessionOver)
+		return "", fmt.Errorf("session %s: %w", c.Session, ErrSessionOver)
 	}
-	return nil
+	return g.grantLocked(c.Session), nil
 }
 
 func (g *gate) set(f func()) { g.mu.Lock(); defer g.mu.Unlock(); f() }

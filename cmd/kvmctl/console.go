@@ -25,7 +25,26 @@ func (a *app) consoleStart(ctx context.Context, args []string) error {
 	fmt.Fprintf(a.stdout, "The link expires %s (%s). Session %s: desired %s, current %s.\n",
 		ts(s.ConsoleURLExpiresAt), until(s.ConsoleURLExpiresAt, a.now()),
 		client.Sanitize(s.Session.ID), client.Sanitize(s.Session.Desired), client.Sanitize(s.Session.Current))
+	if g := grantSentence(s.Grant); g != "" {
+		fmt.Fprintln(a.stdout, g)
+	}
 	return nil
+}
+
+// grantSentence says what a console's grant lets it do on a machine others may watch too;
+// empty for a relay that does not say.
+func grantSentence(grant string) string {
+	switch grant {
+	case "":
+		return ""
+	case "view":
+		return "Grant: view (your role lets this console watch; it cannot type or click)."
+	case "control":
+		return "Grant: control (this console may hold control; it asks whoever holds it)."
+	case "admin":
+		return "Grant: admin (this console may hold control, and take it from whoever holds it)."
+	}
+	return "Grant: " + client.Sanitize(grant) + "."
 }
 
 func (a *app) consoleStop(ctx context.Context, args []string) error {

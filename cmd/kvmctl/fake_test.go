@@ -178,7 +178,8 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	})
 	route("POST /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
 		return 201, map[string]any{"session": map[string]any{"id": "s3", "device_id": r.PathValue("id"), "desired": "ACTIVE", "current": "REQUESTED",
-			"created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires}, "console_url": "https://relay.test/console/s3#k=secret", "console_url_expires_at": tExpires}
+			"created_at": tCreated, "updated_at": tCreated, "expires_at": tExpires}, "console_url": "https://relay.test/console/s3#k=secret", "console_url_expires_at": tExpires,
+			"grant": "view"}
 	})
 	route("GET /api/v1/devices/{id}/sessions", true, func(r *http.Request, _ map[string]any) (int, any) {
 		s := f.sessions[r.PathValue("id")]

@@ -308,12 +308,14 @@ func TestConsole(t *testing.T) {
 	assert.Contains(t, r.stdout, "Console for device web1 (d0000000-0000-4000-8000-000000000001):\nhttps://relay.test/console/s3#k=secret\n")
 	assert.Contains(t, r.stdout, "The link expires 2030-01-02T03:04:05Z")
 	assert.Contains(t, r.stdout, "Session s3: desired ACTIVE, current REQUESTED.")
+	assert.Contains(t, r.stdout, "Grant: view (your role lets this console watch; it cannot type or click).")
 
 	r = withKey(t, f, "console", "start", "web1", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var cs client.ConsoleStart
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &cs))
 	assert.Equal(t, "https://relay.test/console/s3#k=secret", cs.ConsoleURL)
+	assert.Equal(t, "view", cs.Grant)
 
 	r = withKey(t, f, "console", "get", "web1")
 	require.Equal(t, 0, r.code, r.stderr)

@@ -14,6 +14,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
 	"github.com/kvmrelay/kvmrelay/relay"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // TestTokenConsoleByName: `kvmrelay token console --device NAME` names a control-plane device
@@ -65,6 +66,7 @@ func TestTokenConsoleByName(t *testing.T) {
 			assert.Equal(t, tc.wantDevice, c.Device)
 			assert.Equal(t, tc.wantTenant, c.Tenant)
 			assert.Equal(t, tc.wantSession, c.Session != "")
+			assert.Equal(t, wire.GrantControl, c.Grant, "control by default")
 			if tc.wantNote {
 				assert.Contains(t, errOut.String(), "No device")
 			} else {
@@ -73,4 +75,21 @@ func TestTokenConsoleByName(t *testing.T) {
 			}
 		})
 	}
+
+	// --grant chooses what the console may do; a grant this relay does not know is refused.
+	for _, device := range []string{"rack12-node3", "pi-kvm-1"} {
+		for _, g := range []wire.Grant{wire.GrantView, wire.GrantAdmin} {
+			var out, errOut bytes.Buffer
+			require.NoError(t, runToken(ctx, []string{"console", "--device", device, "--grant", string(g), "--data-dir", dir}, &out, &errOut))
+			u, err := url.Parse(strings.TrimSpace(out.String()))
+			require.NoError(t, err)
+			code, err := url.QueryUnescape(strings.TrimPrefix(u.Fragment, "code="))
+			require.NoError(t, err)
+			c, err := iss.Verify(code, auth.AudienceLogin)
+			require.NoError(t, err)
+			assert.Equal(t, g, c.Grant, "%s --grant %s", device, g)
+		}
+	}
+	err = runToken(ctx, []string{"console", "--device", "rack12-node3", "--grant", "root", "--data-dir", dir}, &bytes.Buffer{}, &bytes.Buffer{})
+	assert.ErrorContains(t, err, `--grant "root": want view, control or admin`)
 }

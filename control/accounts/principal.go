@@ -51,6 +51,8 @@ const (
 	ConsoleView                      // watch a console
 	ReadAudit                        // list and verify the audit chain
 	ReadDevices                      // list devices and their presence
+	// ConsoleTake takes control of a shared console from whoever holds it, without asking.
+	ConsoleTake
 )
 
 func (a Action) String() string {
@@ -71,6 +73,8 @@ func (a Action) String() string {
 		return "read_audit"
 	case ReadDevices:
 		return "read_devices"
+	case ConsoleTake:
+		return "console_take"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -78,11 +82,12 @@ func (a Action) String() string {
 func bit(a Action) uint32 { return 1 << uint(a) }
 
 // permissions is the role matrix: owner ⊇ admin ⊇ operator ⊇ viewer; the auditor reads the
-// audit log and nothing else. An unknown role may do nothing.
+// audit log and nothing else. An unknown role may do nothing. On a shared console a viewer
+// watches, an operator may hold control, an admin may also take it (Principal.GrantOn).
 func permissions(r store.Role) uint32 {
 	viewer := bit(ConsoleView) | bit(ReadDevices)
 	operator := viewer | bit(ConsoleControl)
-	admin := operator | bit(ManageUsers) | bit(ManageDevices) | bit(ManageAPIKeys) | bit(ReadAudit)
+	admin := operator | bit(ManageUsers) | bit(ManageDevices) | bit(ManageAPIKeys) | bit(ReadAudit) | bit(ConsoleTake)
 	switch r {
 	case store.RoleOwner:
 		return admin | bit(ManageOrg)
@@ -100,7 +105,7 @@ func permissions(r store.Role) uint32 {
 
 // Can reports whether p's role allows action.
 func (p Principal) Can(action Action) bool {
-	return action >= ManageOrg && action <= ReadDevices && permissions(p.Role)&bit(action) != 0
+	return action >= ManageOrg && action <= ConsoleTake && permissions(p.Role)&bit(action) != 0
 }
 
 // RoleWithin reports whether role grants nothing that max does not: who holds max may hand

@@ -9,10 +9,10 @@ import (
 )
 
 func TestRoleMatrix(t *testing.T) {
-	all := []Action{ManageOrg, ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices}
+	all := []Action{ManageOrg, ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake}
 	want := map[store.Role][]Action{
 		store.RoleOwner:    all,
-		store.RoleAdmin:    {ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices},
+		store.RoleAdmin:    {ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake},
 		store.RoleOperator: {ConsoleControl, ConsoleView, ReadDevices},
 		store.RoleViewer:   {ConsoleView, ReadDevices},
 		store.RoleAuditor:  {ReadAudit},

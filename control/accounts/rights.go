@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Errors of re-deriving a stored principal's rights.
@@ -90,34 +91,45 @@ func Current(ctx context.Context, tx store.Tx, name string) (Principal, error) {
 	return Principal{}, removed("the console was opened by %q, which is not a principal of this organization", name)
 }
 
-// ConsoleOn decides whether p may hold a console on d: the role must allow console control
-// and d must be inside p's label scope, exactly as starting a console requires. The refusal
-// is a *RightError naming the device.
-func (p Principal) ConsoleOn(d store.Device) error {
+// GrantOn decides what p may do on a console of d, the one place a role becomes a grant:
+// owner and admin take control (wire.GrantAdmin), an operator holds it (wire.GrantControl), a
+// viewer watches (wire.GrantView). d must be inside p's label scope, exactly as starting a
+// console requires. A role without a console (auditor) or a device outside the scope is a
+// *RightError naming the device.
+func (p Principal) GrantOn(d store.Device) (wire.Grant, error) {
 	whose := "your"
 	if p.Kind == KindAPIKey {
 		whose = "the API key's"
 	}
-	if !p.Can(ConsoleControl) {
-		return removed("%s role (%s) no longer allows consoles on %s", whose, p.Role, d.Name)
+	var g wire.Grant
+	switch {
+	case p.Can(ConsoleTake):
+		g = wire.GrantAdmin
+	case p.Can(ConsoleControl):
+		g = wire.GrantControl
+	case p.Can(ConsoleView):
+		g = wire.GrantView
+	default:
+		return "", removed("%s role (%s) no longer allows consoles on %s", whose, p.Role, d.Name)
 	}
 	if !p.SeesDevice(d.Labels) {
-		return removed("%s is no longer within %s device scope (%s)", d.Name, whose, scopeString(p.Scope))
+		return "", removed("%s is no longer within %s device scope (%s)", d.Name, whose, scopeString(p.Scope))
 	}
-	return nil
+	return g, nil
 }
 
 // MayHoldConsole re-derives from the store whether the principal named name may hold a
-// console on d now. nil also for principals whose rights are not stored (ErrNotStored:
-// OIDC subjects keep what their token granted when the console started). A removed right is
-// a *RightError; anything else is a store error.
-func MayHoldConsole(ctx context.Context, tx store.Tx, name string, d store.Device) error {
+// console on d now, and with which grant. For principals whose rights are not stored
+// (ErrNotStored: OIDC subjects, the relay's operator) it returns an empty grant and no
+// error: they keep what their session started with. A removed right is a *RightError;
+// anything else is a store error.
+func MayHoldConsole(ctx context.Context, tx store.Tx, name string, d store.Device) (wire.Grant, error) {
 	p, err := Current(ctx, tx, name)
 	if errors.Is(err, ErrNotStored) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	return p.ConsoleOn(d)
+	return p.GrantOn(d)
 }

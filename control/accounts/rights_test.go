@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-// TestMayHoldConsole: the console right is re-derived from the store — the same role matrix
-// and label scope as starting a console — and every way of losing it says why, in words a
-// console can show.
+// TestMayHoldConsole: the console right and its grant are re-derived from the store — the
+// same role matrix and label scope as starting a console — and every way of losing the right
+// says why, in words a console can show.
 func TestMayHoldConsole(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -21,8 +22,11 @@ func TestMayHoldConsole(t *testing.T) {
 	fra := map[string]string{"site": "fra1"}
 	dev := store.Device{Name: "rack12-node3", Labels: map[string]string{"site": "fra1", "row": "12"}}
 	op := e.addUser(t, org.ID, "op@acme.test", ownerPassword, store.RoleOperator, fra)
+	admin := e.addUser(t, org.ID, "admin@acme.test", ownerPassword, store.RoleAdmin, nil)
 	viewer := e.addUser(t, org.ID, "viewer@acme.test", ownerPassword, store.RoleViewer, nil)
+	auditor := e.addUser(t, org.ID, "auditor@acme.test", ownerPassword, store.RoleAuditor, nil)
 	other := e.addUser(t, org.ID, "ams@acme.test", ownerPassword, store.RoleOperator, map[string]string{"site": "ams1"})
+	otherViewer := e.addUser(t, org.ID, "ams-viewer@acme.test", ownerPassword, store.RoleViewer, map[string]string{"site": "ams1"})
 	disabled := e.addUser(t, org.ID, "gone@acme.test", ownerPassword, store.RoleOperator, nil)
 	_, err := e.svc.SetDisabled(ctx, owner, disabled.ID, true)
 	require.NoError(t, err)
@@ -33,29 +37,36 @@ func TestMayHoldConsole(t *testing.T) {
 	require.NoError(t, e.svc.RevokeAPIKey(ctx, owner, revoked.ID))
 	_, viewKey, err := e.svc.CreateAPIKey(ctx, owner, "view", store.RoleViewer, nil)
 	require.NoError(t, err)
+	_, auditKey, err := e.svc.CreateAPIKey(ctx, owner, "audit", store.RoleAuditor, nil)
+	require.NoError(t, err)
 
 	for _, tc := range []struct {
 		name, principal string
-		reason          string // "" allowed
+		grant           wire.Grant // with no reason: the grant derived
+		reason          string     // "" allowed
 		notStored       bool
 	}{
-		{"owner", owner.String(), "", false},
-		{"operator in scope", op.String(), "", false},
-		{"API key in scope", "apikey:" + key.ID, "", false},
-		{"viewer", viewer.String(), "your role (viewer) no longer allows consoles on rack12-node3", false},
-		{"viewer API key", "apikey:" + viewKey.ID, "the API key's role (viewer) no longer allows consoles on rack12-node3", false},
-		{"out of scope", other.String(), "rack12-node3 is no longer within your device scope (site=ams1)", false},
-		{"disabled user", disabled.String(), "the account that opened this console was disabled", false},
-		{"revoked key", "apikey:" + revoked.ID, "the API key that opened this console was revoked", false},
-		{"unknown user", "user:" + store.NewID(), "the account that opened this console no longer exists", false},
-		{"unknown key", "apikey:" + store.NewID(), "the API key that opened this console no longer exists", false},
-		{"not a principal", "device:" + store.NewID(), `the console was opened by "device:`, false},
-		{"OIDC subject", "oidc:alice", "", true},
-		{"the relay's operator (kvmrelay token console)", "relay:ops", "", true},
+		{"owner", owner.String(), wire.GrantAdmin, "", false},
+		{"admin", admin.String(), wire.GrantAdmin, "", false},
+		{"operator in scope", op.String(), wire.GrantControl, "", false},
+		{"API key in scope", "apikey:" + key.ID, wire.GrantControl, "", false},
+		{"viewer", viewer.String(), wire.GrantView, "", false},
+		{"viewer API key", "apikey:" + viewKey.ID, wire.GrantView, "", false},
+		{"auditor", auditor.String(), "", "your role (auditor) no longer allows consoles on rack12-node3", false},
+		{"auditor API key", "apikey:" + auditKey.ID, "", "the API key's role (auditor) no longer allows consoles on rack12-node3", false},
+		{"out of scope", other.String(), "", "rack12-node3 is no longer within your device scope (site=ams1)", false},
+		{"viewer out of scope", otherViewer.String(), "", "rack12-node3 is no longer within your device scope (site=ams1)", false},
+		{"disabled user", disabled.String(), "", "the account that opened this console was disabled", false},
+		{"revoked key", "apikey:" + revoked.ID, "", "the API key that opened this console was revoked", false},
+		{"unknown user", "user:" + store.NewID(), "", "the account that opened this console no longer exists", false},
+		{"unknown key", "apikey:" + store.NewID(), "", "the API key that opened this console no longer exists", false},
+		{"not a principal", "device:" + store.NewID(), "", `the console was opened by "device:`, false},
+		{"OIDC subject", "oidc:alice", "", "", true},
+		{"the relay's operator (kvmrelay token console)", "relay:ops", "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.NoError(t, e.store.Read(ctx, org.ID, func(tx store.Tx) error {
-				err := MayHoldConsole(ctx, tx, tc.principal, dev)
+				grant, err := MayHoldConsole(ctx, tx, tc.principal, dev)
 				if tc.reason == "" {
 					assert.NoError(t, err)
 				} else {
@@ -64,10 +75,52 @@ func TestMayHoldConsole(t *testing.T) {
 					assert.ErrorIs(t, err, ErrRightRemoved)
 					assert.Contains(t, re.Reason, tc.reason)
 				}
+				assert.Equal(t, tc.grant, grant, "not stored: empty, the session keeps its own")
 				_, err = Current(ctx, tx, tc.principal)
 				assert.Equal(t, tc.notStored, errors.Is(err, ErrNotStored))
 				return nil
 			}))
+		})
+	}
+}
+
+// TestGrantOn: the role decides the grant on a device inside the principal's scope; a device
+// outside it, or a role without a console, is refused with the reason.
+func TestGrantOn(t *testing.T) {
+	fra := store.Device{Name: "rack12-node3", Labels: map[string]string{"site": "fra1"}}
+	ams := store.Device{Name: "ams-node1", Labels: map[string]string{"site": "ams1"}}
+	for _, tc := range []struct {
+		role   store.Role
+		kind   string
+		scope  map[string]string
+		dev    store.Device
+		grant  wire.Grant
+		reason string
+	}{
+		{store.RoleOwner, KindUser, nil, fra, wire.GrantAdmin, ""},
+		{store.RoleAdmin, KindUser, nil, fra, wire.GrantAdmin, ""},
+		{store.RoleAdmin, KindOIDC, nil, fra, wire.GrantAdmin, ""},
+		{store.RoleOperator, KindUser, nil, fra, wire.GrantControl, ""},
+		{store.RoleOperator, KindAPIKey, map[string]string{"site": "fra1"}, fra, wire.GrantControl, ""},
+		{store.RoleViewer, KindUser, nil, fra, wire.GrantView, ""},
+		{store.RoleViewer, KindOIDC, map[string]string{"site": "fra1"}, fra, wire.GrantView, ""},
+		{store.RoleAuditor, KindUser, nil, fra, "", "your role (auditor) no longer allows consoles on rack12-node3"},
+		{"", KindUser, nil, fra, "", "your role () no longer allows consoles on rack12-node3"},
+		{store.RoleOwner, KindUser, map[string]string{"site": "fra1"}, ams, "", "ams-node1 is no longer within your device scope (site=fra1)"},
+		{store.RoleViewer, KindAPIKey, map[string]string{"site": "fra1"}, ams, "", "ams-node1 is no longer within the API key's device scope (site=fra1)"},
+	} {
+		t.Run(string(tc.role)+"/"+tc.kind+"/"+tc.dev.Name, func(t *testing.T) {
+			p := Principal{Kind: tc.kind, ID: "x", Role: tc.role, Scope: tc.scope}
+			g, err := p.GrantOn(tc.dev)
+			assert.Equal(t, tc.grant, g)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				assert.True(t, g.Valid())
+				return
+			}
+			var re *RightError
+			require.True(t, errors.As(err, &re), "%v", err)
+			assert.Equal(t, tc.reason, re.Reason)
 		})
 	}
 }
@@ -123,7 +176,7 @@ func TestMayHoldConsoleUnderMFARequirement(t *testing.T) {
 	mayHold := func(p Principal) error {
 		var got error
 		require.NoError(t, e.store.Read(ctx, org.ID, func(tx store.Tx) error {
-			got = MayHoldConsole(ctx, tx, p.String(), dev)
+			_, got = MayHoldConsole(ctx, tx, p.String(), dev)
 			return nil
 		}))
 		return got

@@ -141,7 +141,7 @@ func (a *API) Routes() []Route {
 		{Method: "PATCH", Path: "/devices/:id", Action: accounts.ManageDevices, Narrows: true, handle: a.patchDevice},
 		{Method: "DELETE", Path: "/devices/:id", Action: accounts.ManageDevices, Narrows: true, handle: a.removeDevice},
 		{Method: "POST", Path: "/devices/:id/enrollment-tokens", Action: accounts.ManageDevices, handle: a.enrollmentToken},
-		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleControl, handle: a.startSession},
+		{Method: "POST", Path: "/devices/:id/sessions", Action: accounts.ConsoleView, handle: a.startSession},
 		{Method: "GET", Path: "/devices/:id/sessions", Action: accounts.ReadDevices, handle: a.listSessions},
 		{Method: "DELETE", Path: "/devices/:id/sessions", Action: accounts.ConsoleView, handle: a.stopDeviceSessions},
 		{Method: "GET", Path: "/devices/:id/sessions/:sid/consent", Action: accounts.ConsoleControl, handle: a.getConsent},

@@ -73,6 +73,7 @@ type env struct {
 	mgr     *sessions.Manager
 	cut     *cutter
 	machine *consentMachine
+	iss     *auth.Issuer
 }
 
 const ownerPassword = "correct horse battery staple"
@@ -124,7 +125,7 @@ func newEnvOn(t *testing.T, st store.Store, mod func(*accounts.Config)) *env {
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))
-	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut, machine: machine}
+	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut, machine: machine, iss: iss}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil); it returns the status.
@@ -306,7 +307,8 @@ func TestRolesAndScopes(t *testing.T) {
 		{"operator reads device outside scope", operator, "GET", "/api/v1/devices/" + ams.ID, http.StatusNotFound},
 		{"operator creates a device", operator, "POST", "/api/v1/devices", http.StatusForbidden},
 		{"operator reads audit", operator, "GET", "/api/v1/audit", http.StatusForbidden},
-		{"viewer starts a console (control)", viewer, "POST", "/api/v1/devices/" + fra.ID + "/sessions", http.StatusForbidden},
+		{"viewer starts a console (to watch)", viewer, "POST", "/api/v1/devices/" + fra.ID + "/sessions", http.StatusCreated},
+		{"auditor starts a console", auditor, "POST", "/api/v1/devices/" + fra.ID + "/sessions", http.StatusForbidden},
 		{"viewer lists devices", viewer, "GET", "/api/v1/devices", http.StatusOK},
 		{"viewer lists users", viewer, "GET", "/api/v1/users", http.StatusForbidden},
 		{"auditor reads audit", auditor, "GET", "/api/v1/audit/verify", http.StatusOK},

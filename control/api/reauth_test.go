@@ -28,9 +28,9 @@ func TestNarrowingRoutesReauthorize(t *testing.T) {
 			"the API key that opened this console was revoked"},
 		{"role lowered", false,
 			func(u, _, _ string) (string, string, any) {
-				return "PATCH", "/api/v1/users/" + u, map[string]any{"role": "viewer"}
+				return "PATCH", "/api/v1/users/" + u, map[string]any{"role": "auditor"}
 			},
-			"your role (viewer) no longer allows consoles on rack-1"},
+			"your role (auditor) no longer allows consoles on rack-1"},
 		{"scope changed", false,
 			func(u, _, _ string) (string, string, any) {
 				return "PATCH", "/api/v1/users/" + u, map[string]any{"scope": map[string]string{"site": "ams1"}}
@@ -99,9 +99,9 @@ func TestHalfDoneChangeReauthorizes(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.do("POST", "/api/v1/devices/"+d.ID+"/sessions", op, nil, &held))
 
 	assert.Equal(t, http.StatusBadRequest, e.do("PATCH", "/api/v1/users/"+opID, admin,
-		map[string]any{"role": "viewer", "scope": map[string]string{"site": "fra\n1"}}, nil))
+		map[string]any{"role": "auditor", "scope": map[string]string{"site": "fra\n1"}}, nil))
 	var s sessionView
 	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/sessions/"+held.Session.ID, admin, nil, &s))
 	assert.Equal(t, store.SessionStopped, s.Current)
-	assert.Equal(t, "your role (viewer) no longer allows consoles on rack-1", s.Reason)
+	assert.Equal(t, "your role (auditor) no longer allows consoles on rack-1", s.Reason)
 }

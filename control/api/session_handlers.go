@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -8,30 +9,47 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 type startedView struct {
 	Session             sessionView `json:"session"`
 	ConsoleURL          string      `json:"console_url"`
 	ConsoleURLExpiresAt time.Time   `json:"console_url_expires_at"`
+	// Grant is what the console may do on the machine as its role allows now (view, control,
+	// admin); the relay derives it again when the console connects and whenever a right
+	// changes.
+	Grant wire.Grant `json:"grant"`
 }
 
+// startSession opens a console for whoever may watch one (a viewer too): what it may do on
+// the machine is its grant, from its role.
 func (a *API) startSession(c *fiber.Ctx) error {
 	p := principalOf(c)
 	ctx := c.UserContext()
 	id := c.Params("id")
+	var grant wire.Grant
 	err := a.cfg.Store.Read(ctx, p.OrgID, func(tx store.Tx) error {
-		_, err := a.deviceInScope(ctx, tx, p, id)
+		d, err := a.deviceInScope(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		grant, err = p.GrantOn(d)
 		return err
 	})
+	var re *accounts.RightError
+	if errors.As(err, &re) {
+		return fail(c, fiber.StatusForbidden, CodeForbidden, "You may not open a console on this device: "+re.Reason+".")
+	}
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	started, err := a.cfg.Sessions.Start(ctx, p.OrgID, p.String(), id)
+	started, err := a.cfg.Sessions.Start(ctx, p.OrgID, p.String(), id, grant)
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(startedView{Session: session(started.Session), ConsoleURL: started.ConsoleURL, ConsoleURLExpiresAt: started.URLExpiresAt})
+	return c.Status(fiber.StatusCreated).JSON(startedView{Session: session(started.Session), ConsoleURL: started.ConsoleURL,
+		ConsoleURLExpiresAt: started.URLExpiresAt, Grant: grant})
 }
 
 type sessionsList struct {

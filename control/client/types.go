@@ -151,6 +151,9 @@ type ConsoleStart struct {
 	Session             Session   `json:"session"`
 	ConsoleURL          string    `json:"console_url"`
 	ConsoleURLExpiresAt time.Time `json:"console_url_expires_at"`
+	// Grant is what the console may do on the machine (view, control, admin); relays before
+	// shared sessions leave it empty.
+	Grant string `json:"grant,omitempty"`
 }
 
 // User is a member of the organization.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // A machine asks for consent: the live session waits in CONSENT_REQUIRED with its window, a
@@ -18,10 +19,10 @@ import (
 func TestConsent(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	c := f.consoleClaims(t, started)
-	require.NoError(t, f.m.Admit(ctx, c))
+	require.NoError(t, errOf(f.m.Admit(ctx, c)))
 	sid := started.Session.ID
 
 	window := f.clk.Now().Add(5 * time.Minute)
@@ -33,7 +34,7 @@ func TestConsent(t *testing.T) {
 	assert.True(t, window.Equal(*s.ConsentExpiresAt))
 	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, sid, window.Add(time.Hour)), "a repeated report")
 	assert.True(t, window.Equal(*f.session(t, sid).ConsentExpiresAt), "keeps the window")
-	require.NoError(t, f.m.Check(ctx, c), "a console waiting for consent stays connected")
+	require.NoError(t, errOf(f.m.Check(ctx, c)), "a console waiting for consent stays connected")
 
 	require.NoError(t, f.m.ConsentCodeEntered(ctx, f.org.ID, sid, f.ann, false))
 	require.NoError(t, f.m.ConsentAccepted(ctx, f.org.ID, sid, 2))
@@ -42,9 +43,9 @@ func TestConsent(t *testing.T) {
 	assert.Nil(t, s.ConsentExpiresAt)
 
 	// Another session: the window runs out.
-	second, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	second, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, second)))
+	require.NoError(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, second))))
 	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, second.Session.ID, f.clk.Now().Add(time.Minute)))
 	f.clk.Add(time.Minute)
 	require.NoError(t, f.m.Reconcile(ctx, f.org.ID))
@@ -54,9 +55,9 @@ func TestConsent(t *testing.T) {
 	assert.Equal(t, ReasonConsentExpired, f.cut.reason(second.Session.ID), "its console is told why")
 
 	// A third: cancelled.
-	third, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	third, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, third)))
+	require.NoError(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, third))))
 	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, third.Session.ID, f.clk.Now().Add(time.Minute)))
 	require.NoError(t, f.m.ConsentCodeEntered(ctx, f.org.ID, third.Session.ID, f.ann, true))
 	require.NoError(t, f.m.ConsentFailed(ctx, f.org.ID, third.Session.ID, "cancelled", ReasonConsentCancelled))
@@ -85,9 +86,9 @@ func TestConsent(t *testing.T) {
 func TestConsentWindowBoundsAndFailureScope(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, started)))
+	require.NoError(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, started))))
 	sid := started.Session.ID
 
 	require.NoError(t, f.m.ConsentFailed(ctx, f.org.ID, sid, "cancelled", ReasonConsentCancelled))
@@ -99,9 +100,9 @@ func TestConsentWindowBoundsAndFailureScope(t *testing.T) {
 	assert.True(t, s.ConsentExpiresAt.Equal(f.clk.Now().Add(minConsentWindow)), "a window already past (an agent clock behind) gets the minimum")
 	require.NoError(t, f.m.ConsentFailed(ctx, f.org.ID, sid, "cancelled", ReasonConsentCancelled))
 
-	second, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	second, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, second)))
+	require.NoError(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, second))))
 	require.NoError(t, f.m.ConsentRequired(ctx, f.org.ID, second.Session.ID, f.clk.Now().Add(24*time.Hour)))
 	assert.True(t, f.session(t, second.Session.ID).ConsentExpiresAt.Equal(f.clk.Now().Add(maxConsentWindow)), "a window a day away gets the maximum")
 }

@@ -10,4 +10,8 @@
 // without a connected console for longer than the reconnect grace or the idle timeout) and
 // cuts the live console. All state is in the store, so any relay node's reconciler can pick it up after a
 // restart; transitions are compare-and-set, so nodes racing on one session agree.
+//
+// Each session has a grant (view, control, admin) from its principal's role, minted into its
+// link by Start and derived again by Admit, Check and Reauthorize, which hands changes to a
+// Regranter; what happens on a shared console is audited here too (shared.go).
 package sessions

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 const amtGUID = "12345678-9abc-def0-1234-56789abcdef0"
@@ -35,7 +36,7 @@ func TestStartOnGateways(t *testing.T) {
 	f := newFixture(t)
 	gw, served := f.gateway(t, "mps-gw")
 
-	_, err := f.m.Start(ctx, f.org.ID, f.ann, gw.ID)
+	_, err := f.m.Start(ctx, f.org.ID, f.ann, gw.ID, wire.GrantControl)
 	require.ErrorIs(t, err, ErrGatewayDevice)
 	assert.EqualError(t, err, "mps-gw is a gateway: it has no screen of its own; open one of the machines it serves.")
 
@@ -49,7 +50,7 @@ func TestStartOnGateways(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			started, err := f.m.Start(ctx, f.org.ID, f.ann, tc.device)
+			started, err := f.m.Start(ctx, f.org.ID, f.ann, tc.device, wire.GrantControl)
 			require.NoError(t, err)
 			c := f.consoleClaims(t, started)
 			assert.Equal(t, tc.device, c.Device)
@@ -62,7 +63,7 @@ func TestStartOnGateways(t *testing.T) {
 	// Only the gateway's row revoked (the device service revokes both; this is a row changed
 	// behind its back): its machines still open nothing.
 	require.NoError(t, f.st.Write(ctx, f.org.ID, func(tx store.Tx) error { return tx.RevokeDevice(ctx, gw.ID, f.clk.Now()) }))
-	_, err = f.m.Start(ctx, f.org.ID, f.ann, served.ID)
+	_, err = f.m.Start(ctx, f.org.ID, f.ann, served.ID, wire.GrantControl)
 	require.ErrorIs(t, err, ErrGatewayRevoked)
 	assert.Contains(t, err.Error(), "mps-gw-amt is reached through gateway mps-gw, which is revoked")
 }
@@ -75,7 +76,7 @@ func TestStopDevices(t *testing.T) {
 	_, other := f.gateway(t, "gw2")
 	var stopped, kept []string
 	for _, d := range []string{served.ID, served.ID, other.ID, f.device.ID} {
-		s, err := f.m.Start(ctx, f.org.ID, f.ann, d)
+		s, err := f.m.Start(ctx, f.org.ID, f.ann, d, wire.GrantControl)
 		require.NoError(t, err)
 		if d == served.ID {
 			stopped = append(stopped, s.Session.ID)

@@ -49,7 +49,7 @@ func (m *Manager) Closed(ctx context.Context, c auth.Claims) error {
 func (m *Manager) Left(ctx context.Context, c auth.Claims) error {
 	now := m.now()
 	return m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
-		s, err := m.checkClaims(ctx, tx, c)
+		s, _, err := m.checkClaims(ctx, tx, c)
 		if err != nil {
 			return err
 		}

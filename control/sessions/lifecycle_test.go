@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // TestClosedByUser: the console's Disconnect (a signaling bye) stops the session at once,
@@ -16,10 +17,10 @@ import (
 func TestClosedByUser(t *testing.T) {
 	ctx := context.Background()
 	f := newFixtureGrace(t, 45*time.Second)
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	c := f.consoleClaims(t, started)
-	require.NoError(t, f.m.Admit(ctx, c))
+	require.NoError(t, errOf(f.m.Admit(ctx, c)))
 
 	require.NoError(t, f.m.Closed(ctx, c))
 	got := f.session(t, c.Session)
@@ -27,7 +28,7 @@ func TestClosedByUser(t *testing.T) {
 	assert.Equal(t, store.SessionStopped, got.Desired)
 	assert.Equal(t, ReasonClosedByUser, got.Reason)
 	assert.Equal(t, ReasonClosedByUser, f.cut.reason(c.Session))
-	assert.ErrorIs(t, f.m.Admit(ctx, c), ErrEnded, "a closed console does not come back")
+	assert.ErrorIs(t, errOf(f.m.Admit(ctx, c)), ErrEnded, "a closed console does not come back")
 	require.NoError(t, f.m.Closed(ctx, c), "a repeated bye is harmless")
 	assert.Equal(t, ReasonClosedByUser, f.session(t, c.Session).Reason)
 
@@ -84,13 +85,13 @@ func TestConsoleGoneAfterGrace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			f := newFixtureGrace(t, grace)
-			started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+			started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 			require.NoError(t, err)
 			c := f.consoleClaims(t, started)
-			require.NoError(t, f.m.Admit(ctx, c))
-			again := func() error { return f.m.Admit(ctx, c) }
+			require.NoError(t, errOf(f.m.Admit(ctx, c)))
+			again := func() error { return errOf(f.m.Admit(ctx, c)) }
 			if tc.connected {
-				again = func() error { return f.m.Check(ctx, c) }
+				again = func() error { return errOf(f.m.Check(ctx, c)) }
 			}
 			tc.run(t, f, again, func() error { return f.m.Left(ctx, c) })
 
@@ -111,7 +112,7 @@ func TestConsoleGoneAfterGrace(t *testing.T) {
 func TestLinkNeverOpenedUnchanged(t *testing.T) {
 	ctx := context.Background()
 	f := newFixtureGrace(t, 45*time.Second)
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	f.clk.Add(5 * time.Minute)
 	require.NoError(t, f.m.ReconcileAll(ctx))

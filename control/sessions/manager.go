@@ -10,6 +10,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Errors callers map to answers.
@@ -61,8 +62,11 @@ type Config struct {
 	ReconnectGrace time.Duration
 	// Disconnect cuts live consoles; may be set after New with SetDisconnector.
 	Disconnect Disconnector
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Regrant tells live consoles' agents of a changed grant; may be set after New with
+	// SetRegranter. Nil: grants change only when a console connects again.
+	Regrant Regranter
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Manager starts, stops and reconciles console sessions.
@@ -98,6 +102,9 @@ func New(cfg Config) (*Manager, error) {
 // SetDisconnector wires the signaling server once it exists (it needs the manager first).
 func (m *Manager) SetDisconnector(d Disconnector) { m.cfg.Disconnect = d }
 
+// SetRegranter wires the signaling server's grant changes, as SetDisconnector.
+func (m *Manager) SetRegranter(r Regranter) { m.cfg.Regrant = r }
+
 // Started is a new session with the URL that opens its console.
 type Started struct {
 	Session      store.ConsoleSession
@@ -105,11 +112,17 @@ type Started struct {
 	URLExpiresAt time.Time
 }
 
-// Start creates a session for deviceID on behalf of principal and mints its console URL. A
-// gateway is refused (ErrGatewayDevice); a device a gateway serves is reached through the
-// gateway's agent, which the link names (auth.Claims Agent and Target), unless the gateway is
-// revoked (ErrGatewayRevoked).
-func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) (Started, error) {
+// Start creates a session for deviceID on behalf of principal and mints its console URL, which
+// carries grant (what the caller derived: accounts.Principal.GrantOn; the relay's operator's
+// choice for `kvmrelay token console`). The relay derives the grant again when the console
+// connects, and whenever a right changes, for principals whose rights are stored; the others
+// keep this one. A gateway is refused (ErrGatewayDevice); a device a gateway serves is reached
+// through the gateway's agent, which the link names (auth.Claims Agent and Target), unless
+// the gateway is revoked (ErrGatewayRevoked).
+func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string, grant wire.Grant) (Started, error) {
+	if !grant.Valid() {
+		return Started{}, fmt.Errorf("start session on device %s: grant %q: %w", deviceID, grant, store.ErrInvalid)
+	}
 	now := m.now()
 	var out Started
 	var dev store.Device
@@ -140,7 +153,7 @@ func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) 
 			return err
 		}
 		if _, err := tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: principal, Action: store.AuditConsoleStart,
-			Target: "device:" + deviceID, Details: map[string]string{"session": s.ID, "device_name": dev.Name}}); err != nil {
+			Target: "device:" + deviceID, Details: map[string]string{"session": s.ID, "device_name": dev.Name, "grant": string(grant)}}); err != nil {
 			return err
 		}
 		out.Session = s
@@ -153,6 +166,7 @@ func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string) 
 		Subject: principal, Audience: auth.AudienceLogin,
 		Device: deviceID, Session: out.Session.ID, Tenant: orgID,
 		Agent: dev.GatewayID, Target: dev.Target, // empty unless a gateway serves the device
+		Grant: grant,
 	}, m.cfg.LinkTTL)
 	if err != nil {
 		return Started{}, fmt.Errorf("mint console link: %w", err)
@@ -264,43 +278,62 @@ func (m *Manager) disconnect(sid, reason string) {
 	}
 }
 
-// checkClaims loads the session a console token names and checks that it matches.
-func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (store.ConsoleSession, error) {
+// checkClaims loads the session a console token names and checks that it matches, and
+// derives the grant its principal holds on the session's device now.
+func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (store.ConsoleSession, wire.Grant, error) {
 	s, err := tx.Session(ctx, c.Session)
 	if err != nil {
-		return s, fmt.Errorf("session %s: %w", c.Session, errors.Join(ErrMismatch, err))
+		return s, "", fmt.Errorf("session %s: %w", c.Session, errors.Join(ErrMismatch, err))
 	}
 	if s.DeviceID != c.Device || s.Principal != c.Subject || s.OrgID != c.Tenant {
-		return s, fmt.Errorf("session %s: device, principal or organization differ: %w", c.Session, ErrMismatch)
+		return s, "", fmt.Errorf("session %s: device, principal or organization differ: %w", c.Session, ErrMismatch)
 	}
 	if s.Current.Final() || s.Desired == store.SessionStopped || !m.now().Before(s.ExpiresAt) {
-		return s, &EndError{SID: s.ID, Reason: s.Reason, kind: ErrEnded}
+		return s, "", &EndError{SID: s.ID, Reason: s.Reason, kind: ErrEnded}
 	}
 	dev, err := tx.Device(ctx, s.DeviceID)
 	if err != nil {
-		return s, err
+		return s, "", err
 	}
 	if dev.RevokedAt != nil {
-		return s, fmt.Errorf("session %s: %w", s.ID, ErrDeviceRevoked)
+		return s, "", fmt.Errorf("session %s: %w", s.ID, ErrDeviceRevoked)
 	}
-	return s, allowed(ctx, tx, s, dev)
+	grant, err := allowed(ctx, tx, s, dev)
+	if err != nil {
+		return s, "", err
+	}
+	if grant == "" {
+		grant = tokenGrant(c) // rights not stored: what the session started with
+	}
+	return s, grant, nil
+}
+
+// tokenGrant is the grant a console token carries; tokens minted before grants existed carry
+// none and mean control.
+func tokenGrant(c auth.Claims) wire.Grant {
+	if c.Grant == "" {
+		return wire.GrantControl
+	}
+	return c.Grant
 }
 
 // Redeemable checks that a one-time console login for a control-plane session may still open
 // its console.
 func (m *Manager) Redeemable(ctx context.Context, c auth.Claims) error {
 	return m.enforce(ctx, c, m.cfg.Store.Read(ctx, c.Tenant, func(tx store.Tx) error {
-		_, err := m.checkClaims(ctx, tx, c)
+		_, _, err := m.checkClaims(ctx, tx, c)
 		return err
 	}))
 }
 
 // Admit is called when a console's signaling connection opens: the token must match a live
-// session, which becomes ACTIVE and takes activity.
-func (m *Manager) Admit(ctx context.Context, c auth.Claims) error {
+// session, which becomes ACTIVE and takes activity. It returns the grant the session's
+// principal holds now.
+func (m *Manager) Admit(ctx context.Context, c auth.Claims) (wire.Grant, error) {
 	now := m.now()
-	return m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
-		s, err := m.checkClaims(ctx, tx, c)
+	var grant wire.Grant
+	err := m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+		s, g, err := m.checkClaims(ctx, tx, c)
 		if err != nil {
 			return err
 		}
@@ -309,22 +342,34 @@ func (m *Manager) Admit(ctx context.Context, c auth.Claims) error {
 				return err
 			}
 		}
+		grant = g
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
+	if err != nil {
+		return "", err
+	}
+	return grant, nil
 }
 
 // Check is called periodically while a console is connected: it fails once the session
 // ended anywhere (another node, the reconciler, an admin) or its principal's rights, derived
-// anew, no longer cover it (then it stops the session), and records activity otherwise.
-func (m *Manager) Check(ctx context.Context, c auth.Claims) error {
+// anew, no longer cover it (then it stops the session), and records activity otherwise. It
+// returns the grant the principal holds now, which the caller compares with the console's.
+func (m *Manager) Check(ctx context.Context, c auth.Claims) (wire.Grant, error) {
 	now := m.now()
-	return m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
-		s, err := m.checkClaims(ctx, tx, c)
+	var grant wire.Grant
+	err := m.enforce(ctx, c, m.cfg.Store.Write(ctx, c.Tenant, func(tx store.Tx) error {
+		s, g, err := m.checkClaims(ctx, tx, c)
 		if err != nil {
 			return err
 		}
+		grant = g
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
+	if err != nil {
+		return "", err
+	}
+	return grant, nil
 }
 
 // gatewayAllows refuses a console on a gateway, and on a served device whose gateway is

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/kvmrelay/kvmrelay/control/store"
@@ -57,4 +58,18 @@ func (m *Manager) Describe(ctx context.Context, tenant, sessionID string) (devic
 		return nil
 	})
 	return device, principal, err
+}
+
+// PrincipalName names principal for the other participants of a shared console (Names'
+// rule: an email, an API key's name, an OIDC subject).
+func (m *Manager) PrincipalName(ctx context.Context, orgID, principal string) (string, error) {
+	var name string
+	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
+		name = NewNames(tx).Principal(ctx, principal)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("sessions: name %s: %w", principal, err)
+	}
+	return name, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // ErrNotAllowed: the session's principal may no longer hold a console on its device (a key
@@ -43,14 +44,15 @@ func EndReason(err error) string {
 }
 
 // allowed re-derives, from what the store holds now, whether s's principal may still hold a
-// console on dev: the same rights starting one requires (accounts decides, in one place).
-func allowed(ctx context.Context, tx store.Tx, s store.ConsoleSession, dev store.Device) error {
-	err := accounts.MayHoldConsole(ctx, tx, s.Principal, dev)
+// console on dev, and with which grant: the same rights starting one requires (accounts
+// decides, in one place). The grant is empty for principals whose rights are not stored.
+func allowed(ctx context.Context, tx store.Tx, s store.ConsoleSession, dev store.Device) (wire.Grant, error) {
+	grant, err := accounts.MayHoldConsole(ctx, tx, s.Principal, dev)
 	var re *accounts.RightError
 	if errors.As(err, &re) {
-		return &EndError{SID: s.ID, Reason: re.Reason, kind: ErrNotAllowed}
+		return "", &EndError{SID: s.ID, Reason: re.Reason, kind: ErrNotAllowed}
 	}
-	return err
+	return grant, err
 }
 
 // enforce stops the session of c when err says its principal lost the right to it, so the
@@ -67,13 +69,29 @@ func (m *Manager) enforce(ctx context.Context, c auth.Claims, err error) error {
 	return err
 }
 
+// Regranter tells the agent of a live console session, wherever the session's console is
+// connected, the grant its principal holds now. It does nothing for a session whose console
+// is not connected (its next connection is admitted with the grant of that moment) or whose
+// grant did not change.
+type Regranter interface {
+	Regrant(ctx context.Context, sid string, grant wire.Grant) error
+}
+
 // Reauthorize re-derives the rights of every live session of orgID (consoles connected and
-// links not yet opened) and stops, on behalf of actor, those whose principal may no longer
-// hold them, each with the reason. Call it after any change that may take a right away; the
-// periodic Check is the backstop for changes made elsewhere. It returns how many it stopped.
+// links not yet opened): it stops, on behalf of actor, those whose principal may no longer
+// hold them, each with the reason, and hands the grant of each other session with a console
+// to the Regranter, so a role lowered to viewer gives up control at once and one raised to
+// operator may ask for it. Call it after any change that may take a right away or change a
+// grant; the periodic Check is the backstop for changes made elsewhere. It returns how many
+// sessions it stopped.
 func (m *Manager) Reauthorize(ctx context.Context, orgID, actor string) (int, error) {
 	type ending struct{ sid, reason string }
+	type regrant struct {
+		sid   string
+		grant wire.Grant
+	}
 	var ends []ending
+	var regrants []regrant
 	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
 		live, err := tx.SessionsToReconcile(ctx)
 		if err != nil {
@@ -91,11 +109,17 @@ func (m *Manager) Reauthorize(ctx context.Context, orgID, actor string) (int, er
 				ends = append(ends, ending{s.ID, "device revoked"})
 				continue
 			}
-			err = allowed(ctx, tx, s, dev)
-			if reason := EndReason(err); reason != "" {
+			grant, err := allowed(ctx, tx, s, dev)
+			switch reason := EndReason(err); {
+			case reason != "":
 				ends = append(ends, ending{s.ID, reason})
-			} else if err != nil {
+			case err != nil:
 				return err
+			case grant != "" && s.Current != store.SessionRequested:
+				// A link not yet opened has no console to tell: it is admitted with the grant
+				// of the moment it connects. Principals whose rights are not stored (no grant)
+				// cannot have changed.
+				regrants = append(regrants, regrant{s.ID, grant})
 			}
 		}
 		return nil
@@ -108,6 +132,15 @@ func (m *Manager) Reauthorize(ctx context.Context, orgID, actor string) (int, er
 			return i, fmt.Errorf("sessions: stop %s: %w", e.sid, err)
 		}
 		m.log.Info("session ended: its principal lost the right to it", "org", orgID, "sid", e.sid, "reason", e.reason, "by", actor)
+	}
+	if m.cfg.Regrant == nil {
+		return len(ends), nil
+	}
+	for _, r := range regrants {
+		// A grant not delivered now is delivered by the console's next periodic check.
+		if err := m.cfg.Regrant.Regrant(ctx, r.sid, r.grant); err != nil {
+			m.log.Warn("tell a console's agent its grant; its next session check will", "org", orgID, "sid", r.sid, "grant", r.grant, "err", err)
+		}
 	}
 	return len(ends), nil
 }

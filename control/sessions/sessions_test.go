@@ -2,7 +2,9 @@ package sessions
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +18,25 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// pg is the PostgreSQL cluster this test binary shares, started only by the tests that use it.
+var pg testenv.SharedPostgres
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop postgres:", err)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 type cuts struct {
 	mu  sync.Mutex
@@ -38,12 +56,35 @@ func (c *cuts) reason(sid string) string {
 	return c.got[sid]
 }
 
+// grants records what a manager told consoles' agents of their grants (its Regranter).
+type grants struct {
+	mu  sync.Mutex
+	got map[string][]wire.Grant
+}
+
+func (g *grants) Regrant(_ context.Context, sid string, grant wire.Grant) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.got[sid] = append(g.got[sid], grant)
+	return nil
+}
+
+// of returns, and forgets, what sid was told.
+func (g *grants) of(sid string) []wire.Grant {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := g.got[sid]
+	delete(g.got, sid)
+	return out
+}
+
 type fixture struct {
 	grace  time.Duration // the managers' ReconnectGrace
 	st     store.Store
 	iss    *auth.Issuer
 	clk    *testenv.Clock
 	cut    *cuts
+	grants *grants
 	m      *Manager
 	org    store.Organization
 	device store.Device
@@ -63,6 +104,13 @@ func newFixtureGrace(t *testing.T, grace time.Duration) *fixture {
 	st, err := sqlite.Open(ctx, dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	return newFixtureOn(t, st, grace)
+}
+
+// newFixtureOn builds the fixture on st (SQLite, or PostgreSQL through the application role).
+func newFixtureOn(t *testing.T, st store.Store, grace time.Duration) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	key, err := auth.GenerateKey()
 	require.NoError(t, err)
 	keys, err := auth.NewKeyring(key)
@@ -70,7 +118,7 @@ func newFixtureGrace(t *testing.T, grace time.Duration) *fixture {
 	clk := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: "kvmrelay", Now: clk.Now})
 	require.NoError(t, err)
-	f := &fixture{grace: grace, st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}}
+	f := &fixture{grace: grace, st: st, iss: iss, clk: clk, cut: &cuts{got: map[string]string{}}, grants: &grants{got: map[string][]wire.Grant{}}}
 	f.m = f.manager(t)
 	f.org, err = st.CreateOrganization(ctx, store.Organization{Name: "Acme", Slug: "acme",
 		Settings: store.OrgSettings{IdleTimeout: 5 * time.Minute, MaxSessionDuration: time.Hour}})
@@ -99,8 +147,8 @@ func newFixtureGrace(t *testing.T, grace time.Duration) *fixture {
 func (f *fixture) manager(t *testing.T) *Manager {
 	// A reconnect grace longer than the organization's idle timeout leaves the idle timeout to
 	// decide, as the tests written for it expect; lifecycle_test.go sets a short one.
-	m, err := New(Config{Store: f.st, Issuer: f.iss, PublicURL: "https://relay.example", Disconnect: f.cut, Now: f.clk.Now, Interval: time.Hour,
-		ReconnectGrace: f.grace})
+	m, err := New(Config{Store: f.st, Issuer: f.iss, PublicURL: "https://relay.example", Disconnect: f.cut, Regrant: f.grants,
+		Now: f.clk.Now, Interval: time.Hour, ReconnectGrace: f.grace})
 	require.NoError(t, err)
 	return m
 }
@@ -143,7 +191,7 @@ func (f *fixture) actions(t *testing.T) []store.AuditAction {
 func TestStartAdmitStop(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	assert.Equal(t, store.SessionRequested, started.Session.Current)
 	assert.Equal(t, store.SessionActive, started.Session.Desired)
@@ -154,9 +202,9 @@ func TestStartAdmitStop(t *testing.T) {
 	assert.Equal(t, started.Session.ID, c.Session)
 	assert.Equal(t, f.org.ID, c.Tenant)
 	require.NoError(t, f.m.Redeemable(ctx, c))
-	require.NoError(t, f.m.Admit(ctx, c))
+	require.NoError(t, errOf(f.m.Admit(ctx, c)))
 	assert.Equal(t, store.SessionActive, f.session(t, c.Session).Current)
-	require.NoError(t, f.m.Admit(ctx, c), "a reconnecting console is admitted again")
+	require.NoError(t, errOf(f.m.Admit(ctx, c)), "a reconnecting console is admitted again")
 
 	for name, mutate := range map[string]func(*auth.Claims){
 		"other device":    func(c *auth.Claims) { c.Device = store.NewID() },
@@ -165,15 +213,15 @@ func TestStartAdmitStop(t *testing.T) {
 	} {
 		bad := c
 		mutate(&bad)
-		assert.ErrorIs(t, f.m.Admit(ctx, bad), ErrMismatch, name)
+		assert.ErrorIs(t, errOf(f.m.Admit(ctx, bad)), ErrMismatch, name)
 	}
 
 	stopped, err := f.m.Stop(ctx, f.org.ID, c.Session, "user:admin", "stopped by an admin")
 	require.NoError(t, err)
 	assert.Equal(t, store.SessionStopped, stopped.Current)
 	assert.Equal(t, "stopped by an admin", f.cut.reason(c.Session), "the live console is cut")
-	assert.ErrorIs(t, f.m.Check(ctx, c), ErrEnded, "a console still connected elsewhere learns on its next check")
-	assert.ErrorIs(t, f.m.Admit(ctx, c), ErrEnded, "and cannot reconnect")
+	assert.ErrorIs(t, errOf(f.m.Check(ctx, c)), ErrEnded, "a console still connected elsewhere learns on its next check")
+	assert.ErrorIs(t, errOf(f.m.Admit(ctx, c)), ErrEnded, "and cannot reconnect")
 	assert.Equal(t, []store.AuditAction{store.AuditConsoleStart, store.AuditConsoleStop}, f.actions(t))
 	n, err := f.st.VerifyAudit(ctx, f.org.ID)
 	require.NoError(t, err)
@@ -183,19 +231,19 @@ func TestStartAdmitStop(t *testing.T) {
 func TestStartRefusesRevokedAndForeignDevice(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	_, err := f.m.Start(ctx, f.org.ID, f.ann, store.NewID())
+	_, err := f.m.Start(ctx, f.org.ID, f.ann, store.NewID(), wire.GrantControl)
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	other, err := f.st.CreateOrganization(ctx, store.Organization{Name: "Other", Slug: "other"})
 	require.NoError(t, err)
-	_, err = f.m.Start(ctx, other.ID, f.ann, f.device.ID)
+	_, err = f.m.Start(ctx, other.ID, f.ann, f.device.ID, wire.GrantControl)
 	assert.ErrorIs(t, err, store.ErrNotFound, "another tenant's device does not exist for it")
 
-	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	started, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	require.NoError(t, f.st.Write(ctx, f.org.ID, func(tx store.Tx) error { return tx.RevokeDevice(ctx, f.device.ID, f.clk.Now()) }))
-	_, err = f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	_, err = f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	assert.ErrorIs(t, err, ErrDeviceRevoked)
-	assert.ErrorIs(t, f.m.Admit(ctx, f.consoleClaims(t, started)), ErrDeviceRevoked)
+	assert.ErrorIs(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, started))), ErrDeviceRevoked)
 }
 
 // TestReconcilerSurvivesRestart: timeouts are decided from stored state, so a manager started
@@ -203,19 +251,19 @@ func TestStartRefusesRevokedAndForeignDevice(t *testing.T) {
 func TestReconcilerSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	never, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	never, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	idle, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID)
+	idle, err := f.m.Start(ctx, f.org.ID, f.ann, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
-	require.NoError(t, f.m.Admit(ctx, f.consoleClaims(t, idle)))
-	busy, err := f.m.Start(ctx, f.org.ID, f.bob, f.device.ID)
+	require.NoError(t, errOf(f.m.Admit(ctx, f.consoleClaims(t, idle))))
+	busy, err := f.m.Start(ctx, f.org.ID, f.bob, f.device.ID, wire.GrantControl)
 	require.NoError(t, err)
 	busyClaims := f.consoleClaims(t, busy)
-	require.NoError(t, f.m.Admit(ctx, busyClaims))
+	require.NoError(t, errOf(f.m.Admit(ctx, busyClaims)))
 
 	restarted := f.manager(t)
 	f.clk.Add(4 * time.Minute)
-	require.NoError(t, restarted.Check(ctx, busyClaims))
+	require.NoError(t, errOf(restarted.Check(ctx, busyClaims)))
 	require.NoError(t, restarted.ReconcileAll(ctx))
 	for _, id := range []string{never.Session.ID, idle.Session.ID, busy.Session.ID} {
 		assert.False(t, f.session(t, id).Current.Final(), "nothing times out early")
@@ -230,7 +278,7 @@ func TestReconcilerSurvivesRestart(t *testing.T) {
 	assert.Contains(t, f.cut.reason(idle.Session.ID), "idle")
 
 	f.clk.Add(5 * time.Minute) // 11 min: the link of `never` expired (10 min)
-	require.NoError(t, restarted.Check(ctx, busyClaims))
+	require.NoError(t, errOf(restarted.Check(ctx, busyClaims)))
 	require.NoError(t, restarted.ReconcileAll(ctx))
 	got = f.session(t, never.Session.ID)
 	assert.Equal(t, store.SessionError, got.Current)
@@ -318,3 +366,6 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+// errOf drops the grant Admit and Check return, for tests about the session's state.
+func errOf(_ wire.Grant, err error) error { return err }

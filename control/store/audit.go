@@ -48,6 +48,18 @@ const (
 	// AuditInviteAccept is an invitation accepted: the invitee is the actor, the invitation and
 	// its inviter are in the details.
 	AuditInviteAccept AuditAction = "invite_accept"
+	// AuditConsoleJoin and AuditConsoleLeave are one console connection of a session joining
+	// and leaving its machine (with its grant, and why it left). A session (console_start …
+	// console_stop) may join and leave many times: each reconnect is one.
+	AuditConsoleJoin  AuditAction = "console_join"
+	AuditConsoleLeave AuditAction = "console_leave"
+	// AuditConsoleControl is a move of control of a shared console (requested, granted,
+	// declined, passed, released, taken, timed out, regranted), as the machine's agent decided
+	// it; the principals are the relay's, never names the agent sent.
+	AuditConsoleControl AuditAction = "console_control"
+	// AuditConsoleInput attributes a stretch of input to the session that held control: how
+	// many key and pointer events, and their digest — never the keys themselves.
+	AuditConsoleInput AuditAction = "console_input"
 )
 
 // AuditRecord is what a caller audits.

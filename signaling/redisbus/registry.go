@@ -13,6 +13,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 // Registry is a signaling.Registry in Redis, shared by every relay node using the same Redis
@@ -69,8 +70,8 @@ func (r *Registry) agentKey(device string) string { return r.cfg.KeyPrefix + "ag
 // sessionFields is the hash of a session, owner included.
 func (r *Registry) sessionFields(s signaling.SessionInfo) []any {
 	return []any{
-		"sid", s.SID, "device", s.Device, "tenant", s.Tenant, "principal", s.Principal,
-		"started", s.Started.UTC().Format(time.RFC3339Nano), "owner", r.owner,
+		"sid", s.SID, "device", s.Device, "agent", s.Agent, "target", s.Target, "tenant", s.Tenant, "principal", s.Principal,
+		"grant", string(s.Grant), "name", s.Name, "started", s.Started.UTC().Format(time.RFC3339Nano), "owner", r.owner,
 	}
 }
 
@@ -111,7 +112,8 @@ func (r *Registry) Session(ctx context.Context, sid string) (signaling.SessionIn
 	if err != nil {
 		return signaling.SessionInfo{}, fmt.Errorf("redisbus: session %s: bad start time: %w", sid, err)
 	}
-	return signaling.SessionInfo{SID: h["sid"], Device: h["device"], Tenant: h["tenant"], Principal: h["principal"], Started: started}, nil
+	return signaling.SessionInfo{SID: h["sid"], Device: h["device"], Agent: h["agent"], Target: h["target"], Tenant: h["tenant"],
+		Principal: h["principal"], Grant: wire.Grant(h["grant"]), Name: h["name"], Started: started}, nil
 }
 
 // DeleteSession implements signaling.Registry. It deletes the record only if this node wrote

@@ -10,10 +10,29 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
 func sessionInfo(sid, device string) signaling.SessionInfo {
 	return signaling.SessionInfo{SID: sid, Device: device, Tenant: "t1", Principal: "alice", Started: time.Now().Round(0)}
+}
+
+// TestRegistrySessionFields: every field of a session survives the trip through Redis — a
+// gateway's session names its gateway (the agent that carries it), and shared sessions need
+// the grant and the name the participants see.
+func TestRegistrySessionFields(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := context.Background()
+	a, b := newRegistry(t, testConfig(srv)), newRegistry(t, testConfig(srv))
+	want := signaling.SessionInfo{SID: "s_amt", Device: "amt1", Agent: "gw1", Target: "12345678-9abc-def0-1234-56789abcdef0",
+		Tenant: "t1", Principal: "user:ann", Grant: wire.GrantView, Name: "ann@acme.example", Started: time.Now().UTC().Round(0)}
+	require.NoError(t, a.PutSession(ctx, want))
+	got, err := b.Session(ctx, "s_amt")
+	require.NoError(t, err)
+	assert.True(t, want.Started.Equal(got.Started))
+	got.Started = want.Started
+	assert.Equal(t, want, got)
+	assert.Equal(t, "gw1", got.AgentDevice())
 }
 
 // TestRegistrySessions: a session one node writes, another reads; only its writer deletes it.
