@@ -65,6 +65,8 @@ type stackOptions struct {
 	gateway device.Gateway
 	// retryMin, when set, is the supervisor's first reconnect wait (default 100 ms).
 	retryMin time.Duration
+	// controlTimeout, when set, is how long a request for control waits (default 30 s).
+	controlTimeout time.Duration
 }
 
 func testLogger() *slog.Logger {

@@ -129,6 +129,8 @@ func runEnrolledAgent(t *testing.T, s *stack, id *enroll.Identity, hc *enroll.HT
 		Logger:       testLogger().With("component", "agent"),
 		ReconnectMin: 50 * time.Millisecond,
 		ReconnectMax: 500 * time.Millisecond,
+
+		ControlRequestTimeout: o.controlTimeout,
 	}
 	if o.gateway != nil {
 		// A gateway: its machines come from it; it looks at them and reports often.

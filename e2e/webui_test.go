@@ -241,14 +241,15 @@ func TestDashboardInvitation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, who, "vera@acme.example")
 	assert.Contains(t, who, "viewer")
-	// A viewer cannot start consoles: the button says why and is disabled; there is no Stop.
+	// A viewer watches consoles: the button says so and is enabled; there is no Stop.
 	roleView, err := js[map[string]any](ctx, `(() => {
 		const b = document.querySelector('`+row+` button[data-action="open"]');
-		return {disabled: b.disabled, title: b.title, stop: !!document.querySelector('`+row+` button[data-action="stop"]')};
+		return {disabled: b.disabled, text: b.textContent, title: b.title, stop: !!document.querySelector('`+row+` button[data-action="stop"]')};
 	})()`)
 	require.NoError(t, err)
-	assert.Equal(t, true, roleView["disabled"])
-	assert.Contains(t, roleView["title"], "viewer")
+	assert.Equal(t, false, roleView["disabled"])
+	assert.Equal(t, "Watch console", roleView["text"])
+	assert.Contains(t, roleView["title"], "watches")
 	assert.Equal(t, false, roleView["stop"])
 
 	signOut(t, ctx)

@@ -687,10 +687,14 @@ function consoleCell(d, view, revoked, gateway) {
   const s = view.summary;
   const open = gateway ? null : el("button", {
     class: "btn btn-primary btn-small",
-    attrs: { type: "button", disabled: revoked || !view.canOpen || view.busy, title: view.canOpen ? null : view.openWhy },
+    attrs: {
+      type: "button",
+      disabled: revoked || !view.canOpen || view.busy,
+      title: !view.canOpen ? view.openWhy : view.viewOnly ? "Your role watches consoles: you see the screen, someone else types." : null
+    },
     data: { action: "open" },
-    aria: { label: `Open console of ${d.name}` },
-    text: "Open console"
+    aria: { label: `${view.viewOnly ? "Watch" : "Open"} console of ${d.name}` },
+    text: view.viewOnly ? "Watch console" : "Open console"
   });
   const stoppable = (s?.open ?? []).filter((x) => view.mayStop(x));
   const stopAll = stoppable.length > 1 ? el("button", {
@@ -767,11 +771,12 @@ var ACTIONS = Object.freeze([
   "console_control",
   "console_view",
   "read_audit",
-  "read_devices"
+  "read_devices",
+  "console_take"
 ]);
 var VIEWER = ["console_view", "read_devices"];
 var OPERATOR = [...VIEWER, "console_control"];
-var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit"];
+var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take"];
 var MATRIX = Object.freeze({
   owner: /* @__PURE__ */ new Set([...ADMIN, "manage_org"]),
   admin: new Set(ADMIN),
@@ -947,12 +952,14 @@ var DevicesView = class {
     this.#table.hidden = shown.length === 0;
     const focused = document.activeElement?.closest?.("tr[data-device-id]") ? focusKey() : null;
     const now = Date.now();
-    const canOpen = can(me2.role, "console_control");
-    const openWhy = `Your role (${me2.role}) may watch consoles but not start them.`;
+    const canOpen = can(me2.role, "console_view");
+    const viewOnly = !can(me2.role, "console_control");
+    const openWhy = `Your role (${me2.role}) may not open consoles.`;
     const rows = shown.map(
       (d) => deviceRow(d, {
         summary: this.#summaries.get(d.id) ?? null,
         canOpen,
+        viewOnly,
         openWhy,
         // The API stops the sessions this user started, or every one for those who manage
         // devices.

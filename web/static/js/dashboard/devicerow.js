@@ -5,7 +5,8 @@ import { ago, capabilities, labels, holder, sessionLine, signalNote } from "./fo
 
 /**
  * deviceRow(device, view): the <tr> for a device. view: {summary (sessionSummary), canOpen,
- * openWhy (why not, when !canOpen), mayStop(session), busy, now}.
+ * viewOnly (the console opens watching only), openWhy (why not, when !canOpen), mayStop(session),
+ * busy, now}.
  */
 export function deviceRow(d, view) {
   const revoked = !!d.revoked_at;
@@ -53,10 +54,14 @@ function consoleCell(d, view, revoked, gateway) {
   const s = view.summary;
   const open = gateway ? null : el("button", {
     class: "btn btn-primary btn-small",
-    attrs: { type: "button", disabled: revoked || !view.canOpen || view.busy, title: view.canOpen ? null : view.openWhy },
+    attrs: {
+      type: "button",
+      disabled: revoked || !view.canOpen || view.busy,
+      title: !view.canOpen ? view.openWhy : view.viewOnly ? "Your role watches consoles: you see the screen, someone else types." : null,
+    },
     data: { action: "open" },
-    aria: { label: `Open console of ${d.name}` },
-    text: "Open console",
+    aria: { label: `${view.viewOnly ? "Watch" : "Open"} console of ${d.name}` },
+    text: view.viewOnly ? "Watch console" : "Open console",
   });
   const stoppable = (s?.open ?? []).filter((x) => view.mayStop(x));
   // Stop acts on what it says: each open session has its own; "Stop all N" only when there

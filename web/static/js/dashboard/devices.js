@@ -161,12 +161,15 @@ export class DevicesView {
     this.#table.hidden = shown.length === 0;
     const focused = document.activeElement?.closest?.("tr[data-device-id]") ? focusKey() : null;
     const now = Date.now();
-    const canOpen = can(me.role, "console_control");
-    const openWhy = `Your role (${me.role}) may watch consoles but not start them.`;
+    // A viewer opens a console too, view only: it watches and cannot ask for control.
+    const canOpen = can(me.role, "console_view");
+    const viewOnly = !can(me.role, "console_control");
+    const openWhy = `Your role (${me.role}) may not open consoles.`;
     const rows = shown.map((d) =>
       deviceRow(d, {
         summary: this.#summaries.get(d.id) ?? null,
         canOpen,
+        viewOnly,
         openWhy,
         // The API stops the sessions this user started, or every one for those who manage
         // devices.

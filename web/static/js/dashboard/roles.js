@@ -10,11 +10,12 @@ export const ACTIONS = Object.freeze([
   "console_view",
   "read_audit",
   "read_devices",
+  "console_take",
 ]);
 
 const VIEWER = ["console_view", "read_devices"];
 const OPERATOR = [...VIEWER, "console_control"];
-const ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit"];
+const ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take"];
 
 const MATRIX = Object.freeze({
   owner: new Set([...ADMIN, "manage_org"]),
