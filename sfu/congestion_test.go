@@ -14,7 +14,7 @@ func TestCongestion(t *testing.T) {
 	const upstream = 1_500_000
 	s := func(d float64) time.Duration { return time.Duration(d * float64(time.Second)) }
 	type transition struct {
-		at  time.Duration
+		at   time.Duration
 		what string // "down", "ask", "up"
 	}
 	cases := []struct {
