@@ -88,6 +88,12 @@ func (m *munger) rebase(ext uint64, ts uint32, now time.Time, clockRate uint32) 
 	}
 }
 
+// peek returns the number and timestamp send would give a packet newer than every packet
+// handled so far, without recording anything: whether it is sent depends on the write.
+func (m *munger) peek(ext uint64, ts uint32) (seq uint16, timestamp uint32) {
+	return uint16(ext - m.dropped), ts + m.tsOffset
+}
+
 // send numbers a packet newer than every packet handled so far and records it as sent.
 func (m *munger) send(ext uint64, ts uint32, now time.Time) (seq uint16, timestamp uint32) {
 	out := ext - m.dropped
