@@ -24,14 +24,14 @@ type CongestionConfig struct {
 
 // Congestion defaults.
 const (
-	DefaultDownRatio                = 0.7
-	DefaultDownHold                 = time.Second
-	DefaultUpRatio                  = 1.2
-	DefaultUpHold                   = 2 * time.Second
-	DefaultMinStay                  = 4 * time.Second
-	DefaultMaxStay                  = 64 * time.Second
-	DefaultFailWindow               = 10 * time.Second
-	DefaultKeyframesOnlyKeyInterval = 3 * time.Second
+	DefaultDownRatio             = 0.7
+	DefaultDownHold              = time.Second
+	DefaultUpRatio               = 1.2
+	DefaultUpHold                = 2 * time.Second
+	DefaultMinStay               = 4 * time.Second
+	DefaultMaxStay               = 64 * time.Second
+	DefaultFailWindow            = 10 * time.Second
+	DefaultKeyframesOnlyInterval = 3 * time.Second
 )
 
 func (c CongestionConfig) withDefaults() CongestionConfig {
@@ -58,7 +58,7 @@ func (c CongestionConfig) withDefaults() CongestionConfig {
 		c.FailWindow = DefaultFailWindow
 	}
 	if c.KeyframeInterval <= 0 {
-		c.KeyframeInterval = DefaultKeyframesOnlyKeyInterval
+		c.KeyframeInterval = DefaultKeyframesOnlyInterval
 	}
 	return c
 }

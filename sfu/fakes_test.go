@@ -142,6 +142,8 @@ type fakeContext struct {
 	exts   []webrtc.RTPHeaderExtensionParameter
 	w      *fakeWriter
 	rtcp   *fakeRTCP
+	// writer, when set, replaces w (benchmarks discard).
+	writer webrtc.TrackLocalWriter
 }
 
 func (c *fakeContext) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
@@ -149,9 +151,14 @@ func (c *fakeContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { 
 func (c *fakeContext) SSRC() webrtc.SSRC                                      { return c.ssrc }
 func (c *fakeContext) SSRCRetransmission() webrtc.SSRC                        { return 0 }
 func (c *fakeContext) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
-func (c *fakeContext) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
-func (c *fakeContext) ID() string                                             { return c.id }
-func (c *fakeContext) RTCPReader() interceptor.RTCPReader                     { return c.rtcp }
+func (c *fakeContext) WriteStream() webrtc.TrackLocalWriter {
+	if c.writer != nil {
+		return c.writer
+	}
+	return c.w
+}
+func (c *fakeContext) ID() string                         { return c.id }
+func (c *fakeContext) RTCPReader() interceptor.RTCPReader { return c.rtcp }
 
 // fakeEstimator is a bandwidth estimate the test sets.
 type fakeEstimator struct{ bps atomic.Int64 }
