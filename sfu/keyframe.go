@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/kvmrelay/kvmrelay/media/h264"
 )
 
 // IsKeyframe reports whether an RTP payload of the codec mimeType begins a keyframe: a
@@ -26,13 +28,14 @@ func keyframeDetector(mimeType string) func([]byte) bool {
 	return nil
 }
 
-// H.264 NAL unit types (ITU-T H.264 table 7-1, RFC 6184 section 5.2).
+// RTP packetization NAL unit types (RFC 6184 section 5.2).
 const (
-	nalIDR   = 5
-	nalSPS   = 7
 	nalSTAPA = 24
 	nalFUA   = 28
 )
+
+// h264KeyNAL reports an SPS or an IDR slice NAL unit type.
+func h264KeyNAL(t int) bool { return t == h264.NALIDRSlice || t == h264.NALSPS }
 
 // h264Keyframe reports whether an RTP payload (RFC 6184, packetization mode 0 or 1) carries
 // an SPS or the start of an IDR slice. An SPS counts because encoders put the parameter sets
@@ -43,8 +46,8 @@ func h264Keyframe(payload []byte) bool {
 	if len(payload) == 0 {
 		return false
 	}
-	switch t := payload[0] & 0x1f; t {
-	case nalIDR, nalSPS:
+	switch t := h264.NALType(payload); t {
+	case h264.NALIDRSlice, h264.NALSPS:
 		return true
 	case nalSTAPA:
 		// One-byte STAP-A header, then (16-bit size, NAL unit) pairs.
@@ -54,7 +57,7 @@ func h264Keyframe(payload []byte) bool {
 			if size > len(rest) {
 				return false // truncated: trust nothing in it
 			}
-			if n := size > 0 && (rest[0]&0x1f == nalIDR || rest[0]&0x1f == nalSPS); n {
+			if h264KeyNAL(h264.NALType(rest[:size])) {
 				return true
 			}
 			rest = rest[size:]
@@ -65,8 +68,8 @@ func h264Keyframe(payload []byte) bool {
 		if len(payload) < 2 {
 			return false
 		}
-		start, n := payload[1]&0x80 != 0, payload[1]&0x1f
-		return start && (n == nalIDR || n == nalSPS)
+		start := payload[1]&0x80 != 0
+		return start && h264KeyNAL(int(payload[1]&0x1f))
 	}
 	return false
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/kvmrelay/kvmrelay/media/h264"
 )
 
 // stapA builds an RTP STAP-A payload from NAL units.
@@ -90,8 +92,7 @@ func FuzzKeyframe(f *testing.F) {
 func h264KeyframeReference(payload []byte) (key, ok bool) {
 	if len(payload) >= 2 && payload[0]&0x1f == nalFUA {
 		// pion only returns a fragmented unit once its end arrives: judge the start here.
-		t := payload[1] & 0x1f
-		return payload[1]&0x80 != 0 && (t == nalIDR || t == nalSPS), true
+		return payload[1]&0x80 != 0 && h264KeyNAL(int(payload[1]&0x1f)), true
 	}
 	out, err := (&codecs.H264Packet{IsAVC: true}).Unmarshal(payload)
 	if err != nil {
@@ -100,7 +101,7 @@ func h264KeyframeReference(payload []byte) (key, ok bool) {
 	for len(out) >= 4 {
 		n := int(binary.BigEndian.Uint32(out))
 		out = out[4:]
-		if n > 0 && (out[0]&0x1f == nalIDR || out[0]&0x1f == nalSPS) {
+		if h264KeyNAL(h264.NALType(out[:n])) {
 			return true, true
 		}
 		out = out[n:]

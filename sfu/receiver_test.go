@@ -12,6 +12,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/media/h264"
 )
 
 // receiver plays a browser: pion's default codecs and interceptors (NACKs, receiver reports,
@@ -107,8 +109,8 @@ func (r *receiver) counts() (decodable, keyframes int, firstAt int64) {
 
 // annexBHasIDR reports whether an Annex-B access unit holds an IDR slice.
 func annexBHasIDR(b []byte) bool {
-	for i := 0; i+3 < len(b); i++ {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 && b[i+3]&0x1f == nalIDR {
+	for _, n := range h264.SplitAnnexB(b) {
+		if h264.NALType(n) == h264.NALIDRSlice {
 			return true
 		}
 	}
