@@ -31,7 +31,9 @@ type ViewerConfig struct {
 }
 
 // Viewer is one viewer's down track: a webrtc.TrackLocal that sends the forwarder's stream on
-// the one connection it is bound to. Bind, Unbind and the RTCP reader run on pion's
+// the one connection it is bound to. It reads its sender's RTCP itself (PLI/FIR, and what
+// drives the connection's NACK responder and bandwidth estimator): the owner must not call
+// the RTPSender's Read or ReadRTCP. Bind, Unbind and the RTCP reader run on pion's
 // goroutines, forwarding on the forwarder's caller's.
 type Viewer struct {
 	f   *Forwarder
@@ -110,7 +112,9 @@ func (v *Viewer) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, 
 }
 
 // Unbind is called by pion when the sender stops or replaces the track; forwarding to that
-// connection stops. Its RTCP reader ends when pion closes the sender's stream.
+// connection stops. Its RTCP reader ends when pion closes the sender's stream, which a stop
+// does (PeerConnection.Close, RemoveTrack) and ReplaceTrack does not: replace a Viewer only
+// by stopping its sender.
 func (v *Viewer) Unbind(ctx webrtc.TrackLocalContext) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
