@@ -118,7 +118,7 @@ export class ShareJoinView {
 
   #failed(err, me) {
     this.#spinner.hidden = true;
-    this.#title.textContent = "The shared console could not be opened";
+    this.#title.textContent = "Could not open the shared console";
     this.#status.textContent = "";
     const status = err?.status ?? 0;
     const dead = status === 410 || status === 404;
