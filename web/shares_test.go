@@ -110,12 +110,12 @@ func (f *fakeShares) create(w http.ResponseWriter, r *http.Request) {
 	share := map[string]any{
 		"id": fmt.Sprintf("sh_%d", n), "kind": kind, "session": testSID, "device": "d_1", "device_name": "lab-01",
 		"expires_at": expires, "created_by": "user:u_alice", "created_by_name": "Alice Moreau",
-		"created_at": now.Add(time.Duration(n) * time.Second).Format(time.RFC3339), "joined": 0, "revoked_at": nil,
+		"created_at": now.Add(time.Duration(n) * time.Second).Format(time.RFC3339), "joined": 0, "revoked_at": nil, "live": true,
 	}
 	f.shares = append(f.shares, share)
 	answer := map[string]any{"link": fmt.Sprintf("%s/console/#%s=token-%d", f.base, fragment, n)}
 	for k, v := range share {
-		if k != "joined" && k != "revoked_at" {
+		if k != "joined" && k != "revoked_at" && k != "live" {
 			answer[k] = v
 		}
 	}
@@ -140,6 +140,7 @@ func (f *fakeShares) revoke(w http.ResponseWriter, r *http.Request) {
 	for _, s := range f.shares {
 		if s["id"] == r.PathValue("id") && s["revoked_at"] == nil {
 			s["revoked_at"] = time.Now().UTC().Format(time.RFC3339)
+			s["live"] = false
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -299,16 +300,18 @@ func TestConsoleShareDialog(t *testing.T) {
 	t.Run("the live links", func(t *testing.T) {
 		shares.set(1, "joined", 2)
 		shares.set(2, "created_by_name", `Alice <img src=x onerror="window.__pwned=3">`)
-		// A link revoked elsewhere (kvmctl) and one that expired are not live.
+		// A link revoked elsewhere (kvmctl), one that expired and one the relay calls dead are
+		// not live.
 		shares.mu.Lock()
 		shares.shares = append(shares.shares,
 			map[string]any{"id": "sh_old", "kind": "guest", "expires_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "created_by_name": "Bob", "joined": 0},
-			map[string]any{"id": "sh_gone", "kind": "member", "expires_at": nil, "revoked_at": time.Now().UTC().Format(time.RFC3339), "created_by_name": "Bob", "joined": 0})
+			map[string]any{"id": "sh_gone", "kind": "member", "expires_at": nil, "revoked_at": time.Now().UTC().Format(time.RFC3339), "created_by_name": "Bob", "joined": 0},
+			map[string]any{"id": "sh_dead", "kind": "member", "expires_at": nil, "created_by_name": "Bob", "joined": 0, "live": false})
 		shares.mu.Unlock()
 		eval[chromedp.Void](t, ctx, `document.getElementById("share-reload").click()`)
 		waitJS(t, ctx, `document.getElementById("share-list").textContent.includes("2 people watching")`, 5*time.Second)
 		rows := eval[[]string](t, ctx, `[...document.querySelectorAll("#share-list .share-item")].map((li) => li.innerText.replace(/\s+/g, " ").trim())`)
-		require.Len(t, rows, 2, "revoked and expired links are not listed")
+		require.Len(t, rows, 2, "revoked, expired and dead links are not listed")
 		assert.Regexp(t, `^Guest Created by Alice <img src=x onerror="window.__pwned=3"> Expires at .+ \(in 1[45] min\) · Nobody joined yet Revoke$`, rows[0], "newest first")
 		assert.Equal(t, "Colleague Created by Alice Moreau Until this session ends · 2 people watching Revoke", rows[1])
 		assert.Equal(t, 0, eval[int](t, ctx, `document.querySelectorAll("#share-dialog img").length`), "names stay text")
@@ -403,7 +406,8 @@ func (g *guestJoin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"code": "bad-request", "message": "Names are 1 to 64 printable characters; try another."})
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"token": testToken, "expires_at": time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339),
-			"device_name": "lab-01", "shared_by": "Alice Moreau"})
+			"device": "d_1", "session": testSID, "device_name": "lab-01", "principal_name": body["name"] + " (guest)", "grant": "view",
+			"shared_by": "Alice Moreau"})
 	}
 }
 
@@ -463,6 +467,7 @@ func TestConsoleGuestJoin(t *testing.T) {
 		assert.Equal(t, "lab-01", text(t, ctx, "device-name"))
 		assert.Contains(t, eval[string](t, ctx, `document.getElementById("toast").textContent`), "Alice Moreau shared this console with you")
 		assert.False(t, visible(t, ctx, "guest-form"))
+		assert.False(t, visible(t, ctx, "btn-share"), "the join said view: no Share even before a roster")
 	})
 
 	agentCtx := bringAgent(t, ctx, srv.URL)
@@ -562,7 +567,8 @@ func TestShareFormatting(t *testing.T) {
 		{"no id", `m.parseShare({kind: "member"})`, nil},
 		{"a share", `m.parseShare({id: "sh_1", kind: "guest", expires_at: "2025-03-14T10:15:00Z", created_by: "user:u1", created_by_name: " Ann ", joined: 2, revoked_at: null})`,
 			map[string]any{"id": "sh_1", "kind": "guest", "expiresAt": float64(time.Date(2025, 3, 14, 10, 15, 0, 0, time.UTC).UnixMilli()),
-				"createdBy": "Ann", "createdAt": nil, "joined": float64(2), "revoked": false}},
+				"createdBy": "Ann", "createdAt": nil, "joined": float64(2), "revoked": false, "live": true}},
+		{"the relay says a share is dead", `m.parseShare({id: "sh_1", kind: "member", live: false}).live`, false},
 		{"the principal when there is no name", `m.parseShare({id: "sh_1", kind: "member", created_by: "key:ci"}).createdBy`, "key:ci"},
 		{"a nonsense count", `m.parseShare({id: "sh_1", kind: "member", joined: -4}).joined`, float64(0)},
 		{"live: not revoked, not expired, newest first", fmt.Sprintf(`m.liveShares([
@@ -570,6 +576,7 @@ func TestShareFormatting(t *testing.T) {
 			{id: "b", revoked: true, expiresAt: null, createdAt: 2},
 			{id: "c", revoked: false, expiresAt: %d, createdAt: 3},
 			{id: "d", revoked: false, expiresAt: %d, createdAt: 4},
+			{id: "e", revoked: false, expiresAt: null, createdAt: 5, live: false},
 		], %d).map((s) => s.id)`, ms(-time.Minute), ms(time.Minute), ms(0)), []any{"d", "a"}},
 		{"guest name: spaces collapse", `g.cleanName("  Jane \t\n Roe ")`, "Jane Roe"},
 		{"guest name: control characters go", "g.cleanName(\"Ja\\u0000ne\\u200bR\\u0007\")", "Ja ne R"},

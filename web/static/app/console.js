@@ -72,7 +72,8 @@ async function redeem(code) {
     token: body.token,
     device: deviceName(body.device_name) ?? deviceName(body.device),
     person: deviceName(body.principal_name),
-    expiresAt: parseTime(body.expires_at)
+    expiresAt: parseTime(body.expires_at),
+    grant: grantOf(body.grant)
   };
 }
 function saveToken(t) {
@@ -107,6 +108,9 @@ function parseTime(v) {
     return Number.isNaN(ms2) ? null : ms2;
   }
   return null;
+}
+function grantOf(v) {
+  return v === "view" || v === "control" || v === "admin" ? v : null;
 }
 function deviceName(device) {
   return typeof device === "string" && device !== "" ? device : null;
@@ -2347,11 +2351,12 @@ function parseShare(v) {
     createdBy: name ? name.trim().slice(0, 128) : "",
     createdAt: time(v.created_at),
     joined: Number.isInteger(v.joined) && v.joined > 0 ? v.joined : 0,
-    revoked: v.revoked_at != null && v.revoked_at !== ""
+    revoked: v.revoked_at != null && v.revoked_at !== "",
+    live: v.live !== false
   };
 }
 function liveShares(shares, now = Date.now()) {
-  return shares.filter((s) => !s.revoked && (s.expiresAt === null || s.expiresAt > now)).sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
+  return shares.filter((s) => s.live !== false && !s.revoked && (s.expiresAt === null || s.expiresAt > now)).sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
 }
 function expiryText(share, now = Date.now()) {
   if (share.expiresAt === null) return "Until this session ends";
@@ -2618,7 +2623,7 @@ var GuestForm = class {
   #onJoined;
   #onRefused;
   /**
-   * onJoined({token, expiresAt, device, person, sharedBy}): the guest is in; run the console
+   * onJoined({token, expiresAt, device, person, grant, sharedBy}): the guest is in; run the console
    * with the token. onRefused(message): the link cannot be used (expired, revoked, unknown,
    * guest links off); message says why and what to do.
    */
@@ -2670,7 +2675,10 @@ var GuestForm = class {
       token: answer.token,
       expiresAt: parseTime(answer.expires_at),
       device: deviceName(answer.device_name) ?? deviceName(answer.device),
-      person: `${name} (guest)`,
+      // The relay names the guest as the others see them; an older answer does not.
+      person: deviceName(answer.principal_name) ?? `${name} (guest)`,
+      grant: grantOf(answer.grant) ?? "view",
+      // a guest link never gives more
       sharedBy: deviceName(answer.shared_by)
     });
   }
@@ -3548,7 +3556,7 @@ var guestForm = new GuestForm({
   onJoined: (t) => {
     const { relayOnly } = readFragment();
     scrubFragment(relayOnly);
-    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person };
+    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person, grant: t.grant };
     saveToken(token);
     if (t.sharedBy) toast.show(`${t.sharedBy} shared this console with you. You can watch, not type.`);
     run(token, relayOnly);
@@ -3608,7 +3616,8 @@ function refreshControls() {
     b.title = watching ? `${b.dataset.freeTitle} — only the person in control can use this (${who ? `${who} is in control` : "request control first"})` : b.dataset.freeTitle;
   }
   if (!live() || watching) toolbar.closeMenu();
-  shareDialog.allowed = session !== null && RUNNING.has(state) && sharing.mayControl;
+  const mayControl2 = sharing.known ? sharing.mayControl : consoleToken?.grant !== "view";
+  shareDialog.allowed = session !== null && RUNNING.has(state) && mayControl2;
 }
 function controlChanged({ inControl, was }) {
   link.mayInput = inControl;
@@ -3738,7 +3747,7 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person, grant: r.grant };
   saveToken(token);
   run(token, relayOnly);
 }
@@ -3770,7 +3779,7 @@ function run(token, relayOnly) {
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel, person: token.person };
+        token = { ...t, device: deviceLabel, person: token.person, grant: token.grant };
         consoleToken = token;
         saveToken(token);
       },

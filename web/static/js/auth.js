@@ -90,6 +90,7 @@ export async function redeem(code) {
     device: deviceName(body.device_name) ?? deviceName(body.device),
     person: deviceName(body.principal_name),
     expiresAt: parseTime(body.expires_at),
+    grant: grantOf(body.grant),
   };
 }
 
@@ -135,6 +136,11 @@ export function parseTime(v) {
     return Number.isNaN(ms) ? null : ms;
   }
   return null;
+}
+
+/** A console's grant from the relay's answer (view, control, admin), or null: not said. */
+export function grantOf(v) {
+  return v === "view" || v === "control" || v === "admin" ? v : null;
 }
 
 /** The device's name from the relay's `device` field, or null. The text comes from the agent and

@@ -3,7 +3,7 @@
 // a console token at /api/v1/guest/join — the same answer as redeeming a console link — and
 // then runs the console like any other, view only.
 import { callAPI } from "./consoleapi.js";
-import { parseTime, deviceName } from "./auth.js";
+import { parseTime, deviceName, grantOf } from "./auth.js";
 
 const JOIN_URL = "/api/v1/guest/join";
 // The name typed last time, to prefill (not a secret: others see it anyway).
@@ -31,7 +31,7 @@ export class GuestForm {
   #onRefused;
 
   /**
-   * onJoined({token, expiresAt, device, person, sharedBy}): the guest is in; run the console
+   * onJoined({token, expiresAt, device, person, grant, sharedBy}): the guest is in; run the console
    * with the token. onRefused(message): the link cannot be used (expired, revoked, unknown,
    * guest links off); message says why and what to do.
    */
@@ -85,7 +85,9 @@ export class GuestForm {
       token: answer.token,
       expiresAt: parseTime(answer.expires_at),
       device: deviceName(answer.device_name) ?? deviceName(answer.device),
-      person: `${name} (guest)`,
+      // The relay names the guest as the others see them; an older answer does not.
+      person: deviceName(answer.principal_name) ?? `${name} (guest)`,
+      grant: grantOf(answer.grant) ?? "view", // a guest link never gives more
       sharedBy: deviceName(answer.shared_by),
     });
   }

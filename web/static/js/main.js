@@ -118,7 +118,7 @@ const guestForm = new GuestForm({
   onJoined: (t) => {
     const { relayOnly } = readFragment();
     scrubFragment(relayOnly); // the guest link is spent for this tab: a reload resumes the token
-    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person };
+    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person, grant: t.grant };
     saveToken(token);
     if (t.sharedBy) toast.show(`${t.sharedBy} shared this console with you. You can watch, not type.`);
     run(token, relayOnly);
@@ -195,9 +195,11 @@ function refreshControls() {
       : b.dataset.freeTitle;
   }
   if (!live() || watching) toolbar.closeMenu();
-  // Sharing is for a running session, and for the participants who may hold control (all of
-  // them before any roster: an older agent; the relay refuses a viewer anyway).
-  shareDialog.allowed = session !== null && RUNNING.has(state) && sharing.mayControl;
+  // Sharing is for a running session, and for the participants who may hold control: as the
+  // roster says, or before any roster as the link's answer said (an older relay says nothing:
+  // then it is offered, and the relay refuses a viewer anyway).
+  const mayControl = sharing.known ? sharing.mayControl : consoleToken?.grant !== "view";
+  shareDialog.allowed = session !== null && RUNNING.has(state) && mayControl;
 }
 
 // This console gained or lost control of a shared machine (or a roster changed who holds it).
@@ -354,7 +356,7 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person, grant: r.grant };
   saveToken(token);
   run(token, relayOnly);
 }
@@ -392,7 +394,7 @@ function run(token, relayOnly) {
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel, person: token.person };
+        token = { ...t, device: deviceLabel, person: token.person, grant: token.grant };
         consoleToken = token;
         saveToken(token);
       },

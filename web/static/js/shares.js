@@ -37,7 +37,9 @@ export async function revokeShare(token, id) {
 }
 
 /** parseShare(v): {id, kind, expiresAt (ms | null), createdBy (a name), createdAt, joined,
- * revoked} or null when v is not a share. Names are other people's text: textContent only. */
+ * revoked, live} or null when v is not a share. live is the relay's word where it says it (a
+ * share whose session ended is dead though neither revoked nor expired). Names are other
+ * people's text: textContent only. */
 export function parseShare(v) {
   if (v === null || typeof v !== "object" || typeof v.id !== "string" || v.id === "") return null;
   if (v.kind !== "member" && v.kind !== "guest") return null;
@@ -54,13 +56,14 @@ export function parseShare(v) {
     createdAt: time(v.created_at),
     joined: Number.isInteger(v.joined) && v.joined > 0 ? v.joined : 0,
     revoked: v.revoked_at != null && v.revoked_at !== "",
+    live: v.live !== false,
   };
 }
 
 /** liveShares(shares, now): the shares that still let someone in, newest first. */
 export function liveShares(shares, now = Date.now()) {
   return shares
-    .filter((s) => !s.revoked && (s.expiresAt === null || s.expiresAt > now))
+    .filter((s) => s.live !== false && !s.revoked && (s.expiresAt === null || s.expiresAt > now))
     .sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
 }
 
