@@ -117,7 +117,6 @@ func TestDashboardShareJoin(t *testing.T) {
 	var mu sync.Mutex
 	var redeemed []string
 	busy := 0
-	var base string
 	routes := acct.routes()
 	routes["POST /api/v1/shares/join"] = acct.bearer(func(w http.ResponseWriter, r *http.Request) {
 		calls := acct.callsTo("POST", "/api/v1/shares/join")
@@ -126,7 +125,7 @@ func TestDashboardShareJoin(t *testing.T) {
 		defer mu.Unlock()
 		switch token {
 		case "stok":
-			writeJSON(w, http.StatusCreated, map[string]any{"console_url": base + "/console/#code=c0de", "session": "s_new", "device": "d_1",
+			writeJSON(w, http.StatusCreated, map[string]any{"console_url": "https://kvm.example.com/console/#code=c0de", "session": "s_new", "device": "d_1",
 				"device_name": "lab-01", "shared_by": "Alice Moreau", "grant": "view"})
 		case "sbusy":
 			busy++
@@ -134,7 +133,7 @@ func TestDashboardShareJoin(t *testing.T) {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"code": "unavailable", "message": "The relay is busy; try again in a moment."})
 				return
 			}
-			writeJSON(w, http.StatusCreated, map[string]any{"console_url": base + "/console/#code=c0de2", "session": "s_new2", "device_name": "lab-01", "grant": "view"})
+			writeJSON(w, http.StatusCreated, map[string]any{"console_url": "https://kvm.example.com/console/#code=c0de2", "session": "s_new2", "device_name": "lab-01", "grant": "view"})
 		case "sgone":
 			writeJSON(w, http.StatusGone, map[string]any{"code": "gone", "message": "This share link was revoked.", "shared_by": "Alice Moreau"})
 		case "sended":
@@ -152,7 +151,6 @@ func TestDashboardShareJoin(t *testing.T) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"code": "unauthorized", "message": "no"})
 	})
 	url := serveDashboard(t, routes)
-	base = url
 	ctx, log := openBrowser(t)
 	do(t, ctx, chromedp.EmulateViewport(1280, 720))
 
@@ -172,7 +170,7 @@ func TestDashboardShareJoin(t *testing.T) {
 		assert.Equal(t, map[string]any{"token": "stok"}, joins[0].Body)
 		assert.Equal(t, "Bearer access-1", joins[0].Auth)
 		mu.Lock()
-		assert.Equal(t, []string{"c0de"}, redeemed, "the console page redeemed the link the join answered")
+		assert.Equal(t, []string{"c0de"}, redeemed, "the console page of this relay redeemed the code the join answered")
 		mu.Unlock()
 		assert.True(t, eval[bool](t, ctx, `sessionStorage.getItem("kvmrelay.dashboard.share") === null`), "a used link is not kept")
 		assert.Empty(t, acct.callsTo("GET", "/api/v1/devices"), "straight to the console, not the device list")

@@ -596,19 +596,20 @@ func TestShareFormatting(t *testing.T) {
 		assert.Regexp(t, `^Expires at \S+ \d{1,2}:00( [AP]M)? \(in 20 h\)$`, got, "another day names the day")
 	})
 
-	t.Run("the console link a join may go to", func(t *testing.T) {
+	t.Run("the console link a join goes to: its code, on this origin", func(t *testing.T) {
 		for _, tc := range []struct {
 			url  string
 			want any
 		}{
-			{"https://relay.example/console/#code=abc", "https://relay.example/console/#code=abc"},
-			{"/console/#code=abc", "BASE/console/#code=abc"},
-			{"javascript:alert(1)//console/#code=x", nil},
+			{"https://relay.example/console/#code=abc", "BASE/console/#code=abc"},
+			{"https://relay.example/console/#code=a%2Bb&relay=1", "BASE/console/#code=a%2Bb"},
+			{"javascript:alert(1)//console/#code=x", "BASE/console/#code=x"},
+			{"/console/#code=abc", nil},
 			{"https://relay.example/console/", nil},
 			{"https://relay.example/evil/#code=abc", nil},
 			{"", nil},
 		} {
-			got := eval[any](t, ctx, fmt.Sprintf(`import("/console/js/dashboard/sharejoin.js").then((m) => m.consoleURL(%q, location.origin + "/x"))`, tc.url))
+			got := eval[any](t, ctx, fmt.Sprintf(`import("/console/js/dashboard/consoles.js").then((m) => m.consoleURL(%q))`, tc.url))
 			if s, ok := tc.want.(string); ok {
 				tc.want = strings.Replace(s, "BASE", eval[string](t, ctx, `location.origin`), 1)
 			}

@@ -1376,18 +1376,6 @@ var PendingShare = class {
   }
 };
 var pendingShare = new PendingShare();
-function consoleURL2(v, base = window.location.href) {
-  if (typeof v !== "string" || v === "") return null;
-  let u;
-  try {
-    u = new URL(v, base);
-  } catch {
-    return null;
-  }
-  if (u.protocol !== "https:" && u.protocol !== "http:") return null;
-  if (!u.pathname.endsWith("/console/") || !/^#code=[^&]+/.test(u.hash)) return null;
-  return u.href;
-}
 var ShareJoinView = class {
   #api;
   #onDevices;
@@ -1432,7 +1420,7 @@ var ShareJoinView = class {
     } finally {
       this.#retry.disabled = false;
     }
-    const url = consoleURL2(answer?.console_url);
+    const url = consoleURL(answer?.console_url);
     if (!url) {
       this.#failed(null, me2);
       return;

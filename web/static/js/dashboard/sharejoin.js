@@ -4,6 +4,7 @@
 // traded for a one-time console link at POST /api/v1/shares/join, and the page goes there.
 import { byId, say } from "./dom.js";
 import { messageOf } from "./errors.js";
+import { consoleURL } from "./consoles.js";
 
 const PENDING_KEY = "kvmrelay.dashboard.share";
 
@@ -41,21 +42,6 @@ class PendingShare {
 
 /** The share link waiting for a sign-in in this tab, if any. */
 export const pendingShare = new PendingShare();
-
-/** consoleURL(v): the console link of a join answer, or null when it is not one — the page
- * goes only to a console page with its one-time code, never anywhere an answer names. */
-export function consoleURL(v, base = window.location.href) {
-  if (typeof v !== "string" || v === "") return null;
-  let u;
-  try {
-    u = new URL(v, base);
-  } catch {
-    return null;
-  }
-  if (u.protocol !== "https:" && u.protocol !== "http:") return null;
-  if (!u.pathname.endsWith("/console/") || !/^#code=[^&]+/.test(u.hash)) return null;
-  return u.href;
-}
 
 export class ShareJoinView {
   #api;
