@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -219,6 +220,9 @@ func TestConsoleShareDialog(t *testing.T) {
 
 	t.Run("offered before any roster", func(t *testing.T) {
 		assert.True(t, visible(t, ctx, "btn-share"), "an agent that does not share: this console controls it")
+		mouse(t, ctx, input.DispatchMouseEventTypeMouseMoved, 640, 8, input.MouseButtonNone, 0)
+		waitJS(t, ctx, `document.body.classList.contains("toolbar-shown")`, 5*time.Second)
+		sharedShot(t, ctx, "share-toolbar")
 		eval[chromedp.Void](t, ctx, `document.getElementById("btn-share").click()`)
 		waitJS(t, ctx, `document.getElementById("share-dialog").open`, 5*time.Second)
 		waitJS(t, ctx, `document.getElementById("share-list-status").textContent.startsWith("No live links")`, 5*time.Second)
