@@ -138,6 +138,11 @@ func TestDashboardShareJoin(t *testing.T) {
 			writeJSON(w, http.StatusGone, map[string]any{"code": "gone", "message": "This share link was revoked.", "shared_by": "Alice Moreau"})
 		case "sended":
 			writeJSON(w, http.StatusGone, map[string]any{"code": "gone", "message": "The shared session ended."})
+		case "sstale":
+			writeJSON(w, http.StatusGone, map[string]any{"code": "gone", "message": "This share link no longer works: the guest link expired. Ask Bob Chen for a new link."})
+		case "sforeign":
+			writeJSON(w, http.StatusNotFound, map[string]any{"code": "not-found",
+				"message": "This share link is unknown here: check that it was copied whole, and that you are signed in to the organization that shared it."})
 		default:
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": "not-found", "message": "This share link is not known."})
 		}
@@ -190,7 +195,9 @@ func TestDashboardShareJoin(t *testing.T) {
 	}{
 		{"sgone", "This share link was revoked. Ask Alice Moreau for a new link.", false, true, false},
 		{"sended", "The shared session ended. Ask the person who shared it for a new link.", false, true, false},
-		{"snope", "This share link is not known. Ask the person who shared it for a new link. You are signed in to acme: a link from another organization works only when you are signed in to that one.", false, true, true},
+		{"sstale", "This share link no longer works: the guest link expired. Ask Bob Chen for a new link.", false, true, false},
+		{"snope", "This share link is not known. Ask the person who shared it for a new link. You are signed in to acme.", false, true, true},
+		{"sforeign", "This share link is unknown here: check that it was copied whole, and that you are signed in to the organization that shared it. You are signed in to acme.", false, true, true},
 		{"sbusy", "The relay is busy; try again in a moment.", true, true, false},
 	} {
 		t.Run("refused "+tc.token, func(t *testing.T) {

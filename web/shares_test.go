@@ -404,6 +404,9 @@ func (g *guestJoin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case body["token"] == "gtok-off":
 		writeJSON(w, http.StatusForbidden, map[string]string{"code": "forbidden",
 			"message": "Guest links are off for this organization; an owner can turn them on in the organization's settings."})
+	case body["token"] == "gtok-member":
+		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not-found",
+			"message": "This link is for members of the organization that shared it: open it in a browser and sign in to watch."})
 	case body["token"] != "gtok":
 		writeJSON(w, http.StatusNotFound, map[string]string{"code": "not-found", "message": "This link is not known."})
 	case body["name"] == "Bad Name":
@@ -515,6 +518,7 @@ func TestConsoleGuestLinkRefused(t *testing.T) {
 	}{
 		{"gtok-gone", "This guest link expired. Ask the person who sent you this link for a new one."},
 		{"gtok-unknown", "This link is not known. Ask the person who sent you this link for a new one."},
+		{"gtok-member", "This link is for members of the organization that shared it: open it in a browser and sign in to watch."},
 		{"gtok-off", "Guest links are off for this organization; an owner can turn them on in the organization's settings. Tell the person who sent you this link."},
 	} {
 		t.Run(tc.token, func(t *testing.T) {

@@ -2687,7 +2687,7 @@ var GuestForm = class {
     const status = err?.status ?? 0;
     if (status === 410 || status === 404 || status === 403) {
       const next = status === 403 ? "Tell the person who sent you this link." : "Ask the person who sent you this link for a new one.";
-      this.#onRefused(/\bask\b/i.test(said) ? said : `${said} ${next}`);
+      this.#onRefused(/\b(ask|sign in|check|open it)\b/i.test(said) ? said : `${said} ${next}`);
       return;
     }
     this.#say(said);

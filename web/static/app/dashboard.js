@@ -1376,6 +1376,9 @@ var PendingShare = class {
   }
 };
 var pendingShare = new PendingShare();
+function saysWhatToDo(text) {
+  return /\b(ask|sign in|check|open it)\b/i.test(text);
+}
 var ShareJoinView = class {
   #api;
   #onDevices;
@@ -1443,10 +1446,8 @@ var ShareJoinView = class {
     } else if (dead) {
       const who = typeof err.details?.shared_by === "string" && err.details.shared_by ? err.details.shared_by : "the person who shared it";
       let text = messageOf(err);
-      if (!/\bask\b/i.test(text)) text = `${text} Ask ${who} for a new link.`;
-      if (status === 404 && me2?.org_slug) {
-        text += ` You are signed in to ${me2.org_slug}: a link from another organization works only when you are signed in to that one.`;
-      }
+      if (!saysWhatToDo(text)) text = `${text} Ask ${who} for a new link.`;
+      if (status === 404 && me2?.org_slug) text += ` You are signed in to ${me2.org_slug}.`;
       say(this.#error, text);
     } else {
       say(this.#error, messageOf(err));

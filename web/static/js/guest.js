@@ -100,7 +100,8 @@ export class GuestForm {
       const next = status === 403
         ? "Tell the person who sent you this link."
         : "Ask the person who sent you this link for a new one.";
-      this.#onRefused(/\bask\b/i.test(said) ? said : `${said} ${next}`);
+      // The relay's sentence may say what to do already (check the link, sign in, ask someone).
+      this.#onRefused(/\b(ask|sign in|check|open it)\b/i.test(said) ? said : `${said} ${next}`);
       return;
     }
     // A bad name, a rate limit or the network: the guest can fix it or try again from here.

@@ -43,6 +43,11 @@ class PendingShare {
 /** The share link waiting for a sign-in in this tab, if any. */
 export const pendingShare = new PendingShare();
 
+// Whether the relay's sentence already tells the person what to do next.
+function saysWhatToDo(text) {
+  return /\b(ask|sign in|check|open it)\b/i.test(text);
+}
+
 export class ShareJoinView {
   #api;
   #onDevices;
@@ -114,10 +119,9 @@ export class ShareJoinView {
       // The link is spent (revoked, expired, its session ended) or not this organization's.
       const who = typeof err.details?.shared_by === "string" && err.details.shared_by ? err.details.shared_by : "the person who shared it";
       let text = messageOf(err);
-      if (!/\bask\b/i.test(text)) text = `${text} Ask ${who} for a new link.`;
-      if (status === 404 && me?.org_slug) {
-        text += ` You are signed in to ${me.org_slug}: a link from another organization works only when you are signed in to that one.`;
-      }
+      if (!saysWhatToDo(text)) text = `${text} Ask ${who} for a new link.`;
+      // A link of another organization is unknown in this one: say which one this is.
+      if (status === 404 && me?.org_slug) text += ` You are signed in to ${me.org_slug}.`;
       say(this.#error, text);
     } else {
       say(this.#error, messageOf(err));
