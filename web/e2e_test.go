@@ -248,6 +248,13 @@ func originOf(t *testing.T, raw string) string {
 	return fmt.Sprintf("%s://%s", u.Scheme, strings.ToLower(u.Host))
 }
 
+// currentToken is the console token the relay accepts now.
+func (r *fakeRelay) currentToken() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.token
+}
+
 // TestConsoleEndToEnd runs the console against the fake relay and a fake agent in a second tab
 // of the same Chromium: link redemption, signaling, WebRTC with a real video track and data
 // channels, keyboard and mouse as trusted input events, the latency strip, paste, combinations,
@@ -474,10 +481,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 	checkClean(t, ctx, log)
 }
 
-// startRelay serves the console and the fake relay.
-func startRelay(t *testing.T) (*fakeRelay, *httptest.Server) {
+// startRelay serves the console and the fake relay, plus extra routes (a fake API) if any.
+func startRelay(t *testing.T, extra ...map[string]http.Handler) (*fakeRelay, *httptest.Server) {
 	relay := &fakeRelay{t: t, token: testToken}
-	srv := serveConsole(t, relay.routes())
+	routes := relay.routes()
+	for _, m := range extra {
+		for k, v := range m {
+			routes[k] = v
+		}
+	}
+	srv := serveConsole(t, routes)
 	relay.mu.Lock()
 	relay.origin = originOf(t, srv.URL)
 	relay.mu.Unlock()

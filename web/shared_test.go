@@ -94,18 +94,25 @@ func connectConsole(t *testing.T) (relay *fakeRelay, ctx, agentCtx context.Conte
 	do(t, ctx, chromedp.EmulateViewport(1280, 720))
 	navigate(t, ctx, srv.URL+"/console/#code="+testCode)
 	waitJS(t, ctx, `window.kvm.state === "waiting-agent"`, 10*time.Second)
+	return relay, ctx, bringAgent(t, ctx, srv.URL), log
+}
 
+// bringAgent starts the fake agent in a second tab for a console waiting for it (in ctx), and
+// waits for decoded video with the keyboard focus on the screen. The result drives the agent's
+// tab.
+func bringAgent(t *testing.T, ctx context.Context, base string) context.Context {
+	t.Helper()
 	agentCtx, closeAgent := chromedp.NewContext(ctx)
 	t.Cleanup(closeAgent)
 	require.NoError(t, chromedp.Do(agentCtx)) // opens the tab, for as long as the test runs
 	agentCtx = context.WithValue(agentCtx, pageLogKey{}, &pageLog{})
-	navigateUntil(t, agentCtx, srv.URL+"/agent/", `window.agent !== undefined`)
+	navigateUntil(t, agentCtx, base+"/agent/", `window.agent !== undefined`)
 
 	waitJS(t, ctx, `window.kvm.state === "connected" && window.kvm.framesDecoded > 0`, 30*time.Second)
 	_, err := chromedp.Call(ctx, page.BringToFront, cdp.Empty{})
 	require.NoError(t, err)
 	eval[chromedp.Void](t, ctx, `document.getElementById("stage").focus()`)
-	return relay, ctx, agentCtx, log
+	return agentCtx
 }
 
 // inputAtAgent lists what reached the fake agent that acts on the machine: every message on

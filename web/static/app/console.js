@@ -14,7 +14,12 @@ var REDEEM_URL = "/api/v1/console/redeem";
 var STATUS_URL = "/api/v1/console/status";
 function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") || params.has("reset") };
+  return {
+    code: params.get("code"),
+    relayOnly: params.get("relay") === "1",
+    guest: params.get("guest") || null,
+    invite: params.has("invite") || params.has("reset") || params.has("share")
+  };
 }
 function scrubFragment(relayOnly) {
   const url = window.location.pathname + window.location.search + (relayOnly ? "#relay=1" : "");
@@ -67,7 +72,8 @@ async function redeem(code) {
     token: body.token,
     device: deviceName(body.device_name) ?? deviceName(body.device),
     person: deviceName(body.principal_name),
-    expiresAt: parseTime(body.expires_at)
+    expiresAt: parseTime(body.expires_at),
+    grant: grantOf(body.grant)
   };
 }
 function saveToken(t) {
@@ -102,6 +108,9 @@ function parseTime(v) {
     return Number.isNaN(ms2) ? null : ms2;
   }
   return null;
+}
+function grantOf(v) {
+  return v === "view" || v === "control" || v === "admin" ? v : null;
 }
 function deviceName(device) {
   return typeof device === "string" && device !== "" ? device : null;
@@ -2084,6 +2093,11 @@ var Sharing = class {
   get inControl() {
     return this.#pos === null || this.#pos.inControl;
   }
+  /** Whether this console's grant may hold control (control, admin; every grant before a
+   * roster says otherwise). */
+  get mayControl() {
+    return this.#pos === null || this.#pos.mayControl;
+  }
   /** The name of the participant in control, or null (nobody, or no roster). */
   get controllerName() {
     return this.#pos?.controller ? displayName(this.#pos.controller.name) : null;
@@ -2242,6 +2256,461 @@ var Sharing = class {
     this.#bar.render(view);
   }
 };
+
+// static/js/consoleapi.js
+var ApiRefusal = class extends Error {
+  constructor(status, code, message2, body = null) {
+    super(message2);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+};
+async function callAPI(method, url, { token = null, body = null } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== null) headers["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: body === null ? void 0 : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store"
+    });
+  } catch {
+    throw new ApiRefusal(0, "network", "The relay could not be reached. Check your network connection and try again.");
+  }
+  if (res.status === 204) return null;
+  let answer = null;
+  try {
+    answer = await res.json();
+  } catch {
+    answer = null;
+  }
+  if (!res.ok) {
+    const code = typeof answer?.code === "string" ? answer.code : "";
+    const said = typeof answer?.message === "string" && answer.message !== "" ? answer.message : byStatus(res);
+    throw new ApiRefusal(res.status, code, said, answer);
+  }
+  if (answer === null || typeof answer !== "object") {
+    throw new ApiRefusal(res.status, "internal", "The relay answered with something this page does not understand.");
+  }
+  return answer;
+}
+function byStatus(res) {
+  const s = res.status;
+  if (s === 401) return "This console's session has ended or its link expired, so it cannot do this any more.";
+  if (s === 403) return "You are not allowed to do this.";
+  if (s === 404) return "This relay does not know that link, or does not offer sharing.";
+  if (s === 410) return "This link has expired, was revoked, or the console it shared has ended.";
+  if (s === 429) {
+    const wait = Number.parseInt(res.headers.get("Retry-After") ?? "", 10);
+    return `Too many attempts. Wait ${Number.isFinite(wait) && wait > 0 ? `${wait} s` : "a minute"} and try again.`;
+  }
+  if (s >= 500) return `The relay failed (HTTP ${s}). Try again in a moment.`;
+  return `The relay refused the request (HTTP ${s}).`;
+}
+
+// static/js/shares.js
+var SHARES_URL = "/api/v1/console/shares";
+var GUEST_TTLS = Object.freeze([
+  { seconds: 15 * 60, label: "15 min" },
+  { seconds: 60 * 60, label: "1 h" },
+  { seconds: 8 * 60 * 60, label: "8 h" },
+  { seconds: 24 * 60 * 60, label: "24 h" }
+]);
+async function createShare(token, kind, ttlSeconds) {
+  const body = kind === "guest" ? { kind, ttl_seconds: ttlSeconds } : { kind };
+  const answer = await callAPI("POST", SHARES_URL, { token, body });
+  const share = parseShare(answer);
+  const link2 = typeof answer.link === "string" && /^https?:\/\//.test(answer.link) ? answer.link : "";
+  if (!share || !link2) throw new Error("The relay answered with something this page does not understand.");
+  return { ...share, link: link2 };
+}
+async function listShares(token) {
+  const answer = await callAPI("GET", SHARES_URL, { token });
+  return Array.isArray(answer.shares) ? answer.shares.map(parseShare).filter(Boolean) : [];
+}
+async function revokeShare(token, id) {
+  await callAPI("DELETE", `${SHARES_URL}/${encodeURIComponent(id)}`, { token });
+}
+function parseShare(v) {
+  if (v === null || typeof v !== "object" || typeof v.id !== "string" || v.id === "") return null;
+  if (v.kind !== "member" && v.kind !== "guest") return null;
+  const time = (t) => {
+    const ms2 = typeof t === "string" ? Date.parse(t) : Number.NaN;
+    return Number.isNaN(ms2) ? null : ms2;
+  };
+  const name = [v.created_by_name, v.created_by].find((s) => typeof s === "string" && s.trim() !== "");
+  return {
+    id: v.id,
+    kind: v.kind,
+    expiresAt: time(v.expires_at),
+    createdBy: name ? name.trim().slice(0, 128) : "",
+    createdAt: time(v.created_at),
+    joined: Number.isInteger(v.joined) && v.joined > 0 ? v.joined : 0,
+    revoked: v.revoked_at != null && v.revoked_at !== "",
+    live: v.live !== false
+  };
+}
+function liveShares(shares, now = Date.now()) {
+  return shares.filter((s) => s.live !== false && !s.revoked && (s.expiresAt === null || s.expiresAt > now)).sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0));
+}
+function expiryText(share, now = Date.now()) {
+  if (share.expiresAt === null) return "Until this session ends";
+  const left = share.expiresAt - now;
+  if (left <= 0) return "Expired";
+  const at = new Date(share.expiresAt);
+  const sameDay = at.toDateString() === new Date(now).toDateString();
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const when = sameDay ? clock : `${at.toLocaleDateString([], { weekday: "short" })} ${clock}`;
+  return `Expires at ${when} (in ${duration(left)})`;
+}
+function joinedText(n) {
+  if (n === 0) return "Nobody joined yet";
+  return n === 1 ? "1 person watching" : `${n} people watching`;
+}
+function duration(ms2) {
+  const minutes = Math.max(1, Math.ceil(ms2 / 6e4));
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
+}
+
+// static/js/clipboard.js
+async function copyText(input) {
+  try {
+    if (!navigator.clipboard?.writeText) throw new Error("no asynchronous clipboard");
+    await navigator.clipboard.writeText(input.value);
+    return true;
+  } catch {
+    input.focus();
+    input.setSelectionRange(0, input.value.length);
+    return false;
+  }
+}
+function copiedText(copied) {
+  if (copied) return "Copied to the clipboard.";
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform ?? "");
+  return `This browser did not let the page copy: the link is selected, press ${mac ? "⌘C" : "Ctrl+C"} to copy it.`;
+}
+
+// static/js/sharedialog.js
+var el3 = (id) => document.getElementById(id);
+var RERENDER_MS = 3e4;
+var LinkMaker = class {
+  #button;
+  #label;
+  #out;
+  #link;
+  #copy;
+  #status;
+  #error;
+  shareID = "";
+  // the share whose link is on show
+  constructor(prefix) {
+    this.#button = el3(`${prefix}-create`);
+    this.#label = this.#button.textContent;
+    this.#out = el3(`${prefix}-out`);
+    this.#link = el3(`${prefix}-link`);
+    this.#copy = el3(`${prefix}-copy`);
+    this.#status = el3(`${prefix}-status`);
+    this.#error = el3(`${prefix}-error`);
+    this.#copy.addEventListener("click", async () => {
+      this.#status.textContent = copiedText(await copyText(this.#link));
+    });
+    this.#link.addEventListener("focus", () => this.#link.select());
+  }
+  /** onCreate(): makes the link; resolves to the share with its link, or throws a refusal. */
+  wire(onCreate) {
+    this.#button.addEventListener("click", async () => {
+      this.#button.disabled = true;
+      this.#button.textContent = "Creating link…";
+      this.#say("");
+      try {
+        this.#show(await onCreate());
+      } catch (err) {
+        this.#say(err?.message || "The link could not be made. Try again.");
+      } finally {
+        this.#button.disabled = false;
+        this.#button.textContent = this.#label;
+      }
+    });
+  }
+  /** Forgets the link on show (revoked, or the session ended). */
+  forget(id = this.shareID) {
+    if (id !== this.shareID) return;
+    this.shareID = "";
+    this.#link.value = "";
+    this.#out.hidden = true;
+    this.#status.textContent = "";
+  }
+  clear() {
+    this.forget();
+    this.#say("");
+  }
+  #show(share) {
+    this.shareID = share.id;
+    this.#link.value = share.link;
+    this.#out.hidden = false;
+    this.#status.textContent = share.kind === "guest" ? `${expiryText(share)}. Anyone with this link can watch until then.` : "Send it to a colleague: they sign in, then watch.";
+    this.#copy.focus();
+  }
+  #say(text) {
+    this.#error.textContent = text;
+    this.#error.hidden = !text;
+  }
+};
+var ShareDialog = class {
+  #token;
+  #onClose;
+  #button = el3("btn-share");
+  #dialog = el3("share-dialog");
+  #ttl = el3("share-guest-ttl");
+  #list = el3("share-list");
+  #listStatus = el3("share-list-status");
+  #listError = el3("share-list-error");
+  #member = new LinkMaker("share-member");
+  #guest = new LinkMaker("share-guest");
+  #shares = [];
+  #loading = 0;
+  // which load is the newest: an older answer is dropped
+  #timer = 0;
+  /** token(): the console token the page holds now (it is refreshed), or null. onClose(): the
+   * keyboard focus goes back to the screen. */
+  constructor({ token, onClose }) {
+    this.#token = token;
+    this.#onClose = onClose;
+  }
+  start() {
+    this.#button.addEventListener("click", () => this.open());
+    this.#member.wire(() => this.#create("member"));
+    this.#guest.wire(() => this.#create("guest", Number(this.#ttl.value)));
+    el3("share-reload").addEventListener("click", () => this.#load());
+    this.#list.addEventListener("click", (e) => {
+      const b = e.target.closest("[data-revoke]");
+      if (b) this.#revoke(b, b.dataset.revoke);
+    });
+    this.#dialog.addEventListener("close", () => {
+      clearInterval(this.#timer);
+      this.#timer = 0;
+      this.#onClose();
+    });
+  }
+  /** Whether this console may share: offered only then. */
+  set allowed(on) {
+    this.#button.hidden = !on;
+    if (!on) this.close();
+  }
+  get isOpen() {
+    return this.#dialog.open;
+  }
+  open() {
+    if (this.#button.hidden || this.#dialog.open) return;
+    this.#dialog.showModal();
+    el3("share-member-create").focus();
+    this.#load();
+    this.#timer = setInterval(() => this.#render(), RERENDER_MS);
+  }
+  close() {
+    if (this.#dialog.open) this.#dialog.close();
+  }
+  /** The session ended: its links are dead, and the dialog closes. */
+  reset() {
+    this.close();
+    this.#member.clear();
+    this.#guest.clear();
+    this.#shares = [];
+    this.#list.replaceChildren();
+  }
+  async #create(kind, ttl) {
+    const share = await createShare(this.#need(), kind, ttl);
+    this.#load();
+    return share;
+  }
+  #need() {
+    const token = this.#token();
+    if (!token) throw new Error("This console has no session to share: open a console link first.");
+    return token;
+  }
+  async #load() {
+    const mine = ++this.#loading;
+    if (this.#shares.length === 0) this.#listStatus.textContent = "Loading links…";
+    this.#sayList("");
+    try {
+      const shares = await listShares(this.#need());
+      if (mine !== this.#loading) return;
+      this.#shares = shares;
+    } catch (err) {
+      if (mine !== this.#loading) return;
+      this.#sayList(`The links could not be listed: ${err?.message ?? "try again."}`);
+    }
+    this.#render();
+  }
+  async #revoke(button, id) {
+    button.disabled = true;
+    button.textContent = "Revoking…";
+    this.#sayList("");
+    try {
+      await revokeShare(this.#need(), id);
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = "Revoke";
+      this.#sayList(`The link was not revoked: ${err?.message ?? "try again."}`);
+      return;
+    }
+    this.#member.forget(id);
+    this.#guest.forget(id);
+    this.#shares = this.#shares.filter((s) => s.id !== id);
+    this.#render();
+    this.#load();
+  }
+  #render() {
+    const live2 = liveShares(this.#shares);
+    this.#listStatus.textContent = live2.length === 0 ? "No live links: nobody can join this console through a link." : `${live2.length === 1 ? "1 live link" : `${live2.length} live links`}. Revoking one disconnects whoever joined through it.`;
+    this.#list.replaceChildren(...live2.map((s) => row(s)));
+  }
+  #sayList(text) {
+    this.#listError.textContent = text;
+    this.#listError.hidden = !text;
+  }
+};
+function row(share) {
+  const li = document.createElement("li");
+  li.className = "share-item";
+  li.dataset.kind = share.kind;
+  const kind = document.createElement("span");
+  kind.className = "share-kind";
+  kind.textContent = share.kind === "guest" ? "Guest" : "Colleague";
+  const text = document.createElement("span");
+  text.className = "share-text";
+  const what = document.createElement("span");
+  what.className = "share-what";
+  what.textContent = share.createdBy ? `Created by ${share.createdBy}` : "Link";
+  const meta = document.createElement("span");
+  meta.className = "share-meta";
+  meta.textContent = `${expiryText(share)} · ${joinedText(share.joined)}`;
+  text.append(what, meta);
+  const revoke = document.createElement("button");
+  revoke.type = "button";
+  revoke.className = "btn btn-small share-revoke";
+  revoke.dataset.revoke = share.id;
+  revoke.textContent = "Revoke";
+  revoke.setAttribute("aria-label", `Revoke the ${share.kind === "guest" ? "guest" : "colleague"} link${share.createdBy ? ` created by ${share.createdBy}` : ""}`);
+  li.append(kind, text, revoke);
+  return li;
+}
+
+// static/js/guest.js
+var JOIN_URL = "/api/v1/guest/join";
+var NAME_KEY = "kvmrelay.guest.name";
+var MAX_GUEST_NAME = 64;
+var el4 = (id) => document.getElementById(id);
+function cleanName(s) {
+  const printable = [...String(s ?? "")].map((ch) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(ch) ? " " : ch).join("");
+  return [...printable.replace(/\s+/g, " ").trim()].slice(0, MAX_GUEST_NAME).join("");
+}
+var GuestForm = class {
+  #box = el4("guest-form");
+  #name = el4("guest-name");
+  #submit = el4("guest-join");
+  #error = el4("guest-error");
+  #label = this.#submit.textContent;
+  #token = "";
+  #onJoined;
+  #onRefused;
+  /**
+   * onJoined({token, expiresAt, device, person, grant, sharedBy}): the guest is in; run the console
+   * with the token. onRefused(message): the link cannot be used (expired, revoked, unknown,
+   * guest links off); message says why and what to do.
+   */
+  constructor({ onJoined, onRefused }) {
+    this.#onJoined = onJoined;
+    this.#onRefused = onRefused;
+    this.#box.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#join();
+    });
+  }
+  /** Asks the name for the guest link token. */
+  show(token) {
+    this.#token = token;
+    if (!this.#name.value) this.#name.value = remembered();
+    this.#say("");
+    this.#name.focus();
+    this.#name.select();
+  }
+  async #join() {
+    const name = cleanName(this.#name.value);
+    if (!name) {
+      this.#say("Type your name: the others on this console see it.");
+      this.#name.focus();
+      return;
+    }
+    this.#name.value = name;
+    this.#submit.disabled = true;
+    this.#name.readOnly = true;
+    this.#submit.textContent = "Joining…";
+    this.#say("");
+    let answer;
+    try {
+      answer = await callAPI("POST", JOIN_URL, { body: { token: this.#token, name } });
+    } catch (err) {
+      this.#refused(err);
+      return;
+    } finally {
+      this.#submit.disabled = false;
+      this.#name.readOnly = false;
+      this.#submit.textContent = this.#label;
+    }
+    if (typeof answer.token !== "string" || answer.token === "") {
+      this.#say("The relay answered with something this page does not understand. Try again in a moment.");
+      return;
+    }
+    remember(name);
+    this.#onJoined({
+      token: answer.token,
+      expiresAt: parseTime(answer.expires_at),
+      device: deviceName(answer.device_name) ?? deviceName(answer.device),
+      // The relay names the guest as the others see them; an older answer does not.
+      person: deviceName(answer.principal_name) ?? `${name} (guest)`,
+      grant: grantOf(answer.grant) ?? "view",
+      // a guest link never gives more
+      sharedBy: deviceName(answer.shared_by)
+    });
+  }
+  #refused(err) {
+    const said = err?.message || "The relay refused the link.";
+    const status = err?.status ?? 0;
+    if (status === 410 || status === 404 || status === 403) {
+      const next = status === 403 ? "Tell the person who sent you this link." : "Ask the person who sent you this link for a new one.";
+      this.#onRefused(/\b(ask|sign in|check|open it)\b/i.test(said) ? said : `${said} ${next}`);
+      return;
+    }
+    this.#say(said);
+    this.#name.focus();
+  }
+  #say(text) {
+    this.#error.textContent = text;
+    this.#error.hidden = !text;
+  }
+};
+function remembered() {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+function remember(name) {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+  }
+}
 
 // static/js/latency.js
 var WINDOW = 100;
@@ -2693,7 +3162,7 @@ var fps = (v) => v == null ? "–" : `${Math.round(v)}`;
 var StatsView = class {
   #panel = document.getElementById("stats");
   #cells = new Map(
-    [...this.#panel.querySelectorAll("[data-stat]")].map((el4) => [el4.dataset.stat, el4])
+    [...this.#panel.querySelectorAll("[data-stat]")].map((el6) => [el6.dataset.stat, el6])
   );
   #latencyRow = this.#panel.querySelector("[data-row=latency]");
   get shown() {
@@ -2735,15 +3204,16 @@ function bitrate(kbps) {
 }
 
 // static/js/overlay.js
-var el3 = (id) => document.getElementById(id);
+var el5 = (id) => document.getElementById(id);
 var Overlay = class {
-  #title = el3("overlay-title");
-  #detail = el3("overlay-detail");
-  #help = el3("needs-link");
-  #retry = el3("overlay-retry");
-  #status = el3("status-text");
-  #device = el3("device-name");
-  #person = el3("person-name");
+  #title = el5("overlay-title");
+  #detail = el5("overlay-detail");
+  #help = el5("needs-link");
+  #guest = el5("guest-form");
+  #retry = el5("overlay-retry");
+  #status = el5("status-text");
+  #device = el5("device-name");
+  #person = el5("person-name");
   #name = null;
   #view = { state: "starting" };
   #hasVideo = false;
@@ -2789,6 +3259,7 @@ var Overlay = class {
     this.#detail.textContent = copy2.detail ?? "";
     this.#status.textContent = copy2.status;
     this.#help.hidden = state2 !== "needs-link";
+    this.#guest.hidden = state2 !== "guest-name";
     this.#retry.hidden = !(state2 === "reconnecting" || state2 === "failed" && this.#view.retry !== false);
   }
 };
@@ -2800,6 +3271,12 @@ function describe(state2, attempt, message2, name, hasVideo) {
         title: "Open a console link",
         detail: "This page shows a device's screen once you open it from a console link.",
         status: "No console link"
+      };
+    case "guest-name":
+      return {
+        title: "Join a shared console",
+        detail: "You are joining a shared console as a guest: you can watch, not type.",
+        status: "Guest link"
       };
     case "redeeming":
       return { title: "Opening the console", detail: "Checking the console link.", status: "Opening" };
@@ -3011,6 +3488,7 @@ var state = "starting";
 var stats = null;
 var pageError = null;
 var deviceLabel = null;
+var consoleToken = null;
 var retryRedeem = null;
 var overlay = new Overlay(() => session ? session.retryNow() : retryRedeem?.());
 var toolbar = new Toolbar();
@@ -3037,6 +3515,7 @@ var link = new HidLink(
   }
 );
 var live = () => state === "connected" && link.open;
+var RUNNING = /* @__PURE__ */ new Set(["connecting", "waiting-agent", "connected", "reconnecting"]);
 var mayType = () => live() && sharing.inControl;
 var inZone = (target) => target === stage || target === document.body || target === document.documentElement;
 var layout2 = new LayoutChoice(link);
@@ -3072,6 +3551,22 @@ var sharing = new Sharing({
   onChange: controlChanged,
   onClose: focusScreen
 });
+var shareDialog = new ShareDialog({ token: () => consoleToken?.token ?? null, onClose: focusScreen });
+var guestForm = new GuestForm({
+  onJoined: (t) => {
+    const { relayOnly } = readFragment();
+    scrubFragment(relayOnly);
+    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person, grant: t.grant };
+    saveToken(token);
+    if (t.sharedBy) toast.show(`${t.sharedBy} shared this console with you. You can watch, not type.`);
+    run(token, relayOnly);
+  },
+  onRefused: (message2) => {
+    scrubFragment(readFragment().relayOnly);
+    pageError = { code: "guest", message: message2 };
+    setState({ state: "failed", message: message2, retry: false });
+  }
+});
 function shortcut(e) {
   if (e.ctrlKey && e.altKey && e.shiftKey && !e.metaKey) {
     if (e.code === "KeyS") return local(toggleStats);
@@ -3096,7 +3591,7 @@ function typeText(text) {
 function showLEDs(leds) {
   const box = $("leds");
   box.hidden = false;
-  for (const el4 of box.querySelectorAll("[data-led]")) el4.dataset.on = String(!!leds[el4.dataset.led]);
+  for (const el6 of box.querySelectorAll("[data-led]")) el6.dataset.on = String(!!leds[el6.dataset.led]);
 }
 function toggleStats() {
   statsView.shown = !statsView.shown;
@@ -3121,6 +3616,8 @@ function refreshControls() {
     b.title = watching ? `${b.dataset.freeTitle} — only the person in control can use this (${who ? `${who} is in control` : "request control first"})` : b.dataset.freeTitle;
   }
   if (!live() || watching) toolbar.closeMenu();
+  const mayControl2 = sharing.known ? sharing.mayControl : consoleToken?.grant !== "view";
+  shareDialog.allowed = session !== null && RUNNING.has(state) && mayControl2;
 }
 function controlChanged({ inControl, was }) {
   link.mayInput = inControl;
@@ -3146,7 +3643,10 @@ function setState(view) {
   toolbar.pinned = state !== "connected";
   if (state === "waiting-agent" || state === "closed" || state === "failed") sharing.reset();
   refreshControls();
-  if (state === "closed") forgetToken();
+  if (state === "closed") {
+    forgetToken();
+    shareDialog.reset();
+  }
   if (state === "closed" || state === "failed") consent.dismiss();
 }
 function renderStats() {
@@ -3208,9 +3708,14 @@ function wireVideo() {
   video.addEventListener("emptied", () => overlay.hasVideo = false);
 }
 async function start() {
-  const { code, relayOnly, invite } = readFragment();
+  const { code, relayOnly, invite, guest } = readFragment();
   if (invite) {
     window.location.replace(`/${window.location.hash}`);
+    return;
+  }
+  if (guest) {
+    setState({ state: "guest-name" });
+    guestForm.show(guest);
     return;
   }
   if (code) {
@@ -3242,11 +3747,12 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person, grant: r.grant };
   saveToken(token);
   run(token, relayOnly);
 }
 function run(token, relayOnly) {
+  consoleToken = token;
   deviceLabel = token.device ?? null;
   layout2.device = deviceLabel;
   if (deviceLabel) overlay.device = deviceLabel;
@@ -3273,7 +3779,8 @@ function run(token, relayOnly) {
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel, person: token.person };
+        token = { ...t, device: deviceLabel, person: token.person, grant: token.grant };
+        consoleToken = token;
         saveToken(token);
       },
       error: (err) => {
@@ -3332,6 +3839,7 @@ consent.start();
 power.start();
 displays.start();
 sharing.start();
+shareDialog.start();
 frames.start();
 wireToolbar();
 wireVideo();

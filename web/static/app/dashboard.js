@@ -2,11 +2,12 @@
 
 // static/js/dashboard/errors.js
 var ApiError = class extends Error {
-  constructor(status, code, message, retryAfter = 0) {
+  constructor(status, code, message, retryAfter = 0, details = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.details = details;
   }
   get rateLimited() {
     return this.status === 429 || this.code === "rate-limited";
@@ -22,7 +23,8 @@ async function errorOf(res) {
   const code = typeof body?.code === "string" ? body.code : "";
   const said = typeof body?.message === "string" && body.message !== "" ? body.message : "";
   const wait = Number.parseInt(res.headers.get("Retry-After") ?? "", 10);
-  return new ApiError(res.status, code, said || byStatus(res.status), Number.isFinite(wait) && wait > 0 ? wait : 0);
+  const details = body !== null && typeof body === "object" ? body : null;
+  return new ApiError(res.status, code, said || byStatus(res.status), Number.isFinite(wait) && wait > 0 ? wait : 0, details);
 }
 function unreachable() {
   return new ApiError(0, "network", "The relay could not be reached. Check your network connection and try again.");
@@ -237,7 +239,8 @@ var Api = class {
   org() {
     return this.#call("GET", "/org");
   }
-  /** Changes organization settings (owners): {require_mfa}, … Answers the organization. */
+  /** Changes organization settings (owners): {require_mfa, guest_links, …}. Answers the
+   * organization. */
   patchOrgSettings(settings) {
     return this.#call("PATCH", "/org/settings", settings);
   }
@@ -261,6 +264,11 @@ var Api = class {
    * token (and, in cookie mode, a new refresh cookie), for Auth.adopt. */
   changePassword(current, next) {
     return this.#call("POST", "/me/password", { current_password: current, new_password: next }, CLIENT_HEADER);
+  }
+  /** Joins a console shared with this user (a colleague's share link): {console_url, session,
+   * device, device_name, shared_by, grant}. */
+  joinShare(token) {
+    return this.#call("POST", "/shares/join", { token });
   }
   /** Accepts an invitation (no sign-in needed): the new user and the organization's slug. */
   acceptInvite(token, password) {
@@ -1028,6 +1036,67 @@ function restoreFocus(key) {
   }
 }
 
+// static/js/dashboard/orgsettings.js
+var SWITCHES = [
+  {
+    id: "org-require-mfa",
+    field: "require_mfa",
+    on: "Every member now needs two-factor authentication.",
+    off: "Two-factor authentication is no longer required."
+  },
+  {
+    id: "org-guest-links",
+    field: "guest_links",
+    on: "Guest links are on: console participants can create time-limited, view-only links for people without an account.",
+    off: "Guest links are off: guests who were watching were disconnected, and no new guest links can be made."
+  }
+];
+var OrgSettings = class {
+  #api;
+  #notice;
+  #card = byId("org-card");
+  #error = byId("org-error");
+  #switches = SWITCHES.map((s) => ({ ...s, input: byId(s.id) }));
+  /** api: Api; notice(text, kind): the page's notice line. */
+  constructor({ api: api2, notice: notice2 }) {
+    this.#api = api2;
+    this.#notice = notice2;
+    for (const s of this.#switches) s.input.addEventListener("change", () => this.#set(s, s.input.checked));
+  }
+  /** Shows the card to an owner (me: GET /me) with the settings as the relay has them. */
+  async show(me2) {
+    const owner = can(me2?.role, "manage_org") && !me2?.mfa_enrollment_required;
+    this.#card.hidden = !owner;
+    say(this.#error, "");
+    if (!owner) return;
+    for (const s of this.#switches) s.input.disabled = true;
+    try {
+      this.#apply(await this.#api.org());
+    } catch (err) {
+      say(this.#error, `The organization's settings could not be read: ${messageOf(err)}`);
+      return;
+    }
+    for (const s of this.#switches) s.input.disabled = false;
+  }
+  #apply(org) {
+    for (const s of this.#switches) s.input.checked = org?.[s.field] === true;
+  }
+  async #set(s, on) {
+    s.input.disabled = true;
+    say(this.#error, "");
+    try {
+      const org = await this.#api.patchOrgSettings({ [s.field]: on });
+      s.input.checked = typeof org?.[s.field] === "boolean" ? org[s.field] : on;
+      this.#notice(s.input.checked === on ? on ? s.on : s.off : "");
+    } catch (err) {
+      s.input.checked = !on;
+      say(this.#error, messageOf(err));
+    } finally {
+      s.input.disabled = false;
+    }
+  }
+};
+
 // static/js/dashboard/account.js
 var MIN_PASSWORD2 = 12;
 var AccountView = class {
@@ -1058,9 +1127,7 @@ var AccountView = class {
   #regenCode = byId("mfa-regen-code");
   #disable = byId("mfa-disable");
   #disableCode = byId("mfa-disable-code");
-  #orgCard = byId("org-card");
-  #requireMFA = byId("org-require-mfa");
-  #orgError = byId("org-error");
+  #org;
   #pwForm = byId("password-form");
   #pwUser = byId("password-user");
   #pwCurrent = byId("password-current");
@@ -1077,6 +1144,7 @@ var AccountView = class {
     this.#auth = auth2;
     this.#notice = notice2;
     this.#onMFAChanged = onMFAChanged;
+    this.#org = new OrgSettings({ api: api2, notice: notice2 });
     this.#begin.addEventListener("click", () => this.#beginEnrollment());
     this.#cancel.addEventListener("click", () => this.#render());
     this.#enroll.addEventListener("submit", (e) => {
@@ -1094,7 +1162,6 @@ var AccountView = class {
     byId("mfa-copy").addEventListener("click", () => this.#copyCodes());
     byId("mfa-download").addEventListener("click", () => this.#downloadCodes());
     byId("mfa-codes-done").addEventListener("click", () => this.#codesSaved());
-    this.#requireMFA.addEventListener("change", () => this.#setRequireMFA(this.#requireMFA.checked));
     this.#pwForm.addEventListener("submit", (e) => {
       e.preventDefault();
       this.#changePassword();
@@ -1106,7 +1173,7 @@ var AccountView = class {
     this.#pwUser.value = me2.email ?? "";
     this.#codes = [];
     this.#render();
-    this.#loadOrg();
+    this.#org.show(me2);
     if (me2.mfa_enrollment_required) this.#begin.focus();
   }
   /** Leaves the page: recovery codes on show are dropped from the page. */
@@ -1250,32 +1317,6 @@ var AccountView = class {
     this.#showCodes([]);
     this.#onMFAChanged({ codesOnShow: false });
   }
-  async #loadOrg() {
-    const owner = can(this.#me?.role, "manage_org") && !this.#me?.mfa_enrollment_required;
-    this.#orgCard.hidden = !owner;
-    say(this.#orgError, "");
-    if (!owner) return;
-    try {
-      const org = await this.#api.org();
-      this.#requireMFA.checked = !!org?.require_mfa;
-    } catch (err) {
-      say(this.#orgError, `The organization's settings could not be read: ${messageOf(err)}`);
-    }
-  }
-  async #setRequireMFA(on) {
-    this.#requireMFA.disabled = true;
-    say(this.#orgError, "");
-    try {
-      const org = await this.#api.patchOrgSettings({ require_mfa: on });
-      this.#requireMFA.checked = !!org?.require_mfa;
-      this.#notice(on ? "Every member now needs two-factor authentication." : "Two-factor authentication is no longer required.");
-    } catch (err) {
-      this.#requireMFA.checked = !on;
-      say(this.#orgError, messageOf(err));
-    } finally {
-      this.#requireMFA.disabled = false;
-    }
-  }
   async #changePassword() {
     const current = this.#pwCurrent.value;
     const next = this.#pwNew.value;
@@ -1308,8 +1349,119 @@ function groups(secret) {
   return secret.replace(/(.{4})(?=.)/g, "$1 ");
 }
 
+// static/js/dashboard/sharejoin.js
+var PENDING_KEY = "kvmrelay.dashboard.share";
+var PendingShare = class {
+  #memory = null;
+  get() {
+    try {
+      return sessionStorage.getItem(PENDING_KEY) || this.#memory;
+    } catch {
+      return this.#memory;
+    }
+  }
+  set(token) {
+    this.#memory = token;
+    try {
+      sessionStorage.setItem(PENDING_KEY, token);
+    } catch {
+    }
+  }
+  clear() {
+    this.#memory = null;
+    try {
+      sessionStorage.removeItem(PENDING_KEY);
+    } catch {
+    }
+  }
+};
+var pendingShare = new PendingShare();
+function saysWhatToDo(text) {
+  return /\b(ask|sign in|check|open it)\b/i.test(text);
+}
+var ShareJoinView = class {
+  #api;
+  #onDevices;
+  #onSwitch;
+  #navigate;
+  #token = "";
+  #title = byId("share-title");
+  #status = byId("share-status");
+  #spinner = byId("share-spinner");
+  #error = byId("share-error");
+  #retry = byId("share-retry");
+  #devices = byId("share-devices");
+  #other = byId("share-other");
+  /**
+   * api: Api. onDevices(): to the device list. onSwitch(token): sign in as someone else, the
+   * link kept. navigate(url): leaves for the console (a test may watch it).
+   */
+  constructor({ api: api2, onDevices, onSwitch, navigate = (url) => window.location.assign(url) }) {
+    this.#api = api2;
+    this.#onDevices = onDevices;
+    this.#onSwitch = onSwitch;
+    this.#navigate = navigate;
+    this.#retry.addEventListener("click", () => this.join(this.#token));
+    this.#devices.addEventListener("click", () => this.#onDevices());
+    this.#other.addEventListener("click", () => this.#onSwitch(this.#token));
+  }
+  /** Joins the shared console of token, signed in as me (GET /me). */
+  async join(token, me2 = null) {
+    this.#token = token;
+    this.#title.textContent = "Opening a shared console";
+    this.#status.textContent = "Asking the relay for a view of the shared console…";
+    this.#spinner.hidden = false;
+    say(this.#error, "");
+    for (const b of [this.#retry, this.#devices, this.#other]) b.hidden = true;
+    this.#retry.disabled = true;
+    let answer;
+    try {
+      answer = await this.#api.joinShare(token);
+    } catch (err) {
+      this.#failed(err, me2);
+      return;
+    } finally {
+      this.#retry.disabled = false;
+    }
+    const url = consoleURL(answer?.console_url);
+    if (!url) {
+      this.#failed(null, me2);
+      return;
+    }
+    pendingShare.clear();
+    const device = typeof answer.device_name === "string" && answer.device_name ? answer.device_name : "the device";
+    const by = typeof answer.shared_by === "string" && answer.shared_by ? `, shared by ${answer.shared_by}` : "";
+    this.#title.textContent = "Opening the console";
+    this.#status.textContent = `Opening the console of ${device}${by} (view only)…`;
+    this.#navigate(url);
+  }
+  #failed(err, me2) {
+    this.#spinner.hidden = true;
+    this.#title.textContent = "Could not open the shared console";
+    this.#status.textContent = "";
+    const status = err?.status ?? 0;
+    const dead = status === 410 || status === 404;
+    if (!err) {
+      say(this.#error, "The relay answered with something this page does not understand. Try again in a moment.");
+    } else if (dead) {
+      const who = typeof err.details?.shared_by === "string" && err.details.shared_by ? err.details.shared_by : "the person who shared it";
+      let text = messageOf(err);
+      if (!saysWhatToDo(text)) text = `${text} Ask ${who} for a new link.`;
+      if (status === 404 && me2?.org_slug) text += ` You are signed in to ${me2.org_slug}.`;
+      say(this.#error, text);
+    } else {
+      say(this.#error, messageOf(err));
+    }
+    if (dead) pendingShare.clear();
+    this.#retry.hidden = dead || status === 403;
+    this.#devices.hidden = !me2 || !!me2.mfa_enrollment_required;
+    this.#other.hidden = status !== 404;
+    [this.#retry, this.#devices, this.#other].find((b) => !b.hidden)?.focus();
+  }
+};
+
 // static/js/dashboard/main.js
-var VIEWS = ["loading", "signin", "invite", "devices", "account"];
+var VIEWS = ["loading", "signin", "invite", "devices", "account", "share"];
 var notice = (text, kind = "") => say(byId("notice"), text, kind);
 var auth = new Auth({ onSignedOut: (message) => signedOut(message) });
 var api = new Api(auth, {
@@ -1336,7 +1488,7 @@ var account = new AccountView({
     showWho(me);
     if (walkedToEnroll && !me.mfa_enrollment_required && !codesOnShow) {
       walkedToEnroll = false;
-      showDevices();
+      home();
     }
   }
 });
@@ -1351,6 +1503,19 @@ var invite = new InviteView({
     } else {
       showSignIn({ org, email, message });
     }
+  }
+});
+var shareJoin = new ShareJoinView({
+  api,
+  onDevices: () => {
+    if (me && !me.mfa_enrollment_required) showDevices();
+  },
+  // Signed in to the wrong organization: sign out, and in again with the link kept.
+  onSwitch: async (token) => {
+    devices.stop();
+    await auth.logout();
+    pendingShare.set(token);
+    showSignIn({ message: "Sign in to the organization that shared the console with you." });
   }
 });
 function show(view) {
@@ -1398,7 +1563,17 @@ async function enter() {
     showAccount();
     return;
   }
-  showDevices();
+  home();
+}
+function home() {
+  const token = pendingShare.get();
+  if (!token) {
+    showDevices();
+    return;
+  }
+  devices.stop();
+  show("share");
+  shareJoin.join(token, me);
 }
 byId("nav-devices").addEventListener("click", () => {
   if (me && !me.mfa_enrollment_required) showDevices();
@@ -1417,7 +1592,7 @@ byId("signout").addEventListener("click", async () => {
 });
 function takeLink() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  for (const kind of ["invite", "reset"]) {
+  for (const kind of ["invite", "reset", "share"]) {
     const token = params.get(kind);
     if (token) {
       history.replaceState(history.state, "", window.location.pathname + window.location.search);
@@ -1428,7 +1603,9 @@ function takeLink() {
 }
 async function start() {
   const link = takeLink();
-  if (link) {
+  if (link?.kind === "share") {
+    pendingShare.set(link.token);
+  } else if (link) {
     show("invite");
     invite.show(link.token, link.kind);
     return;
@@ -1438,6 +1615,6 @@ async function start() {
     await enter();
     return;
   }
-  showSignIn();
+  showSignIn(pendingShare.get() ? { message: "Sign in to open the console shared with you (view only)." } : void 0);
 }
 start();

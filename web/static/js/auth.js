@@ -11,11 +11,18 @@ const STORE_KEY = "kvmrelay.console";
 const REDEEM_URL = "/api/v1/console/redeem";
 const STATUS_URL = "/api/v1/console/status";
 
-/** The parameters of the URL fragment: code (one-time login), relay=1 (TURN only), and
- * whether it is an invitation or a password reset (invite=…, reset=…: the dashboard's). */
+/** The parameters of the URL fragment: code (one-time login), relay=1 (TURN only), guest (a
+ * guest link's token: this page asks the guest's name), and whether the link is the
+ * dashboard's — an invitation, a password reset or a colleague's share link (invite=…,
+ * reset=…, share=…), which need a signed-in (or new) account. */
 export function readFragment(loc = window.location) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
-  return { code: params.get("code"), relayOnly: params.get("relay") === "1", invite: params.has("invite") || params.has("reset") };
+  return {
+    code: params.get("code"),
+    relayOnly: params.get("relay") === "1",
+    guest: params.get("guest") || null,
+    invite: params.has("invite") || params.has("reset") || params.has("share"),
+  };
 }
 
 /** Removes the one-time code from the address bar and history, keeping relay=1. */
@@ -83,6 +90,7 @@ export async function redeem(code) {
     device: deviceName(body.device_name) ?? deviceName(body.device),
     person: deviceName(body.principal_name),
     expiresAt: parseTime(body.expires_at),
+    grant: grantOf(body.grant),
   };
 }
 
@@ -128,6 +136,11 @@ export function parseTime(v) {
     return Number.isNaN(ms) ? null : ms;
   }
   return null;
+}
+
+/** A console's grant from the relay's answer (view, control, admin), or null: not said. */
+export function grantOf(v) {
+  return v === "view" || v === "control" || v === "admin" ? v : null;
 }
 
 /** The device's name from the relay's `device` field, or null. The text comes from the agent and

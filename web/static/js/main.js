@@ -13,6 +13,8 @@ import { Consent } from "./consent.js";
 import { Power } from "./power.js";
 import { Displays } from "./displays.js";
 import { Sharing } from "./sharing.js";
+import { ShareDialog } from "./sharedialog.js";
+import { GuestForm } from "./guest.js";
 import { LatencyMeter } from "./latency.js";
 import { FrameWatcher } from "./frames.js";
 import { ChangeMeter } from "./firstchange.js";
@@ -35,6 +37,7 @@ let state = "starting";
 let stats = null;
 let pageError = null; // a failure before there is a session (the link could not be redeemed)
 let deviceLabel = null;
+let consoleToken = null; // {token, expiresAt}: the running session's, refreshed by the relay
 
 let retryRedeem = null; // set while a link could not be redeemed for a reason that may pass
 const overlay = new Overlay(() => (session ? session.retryNow() : retryRedeem?.()));
@@ -64,6 +67,8 @@ const link = new HidLink(
 );
 
 const live = () => state === "connected" && link.open;
+// The states of a session that has a token: it may be shared.
+const RUNNING = new Set(["connecting", "waiting-agent", "connected", "reconnecting"]);
 // Keys, pointer, paste and combinations reach the machine only from the console in control of
 // a shared session (always, before any roster: an agent that does not share).
 const mayType = () => live() && sharing.inControl;
@@ -107,6 +112,22 @@ const sharing = new Sharing({
   toast: (text) => toast.show(text),
   onChange: controlChanged,
   onClose: focusScreen,
+});
+const shareDialog = new ShareDialog({ token: () => consoleToken?.token ?? null, onClose: focusScreen });
+const guestForm = new GuestForm({
+  onJoined: (t) => {
+    const { relayOnly } = readFragment();
+    scrubFragment(relayOnly); // the guest link is spent for this tab: a reload resumes the token
+    const token = { token: t.token, expiresAt: t.expiresAt, device: t.device, person: t.person, grant: t.grant };
+    saveToken(token);
+    if (t.sharedBy) toast.show(`${t.sharedBy} shared this console with you. You can watch, not type.`);
+    run(token, relayOnly);
+  },
+  onRefused: (message) => {
+    scrubFragment(readFragment().relayOnly);
+    pageError = { code: "guest", message };
+    setState({ state: "failed", message, retry: false });
+  },
 });
 
 // Shortcuts the page keeps for itself. Ctrl+Alt+Shift+letter is rare enough on any system not to
@@ -174,6 +195,11 @@ function refreshControls() {
       : b.dataset.freeTitle;
   }
   if (!live() || watching) toolbar.closeMenu();
+  // Sharing is for a running session, and for the participants who may hold control: as the
+  // roster says, or before any roster as the link's answer said (an older relay says nothing:
+  // then it is offered, and the relay refuses a viewer anyway).
+  const mayControl = sharing.known ? sharing.mayControl : consoleToken?.grant !== "view";
+  shareDialog.allowed = session !== null && RUNNING.has(state) && mayControl;
 }
 
 // This console gained or lost control of a shared machine (or a roster changed who holds it).
@@ -207,7 +233,10 @@ function setState(view) {
   // An agent that went away may come back without sharing; a closed session shares nothing.
   if (state === "waiting-agent" || state === "closed" || state === "failed") sharing.reset();
   refreshControls();
-  if (state === "closed") forgetToken();
+  if (state === "closed") {
+    forgetToken();
+    shareDialog.reset();
+  }
   // A session that ended (its consent window closed, an admin stopped it) asks for no code:
   // the overlay says why.
   if (state === "closed" || state === "failed") consent.dismiss();
@@ -279,11 +308,19 @@ function wireVideo() {
 }
 
 async function start() {
-  const { code, relayOnly, invite } = readFragment();
+  const { code, relayOnly, invite, guest } = readFragment();
   if (invite) {
-    // Invitation and password-reset links (/console/#invite=…, #reset=…) are the dashboard's,
-    // at the relay's root; the fragment goes along and never reaches a server.
+    // Invitation, password-reset and colleagues' share links (/console/#invite=…, #reset=…,
+    // #share=…) are the dashboard's, at the relay's root: they need an account. The fragment
+    // goes along and never reaches a server.
     window.location.replace(`/${window.location.hash}`);
+    return;
+  }
+  if (guest) {
+    // A guest link works for anyone until it expires; it stays in the address bar until the
+    // guest is in, so that reloading this form does not lose it.
+    setState({ state: "guest-name" });
+    guestForm.show(guest);
     return;
   }
   if (code) {
@@ -319,13 +356,14 @@ async function openLink(code, relayOnly) {
   }
   retryRedeem = null;
   pageError = null;
-  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person };
+  const token = { token: r.token, expiresAt: r.expiresAt, device: r.device, person: r.person, grant: r.grant };
   saveToken(token);
   run(token, relayOnly);
 }
 
 // Runs the console session with a token.
 function run(token, relayOnly) {
+  consoleToken = token;
   deviceLabel = token.device ?? null;
   layout.device = deviceLabel;
   if (deviceLabel) overlay.device = deviceLabel;
@@ -356,7 +394,8 @@ function run(token, relayOnly) {
         saveToken({ ...token, device: name });
       },
       token: (t) => {
-        token = { ...t, device: deviceLabel, person: token.person };
+        token = { ...t, device: deviceLabel, person: token.person, grant: token.grant };
+        consoleToken = token;
         saveToken(token);
       },
       error: (err) => {
@@ -417,6 +456,7 @@ consent.start();
 power.start();
 displays.start();
 sharing.start();
+shareDialog.start();
 frames.start();
 wireToolbar();
 wireVideo();

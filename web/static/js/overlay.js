@@ -8,6 +8,7 @@ export class Overlay {
   #title = el("overlay-title");
   #detail = el("overlay-detail");
   #help = el("needs-link");
+  #guest = el("guest-form");
   #retry = el("overlay-retry");
   #status = el("status-text");
   #device = el("device-name");
@@ -64,6 +65,7 @@ export class Overlay {
     this.#detail.textContent = copy.detail ?? "";
     this.#status.textContent = copy.status;
     this.#help.hidden = state !== "needs-link";
+    this.#guest.hidden = state !== "guest-name";
     // A link that could not be redeemed is used up: retrying cannot help there.
     this.#retry.hidden = !(state === "reconnecting" || (state === "failed" && this.#view.retry !== false));
   }
@@ -77,6 +79,12 @@ function describe(state, attempt, message, name, hasVideo) {
         title: "Open a console link",
         detail: "This page shows a device's screen once you open it from a console link.",
         status: "No console link",
+      };
+    case "guest-name":
+      return {
+        title: "Join a shared console",
+        detail: "You are joining a shared console as a guest: you can watch, not type.",
+        status: "Guest link",
       };
     case "redeeming":
       return { title: "Opening the console", detail: "Checking the console link.", status: "Opening" };

@@ -68,6 +68,12 @@ export class Sharing {
     return this.#pos === null || this.#pos.inControl;
   }
 
+  /** Whether this console's grant may hold control (control, admin; every grant before a
+   * roster says otherwise). */
+  get mayControl() {
+    return this.#pos === null || this.#pos.mayControl;
+  }
+
   /** The name of the participant in control, or null (nobody, or no roster). */
   get controllerName() {
     return this.#pos?.controller ? displayName(this.#pos.controller.name) : null;

@@ -1,10 +1,10 @@
 // The account page: turn two-factor authentication (TOTP) on and off, make new recovery codes,
-// change the password, and for owners require two-factor authentication of every member.
+// change the password, and for owners the organization's settings (orgsettings.js).
 // When the organization requires it and this user has none, the page is all the session can
 // reach (the relay refuses the rest), and it says so.
 import { byId, el, say } from "./dom.js";
 import { messageOf } from "./errors.js";
-import { can } from "./roles.js";
+import { OrgSettings } from "./orgsettings.js";
 
 const MIN_PASSWORD = 12; // control/accounts: passwords are at least 12 characters
 
@@ -36,9 +36,7 @@ export class AccountView {
   #regenCode = byId("mfa-regen-code");
   #disable = byId("mfa-disable");
   #disableCode = byId("mfa-disable-code");
-  #orgCard = byId("org-card");
-  #requireMFA = byId("org-require-mfa");
-  #orgError = byId("org-error");
+  #org;
   #pwForm = byId("password-form");
   #pwUser = byId("password-user");
   #pwCurrent = byId("password-current");
@@ -56,6 +54,7 @@ export class AccountView {
     this.#auth = auth;
     this.#notice = notice;
     this.#onMFAChanged = onMFAChanged;
+    this.#org = new OrgSettings({ api, notice });
     this.#begin.addEventListener("click", () => this.#beginEnrollment());
     this.#cancel.addEventListener("click", () => this.#render());
     this.#enroll.addEventListener("submit", (e) => {
@@ -73,7 +72,6 @@ export class AccountView {
     byId("mfa-copy").addEventListener("click", () => this.#copyCodes());
     byId("mfa-download").addEventListener("click", () => this.#downloadCodes());
     byId("mfa-codes-done").addEventListener("click", () => this.#codesSaved());
-    this.#requireMFA.addEventListener("change", () => this.#setRequireMFA(this.#requireMFA.checked));
     this.#pwForm.addEventListener("submit", (e) => {
       e.preventDefault();
       this.#changePassword();
@@ -86,7 +84,7 @@ export class AccountView {
     this.#pwUser.value = me.email ?? "";
     this.#codes = [];
     this.#render();
-    this.#loadOrg();
+    this.#org.show(me);
     if (me.mfa_enrollment_required) this.#begin.focus();
   }
 
@@ -242,34 +240,6 @@ export class AccountView {
   #codesSaved() {
     this.#showCodes([]);
     this.#onMFAChanged({ codesOnShow: false });
-  }
-
-  async #loadOrg() {
-    const owner = can(this.#me?.role, "manage_org") && !this.#me?.mfa_enrollment_required;
-    this.#orgCard.hidden = !owner;
-    say(this.#orgError, "");
-    if (!owner) return;
-    try {
-      const org = await this.#api.org();
-      this.#requireMFA.checked = !!org?.require_mfa;
-    } catch (err) {
-      say(this.#orgError, `The organization's settings could not be read: ${messageOf(err)}`);
-    }
-  }
-
-  async #setRequireMFA(on) {
-    this.#requireMFA.disabled = true;
-    say(this.#orgError, "");
-    try {
-      const org = await this.#api.patchOrgSettings({ require_mfa: on });
-      this.#requireMFA.checked = !!org?.require_mfa;
-      this.#notice(on ? "Every member now needs two-factor authentication." : "Two-factor authentication is no longer required.");
-    } catch (err) {
-      this.#requireMFA.checked = !on;
-      say(this.#orgError, messageOf(err));
-    } finally {
-      this.#requireMFA.disabled = false;
-    }
   }
 
   async #changePassword() {

@@ -56,7 +56,8 @@ export class Api {
     return this.#call("GET", "/org");
   }
 
-  /** Changes organization settings (owners): {require_mfa}, … Answers the organization. */
+  /** Changes organization settings (owners): {require_mfa, guest_links, …}. Answers the
+   * organization. */
   patchOrgSettings(settings) {
     return this.#call("PATCH", "/org/settings", settings);
   }
@@ -85,6 +86,12 @@ export class Api {
    * token (and, in cookie mode, a new refresh cookie), for Auth.adopt. */
   changePassword(current, next) {
     return this.#call("POST", "/me/password", { current_password: current, new_password: next }, CLIENT_HEADER);
+  }
+
+  /** Joins a console shared with this user (a colleague's share link): {console_url, session,
+   * device, device_name, shared_by, grant}. */
+  joinShare(token) {
+    return this.#call("POST", "/shares/join", { token });
   }
 
   /** Accepts an invitation (no sign-in needed): the new user and the organization's slug. */

@@ -30,11 +30,13 @@ export async function openConsole(api, deviceID) {
   return started.session;
 }
 
-// The console link to open: the one-time code of the URL the API returned, on this page's own
-// origin. The relay that served this page redeems the code whatever address it is reached at
-// (its configured public URL may be another name for it), and the page never navigates
-// anywhere a response names.
-function consoleURL(raw) {
+/**
+ * consoleURL(raw): the console link to open — the one-time code of the URL the API returned,
+ * on this page's own origin — or null when raw has none. The relay that served this page
+ * redeems the code whatever address it is reached at (its configured public URL may be another
+ * name for it), and the page never navigates anywhere a response names.
+ */
+export function consoleURL(raw) {
   let u;
   try {
     u = new URL(String(raw ?? ""));

@@ -1,13 +1,15 @@
 // What went wrong with an API call, in words that say what to do next.
 
 /** An API call that failed: HTTP status (0: the relay was not reached), the API's stable code,
- * its message for people, and for rate limits how many seconds to wait. */
+ * its message for people, for rate limits how many seconds to wait, and the answer's other
+ * fields (details; null when there were none). */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = 0) {
+  constructor(status, code, message, retryAfter = 0, details = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.details = details;
   }
 
   get rateLimited() {
@@ -27,7 +29,8 @@ export async function errorOf(res) {
   const code = typeof body?.code === "string" ? body.code : "";
   const said = typeof body?.message === "string" && body.message !== "" ? body.message : "";
   const wait = Number.parseInt(res.headers.get("Retry-After") ?? "", 10);
-  return new ApiError(res.status, code, said || byStatus(res.status), Number.isFinite(wait) && wait > 0 ? wait : 0);
+  const details = body !== null && typeof body === "object" ? body : null;
+  return new ApiError(res.status, code, said || byStatus(res.status), Number.isFinite(wait) && wait > 0 ? wait : 0, details);
 }
 
 export function unreachable() {

@@ -7,10 +7,11 @@ import { SignInView } from "./signin.js";
 import { InviteView } from "./invite.js";
 import { DevicesView } from "./devices.js";
 import { AccountView } from "./account.js";
+import { ShareJoinView, pendingShare } from "./sharejoin.js";
 import { byId, say } from "./dom.js";
 import { messageOf } from "./errors.js";
 
-const VIEWS = ["loading", "signin", "invite", "devices", "account"];
+const VIEWS = ["loading", "signin", "invite", "devices", "account", "share"];
 
 const notice = (text, kind = "") => say(byId("notice"), text, kind);
 
@@ -41,7 +42,7 @@ const account = new AccountView({
     showWho(me);
     if (walkedToEnroll && !me.mfa_enrollment_required && !codesOnShow) {
       walkedToEnroll = false;
-      showDevices();
+      home();
     }
   },
 });
@@ -56,6 +57,20 @@ const invite = new InviteView({
     } else {
       showSignIn({ org, email, message });
     }
+  },
+});
+
+const shareJoin = new ShareJoinView({
+  api,
+  onDevices: () => {
+    if (me && !me.mfa_enrollment_required) showDevices();
+  },
+  // Signed in to the wrong organization: sign out, and in again with the link kept.
+  onSwitch: async (token) => {
+    devices.stop();
+    await auth.logout();
+    pendingShare.set(token);
+    showSignIn({ message: "Sign in to the organization that shared the console with you." });
   },
 });
 
@@ -112,7 +127,20 @@ async function enter() {
     showAccount();
     return;
   }
-  showDevices();
+  home();
+}
+
+// Where a signed-in user lands: the console shared with them when they came with a share
+// link, else the devices.
+function home() {
+  const token = pendingShare.get();
+  if (!token) {
+    showDevices();
+    return;
+  }
+  devices.stop();
+  show("share");
+  shareJoin.join(token, me);
 }
 
 byId("nav-devices").addEventListener("click", () => {
@@ -133,11 +161,11 @@ byId("signout").addEventListener("click", async () => {
   showSignIn({ message: "You signed out." });
 });
 
-// An invitation or password-reset token arrives in the fragment, which browsers never send to
-// a server; it is taken out of the address bar (and history) before anything else.
+// An invitation, password-reset or share token arrives in the fragment, which browsers never
+// send to a server; it is taken out of the address bar (and history) before anything else.
 function takeLink() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  for (const kind of ["invite", "reset"]) {
+  for (const kind of ["invite", "reset", "share"]) {
     const token = params.get(kind);
     if (token) {
       history.replaceState(history.state, "", window.location.pathname + window.location.search);
@@ -149,7 +177,10 @@ function takeLink() {
 
 async function start() {
   const link = takeLink();
-  if (link) {
+  if (link?.kind === "share") {
+    // Kept for this tab until it is used: signing in first (and reloading the form) keeps it.
+    pendingShare.set(link.token);
+  } else if (link) {
     show("invite");
     invite.show(link.token, link.kind);
     return;
@@ -159,7 +190,7 @@ async function start() {
     await enter();
     return;
   }
-  showSignIn();
+  showSignIn(pendingShare.get() ? { message: "Sign in to open the console shared with you (view only)." } : undefined);
 }
 
 start();
