@@ -40,8 +40,8 @@ require (
 )
 
 require (
+	github.com/abema/go-mp4 v1.7.1 // indirect
 	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
 )
 
 require (
