@@ -35,7 +35,10 @@ type muxer struct {
 	// sample: the sum of every duration before it.
 	fragBase, fragTicksHeld, next int64
 
-	frames, keyframes int
+	// frames and keyframes count the samples taken; written* what reached the file.
+	frames, keyframes          int
+	writtenFrames, writtenKeys int
+	writtenTicks               int64
 }
 
 func newMuxer(out *hashFile, fragTicks int64) *muxer {
@@ -56,8 +59,8 @@ func (m *muxer) writeInit(sps, pps []byte) error {
 }
 
 // add takes an access unit in AVCC form (length-prefixed NAL units) with its unwrapped RTP
-// timestamp.
-func (m *muxer) add(ts int64, avcc []byte, key bool) error {
+// timestamp, and returns its decode time in the file.
+func (m *muxer) add(ts int64, avcc []byte, key bool) (dts int64, err error) {
 	s := &fmp4.Sample{IsNonSyncSample: !key, Payload: avcc}
 	if m.pending != nil {
 		// Timestamps that do not advance (a sender that restarted without a relay between)
@@ -68,7 +71,7 @@ func (m *muxer) add(ts int64, avcc []byte, key bool) error {
 			m.lastDur = 1
 		}
 		if err := m.push(m.pending, m.lastDur, !key); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	m.pending, m.lastTS = s, ts
@@ -76,7 +79,7 @@ func (m *muxer) add(ts int64, avcc []byte, key bool) error {
 	if key {
 		m.keyframes++
 	}
-	return nil
+	return m.next, nil
 }
 
 // push gives a sample its duration and adds it to the fragment, writing the fragment first
@@ -105,13 +108,26 @@ func (m *muxer) flush() error {
 	if err := part.Marshal(m.reset()); err != nil {
 		return fmt.Errorf("recording: fragment %d: %w", m.seq, err)
 	}
+	keys := 0
+	for _, s := range m.frag {
+		if !s.IsNonSyncSample {
+			keys++
+		}
+	}
+	n := len(m.frag)
 	clear(m.frag)
 	m.frag = m.frag[:0]
 	m.fragBase, m.fragTicksHeld = m.next, 0
 	if _, err := m.out.Write(m.buf.Bytes()); err != nil {
 		return err
 	}
-	return m.out.Sync()
+	if err := m.out.Sync(); err != nil {
+		return err
+	}
+	m.writtenFrames += n
+	m.writtenKeys += keys
+	m.writtenTicks = m.next
+	return nil
 }
 
 // close writes the pending sample (with the last duration seen) and the last fragment.

@@ -199,7 +199,6 @@ func (r *Recorder) Close() (Summary, error) {
 		return Summary{}, ErrClosed
 	}
 	r.closed = true
-	var errs []error
 	if r.Err() == nil {
 		r.ordered = r.reorder.flush(r.ordered[:0])
 		r.assemble()
@@ -209,14 +208,16 @@ func (r *Recorder) Close() (Summary, error) {
 		}
 	}
 	digest, err := r.mp4.Close()
-	errs = append(errs, r.Err(), err)
+	if err != nil {
+		r.fail(err) // unless the recorder failed before: the file's error is that one
+	}
 	s := Summary{
 		ID:          r.cfg.ID,
 		Video:       File{Path: r.mp4.path, Size: r.mp4.size, SHA256: digest},
 		Started:     r.started,
-		Duration:    ticks(r.mux.duration()),
-		Frames:      r.mux.frames,
-		Keyframes:   r.mux.keyframes,
+		Duration:    ticks(r.mux.writtenTicks),
+		Frames:      r.mux.writtenFrames,
+		Keyframes:   r.mux.writtenKeys,
 		Dropped:     r.stats.Dropped,
 		LostPackets: r.stats.LostPackets,
 		Formats:     r.formats,
@@ -226,10 +227,12 @@ func (r *Recorder) Close() (Summary, error) {
 	frames, durMS := s.Frames, s.Duration.Milliseconds()
 	s.Ended = r.cfg.Now()
 	tlDigest, lines, err := r.tl.close(line{Event: Event{Kind: KindEnd}, Frames: &frames, DurationMS: &durMS, VideoSHA256: digest})
-	errs = append(errs, err)
 	s.Timeline = File{Path: r.tl.out.path, Size: r.tl.out.size, SHA256: tlDigest}
 	s.Events = lines
-	return s, errors.Join(errs...)
+	if vErr := r.Err(); vErr != nil && !errors.Is(err, vErr) {
+		return s, errors.Join(vErr, err)
+	}
+	return s, err
 }
 
 // ticks converts 90 kHz ticks to a duration.
@@ -286,13 +289,11 @@ func (r *Recorder) write(ts uint32, u h264.Unit) error {
 	if err != nil {
 		return fmt.Errorf("recording: access unit: %w", err)
 	}
-	at := ticks(r.mux.duration())
-	if r.mux.frames == 0 {
-		at = 0
-	}
-	if err := r.mux.add(r.tsExt, avcc, u.Keyframe); err != nil {
+	dts, err := r.mux.add(r.tsExt, avcc, u.Keyframe)
+	if err != nil {
 		return err
 	}
+	at := ticks(dts)
 	if u.Keyframe {
 		r.gapOpen, r.asked = false, false
 	}

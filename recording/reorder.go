@@ -27,6 +27,7 @@ type reorder struct {
 	next    uint64 // extended number of the next packet to release
 	highest uint64 // extended number of the newest packet held or released
 	held    int
+	skipped int // numbers given up on with nothing held, counted in the next release
 	slots   [reorderSize]*rtp.Packet
 	late    int // packets that came after their place was released (or duplicates)
 }
@@ -87,8 +88,8 @@ func (r *reorder) release(out []ordered, lost int) []ordered {
 		if *slot == nil {
 			return out
 		}
-		out = append(out, ordered{p: *slot, lost: lost})
-		*slot, lost = nil, 0
+		out = append(out, ordered{p: *slot, lost: lost + r.skipped})
+		*slot, lost, r.skipped = nil, 0, 0
 		r.held--
 		r.next++
 	}
@@ -98,6 +99,7 @@ func (r *reorder) release(out []ordered, lost int) []ordered {
 func (r *reorder) skip(out []ordered) []ordered {
 	if r.held == 0 {
 		r.next++
+		r.skipped++
 		return out
 	}
 	lost := 0

@@ -26,7 +26,8 @@ type Summary struct {
 	Started, Ended time.Time
 	// Duration is the video's media duration.
 	Duration time.Duration
-	// Frames and Keyframes are the samples written, and how many are sync samples.
+	// Frames and Keyframes are the samples in the file, and how many are sync samples
+	// (after a storage failure, those written before it).
 	Frames, Keyframes int
 	// Dropped counts frames not written: cut by lost packets, or undecodable while the
 	// recorder waited for a keyframe. LostPackets counts the packets that never came.
