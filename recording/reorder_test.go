@@ -60,7 +60,7 @@ func TestReorder(t *testing.T) {
 		},
 		{
 			name: "a gap wider than the buffer", // 4 … reorderSize+5 lost
-			in:   []*rtp.Packet{pkt(1, 0), pkt(3, 0), pkt(1 + reorderSize + 5, 10)},
+			in:   []*rtp.Packet{pkt(1, 0), pkt(3, 0), pkt(1+reorderSize+5, 10)},
 			want: []released{{1, 0}, {3, 1}, {1 + reorderSize + 5, reorderSize + 2}},
 		},
 	}
