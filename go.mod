@@ -36,13 +36,11 @@ require (
 
 require (
 	github.com/bluenviron/gortsplib/v5 v5.6.4
+	github.com/bluenviron/mediacommon/v2 v2.9.3
 	github.com/piglig/go-qr v1.1.0
 )
 
-require (
-	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
-)
+require github.com/abema/go-mp4 v1.7.1 // indirect
 
 require (
 	github.com/andybalholm/brotli v1.1.1 // indirect
