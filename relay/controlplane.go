@@ -11,6 +11,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/api"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
@@ -21,6 +22,7 @@ import (
 type controlPlane struct {
 	accounts *accounts.Service
 	sessions *sessions.Manager
+	shares   *shares.Service
 	api      *api.API
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -37,12 +39,17 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 		return nil, fmt.Errorf("relay: accounts: %w", err)
 	}
 	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ConsoleReconnectGrace,
-		Logger: log.With("component", "sessions")})
+		ConsoleTokenTTL: cfg.ConsoleTokenTTL, Logger: log.With("component", "sessions")})
 	if err != nil {
 		_ = acc.Close(context.Background())
 		return nil, fmt.Errorf("relay: sessions: %w", err)
 	}
-	return &controlPlane{accounts: acc, sessions: mgr}, nil
+	sh, err := shares.New(shares.Config{Store: st, Sessions: mgr, PublicURL: cfg.PublicURL, Logger: log.With("component", "shares")})
+	if err != nil {
+		_ = acc.Close(context.Background())
+		return nil, fmt.Errorf("relay: shares: %w", err)
+	}
+	return &controlPlane{accounts: acc, sessions: mgr, shares: sh}, nil
 }
 
 // start wires the parts that need the signaling server and runs the reconciler.
@@ -50,7 +57,7 @@ func (cp *controlPlane) start(r *Relay) error {
 	var err error
 	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
 		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},
-		Logger: r.log.With("component", "api")})
+		Shares: cp.shares, Logger: r.log.With("component", "api")})
 	if err != nil {
 		return fmt.Errorf("relay: api: %w", err)
 	}

@@ -256,10 +256,14 @@ func (a *audited) snapshot() audited {
 		moves: append([]move(nil), a.moves...), inputs: append([]input(nil), a.inputs...)}
 }
 
-// names is a PrincipalNamer over a map.
+// names is a PrincipalNamer over a map, by session id first (a guest of a share link), then
+// by principal.
 type names map[string]string
 
-func (n names) PrincipalName(_ context.Context, _, principal string) (string, error) {
+func (n names) ParticipantName(_ context.Context, _, sid, principal string) (string, error) {
+	if name, ok := n[sid]; ok {
+		return name, nil
+	}
 	return n[principal], nil
 }
 
