@@ -44,17 +44,18 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 		_ = acc.Close(context.Background())
 		return nil, fmt.Errorf("relay: sessions: %w", err)
 	}
-	sh, err := shares.New(shares.Config{Store: st, Sessions: mgr, PublicURL: cfg.PublicURL, Logger: log.With("component", "shares")})
-	if err != nil {
-		_ = acc.Close(context.Background())
-		return nil, fmt.Errorf("relay: shares: %w", err)
-	}
-	return &controlPlane{accounts: acc, sessions: mgr, shares: sh}, nil
+	return &controlPlane{accounts: acc, sessions: mgr}, nil
 }
 
 // start wires the parts that need the signaling server and runs the reconciler.
 func (cp *controlPlane) start(r *Relay) error {
 	var err error
+	// Share links name the relay as it is reached: the bound address when no public URL was
+	// given (a --listen port of 0 is only known now).
+	cp.shares, err = shares.New(shares.Config{Store: r.store, Sessions: cp.sessions, PublicURL: r.URL(), Logger: r.log.With("component", "shares")})
+	if err != nil {
+		return fmt.Errorf("relay: shares: %w", err)
+	}
 	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
 		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},
 		Shares: cp.shares, Logger: r.log.With("component", "api")})
