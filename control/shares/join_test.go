@@ -167,6 +167,24 @@ func TestGuestJoin(t *testing.T) {
 	assert.Equal(t, "Jane (guest)", joins[0].ActorName)
 	assert.Equal(t, "Jane", joins[0].Details["name"])
 	assert.Equal(t, "guest", joins[0].Details["kind"])
+
+	// What a guest's console does is attributed to the share's guest principal, named.
+	gs := joins[0].Details["session"]
+	require.NoError(t, f.m.InputSent(ctx, f.org.ID, sessions.InputBurst{Session: gs, From: f.clk.Now(), To: f.clk.Now(), Keys: 3}))
+	require.NoError(t, f.m.ControlMoved(ctx, f.org.ID, sessions.ControlMove{Subject: gs, Kind: wire.EventRequested}))
+	require.NoError(t, f.m.ControlMoved(ctx, f.org.ID, sessions.ControlMove{Subject: s.ID, Kind: wire.EventDeclined, By: gs}))
+	inputs := f.audits(t, f.org.ID, store.AuditConsoleInput)
+	require.Len(t, inputs, 1)
+	assert.Equal(t, "guest:"+guest.Share.ID, inputs[0].Actor)
+	assert.Equal(t, "Jane (guest)", inputs[0].ActorName)
+	assert.Equal(t, "Jane", inputs[0].Details["name"])
+	moves := f.audits(t, f.org.ID, store.AuditConsoleControl)
+	require.Len(t, moves, 2)
+	assert.Equal(t, "Jane (guest)", moves[0].ActorName)
+	assert.Equal(t, "Jane", moves[0].Details["subject_name"])
+	assert.Equal(t, "guest:"+guest.Share.ID, moves[1].Actor)
+	assert.Equal(t, "Jane", moves[1].Details["by_name"])
+	assert.Empty(t, moves[1].Details["subject_name"], "a member's name is the store's, not a detail")
 }
 
 // TestRevokeCutsViewers: revoking a share stops the consoles joined through it at once, with
