@@ -2,10 +2,12 @@ package api
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/kvmrelay/kvmrelay/auth"
+	"github.com/kvmrelay/kvmrelay/control/denied"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
@@ -42,7 +44,20 @@ func (a *API) consoleAuthenticated(next fiber.Handler) fiber.Handler {
 			return a.failErr(c, err)
 		}
 		c.Locals(localsConsole, consoleCaller{claims: claims, grant: grant})
-		return next(c)
+		err = next(c)
+		if c.Response().StatusCode() == fiber.StatusForbidden {
+			path := c.Path()
+			if len(path) > maxAuditedPath {
+				path = path[:maxAuditedPath]
+			}
+			// A console asking for what its grant does not allow (a watching console sharing)
+			// is a refusal like any other: audited within the principal's budget.
+			a.cfg.Denied.Record(c.UserContext(), denied.Attempt{OrgID: claims.Tenant, Actor: claims.Subject,
+				Target: "api:" + c.Method() + " " + c.Route().Path, Details: map[string]string{
+					"request": c.Method() + " " + strings.ToValidUTF8(path, "\uFFFD"), "status": "403", "reason": "forbidden", "session": claims.Session,
+					"grant": string(grant)}})
+		}
+		return err
 	}
 }
 

@@ -205,4 +205,13 @@ func TestShareRoutes(t *testing.T) {
 	for _, want := range []store.AuditAction{store.AuditShareCreate, store.AuditShareJoin, store.AuditShareRevoke, store.AuditSettingsChange} {
 		assert.Contains(t, actions, want)
 	}
+	var consoleRefused bool
+	for _, en := range audit.Entries {
+		if en.Action == store.AuditAccessDenied && en.Details["session"] == viewStarted.Session.ID {
+			consoleRefused = true
+			assert.Equal(t, "api:POST /api/v1/console/shares", en.Target)
+			assert.Equal(t, "view", en.Details["grant"])
+		}
+	}
+	assert.True(t, consoleRefused, "the watching console's attempt to share is audited")
 }
