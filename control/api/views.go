@@ -76,8 +76,9 @@ type sessionView struct {
 	// ConsoleConnected, for ACTIVE sessions, says whether the console is connected now (false:
 	// it went away without Disconnect and the session waits out the reconnect grace).
 	ConsoleConnected *bool `json:"console_connected,omitempty"`
-	// Grant is what the console may do (view, control, admin) as it started; absent for
-	// sessions from before grants were stored.
+	// Grant is what the console may do (view, control, admin) as last derived (at start, when
+	// its console connected, at its session checks); absent for sessions from before grants
+	// were stored.
 	Grant string `json:"grant,omitempty"`
 	// ShareID is the share link the session joined through (it then only watches).
 	ShareID string `json:"share_id,omitempty"`

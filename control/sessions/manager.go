@@ -357,6 +357,9 @@ func (m *Manager) Admit(ctx context.Context, c auth.Claims) (wire.Grant, error) 
 			}
 		}
 		grant = g
+		if err := recordGrant(ctx, tx, s, g); err != nil {
+			return err
+		}
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
 	if err != nil {
@@ -378,12 +381,24 @@ func (m *Manager) Check(ctx context.Context, c auth.Claims) (wire.Grant, error) 
 			return err
 		}
 		grant = g
+		if err := recordGrant(ctx, tx, s, g); err != nil {
+			return err
+		}
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
 	if err != nil {
 		return "", err
 	}
 	return grant, nil
+}
+
+// recordGrant keeps the session's stored grant (what session lists show) the one its console
+// holds now; it writes only when that changed.
+func recordGrant(ctx context.Context, tx store.Tx, s store.ConsoleSession, grant wire.Grant) error {
+	if grant == "" || string(grant) == s.Grant {
+		return nil
+	}
+	return tx.SetSessionGrant(ctx, s.ID, string(grant))
 }
 
 // gatewayAllows refuses a console on a gateway, and on a served device whose gateway is

@@ -70,9 +70,9 @@ type ConsoleSession struct {
 	// ConsentExpiresAt is when the consent window closes, while CONSENT_REQUIRED; nil
 	// otherwise.
 	ConsentExpiresAt *time.Time
-	// Grant is what the session's console may do on the machine (view, control, admin) as it
-	// started; empty for sessions created before grants were stored. The relay derives the
-	// grant again whenever the console connects or a right changes.
+	// Grant is what the session's console may do on the machine (view, control, admin): as it
+	// started, then as derived when its console connects and at each session check
+	// (Tx.SetSessionGrant); empty for sessions created before grants were stored.
 	Grant string
 	// ShareID is the share link the session joined through; empty for a session its
 	// principal started. A session joined through a share only ever watches.

@@ -135,6 +135,10 @@ type Tx interface {
 	// TouchSession records console activity on a live session.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	SetSessionDesired(ctx context.Context, id string, desired SessionState, at time.Time) error
+	// SetSessionGrant records the grant a session's console holds now ("view", "control",
+	// "admin"; ErrInvalid otherwise, and for a session joined through a share, which only
+	// watches, anything but "view").
+	SetSessionGrant(ctx context.Context, id, grant string) error
 	// TransitionSession moves the current state from → to (compare-and-set). ErrConflict when
 	// the session is no longer in from; ErrInvalidTransition when from → to is not allowed.
 	TransitionSession(ctx context.Context, id string, from, to SessionState, reason string, at time.Time) (ConsoleSession, error)

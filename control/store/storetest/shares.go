@@ -169,6 +169,34 @@ func testShares(t *testing.T, b Backend) {
 		return nil
 	}))
 
+	// Grants change as rights do; a session joined through a share only ever watches.
+	write(t, b.Store, o.ID, func(tx store.Tx) error { return tx.SetSessionGrant(ctx, parent.ID, "admin") })
+	write(t, b.Store, o.ID, func(tx store.Tx) error { return tx.SetSessionGrant(ctx, viewer.ID, "view") })
+	grantCases := []struct {
+		name, sid, grant string
+		want             error
+	}{
+		{"control through a share", viewer.ID, "control", store.ErrInvalid},
+		{"unknown grant", parent.ID, "root", store.ErrInvalid},
+		{"unknown session", store.NewID(), "view", store.ErrNotFound},
+		{"another organization's session", foreign.ID, "view", store.ErrNotFound},
+	}
+	for _, tc := range grantCases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := b.Store.Write(ctx, o.ID, func(tx store.Tx) error { return tx.SetSessionGrant(ctx, tc.sid, tc.grant) })
+			assert.ErrorIs(t, err, tc.want)
+		})
+	}
+	require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
+		p, err := tx.Session(ctx, parent.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "admin", p.Grant)
+		v, err := tx.Session(ctx, viewer.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "view", v.Grant)
+		return nil
+	}))
+
 	// Revocation stamps once.
 	var revoked store.Share
 	write(t, b.Store, o.ID, func(tx store.Tx) error {

@@ -129,6 +129,27 @@ func (t *Tx) SetSessionDesired(ctx context.Context, id string, desired store.Ses
 	return exactlyOne(n, err, "set desired state of session", id)
 }
 
+// SetSessionGrant records a session's current grant; a session joined through a share keeps
+// view (checked here so both databases answer ErrInvalid alike).
+func (t *Tx) SetSessionGrant(ctx context.Context, id, grant string) error {
+	if err := checkID("session", id); err != nil {
+		return err
+	}
+	if !validGrant(grant) {
+		return fmt.Errorf("set grant %q: %w", grant, store.ErrInvalid)
+	}
+	n, err := t.c.Exec(ctx, `UPDATE console_sessions SET "grant" = ? WHERE org_id = ? AND id = ? AND (share_id IS NULL OR ? = 'view')`,
+		grant, t.org, id, grant)
+	if err == nil && n == 0 {
+		if s, gerr := t.Session(ctx, id); gerr != nil {
+			return gerr
+		} else if s.ShareID != "" {
+			return fmt.Errorf("set grant of session %s joined through a share: %w", id, store.ErrInvalid)
+		}
+	}
+	return exactlyOne(n, err, "set grant of session", id)
+}
+
 // TransitionSession is a compare-and-set on current_state, stamping started_at on ACTIVE and
 // ended_at on a final state.
 func (t *Tx) TransitionSession(ctx context.Context, id string, from, to store.SessionState, reason string, at time.Time) (store.ConsoleSession, error) {
