@@ -33,14 +33,19 @@ type shareView struct {
 	CreatedBy     string          `json:"created_by"`
 	CreatedByName string          `json:"created_by_name"`
 	CreatedAt     time.Time       `json:"created_at"`
-	// Joined, RevokedAt and Live are in lists only.
-	Joined    *int       `json:"joined,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Live      *bool      `json:"live,omitempty"`
+}
+
+// listedShareView is a share in a list: how many consoles joined through it are live, when
+// it was revoked (null: not), and whether it still admits anyone.
+type listedShareView struct {
+	shareView
+	Joined    int        `json:"joined"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Live      bool       `json:"live"`
 }
 
 type sharesList struct {
-	Shares []shareView `json:"shares"`
+	Shares []listedShareView `json:"shares"`
 }
 
 func share(v shares.View) shareView {
@@ -48,11 +53,8 @@ func share(v shares.View) shareView {
 		ExpiresAt: v.Share.ExpiresAt, CreatedBy: v.Share.CreatedBy, CreatedByName: v.CreatedByName, CreatedAt: v.Share.CreatedAt}
 }
 
-func listedShare(v shares.View) shareView {
-	out := share(v)
-	joined, live := v.Joined, v.Live
-	out.Joined, out.RevokedAt, out.Live = &joined, v.Share.RevokedAt, &live
-	return out
+func listedShare(v shares.View) listedShareView {
+	return listedShareView{shareView: share(v), Joined: v.Joined, RevokedAt: v.Share.RevokedAt, Live: v.Live}
 }
 
 // apiShareCaller is an API principal managing a session's shares: an admin manages those of
@@ -103,7 +105,7 @@ func (a *API) listShares(c *fiber.Ctx, orgID, sessionID string, caller shares.Ca
 	if err != nil {
 		return a.failErr(c, err)
 	}
-	out := sharesList{Shares: make([]shareView, 0, len(vs))}
+	out := sharesList{Shares: make([]listedShareView, 0, len(vs))}
 	for _, v := range vs {
 		out.Shares = append(out.Shares, listedShare(v))
 	}

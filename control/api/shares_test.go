@@ -70,7 +70,6 @@ func TestShareRoutes(t *testing.T) {
 	assert.True(t, strings.HasPrefix(member.Link, "https://relay.example/console/#share="), member.Link)
 	assert.Nil(t, member.ExpiresAt)
 	assert.Equal(t, "op@acme.example", member.CreatedByName)
-	assert.Nil(t, member.Joined, "lists only")
 
 	// The raw answer has expires_at null for a member link, as the contract says.
 	raw := map[string]any{}
@@ -163,8 +162,18 @@ func TestShareRoutes(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/console/shares", opConsole, nil, &list))
 	require.Len(t, list.Shares, 3)
 	assert.Equal(t, guest.ID, list.Shares[0].ID, "newest first")
-	require.NotNil(t, list.Shares[0].Joined)
-	assert.Equal(t, 1, *list.Shares[0].Joined)
+	var rawList struct {
+		Shares []map[string]any `json:"shares"`
+	}
+	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/console/shares", opConsole, nil, &rawList))
+	require.NotEmpty(t, rawList.Shares)
+	for _, k := range []string{"id", "kind", "session", "device", "device_name", "expires_at", "created_by", "created_by_name", "created_at", "joined", "revoked_at", "live"} {
+		assert.Contains(t, rawList.Shares[0], k, "a listed share always carries %s", k)
+	}
+	assert.NotContains(t, rawList.Shares[0], "link")
+	assert.Equal(t, 1, list.Shares[0].Joined)
+	assert.True(t, list.Shares[0].Live)
+	assert.Nil(t, list.Shares[0].RevokedAt)
 	assert.Empty(t, list.Shares[0].Link, "the token is shown once only")
 	require.Equal(t, http.StatusOK, e.do("GET", "/api/v1/sessions/"+sid+"/shares", owner, nil, &list))
 	require.Len(t, list.Shares, 3)
