@@ -54,6 +54,9 @@ type Config struct {
 	EnrollPerMinute int
 	// RedeemPerMinute caps console links redeemed per client address and minute; default 30.
 	RedeemPerMinute int
+	// GuestJoinPerMinute caps guests joining through guest share links per client address and
+	// minute; default 10.
+	GuestJoinPerMinute int
 	// Conns guards the HTTP and TURN TCP/TLS listeners against descriptor exhaustion: a budget
 	// below the descriptor limit shared by all of them, a cap per client address, a deadline
 	// for a connection's first byte (internal/netguard). The zero value uses the defaults.
@@ -101,6 +104,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RedeemPerMinute <= 0 {
 		c.RedeemPerMinute = 30
+	}
+	if c.GuestJoinPerMinute <= 0 {
+		c.GuestJoinPerMinute = 10
 	}
 	if c.ConsoleReconnectGrace == 0 {
 		c.ConsoleReconnectGrace = sessions.DefaultReconnectGrace

@@ -11,6 +11,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/api"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
@@ -21,6 +22,7 @@ import (
 type controlPlane struct {
 	accounts *accounts.Service
 	sessions *sessions.Manager
+	shares   *shares.Service
 	api      *api.API
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -37,7 +39,7 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 		return nil, fmt.Errorf("relay: accounts: %w", err)
 	}
 	mgr, err := sessions.New(sessions.Config{Store: st, Issuer: iss, PublicURL: cfg.PublicURL, ReconnectGrace: cfg.ConsoleReconnectGrace,
-		Logger: log.With("component", "sessions")})
+		ConsoleTokenTTL: cfg.ConsoleTokenTTL, Logger: log.With("component", "sessions")})
 	if err != nil {
 		_ = acc.Close(context.Background())
 		return nil, fmt.Errorf("relay: sessions: %w", err)
@@ -48,9 +50,15 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 // start wires the parts that need the signaling server and runs the reconciler.
 func (cp *controlPlane) start(r *Relay) error {
 	var err error
+	// Share links name the relay as it is reached: the bound address when no public URL was
+	// given (a --listen port of 0 is only known now).
+	cp.shares, err = shares.New(shares.Config{Store: r.store, Sessions: cp.sessions, PublicURL: r.URL(), Logger: r.log.With("component", "shares")})
+	if err != nil {
+		return fmt.Errorf("relay: shares: %w", err)
+	}
 	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
 		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},
-		Logger: r.log.With("component", "api")})
+		Shares: cp.shares, Logger: r.log.With("component", "api")})
 	if err != nil {
 		return fmt.Errorf("relay: api: %w", err)
 	}

@@ -81,6 +81,16 @@ func (r *Relay) newApp() *fiber.App {
 			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many console links redeemed from this address; wait a minute and try again."})
 		},
 	}), r.redeem)
+	// Guests join without an account: bounded per client address like console links, before
+	// the route itself (mounted with the API).
+	api.Use("/guest/join", limiter.New(limiter.Config{
+		Max:        r.cfg.GuestJoinPerMinute,
+		Expiration: time.Minute,
+		Storage:    newRateStore(),
+		LimitReached: func(c *fiber.Ctx) error {
+			return c.Status(fiber.StatusTooManyRequests).JSON(apiError{Code: "rate-limited", Message: "Too many guests joined from this address; wait a minute and try again."})
+		},
+	}))
 	r.control.api.Mount(api)
 	r.mountDevices(api)
 

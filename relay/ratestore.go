@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,7 +56,9 @@ func (s *rateStore) Set(key string, val []byte, exp time.Duration) error {
 	if exp > 0 {
 		e.exp = s.now().Add(exp)
 	}
-	s.entries[key] = e
+	// The limiter's key is fiber's c.IP(), which points into a buffer fasthttp reuses for the
+	// next request: kept as it is, the map key would change under the map.
+	s.entries[strings.Clone(key)] = e
 	return nil
 }
 

@@ -74,9 +74,9 @@ type Config struct {
 	ConsoleBudget ConsoleBudget
 	// Consent, when set, records the steps of a machine's user consent (consent.go).
 	Consent ConsentRecorder
-	// Names, when set, names control-plane consoles' principals for the other participants of
-	// their machine (an email, an API key's name); without it, or for a token without a
-	// tenant, the token's subject is the name.
+	// Names, when set, names control-plane consoles' participants for the others of their
+	// machine (an email, an API key's name, a guest's "<name> (guest)"); without it, or for a
+	// token without a tenant, the token's subject is the name.
 	Names PrincipalNamer
 	// Control, when set, audits shared sessions: consoles joining and leaving a machine,
 	// control moving among them, and the input of each controller (shared.go).
@@ -95,10 +95,11 @@ type SessionGate interface {
 	Check(ctx context.Context, c auth.Claims) (wire.Grant, error)
 }
 
-// PrincipalNamer names a control-plane console's principal for the other participants of
-// its machine.
+// PrincipalNamer names the person of a control-plane console session for the other
+// participants of its machine. The session, not only its principal, decides: the guests of
+// one share link are one principal under several names.
 type PrincipalNamer interface {
-	PrincipalName(ctx context.Context, tenant, principal string) (string, error)
+	ParticipantName(ctx context.Context, tenant, sid, principal string) (string, error)
 }
 
 // ErrSessionOver is what a SessionGate's Check wraps when the session has definitely ended.

@@ -42,14 +42,15 @@ const auditTimeout = 5 * time.Second
 const nameTimeout = 2 * time.Second
 
 // participantName is the name the other participants of the machine see for the console of
-// claims: the control plane's name for its principal (an email, an API key's name) or, without
+// claims: the control plane's name for its session's person (an email, an API key's name, a
+// guest's "<name> (guest)") or, without
 // one, the token's subject; cleaned to printable text of at most wire.MaxParticipantName bytes.
 func (s *Server) participantName(log *slog.Logger, claims auth.Claims) string {
 	name := claims.Subject
 	if claims.Tenant != "" && s.cfg.Names != nil {
 		ctx, cancel := context.WithTimeout(s.ctx, nameTimeout)
 		defer cancel()
-		if n, err := s.cfg.Names.PrincipalName(ctx, claims.Tenant, claims.Subject); err != nil {
+		if n, err := s.cfg.Names.ParticipantName(ctx, claims.Tenant, claims.Session, claims.Subject); err != nil {
 			log.Warn("name a console's principal; showing it as its token names it", "err", err)
 		} else {
 			name = n

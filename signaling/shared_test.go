@@ -256,10 +256,14 @@ func (a *audited) snapshot() audited {
 		moves: append([]move(nil), a.moves...), inputs: append([]input(nil), a.inputs...)}
 }
 
-// names is a PrincipalNamer over a map.
+// names is a PrincipalNamer over a map, by session id first (a guest of a share link), then
+// by principal.
 type names map[string]string
 
-func (n names) PrincipalName(_ context.Context, _, principal string) (string, error) {
+func (n names) ParticipantName(_ context.Context, _, sid, principal string) (string, error) {
+	if name, ok := n[sid]; ok {
+		return name, nil
+	}
 	return n[principal], nil
 }
 
@@ -468,4 +472,26 @@ func TestGrantsAreNeverDropped(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, bytes.HasPrefix(out, grantPrefix), "%s", out)
 	assert.True(t, bytes.HasPrefix(out, []byte(`{"v":1,"type":"candidate"`)), "%s", out)
+}
+
+// TestGuestsNamedBySession: the guests of one share link are one principal
+// ("guest:<share id>") under the names they gave; each console is named by its session, so
+// the agent announces each guest by their own name.
+func TestGuestsNamedBySession(t *testing.T) {
+	g := &gate{live: map[string]bool{"s_g1": true, "s_g2": true},
+		grants: map[string]wire.Grant{"s_g1": wire.GrantView, "s_g2": wire.GrantView}}
+	r := startRelayWith(t, func(c *Config) {
+		c.Sessions = g
+		c.Names = names{"s_g1": "Jane (guest)", "s_g2": "Joe (guest)", "guest:sh1": "guest"}
+	})
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	for _, tc := range []struct{ sid, name string }{{"s_g1", "Jane (guest)"}, {"s_g2", "Joe (guest)"}} {
+		c := r.console(t, r.tenantTokenAs(t, "guest:sh1", "dev1", tc.sid, time.Minute))
+		require.NoError(t, c.Send(wire.TypeJoin, tc.sid, wire.Join{Codecs: []string{"video/VP8"}}))
+		var ss wire.SessionStart
+		require.NoError(t, wire.DecodeData(recvFor(t, agent, wire.TypeSessionStart, tc.sid), &ss))
+		assert.Equal(t, tc.name, ss.Name)
+		assert.Equal(t, wire.GrantView, ss.Grant)
+	}
 }

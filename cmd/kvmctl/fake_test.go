@@ -201,6 +201,37 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	route("DELETE /api/v1/devices/{id}/sessions/{sid}/consent", true, func(r *http.Request, _ map[string]any) (int, any) {
 		return 200, map[string]any{"state": "cancelled"}
 	})
+	// Share links of session s2: a member link and a revoked guest link; s9 is not the
+	// caller's (403), a guest link needs guest links (off).
+	route("POST /api/v1/sessions/{id}/shares", true, func(r *http.Request, in map[string]any) (int, any) {
+		if r.PathValue("id") == "s9" {
+			return 403, map[string]string{"code": "forbidden", "message": "Only the console's own person or an admin may manage its share links."}
+		}
+		out := map[string]any{"id": "sh1", "kind": in["kind"], "session": r.PathValue("id"), "device": "d0000000-0000-4000-8000-000000000001",
+			"device_name": "web1", "link": "https://relay.test/console/#share=kvms_tok", "expires_at": nil, "created_by": "user:u1",
+			"created_by_name": "ops@acme.test", "created_at": tCreated}
+		if in["kind"] == "guest" {
+			if ttl, _ := in["ttl_seconds"].(float64); ttl != 0 && ttl != 1800 {
+				return 400, map[string]string{"code": "bad-request", "message": "A guest link lasts from 300 seconds (5 min) to 86400 seconds (24 h)."}
+			}
+			out["link"], out["expires_at"] = "https://relay.test/console/#guest=kvms_gtok", tExpires
+		}
+		return 201, out
+	})
+	route("GET /api/v1/sessions/{id}/shares", true, func(r *http.Request, _ map[string]any) (int, any) {
+		return 200, map[string]any{"shares": []map[string]any{
+			{"id": "sh2", "kind": "guest", "session": r.PathValue("id"), "expires_at": tExpires, "created_by": "user:u1", "created_by_name": "ops@acme.test",
+				"created_at": tCreated, "joined": 0, "revoked_at": tCreated, "live": false},
+			{"id": "sh1", "kind": "member", "session": r.PathValue("id"), "expires_at": nil, "created_by": "user:u1", "created_by_name": "ops@acme.test",
+				"created_at": tCreated, "joined": 2, "live": true},
+		}}
+	})
+	route("DELETE /api/v1/sessions/{id}/shares/{share}", true, func(r *http.Request, _ map[string]any) (int, any) {
+		if r.PathValue("share") != "sh1" {
+			return 404, map[string]string{"code": "not-found", "message": "This session has no such share link."}
+		}
+		return 204, nil
+	})
 	route("GET /api/v1/users", true, func(*http.Request, map[string]any) (int, any) {
 		return 200, map[string]any{"users": []map[string]any{{"id": "u1", "email": "ops@acme.test", "role": "admin", "disabled": false, "mfa": true, "scope": map[string]string{"env": "prod"}, "created_at": tCreated}}}
 	})

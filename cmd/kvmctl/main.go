@@ -66,6 +66,13 @@ Commands:
   console consent DEVICE CODE            enter the 6-digit consent code the machine (Intel AMT)
                                          shows on its screen
   console consent-cancel DEVICE          withdraw the consent request; the session ends
+  console share SESSION [--guest [--ttl 1h]]
+                                         share a running console: prints a link members open
+                                         after signing in, or with --guest a view-only link for
+                                         someone without an account (5m to 24h; the organization
+                                         must allow guest links); shown once
+  console shares SESSION                 the session's share links: kind, state, viewers joined
+  console unshare SESSION SHARE_ID       revoke a share link: its viewers' consoles end at once
   users list                             the organization's users
   users invite EMAIL --role ROLE [--scope k=v]...
                                          invite by email (the link is printed when not mailed)
@@ -92,6 +99,8 @@ Commands:
   org show                               the organization's settings
   org set --require-mfa true|false       owners: require MFA of every member (your own first);
                                          members without it can then only enroll it
+  org set --guest-links on|off           owners: let console participants create view-only guest
+                                         links; off ends every guest's console
 
 USER is a user id or email. DEVICE is a device id or a device name (a name more than one device carries is refused with
 the candidates listed). Listing commands take -o table (default) or -o json. Roles: owner,
@@ -204,6 +213,9 @@ func commands() map[string]handler {
 		"console get":            (*app).consoleGet,
 		"console consent":        (*app).consoleConsent,
 		"console consent-cancel": (*app).consoleConsentCancel,
+		"console share":          (*app).consoleShare,
+		"console shares":         (*app).consoleShares,
+		"console unshare":        (*app).consoleUnshare,
 		"users list":             (*app).usersList,
 		"users invite":           (*app).usersInvite,
 		"users reset-password":   (*app).usersResetPassword,

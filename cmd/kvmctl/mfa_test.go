@@ -29,6 +29,7 @@ import (
 type mfaRelay struct {
 	mu       sync.Mutex
 	required bool // the organization requires MFA
+	guests   bool // guest links are on
 	pending  string
 	secret   string // confirmed secret ("" MFA off)
 	recovery []string
@@ -113,7 +114,8 @@ func newMFARelay(t *testing.T, required bool) (*fakeRelay, *mfaRelay) {
 		return 204, nil
 	})
 	handle("GET /api/v1/org", func(map[string]string, string) (int, any) {
-		return 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required}
+		return 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required,
+			"guest_links": m.guests}
 	})
 	mux.HandleFunc("PATCH /api/v1/org/settings", func(w http.ResponseWriter, r *http.Request) {
 		var in map[string]bool
@@ -124,8 +126,14 @@ func newMFARelay(t *testing.T, required bool) (*fakeRelay, *mfaRelay) {
 			answer(w, 400, map[string]string{"code": "bad-request", "message": "The request is invalid: turn on MFA for your own account first"})
 			return
 		}
-		m.required = in["require_mfa"]
-		answer(w, 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required})
+		if v, ok := in["require_mfa"]; ok {
+			m.required = v
+		}
+		if v, ok := in["guest_links"]; ok {
+			m.guests = v
+		}
+		answer(w, 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required,
+			"guest_links": m.guests})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -355,7 +363,7 @@ func TestOrgRequireMFA(t *testing.T) {
 
 	r := kvmctl(t, f, dir, "", "org", "show")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off$`, r.stdout)
 
 	for _, tc := range []struct {
 		name    string
@@ -380,10 +388,23 @@ func TestOrgRequireMFA(t *testing.T) {
 	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa", "true")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "can only enroll it (kvmctl mfa enable)")
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+true$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+true\s+off$`, r.stdout)
 	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa=false", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var o client.Org
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &o))
 	assert.False(t, o.RequireMFA)
+
+	// Guest links: on and off, other settings kept.
+	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "on")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "may now create view-only guest links")
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+on$`, r.stdout)
+	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "off")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "guests' consoles were ended")
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off$`, r.stdout)
+	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "maybe")
+	assert.Equal(t, client.ExitUsage, r.code)
+	assert.Contains(t, r.stderr, `--guest-links "maybe": want on or off`)
 }

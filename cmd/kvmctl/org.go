@@ -30,39 +30,78 @@ func (a *app) printOrg(o client.Org, format string) error {
 	if format == "json" {
 		return writeJSON(a.stdout, o)
 	}
-	t := newTable(a.stdout, "SLUG", "NAME", "IDLE TIMEOUT", "MAX SESSION", "REQUIRE MFA")
+	t := newTable(a.stdout, "SLUG", "NAME", "IDLE TIMEOUT", "MAX SESSION", "REQUIRE MFA", "GUEST LINKS")
 	t.row(o.Slug, o.Name, (time.Duration(o.IdleTimeoutS) * time.Second).String(), (time.Duration(o.MaxSessionS) * time.Second).String(),
-		strconv.FormatBool(o.RequireMFA))
+		strconv.FormatBool(o.RequireMFA), onOff(o.GuestLinks))
 	return t.flush()
 }
 
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// parseOnOff reads a switch given as on/off or true/false.
+func parseOnOff(s string) (bool, error) {
+	switch s {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return strconv.ParseBool(s)
+}
+
 func (a *app) orgSet(ctx context.Context, args []string) error {
-	fs := a.cmdFlags("org set", "--require-mfa true|false [-o table|json]")
+	fs := a.cmdFlags("org set", "[--require-mfa true|false] [--guest-links on|off] [-o table|json]")
 	requireMFA := fs.String("require-mfa", "", "true: members without MFA can only enroll it when they log in (your own MFA must be on); false: not required")
+	guestLinks := fs.String("guest-links", "", "on: console participants may create time-limited, view-only links for people without an account; off: not (ends every guest's console)")
 	out := outputFlag(fs.FlagSet, "table", "json")
 	if _, err := a.parse(fs, args); err != nil {
 		return err
 	}
-	if *requireMFA == "" {
-		return usageErr("org set: nothing to change: give --require-mfa true or false")
+	if *requireMFA == "" && *guestLinks == "" {
+		return usageErr("org set: nothing to change: give --require-mfa true or false, or --guest-links on or off")
 	}
-	on, err := strconv.ParseBool(*requireMFA)
-	if err != nil {
-		return usageErr("org set: --require-mfa %q: want true or false", *requireMFA)
+	var change client.OrgSettings
+	if *requireMFA != "" {
+		on, err := strconv.ParseBool(*requireMFA)
+		if err != nil {
+			return usageErr("org set: --require-mfa %q: want true or false", *requireMFA)
+		}
+		change.RequireMFA = &on
+	}
+	if *guestLinks != "" {
+		on, err := parseOnOff(*guestLinks)
+		if err != nil {
+			return usageErr("org set: --guest-links %q: want on or off", *guestLinks)
+		}
+		change.GuestLinks = &on
 	}
 	c, err := a.client()
 	if err != nil {
 		return err
 	}
-	o, err := c.UpdateOrgSettings(ctx, client.OrgSettings{RequireMFA: &on})
+	o, err := c.UpdateOrgSettings(ctx, change)
 	if err != nil {
 		return err
 	}
 	if out.value == "table" {
-		if on {
+		switch {
+		case change.RequireMFA == nil:
+		case *change.RequireMFA:
 			fmt.Fprintln(a.stderr, "Members without MFA now log in to a session that can only enroll it (kvmctl mfa enable). API keys are not affected.")
-		} else {
+		default:
 			fmt.Fprintln(a.stderr, "MFA is no longer required of members.")
+		}
+		switch {
+		case change.GuestLinks == nil:
+		case *change.GuestLinks:
+			fmt.Fprintln(a.stderr, "Console participants may now create view-only guest links (kvmctl console share SESSION --guest).")
+		default:
+			fmt.Fprintln(a.stderr, "Guest links are off: existing ones no longer work and guests' consoles were ended.")
 		}
 	}
 	return a.printOrg(o, out.value)

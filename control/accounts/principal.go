@@ -15,6 +15,10 @@ const (
 	// that `kvmrelay token console` starts: "relay:<name>". Nothing in the control plane
 	// grants or removes that, so its rights are not re-derived (ErrNotStored).
 	KindRelay = "relay"
+	// KindGuest is someone without an account watching a console through a guest share link:
+	// "guest:<share id>". A guest has no rights of their own; the share link is all they hold
+	// (control/sessions decides for sessions joined through a share), so Current refuses it.
+	KindGuest = "guest"
 )
 
 // Principal is who is making a request, as Authenticate established it.

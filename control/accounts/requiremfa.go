@@ -45,6 +45,9 @@ type SettingsChange struct {
 	IdleTimeout        *time.Duration
 	MaxSessionDuration *time.Duration
 	RequireMFA         *bool
+	// GuestLinks lets console participants create view-only guest links (control/shares);
+	// the caller re-authorizes live sessions after turning it off, which ends guests' consoles.
+	GuestLinks *bool
 }
 
 // UpdateOrgSettings applies change to p's organization and audits the settings as they are
@@ -84,6 +87,10 @@ func (s *Service) UpdateOrgSettings(ctx context.Context, p Principal, change Set
 				}
 			}
 		}
+		if change.GuestLinks != nil && *change.GuestLinks != st.GuestLinks {
+			st.GuestLinks = *change.GuestLinks
+			changed = append(changed, "guest_links")
+		}
 		if err := tx.UpdateSettings(ctx, st); err != nil {
 			return err
 		}
@@ -93,6 +100,7 @@ func (s *Service) UpdateOrgSettings(ctx context.Context, p Principal, change Set
 			"idle_timeout_s": strconv.FormatInt(int64(st.IdleTimeout/time.Second), 10),
 			"max_session_s":  strconv.FormatInt(int64(st.MaxSessionDuration/time.Second), 10),
 			"require_mfa":    strconv.FormatBool(st.RequireMFA),
+			"guest_links":    strconv.FormatBool(st.GuestLinks),
 			"changed":        strings.Join(changed, " "),
 		}
 		return s.audit(ctx, tx, store.AuditRecord{Actor: p.String(), Action: store.AuditSettingsChange, Target: "org:" + p.OrgID, Details: details})
@@ -100,8 +108,9 @@ func (s *Service) UpdateOrgSettings(ctx context.Context, p Principal, change Set
 	if err != nil {
 		return store.Organization{}, storeErr("update organization settings", err)
 	}
-	if change.RequireMFA != nil {
-		s.log.Info("organization settings changed", "org", p.OrgID, "by", p.String(), "require_mfa", out.Settings.RequireMFA)
+	if change.RequireMFA != nil || change.GuestLinks != nil {
+		s.log.Info("organization settings changed", "org", p.OrgID, "by", p.String(), "require_mfa", out.Settings.RequireMFA,
+			"guest_links", out.Settings.GuestLinks)
 	}
 	return out, nil
 }

@@ -75,7 +75,8 @@ func TestRequireMFA(t *testing.T) {
 		changes := auditsOf(e.audits(t, org.ID), store.AuditSettingsChange)
 		require.Len(t, changes, 1, "the refused attempts changed nothing and wrote nothing")
 		assert.Equal(t, owner.String(), changes[0].Actor)
-		assert.Equal(t, map[string]string{"require_mfa": "true", "changed": "require_mfa", "idle_timeout_s": "900", "max_session_s": "28800"}, changes[0].Details)
+		assert.Equal(t, map[string]string{"require_mfa": "true", "changed": "require_mfa", "idle_timeout_s": "900", "max_session_s": "28800",
+			"guest_links": "false"}, changes[0].Details)
 
 		// The member's existing session is now enrollment only; so is a new login.
 		p, err := e.svc.Authenticate(ctx, before.Access)

@@ -87,6 +87,10 @@ func Current(ctx context.Context, tx store.Tx, name string) (Principal, error) {
 		return Principal{}, removed("the API key that opened this console no longer exists")
 	case KindOIDC, KindRelay:
 		return Principal{}, fmt.Errorf("%s: %w", name, ErrNotStored)
+	case KindGuest:
+		// Outside a session joined through its share (which control/sessions decides
+		// before asking here), a guest holds nothing.
+		return Principal{}, removed("a guest may only watch through the share link they joined by")
 	}
 	return Principal{}, removed("the console was opened by %q, which is not a principal of this organization", name)
 }

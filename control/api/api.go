@@ -13,6 +13,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/denied"
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/asciifold"
 )
@@ -40,8 +41,11 @@ type Config struct {
 	Presence ConsolePresence
 	// Consent reaches agents with consent codes (the consent routes); nil answers 503.
 	Consent ConsentRelay
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Shares creates, lists and revokes share links and lets people join through them (the
+	// share routes); nil answers 503.
+	Shares *shares.Service
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // ConsolePresence tells whether a console session's console is connected right now, on any
@@ -99,6 +103,9 @@ type Route struct {
 	// scope or labels changed, a user disabled, a device revoked): once it succeeds, live
 	// console sessions are re-authorized (see reauthorizeAfter).
 	Narrows bool
+	// Console marks the routes a console calls with its console token (Authorization: Bearer
+	// <console token>) instead of an API bearer: its own session's share links.
+	Console bool
 	handle  fiber.Handler
 }
 
@@ -149,6 +156,16 @@ func (a *API) Routes() []Route {
 		{Method: "DELETE", Path: "/devices/:id/sessions/:sid/consent", Action: accounts.ConsoleControl, handle: a.cancelConsent},
 		{Method: "GET", Path: "/sessions/:id", Action: accounts.ReadDevices, handle: a.getSession},
 		{Method: "DELETE", Path: "/sessions/:id", Action: accounts.ConsoleView, handle: a.stopSession},
+		// Share links: the service decides who (the session's person, or an admin).
+		{Method: "POST", Path: "/sessions/:id/shares", handle: a.createSessionShare},
+		{Method: "GET", Path: "/sessions/:id/shares", handle: a.listSessionShares},
+		{Method: "DELETE", Path: "/sessions/:id/shares/:share", handle: a.revokeSessionShare},
+		{Method: "POST", Path: "/console/shares", Console: true, handle: a.createConsoleShare},
+		{Method: "GET", Path: "/console/shares", Console: true, handle: a.listConsoleShares},
+		{Method: "DELETE", Path: "/console/shares/:id", Console: true, handle: a.revokeConsoleShare},
+		// Any member of the organization, whatever their role.
+		{Method: "POST", Path: "/shares/join", handle: a.joinShare},
+		{Method: "POST", Path: "/guest/join", Public: true, handle: a.joinAsGuest},
 
 		{Method: "GET", Path: "/audit", Action: accounts.ReadAudit, handle: a.listAudit},
 		{Method: "GET", Path: "/audit/export", Action: accounts.ReadAudit, handle: a.exportAudit},
@@ -163,7 +180,10 @@ func (a *API) Mount(r fiber.Router) {
 		if rt.Narrows {
 			h = a.reauthorizeAfter(h)
 		}
-		if !rt.Public {
+		switch {
+		case rt.Console:
+			h = a.consoleAuthenticated(h)
+		case !rt.Public:
 			h = a.authenticated(rt, h)
 		}
 		r.Add(rt.Method, rt.Path, h)

@@ -24,6 +24,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
+	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
@@ -121,7 +122,9 @@ func newEnvOn(t *testing.T, st store.Store, mod func(*accounts.Config)) *env {
 	require.NoError(t, err)
 	cut := &cutter{}
 	machine := &consentMachine{mgr: mgr, st: st}
-	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut, Consent: machine})
+	sh, err := shares.New(shares.Config{Store: st, Sessions: mgr, PublicURL: "https://relay.example"})
+	require.NoError(t, err)
+	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut, Consent: machine, Shares: sh})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))

@@ -37,6 +37,8 @@ const (
 	CodeInvalidToken          = "invalid-token"
 	CodeInternal              = "internal"
 	CodeUnavailable           = "unavailable" // busy: retry after Retry-After
+	// CodeGone (410): a share link that no longer works (revoked, expired, its console ended).
+	CodeGone = "gone"
 )
 
 // mfaEnrollmentMessage is what a session restricted to enrolling MFA is told elsewhere.
@@ -54,6 +56,9 @@ func (a *API) failErr(c *fiber.Ctx, err error) error {
 	var conflict *device.ConflictError
 	var badRequest *device.RequestError
 	var refused *sessions.RefusedError
+	if ok, answered := shareFailure(c, err); ok {
+		return answered
+	}
 	switch {
 	case errors.As(err, &rl) && rl.Account:
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))

@@ -28,13 +28,14 @@ type orgView struct {
 	IdleTimeoutS      int64     `json:"idle_timeout_s"`
 	MaxSessionS       int64     `json:"max_session_s"`
 	RequireMFA        bool      `json:"require_mfa"`
+	GuestLinks        bool      `json:"guest_links"`
 	CreatedAt         time.Time `json:"created_at"`
 	PresenceWindowSec int64     `json:"presence_window_s"`
 }
 
 func orgOf(o store.Organization) orgView {
 	return orgView{ID: o.ID, Name: o.Name, Slug: o.Slug, IdleTimeoutS: int64(o.Settings.IdleTimeout / time.Second),
-		MaxSessionS: int64(o.Settings.MaxSessionDuration / time.Second), RequireMFA: o.Settings.RequireMFA, CreatedAt: o.CreatedAt,
+		MaxSessionS: int64(o.Settings.MaxSessionDuration / time.Second), RequireMFA: o.Settings.RequireMFA, GuestLinks: o.Settings.GuestLinks, CreatedAt: o.CreatedAt,
 		PresenceWindowSec: int64(device.OfflineAfter / time.Second)}
 }
 
@@ -50,6 +51,9 @@ type settingsRequest struct {
 	IdleTimeoutS *int64 `json:"idle_timeout_s"`
 	MaxSessionS  *int64 `json:"max_session_s"`
 	RequireMFA   *bool  `json:"require_mfa"`
+	// GuestLinks lets console participants create view-only guest links; turning it off ends
+	// the guests' consoles (the route re-authorizes live sessions).
+	GuestLinks *bool `json:"guest_links"`
 }
 
 // maxSetting bounds both settings: a week.
@@ -77,6 +81,7 @@ func (a *API) patchSettings(c *fiber.Ctx) error {
 	}
 	o, err := a.cfg.Accounts.UpdateOrgSettings(c.UserContext(), principalOf(c), accounts.SettingsChange{
 		IdleTimeout: seconds(req.IdleTimeoutS), MaxSessionDuration: seconds(req.MaxSessionS), RequireMFA: req.RequireMFA,
+		GuestLinks: req.GuestLinks,
 	})
 	if err != nil {
 		return a.failErr(c, err)

@@ -11,7 +11,7 @@ import (
 // namedSession is a session's view with the person and the device named.
 func namedSession(ctx context.Context, tx store.Tx, names *sessions.Names, s store.ConsoleSession) sessionView {
 	v := session(s)
-	v.PrincipalName = names.Principal(ctx, s.Principal)
+	v.PrincipalName = names.Session(ctx, s) // a guest by the name they gave
 	if d, err := tx.Device(ctx, s.DeviceID); err == nil {
 		v.DeviceName = d.Name
 	}

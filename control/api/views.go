@@ -76,12 +76,18 @@ type sessionView struct {
 	// ConsoleConnected, for ACTIVE sessions, says whether the console is connected now (false:
 	// it went away without Disconnect and the session waits out the reconnect grace).
 	ConsoleConnected *bool `json:"console_connected,omitempty"`
+	// Grant is what the console may do (view, control, admin) as last derived (at start, when
+	// its console connected, at its session checks); absent for sessions from before grants
+	// were stored.
+	Grant string `json:"grant,omitempty"`
+	// ShareID is the share link the session joined through (it then only watches).
+	ShareID string `json:"share_id,omitempty"`
 }
 
 func session(s store.ConsoleSession) sessionView {
 	return sessionView{ID: s.ID, DeviceID: s.DeviceID, Principal: s.Principal, Desired: s.Desired, Current: s.Current,
 		Reason: s.Reason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, StartedAt: s.StartedAt, EndedAt: s.EndedAt,
-		ExpiresAt: s.ExpiresAt, LastActivity: s.LastActivity, ConsentExpiresAt: s.ConsentExpiresAt}
+		ExpiresAt: s.ExpiresAt, LastActivity: s.LastActivity, ConsentExpiresAt: s.ConsentExpiresAt, Grant: s.Grant, ShareID: s.ShareID}
 }
 
 type userView struct {

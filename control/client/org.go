@@ -9,13 +9,15 @@ import (
 
 // Org is the caller's organization and its settings.
 type Org struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Slug         string    `json:"slug"`
-	IdleTimeoutS int64     `json:"idle_timeout_s"`
-	MaxSessionS  int64     `json:"max_session_s"`
-	RequireMFA   bool      `json:"require_mfa"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Slug         string `json:"slug"`
+	IdleTimeoutS int64  `json:"idle_timeout_s"`
+	MaxSessionS  int64  `json:"max_session_s"`
+	RequireMFA   bool   `json:"require_mfa"`
+	// GuestLinks: console participants may create view-only guest links.
+	GuestLinks bool      `json:"guest_links"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // OrgSettings is a change of settings: nil fields stay as they are.
@@ -23,6 +25,7 @@ type OrgSettings struct {
 	IdleTimeoutS *int64 `json:"idle_timeout_s,omitempty"`
 	MaxSessionS  *int64 `json:"max_session_s,omitempty"`
 	RequireMFA   *bool  `json:"require_mfa,omitempty"`
+	GuestLinks   *bool  `json:"guest_links,omitempty"`
 }
 
 // Org reads the caller's organization.

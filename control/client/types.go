@@ -144,6 +144,10 @@ type Session struct {
 	// it went away without Disconnect and the session waits out the reconnect grace); nil when
 	// the relay does not say.
 	ConsoleConnected *bool `json:"console_connected,omitempty"`
+	// Grant is what the console may do (view, control, admin) as it started; ShareID the share
+	// link it joined through. Relays before share links leave both empty.
+	Grant   string `json:"grant,omitempty"`
+	ShareID string `json:"share_id,omitempty"`
 }
 
 // ConsoleStart is the answer of starting a console: the session and the URL that opens it.

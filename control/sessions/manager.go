@@ -65,8 +65,11 @@ type Config struct {
 	// Regrant tells live consoles' agents of a changed grant; may be set after New with
 	// SetRegranter. Nil: grants change only when a console connects again.
 	Regrant Regranter
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// ConsoleTokenTTL is the lifetime of the console tokens the manager mints itself (a
+	// guest's, who joins without a one-time link); default 15 min, as the relay's.
+	ConsoleTokenTTL time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Manager starts, stops and reconciles console sessions.
@@ -86,6 +89,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
+	}
+	if cfg.ConsoleTokenTTL <= 0 {
+		cfg.ConsoleTokenTTL = 15 * time.Minute
 	}
 	if cfg.ReconnectGrace <= 0 {
 		cfg.ReconnectGrace = DefaultReconnectGrace
@@ -145,7 +151,7 @@ func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string, 
 			max = 8 * time.Hour
 		}
 		s, err := tx.CreateSession(ctx, store.ConsoleSession{
-			DeviceID: deviceID, Principal: principal,
+			DeviceID: deviceID, Principal: principal, Grant: string(grant),
 			Current: store.SessionRequested, Desired: store.SessionActive,
 			CreatedAt: now, ExpiresAt: now.Add(max),
 		})
@@ -162,18 +168,26 @@ func (m *Manager) Start(ctx context.Context, orgID, principal, deviceID string, 
 	if err != nil {
 		return Started{}, err
 	}
-	tok, claims, err := m.cfg.Issuer.Mint(auth.Claims{
-		Subject: principal, Audience: auth.AudienceLogin,
-		Device: deviceID, Session: out.Session.ID, Tenant: orgID,
-		Agent: dev.GatewayID, Target: dev.Target, // empty unless a gateway serves the device
-		Grant: grant,
-	}, m.cfg.LinkTTL)
+	return m.link(out.Session, dev, grant)
+}
+
+// link mints the one-time console URL of session s on dev, carrying grant.
+func (m *Manager) link(s store.ConsoleSession, dev store.Device, grant wire.Grant) (Started, error) {
+	tok, claims, err := m.cfg.Issuer.Mint(m.claims(s, dev, auth.AudienceLogin, grant), m.cfg.LinkTTL)
 	if err != nil {
 		return Started{}, fmt.Errorf("mint console link: %w", err)
 	}
-	out.ConsoleURL = m.cfg.PublicURL + "/console/#code=" + url.QueryEscape(tok)
-	out.URLExpiresAt = claims.ExpiresAt
-	return out, nil
+	return Started{Session: s, ConsoleURL: m.cfg.PublicURL + "/console/#code=" + url.QueryEscape(tok), URLExpiresAt: claims.ExpiresAt}, nil
+}
+
+// claims are what a console link or token of session s on dev says.
+func (m *Manager) claims(s store.ConsoleSession, dev store.Device, audience auth.Audience, grant wire.Grant) auth.Claims {
+	return auth.Claims{
+		Subject: s.Principal, Audience: audience,
+		Device: s.DeviceID, Session: s.ID, Tenant: s.OrgID,
+		Agent: dev.GatewayID, Target: dev.Target, // empty unless a gateway serves the device
+		Grant: grant,
+	}
 }
 
 // Stop asks for a session to end (desired STOPPED) and ends it now: current goes to STOPPED,
@@ -298,7 +312,7 @@ func (m *Manager) checkClaims(ctx context.Context, tx store.Tx, c auth.Claims) (
 	if dev.RevokedAt != nil {
 		return s, "", fmt.Errorf("session %s: %w", s.ID, ErrDeviceRevoked)
 	}
-	grant, err := allowed(ctx, tx, s, dev)
+	grant, err := allowed(ctx, tx, s, dev, m.now())
 	if err != nil {
 		return s, "", err
 	}
@@ -343,6 +357,9 @@ func (m *Manager) Admit(ctx context.Context, c auth.Claims) (wire.Grant, error) 
 			}
 		}
 		grant = g
+		if err := recordGrant(ctx, tx, s, g); err != nil {
+			return err
+		}
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
 	if err != nil {
@@ -364,12 +381,24 @@ func (m *Manager) Check(ctx context.Context, c auth.Claims) (wire.Grant, error) 
 			return err
 		}
 		grant = g
+		if err := recordGrant(ctx, tx, s, g); err != nil {
+			return err
+		}
 		return tx.TouchSession(ctx, s.ID, now)
 	}))
 	if err != nil {
 		return "", err
 	}
 	return grant, nil
+}
+
+// recordGrant keeps the session's stored grant (what session lists show) the one its console
+// holds now; it writes only when that changed.
+func recordGrant(ctx context.Context, tx store.Tx, s store.ConsoleSession, grant wire.Grant) error {
+	if grant == "" || string(grant) == s.Grant {
+		return nil
+	}
+	return tx.SetSessionGrant(ctx, s.ID, string(grant))
 }
 
 // gatewayAllows refuses a console on a gateway, and on a served device whose gateway is

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,6 +34,9 @@ func (n *Names) Principal(ctx context.Context, principal string) string {
 		name = id
 	case "relay":
 		name = id + " (kvmrelay token)"
+	case "guest":
+		// A guest's own name is their session's (Session); the principal is the share.
+		name = "guest"
 	default:
 		if stored, err := n.tx.ActorName(ctx, principal); err == nil && stored != "" {
 			name = stored
@@ -40,6 +44,15 @@ func (n *Names) Principal(ctx context.Context, principal string) string {
 	}
 	n.cache[principal] = name
 	return name
+}
+
+// Session names the person of session s: a guest by the name they gave ("Jane (guest)"),
+// everyone else by their principal.
+func (n *Names) Session(ctx context.Context, s store.ConsoleSession) string {
+	if s.DisplayName != "" {
+		return GuestName(s.DisplayName)
+	}
+	return n.Principal(ctx, s.Principal)
 }
 
 // Describe names the device and the person of the session a console token names, for the
@@ -54,10 +67,37 @@ func (m *Manager) Describe(ctx context.Context, tenant, sessionID string) (devic
 		if err != nil {
 			return err
 		}
-		device, principal = d.Name, NewNames(tx).Principal(ctx, s.Principal)
+		device, principal = d.Name, NewNames(tx).Session(ctx, s)
 		return nil
 	})
 	return device, principal, err
+}
+
+// ParticipantName names the person of console session sid, whose token names principal,
+// for the other participants of a shared console: Names' rule (an email, an API key's name,
+// an OIDC subject, a guest's "<name> (guest)"). A session that is not the organization's,
+// or whose principal differs, is named by principal alone.
+func (m *Manager) ParticipantName(ctx context.Context, orgID, sid, principal string) (string, error) {
+	var name string
+	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
+		names := NewNames(tx)
+		if store.ValidID(sid) {
+			s, err := tx.Session(ctx, sid)
+			if err == nil && s.Principal == principal {
+				name = names.Session(ctx, s)
+				return nil
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		name = names.Principal(ctx, principal)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("sessions: name %s: %w", principal, err)
+	}
+	return name, nil
 }
 
 // PrincipalName names principal for the other participants of a shared console (Names'

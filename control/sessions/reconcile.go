@@ -83,20 +83,39 @@ func decide(s store.ConsoleSession, org store.Organization, linkTTL, grace time.
 func (m *Manager) Reconcile(ctx context.Context, orgID string) error {
 	var org store.Organization
 	var live []store.ConsoleSession
+	// shareEnds holds, for sessions joined through a share, why they may not go on: the share
+	// expired, the shared session ended, … (shares.go); revocation already cut them.
+	shareEnds := map[string]string{}
+	now := m.now()
 	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
 		var err error
 		if org, err = tx.Organization(ctx); err != nil {
 			return err
 		}
-		live, err = tx.SessionsToReconcile(ctx)
-		return err
+		if live, err = tx.SessionsToReconcile(ctx); err != nil {
+			return err
+		}
+		for _, s := range live {
+			if s.ShareID == "" {
+				continue
+			}
+			err := joinedAllowed(ctx, tx, s, now)
+			if reason := EndReason(err); reason != "" {
+				shareEnds[s.ID] = reason
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	now := m.now()
 	for _, s := range live {
 		v, ok := decide(s, org, m.cfg.LinkTTL, m.cfg.ReconnectGrace, now)
+		if reason, ended := shareEnds[s.ID]; ended {
+			v, ok = verdict{store.SessionStopped, reason, store.AuditConsoleStop}, true
+		}
 		if !ok {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
@@ -45,8 +46,16 @@ func EndReason(err error) string {
 
 // allowed re-derives, from what the store holds now, whether s's principal may still hold a
 // console on dev, and with which grant: the same rights starting one requires (accounts
-// decides, in one place). The grant is empty for principals whose rights are not stored.
-func allowed(ctx context.Context, tx store.Tx, s store.ConsoleSession, dev store.Device) (wire.Grant, error) {
+// decides, in one place), or, for a session joined through a share link, what the share
+// allows (shares.go: always view). The grant is empty for principals whose rights are not
+// stored.
+func allowed(ctx context.Context, tx store.Tx, s store.ConsoleSession, dev store.Device, now time.Time) (wire.Grant, error) {
+	if s.ShareID != "" {
+		if err := joinedAllowed(ctx, tx, s, now); err != nil {
+			return "", err
+		}
+		return wire.GrantView, nil
+	}
 	grant, err := accounts.MayHoldConsole(ctx, tx, s.Principal, dev)
 	var re *accounts.RightError
 	if errors.As(err, &re) {
@@ -92,6 +101,7 @@ func (m *Manager) Reauthorize(ctx context.Context, orgID, actor string) (int, er
 	}
 	var ends []ending
 	var regrants []regrant
+	now := m.now()
 	err := m.cfg.Store.Read(ctx, orgID, func(tx store.Tx) error {
 		live, err := tx.SessionsToReconcile(ctx)
 		if err != nil {
@@ -109,7 +119,7 @@ func (m *Manager) Reauthorize(ctx context.Context, orgID, actor string) (int, er
 				ends = append(ends, ending{s.ID, "device revoked"})
 				continue
 			}
-			grant, err := allowed(ctx, tx, s, dev)
+			grant, err := allowed(ctx, tx, s, dev, now)
 			switch reason := EndReason(err); {
 			case reason != "":
 				ends = append(ends, ending{s.ID, reason})

@@ -55,7 +55,10 @@ func (m *Manager) ControlMoved(ctx context.Context, orgID string, mv ControlMove
 		if mv.Reason != "" {
 			details["reason"] = mv.Reason
 		}
-		actor := subject.Principal
+		if subject.DisplayName != "" {
+			details["subject_name"] = subject.DisplayName
+		}
+		actor, actorName := subject.Principal, guestActorName(subject)
 		switch {
 		case mv.By != "":
 			by, err := tx.Session(ctx, mv.By)
@@ -65,12 +68,15 @@ func (m *Manager) ControlMoved(ctx context.Context, orgID string, mv ControlMove
 			if by.DeviceID != subject.DeviceID {
 				return fmt.Errorf("control move: sessions %s and %s are of different devices: %w", by.ID, subject.ID, ErrMismatch)
 			}
-			actor = by.Principal
+			actor, actorName = by.Principal, guestActorName(by)
 			details["by"], details["by_session"] = by.Principal, by.ID
+			if by.DisplayName != "" {
+				details["by_name"] = by.DisplayName
+			}
 		case mv.Kind == wire.EventTimedOut || mv.Kind == wire.EventRegranted || mv.Reason != "":
-			actor = "system"
+			actor, actorName = "system", ""
 		}
-		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, Action: store.AuditConsoleControl,
+		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, ActorName: actorName, Action: store.AuditConsoleControl,
 			Target: "device:" + subject.DeviceID, Details: details})
 		return err
 	})
@@ -114,8 +120,21 @@ func (m *Manager) auditSession(ctx context.Context, orgID, sid string, action st
 			return fmt.Errorf("audit %s: session %s: %w", action, sid, err)
 		}
 		actor, details := record(s)
-		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, Action: action,
+		var actorName string
+		if actor == s.Principal && s.DisplayName != "" {
+			actorName, details["name"] = guestActorName(s), s.DisplayName
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditRecord{Time: now, Actor: actor, ActorName: actorName, Action: action,
 			Target: "device:" + s.DeviceID, Details: details})
 		return err
 	})
+}
+
+// guestActorName is how the audit chain names session s's principal when the store cannot
+// (a guest: "Jane (guest)"); "" lets the store name everyone else.
+func guestActorName(s store.ConsoleSession) string {
+	if s.DisplayName == "" {
+		return ""
+	}
+	return GuestName(s.DisplayName)
 }

@@ -60,6 +60,12 @@ const (
 	// AuditConsoleInput attributes a stretch of input to the session that held control: how
 	// many key and pointer events, and their digest — never the keys themselves.
 	AuditConsoleInput AuditAction = "console_input"
+	// AuditShareCreate, AuditShareRevoke and AuditShareJoin are a share link of a console
+	// session created (its kind, the shared session, its expiry), revoked, and used: who
+	// joined (a member, or a guest under the name they gave) and the session it got.
+	AuditShareCreate AuditAction = "share_create"
+	AuditShareRevoke AuditAction = "share_revoke"
+	AuditShareJoin   AuditAction = "share_join"
 )
 
 // AuditRecord is what a caller audits.

@@ -55,7 +55,7 @@ type ConsoleSession struct {
 	ID        string
 	OrgID     string
 	DeviceID  string
-	Principal string // who opened it: "user:<id>" or "apikey:<id>"
+	Principal string // who opened it: "user:<id>", "apikey:<id>", "guest:<share id>", …
 	Desired   SessionState
 	Current   SessionState
 	Reason    string // why it is in ERROR or STOPPED
@@ -70,4 +70,14 @@ type ConsoleSession struct {
 	// ConsentExpiresAt is when the consent window closes, while CONSENT_REQUIRED; nil
 	// otherwise.
 	ConsentExpiresAt *time.Time
+	// Grant is what the session's console may do on the machine (view, control, admin): as it
+	// started, then as derived when its console connects and at each session check
+	// (Tx.SetSessionGrant); empty for sessions created before grants were stored.
+	Grant string
+	// ShareID is the share link the session joined through; empty for a session its
+	// principal started. A session joined through a share only ever watches.
+	ShareID string
+	// DisplayName is the name a guest gave when joining through a guest link (cleaned,
+	// without the " (guest)" others see); empty for every other session.
+	DisplayName string
 }

@@ -135,6 +135,10 @@ type Tx interface {
 	// TouchSession records console activity on a live session.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	SetSessionDesired(ctx context.Context, id string, desired SessionState, at time.Time) error
+	// SetSessionGrant records the grant a session's console holds now ("view", "control",
+	// "admin"; ErrInvalid otherwise, and for a session joined through a share, which only
+	// watches, anything but "view").
+	SetSessionGrant(ctx context.Context, id, grant string) error
 	// TransitionSession moves the current state from → to (compare-and-set). ErrConflict when
 	// the session is no longer in from; ErrInvalidTransition when from → to is not allowed.
 	TransitionSession(ctx context.Context, id string, from, to SessionState, reason string, at time.Time) (ConsoleSession, error)
@@ -142,6 +146,23 @@ type Tx interface {
 	// TransitionSession) with the window closing at expires; reason says what the person must
 	// do. Every other transition clears the window.
 	RequireConsent(ctx context.Context, id string, from SessionState, reason string, expires, at time.Time) (ConsoleSession, error)
+
+	// CreateShare stores a share link of a session of the organization (an empty ID is filled
+	// in) and registers its token hash in the directory (LookupShare). ErrNotFound when the
+	// session is not the organization's; ErrInvalid when the kind is unknown, the hash or
+	// creator is empty, or a guest share has no expiry.
+	CreateShare(ctx context.Context, sh Share) (Share, error)
+	Share(ctx context.Context, id string) (Share, error)
+	// ShareByTokenHash finds a share of the organization by its token's hash, revoked and
+	// expired ones included (the caller tells them apart); ErrNotFound when there is none.
+	ShareByTokenHash(ctx context.Context, hash string) (Share, error)
+	// SharesOfSession lists a session's shares, newest first, revoked and expired included.
+	SharesOfSession(ctx context.Context, sessionID string) ([]Share, error)
+	// RevokeShare marks a share revoked at at; revoking it again keeps the first time.
+	// ErrNotFound when the organization has no such share.
+	RevokeShare(ctx context.Context, id string, at time.Time) (Share, error)
+	// SessionsOfShare lists the sessions joined through a share, live and ended, oldest first.
+	SessionsOfShare(ctx context.Context, shareID string) ([]ConsoleSession, error)
 
 	CreateRefreshToken(ctx context.Context, rt RefreshToken) error
 	// RotateRefreshToken marks oldHash rotated and stores next in the same family. A token

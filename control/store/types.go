@@ -30,6 +30,10 @@ type OrgSettings struct {
 	// RequireMFA makes members without a second factor sign in to a session that can only
 	// enroll one.
 	RequireMFA bool
+	// GuestLinks lets console participants create time-limited, view-only share links for
+	// people without an account (Share of kind ShareGuest). Off by default; turning it off
+	// ends the guests' consoles.
+	GuestLinks bool
 }
 
 // Organization is a tenant.
@@ -182,6 +186,7 @@ const (
 	LookupRefresh    LookupKind = "refresh" // RefreshToken.Hash
 	LookupInvite     LookupKind = "invite"  // Invitation.TokenHash
 	LookupReset      LookupKind = "reset"   // PasswordReset.TokenHash
+	LookupShare      LookupKind = "share"   // Share.TokenHash
 )
 
 // SpendKind names a kind of single-use value recorded by Tx.Spend.

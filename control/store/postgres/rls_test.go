@@ -15,13 +15,13 @@ import (
 // schema_migrations. The catalog query below finds them; this list makes sure it found them.
 var wantTenantTables = []string{"api_keys", "audit_entries", "console_sessions", "devices",
 	"enrollment_tokens", "invitations", "organizations", "password_resets", "recovery_codes", "refresh_tokens",
-	"spent_tokens", "users"}
+	"session_shares", "spent_tokens", "users"}
 
 // wantRLSTables adds the directory, which is under forced RLS too but readable by every
 // tenant (it maps public identifiers to organizations and holds nothing else).
 var wantRLSTables = []string{"api_keys", "audit_entries", "console_sessions", "devices", "directory",
 	"enrollment_tokens", "invitations", "organizations", "password_resets", "recovery_codes", "refresh_tokens",
-	"spent_tokens", "users"}
+	"session_shares", "spent_tokens", "users"}
 
 // TestRLSPoolOfOne is SECURITY.md item 5: with one pooled connection as the application role,
 // tenant A's transaction and then a transaction with no tenant set share the connection, and

@@ -67,6 +67,8 @@ func Run(t *testing.T, newBackend Factory) {
 		{"TargetLinks", testTargetLinks},
 		{"DeleteGateway", testDeleteGateway},
 		{"GatewayTags", testGatewayTags},
+		{"Shares", testShares},
+		{"GuestLinksSetting", testGuestLinksSetting},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })

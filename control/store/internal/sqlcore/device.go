@@ -284,6 +284,12 @@ func (t *Tx) DeleteDevice(ctx context.Context, id string) error {
 		{"enrollment tokens' directory entries", `DELETE FROM directory WHERE kind = 'enroll' AND org_id = ? AND key IN
 			(SELECT token_hash FROM enrollment_tokens WHERE org_id = ? AND device_id IN ` + which + `)`, []any{t.org, t.org, t.org, id, id}},
 		{"enrollment tokens", `DELETE FROM enrollment_tokens WHERE org_id = ? AND device_id IN ` + which, []any{t.org, t.org, id, id}},
+		// Shares go before the sessions they name; their tokens' directory entries with them.
+		{"share links' directory entries", `DELETE FROM directory WHERE kind = 'share' AND org_id = ? AND key IN
+			(SELECT token_hash FROM session_shares WHERE org_id = ? AND session_id IN
+				(SELECT id FROM console_sessions WHERE org_id = ? AND device_id IN ` + which + `))`, []any{t.org, t.org, t.org, t.org, id, id}},
+		{"share links", `DELETE FROM session_shares WHERE org_id = ? AND session_id IN
+			(SELECT id FROM console_sessions WHERE org_id = ? AND device_id IN ` + which + `)`, []any{t.org, t.org, t.org, id, id}},
 		{"console sessions", `DELETE FROM console_sessions WHERE org_id = ? AND device_id IN ` + which, []any{t.org, t.org, id, id}},
 		{"directory entries", `DELETE FROM directory WHERE kind = 'device' AND org_id = ? AND key IN ` + whichText, []any{t.org, t.org, id, id}},
 		{"served devices", `DELETE FROM devices WHERE org_id = ? AND gateway_id = ?`, []any{t.org, id}},

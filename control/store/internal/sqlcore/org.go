@@ -23,9 +23,10 @@ func (t *Tx) CreateOrganization(ctx context.Context, o store.Organization) (stor
 		o.Settings.IdleTimeout, o.Settings.MaxSessionDuration = 15*time.Minute, 8*time.Hour
 	}
 	o.CreatedAt = ts(o.CreatedAt)
-	_, err := t.c.Exec(ctx, `INSERT INTO organizations (id, name, slug, idle_timeout_s, max_session_s, require_mfa, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, o.Name, o.Slug, int64(o.Settings.IdleTimeout/time.Second), int64(o.Settings.MaxSessionDuration/time.Second), o.Settings.RequireMFA, o.CreatedAt)
+	_, err := t.c.Exec(ctx, `INSERT INTO organizations (id, name, slug, idle_timeout_s, max_session_s, require_mfa, guest_links, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Name, o.Slug, int64(o.Settings.IdleTimeout/time.Second), int64(o.Settings.MaxSessionDuration/time.Second), o.Settings.RequireMFA,
+		o.Settings.GuestLinks, o.CreatedAt)
 	if err != nil {
 		return o, fmt.Errorf("create organization %s: %w", o.ID, err)
 	}
@@ -36,14 +37,15 @@ func (t *Tx) CreateOrganization(ctx context.Context, o store.Organization) (stor
 func (t *Tx) Organization(ctx context.Context) (store.Organization, error) {
 	var o store.Organization
 	var idle, maxS int64
-	var requireMFA bool
+	var requireMFA, guestLinks bool
 	var created timeCol
-	err := t.c.QueryRow(ctx, `SELECT id, name, slug, idle_timeout_s, max_session_s, require_mfa, created_at
-		FROM organizations WHERE id = ?`, t.org).Scan(&o.ID, &o.Name, &o.Slug, &idle, &maxS, &requireMFA, &created)
+	err := t.c.QueryRow(ctx, `SELECT id, name, slug, idle_timeout_s, max_session_s, require_mfa, guest_links, created_at
+		FROM organizations WHERE id = ?`, t.org).Scan(&o.ID, &o.Name, &o.Slug, &idle, &maxS, &requireMFA, &guestLinks, &created)
 	if err != nil {
 		return o, fmt.Errorf("organization %s: %w", t.org, err)
 	}
-	o.Settings = store.OrgSettings{IdleTimeout: time.Duration(idle) * time.Second, MaxSessionDuration: time.Duration(maxS) * time.Second, RequireMFA: requireMFA}
+	o.Settings = store.OrgSettings{IdleTimeout: time.Duration(idle) * time.Second, MaxSessionDuration: time.Duration(maxS) * time.Second,
+		RequireMFA: requireMFA, GuestLinks: guestLinks}
 	o.CreatedAt = created.T
 	return o, nil
 }
@@ -53,7 +55,7 @@ func (t *Tx) UpdateSettings(ctx context.Context, s store.OrgSettings) error {
 	if s.IdleTimeout < 0 || s.MaxSessionDuration < 0 {
 		return fmt.Errorf("update settings: negative duration: %w", store.ErrInvalid)
 	}
-	n, err := t.c.Exec(ctx, `UPDATE organizations SET idle_timeout_s = ?, max_session_s = ?, require_mfa = ? WHERE id = ?`,
-		int64(s.IdleTimeout/time.Second), int64(s.MaxSessionDuration/time.Second), s.RequireMFA, t.org)
+	n, err := t.c.Exec(ctx, `UPDATE organizations SET idle_timeout_s = ?, max_session_s = ?, require_mfa = ?, guest_links = ? WHERE id = ?`,
+		int64(s.IdleTimeout/time.Second), int64(s.MaxSessionDuration/time.Second), s.RequireMFA, s.GuestLinks, t.org)
 	return exactlyOne(n, err, "update settings of organization", t.org)
 }

@@ -9,18 +9,26 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
+// sessionCols quotes "grant": it is a reserved word in SQL.
 const sessionCols = `id, org_id, device_id, principal, desired_state, current_state, reason,
-	created_at, updated_at, started_at, ended_at, expires_at, last_activity_at, consent_expires_at`
+	created_at, updated_at, started_at, ended_at, expires_at, last_activity_at, consent_expires_at,
+	"grant", share_id, display_name`
 
 func scanSession(r Row) (store.ConsoleSession, error) {
 	var s store.ConsoleSession
 	var created, updated, started, ended, expires, activity, consent timeCol
+	var grant, share nullText
 	err := r.Scan(&s.ID, &s.OrgID, &s.DeviceID, &s.Principal, &s.Desired, &s.Current, &s.Reason,
-		&created, &updated, &started, &ended, &expires, &activity, &consent)
+		&created, &updated, &started, &ended, &expires, &activity, &consent, &grant, &share, &s.DisplayName)
 	s.CreatedAt, s.UpdatedAt, s.StartedAt, s.EndedAt, s.ExpiresAt = created.T, updated.T, started.ptr(), ended.ptr(), expires.T
 	s.LastActivity, s.ConsentExpiresAt = activity.ptr(), consent.ptr()
+	s.Grant, s.ShareID = string(grant), string(share)
 	return s, err
 }
+
+// validGrant mirrors wire.Grant's values; the store keeps them as text and does not depend on
+// the wire package.
+func validGrant(g string) bool { return g == "view" || g == "control" || g == "admin" }
 
 // CreateSession inserts a session; an empty ID is filled in, empty states default to IDLE.
 func (t *Tx) CreateSession(ctx context.Context, s store.ConsoleSession) (store.ConsoleSession, error) {
@@ -39,12 +47,21 @@ func (t *Tx) CreateSession(ctx context.Context, s store.ConsoleSession) (store.C
 	if !s.Current.Valid() || !s.Desired.Valid() || s.Principal == "" {
 		return s, fmt.Errorf("create session: states %q/%q, principal %q: %w", s.Desired, s.Current, s.Principal, store.ErrInvalid)
 	}
+	if s.Grant != "" && !validGrant(s.Grant) {
+		return s, fmt.Errorf("create session: grant %q: %w", s.Grant, store.ErrInvalid)
+	}
+	if s.ShareID != "" {
+		if err := t.checkShareOf(ctx, s); err != nil {
+			return s, err
+		}
+	}
 	s.OrgID, s.CreatedAt, s.ExpiresAt = t.org, ts(s.CreatedAt), ts(s.ExpiresAt)
 	s.UpdatedAt, s.StartedAt, s.EndedAt = s.CreatedAt, tsPtrVal(s.StartedAt), tsPtrVal(s.EndedAt)
 	s.LastActivity, s.ConsentExpiresAt = tsPtrVal(s.LastActivity), tsPtrVal(s.ConsentExpiresAt)
-	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.c.Exec(ctx, `INSERT INTO console_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, t.org, s.DeviceID, s.Principal, string(s.Desired), string(s.Current), s.Reason,
-		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt, tsPtr(s.LastActivity), tsPtr(s.ConsentExpiresAt))
+		s.CreatedAt, s.UpdatedAt, tsPtr(s.StartedAt), tsPtr(s.EndedAt), s.ExpiresAt, tsPtr(s.LastActivity), tsPtr(s.ConsentExpiresAt),
+		orNull(s.Grant), orNull(s.ShareID), s.DisplayName)
 	if err != nil {
 		return s, fmt.Errorf("create session %s: %w", s.ID, err)
 	}
@@ -110,6 +127,27 @@ func (t *Tx) SetSessionDesired(ctx context.Context, id string, desired store.Ses
 	n, err := t.c.Exec(ctx, `UPDATE console_sessions SET desired_state = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
 		string(desired), ts(at), t.org, id)
 	return exactlyOne(n, err, "set desired state of session", id)
+}
+
+// SetSessionGrant records a session's current grant; a session joined through a share keeps
+// view (checked here so both databases answer ErrInvalid alike).
+func (t *Tx) SetSessionGrant(ctx context.Context, id, grant string) error {
+	if err := checkID("session", id); err != nil {
+		return err
+	}
+	if !validGrant(grant) {
+		return fmt.Errorf("set grant %q: %w", grant, store.ErrInvalid)
+	}
+	n, err := t.c.Exec(ctx, `UPDATE console_sessions SET "grant" = ? WHERE org_id = ? AND id = ? AND (share_id IS NULL OR ? = 'view')`,
+		grant, t.org, id, grant)
+	if err == nil && n == 0 {
+		if s, gerr := t.Session(ctx, id); gerr != nil {
+			return gerr
+		} else if s.ShareID != "" {
+			return fmt.Errorf("set grant of session %s joined through a share: %w", id, store.ErrInvalid)
+		}
+	}
+	return exactlyOne(n, err, "set grant of session", id)
 }
 
 // TransitionSession is a compare-and-set on current_state, stamping started_at on ACTIVE and
