@@ -345,7 +345,7 @@ func (s *Server) watchSession(ctx context.Context, pc *peerconn.Conn, live *live
 		s.mu.Lock()
 		live.ended = "its session check found it over"
 		s.mu.Unlock()
-		pc.SendError(claims.Session, wire.CodeSessionEnded, "This console session has ended. Start a new session to connect again.")
+		pc.SendError(claims.Session, wire.CodeSessionEnded, sessionEndedMessage("", claims.Subject))
 		live.cancel()
 		return
 	}

@@ -61,7 +61,7 @@ func (s *Server) disconnectLocal(device, reason string) int {
 			if s.cfg.OnSessionEnd != nil {
 				s.cfg.OnSessionEnd(v.sid) // its TURN too, for sessions without a stored end
 			}
-			v.pc.SendError(v.sid, wire.CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
+			v.pc.SendError(v.sid, wire.CodeSessionEnded, sessionEndedMessage(reason, v.info.Principal))
 		}
 		v.cancel() // the writer sends the queued error and a close frame, then closes
 	}

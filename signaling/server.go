@@ -313,9 +313,22 @@ func (s *Server) EndSession(sid, reason string) bool {
 	if lc == nil {
 		return false
 	}
-	lc.pc.SendError(sid, wire.CodeSessionEnded, "This console session has ended ("+reason+"). Start a new session to connect again.")
+	lc.pc.SendError(sid, wire.CodeSessionEnded, sessionEndedMessage(reason, lc.info.Principal))
 	lc.cancel()
 	return true
+}
+
+// sessionEndedMessage tells a console its session ended and why, and what to do next: a guest
+// has no session of its own to start, so it is sent back to whoever shared the console.
+func sessionEndedMessage(reason, principal string) string {
+	next := "Start a new session to connect again."
+	if strings.HasPrefix(principal, "guest:") {
+		next = "Ask whoever shared this console with you for a new link."
+	}
+	if reason == "" {
+		return "This console session has ended. " + next
+	}
+	return "This console session has ended (" + reason + "). " + next
 }
 
 // takeOver registers conn as the live connection under key and ends the previous one: a
