@@ -349,8 +349,8 @@ func (a *Agent) handle(ctx context.Context, env wire.Envelope) {
 	switch env.Type {
 	case wire.TypeSessionStart:
 		var start wire.SessionStart
-		if err := wire.DecodeData(env, &start); err != nil {
-			log.Warn("bad session-start", "err", err)
+		if err := wire.DecodeData(env, &start); err != nil || start.CheckKind() != nil {
+			log.Warn("bad session-start", "err", errors.Join(err, start.CheckKind()))
 			return
 		}
 		a.startSession(ctx, env.SID, start)
@@ -443,10 +443,13 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 		a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
 		return
 	}
-	if err := m.checkDecodable(start.H264Profiles); err != nil {
-		a.log.Warn("console cannot decode the source", "sid", sid, "err", err)
-		a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
-		return
+	// Without the agent's video, what the console decodes is the relay's business.
+	if start.WantsVideo() {
+		if err := m.checkDecodable(start.H264Profiles); err != nil {
+			a.log.Warn("console cannot decode the source", "sid", sid, "err", err)
+			a.send(sid, wire.TypeBye, wire.Bye{Reason: err.Error()})
+			return
+		}
 	}
 	s, err := newSession(ctx, sid, start, sessionDeps{
 		webrtc: a.cfg.WebRTC,
@@ -472,6 +475,10 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 	a.sessions[sid] = s
 	a.mu.Unlock()
 	a.cfg.Metrics.Sessions.Inc()
+	if start.Uplink {
+		// The relay's own receiver: nobody to show on the roster, no input, no reports.
+		return
+	}
 	// On the roster from now on; leaving it is the first thing the session's end does.
 	if err := m.floor.join(sid, start.Name, start.Grant); err != nil {
 		a.log.Warn("console not admitted to the machine's roster", "sid", sid, "err", err)

@@ -211,14 +211,17 @@ func (m *machine) acquireStream(codec media.Codec, sid string, newEncoder Encode
 		}
 		m.stream = st
 		m.releaseSource = m.sup.Acquire()
+		metrics.Streams.Inc()
 	}
 	m.viewers++
+	metrics.VideoSessions.Inc()
 	st := m.stream
 	var once sync.Once
-	return st, func() { once.Do(func() { m.releaseStream(st, sid) }) }, nil
+	return st, func() { once.Do(func() { m.releaseStream(st, sid, metrics) }) }, nil
 }
 
-func (m *machine) releaseStream(st *stream, sid string) {
+func (m *machine) releaseStream(st *stream, sid string, metrics *Metrics) {
+	metrics.VideoSessions.Dec()
 	st.setBitrate(sid, 0)
 	m.mu.Lock()
 	m.viewers--
@@ -233,6 +236,7 @@ func (m *machine) releaseStream(st *stream, sid string) {
 	if last {
 		st.stop()
 		releaseSource()
+		metrics.Streams.Dec()
 	}
 }
 

@@ -22,6 +22,12 @@ type Metrics struct {
 	// InputDropped counts console input that never reached the machine, by reason:
 	// "not-controller" is a participant's input while another holds control (or nobody).
 	InputDropped *prometheus.CounterVec
+	// Streams is the number of encoders running (one per machine watched): fan-out through
+	// the relay keeps it at one however many consoles watch.
+	Streams prometheus.Gauge
+	// VideoSessions is the number of sessions the agent sends video to (consoles with video
+	// and the relay's uplinks): what the device uploads.
+	VideoSessions prometheus.Gauge
 }
 
 // dropNotController is InputDropped's reason for a viewer's input.
@@ -56,9 +62,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		InputDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kvmagent_input_dropped_total", Help: "Console input dropped before the machine, by reason (not-controller: the participant does not hold control).",
 		}, []string{"reason"}),
+		Streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_streams", Help: "Video streams being encoded (one per machine watched).",
+		}),
+		VideoSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_video_sessions", Help: "Sessions sent video (consoles with the agent's video, and relay uplinks).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.InputDropped)
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.InputDropped,
+			m.Streams, m.VideoSessions)
 	}
 	return m
 }

@@ -22,13 +22,16 @@ import (
 const connectTimeout = 30 * time.Second
 
 // session is one console's peer connection: the video track, the hid and pointer data
-// channels, and the dispatcher that turns their messages into input for the device.
+// channels, and the dispatcher that turns their messages into input for the device. A console
+// whose video the relay forwards has no video track (stream nil); the relay's uplink has no
+// data channels (uplink, hid nil) and is not on the machine's roster.
 type session struct {
 	sid     string
 	machine *machine
 	log     *slog.Logger
 	pc      *webrtc.PeerConnection
-	stream  *stream
+	stream  *stream // nil: no video track
+	uplink  bool
 	release func() // gives the stream back to the agent
 	hid     *hid.Dispatcher
 	send    func(t wire.Type, data any)
@@ -86,16 +89,24 @@ func chooseCodec(preferred []media.Codec, console []string) (media.Codec, error)
 // callbacks and the session's goroutines, which end with end().
 func newSession(parent context.Context, sid string, start wire.SessionStart, deps sessionDeps) (*session, error) {
 	log := deps.log.With("sid", sid, "principal", start.Principal)
-	codec, err := chooseCodec(deps.codecs, start.Codecs)
-	if err != nil {
-		return nil, err
+	if start.Uplink {
+		log = log.With("uplink", true)
 	}
-	st, release, err := deps.acquire(codec, sid)
-	if err != nil {
-		return nil, err
+	// A session without video holds no stream: the encoder runs for those who watch it.
+	var st *stream
+	release := func() {}
+	if start.WantsVideo() {
+		codec, err := chooseCodec(deps.codecs, start.Codecs)
+		if err != nil {
+			return nil, err
+		}
+		st, release, err = deps.acquire(codec, sid)
+		if err != nil {
+			return nil, err
+		}
 	}
 	s := &session{
-		sid: sid, machine: deps.machine, log: log, stream: st, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
+		sid: sid, machine: deps.machine, log: log, stream: st, uplink: start.Uplink, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
 		send: func(t wire.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)
@@ -107,7 +118,11 @@ func newSession(parent context.Context, sid string, start wire.SessionStart, dep
 }
 
 func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
-	api, err := newPeerAPI(deps.webrtc, deps.encoder, s.stream.h264ProfileID, latencyExtensionsFactory{clock: s.stream.clock, sid: s.sid, onAnswer: s.sendFrameNotes})
+	profileID, clock := deps.machine.h264ProfileID(), &captureClock{}
+	if s.stream != nil {
+		profileID, clock = s.stream.h264ProfileID, s.stream.clock
+	}
+	api, err := newPeerAPI(deps.webrtc, deps.encoder, profileID, latencyExtensionsFactory{clock: clock, sid: s.sid, onAnswer: s.sendFrameNotes})
 	if err != nil {
 		return err
 	}
@@ -120,12 +135,65 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	if err != nil {
 		return fmt.Errorf("agent: peer connection: %w", err)
 	}
-	tr, err := s.pc.AddTransceiverFromTrack(s.stream.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		return fmt.Errorf("agent: add video track: %w", err)
+	if s.stream != nil {
+		tr, err := s.pc.AddTransceiverFromTrack(s.stream.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("agent: add video track: %w", err)
+		}
+		s.wg.Go(func() { s.readRTCP(tr.Sender()) })
+		// The uplink's estimate drives the encoder like a console's: the relay forwards
+		// what it receives, so its path to the agent caps every relayed viewer.
+		s.wg.Go(func() { s.followBandwidth(api) })
 	}
-	s.wg.Go(func() { s.readRTCP(tr.Sender()) })
+	if !s.uplink {
+		if err := s.setupInput(deps); err != nil {
+			return err
+		}
+	}
 
+	s.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			s.send(wire.TypeCandidate, wire.Candidate{Candidate: ""})
+			return
+		}
+		init := c.ToJSON()
+		s.send(wire.TypeCandidate, wire.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
+	})
+	s.pc.OnICEConnectionStateChange(func(state webrtc.ICEConnectionState) {
+		s.log.Debug("ice", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+	})
+	s.pc.OnICEGatheringStateChange(func(state webrtc.ICEGatheringState) {
+		s.log.Debug("ice gathering", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+	})
+	s.pc.OnConnectionStateChange(guarded(&s.callbacks, func(state webrtc.PeerConnectionState) {
+		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
+		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			if s.stream != nil {
+				s.stream.requestKeyframe()
+			}
+		case webrtc.PeerConnectionStateFailed:
+			s.async(func() { s.end("ICE failed") })
+		case webrtc.PeerConnectionStateClosed:
+			s.async(func() { s.end("peer connection closed") })
+		}
+	}))
+	s.wg.Go(s.connectDeadline)
+
+	offer, err := s.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("agent: create offer: %w", err)
+	}
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("agent: set local description: %w", err)
+	}
+	s.send(wire.TypeOffer, wire.SDP{SDP: offer.SDP})
+	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
+	return nil
+}
+
+// setupInput opens the hid and pointer data channels and the dispatcher behind them.
+func (s *session) setupInput(deps sessionDeps) error {
 	// The session's input reaches the machine through its seat, while it holds control; the
 	// machine's arbiter hands the controller's keyboard layout to a sink that translates keys.
 	seat, err := s.machine.arb.Seat(s.sid)
@@ -133,7 +201,7 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 		return fmt.Errorf("agent: input seat: %w", err)
 	}
 	s.hid, err = hid.NewDispatcher(hid.Config{Seat: seat, Clock: deps.hidClock,
-		OnProbe: func(id uint32) { s.stream.probe(s.sid, id) }})
+		OnProbe: s.probe})
 	if err != nil {
 		_ = seat.Close()
 		return err
@@ -167,44 +235,15 @@ func (s *session) setup(start wire.SessionStart, deps sessionDeps) error {
 	// A closed hid channel means the console can no longer lift a key: release everything.
 	hidDC.OnClose(func() { s.async(func() { s.end("hid channel closed") }) })
 
-	s.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
-			s.send(wire.TypeCandidate, wire.Candidate{Candidate: ""})
-			return
-		}
-		init := c.ToJSON()
-		s.send(wire.TypeCandidate, wire.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex})
-	})
-	s.pc.OnICEConnectionStateChange(func(state webrtc.ICEConnectionState) {
-		s.log.Debug("ice", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
-	})
-	s.pc.OnICEGatheringStateChange(func(state webrtc.ICEGatheringState) {
-		s.log.Debug("ice gathering", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
-	})
-	s.pc.OnConnectionStateChange(guarded(&s.callbacks, func(state webrtc.PeerConnectionState) {
-		s.log.Info("peer connection", "state", state.String(), "after", time.Since(s.started).Round(time.Millisecond))
-		switch state {
-		case webrtc.PeerConnectionStateConnected:
-			s.stream.requestKeyframe()
-		case webrtc.PeerConnectionStateFailed:
-			s.async(func() { s.end("ICE failed") })
-		case webrtc.PeerConnectionStateClosed:
-			s.async(func() { s.end("peer connection closed") })
-		}
-	}))
-	s.wg.Go(func() { s.followBandwidth(api) })
-	s.wg.Go(s.connectDeadline)
-
-	offer, err := s.pc.CreateOffer(nil)
-	if err != nil {
-		return fmt.Errorf("agent: create offer: %w", err)
-	}
-	if err := s.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("agent: set local description: %w", err)
-	}
-	s.send(wire.TypeOffer, wire.SDP{SDP: offer.SDP})
-	s.log.Debug("offer sent", "after", time.Since(s.started).Round(time.Millisecond))
 	return nil
+}
+
+// probe answers a console's latency probe with the frame that first changed after it; a
+// console without the agent's video has no frame to name.
+func (s *session) probe(id uint32) {
+	if s.stream != nil {
+		s.stream.probe(s.sid, id)
+	}
 }
 
 // ledSource is the agent's sink when its input may read the machine's keyboard LEDs back.

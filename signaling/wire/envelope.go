@@ -202,6 +202,12 @@ type SessionStart struct {
 	Grant Grant `json:"grant,omitempty"`
 	// Name is the principal's name as other participants see it (an email, a key's name).
 	Name string `json:"name,omitempty"`
+	// Video says whether the session gets the video track; absent (an older relay) is true.
+	// A console whose video the relay forwards gets false: data channels only (media.go).
+	Video *bool `json:"video,omitempty"`
+	// Uplink marks the relay's own receive-only peer for the device's video: video track
+	// only, no data channels, no input, not on the roster. Only the relay makes one.
+	Uplink bool `json:"uplink,omitempty"`
 }
 
 // SDP carries an offer or an answer.
