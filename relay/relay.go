@@ -19,6 +19,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/device"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/internal/netguard"
+	"github.com/kvmrelay/kvmrelay/relay/fanout"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 	"github.com/kvmrelay/kvmrelay/turn"
@@ -40,6 +41,7 @@ type Relay struct {
 	pruner  *spentPruner
 	adopter *adopter // gateways' machines by MPS tag
 	sig     *signaling.Server
+	fanout  *fanout.Hub
 	turn    *turn.Server
 	metrics *prometheus.Registry
 	served  chan error
@@ -172,6 +174,10 @@ func New(cfg Config) (*Relay, error) {
 	// Signaling closes before the control plane (undo runs in reverse): no console is left
 	// waiting on a reconciler that is gone.
 	undo = append(undo, func() { _ = r.sig.Close() })
+	if r.fanout, err = newFanout(cfg.Listen, r.sig, ice, r.metrics, cfg.Logger.With("component", "fanout")); err != nil {
+		return fail(err)
+	}
+	undo = append(undo, r.fanout.Close)
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
@@ -230,6 +236,8 @@ func (r *Relay) TURN() *turn.Server { return r.turn }
 // Close stops the relay: connections, HTTP, the bus and registry (Redis), TURN, the store.
 func (r *Relay) Close() error {
 	var errs []error
+	// Relayed streams first: their uplinks say bye to the agents through signaling's bus.
+	r.fanout.Close()
 	errs = append(errs, r.sig.Close())
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		errs = append(errs, err)

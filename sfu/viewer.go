@@ -118,6 +118,12 @@ func (v *Viewer) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, 
 func (v *Viewer) Unbind(ctx webrtc.TrackLocalContext) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.b == nil && v.closed {
+		// Closed (or its forwarder was) before the sender stopped: nothing is bound any more,
+		// and failing here would make pion skip closing the sender's stream, leaving the RTCP
+		// reader running.
+		return nil
+	}
 	if v.b == nil || v.b.id != ctx.ID() {
 		return webrtc.ErrUnbindFailed
 	}
