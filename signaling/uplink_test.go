@@ -1,7 +1,9 @@
 package signaling
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +87,51 @@ func TestConsoleCannotMakeAnUplink(t *testing.T) {
 		assert.Nil(t, ss.Video)
 		assert.True(t, ss.WantsVideo())
 	})
+}
+
+// TestStartUplink: the relay's uplink reaches the agent as a session-start of its own kind,
+// the agent's messages for it come back to it through the usual checks, and once closed the
+// agent is told and can no longer address it.
+func TestStartUplink(t *testing.T) {
+	r := startRelay(t)
+	ctx := context.Background()
+	_, err := r.srv.StartUplink(ctx, UplinkTarget{Device: "dev1"})
+	require.ErrorIs(t, err, ErrAgentOffline)
+
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		on, err := r.srv.cfg.Registry.AgentOnline(ctx, "dev1")
+		return err == nil && on
+	}, 5*time.Second, 10*time.Millisecond)
+	u, err := r.srv.StartUplink(ctx, UplinkTarget{Device: "dev1", Codecs: []string{"video/VP8"}})
+	require.NoError(t, err)
+	defer u.Close()
+	assert.True(t, strings.HasPrefix(u.SID(), wire.UplinkSIDPrefix))
+
+	env := recvType(t, agent, wire.TypeSessionStart)
+	assert.Equal(t, u.SID(), env.SID)
+	var ss wire.SessionStart
+	require.NoError(t, wire.DecodeData(env, &ss))
+	assert.True(t, ss.Uplink)
+	assert.Equal(t, []string{"video/VP8"}, ss.Codecs)
+	assert.Equal(t, UplinkPrincipal, ss.Principal)
+
+	require.NoError(t, agent.Send(wire.TypeOffer, u.SID(), wire.SDP{SDP: testSDP(1)}))
+	select {
+	case got := <-u.Messages():
+		assert.Equal(t, wire.TypeOffer, got.Type)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent's offer did not reach the uplink")
+	}
+	require.NoError(t, u.Send(ctx, wire.TypeAnswer, wire.SDP{SDP: testSDP(1)}))
+	assert.Equal(t, u.SID(), recvType(t, agent, wire.TypeAnswer).SID)
+
+	u.Close()
+	assert.Equal(t, u.SID(), recvType(t, agent, wire.TypeBye).SID)
+	require.NoError(t, agent.Send(wire.TypeOffer, u.SID(), wire.SDP{SDP: testSDP(1)}))
+	e := recvType(t, agent, wire.TypeError)
+	var em wire.ErrorMessage
+	require.NoError(t, wire.DecodeData(e, &em))
+	assert.Equal(t, wire.CodeForbidden, em.Code, "a closed uplink is no session of the device")
 }
