@@ -780,17 +780,18 @@ var ACTIONS = Object.freeze([
   "console_view",
   "read_audit",
   "read_devices",
-  "console_take"
+  "console_take",
+  "read_recordings"
 ]);
 var VIEWER = ["console_view", "read_devices"];
 var OPERATOR = [...VIEWER, "console_control"];
-var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take"];
+var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take", "read_recordings"];
 var MATRIX = Object.freeze({
   owner: /* @__PURE__ */ new Set([...ADMIN, "manage_org"]),
   admin: new Set(ADMIN),
   operator: new Set(OPERATOR),
   viewer: new Set(VIEWER),
-  auditor: /* @__PURE__ */ new Set(["read_audit"])
+  auditor: /* @__PURE__ */ new Set(["read_audit", "read_recordings"])
 });
 function can(role, action) {
   return Object.hasOwn(MATRIX, role) && MATRIX[role].has(action);
