@@ -1,4 +1,4 @@
-package recordings
+package recordings_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
@@ -67,13 +68,13 @@ func TestBeginUnwritable(t *testing.T) {
 			f := newFixture(t, policy)
 			blocker := filepath.Join(f.dir, "not-a-dir")
 			require.NoError(t, os.WriteFile(blocker, []byte("x"), 0o600))
-			svc, err := New(Config{Store: f.st, RecordingsDir: filepath.Join(blocker, "recordings")})
+			svc, err := recordings.New(recordings.Config{Store: f.st, RecordingsDir: filepath.Join(blocker, "recordings")})
 			require.NoError(t, err)
 			plan, err := svc.Begin(context.Background(), f.org.ID, f.session.ID)
 			assert.False(t, plan.Record)
 			if policy == store.RecordingRequired {
-				require.ErrorIs(t, err, ErrRefused)
-				var refusal *Refusal
+				require.ErrorIs(t, err, recordings.ErrRefused)
+				var refusal *recordings.Refusal
 				require.ErrorAs(t, err, &refusal)
 				assert.Contains(t, refusal.Msg, "requires recording")
 				assert.Contains(t, refusal.Msg, "the session was not started")
@@ -94,7 +95,7 @@ func TestBeginUnwritable(t *testing.T) {
 func TestBeginUnknownSession(t *testing.T) {
 	f := newFixture(t, store.RecordingOn)
 	_, err := f.svc.Begin(context.Background(), f.org.ID, store.NewID())
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, recordings.ErrNotFound)
 }
 
 // TestFinishAuditsSHA: a real recording's end goes into the catalogue and the audit chain
@@ -134,7 +135,7 @@ func TestFail(t *testing.T) {
 	fails := f.audit(t, store.AuditRecordingFail)
 	require.Len(t, fails, 1)
 	assert.Equal(t, "write", fails[0].Details["stage"])
-	assert.Contains(t, FailReason(os.ErrPermission), "requires recording")
+	assert.Contains(t, recordings.FailReason(os.ErrPermission), "requires recording")
 }
 
 func fileSHA(t *testing.T, path string) string {

@@ -1,22 +1,17 @@
-package recordings
+package recordings_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kvmrelay/kvmrelay/control/recordings"
+	"github.com/kvmrelay/kvmrelay/control/recordings/recordingstest"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
-	"github.com/kvmrelay/kvmrelay/media"
-	"github.com/kvmrelay/kvmrelay/media/encoders"
-	"github.com/kvmrelay/kvmrelay/media/mediatest"
-	"github.com/kvmrelay/kvmrelay/media/testpattern"
 	"github.com/kvmrelay/kvmrelay/recording"
 )
 
@@ -27,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fixture struct {
 	dbDir   string
 	st      store.Store
-	svc     *Service
+	svc     *recordings.Service
 	dir     string
 	org     store.Organization
 	device  store.Device
@@ -49,7 +44,7 @@ func newFixture(t *testing.T, policy store.RecordingPolicy) *fixture {
 		Settings: store.OrgSettings{IdleTimeout: time.Minute, MaxSessionDuration: time.Hour, Recording: policy}})
 	require.NoError(t, err)
 	f.session = f.newSession(t)
-	f.svc, err = New(Config{Store: st, RecordingsDir: f.dir, Now: func() time.Time { return f.now }})
+	f.svc, err = recordings.New(recordings.Config{Store: st, RecordingsDir: f.dir, Now: func() time.Time { return f.now }})
 	require.NoError(t, err)
 	return f
 }
@@ -102,53 +97,9 @@ func (f *fixture) audit(t *testing.T, action store.AuditAction) []store.AuditRec
 	return out
 }
 
-// record writes a real recording as the relay will: Begin's plan into recording.New, a
-// short H.264 stream of the repo's test pattern, a control event, Close, then Finish.
-func (f *fixture) record(t *testing.T, frames int) (Plan, recording.Summary, store.Recording) {
+// record writes a real recording as the relay will (recordingstest.Record).
+func (f *fixture) record(t *testing.T, frames int) (recordings.Plan, recording.Summary, store.Recording) {
 	t.Helper()
-	ctx := context.Background()
-	plan, err := f.svc.Begin(ctx, f.org.ID, f.session.ID)
-	require.NoError(t, err)
-	require.True(t, plan.Record)
-	rec, err := recording.New(recording.Config{Dir: plan.Dir, ID: plan.ID, Codec: "video/H264", CaptureKeys: plan.CaptureKeys,
-		Now: func() time.Time { return f.now }})
-	require.NoError(t, err)
-	for _, p := range h264Packets(t, frames) {
-		require.NoError(t, rec.WriteRTP(p))
-	}
-	sum, err := rec.Close()
-	require.NoError(t, err)
-	require.Positive(t, sum.Frames)
-	r, err := f.svc.Finish(ctx, f.org.ID, plan.ID, sum, []store.Participant{{Name: "ann@example.com", Principal: "user:ann", Grant: "admin"}})
-	require.NoError(t, err)
-	return plan, sum, r
-}
-
-// h264Packets encodes frames of the test pattern (640x360, 30 fps) with the repo's H.264
-// encoder and packetizes them as the agent does (the recording package's tests do the same).
-func h264Packets(tb testing.TB, frames int) []*rtp.Packet {
-	tb.Helper()
-	const fps, clockRate, width, height = 30, 90000, 640, 360
-	clock := mediatest.NewClock(time.Unix(1_700_000_000, 0))
-	enc, err := encoders.New(media.EncoderConfig{Codec: media.CodecH264, Width: width, Height: height, FPS: fps,
-		StartBitrate: 300_000, MinBitrate: 300_000, MaxBitrate: 300_000, Threads: 1, Clock: clock})
-	if errors.Is(err, media.ErrCodecUnavailable) {
-		tb.Skip("H.264 encoder not in this build (cgo, libx264)")
-	}
-	require.NoError(tb, err)
-	defer enc.Close()
-	src, err := testpattern.New(testpattern.Config{Width: width, Height: height, FPS: fps, Motion: testpattern.MotionFull, Clock: clock})
-	require.NoError(tb, err)
-	defer src.Close()
-	packetizer := rtp.NewPacketizer(1200, 102, 0x1234abcd, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), clockRate)
-	var out []*rtp.Packet
-	for range frames {
-		fr, err := src.Next(context.Background())
-		require.NoError(tb, err)
-		ef, err := enc.Encode(fr)
-		require.NoError(tb, err)
-		out = append(out, packetizer.Packetize(ef.Data, clockRate/fps)...)
-		clock.Advance(time.Second / fps)
-	}
-	return out
+	return recordingstest.Record(t, f.svc, f.org.ID, f.session.ID, frames, nil,
+		[]store.Participant{{Name: "ann@example.com", Principal: "user:ann", Grant: "admin"}}, func() time.Time { return f.now })
 }

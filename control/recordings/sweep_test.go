@@ -1,4 +1,4 @@
-package recordings
+package recordings_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/store"
 )
 
@@ -43,7 +44,7 @@ func TestSweepRetention(t *testing.T) {
 	assert.Equal(t, 1, n)
 
 	_, err = f.svc.Get(context.Background(), f.org.ID, old.ID)
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, recordings.ErrNotFound)
 	assert.NoFileExists(t, f.svc.VideoPath(f.org.ID, old.ID))
 	assert.NoFileExists(t, f.svc.TimelinePath(f.org.ID, old.ID))
 	assert.NoFileExists(t, orphan)

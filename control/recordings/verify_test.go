@@ -1,4 +1,4 @@
-package recordings
+package recordings_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/control/store/sqlite"
 )
@@ -94,7 +95,7 @@ func TestVerifyWithoutEnd(t *testing.T) {
 	assert.Contains(t, v.Problems[0], "the catalogue was changed")
 
 	_, err = f.svc.Verify(context.Background(), f.org.ID, store.NewID())
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, recordings.ErrNotFound)
 }
 
 func flipByte(t *testing.T, path string) {
