@@ -203,6 +203,9 @@ func (a *API) recordingTimeline(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failErr(c, recordingErr(err))
 	}
+	if err := a.cfg.Recordings.AuditTimeline(c.UserContext(), p.OrgID, r.ID, p.String()); err != nil {
+		return a.failErr(c, err)
+	}
 	if lines == nil {
 		lines = []json.RawMessage{}
 	}

@@ -141,6 +141,10 @@ func TestRecordingTimelineAndVerify(t *testing.T) {
 	}
 	assert.Contains(t, kinds, recording.KindJoined)
 
+	views := e.entries(org.ID, store.AuditRecordingView)
+	require.Len(t, views, 1, "reading the timeline is audited: it may hold the keys typed")
+	assert.Equal(t, "timeline", views[0].Details["part"])
+
 	var v verificationView
 	require.Equal(t, http.StatusOK, e.do("POST", "/api/v1/recordings/"+r.ID+"/verify", owner, nil, &v))
 	assert.True(t, v.OK, "%v", v.Problems)

@@ -113,6 +113,14 @@ func (s *Service) OpenVideo(ctx context.Context, orgID, id, actor string, why Ac
 	return path, r, nil
 }
 
+// AuditTimeline records that actor read id's timeline (recording_view, part timeline): with
+// full keystroke capture it holds the keys typed.
+func (s *Service) AuditTimeline(ctx context.Context, orgID, id, actor string) error {
+	return s.st.Write(ctx, orgID, func(tx store.Tx) error {
+		return s.audit(ctx, tx, actor, store.AuditRecordingView, id, map[string]string{"part": "timeline"})
+	})
+}
+
 // AuditVerify records that actor verified id, and the outcome.
 func (s *Service) AuditVerify(ctx context.Context, orgID, actor string, v Verification) error {
 	details := map[string]string{"ok": fmt.Sprint(v.OK), "video": v.Video, "timeline": v.Timeline}
