@@ -28,7 +28,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usageText = `kvmctl drives a kvmrelay control plane: devices, consoles, users, API keys, audit.
+const usageText = `kvmctl drives a kvmrelay control plane: devices, consoles, users, API keys, audit, recordings.
 
 Usage: kvmctl [global flags] COMMAND [flags] [ARGS]
 
@@ -101,6 +101,17 @@ Commands:
                                          members without it can then only enroll it
   org set --guest-links on|off           owners: let console participants create view-only guest
                                          links; off ends every guest's console
+  org set --recording off|on|required    owners: record console sessions (required: a session
+                                         whose recording cannot be written does not start)
+      [--recording-keys on|off]          ... keep every key typed in recordings (audited)
+      [--recording-retention 30d]        ... how long recordings are kept (1d to 3650d)
+  recordings list [--device DEVICE] [--session SESSION]
+                                         recorded sessions: device, participants, duration,
+                                         size, state (auditor, admin, owner)
+  recordings get ID                      one recording, with its SHA-256s and participants
+  recordings verify ID                   check the files against the SHA-256 the audit chain
+                                         recorded when it closed; exit 7 names what differs
+  recordings export ID FILE              download the video (MP4; FILE - for stdout); audited
 
 USER is a user id or email. DEVICE is a device id or a device name (a name more than one device carries is refused with
 the candidates listed). Listing commands take -o table (default) or -o json. Roles: owner,
@@ -129,7 +140,7 @@ Exit codes:
   4  not found
   5  conflict (for example a name already in use)
   6  server unreachable (no answer, or a proxy saying the relay is down)
-  7  audit chain broken
+  7  audit chain broken, or a recording that does not verify
   8  rate limited (the message says when to retry)
 `
 
@@ -235,6 +246,10 @@ func commands() map[string]handler {
 		"mfa recovery-codes":     (*app).mfaRecoveryCodes,
 		"org show":               (*app).orgShow,
 		"org set":                (*app).orgSet,
+		"recordings list":        (*app).recordingsList,
+		"recordings get":         (*app).recordingsGet,
+		"recordings verify":      (*app).recordingsVerify,
+		"recordings export":      (*app).recordingsExport,
 	}
 }
 

@@ -33,10 +33,20 @@ type mfaRelay struct {
 	pending  string
 	secret   string // confirmed secret ("" MFA off)
 	recovery []string
+	// The recording settings.
+	recording     string
+	recordingKeys bool
+	retention     int
+}
+
+// org is the organization as the fake answers it.
+func (m *mfaRelay) org() map[string]any {
+	return map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required,
+		"guest_links": m.guests, "recording": m.recording, "recording_keys": m.recordingKeys, "recording_retention_days": m.retention}
 }
 
 func newMFARelay(t *testing.T, required bool) (*fakeRelay, *mfaRelay) {
-	m := &mfaRelay{required: required}
+	m := &mfaRelay{required: required, recording: "off", retention: 30}
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(in map[string]string, bearer string) (int, any)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -114,26 +124,33 @@ func newMFARelay(t *testing.T, required bool) (*fakeRelay, *mfaRelay) {
 		return 204, nil
 	})
 	handle("GET /api/v1/org", func(map[string]string, string) (int, any) {
-		return 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required,
-			"guest_links": m.guests}
+		return 200, m.org()
 	})
 	mux.HandleFunc("PATCH /api/v1/org/settings", func(w http.ResponseWriter, r *http.Request) {
-		var in map[string]bool
+		var in map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if in["require_mfa"] && m.secret == "" {
+		if in["require_mfa"] == true && m.secret == "" {
 			answer(w, 400, map[string]string{"code": "bad-request", "message": "The request is invalid: turn on MFA for your own account first"})
 			return
 		}
-		if v, ok := in["require_mfa"]; ok {
+		if v, ok := in["require_mfa"].(bool); ok {
 			m.required = v
 		}
-		if v, ok := in["guest_links"]; ok {
+		if v, ok := in["guest_links"].(bool); ok {
 			m.guests = v
 		}
-		answer(w, 200, map[string]any{"id": "o1", "name": "ACME", "slug": "acme", "idle_timeout_s": 900, "max_session_s": 28800, "require_mfa": m.required,
-			"guest_links": m.guests})
+		if v, ok := in["recording"].(string); ok {
+			m.recording = v
+		}
+		if v, ok := in["recording_keys"].(bool); ok {
+			m.recordingKeys = v
+		}
+		if v, ok := in["recording_retention_days"].(float64); ok {
+			m.retention = int(v)
+		}
+		answer(w, 200, m.org())
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -363,7 +380,7 @@ func TestOrgRequireMFA(t *testing.T) {
 
 	r := kvmctl(t, f, dir, "", "org", "show")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off\s+off\s+off\s+30d$`, r.stdout)
 
 	for _, tc := range []struct {
 		name    string
@@ -388,7 +405,7 @@ func TestOrgRequireMFA(t *testing.T) {
 	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa", "true")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "can only enroll it (kvmctl mfa enable)")
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+true\s+off$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+true\s+off\s+off\s+off\s+30d$`, r.stdout)
 	r = kvmctl(t, f, dir, "", "org", "set", "--require-mfa=false", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var o client.Org
@@ -399,12 +416,29 @@ func TestOrgRequireMFA(t *testing.T) {
 	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "on")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "may now create view-only guest links")
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+on$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+on\s+off\s+off\s+30d$`, r.stdout)
 	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "off")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "guests' consoles were ended")
-	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off$`, r.stdout)
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off\s+off\s+off\s+30d$`, r.stdout)
 	r = kvmctl(t, f, dir, "", "org", "set", "--guest-links", "maybe")
 	assert.Equal(t, client.ExitUsage, r.code)
 	assert.Contains(t, r.stderr, `--guest-links "maybe": want on or off`)
+
+	// Recording: policy, keystroke capture and retention.
+	r = kvmctl(t, f, dir, "", "org", "set", "--recording", "required", "--recording-keys", "on", "--recording-retention", "90d")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "Recordings now keep every key typed")
+	assert.Regexp(t, `(?m)^acme\s+ACME\s+15m0s\s+8h0m0s\s+false\s+off\s+required\s+on\s+90d$`, r.stdout)
+	r = kvmctl(t, f, dir, "", "org", "set", "--recording-retention", "7")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `(?m)\s+required\s+on\s+7d$`, r.stdout)
+	for _, bad := range [][]string{
+		{"--recording", "always"}, {"--recording-keys", "perhaps"}, {"--recording-retention", "0d"},
+		{"--recording-retention", "3651d"}, {"--recording-retention", "1w"},
+	} {
+		r = kvmctl(t, f, dir, "", append([]string{"org", "set"}, bad...)...)
+		assert.Equal(t, client.ExitUsage, r.code, "%v: %s", bad, r.stderr)
+		assert.Contains(t, r.stderr, bad[0], "%v", bad)
+	}
 }

@@ -57,6 +57,9 @@ const (
 	ReadDevices                      // list devices and their presence
 	// ConsoleTake takes control of a shared console from whoever holds it, without asking.
 	ConsoleTake
+	// ReadRecordings lists, plays, exports and verifies the organization's session
+	// recordings: auditor, admin and owner.
+	ReadRecordings
 )
 
 func (a Action) String() string {
@@ -79,6 +82,8 @@ func (a Action) String() string {
 		return "read_devices"
 	case ConsoleTake:
 		return "console_take"
+	case ReadRecordings:
+		return "read_recordings"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -86,12 +91,12 @@ func (a Action) String() string {
 func bit(a Action) uint32 { return 1 << uint(a) }
 
 // permissions is the role matrix: owner ⊇ admin ⊇ operator ⊇ viewer; the auditor reads the
-// audit log and nothing else. An unknown role may do nothing. On a shared console a viewer
+// audit log and the recordings, nothing else. An unknown role may do nothing. On a shared console a viewer
 // watches, an operator may hold control, an admin may also take it (Principal.GrantOn).
 func permissions(r store.Role) uint32 {
 	viewer := bit(ConsoleView) | bit(ReadDevices)
 	operator := viewer | bit(ConsoleControl)
-	admin := operator | bit(ManageUsers) | bit(ManageDevices) | bit(ManageAPIKeys) | bit(ReadAudit) | bit(ConsoleTake)
+	admin := operator | bit(ManageUsers) | bit(ManageDevices) | bit(ManageAPIKeys) | bit(ReadAudit) | bit(ConsoleTake) | bit(ReadRecordings)
 	switch r {
 	case store.RoleOwner:
 		return admin | bit(ManageOrg)
@@ -102,14 +107,14 @@ func permissions(r store.Role) uint32 {
 	case store.RoleViewer:
 		return viewer
 	case store.RoleAuditor:
-		return bit(ReadAudit)
+		return bit(ReadAudit) | bit(ReadRecordings)
 	}
 	return 0
 }
 
 // Can reports whether p's role allows action.
 func (p Principal) Can(action Action) bool {
-	return action >= ManageOrg && action <= ConsoleTake && permissions(p.Role)&bit(action) != 0
+	return action >= ManageOrg && action <= ReadRecordings && permissions(p.Role)&bit(action) != 0
 }
 
 // RoleWithin reports whether role grants nothing that max does not: who holds max may hand

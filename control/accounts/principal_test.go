@@ -9,13 +9,13 @@ import (
 )
 
 func TestRoleMatrix(t *testing.T) {
-	all := []Action{ManageOrg, ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake}
+	all := []Action{ManageOrg, ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake, ReadRecordings}
 	want := map[store.Role][]Action{
 		store.RoleOwner:    all,
-		store.RoleAdmin:    {ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake},
+		store.RoleAdmin:    {ManageUsers, ManageDevices, ManageAPIKeys, ConsoleControl, ConsoleView, ReadAudit, ReadDevices, ConsoleTake, ReadRecordings},
 		store.RoleOperator: {ConsoleControl, ConsoleView, ReadDevices},
 		store.RoleViewer:   {ConsoleView, ReadDevices},
-		store.RoleAuditor:  {ReadAudit},
+		store.RoleAuditor:  {ReadAudit, ReadRecordings},
 		"":                 nil,
 		"root":             nil,
 	}

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type SettingsChange struct {
 	// GuestLinks lets console participants create view-only guest links (control/shares);
 	// the caller re-authorizes live sessions after turning it off, which ends guests' consoles.
 	GuestLinks *bool
+	// Recording is the recording policy (off, on, required); RecordingKeys full keystroke
+	// capture in recordings; RecordingRetentionDays how long recordings are kept (1..3650).
+	Recording              *store.RecordingPolicy
+	RecordingKeys          *bool
+	RecordingRetentionDays *int
 }
 
 // UpdateOrgSettings applies change to p's organization and audits the settings as they are
@@ -91,6 +97,11 @@ func (s *Service) UpdateOrgSettings(ctx context.Context, p Principal, change Set
 			st.GuestLinks = *change.GuestLinks
 			changed = append(changed, "guest_links")
 		}
+		recChanged, err := applyRecording(&st, change)
+		if err != nil {
+			return err
+		}
+		changed = append(changed, recChanged...)
 		if err := tx.UpdateSettings(ctx, st); err != nil {
 			return err
 		}
@@ -102,15 +113,24 @@ func (s *Service) UpdateOrgSettings(ctx context.Context, p Principal, change Set
 			"require_mfa":    strconv.FormatBool(st.RequireMFA),
 			"guest_links":    strconv.FormatBool(st.GuestLinks),
 			"changed":        strings.Join(changed, " "),
+
+			"recording":                string(st.Recording),
+			"recording_keys":           strconv.FormatBool(st.RecordingKeys),
+			"recording_retention_days": strconv.Itoa(st.RecordingRetentionDays),
+		}
+		if slices.Contains(changed, "recording_keys") {
+			// Its own sentence: whether typed keys (passwords included) are kept is what an
+			// auditor looks for.
+			details["keystroke_capture"] = keystrokeCaptureDetail(st.RecordingKeys)
 		}
 		return s.audit(ctx, tx, store.AuditRecord{Actor: p.String(), Action: store.AuditSettingsChange, Target: "org:" + p.OrgID, Details: details})
 	})
 	if err != nil {
 		return store.Organization{}, storeErr("update organization settings", err)
 	}
-	if change.RequireMFA != nil || change.GuestLinks != nil {
+	if change.RequireMFA != nil || change.GuestLinks != nil || change.Recording != nil || change.RecordingKeys != nil {
 		s.log.Info("organization settings changed", "org", p.OrgID, "by", p.String(), "require_mfa", out.Settings.RequireMFA,
-			"guest_links", out.Settings.GuestLinks)
+			"guest_links", out.Settings.GuestLinks, "recording", out.Settings.Recording, "recording_keys", out.Settings.RecordingKeys)
 	}
 	return out, nil
 }

@@ -76,7 +76,7 @@ func TestRequireMFA(t *testing.T) {
 		require.Len(t, changes, 1, "the refused attempts changed nothing and wrote nothing")
 		assert.Equal(t, owner.String(), changes[0].Actor)
 		assert.Equal(t, map[string]string{"require_mfa": "true", "changed": "require_mfa", "idle_timeout_s": "900", "max_session_s": "28800",
-			"guest_links": "false"}, changes[0].Details)
+			"guest_links": "false", "recording": "off", "recording_keys": "false", "recording_retention_days": "30"}, changes[0].Details)
 
 		// The member's existing session is now enrollment only; so is a new login.
 		p, err := e.svc.Authenticate(ctx, before.Access)
@@ -148,7 +148,8 @@ func TestUpdateOrgSettingsTimeouts(t *testing.T) {
 	org, owner := e.owner(t)
 	o, err := e.svc.UpdateOrgSettings(ctx, owner, SettingsChange{IdleTimeout: ptr(time.Minute)})
 	require.NoError(t, err)
-	assert.Equal(t, store.OrgSettings{IdleTimeout: time.Minute, MaxSessionDuration: 8 * time.Hour}, o.Settings)
+	assert.Equal(t, store.OrgSettings{IdleTimeout: time.Minute, MaxSessionDuration: 8 * time.Hour,
+		Recording: store.RecordingOff, RecordingRetentionDays: store.DefaultRecordingRetentionDays}, o.Settings)
 	changes := auditsOf(e.audits(t, org.ID), store.AuditSettingsChange)
 	require.Len(t, changes, 1)
 	assert.Equal(t, "idle_timeout_s", changes[0].Details["changed"])

@@ -12,6 +12,7 @@ import (
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/denied"
 	"github.com/kvmrelay/kvmrelay/control/device"
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
@@ -44,8 +45,11 @@ type Config struct {
 	// Shares creates, lists and revokes share links and lets people join through them (the
 	// share routes); nil answers 503.
 	Shares *shares.Service
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Recordings lists, plays, exports and verifies session recordings (the recording
+	// routes); nil answers 503.
+	Recordings *recordings.Service
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // ConsolePresence tells whether a console session's console is connected right now, on any
@@ -170,6 +174,12 @@ func (a *API) Routes() []Route {
 		{Method: "GET", Path: "/audit", Action: accounts.ReadAudit, handle: a.listAudit},
 		{Method: "GET", Path: "/audit/export", Action: accounts.ReadAudit, handle: a.exportAudit},
 		{Method: "GET", Path: "/audit/verify", Action: accounts.ReadAudit, handle: a.verifyAudit},
+
+		{Method: "GET", Path: "/recordings", Action: accounts.ReadRecordings, handle: a.listRecordings},
+		{Method: "GET", Path: "/recordings/:id", Action: accounts.ReadRecordings, handle: a.getRecording},
+		{Method: "GET", Path: "/recordings/:id/video", Action: accounts.ReadRecordings, handle: a.recordingVideo},
+		{Method: "GET", Path: "/recordings/:id/timeline", Action: accounts.ReadRecordings, handle: a.recordingTimeline},
+		{Method: "POST", Path: "/recordings/:id/verify", Action: accounts.ReadRecordings, handle: a.verifyRecording},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
@@ -75,6 +76,7 @@ type env struct {
 	cut     *cutter
 	machine *consentMachine
 	iss     *auth.Issuer
+	rec     *recordings.Service
 }
 
 const ownerPassword = "correct horse battery staple"
@@ -124,11 +126,13 @@ func newEnvOn(t *testing.T, st store.Store, mod func(*accounts.Config)) *env {
 	machine := &consentMachine{mgr: mgr, st: st}
 	sh, err := shares.New(shares.Config{Store: st, Sessions: mgr, PublicURL: "https://relay.example"})
 	require.NoError(t, err)
-	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut, Consent: machine, Shares: sh})
+	rec, err := recordings.New(recordings.Config{Store: st, RecordingsDir: t.TempDir()})
+	require.NoError(t, err)
+	a, err := New(Config{Store: st, Accounts: acc, Sessions: mgr, Devices: cut, Consent: machine, Shares: sh, Recordings: rec})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	a.Mount(app.Group("/api/v1"))
-	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut, machine: machine, iss: iss}
+	return &env{t: t, app: app, st: st, acc: acc, mgr: mgr, cut: cut, machine: machine, iss: iss, rec: rec}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil); it returns the status.

@@ -29,6 +29,9 @@ type orgView struct {
 	MaxSessionS       int64     `json:"max_session_s"`
 	RequireMFA        bool      `json:"require_mfa"`
 	GuestLinks        bool      `json:"guest_links"`
+	Recording         string    `json:"recording"`
+	RecordingKeys     bool      `json:"recording_keys"`
+	RecordingDays     int       `json:"recording_retention_days"`
 	CreatedAt         time.Time `json:"created_at"`
 	PresenceWindowSec int64     `json:"presence_window_s"`
 }
@@ -36,6 +39,7 @@ type orgView struct {
 func orgOf(o store.Organization) orgView {
 	return orgView{ID: o.ID, Name: o.Name, Slug: o.Slug, IdleTimeoutS: int64(o.Settings.IdleTimeout / time.Second),
 		MaxSessionS: int64(o.Settings.MaxSessionDuration / time.Second), RequireMFA: o.Settings.RequireMFA, GuestLinks: o.Settings.GuestLinks, CreatedAt: o.CreatedAt,
+		Recording: string(orOff(o.Settings.Recording)), RecordingKeys: o.Settings.RecordingKeys, RecordingDays: retentionDays(o.Settings),
 		PresenceWindowSec: int64(device.OfflineAfter / time.Second)}
 }
 
@@ -54,6 +58,13 @@ type settingsRequest struct {
 	// GuestLinks lets console participants create view-only guest links; turning it off ends
 	// the guests' consoles (the route re-authorizes live sessions).
 	GuestLinks *bool `json:"guest_links"`
+	// Recording is the recording policy: off, on or required.
+	Recording *string `json:"recording"`
+	// RecordingKeys turns full keystroke capture in recordings on or off (audited with a
+	// sentence of its own).
+	RecordingKeys *bool `json:"recording_keys"`
+	// RecordingRetentionDays is how long recordings are kept, 1 to 3650 days.
+	RecordingRetentionDays *int `json:"recording_retention_days"`
 }
 
 // maxSetting bounds both settings: a week.
@@ -69,6 +80,12 @@ func (a *API) patchSettings(c *fiber.Ctx) error {
 			return fail(c, fiber.StatusBadRequest, CodeBadRequest, "Timeouts are whole seconds from 0 (off, idle only) to 604800 (a week).")
 		}
 	}
+	if req.Recording != nil && !store.RecordingPolicy(*req.Recording).Valid() {
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, `recording is "off", "on" or "required".`)
+	}
+	if d := req.RecordingRetentionDays; d != nil && (*d < 1 || *d > store.MaxRecordingRetentionDays) {
+		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "recording_retention_days is from 1 to 3650.")
+	}
 	if req.MaxSessionS != nil && *req.MaxSessionS == 0 {
 		return fail(c, fiber.StatusBadRequest, CodeBadRequest, "max_session_s must be at least 1 second.")
 	}
@@ -81,7 +98,8 @@ func (a *API) patchSettings(c *fiber.Ctx) error {
 	}
 	o, err := a.cfg.Accounts.UpdateOrgSettings(c.UserContext(), principalOf(c), accounts.SettingsChange{
 		IdleTimeout: seconds(req.IdleTimeoutS), MaxSessionDuration: seconds(req.MaxSessionS), RequireMFA: req.RequireMFA,
-		GuestLinks: req.GuestLinks,
+		GuestLinks: req.GuestLinks, Recording: (*store.RecordingPolicy)(req.Recording), RecordingKeys: req.RecordingKeys,
+		RecordingRetentionDays: req.RecordingRetentionDays,
 	})
 	if err != nil {
 		return a.failErr(c, err)
@@ -92,4 +110,20 @@ func (a *API) patchSettings(c *fiber.Ctx) error {
 func (a *API) audit(ctx context.Context, tx store.Tx, actor string, action store.AuditAction, target string, details map[string]string) error {
 	_, err := tx.AppendAudit(ctx, store.AuditRecord{Time: a.now(), Actor: actor, Action: action, Target: target, Details: details})
 	return err
+}
+
+// orOff reads an unset policy as off.
+func orOff(p store.RecordingPolicy) store.RecordingPolicy {
+	if p == "" {
+		return store.RecordingOff
+	}
+	return p
+}
+
+// retentionDays reads an unset retention as the default.
+func retentionDays(s store.OrgSettings) int {
+	if s.RecordingRetentionDays == 0 {
+		return store.DefaultRecordingRetentionDays
+	}
+	return s.RecordingRetentionDays
 }

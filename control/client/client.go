@@ -307,6 +307,9 @@ func (c *Client) send(ctx context.Context, r request, tok string, out any) error
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
 	}
+	if raw, ok := out.(*rawBody); ok {
+		return raw.copyFrom(ctx, r, resp)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {

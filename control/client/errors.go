@@ -139,6 +139,17 @@ func (e *ChainBrokenError) Error() string {
 	return fmt.Sprintf("audit chain broken at seq %d: %s", e.Seq, e.Reason)
 }
 
+// RecordingTamperedError is a recording whose files or catalogue entry do not match what the
+// audit chain recorded when it closed; Problems say what differs.
+type RecordingTamperedError struct {
+	ID       string
+	Problems []string
+}
+
+func (e *RecordingTamperedError) Error() string {
+	return fmt.Sprintf("recording %s does not verify: %s", e.ID, strings.Join(e.Problems, "; "))
+}
+
 // UsageError is a command used wrongly (kvmctl's own; the client never returns it).
 type UsageError struct{ Msg string }
 
@@ -153,13 +164,14 @@ func ExitCode(err error) int {
 		ae  *APIError
 		ue  *UnreachableError
 		cb  *ChainBrokenError
+		rt  *RecordingTamperedError
 		nf  *DeviceNotFoundError
 		use *UsageError
 	)
 	switch {
 	case errors.As(err, &use), errors.Is(err, ErrNoServer):
 		return ExitUsage
-	case errors.As(err, &cb):
+	case errors.As(err, &cb), errors.As(err, &rt):
 		return ExitChainBroken
 	case errors.As(err, &nf):
 		return ExitNotFound

@@ -16,8 +16,13 @@ type Org struct {
 	MaxSessionS  int64  `json:"max_session_s"`
 	RequireMFA   bool   `json:"require_mfa"`
 	// GuestLinks: console participants may create view-only guest links.
-	GuestLinks bool      `json:"guest_links"`
-	CreatedAt  time.Time `json:"created_at"`
+	GuestLinks bool `json:"guest_links"`
+	// Recording is the recording policy (off, on, required); RecordingKeys full keystroke
+	// capture; RecordingRetentionDays how long recordings are kept.
+	Recording              string    `json:"recording"`
+	RecordingKeys          bool      `json:"recording_keys"`
+	RecordingRetentionDays int       `json:"recording_retention_days"`
+	CreatedAt              time.Time `json:"created_at"`
 }
 
 // OrgSettings is a change of settings: nil fields stay as they are.
@@ -26,6 +31,10 @@ type OrgSettings struct {
 	MaxSessionS  *int64 `json:"max_session_s,omitempty"`
 	RequireMFA   *bool  `json:"require_mfa,omitempty"`
 	GuestLinks   *bool  `json:"guest_links,omitempty"`
+
+	Recording              *string `json:"recording,omitempty"`
+	RecordingKeys          *bool   `json:"recording_keys,omitempty"`
+	RecordingRetentionDays *int    `json:"recording_retention_days,omitempty"`
 }
 
 // Org reads the caller's organization.

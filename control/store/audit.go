@@ -66,6 +66,19 @@ const (
 	AuditShareCreate AuditAction = "share_create"
 	AuditShareRevoke AuditAction = "share_revoke"
 	AuditShareJoin   AuditAction = "share_join"
+	// AuditRecordingStart and AuditRecordingEnd open and close a recording of a console
+	// session; the end carries both files' SHA-256, sizes and duration, which is what
+	// `kvmctl recordings verify` checks the files against. AuditRecordingFail is a recording
+	// that could not be written, AuditRecordingExpire one retention removed.
+	AuditRecordingStart  AuditAction = "recording_start"
+	AuditRecordingEnd    AuditAction = "recording_end"
+	AuditRecordingFail   AuditAction = "recording_fail"
+	AuditRecordingExpire AuditAction = "recording_expire"
+	// AuditRecordingView and AuditRecordingExport are someone fetching a recording's video
+	// to watch it or to download it; AuditRecordingVerify a check of its files.
+	AuditRecordingView   AuditAction = "recording_view"
+	AuditRecordingExport AuditAction = "recording_export"
+	AuditRecordingVerify AuditAction = "recording_verify"
 )
 
 // AuditRecord is what a caller audits.

@@ -164,6 +164,22 @@ type Tx interface {
 	// SessionsOfShare lists the sessions joined through a share, live and ended, oldest first.
 	SessionsOfShare(ctx context.Context, shareID string) ([]ConsoleSession, error)
 
+	// CreateRecording stores a recording being written (state recording; an empty ID is
+	// filled in). ErrInvalid when the session, device or path is missing.
+	CreateRecording(ctx context.Context, r Recording) (Recording, error)
+	Recording(ctx context.Context, id string) (Recording, error)
+	// Recordings lists the organization's recordings, newest first, as f selects.
+	Recordings(ctx context.Context, f RecordingFilter) ([]Recording, error)
+	// EndRecording writes how a recording being written ended (complete or failed), once:
+	// ErrConflict when it already ended, ErrNotFound when there is no such recording.
+	EndRecording(ctx context.Context, id string, end RecordingEnd) (Recording, error)
+	// RecordingsBefore lists up to limit recordings that ended (or, still being written,
+	// started) before cutoff, oldest first, for retention.
+	RecordingsBefore(ctx context.Context, cutoff time.Time, limit int) ([]Recording, error)
+	// DeleteRecording removes a recording's row (its files are the caller's); ErrNotFound
+	// when there is none.
+	DeleteRecording(ctx context.Context, id string) error
+
 	CreateRefreshToken(ctx context.Context, rt RefreshToken) error
 	// RotateRefreshToken marks oldHash rotated and stores next in the same family. A token
 	// already rotated or revoked yields ErrTokenReused (the caller should then revoke the

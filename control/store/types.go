@@ -34,6 +34,14 @@ type OrgSettings struct {
 	// people without an account (Share of kind ShareGuest). Off by default; turning it off
 	// ends the guests' consoles.
 	GuestLinks bool
+	// Recording is the organization's recording policy; "" reads as RecordingOff.
+	Recording RecordingPolicy
+	// RecordingKeys puts the keys typed into recordings' timelines (full keystroke
+	// capture). Off by default; its change is audited on its own.
+	RecordingKeys bool
+	// RecordingRetentionDays is how long recordings are kept, 1 to 3650 days; 0 reads as
+	// DefaultRecordingRetentionDays.
+	RecordingRetentionDays int
 }
 
 // Organization is a tenant.

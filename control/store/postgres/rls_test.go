@@ -14,13 +14,13 @@ import (
 // wantTenantTables are the tables the catalog must show under forced RLS: every table but
 // schema_migrations. The catalog query below finds them; this list makes sure it found them.
 var wantTenantTables = []string{"api_keys", "audit_entries", "console_sessions", "devices",
-	"enrollment_tokens", "invitations", "organizations", "password_resets", "recovery_codes", "refresh_tokens",
+	"enrollment_tokens", "invitations", "organizations", "password_resets", "recordings", "recovery_codes", "refresh_tokens",
 	"session_shares", "spent_tokens", "users"}
 
 // wantRLSTables adds the directory, which is under forced RLS too but readable by every
 // tenant (it maps public identifiers to organizations and holds nothing else).
 var wantRLSTables = []string{"api_keys", "audit_entries", "console_sessions", "devices", "directory",
-	"enrollment_tokens", "invitations", "organizations", "password_resets", "recovery_codes", "refresh_tokens",
+	"enrollment_tokens", "invitations", "organizations", "password_resets", "recordings", "recovery_codes", "refresh_tokens",
 	"session_shares", "spent_tokens", "users"}
 
 // TestRLSPoolOfOne is SECURITY.md item 5: with one pooled connection as the application role,

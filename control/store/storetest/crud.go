@@ -35,6 +35,8 @@ func testOrganizations(t *testing.T, b Backend) {
 		require.NoError(t, b.Store.Read(ctx, o.ID, func(tx store.Tx) error {
 			got, err := tx.Organization(ctx)
 			require.NoError(t, err)
+			// Zero recording settings are stored as their defaults.
+			want.Recording, want.RecordingRetentionDays = store.RecordingOff, store.DefaultRecordingRetentionDays
 			assert.Equal(t, want, got.Settings)
 			return nil
 		}))
@@ -46,7 +48,8 @@ func testOrganizations(t *testing.T, b Backend) {
 	require.NoError(t, b.Store.Read(ctx, strict.ID, func(tx store.Tx) error {
 		got, err := tx.Organization(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, store.OrgSettings{IdleTimeout: 15 * time.Minute, MaxSessionDuration: 8 * time.Hour, RequireMFA: true}, got.Settings)
+		assert.Equal(t, store.OrgSettings{IdleTimeout: 15 * time.Minute, MaxSessionDuration: 8 * time.Hour, RequireMFA: true,
+			Recording: store.RecordingOff, RecordingRetentionDays: store.DefaultRecordingRetentionDays}, got.Settings)
 		return nil
 	}))
 	err = b.Store.Write(ctx, o.ID, func(tx store.Tx) error {

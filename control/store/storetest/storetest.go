@@ -69,6 +69,8 @@ func Run(t *testing.T, newBackend Factory) {
 		{"GatewayTags", testGatewayTags},
 		{"Shares", testShares},
 		{"GuestLinksSetting", testGuestLinksSetting},
+		{"RecordingSettings", testRecordingSettings},
+		{"Recordings", testRecordings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newBackend(t)) })

@@ -69,6 +69,20 @@ async function requestJSON(method, url, body, headers = {}) {
     throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
   }
 }
+async function requestBlob(url, token) {
+  let res;
+  try {
+    res = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw unreachable();
+  }
+  if (!res.ok) throw await errorOf(res);
+  try {
+    return await res.blob();
+  } catch {
+    throw unreachable();
+  }
+}
 
 // static/js/dashboard/auth.js
 var AUTH = "/api/v1/auth";
@@ -244,6 +258,25 @@ var Api = class {
   patchOrgSettings(settings) {
     return this.#call("PATCH", "/org/settings", settings);
   }
+  /** One page of the organization's recordings, newest first: {recordings, next_offset}. */
+  recordings({ limit = 50, offset = 0 } = {}) {
+    return this.#call("GET", `/recordings?limit=${limit}&offset=${offset}`);
+  }
+  recording(id) {
+    return this.#call("GET", `/recordings/${seg(id)}`);
+  }
+  /** The recording's timeline: its JSON lines as an array. */
+  async recordingTimeline(id) {
+    const body = await this.#call("GET", `/recordings/${seg(id)}/timeline`);
+    return Array.isArray(body) ? body : [];
+  }
+  /** The recording's video as a Blob, fetched with the access token in the Authorization
+   * header: no token ever goes into a URL (a <video src> cannot send one), and the blob: URL
+   * the player makes of it works only in this page. download asks for it as an export; the
+   * relay audits both. */
+  recordingVideo(id, download = false) {
+    return this.#withToken((token) => requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token));
+  }
   /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */
   beginTOTP() {
     return this.#call("POST", "/me/totp");
@@ -285,16 +318,20 @@ var Api = class {
       throw err;
     }
   }
-  async #callOnce(method, path, body, headers) {
+  #callOnce(method, path, body, headers) {
+    return this.#withToken((token) => this.#send(method, path, body, token, headers));
+  }
+  /** Runs send(token) with the access token, refreshing it once when the relay refuses it. */
+  async #withToken(send) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");
     try {
-      return await this.#send(method, path, body, token, headers);
+      return await send(token);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401 || err.code !== "unauthorized") throw err;
     }
     await this.#auth.refresh();
-    return this.#send(method, path, body, this.#auth.token, headers);
+    return send(this.#auth.token);
   }
   #send(method, path, body, token, headers = {}) {
     return requestJSON(method, BASE + path, body, token ? { ...headers, Authorization: `Bearer ${token}` } : headers);
@@ -780,17 +817,18 @@ var ACTIONS = Object.freeze([
   "console_view",
   "read_audit",
   "read_devices",
-  "console_take"
+  "console_take",
+  "read_recordings"
 ]);
 var VIEWER = ["console_view", "read_devices"];
 var OPERATOR = [...VIEWER, "console_control"];
-var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take"];
+var ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take", "read_recordings"];
 var MATRIX = Object.freeze({
   owner: /* @__PURE__ */ new Set([...ADMIN, "manage_org"]),
   admin: new Set(ADMIN),
   operator: new Set(OPERATOR),
   viewer: new Set(VIEWER),
-  auditor: /* @__PURE__ */ new Set(["read_audit"])
+  auditor: /* @__PURE__ */ new Set(["read_audit", "read_recordings"])
 });
 function can(role, action) {
   return Object.hasOwn(MATRIX, role) && MATRIX[role].has(action);
@@ -1049,19 +1087,46 @@ var SWITCHES = [
     field: "guest_links",
     on: "Guest links are on: console participants can create time-limited, view-only links for people without an account.",
     off: "Guest links are off: guests who were watching were disconnected, and no new guest links can be made."
+  },
+  {
+    id: "org-recording-keys",
+    field: "recording_keys",
+    on: "Full keystroke capture is on: recordings now keep every key typed, passwords included. The change is in the audit log.",
+    off: "Full keystroke capture is off: recordings keep no keys (input is still counted)."
   }
 ];
+var POLICY_SAID = {
+  off: "Console sessions are no longer recorded.",
+  on: "Console sessions are now recorded when the relay can write recordings.",
+  required: "Console sessions now require a recording: a session whose recording cannot be written does not start."
+};
 var OrgSettings = class {
   #api;
   #notice;
   #card = byId("org-card");
   #error = byId("org-error");
   #switches = SWITCHES.map((s) => ({ ...s, input: byId(s.id) }));
+  #policy = byId("org-recording");
+  #retention = byId("org-recording-retention");
+  #org = null;
   /** api: Api; notice(text, kind): the page's notice line. */
   constructor({ api: api2, notice: notice2 }) {
     this.#api = api2;
     this.#notice = notice2;
     for (const s of this.#switches) s.input.addEventListener("change", () => this.#set(s, s.input.checked));
+    this.#policy.addEventListener("change", () => this.#setValue(this.#policy, "recording", this.#policy.value, POLICY_SAID[this.#policy.value]));
+    this.#retention.addEventListener("change", () => {
+      const days = Number.parseInt(this.#retention.value, 10);
+      if (!Number.isInteger(days) || days < 1 || days > 3650) {
+        say(this.#error, "Recordings are kept from 1 to 3650 days.");
+        this.#apply(this.#org);
+        return;
+      }
+      this.#setValue(this.#retention, "recording_retention_days", days, `Recordings are now kept for ${days} days; older ones are removed.`);
+    });
+  }
+  get #inputs() {
+    return [...this.#switches.map((s) => s.input), this.#policy, this.#retention];
   }
   /** Shows the card to an owner (me: GET /me) with the settings as the relay has them. */
   async show(me2) {
@@ -1069,23 +1134,41 @@ var OrgSettings = class {
     this.#card.hidden = !owner;
     say(this.#error, "");
     if (!owner) return;
-    for (const s of this.#switches) s.input.disabled = true;
+    for (const i of this.#inputs) i.disabled = true;
     try {
       this.#apply(await this.#api.org());
     } catch (err) {
       say(this.#error, `The organization's settings could not be read: ${messageOf(err)}`);
       return;
     }
-    for (const s of this.#switches) s.input.disabled = false;
+    for (const i of this.#inputs) i.disabled = false;
   }
   #apply(org) {
+    this.#org = org;
     for (const s of this.#switches) s.input.checked = org?.[s.field] === true;
+    this.#policy.value = POLICY_SAID[org?.recording] ? org.recording : "off";
+    this.#retention.value = String(Number.isInteger(org?.recording_retention_days) ? org.recording_retention_days : 30);
+  }
+  /** Sets one non-boolean setting from input; on failure the input shows the setting as it was. */
+  async #setValue(input, field, value, said) {
+    input.disabled = true;
+    say(this.#error, "");
+    try {
+      this.#apply(await this.#api.patchOrgSettings({ [field]: value }));
+      this.#notice(said ?? "");
+    } catch (err) {
+      this.#apply(this.#org);
+      say(this.#error, messageOf(err));
+    } finally {
+      input.disabled = false;
+    }
   }
   async #set(s, on) {
     s.input.disabled = true;
     say(this.#error, "");
     try {
       const org = await this.#api.patchOrgSettings({ [s.field]: on });
+      if (org && typeof org === "object") this.#org = org;
       s.input.checked = typeof org?.[s.field] === "boolean" ? org[s.field] : on;
       this.#notice(s.input.checked === on ? on ? s.on : s.off : "");
     } catch (err) {
@@ -1349,6 +1432,310 @@ function groups(secret) {
   return secret.replace(/(.{4})(?=.)/g, "$1 ");
 }
 
+// static/js/dashboard/rectimeline.js
+var GRANTED = "granted";
+var TAKEN = "taken";
+var RELEASED = "released";
+function spans(lines, durationMS = 0) {
+  const list = Array.isArray(lines) ? lines.filter((l) => l && typeof l === "object") : [];
+  const end = list.find((l) => l.kind === "end");
+  let duration = num(end?.duration_ms) || num(durationMS);
+  for (const l of list) duration = Math.max(duration, num(l.t_ms));
+  const people = /* @__PURE__ */ new Map();
+  const person = (sid) => {
+    if (typeof sid !== "string" || sid === "") return null;
+    if (!people.has(sid)) people.set(sid, { sid, name: "", grant: "", present: [], control: [], joinedAt: null });
+    return people.get(sid);
+  };
+  const controls = [];
+  let holder2 = null;
+  const endControl = (at) => {
+    if (!holder2) return;
+    if (at > holder2.from) {
+      controls.push({ from: holder2.from, to: at, sid: holder2.sid });
+      people.get(holder2.sid)?.control.push({ from: holder2.from, to: at });
+    }
+    holder2 = null;
+  };
+  const giveControl = (sid, at) => {
+    if (holder2?.sid === sid) return;
+    endControl(at);
+    if (person(sid)) holder2 = { sid, from: at };
+  };
+  for (const l of list) {
+    const at = num(l.t_ms);
+    switch (l.kind) {
+      case "participant-joined": {
+        const p = person(l.sid);
+        if (!p) break;
+        if (typeof l.name === "string" && l.name !== "") p.name = l.name;
+        if (typeof l.grant === "string") p.grant = l.grant;
+        if (p.joinedAt === null) p.joinedAt = at;
+        break;
+      }
+      case "participant-left": {
+        const p = person(l.sid);
+        if (!p) break;
+        if (p.joinedAt !== null) p.present.push({ from: p.joinedAt, to: at });
+        p.joinedAt = null;
+        if (holder2?.sid === p.sid) endControl(at);
+        break;
+      }
+      case "control": {
+        const c = l.control;
+        if (!c || typeof c !== "object") break;
+        if (c.kind === GRANTED) giveControl(c.subject, at);
+        else if (c.kind === TAKEN) giveControl(c.by, at);
+        else if (c.kind === RELEASED && holder2?.sid === c.subject) endControl(at);
+        else person(c.subject);
+        break;
+      }
+      default:
+    }
+  }
+  endControl(duration);
+  for (const p of people.values()) {
+    if (p.joinedAt !== null) p.present.push({ from: p.joinedAt, to: duration });
+    if (p.name === "") p.name = p.sid;
+    delete p.joinedAt;
+  }
+  return { duration, participants: [...people.values()], controls };
+}
+function clock(ms) {
+  const s = Math.max(0, Math.floor(num(ms) / 1e3));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s % 3600 / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+function bytes(n) {
+  let v = num(n);
+  if (v < 1024) return `${v} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+function num(v) {
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+// static/js/dashboard/recordings.js
+var PAGE = 50;
+var RecordingsView = class {
+  #api;
+  #onPlay;
+  #rows = byId("recording-rows");
+  #table = byId("recording-table");
+  #message = byId("recordings-message");
+  #more = byId("recordings-more");
+  #offset = 0;
+  #loading = false;
+  /** api: Api; onPlay(recording): open one in the player. */
+  constructor({ api: api2, onPlay }) {
+    this.#api = api2;
+    this.#onPlay = onPlay;
+    byId("recordings-reload").addEventListener("click", () => this.show());
+    this.#more.addEventListener("click", () => this.#load(false));
+  }
+  /** Lists the first page again. */
+  show() {
+    this.#offset = 0;
+    return this.#load(true);
+  }
+  async #load(fresh) {
+    if (this.#loading) return;
+    this.#loading = true;
+    say(this.#message, fresh ? "Loading recordings…" : "");
+    try {
+      const page = await this.#api.recordings({ limit: PAGE, offset: this.#offset });
+      const list = Array.isArray(page?.recordings) ? page.recordings : [];
+      if (fresh) this.#rows.replaceChildren();
+      for (const r of list) this.#rows.append(this.#row(r));
+      this.#offset = typeof page?.next_offset === "number" ? page.next_offset : this.#offset + list.length;
+      this.#more.hidden = typeof page?.next_offset !== "number";
+      const none = this.#rows.childElementCount === 0;
+      this.#table.hidden = none;
+      say(this.#message, none ? "No recordings yet. An owner turns recording on in the Account page's organization settings." : "");
+    } catch (err) {
+      say(this.#message, `The recordings could not be listed: ${messageOf(err)}`, "error");
+    } finally {
+      this.#loading = false;
+    }
+  }
+  #row(r) {
+    const names = Array.isArray(r.participants) ? r.participants.map((p) => String(p?.name ?? "")).filter(Boolean) : [];
+    const device = r.device_name ? String(r.device_name) : `${String(r.device_id ?? "")} (deleted)`;
+    const state = r.state === "failed" && r.error ? `failed: ${String(r.error)}` : String(r.state ?? "");
+    const play = el("button", { class: "btn", attrs: { type: "button" }, text: "Play" });
+    play.disabled = r.state !== "complete";
+    play.addEventListener("click", () => this.#onPlay(r));
+    return el(
+      "tr",
+      { data: { recording: String(r.id ?? "") } },
+      el("td", { class: "mono", text: shortID(r.session_id), attrs: { title: String(r.session_id ?? "") } }),
+      el("td", { text: device }),
+      el("td", { text: names.length ? names.join(", ") : "—" }),
+      el("td", { text: when(r.started_at), attrs: { title: String(r.started_at ?? "") } }),
+      el("td", { class: "num", text: clock(r.duration_ms) }),
+      el("td", { class: "num", text: bytes(r.bytes) }),
+      el("td", { text: state, data: { state: String(r.state ?? "") } }),
+      el("td", {}, play)
+    );
+  }
+};
+function when(iso) {
+  const t = Date.parse(iso ?? "");
+  if (Number.isNaN(t)) return "";
+  return new Date(t).toLocaleString(void 0, { dateStyle: "medium", timeStyle: "short" });
+}
+function shortID(id) {
+  const s = String(id ?? "");
+  return s.length > 8 ? `${s.slice(0, 8)}…` : s;
+}
+
+// static/js/dashboard/recplayer.js
+var RecordingPlayer = class {
+  #api;
+  #video = byId("player-video");
+  #title = byId("player-title");
+  #meta = byId("player-meta");
+  #status = byId("player-status");
+  #tracks = byId("player-tracks");
+  #axis = byId("player-axis");
+  #export = byId("player-export");
+  #recording = null;
+  #url = "";
+  // the blob: URL of the video on show
+  #duration = 0;
+  // the timeline's length, ms
+  #heads = [];
+  // playhead lines, one per track
+  #generation = 0;
+  // a newer open() supersedes an older one still loading
+  /** api: Api; onBack(): back to the list. */
+  constructor({ api: api2, onBack }) {
+    this.#api = api2;
+    byId("player-back").addEventListener("click", () => onBack());
+    this.#export.addEventListener("click", () => this.#download());
+    this.#video.addEventListener("timeupdate", () => this.#moveHeads());
+    this.#video.addEventListener("seeked", () => this.#moveHeads());
+  }
+  /** Opens recording r (a list row): its video and its timeline. */
+  async open(r) {
+    const generation = ++this.#generation;
+    this.close();
+    this.#recording = r;
+    this.#title.textContent = `Recording of ${r.device_name ? String(r.device_name) : "a deleted device"}`;
+    this.#meta.textContent = [when(r.started_at), clock(r.duration_ms), bytes(r.bytes), r.capture_keys ? "keystrokes captured" : ""].filter(Boolean).join(" · ");
+    say(this.#status, "Loading the recording…");
+    this.#export.disabled = true;
+    try {
+      const [blob, lines] = await Promise.all([this.#api.recordingVideo(r.id), this.#api.recordingTimeline(r.id)]);
+      if (generation !== this.#generation) return;
+      this.#url = URL.createObjectURL(blob);
+      this.#video.src = this.#url;
+      this.#draw(spans(lines, r.duration_ms));
+      say(this.#status, "");
+      this.#export.disabled = false;
+    } catch (err) {
+      if (generation === this.#generation) say(this.#status, `The recording could not be opened: ${messageOf(err)}`, "error");
+    }
+  }
+  /** Stops playing and lets the video go. */
+  close() {
+    this.#video.pause();
+    this.#video.removeAttribute("src");
+    this.#video.load();
+    if (this.#url) URL.revokeObjectURL(this.#url);
+    this.#url = "";
+    this.#tracks.replaceChildren();
+    this.#axis.replaceChildren();
+    this.#heads = [];
+  }
+  #draw(tl) {
+    this.#duration = tl.duration;
+    this.#tracks.replaceChildren();
+    this.#heads = [];
+    if (tl.participants.length === 0) {
+      this.#tracks.append(el("p", { class: "empty", text: "The timeline names no participants." }));
+    }
+    for (const p of tl.participants) {
+      const track = el("div", { class: "track", attrs: { role: "button", title: "Click to play from here" }, aria: { label: `Timeline of ${p.name}` } });
+      track.tabIndex = 0;
+      for (const s of p.present) track.append(this.#bar("bar-present", s));
+      for (const s of p.control) {
+        const bar = this.#bar("bar-control", s);
+        bar.title = `${p.name} in control ${clock(s.from)}–${clock(s.to)}`;
+        track.append(bar);
+      }
+      const head = el("span", { class: "playhead" });
+      this.#heads.push(head);
+      track.append(head);
+      track.addEventListener("click", (ev) => {
+        const box = track.getBoundingClientRect();
+        this.#seek((ev.clientX - box.left) / Math.max(1, box.width) * this.#duration);
+      });
+      track.addEventListener("keydown", (ev) => {
+        const step = ev.key === "ArrowRight" ? 5e3 : ev.key === "ArrowLeft" ? -5e3 : 0;
+        if (step) this.#seek(this.#video.currentTime * 1e3 + step);
+      });
+      const grant = p.grant ? ` (${p.grant})` : "";
+      this.#tracks.append(
+        el(
+          "div",
+          { class: "track-row", data: { sid: p.sid, controlSpans: p.control.length } },
+          el("span", { class: "track-name", text: `${p.name}${grant}`, attrs: { title: p.sid } }),
+          track
+        )
+      );
+    }
+    this.#axis.replaceChildren(el("span", { text: clock(0) }), el("span", { text: clock(tl.duration) }));
+    this.#moveHeads();
+  }
+  #bar(cls, s) {
+    const bar = el("span", { class: `bar ${cls}` });
+    const d = Math.max(1, this.#duration);
+    bar.style.left = `${100 * s.from / d}%`;
+    bar.style.width = `${Math.max(0.5, 100 * (s.to - s.from) / d)}%`;
+    return bar;
+  }
+  #seek(ms) {
+    const max = Number.isFinite(this.#video.duration) ? this.#video.duration : this.#duration / 1e3;
+    this.#video.currentTime = Math.min(Math.max(0, ms / 1e3), max);
+    this.#moveHeads();
+  }
+  #moveHeads() {
+    const pct = `${Math.min(100, 100 * this.#video.currentTime * 1e3 / Math.max(1, this.#duration))}%`;
+    for (const h of this.#heads) h.style.left = pct;
+  }
+  async #download() {
+    const r = this.#recording;
+    if (!r) return;
+    this.#export.disabled = true;
+    try {
+      const blob = await this.#api.recordingVideo(r.id, true);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `recording-${String(r.id)}.mp4`;
+      a.hidden = true;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 6e4);
+    } catch (err) {
+      say(this.#status, `The export failed: ${messageOf(err)}`, "error");
+    } finally {
+      this.#export.disabled = false;
+    }
+  }
+};
+
 // static/js/dashboard/sharejoin.js
 var PENDING_KEY = "kvmrelay.dashboard.share";
 var PendingShare = class {
@@ -1461,7 +1848,7 @@ var ShareJoinView = class {
 };
 
 // static/js/dashboard/main.js
-var VIEWS = ["loading", "signin", "invite", "devices", "account", "share"];
+var VIEWS = ["loading", "signin", "invite", "devices", "account", "share", "recordings", "recording"];
 var notice = (text, kind = "") => say(byId("notice"), text, kind);
 var auth = new Auth({ onSignedOut: (message) => signedOut(message) });
 var api = new Api(auth, {
@@ -1471,6 +1858,14 @@ var api = new Api(auth, {
 });
 var devices = new DevicesView({ api, notice });
 var signin = new SignInView({ auth, onSignedIn: () => enter() });
+var player = new RecordingPlayer({ api, onBack: () => showRecordings(false) });
+var recordings = new RecordingsView({
+  api,
+  onPlay: (r) => {
+    show("recording");
+    player.open(r);
+  }
+});
 var me = null;
 var walkedToEnroll = false;
 var account = new AccountView({
@@ -1520,16 +1915,19 @@ var shareJoin = new ShareJoinView({
 });
 function show(view) {
   if (view !== "account") account.hide();
+  if (view !== "recording") player.close();
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
   byId("nav-devices").setAttribute("aria-current", String(view === "devices"));
   byId("nav-account").setAttribute("aria-current", String(view === "account"));
+  byId("nav-recordings").setAttribute("aria-current", String(view === "recordings" || view === "recording"));
 }
 function showWho(who) {
   byId("who").hidden = !who;
   byId("signout").hidden = !who;
   byId("nav").hidden = !who;
   byId("nav-devices").disabled = !!who?.mfa_enrollment_required;
+  byId("nav-recordings").hidden = !can(who?.role, "read_recordings") || !!who?.mfa_enrollment_required;
   byId("who-org").textContent = who?.org_slug ?? "";
   byId("who-email").textContent = who?.email ?? "";
   byId("who-role").textContent = who?.role ?? "";
@@ -1544,6 +1942,11 @@ function showSignIn(opts) {
 function showDevices() {
   show("devices");
   devices.start(me);
+}
+function showRecordings(fresh = true) {
+  devices.stop();
+  show("recordings");
+  if (fresh) recordings.show();
 }
 function showAccount() {
   devices.stop();
@@ -1577,6 +1980,9 @@ function home() {
 }
 byId("nav-devices").addEventListener("click", () => {
   if (me && !me.mfa_enrollment_required) showDevices();
+});
+byId("nav-recordings").addEventListener("click", () => {
+  if (me && can(me.role, "read_recordings") && !me.mfa_enrollment_required) showRecordings();
 });
 byId("nav-account").addEventListener("click", () => {
   if (me) showAccount();

@@ -1,7 +1,7 @@
 // The control plane's REST API (/api/v1, see /api/v1/openapi.json), with the signed-in user's
 // access token. A 401 is answered once by refreshing the token and trying again.
 import { CLIENT_HEADER } from "./auth.js";
-import { ApiError, requestJSON } from "./errors.js";
+import { ApiError, requestBlob, requestJSON } from "./errors.js";
 
 const BASE = "/api/v1";
 
@@ -62,6 +62,29 @@ export class Api {
     return this.#call("PATCH", "/org/settings", settings);
   }
 
+  /** One page of the organization's recordings, newest first: {recordings, next_offset}. */
+  recordings({ limit = 50, offset = 0 } = {}) {
+    return this.#call("GET", `/recordings?limit=${limit}&offset=${offset}`);
+  }
+
+  recording(id) {
+    return this.#call("GET", `/recordings/${seg(id)}`);
+  }
+
+  /** The recording's timeline: its JSON lines as an array. */
+  async recordingTimeline(id) {
+    const body = await this.#call("GET", `/recordings/${seg(id)}/timeline`);
+    return Array.isArray(body) ? body : [];
+  }
+
+  /** The recording's video as a Blob, fetched with the access token in the Authorization
+   * header: no token ever goes into a URL (a <video src> cannot send one), and the blob: URL
+   * the player makes of it works only in this page. download asks for it as an export; the
+   * relay audits both. */
+  recordingVideo(id, download = false) {
+    return this.#withToken((token) => requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token));
+  }
+
   /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */
   beginTOTP() {
     return this.#call("POST", "/me/totp");
@@ -112,17 +135,22 @@ export class Api {
     }
   }
 
-  async #callOnce(method, path, body, headers) {
+  #callOnce(method, path, body, headers) {
+    return this.#withToken((token) => this.#send(method, path, body, token, headers));
+  }
+
+  /** Runs send(token) with the access token, refreshing it once when the relay refuses it. */
+  async #withToken(send) {
     const token = this.#auth.token;
     if (!token) throw new ApiError(401, "unauthorized", "Sign in first.");
     try {
-      return await this.#send(method, path, body, token, headers);
+      return await send(token);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401 || err.code !== "unauthorized") throw err;
     }
     // The access token was refused (expired while the tab slept, say): refresh once.
     await this.#auth.refresh();
-    return this.#send(method, path, body, this.#auth.token, headers);
+    return send(this.#auth.token);
   }
 
   #send(method, path, body, token, headers = {}) {

@@ -82,3 +82,20 @@ export async function requestJSON(method, url, body, headers = {}) {
     throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
   }
 }
+
+/** Fetches a file from the relay with the bearer token and returns it as a Blob, or throws an
+ * ApiError. */
+export async function requestBlob(url, token) {
+  let res;
+  try {
+    res = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw unreachable();
+  }
+  if (!res.ok) throw await errorOf(res);
+  try {
+    return await res.blob();
+  } catch {
+    throw unreachable();
+  }
+}

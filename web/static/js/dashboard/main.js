@@ -7,11 +7,14 @@ import { SignInView } from "./signin.js";
 import { InviteView } from "./invite.js";
 import { DevicesView } from "./devices.js";
 import { AccountView } from "./account.js";
+import { RecordingsView } from "./recordings.js";
+import { RecordingPlayer } from "./recplayer.js";
+import { can } from "./roles.js";
 import { ShareJoinView, pendingShare } from "./sharejoin.js";
 import { byId, say } from "./dom.js";
 import { messageOf } from "./errors.js";
 
-const VIEWS = ["loading", "signin", "invite", "devices", "account", "share"];
+const VIEWS = ["loading", "signin", "invite", "devices", "account", "share", "recordings", "recording"];
 
 const notice = (text, kind = "") => say(byId("notice"), text, kind);
 
@@ -25,6 +28,14 @@ const api = new Api(auth, {
 });
 const devices = new DevicesView({ api, notice });
 const signin = new SignInView({ auth, onSignedIn: () => enter() });
+const player = new RecordingPlayer({ api, onBack: () => showRecordings(false) });
+const recordings = new RecordingsView({
+  api,
+  onPlay: (r) => {
+    show("recording");
+    player.open(r);
+  },
+});
 let me = null; // who is signed in (GET /me)
 let walkedToEnroll = false; // the session could only enroll two-factor authentication
 const account = new AccountView({
@@ -76,10 +87,12 @@ const shareJoin = new ShareJoinView({
 
 function show(view) {
   if (view !== "account") account.hide();
+  if (view !== "recording") player.close();
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
   byId("nav-devices").setAttribute("aria-current", String(view === "devices"));
   byId("nav-account").setAttribute("aria-current", String(view === "account"));
+  byId("nav-recordings").setAttribute("aria-current", String(view === "recordings" || view === "recording"));
 }
 
 function showWho(who) {
@@ -88,6 +101,8 @@ function showWho(who) {
   byId("nav").hidden = !who;
   // A session that may only enroll two-factor authentication has no device list to go to.
   byId("nav-devices").disabled = !!who?.mfa_enrollment_required;
+  // Recordings are for the roles that may read them (auditor, admin, owner).
+  byId("nav-recordings").hidden = !can(who?.role, "read_recordings") || !!who?.mfa_enrollment_required;
   byId("who-org").textContent = who?.org_slug ?? "";
   byId("who-email").textContent = who?.email ?? "";
   byId("who-role").textContent = who?.role ?? "";
@@ -104,6 +119,13 @@ function showSignIn(opts) {
 function showDevices() {
   show("devices");
   devices.start(me);
+}
+
+/** The recordings list; fresh: read it again (else it stays as it was, back from the player). */
+function showRecordings(fresh = true) {
+  devices.stop();
+  show("recordings");
+  if (fresh) recordings.show();
 }
 
 function showAccount() {
@@ -145,6 +167,9 @@ function home() {
 
 byId("nav-devices").addEventListener("click", () => {
   if (me && !me.mfa_enrollment_required) showDevices();
+});
+byId("nav-recordings").addEventListener("click", () => {
+  if (me && can(me.role, "read_recordings") && !me.mfa_enrollment_required) showRecordings();
 });
 byId("nav-account").addEventListener("click", () => {
   if (me) showAccount();

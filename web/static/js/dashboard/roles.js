@@ -11,18 +11,19 @@ export const ACTIONS = Object.freeze([
   "read_audit",
   "read_devices",
   "console_take",
+  "read_recordings",
 ]);
 
 const VIEWER = ["console_view", "read_devices"];
 const OPERATOR = [...VIEWER, "console_control"];
-const ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take"];
+const ADMIN = [...OPERATOR, "manage_users", "manage_devices", "manage_api_keys", "read_audit", "console_take", "read_recordings"];
 
 const MATRIX = Object.freeze({
   owner: new Set([...ADMIN, "manage_org"]),
   admin: new Set(ADMIN),
   operator: new Set(OPERATOR),
   viewer: new Set(VIEWER),
-  auditor: new Set(["read_audit"]),
+  auditor: new Set(["read_audit", "read_recordings"]),
 });
 
 /** Whether role may do action; an unknown role may do nothing. */
