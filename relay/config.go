@@ -17,6 +17,9 @@ type Config struct {
 	Listen string
 	// DataDir holds the signing key, the generated TURN secret and the embedded SQLite store.
 	DataDir string
+	// RecordingsDir holds console recordings (default <DataDir>/recordings; several nodes need
+	// one shared POSIX mount at the same path, see deploy/README.md).
+	RecordingsDir string
 	// DatabaseURL selects PostgreSQL (as the application role) instead of the embedded store.
 	DatabaseURL string
 	// RedisURL (redis:// or rediss://) puts the signaling bus and session registry in Redis, so

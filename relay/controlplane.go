@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/kvmrelay/kvmrelay/auth"
 	"github.com/kvmrelay/kvmrelay/control/accounts"
 	"github.com/kvmrelay/kvmrelay/control/api"
+	"github.com/kvmrelay/kvmrelay/control/recordings"
 	"github.com/kvmrelay/kvmrelay/control/sessions"
 	"github.com/kvmrelay/kvmrelay/control/shares"
 	"github.com/kvmrelay/kvmrelay/control/store"
@@ -23,9 +25,11 @@ type controlPlane struct {
 	accounts *accounts.Service
 	sessions *sessions.Manager
 	shares   *shares.Service
-	api      *api.API
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// recordings is the recordings' policy and catalogue; the relay's recorder writes them.
+	recordings *recordings.Service
+	api        *api.API
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Logger) (*controlPlane, error) {
@@ -56,7 +60,15 @@ func (cp *controlPlane) start(r *Relay) error {
 	if err != nil {
 		return fmt.Errorf("relay: shares: %w", err)
 	}
-	cp.api, err = api.New(api.Config{Store: r.store, Accounts: cp.accounts, Sessions: cp.sessions,
+	dir := r.cfg.RecordingsDir
+	if dir == "" {
+		dir = recordings.DefaultDir(r.cfg.DataDir)
+	}
+	cp.recordings, err = recordings.New(recordings.Config{Store: r.store, RecordingsDir: dir, Logger: r.log.With("component", "recordings")})
+	if err != nil {
+		return fmt.Errorf("relay: recordings: %w", err)
+	}
+	cp.api, err = api.New(api.Config{Store: r.store, Recordings: cp.recordings, Accounts: cp.accounts, Sessions: cp.sessions,
 		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},
 		Shares: cp.shares, Logger: r.log.With("component", "api")})
 	if err != nil {
@@ -67,6 +79,8 @@ func (cp *controlPlane) start(r *Relay) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cp.cancel = cancel
 	cp.wg.Go(func() { cp.sessions.Run(ctx) })
+	// Retention: each organization's recordings older than it keeps them are removed, audited.
+	cp.wg.Go(func() { cp.recordings.Run(ctx, time.Hour) })
 	return nil
 }
 

@@ -42,10 +42,12 @@ type Relay struct {
 	adopter *adopter // gateways' machines by MPS tag
 	sig     *signaling.Server
 	fanout  *fanout.Hub
-	turn    *turn.Server
-	metrics *prometheus.Registry
-	served  chan error
-	denied  *denied.Auditor // refused attempts to the audit chain, one budget per principal
+	// recorder records what devices' consoles watch, when their organization's policy asks.
+	recorder *sessionRecorder
+	turn     *turn.Server
+	metrics  *prometheus.Registry
+	served   chan error
+	denied   *denied.Auditor // refused attempts to the audit chain, one budget per principal
 }
 
 // New builds a relay and opens its listeners (HTTP and TURN), so the addresses are known and
@@ -143,6 +145,7 @@ func New(cfg Config) (*Relay, error) {
 	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
 	undo = append(undo, func() { _ = r.ln.Close() })
 	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", r.conns.MaxPerAddress(), "first_byte_timeout", r.conns.FirstByteTimeout())
+	r.recorder = newSessionRecorder(controlAuditor{r.control.sessions}, cfg.Logger.With("component", "recorder"))
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,
@@ -164,7 +167,7 @@ func New(cfg Config) (*Relay, error) {
 		OnSessionEnd:         r.turnRevoker(),
 		Consent:              consentRecorder{r.control.sessions},
 		Names:                r.control.sessions,
-		Control:              controlAuditor{r.control.sessions},
+		Control:              r.recorder,
 		Logger:               cfg.Logger.With("component", "signaling"),
 		Metrics:              signaling.NewMetrics(r.metrics),
 	})
@@ -181,6 +184,8 @@ func New(cfg Config) (*Relay, error) {
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
+	r.recorder.start(r.fanout, r.control.recordings, r.control.sessions)
+	undo = append(undo, r.recorder.close)
 	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
 	undo = append(undo, r.pruner.stop)
 	devSvc, err := device.NewService(device.ServiceConfig{Store: st, Sessions: r.control.sessions, Agents: deviceCutter{r.sig}})
@@ -236,7 +241,9 @@ func (r *Relay) TURN() *turn.Server { return r.turn }
 // Close stops the relay: connections, HTTP, the bus and registry (Redis), TURN, the store.
 func (r *Relay) Close() error {
 	var errs []error
-	// Relayed streams first: their uplinks say bye to the agents through signaling's bus.
+	// Recordings first (their files closed and catalogued), then the relayed streams: their
+	// uplinks say bye to the agents through signaling's bus.
+	r.recorder.close()
 	r.fanout.Close()
 	errs = append(errs, r.sig.Close())
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {

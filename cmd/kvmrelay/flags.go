@@ -29,6 +29,7 @@ type serveFlags struct {
 	databaseURL, redisURL                           string
 	tlsCert, tlsKey                                 string
 	secretKeyFile                                   string
+	recordingsDir                                   string
 	turnListen, turnPublicIP, turnSecret, turnRealm string
 	turnAllow, turnDeny, turnPorts, turnURLs        string
 	turnTLSListen, turnTLSCert, turnTLSKey          string
@@ -50,6 +51,7 @@ type serveFlags struct {
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP address for the console, API and signaling")
 	fs.StringVar(&f.dataDir, "data-dir", "kvmrelay-data", "directory for the signing key, TURN secret and the embedded SQLite database")
+	fs.StringVar(&f.recordingsDir, "recordings-dir", "", "directory for console recordings, when an organization's policy records (default: DATA-DIR/recordings; several nodes need one shared POSIX mount at the same path)")
 	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL (as the application role) instead of the embedded database; migrate it first with kvmrelay migrate")
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://[:PASSWORD@]HOST:PORT/DB, rediss:// for TLS) for the signaling bus and session registry that several relay nodes share (default: in process, one node)")
 	fs.StringVar(&f.publicURL, "public-url", "", "URL browsers use to reach the relay (default http://LISTEN, https://LISTEN with --tls-cert)")
@@ -94,7 +96,7 @@ func (f *serveFlags) logger() *slog.Logger {
 // relayConfig turns the flags into a relay.Config. extraAllow adds peer ranges (the demo's own
 // addresses).
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
-	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
+	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, RecordingsDir: f.recordingsDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile, ConsoleReconnectGrace: f.consoleReconnectGrace,
 		Conns: relay.ConnLimits{MaxPerAddress: f.maxConnsPerAddress, Reserve: f.fdReserve, FirstByteTimeout: f.firstByteTimeout}}
 	oidc, err := f.oidc.config()

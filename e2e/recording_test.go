@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kvmrelay/kvmrelay/control/client"
+	"github.com/kvmrelay/kvmrelay/internal/testconsole"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
+	"github.com/kvmrelay/kvmrelay/relay"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
+)
+
+// probeFile is what ffprobe (decoding every frame, errors reported) says of a recording.
+func probeFile(t *testing.T, path string) (frames int, duration time.Duration, width, height int) {
+	t.Helper()
+	bin := testenv.LookPath(t, "ffprobe", "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "ffprobe: %s", stderr.String())
+	require.Empty(t, strings.TrimSpace(stderr.String()), "ffprobe found errors in %s", path)
+	var res struct {
+		Streams []struct {
+			CodecName    string `json:"codec_name"`
+			Width        int    `json:"width"`
+			Height       int    `json:"height"`
+			NbReadFrames string `json:"nb_read_frames"`
+		} `json:"streams"`
+		Format struct {
+			Duration string `json:"duration"`
+		} `json:"format"`
+	}
+	require.NoError(t, json.Unmarshal(out, &res))
+	require.Len(t, res.Streams, 1)
+	assert.Equal(t, "h264", res.Streams[0].CodecName)
+	frames, err = strconv.Atoi(res.Streams[0].NbReadFrames)
+	require.NoError(t, err)
+	secs, err := strconv.ParseFloat(res.Format.Duration, 64)
+	require.NoError(t, err)
+	return frames, time.Duration(secs * float64(time.Second)), res.Streams[0].Width, res.Streams[0].Height
+}
+
+// setRecording sets the organization's recording policy.
+func setRecording(t *testing.T, ctx context.Context, api *client.Client, policy string) {
+	t.Helper()
+	_, err := api.UpdateOrgSettings(ctx, client.OrgSettings{Recording: &policy})
+	require.NoError(t, err)
+}
+
+// TestRecordedSession: an organization that records; a console watches a device for a few
+// seconds, and when it leaves the relay has written the stream as the agent sent it (received
+// once through the fan-out hub) to an MP4 that the real ffprobe decodes without an error, with
+// the frames and duration the catalogue says, whose SHA-256 is in the audit chain: verifying it
+// passes, and fails once a byte of the file changed.
+func TestRecordedSession(t *testing.T) {
+	dir := t.TempDir()
+	s, tenants := newControlRelayWith(t, func(c *relay.Config) { c.RecordingsDir = dir }, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack7-db1", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 30})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	setRecording(t, ctx, acme.api, "on")
+	started, err := acme.api.StartConsole(ctx, dev.ID)
+	require.NoError(t, err)
+	code, err := testconsole.CodeFromLink(started.ConsoleURL)
+	require.NoError(t, err)
+	con, err := testconsole.Open(ctx, testconsole.Config{Relay: s.url, Code: code})
+	require.NoError(t, err)
+	_, err = con.WaitVideo(ctx)
+	require.NoError(t, err)
+
+	var rec client.Recording
+	require.Eventually(t, func() bool {
+		page, err := acme.api.Recordings(ctx, client.RecordingFilter{DeviceID: dev.ID})
+		if err != nil || len(page.Recordings) == 0 {
+			return false
+		}
+		rec = page.Recordings[0]
+		return true
+	}, 20*time.Second, 100*time.Millisecond, "the recording catalogued when the console joined")
+	assert.Equal(t, "recording", rec.State)
+	time.Sleep(4 * time.Second) // what the console watches is recorded
+	con.Close()
+
+	require.Eventually(t, func() bool {
+		rec, err = acme.api.Recording(ctx, rec.ID)
+		return err == nil && rec.State != "recording"
+	}, 30*time.Second, 100*time.Millisecond, "the recording closed when its last console left")
+	require.Equal(t, "complete", rec.State, "error: %s", rec.Error)
+	require.Len(t, rec.Participants, 1)
+	assert.Equal(t, "owner@acme.example", rec.Participants[0].Name.String())
+
+	path := filepath.Join(dir, filepath.FromSlash(mustRel(t, dir, rec)))
+	frames, duration, w, h := probeFile(t, path)
+	t.Logf("recording %s: %d frames, %s (catalogue: %d frames, %d ms, %d bytes)", rec.ID, frames, duration, rec.Frames, rec.DurationMS, rec.Bytes)
+	assert.Equal(t, [2]int{640, 360}, [2]int{w, h})
+	assert.InDelta(t, float64(rec.Frames), float64(frames), float64(rec.Frames)*0.05, "frames: ffprobe against the catalogue")
+	assert.InDelta(t, float64(rec.DurationMS), float64(duration.Milliseconds()), float64(rec.DurationMS)*0.05, "duration")
+	assert.Greater(t, duration, 3*time.Second, "about 4 s watched")
+	// The test pattern sends 30 frames a second; the recording holds them.
+	assert.InDelta(t, 30*duration.Seconds(), float64(frames), 30*duration.Seconds()*0.05, "frames against the frames sent")
+
+	v, err := acme.api.VerifyRecording(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, v.OK, "%+v", v)
+
+	// Tampering: one byte of the file changes.
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data[len(data)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	v, err = acme.api.VerifyRecording(ctx, rec.ID)
+	var tampered *client.RecordingTamperedError
+	if err == nil {
+		assert.False(t, v.OK, "a changed file does not verify")
+	} else {
+		assert.True(t, errors.As(err, &tampered), "a changed file does not verify: %v", err)
+	}
+}
+
+// mustRel finds the recording's file under dir (<dir>/<org>/<id>.mp4).
+func mustRel(t *testing.T, dir string, rec client.Recording) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "*", rec.ID+".mp4"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1, "the recording's file")
+	rel, err := filepath.Rel(dir, matches[0])
+	require.NoError(t, err)
+	return filepath.ToSlash(rel)
+}
+
+// TestRequiredRecordingRefusesUnwritableStorage: an organization that requires recording, and
+// a relay that cannot write its recordings directory: the console's session does not go on,
+// and the console says why.
+func TestRequiredRecordingRefusesUnwritableStorage(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	require.NoError(t, os.WriteFile(blocker, []byte("x"), 0o600))
+	s, tenants := newControlRelayWith(t, func(c *relay.Config) { c.RecordingsDir = filepath.Join(blocker, "recordings") }, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack7-db1", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 15})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	setRecording(t, ctx, acme.api, "required")
+	started, err := acme.api.StartConsole(ctx, dev.ID)
+	require.NoError(t, err)
+	code, err := testconsole.CodeFromLink(started.ConsoleURL)
+	require.NoError(t, err)
+	con, err := testconsole.Open(ctx, testconsole.Config{Relay: s.url, Code: code})
+	require.NoError(t, err)
+	defer con.Close()
+	var ended wire.ErrorMessage
+	require.Eventually(t, func() bool {
+		for _, e := range con.Errors() {
+			if e.Code == wire.CodeSessionEnded {
+				ended = e
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the session ended")
+	assert.Contains(t, ended.Message, "requires recording", "the console says why: %s", ended.Message)
+	sess, err := acme.api.Session(ctx, started.Session.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "STOPPED", sess.Current)
+}
