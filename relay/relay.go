@@ -42,6 +42,7 @@ type Relay struct {
 	adopter *adopter // gateways' machines by MPS tag
 	sig     *signaling.Server
 	fanout  *fanout.Hub
+	viewers *fanout.Viewers
 	turn    *turn.Server
 	metrics *prometheus.Registry
 	served  chan error
@@ -143,6 +144,7 @@ func New(cfg Config) (*Relay, error) {
 	r.ln = r.devices.listener(r.conns.Listener("http", r.ln))
 	undo = append(undo, func() { _ = r.ln.Close() })
 	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", r.conns.MaxPerAddress(), "first_byte_timeout", r.conns.FirstByteTimeout())
+	late := &lateViewers{}
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,
@@ -165,6 +167,8 @@ func New(cfg Config) (*Relay, error) {
 		Consent:              consentRecorder{r.control.sessions},
 		Names:                r.control.sessions,
 		Control:              controlAuditor{r.control.sessions},
+		Viewers:              late,
+		P2PViewers:           cfg.p2pViewers(),
 		Logger:               cfg.Logger.With("component", "signaling"),
 		Metrics:              signaling.NewMetrics(r.metrics),
 	})
@@ -174,10 +178,11 @@ func New(cfg Config) (*Relay, error) {
 	// Signaling closes before the control plane (undo runs in reverse): no console is left
 	// waiting on a reconciler that is gone.
 	undo = append(undo, func() { _ = r.sig.Close() })
-	if r.fanout, err = newFanout(cfg.Listen, r.sig, ice, r.metrics, cfg.Logger.With("component", "fanout")); err != nil {
+	if r.fanout, r.viewers, err = newFanout(cfg.Listen, r.sig, ice, r.metrics, cfg.Logger.With("component", "fanout")); err != nil {
 		return fail(err)
 	}
-	undo = append(undo, r.fanout.Close)
+	undo = append(undo, r.fanout.Close, r.viewers.Close)
+	late.v.Store(r.viewers)
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
@@ -237,6 +242,7 @@ func (r *Relay) TURN() *turn.Server { return r.turn }
 func (r *Relay) Close() error {
 	var errs []error
 	// Relayed streams first: their uplinks say bye to the agents through signaling's bus.
+	r.viewers.Close()
 	r.fanout.Close()
 	errs = append(errs, r.sig.Close())
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {
