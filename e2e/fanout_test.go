@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/internal/testconsole"
+	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
@@ -85,4 +90,67 @@ func TestFanoutRelayedViewers(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the leaving console's relayed connection is closed")
 	require.Eventually(t, func() bool { return relayed[1].con.RelayedPackets() > before+10 }, 10*time.Second, 20*time.Millisecond,
 		"the third console's video goes on")
+}
+
+// TestFanoutRelayedViewerInChromium: two Chromium tabs on one device; the first gets its video
+// from the agent, the second from the relay (its agent connection carries the input channels
+// only): it decodes frames over the relay's connection, the agent uploads two streams (the
+// first tab's and the relay's uplink), and the second tab's keys reach the machine once it
+// holds control.
+func TestFanoutRelayedViewerInChromium(t *testing.T) {
+	s := newStack(t, stackOptions{width: 640, height: 360, fps: 30})
+	browser := testenv.Chromium(t)
+	first := browser
+	openConsole(t, first, s.link(t))
+	waitJS(t, first, `window.kvm.framesDecoded > 0 && window.kvm.stats.videoVia === "agent"`, 10*time.Second, "the first tab's video from the agent")
+
+	second, closeSecond := chromedp.NewContext(browser)
+	t.Cleanup(closeSecond)
+	openConsole(t, second, s.link(t))
+	waitJS(t, second, `window.kvm.framesDecoded > 0 && window.kvm.stats.videoVia === "relay"`, 15*time.Second, "the second tab's video through the relay")
+	shot(t, second, "relayed-viewer")
+	waitJS(t, second, `!!window.kvm.stats.remoteAddress`, 5*time.Second, "the relayed video's selected candidate pair")
+	remote, err := js[string](second, `window.kvm.stats.remoteAddress`)
+	require.NoError(t, err)
+	relayHost, _, err := net.SplitHostPort(s.relay.Addr().String())
+	require.NoError(t, err)
+	host, _, err := net.SplitHostPort(remote)
+	require.NoError(t, err, "the relayed video's selected pair names its far end")
+	if ip := os.Getenv("KVMRELAY_TEST_HOST_IP"); ip != "" {
+		relayHost = ip // Chromium ignores loopback: it reaches the relay on the test host's address
+	}
+	assert.Equal(t, relayHost, host, "the second tab's video comes from the relay's address")
+	agentSide, err := js[string](first, `window.kvm.stats.remoteAddress || ""`)
+	require.NoError(t, err)
+	assert.NotEqual(t, agentSide, remote, "the two tabs' video come from different peers (the agent's, the relay's)")
+
+	require.Eventually(t, func() bool { return testutil.ToFloat64(s.metrics.VideoSessions) == 2 }, 10*time.Second, 20*time.Millisecond,
+		"the agent uploads the first tab's stream and the relay's uplink")
+	viewers, err := s.relayMetric("kvmrelay_fanout_viewers")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, viewers, "the relay sends the second tab its video")
+	frames, err := js[float64](second, `window.kvm.framesDecoded`)
+	require.NoError(t, err)
+	waitJS(t, second, fmt.Sprintf("window.kvm.framesDecoded > %v", frames+10), 10*time.Second, "the relayed video keeps playing")
+
+	// Input from the relayed tab goes peer to peer to the agent: dropped while it watches,
+	// delivered once it holds control.
+	waitJS(t, second, `window.kvm.roster && window.kvm.roster.participants.length === 2 && !window.kvm.inControl`, 10*time.Second,
+		"the second tab watching")
+	before := s.device.KeyDownCount()
+	require.NoError(t, press(second, letterA))
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, before, s.device.KeyDownCount(), "the watching tab's key is dropped at the agent")
+	ok, err := js[bool](second, `window.kvm.requestControl()`)
+	require.NoError(t, err)
+	require.True(t, ok)
+	waitJS(t, first, `window.kvm.controlBar === "prompt"`, 10*time.Second, "the first tab prompted")
+	_, err = js[bool](first, `window.kvm.approve()`)
+	require.NoError(t, err)
+	waitJS(t, second, `window.kvm.inControl`, 10*time.Second, "the second tab in control")
+	before = s.device.KeyDownCount()
+	require.NoError(t, press(second, letterA))
+	require.Eventually(t, func() bool { return s.device.KeyDownCount() == before+1 }, 5*time.Second, 10*time.Millisecond,
+		"the relayed tab's key reaches the machine")
+	waitJS(t, second, fmt.Sprintf("window.kvm.stripCount === %d", before+1), 5*time.Second, "the relayed picture shows the typed key")
 }

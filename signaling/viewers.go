@@ -104,7 +104,7 @@ func (st *consoleState) stopViewer() {
 }
 
 // handleViewerMessage applies a console's video-answer or video-candidate to its relayed
-// video peer connection; one without a relayed video is refused (the connection stays).
+// video peer connection; one without a relayed video is dropped.
 func (s *Server) handleViewerMessage(pc *peerconn.Conn, log *slog.Logger, info SessionInfo, state *consoleState, env wire.Envelope) bool {
 	var err error
 	switch env.Type {
@@ -130,15 +130,17 @@ func (s *Server) handleViewerMessage(pc *peerconn.Conn, log *slog.Logger, info S
 		}
 		err = state.viewer.Candidate(cand)
 	}
+	// Dropped without an error: a late candidate of a video connection the console replaced
+	// (it joined again, and may now get its video from the agent) is no fault of the page's,
+	// and its negotiation timeout covers a connection that never comes up.
 	if state.viewer == nil {
-		s.metrics.Messages.WithLabelValues("console", string(env.Type), "refused").Inc()
-		pc.SendError(info.SID, wire.CodeBadMessage, "This console's video does not come through the relay.")
+		s.metrics.Messages.WithLabelValues("console", string(env.Type), "dropped").Inc()
+		log.Debug("video negotiation without relayed video dropped", "type", env.Type)
 		return true
 	}
 	if err != nil {
-		s.metrics.Messages.WithLabelValues("console", string(env.Type), "refused").Inc()
-		log.Warn("relayed video message refused", "type", env.Type, "err", err)
-		pc.SendError(info.SID, wire.CodeBadMessage, "The relay could not apply this video negotiation message.")
+		s.metrics.Messages.WithLabelValues("console", string(env.Type), "dropped").Inc()
+		log.Debug("relayed video message dropped", "type", env.Type, "err", err)
 		return true
 	}
 	s.metrics.Messages.WithLabelValues("console", string(env.Type), "ok").Inc()

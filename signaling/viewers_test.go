@@ -135,8 +135,8 @@ func TestRelayedViewerJoins(t *testing.T) {
 
 // TestRelayedViewerRouting: the relay's video-offer and candidates reach the console of their
 // session only; the console's video-answer and video-candidate reach the relay's viewer and
-// never the agent; a console cannot send video-offer, nor negotiate video the relay does not
-// send it; the viewer closes with the console's connection.
+// never the agent; a console cannot send video-offer, and what it says of video the relay does
+// not send it goes nowhere; the viewer closes with the console's connection.
 func TestRelayedViewerRouting(t *testing.T) {
 	fake := &fakeViewers{}
 	r := startRelayWith(t, func(c *Config) { c.Viewers, c.P2PViewers = fake, 1 })
@@ -174,10 +174,10 @@ func TestRelayedViewerRouting(t *testing.T) {
 	require.NoError(t, second.Send(wire.TypeVideoOffer, "s_2", wire.SDP{SDP: testSDP(1)}))
 	require.NoError(t, wire.DecodeData(recvType(t, second, wire.TypeError), &em))
 	assert.Equal(t, wire.CodeBadMessage, em.Code)
-	// The first console's video comes from the agent: the relay has nothing to negotiate.
+	// The first console's video comes from the agent: the relay has nothing to negotiate and
+	// drops it (a late message of a replaced video connection is no fault of the page's).
 	require.NoError(t, first.Send(wire.TypeVideoAnswer, "s_1", wire.SDP{SDP: testSDP(1)}))
-	require.NoError(t, wire.DecodeData(recvType(t, first, wire.TypeError), &em))
-	assert.Equal(t, wire.CodeBadMessage, em.Code)
+	expectNothing(t, first, 300*time.Millisecond)
 	expectNothing(t, agent, 300*time.Millisecond)
 	a, _, closed := v.snapshot()
 	assert.Equal(t, 1, a, "only the good answer reached the viewer")
