@@ -62,6 +62,12 @@ func (l *lateViewers) StartViewer(ctx context.Context, v signaling.RelayedViewer
 	return vs.StartViewer(ctx, v, send)
 }
 
+// Decodes implements signaling.VideoRelay.
+func (l *lateViewers) Decodes(codecs []string) bool {
+	vs := l.v.Load()
+	return vs != nil && vs.Decodes(codecs)
+}
+
 // listensOnLoopback reports whether the relay's listen address is a loopback one.
 func listensOnLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)

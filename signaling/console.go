@@ -167,7 +167,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			pc.SendError(info.SID, wire.CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
 			return true
 		}
-		relayed := s.relayedVideo(state.live)
+		relayed := s.relayedVideo(state.live, j.Codecs)
 		var video *bool
 		if s.cfg.Viewers != nil {
 			video = wire.Bool(!relayed)

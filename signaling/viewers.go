@@ -24,6 +24,10 @@ type VideoRelay interface {
 	// at once; what the relay says to the console (video-offer, video-candidate) goes through
 	// send. The peer ends with ctx or Close.
 	StartViewer(ctx context.Context, v RelayedViewer, send ViewerSend) (ViewerPeer, error)
+	// Decodes reports whether a console decoding codecs (its join's) can play any stream the
+	// relay may forward; one that cannot gets its video from the agent, which picks a codec
+	// for it alone.
+	Decodes(codecs []string) bool
 }
 
 // ViewerSend delivers a message of the relay's video peer connection to its console.
@@ -49,11 +53,13 @@ type ViewerPeer interface {
 
 // relayedVideo decides, at a console's join, whether its video comes through the relay: yes
 // when the relay relays video and this node has P2PViewers other consoles of the device with
-// the agent's video. It records the console's choice for the next joins.
-func (s *Server) relayedVideo(live *liveConn) bool {
+// the agent's video, and the console decodes what the relay forwards. It records the
+// console's choice for the next joins.
+func (s *Server) relayedVideo(live *liveConn, codecs []string) bool {
 	if s.cfg.Viewers == nil {
 		return false
 	}
+	decodes := s.cfg.Viewers.Decodes(codecs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p2p := 0
@@ -62,7 +68,7 @@ func (s *Server) relayedVideo(live *liveConn) bool {
 			p2p++
 		}
 	}
-	live.agentVideo = p2p < s.cfg.P2PViewers
+	live.agentVideo = p2p < s.cfg.P2PViewers || !decodes
 	return !live.agentVideo
 }
 

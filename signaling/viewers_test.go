@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func (f *fakeViewers) StartViewer(_ context.Context, v RelayedViewer, send Viewe
 	f.order = append(f.order, v.SID)
 	return p, nil
 }
+
+// Decodes: the fake forwards H.264 only.
+func (f *fakeViewers) Decodes(codecs []string) bool { return slices.Contains(codecs, "video/H264") }
 
 func (f *fakeViewers) get(sid string) *fakeViewer {
 	f.mu.Lock()
@@ -83,10 +87,16 @@ func (p *fakeViewer) snapshot() (answers int, candidates int, closed bool) {
 // session-start the agent got for it.
 func joinAs(t *testing.T, r *testRelay, agent *sigclient.Client, sid string) (*sigclient.Client, wire.SessionStart) {
 	t.Helper()
+	return joinWith(t, r, agent, sid, "video/H264")
+}
+
+// joinWith is joinAs for a console decoding codecs.
+func joinWith(t *testing.T, r *testRelay, agent *sigclient.Client, sid string, codecs ...string) (*sigclient.Client, wire.SessionStart) {
+	t.Helper()
 	c, err := r.dial(t, "/ws/console", r.consoleToken(t, "dev1", sid), r.origin())
 	require.NoError(t, err)
 	waitOnline(t, c)
-	require.NoError(t, c.Send(wire.TypeJoin, sid, wire.Join{Codecs: []string{"video/H264"}, ForceRelay: true}))
+	require.NoError(t, c.Send(wire.TypeJoin, sid, wire.Join{Codecs: codecs, ForceRelay: true}))
 	var ss wire.SessionStart
 	require.NoError(t, wire.DecodeData(recvFor(t, agent, wire.TypeSessionStart, sid), &ss))
 	return c, ss
@@ -131,6 +141,22 @@ func TestRelayedViewerJoins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRelayedViewerNeedsItsCodecs: a console that cannot decode what the relay forwards gets
+// its video from the agent, even past the limit, and counts towards it.
+func TestRelayedViewerNeedsItsCodecs(t *testing.T) {
+	fake := &fakeViewers{}
+	r := startRelayWith(t, func(c *Config) { c.Viewers, c.P2PViewers = fake, 1 })
+	agent, err := r.dial(t, "/ws/agent", r.agentToken(t, "dev1"), "")
+	require.NoError(t, err)
+	_, ss := joinWith(t, r, agent, "s_1", "video/VP8")
+	assert.Equal(t, wire.Bool(true), ss.Video)
+	_, ss = joinWith(t, r, agent, "s_2", "video/VP8")
+	assert.Equal(t, wire.Bool(true), ss.Video, "past the limit, but the relay's stream is not one it decodes")
+	_, ss = joinWith(t, r, agent, "s_3", "video/VP8", "video/H264")
+	assert.Equal(t, wire.Bool(false), ss.Video)
+	assert.Equal(t, []string{"s_3"}, fake.sids())
 }
 
 // TestRelayedViewerRouting: the relay's video-offer and candidates reach the console of their

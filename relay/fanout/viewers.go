@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +69,17 @@ func NewViewers(cfg ViewersConfig) (*Viewers, error) {
 func (vs *Viewers) Close() {
 	vs.stop()
 	vs.wg.Wait()
+}
+
+// Decodes implements signaling.VideoRelay: the stream the relay forwards is in whichever of
+// the hub's codecs the agent chose, so a relayed console must decode them all.
+func (vs *Viewers) Decodes(codecs []string) bool {
+	for _, want := range vs.cfg.Hub.cfg.Codecs {
+		if !slices.ContainsFunc(codecs, func(c string) bool { return strings.EqualFold(c, want) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // StartViewer implements signaling.VideoRelay: the viewer's connection runs until ctx ends, the
