@@ -15,6 +15,7 @@ import (
 
 	"github.com/kvmrelay/kvmrelay/internal/testconsole"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
+	"github.com/kvmrelay/kvmrelay/relay"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
@@ -153,4 +154,44 @@ func TestFanoutRelayedViewerInChromium(t *testing.T) {
 	require.Eventually(t, func() bool { return s.device.KeyDownCount() == before+1 }, 5*time.Second, 10*time.Millisecond,
 		"the relayed tab's key reaches the machine")
 	waitJS(t, second, fmt.Sprintf("window.kvm.stripCount === %d", before+1), 5*time.Second, "the relayed picture shows the typed key")
+}
+
+// TestFanoutAcrossNodes: four consoles of one device, two on each of two relay nodes sharing
+// Redis and PostgreSQL, the agent on node B. Each node relays the video of its consoles past
+// the first (--p2p-viewers counts per node) from an uplink of its own, whose signaling crosses
+// Redis like a console's: every console sees frames, and the agent uploads two streams per node
+// that has consoles (one peer to peer, one uplink).
+func TestFanoutAcrossNodes(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	open := func(node *relayNode) *testconsole.Console {
+		link, err := relay.ConsoleLink(c.issuer, node.url, "dev1", "e2e")
+		require.NoError(t, err)
+		code, err := testconsole.CodeFromLink(link)
+		require.NoError(t, err)
+		con, err := testconsole.Open(ctx, testconsole.Config{Relay: node.url, Code: code})
+		require.NoError(t, err)
+		t.Cleanup(con.Close)
+		require.NoError(t, con.WaitChannels(ctx))
+		return con
+	}
+	for _, node := range []*relayNode{c.a, c.b} {
+		p2p := open(node)
+		_, err := p2p.WaitVideo(ctx)
+		require.NoError(t, err, "the first console of node %s: video from the agent", node.url)
+		assert.True(t, p2p.AgentVideo())
+		relayed := open(node)
+		require.NoError(t, relayed.WaitRelayedVideo(ctx), "the second console of node %s: video through the relay", node.url)
+		assert.False(t, relayed.AgentVideo())
+		before := relayed.RelayedPackets()
+		require.Eventually(t, func() bool { return relayed.RelayedPackets() > before+10 }, 10*time.Second, 20*time.Millisecond,
+			"the relayed video of node %s keeps flowing", node.url)
+		uplinks, err := scrapeMetric(node.url+"/metrics", "kvmrelay_fanout_uplinks")
+		require.NoError(t, err)
+		assert.Equal(t, 1.0, uplinks, "node %s receives the device's stream once", node.url)
+	}
+	require.Eventually(t, func() bool { return testutil.ToFloat64(c.agent.VideoSessions) == 4 }, 10*time.Second, 20*time.Millisecond,
+		"the agent uploads a peer-to-peer stream and an uplink per node (now %v)", testutil.ToFloat64(c.agent.VideoSessions))
+	assert.Equal(t, 1.0, testutil.ToFloat64(c.agent.Streams), "the agent encodes once")
 }
