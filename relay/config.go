@@ -72,7 +72,23 @@ type Config struct {
 	// lost without a goodbye (a closed tab, a network change) before it is stopped; default
 	// 45 s, at least 3 s.
 	ConsoleReconnectGrace time.Duration
-	Logger                *slog.Logger
+	// P2PViewers is how many consoles of a device (on this node) get their video peer to
+	// peer from the agent; the video of those beyond comes through the relay, which receives
+	// the device's stream once (fan-out). Nil: 1; 0: every console's video through the relay.
+	P2PViewers *int
+	Logger     *slog.Logger
+}
+
+// DefaultP2PViewers is --p2p-viewers' default: one console at the lowest latency, the others
+// through the relay, so an agent uploads at most two streams.
+const DefaultP2PViewers = 1
+
+// p2pViewers is P2PViewers with its default.
+func (c *Config) p2pViewers() int {
+	if c.P2PViewers == nil {
+		return DefaultP2PViewers
+	}
+	return max(0, *c.P2PViewers)
 }
 
 func (c *Config) setDefaults() error {

@@ -42,6 +42,7 @@ type Relay struct {
 	adopter *adopter // gateways' machines by MPS tag
 	sig     *signaling.Server
 	fanout  *fanout.Hub
+	viewers *fanout.Viewers
 	// recorder records what devices' consoles watch, when their organization's policy asks.
 	recorder *sessionRecorder
 	turn     *turn.Server
@@ -146,6 +147,7 @@ func New(cfg Config) (*Relay, error) {
 	undo = append(undo, func() { _ = r.ln.Close() })
 	r.log.Info("relay: connection limits", "budget", r.conns.Budget(), "per_address", r.conns.MaxPerAddress(), "first_byte_timeout", r.conns.FirstByteTimeout())
 	r.recorder = newSessionRecorder(controlAuditor{r.control.sessions}, cfg.Logger.With("component", "recorder"))
+	late := &lateViewers{}
 	r.sig, err = signaling.NewServer(signaling.Config{
 		Bus:             shared.bus,
 		Registry:        shared.registry,
@@ -168,6 +170,8 @@ func New(cfg Config) (*Relay, error) {
 		Consent:              consentRecorder{r.control.sessions},
 		Names:                r.control.sessions,
 		Control:              r.recorder,
+		Viewers:              late,
+		P2PViewers:           cfg.p2pViewers(),
 		Logger:               cfg.Logger.With("component", "signaling"),
 		Metrics:              signaling.NewMetrics(r.metrics),
 	})
@@ -177,10 +181,11 @@ func New(cfg Config) (*Relay, error) {
 	// Signaling closes before the control plane (undo runs in reverse): no console is left
 	// waiting on a reconciler that is gone.
 	undo = append(undo, func() { _ = r.sig.Close() })
-	if r.fanout, err = newFanout(cfg.Listen, r.sig, ice, r.metrics, cfg.Logger.With("component", "fanout")); err != nil {
+	if r.fanout, r.viewers, err = newFanout(cfg.Listen, r.sig, ice, r.metrics, cfg.Logger.With("component", "fanout")); err != nil {
 		return fail(err)
 	}
-	undo = append(undo, r.fanout.Close)
+	undo = append(undo, r.fanout.Close, r.viewers.Close)
+	late.v.Store(r.viewers)
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
@@ -244,6 +249,7 @@ func (r *Relay) Close() error {
 	// Recordings first (their files closed and catalogued), then the relayed streams: their
 	// uplinks say bye to the agents through signaling's bus.
 	r.recorder.close()
+	r.viewers.Close()
 	r.fanout.Close()
 	errs = append(errs, r.sig.Close())
 	if err := r.app.ShutdownWithTimeout(5 * time.Second); err != nil {

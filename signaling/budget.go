@@ -134,12 +134,12 @@ func (b *sessionBudget) spend(t wire.Type, limits ConsoleBudget, now time.Time) 
 		if !b.control.AllowN(now, 1) {
 			return budgetControl
 		}
-	case wire.TypeCandidate:
+	case wire.TypeCandidate, wire.TypeVideoCandidate:
 		if b.candidates >= limits.Candidates {
 			return budgetCandidates
 		}
 		b.candidates++
-	case wire.TypeAnswer:
+	case wire.TypeAnswer, wire.TypeVideoAnswer:
 		if b.answers >= limits.Answers {
 			return budgetAnswers
 		}

@@ -69,6 +69,7 @@ func (s *Server) serveConsole(c *websocket.Conn) {
 			s.consoleGone(log, info)
 		}
 	}()
+	defer state.stopViewer() // before the registry forgets the session
 
 	toConsole, err := s.cfg.Bus.Subscribe(ctx, consoleTopic(sid))
 	if err != nil {
@@ -166,6 +167,16 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			pc.SendError(info.SID, wire.CodeAgentOffline, "The device's agent is not connected; the console will connect as soon as it is.")
 			return true
 		}
+		relayed := s.relayedVideo(state.live, j.Codecs)
+		var video *bool
+		if s.cfg.Viewers != nil {
+			video = wire.Bool(!relayed)
+		}
+		if err := s.startRelayedViewer(ctx, log, info, state, j.ForceRelay, relayed); err != nil {
+			log.Error("start relayed video", "err", err)
+			pc.SendError(info.SID, wire.CodeInternal, "The relay could not start this console's video; the console will retry.")
+			return true
+		}
 		out, err = wire.Encode(wire.TypeSessionStart, info.SID, wire.SessionStart{
 			ICEServers:   s.iceServers(info.SID),
 			Codecs:       j.Codecs,
@@ -175,6 +186,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			Target:       info.Target,
 			Grant:        grant,
 			Name:         info.Name,
+			Video:        video,
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP
@@ -191,6 +203,9 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			return s.refuse(pc, log, "console", env, info.SID, err)
 		}
 		out, err = canonical(env)
+	case wire.TypeVideoAnswer, wire.TypeVideoCandidate:
+		// For the relay's own video peer connection: nothing goes to the agent.
+		return s.handleViewerMessage(pc, log, info, state, env)
 	case wire.TypeConsentCode:
 		var code wire.ConsentCode
 		if err := wire.DecodeData(env, &code); err != nil {

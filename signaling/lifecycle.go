@@ -29,6 +29,9 @@ type consoleState struct {
 	// readErr why reading ended otherwise: for the audit of its leaving.
 	closed  string
 	readErr string
+	// viewer is the relay's video peer connection to the console when its video is relayed
+	// (viewers.go); only the connection's reading goroutine touches it.
+	viewer ViewerPeer
 }
 
 // lifecycleTimeout bounds the store write made for a connection that is ending.

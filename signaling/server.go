@@ -81,6 +81,12 @@ type Config struct {
 	// Control, when set, audits shared sessions: consoles joining and leaving a machine,
 	// control moving among them, and the input of each controller (shared.go).
 	Control ControlAuditor
+	// Viewers, when set, relays the video of a device's consoles beyond the first P2PViewers
+	// on this node (viewers.go); nil: every console gets its video from the agent.
+	Viewers VideoRelay
+	// P2PViewers is how many consoles of a device on this node get their video peer to peer
+	// from the agent when Viewers is set; 0: all through the relay.
+	P2PViewers int
 }
 
 // SessionGate is the control plane's say over console connections. Both calls return the
@@ -299,6 +305,9 @@ type liveConn struct {
 	// its removal, so that no record outlives the connection; gone is set under it.
 	reg  sync.Mutex
 	gone bool
+	// agentVideo, consoles only, under Server.mu: its last join asked the agent for video
+	// (not relayed), so it counts towards the device's P2P viewers.
+	agentVideo bool
 }
 
 // EndSession tells the console of session sid on this node that its session ended, and

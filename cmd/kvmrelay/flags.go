@@ -40,6 +40,7 @@ type serveFlags struct {
 	maxConnsPerAddress, fdReserve                   int
 	firstByteTimeout                                time.Duration
 	consoleReconnectGrace                           time.Duration
+	p2pViewers                                      int
 	oidc                                            oidcFlags
 	trustedProxies                                  string
 
@@ -82,6 +83,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.turnUDPSockets, "turn-udp-sockets", 0, "UDP sockets on the TURN port (SO_REUSEPORT; default one per CPU)")
 	fs.StringVar(&f.turnAdvertise, "turn-advertise", "", "TURN transports handed to peers: any of udp,tcp,tls (default all that listen)")
 	fs.DurationVar(&f.consoleReconnectGrace, "console-reconnect-grace", 45*time.Second, "how long a console session stays open after its console's connection was lost without Disconnect (a closed tab, a network change), waiting for it to reconnect")
+	fs.IntVar(&f.p2pViewers, "p2p-viewers", relay.DefaultP2PViewers, "consoles of a device that get video peer to peer from its agent (lowest latency); the relay receives the device's stream once and forwards it to the others (0: every console's video through the relay)")
 	f.oidc.register(fs)
 }
 
@@ -98,7 +100,11 @@ func (f *serveFlags) logger() *slog.Logger {
 func (f *serveFlags) relayConfig(log *slog.Logger, extraAllow []netip.Prefix) (relay.Config, error) {
 	cfg := relay.Config{Listen: f.listen, DataDir: f.dataDir, RecordingsDir: f.recordingsDir, DatabaseURL: f.databaseURL, RedisURL: f.redisURL, PublicURL: f.publicURL, Logger: log,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, SecretKeyFile: f.secretKeyFile, ConsoleReconnectGrace: f.consoleReconnectGrace,
-		Conns: relay.ConnLimits{MaxPerAddress: f.maxConnsPerAddress, Reserve: f.fdReserve, FirstByteTimeout: f.firstByteTimeout}}
+		Conns:      relay.ConnLimits{MaxPerAddress: f.maxConnsPerAddress, Reserve: f.fdReserve, FirstByteTimeout: f.firstByteTimeout},
+		P2PViewers: &f.p2pViewers}
+	if f.p2pViewers < 0 {
+		return relay.Config{}, errors.New("--p2p-viewers must be 0 or more")
+	}
 	oidc, err := f.oidc.config()
 	if err != nil {
 		return relay.Config{}, err

@@ -67,6 +67,7 @@ type Console struct {
 	foreign   []string // session-bound messages that named another session
 	rosters   []wire.Roster
 
+	relayed      relayedVideo // the relay's video peer connection, when it offers one
 	videoPackets atomic.Int64
 	frames       frameLog
 	waitingAgent atomic.Bool
@@ -176,7 +177,9 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 	return c, nil
 }
 
-func (c *Console) newPeer() error {
+// newPeerConnection makes a peer connection as the page's: the welcome's ICE servers, its
+// transport policy, a browser's codecs (and receiver behaviour when asked).
+func (c *Console) newPeerConnection() (*webrtc.PeerConnection, error) {
 	se := webrtc.SettingEngine{}
 	if c.cfg.Net != nil {
 		se.SetNet(c.cfg.Net)
@@ -186,13 +189,13 @@ func (c *Console) newPeer() error {
 	se.SetSCTPRTOMax(time.Second)
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
-		return err
+		return nil, err
 	}
 	opts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)}
 	if c.cfg.Receiver {
 		reg, err := receiverInterceptors(m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opts = append(opts, webrtc.WithInterceptorRegistry(reg))
 	}
@@ -205,7 +208,11 @@ func (c *Console) newPeer() error {
 	if c.cfg.ForceRelay {
 		policy = webrtc.ICETransportPolicyRelay
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: ice, ICETransportPolicy: policy})
+	return api.NewPeerConnection(webrtc.Configuration{ICEServers: ice, ICETransportPolicy: policy})
+}
+
+func (c *Console) newPeer() error {
+	pc, err := c.newPeerConnection()
 	if err != nil {
 		return err
 	}
@@ -227,7 +234,7 @@ func (c *Console) newPeer() error {
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		if c.cfg.Receiver {
-			c.wg.Go(func() { c.receive(tr, pc) })
+			c.wg.Go(func() { c.receive(tr, pc, nil) })
 			return
 		}
 		c.wg.Go(func() {
@@ -266,7 +273,7 @@ func (c *Console) readLoop() {
 			return
 		}
 		switch env.Type {
-		case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeRoster:
+		case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeRoster, wire.TypeVideoOffer, wire.TypeVideoCandidate:
 			// The relay must route these by session; one for another session is a routing
 			// bug (SECURITY.md item 14): record it, and never apply it.
 			if env.SID != c.sid {
@@ -277,6 +284,8 @@ func (c *Console) readLoop() {
 			}
 		}
 		switch env.Type {
+		case wire.TypeVideoOffer, wire.TypeVideoCandidate:
+			c.relayedVideoMessage(env) // relayvideo.go
 		case wire.TypeOffer:
 			var d wire.SDP
 			if wire.DecodeData(env, &d) != nil {
@@ -508,5 +517,6 @@ func (c *Console) Close() {
 	_ = c.sig.Send(wire.TypeBye, c.sid, wire.Bye{Reason: "test console closed"})
 	_ = c.pc.Close()
 	c.sig.Close()
+	c.closeRelayedVideo()
 	c.wg.Wait()
 }

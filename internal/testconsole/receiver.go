@@ -3,6 +3,7 @@ package testconsole
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -42,8 +43,9 @@ type frameLog struct {
 // repeats about this often).
 const pliInterval = 300 * time.Millisecond
 
-// receive reads a video track until it ends, reassembling frames.
-func (c *Console) receive(tr *webrtc.TrackRemote, pc *webrtc.PeerConnection) {
+// receive reads a video track until it ends, reassembling frames. also, when set, counts the
+// packets too (the relayed video connection's own count).
+func (c *Console) receive(tr *webrtc.TrackRemote, pc *webrtc.PeerConnection, also *atomic.Int64) {
 	var depacketizer rtp.Depacketizer = &codecs.H264Packet{}
 	h264Stream := true
 	if strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeVP8) {
@@ -57,6 +59,9 @@ func (c *Console) receive(tr *webrtc.TrackRemote, pc *webrtc.PeerConnection) {
 			return
 		}
 		c.videoPackets.Add(1)
+		if also != nil {
+			also.Add(1)
+		}
 		c.firstOnce.Do(func() { close(c.firstVideo) })
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {

@@ -10,6 +10,9 @@ type Metrics struct {
 	Holders prometheus.Gauge
 	// UplinkStarts counts uplink sessions asked of agents, restarts included.
 	UplinkStarts prometheus.Counter
+	// Viewers is the number of relayed viewers' connections (consoles whose video the relay
+	// sends).
+	Viewers prometheus.Gauge
 }
 
 // NewMetrics makes the metrics and registers them with reg (nil: not registered).
@@ -24,9 +27,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		UplinkStarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kvmrelay_fanout_uplink_starts_total", Help: "Uplink sessions asked of agents, restarts included.",
 		}),
+		Viewers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmrelay_fanout_viewers", Help: "Relayed viewers' video connections (consoles whose video the relay sends).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Uplinks, m.Holders, m.UplinkStarts)
+		reg.MustRegister(m.Uplinks, m.Holders, m.UplinkStarts, m.Viewers)
 	}
 	return m
 }

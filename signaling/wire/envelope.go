@@ -49,6 +49,10 @@ const (
 	TypeRoster       Type = "roster"
 	TypeControlEvent Type = "control-event"
 	TypeInputBurst   Type = "input-burst"
+	// Relayed video (media.go): the relay's own peer connection to a console.
+	TypeVideoOffer     Type = "video-offer"
+	TypeVideoAnswer    Type = "video-answer"
+	TypeVideoCandidate Type = "video-candidate"
 )
 
 // Sentinel errors for envelopes that must be refused.
@@ -71,7 +75,8 @@ func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
 		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay,
-		TypeMachines, TypeGrant, TypeControl, TypeRoster, TypeControlEvent, TypeInputBurst:
+		TypeMachines, TypeGrant, TypeControl, TypeRoster, TypeControlEvent, TypeInputBurst,
+		TypeVideoOffer, TypeVideoAnswer, TypeVideoCandidate:
 		return true
 	}
 	return false

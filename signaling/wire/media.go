@@ -7,6 +7,12 @@ import "fmt"
 // gets only the input channels from the agent (Video false) and its video from the relay,
 // which receives the device's stream once over an uplink session of its own (Uplink).
 
+// A relayed viewer's video comes over a second peer connection, the relay's own, negotiated
+// under the console's session id: the relay offers (video-offer, an SDP with one send-only
+// video m-line), the console answers (video-answer), both trickle (video-candidate, a
+// Candidate; empty ends gathering). Only the relay sends video-offer; an agent sends none of
+// the three.
+
 // UplinkSIDPrefix starts the session id of a relay's uplink: the relay's own sessions are told
 // apart from consoles' (whose ids the relay mints as "s_…") in logs and the registry.
 const UplinkSIDPrefix = "up_"

@@ -46,3 +46,33 @@ func TestSessionStartRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(raw), `"video":false`)
 }
+
+// TestRelayedVideoTypes: the relayed viewer's messages are of this version, carry an SDP or a
+// candidate like their agent counterparts, and nothing else passes.
+func TestRelayedVideoTypes(t *testing.T) {
+	tests := []struct {
+		raw     string
+		into    any
+		wantErr error
+	}{
+		{raw: `{"v":1,"type":"video-offer","sid":"s_1","data":{"sdp":"v=0"}}`, into: &SDP{}},
+		{raw: `{"v":1,"type":"video-answer","sid":"s_1","data":{"sdp":"v=0"}}`, into: &SDP{}},
+		{raw: `{"v":1,"type":"video-candidate","sid":"s_1","data":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0"}}`, into: &Candidate{}},
+		{raw: `{"v":1,"type":"video-candidate","sid":"s_1","data":{"candidate":""}}`, into: &Candidate{}},
+		{raw: `{"v":1,"type":"video-answer","sid":"s_1","data":{"sdp":"v=0","peer":"relay"}}`, into: &SDP{}, wantErr: ErrBadMessage},
+		{raw: `{"v":1,"type":"video-stream","sid":"s_1","data":{}}`, wantErr: ErrUnknownType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			env, err := Decode([]byte(tt.raw))
+			if err == nil && tt.into != nil {
+				err = DecodeData(env, tt.into)
+			}
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			assert.NoError(t, err)
+		})
+	}
+}

@@ -343,12 +343,15 @@ var Session = class {
   #on;
   #ws = null;
   #peer = null;
+  #videoPeer = null;
+  // the relay's video connection, when the relay forwards this console's video
   #iceServers = [];
   #serverRelayOnly = false;
   #state = "idle";
   #attempt = 0;
   #retryTimer = 0;
   #graceTimer = 0;
+  #videoGraceTimer = 0;
   #negotiationTimer = 0;
   #lastError = null;
   #reason = null;
@@ -373,6 +376,15 @@ var Session = class {
   }
   get peer() {
     return this.#peer;
+  }
+  /** The peer connection that carries the video: the relay's when it forwards it, else the agent's. */
+  get mediaPeer() {
+    return this.#videoPeer ?? this.#peer;
+  }
+  /** Where the video comes from: "relay", "agent", or null before a connection. */
+  get videoVia() {
+    if (this.#videoPeer) return "relay";
+    return this.#peer ? "agent" : null;
   }
   start() {
     this.#attempt = 0;
@@ -457,6 +469,12 @@ var Session = class {
       case "candidate":
         this.#peer?.addCandidate(data);
         break;
+      case "video-offer":
+        this.#videoOffer(data);
+        break;
+      case "video-candidate":
+        this.#videoPeer?.addCandidate(data);
+        break;
       case "token":
         if (typeof data.token === "string" && data.token !== "") {
           this.#token = { token: data.token, expiresAt: parseTime(data.expires_at) };
@@ -495,6 +513,7 @@ var Session = class {
     }
     this.#ws.send("join", { codecs, h264_profiles: decodableH264Profiles(), force_relay: this.#relayOnly });
     mark("join");
+    this.#closeVideoPeer();
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
     clearTimeout(this.#negotiationTimer);
@@ -515,6 +534,43 @@ var Session = class {
     });
     this.#peer = peer;
     this.#on.peer(peer);
+  }
+  // The relay offers this console's video over its own peer connection: a new one per offer
+  // (the relay offers anew after each join).
+  async #videoOffer(data) {
+    if (typeof data.sdp !== "string" || !this.#ws) return;
+    this.#closeVideoPeer();
+    const peer = new Peer({
+      iceServers: this.#iceServers,
+      relayOnly: this.#relayOnly || this.#serverRelayOnly,
+      onCandidate: (c) => this.#ws?.send("video-candidate", c),
+      onTrack: (stream) => this.#on.stream(stream),
+      onChannel: (ch) => ch.close(),
+      // the relay's connection carries video only
+      onState: (s) => this.#videoPeerState(peer, s)
+    });
+    this.#videoPeer = peer;
+    this.#on.peer(peer);
+    try {
+      const sdp = await peer.answer(data.sdp);
+      if (peer === this.#videoPeer) this.#ws?.send("video-answer", { sdp });
+    } catch (err) {
+      if (peer !== this.#videoPeer) return;
+      console.error("kvmrelay: cannot answer the relay's video offer:", err);
+      this.#retry("the relay's video offer could not be used");
+    }
+  }
+  #videoPeerState(peer, s) {
+    if (peer !== this.#videoPeer) return;
+    clearTimeout(this.#videoGraceTimer);
+    if (s === "failed") {
+      this.#retry("the network path to the relay's video failed");
+    } else if (s === "disconnected") {
+      this.#videoGraceTimer = setTimeout(
+        () => this.#retry("the network path to the relay's video was lost"),
+        DISCONNECTED_GRACE_MS
+      );
+    }
   }
   async #offer(data) {
     if (typeof data.sdp !== "string") return;
@@ -576,6 +632,7 @@ var Session = class {
   #waitForAgent() {
     clearTimeout(this.#negotiationTimer);
     clearTimeout(this.#graceTimer);
+    this.#closeVideoPeer();
     this.#closePeer();
     this.#setState("waiting-agent");
   }
@@ -616,9 +673,17 @@ var Session = class {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#negotiationTimer);
+    this.#closeVideoPeer();
     this.#closePeer();
     this.#ws?.close();
     this.#ws = null;
+  }
+  #closeVideoPeer() {
+    clearTimeout(this.#videoGraceTimer);
+    if (!this.#videoPeer) return;
+    this.#videoPeer.close();
+    this.#videoPeer = null;
+    this.#on.peer(this.#peer);
   }
   #closePeer() {
     if (!this.#peer) return;
@@ -3116,6 +3181,7 @@ async function sample(pc, previous) {
     codec: codecName(video2 && report.get(video2.codecId)),
     rttMs: pair?.currentRoundTripTime != null ? pair.currentRoundTripTime * 1e3 : null,
     path: pathOf(pair && report.get(pair.localCandidateId), pair && report.get(pair.remoteCandidateId)),
+    remoteAddress: addressOf(pair && report.get(pair.remoteCandidateId)),
     fpsDecoded: null,
     bitrateKbps: null,
     jitterBufferMs: null,
@@ -3140,6 +3206,11 @@ async function sample(pc, previous) {
     out.decodeMs = ratioMs(b.decodeTime - a.decodeTime, b.frames - a.frames);
   }
   return out;
+}
+function addressOf(candidate) {
+  const ip = candidate?.address ?? candidate?.ip;
+  if (!ip || candidate.port == null) return null;
+  return ip.includes(":") ? `[${ip}]:${candidate.port}` : `${ip}:${candidate.port}`;
 }
 function ratioMs(seconds, count) {
   return Number.isFinite(seconds) && count > 0 ? seconds / count * 1e3 : null;
@@ -3653,15 +3724,16 @@ function renderStats() {
   statsView.render(stats, frames.fps, meter, changes);
   if (stats?.path) {
     const rtt = stats.rttMs == null ? "" : ` · ${Math.round(stats.rttMs)} ms`;
-    overlay.connectedDetail = `Connected · ${stats.path}${rtt}`;
+    const via = stats.videoVia === "relay" ? " · video via the relay" : "";
+    overlay.connectedDetail = `Connected · ${stats.path}${rtt}${via}`;
   }
 }
 async function pollStats() {
-  const peer = session?.peer;
+  const peer = session?.mediaPeer;
   if (peer && state === "connected") {
     try {
       const next = await sample(peer.pc, stats);
-      if (session?.peer === peer) stats = next;
+      if (session?.mediaPeer === peer) stats = { ...next, videoVia: session.videoVia };
     } catch {
     }
   }

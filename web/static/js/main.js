@@ -246,16 +246,20 @@ function renderStats() {
   statsView.render(stats, frames.fps, meter, changes);
   if (stats?.path) {
     const rtt = stats.rttMs == null ? "" : ` · ${Math.round(stats.rttMs)} ms`;
-    overlay.connectedDetail = `Connected · ${stats.path}${rtt}`;
+    // Video forwarded by the relay (past its peer-to-peer viewer limit) is worth saying: it
+    // explains a few more milliseconds than the person's colleague sees.
+    const via = stats.videoVia === "relay" ? " · video via the relay" : "";
+    overlay.connectedDetail = `Connected · ${stats.path}${rtt}${via}`;
   }
 }
 
 async function pollStats() {
-  const peer = session?.peer;
+  // The connection carrying the video: the relay's when it forwards this console's video.
+  const peer = session?.mediaPeer;
   if (peer && state === "connected") {
     try {
       const next = await sample(peer.pc, stats);
-      if (session?.peer === peer) stats = next;
+      if (session?.mediaPeer === peer) stats = { ...next, videoVia: session.videoVia };
     } catch {
       // The peer connection closed between the check and the read; the next tick has a new one.
     }

@@ -8,6 +8,12 @@
 // A dropped socket or a failed ICE connection starts over completely — new socket, new `join`,
 // new peer connection — after an exponential backoff with jitter, so that a relay restart is
 // not met by every console at the same instant.
+//
+// Relayed video (fan-out): past the relay's peer-to-peer viewer limit, the agent's offer has no
+// video (its connection carries the input channels only) and the relay offers a second peer
+// connection for the video alone (`video-offer`, answered with `video-answer`, trickled with
+// `video-candidate`). Its track plays in the same <video>; its failure starts over like the
+// agent connection's.
 import { mark } from "./marks.js";
 import { Signaling, consoleSocketURL } from "./signaling.js";
 import { Peer, decodableCodecs, decodableH264Profiles } from "./peer.js";
@@ -34,12 +40,14 @@ export class Session {
   #on;
   #ws = null;
   #peer = null;
+  #videoPeer = null; // the relay's video connection, when the relay forwards this console's video
   #iceServers = [];
   #serverRelayOnly = false;
   #state = "idle";
   #attempt = 0;
   #retryTimer = 0;
   #graceTimer = 0;
+  #videoGraceTimer = 0;
   #negotiationTimer = 0;
   #lastError = null;
   #reason = null; // why the last attempt ended, shown while reconnecting
@@ -65,6 +73,17 @@ export class Session {
 
   get peer() {
     return this.#peer;
+  }
+
+  /** The peer connection that carries the video: the relay's when it forwards it, else the agent's. */
+  get mediaPeer() {
+    return this.#videoPeer ?? this.#peer;
+  }
+
+  /** Where the video comes from: "relay", "agent", or null before a connection. */
+  get videoVia() {
+    if (this.#videoPeer) return "relay";
+    return this.#peer ? "agent" : null;
   }
 
   start() {
@@ -159,6 +178,12 @@ export class Session {
       case "candidate":
         this.#peer?.addCandidate(data);
         break;
+      case "video-offer":
+        this.#videoOffer(data);
+        break;
+      case "video-candidate":
+        this.#videoPeer?.addCandidate(data);
+        break;
       case "token":
         if (typeof data.token === "string" && data.token !== "") {
           this.#token = { token: data.token, expiresAt: parseTime(data.expires_at) };
@@ -204,6 +229,7 @@ export class Session {
     // that then overlap with it instead of delaying it.
     this.#ws.send("join", { codecs, h264_profiles: decodableH264Profiles(), force_relay: this.#relayOnly });
     mark("join");
+    this.#closeVideoPeer(); // the relay offers anew for this join, if it forwards the video
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
     clearTimeout(this.#negotiationTimer);
@@ -225,6 +251,44 @@ export class Session {
     });
     this.#peer = peer;
     this.#on.peer(peer);
+  }
+
+  // The relay offers this console's video over its own peer connection: a new one per offer
+  // (the relay offers anew after each join).
+  async #videoOffer(data) {
+    if (typeof data.sdp !== "string" || !this.#ws) return;
+    this.#closeVideoPeer();
+    const peer = new Peer({
+      iceServers: this.#iceServers,
+      relayOnly: this.#relayOnly || this.#serverRelayOnly,
+      onCandidate: (c) => this.#ws?.send("video-candidate", c),
+      onTrack: (stream) => this.#on.stream(stream),
+      onChannel: (ch) => ch.close(), // the relay's connection carries video only
+      onState: (s) => this.#videoPeerState(peer, s),
+    });
+    this.#videoPeer = peer;
+    this.#on.peer(peer);
+    try {
+      const sdp = await peer.answer(data.sdp);
+      if (peer === this.#videoPeer) this.#ws?.send("video-answer", { sdp });
+    } catch (err) {
+      if (peer !== this.#videoPeer) return;
+      console.error("kvmrelay: cannot answer the relay's video offer:", err);
+      this.#retry("the relay's video offer could not be used");
+    }
+  }
+
+  #videoPeerState(peer, s) {
+    if (peer !== this.#videoPeer) return;
+    clearTimeout(this.#videoGraceTimer);
+    if (s === "failed") {
+      this.#retry("the network path to the relay's video failed");
+    } else if (s === "disconnected") {
+      this.#videoGraceTimer = setTimeout(
+        () => this.#retry("the network path to the relay's video was lost"),
+        DISCONNECTED_GRACE_MS,
+      );
+    }
   }
 
   async #offer(data) {
@@ -294,6 +358,7 @@ export class Session {
   #waitForAgent() {
     clearTimeout(this.#negotiationTimer);
     clearTimeout(this.#graceTimer);
+    this.#closeVideoPeer();
     this.#closePeer();
     this.#setState("waiting-agent");
   }
@@ -340,9 +405,18 @@ export class Session {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#negotiationTimer);
+    this.#closeVideoPeer();
     this.#closePeer();
     this.#ws?.close();
     this.#ws = null;
+  }
+
+  #closeVideoPeer() {
+    clearTimeout(this.#videoGraceTimer);
+    if (!this.#videoPeer) return;
+    this.#videoPeer.close();
+    this.#videoPeer = null;
+    this.#on.peer(this.#peer);
   }
 
   #closePeer() {

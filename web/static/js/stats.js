@@ -5,7 +5,8 @@ export const STATS_INTERVAL_MS = 1000;
 /**
  * Reads one stats report and, with the previous sample, returns a plain summary object:
  * { width, height, fpsDecoded, framesDecoded, framesDropped, bitrateKbps, rttMs, path, codec,
- *   jitterBufferMs, decodeMs, packetsLost, at }.
+ *   jitterBufferMs, decodeMs, packetsLost, remoteAddress, at }. remoteAddress is the far end of
+ * the selected candidate pair ("ip:port"): the agent's, the relay's, or a TURN server's.
  * Fields the browser did not report are null.
  */
 export async function sample(pc, previous) {
@@ -35,6 +36,7 @@ export async function sample(pc, previous) {
     codec: codecName(video && report.get(video.codecId)),
     rttMs: pair?.currentRoundTripTime != null ? pair.currentRoundTripTime * 1000 : null,
     path: pathOf(pair && report.get(pair.localCandidateId), pair && report.get(pair.remoteCandidateId)),
+    remoteAddress: addressOf(pair && report.get(pair.remoteCandidateId)),
     fpsDecoded: null,
     bitrateKbps: null,
     jitterBufferMs: null,
@@ -59,6 +61,12 @@ export async function sample(pc, previous) {
     out.decodeMs = ratioMs(b.decodeTime - a.decodeTime, b.frames - a.frames);
   }
   return out;
+}
+
+function addressOf(candidate) {
+  const ip = candidate?.address ?? candidate?.ip;
+  if (!ip || candidate.port == null) return null;
+  return ip.includes(":") ? `[${ip}]:${candidate.port}` : `${ip}:${candidate.port}`;
 }
 
 function ratioMs(seconds, count) {
