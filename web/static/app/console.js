@@ -3182,6 +3182,7 @@ async function sample(pc, previous) {
     rttMs: pair?.currentRoundTripTime != null ? pair.currentRoundTripTime * 1e3 : null,
     path: pathOf(pair && report.get(pair.localCandidateId), pair && report.get(pair.remoteCandidateId)),
     remoteAddress: addressOf(pair && report.get(pair.remoteCandidateId)),
+    remoteType: (pair && report.get(pair.remoteCandidateId)?.candidateType) ?? null,
     fpsDecoded: null,
     bitrateKbps: null,
     jitterBufferMs: null,

@@ -5,8 +5,11 @@ export const STATS_INTERVAL_MS = 1000;
 /**
  * Reads one stats report and, with the previous sample, returns a plain summary object:
  * { width, height, fpsDecoded, framesDecoded, framesDropped, bitrateKbps, rttMs, path, codec,
- *   jitterBufferMs, decodeMs, packetsLost, remoteAddress, at }. remoteAddress is the far end of
- * the selected candidate pair ("ip:port"): the agent's, the relay's, or a TURN server's.
+ *   jitterBufferMs, decodeMs, packetsLost, remoteAddress, remoteType, at }. remoteAddress is the far
+ * end of the selected candidate pair ("ip:port"): the agent's, the relay's, or a TURN server's;
+ * remoteType its candidate type (host, srflx, prflx, relay). Chromium does not reveal a
+ * peer-reflexive candidate's address (one learned from a check before its trickled candidate
+ * arrived), so remoteAddress is null for a "prflx" pair.
  * Fields the browser did not report are null.
  */
 export async function sample(pc, previous) {
@@ -37,6 +40,7 @@ export async function sample(pc, previous) {
     rttMs: pair?.currentRoundTripTime != null ? pair.currentRoundTripTime * 1000 : null,
     path: pathOf(pair && report.get(pair.localCandidateId), pair && report.get(pair.remoteCandidateId)),
     remoteAddress: addressOf(pair && report.get(pair.remoteCandidateId)),
+    remoteType: (pair && report.get(pair.remoteCandidateId)?.candidateType) ?? null,
     fpsDecoded: null,
     bitrateKbps: null,
     jitterBufferMs: null,
