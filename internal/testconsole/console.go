@@ -24,6 +24,9 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
+// ErrRefused: the relay answered the console's connection with an error instead of a welcome.
+var ErrRefused = errors.New("testconsole: the relay refused the session")
+
 // Config configures a test console.
 type Config struct {
 	// Relay is the relay's base URL.
@@ -155,6 +158,13 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 	if err != nil {
 		c.sig.Close()
 		return nil, fmt.Errorf("waiting for welcome: %w", err)
+	}
+	if env.Type == wire.TypeError {
+		// The relay may refuse the session before it welcomes it (it ended at once).
+		var e wire.ErrorMessage
+		_ = wire.DecodeData(env, &e)
+		c.sig.Close()
+		return nil, fmt.Errorf("%w: %s: %s", ErrRefused, e.Code, e.Message)
 	}
 	if env.Type != wire.TypeWelcome {
 		c.sig.Close()
