@@ -112,9 +112,22 @@ func permissions(r store.Role) uint32 {
 	return 0
 }
 
+// lastAction is the highest Action: a new action is added after it and becomes it.
+const lastAction = ReadRecordings
+
+// Actions lists every action of the role matrix, in order (the dashboard's copy of the matrix
+// is checked against it).
+func Actions() []Action {
+	out := make([]Action, 0, lastAction)
+	for a := ManageOrg; a <= lastAction; a++ {
+		out = append(out, a)
+	}
+	return out
+}
+
 // Can reports whether p's role allows action.
 func (p Principal) Can(action Action) bool {
-	return action >= ManageOrg && action <= ReadRecordings && permissions(p.Role)&bit(action) != 0
+	return action >= ManageOrg && action <= lastAction && permissions(p.Role)&bit(action) != 0
 }
 
 // RoleWithin reports whether role grants nothing that max does not: who holds max may hand
