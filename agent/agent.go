@@ -76,6 +76,9 @@ type Config struct {
 	// ControlRequestTimeout is how long a request for control waits for the controller's
 	// answer; default 30 s.
 	ControlRequestTimeout time.Duration
+	// ConnectTimeout ends a console session that is not usable by then (not connected, or its
+	// input channels not open); default 30 s.
+	ConnectTimeout time.Duration
 	// InputBurstInterval is how often a long stretch of control with input is reported to the
 	// relay's audit chain in parts; default 60 s.
 	InputBurstInterval time.Duration
@@ -128,6 +131,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if len(cfg.Codecs) == 0 {
 		cfg.Codecs = []media.Codec{media.CodecH264, media.CodecVP8}
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	if cfg.ReconnectMin <= 0 {
 		cfg.ReconnectMin = 500 * time.Millisecond
@@ -457,14 +463,15 @@ func (a *Agent) startSession(ctx context.Context, sid string, start wire.Session
 		acquire: func(codec media.Codec, sid string) (*stream, func(), error) {
 			return m.acquireStream(codec, sid, a.cfg.NewEncoder, a.cfg.Encoder, a.cfg.Metrics)
 		},
-		codecs:   m.codecs,
-		send:     a.send,
-		onEnd:    a.forget,
-		async:    a.wg.Go,
-		log:      m.log,
-		encoder:  m.sessionEncoder(a.cfg.Encoder),
-		hidClock: a.cfg.HIDClock,
-		machine:  m,
+		codecs:         m.codecs,
+		send:           a.send,
+		onEnd:          a.forget,
+		async:          a.wg.Go,
+		log:            m.log,
+		encoder:        m.sessionEncoder(a.cfg.Encoder),
+		hidClock:       a.cfg.HIDClock,
+		machine:        m,
+		connectTimeout: a.cfg.ConnectTimeout,
 	})
 	if err != nil {
 		a.log.Error("cannot start console session", "sid", sid, "err", err)

@@ -18,8 +18,8 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-// connectTimeout ends a session whose peer connection has not connected by then.
-const connectTimeout = 30 * time.Second
+// defaultConnectTimeout ends a session that is not usable by then (Config.ConnectTimeout).
+const defaultConnectTimeout = 30 * time.Second
 
 // session is one console's peer connection: the video track, the hid and pointer data
 // channels, and the dispatcher that turns their messages into input for the device. A console
@@ -53,6 +53,8 @@ type session struct {
 	endOnce  sync.Once
 	started  time.Time
 	endCause string
+	// connectTimeout ends the session if it is not usable by then.
+	connectTimeout time.Duration
 
 	// callbacks counts pion's state-change calls, which run on goroutines of their own.
 	callbacks group
@@ -71,6 +73,8 @@ type sessionDeps struct {
 	encoder  media.EncoderConfig
 	hidClock hid.Clock
 	machine  *machine // the machine the session shows
+	// connectTimeout ends the session if it is not usable by then.
+	connectTimeout time.Duration
 }
 
 // chooseCodec picks the first codec the agent prefers that the console can decode.
@@ -106,7 +110,7 @@ func newSession(parent context.Context, sid string, start wire.SessionStart, dep
 		}
 	}
 	s := &session{
-		sid: sid, machine: deps.machine, log: log, stream: st, uplink: start.Uplink, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(),
+		sid: sid, machine: deps.machine, log: log, stream: st, uplink: start.Uplink, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(), connectTimeout: deps.connectTimeout,
 		send: func(t wire.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)
@@ -314,18 +318,33 @@ func (s *session) followBandwidth(api *peerAPI) {
 	}
 }
 
-// connectDeadline ends a session that never connects (the console went away mid-negotiation).
+// connectDeadline ends a session that never becomes usable: its peer connection never
+// connects (the console went away mid-negotiation), or it connects but its input channels never
+// open. The second is an SCTP handshake that gave up on a lossy path (pion's SCTP transport
+// reports no error for it): video would play, but no key could reach the machine and nothing
+// would say so, so the session ends and the console is told why.
 func (s *session) connectDeadline() {
-	t := time.NewTimer(connectTimeout)
+	t := time.NewTimer(s.connectTimeout)
 	defer t.Stop()
 	select {
 	case <-s.ctx.Done():
 	case <-t.C:
-		if s.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if cause := s.unusable(); cause != "" {
 			// end waits for this goroutine, so it must run on another.
-			s.async(func() { s.end("not connected within " + connectTimeout.String()) })
+			s.async(func() { s.end(cause) })
 		}
 	}
+}
+
+// unusable says why the session is not usable yet, "" when it is.
+func (s *session) unusable() string {
+	if s.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		return "not connected within " + s.connectTimeout.String()
+	}
+	if dc := s.hidDC.Load(); dc != nil && dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return "the input channels did not open within " + s.connectTimeout.String() + " (the network path loses too many packets); connect again"
+	}
+	return ""
 }
 
 // handleAnswer applies the console's answer and the candidates that arrived before it.

@@ -167,18 +167,28 @@ func (c *cluster) lossyOutage(t *testing.T, agents []*lossyAgent, beforeAnswer b
 	}
 	c.waitRedisHealthy(t)
 
-	// New sessions over the same lossy path work once Redis is back.
+	// New sessions over the same lossy path work once Redis is back. As on any path losing 30%
+	// of its packets, one session's handshake may give up (see openLikeThePage); the page then
+	// opens a new one by itself, and so does this, at most three times.
 	for _, a := range agents {
-		nctx, ncancel := context.WithTimeout(context.Background(), 60*time.Second)
-		con := c.lossyConsole(t, nctx, a, testconsole.Config{})
-		require.NoError(t, con.WaitChannels(nctx), "%s: a new session after the outage", a.device)
-		_, err := con.WaitVideo(nctx)
-		require.NoError(t, err)
-		pressKeyOn(t, a.dev, con)
-		assert.Empty(t, con.Foreign())
-		con.Close()
-		ncancel()
-		require.Eventually(t, func() bool { return testutil.ToFloat64(a.metrics.Sessions) == 0 }, 45*time.Second, 50*time.Millisecond)
+		var last error
+		for attempt := 1; attempt <= 3; attempt++ {
+			nctx, ncancel := context.WithTimeout(context.Background(), 40*time.Second)
+			con := c.lossyConsole(t, nctx, a, testconsole.Config{})
+			last = waitUsable(nctx, con)
+			if last == nil {
+				pressKeyOn(t, a.dev, con)
+			}
+			assert.Empty(t, con.Foreign())
+			con.Close()
+			ncancel()
+			require.Eventually(t, func() bool { return testutil.ToFloat64(a.metrics.Sessions) == 0 }, 45*time.Second, 50*time.Millisecond)
+			if last == nil {
+				break
+			}
+			t.Logf("%s: new session attempt %d of 3 failed (%v); opening another, as the page does", a.device, attempt, last)
+		}
+		require.NoError(t, last, "%s: no new session worked after the outage", a.device)
 	}
 }
 

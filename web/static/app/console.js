@@ -517,10 +517,7 @@ var Session = class {
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
     clearTimeout(this.#negotiationTimer);
-    this.#negotiationTimer = setTimeout(
-      () => this.#retry("the device did not set up the connection in time"),
-      NEGOTIATION_TIMEOUT_MS
-    );
+    this.#negotiationTimer = setTimeout(() => this.#negotiationExpired(), NEGOTIATION_TIMEOUT_MS);
   }
   #newPeer() {
     this.#closePeer();
@@ -588,12 +585,21 @@ var Session = class {
       this.#retry("the device's offer could not be used");
     }
   }
+  // The join's deadline: the connection and its keyboard channel must both be up by then. A
+  // connection whose channels never open is an SCTP handshake that gave up on a lossy path:
+  // video would play while no key reaches the machine, so a new connection is tried.
+  #negotiationExpired() {
+    if (this.#state === "connected" && this.#link.open) return;
+    this.#retry(
+      this.#state === "connected" ? "the keyboard channel did not open in time (the network path loses too many packets)" : "the device did not set up the connection in time"
+    );
+  }
   #peerState(peer, s) {
     if (peer !== this.#peer) return;
     clearTimeout(this.#graceTimer);
     if (s === "connected") {
       mark("connected");
-      clearTimeout(this.#negotiationTimer);
+      if (this.#link.open) clearTimeout(this.#negotiationTimer);
       this.#attempt = 0;
       this.#setState("connected");
     } else if (s === "failed") {

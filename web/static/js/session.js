@@ -233,10 +233,7 @@ export class Session {
     this.#newPeer();
     if (this.#state === "waiting-agent") this.#setState(this.#attempt > 0 ? "reconnecting" : "connecting", this.#reason);
     clearTimeout(this.#negotiationTimer);
-    this.#negotiationTimer = setTimeout(
-      () => this.#retry("the device did not set up the connection in time"),
-      NEGOTIATION_TIMEOUT_MS,
-    );
+    this.#negotiationTimer = setTimeout(() => this.#negotiationExpired(), NEGOTIATION_TIMEOUT_MS);
   }
 
   #newPeer() {
@@ -310,12 +307,25 @@ export class Session {
     }
   }
 
+  // The join's deadline: the connection and its keyboard channel must both be up by then. A
+  // connection whose channels never open is an SCTP handshake that gave up on a lossy path:
+  // video would play while no key reaches the machine, so a new connection is tried.
+  #negotiationExpired() {
+    if (this.#state === "connected" && this.#link.open) return;
+    this.#retry(
+      this.#state === "connected"
+        ? "the keyboard channel did not open in time (the network path loses too many packets)"
+        : "the device did not set up the connection in time",
+    );
+  }
+
   #peerState(peer, s) {
     if (peer !== this.#peer) return;
     clearTimeout(this.#graceTimer);
     if (s === "connected") {
       mark("connected");
-      clearTimeout(this.#negotiationTimer);
+      // The keyboard's channels may still be on their way: the timer stays until they open.
+      if (this.#link.open) clearTimeout(this.#negotiationTimer);
       this.#attempt = 0;
       this.#setState("connected");
     } else if (s === "failed") {
