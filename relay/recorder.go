@@ -244,6 +244,10 @@ func (r *sessionRecorder) markReady(d *deviceRecording, plan recordings.Plan, re
 	close(d.ready)
 	if rec != nil {
 		for _, p := range d.pending {
+			if p.e.Kind == recording.KindKeys && !plan.CaptureKeys {
+				r.dropKeys(signaling.SessionInfo{Device: d.machine.Device, SID: p.e.SID}, len(p.e.Keys), "the recording does not capture keys")
+				continue
+			}
 			if err := rec.AddEvent(p.at, p.e); err != nil {
 				r.log.Warn("recording timeline event not written", "device", d.machine.Device, "kind", p.e.Kind, "err", err)
 			}
