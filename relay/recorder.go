@@ -147,7 +147,7 @@ func (r *sessionRecorder) ControlMoved(ctx context.Context, subject, by signalin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d := r.live[subject.Device]; d != nil {
-		r.addLocked(d, recording.Event{Kind: recording.KindControl, SID: subject.SID, Name: subject.Name, Control: &e})
+		r.addLocked(d, recording.Event{Kind: recording.KindControl, Control: &e})
 	}
 	return err
 }
@@ -157,7 +157,7 @@ func (r *sessionRecorder) InputSent(ctx context.Context, info signaling.SessionI
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d := r.live[info.Device]; d != nil {
-		r.addLocked(d, recording.Event{Kind: recording.KindInputBurst, SID: info.SID, Name: info.Name, Burst: &b})
+		r.addLocked(d, recording.Event{Kind: recording.KindInputBurst, SID: info.SID, Burst: &b})
 	}
 	return err
 }
