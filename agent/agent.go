@@ -172,7 +172,8 @@ func New(cfg Config) (*Agent, error) {
 // sharedConfig is what each machine's handoff of control takes from the agent.
 func (a *Agent) sharedConfig() sharedConfig {
 	return sharedConfig{clock: a.cfg.HIDClock, send: a.send, requestTimeout: a.cfg.ControlRequestTimeout,
-		burstInterval: a.cfg.InputBurstInterval, metrics: a.cfg.Metrics}
+		burstInterval: a.cfg.InputBurstInterval, metrics: a.cfg.Metrics,
+		sendKeys: func(sid string, k wire.Keys) error { return a.trySend(sid, wire.TypeKeys, k) }}
 }
 
 // relayLink is the connection messages to the relay go out on (*sigclient.Client).

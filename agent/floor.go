@@ -56,6 +56,10 @@ type floorConfig struct {
 	log            *slog.Logger
 	requestTimeout time.Duration
 	burstInterval  time.Duration
+	// sendKeys delivers a batch of captured keys to the relay (keys.go); nil: keys are
+	// never captured. onKeysDropped counts strokes it could not deliver.
+	sendKeys      func(sid string, k wire.Keys) error
+	onKeysDropped func(n int)
 }
 
 // participant is one console session on the machine.
@@ -90,6 +94,8 @@ type floor struct {
 	// burstTimer reports a long stretch of control in parts; burstGen tells a stale firing.
 	burstTimer hid.Timer
 	burstGen   uint64
+	// keys batches the strokes of sessions with keystroke capture (nil without sendKeys).
+	keys *keyReporter
 }
 
 func newFloor(cfg floorConfig) *floor {
@@ -102,7 +108,11 @@ func newFloor(cfg floorConfig) *floor {
 	if cfg.burstInterval <= 0 {
 		cfg.burstInterval = defaultInputBurstInterval
 	}
-	return &floor{cfg: cfg, parts: make(map[string]*participant)}
+	f := &floor{cfg: cfg, parts: make(map[string]*participant)}
+	if cfg.sendKeys != nil {
+		f.keys = newKeyReporter(cfg.clock, cfg.sendKeys, f.flushKeys, cfg.onKeysDropped)
+	}
+	return f
 }
 
 // participantName is a console's name as the others see it: printable, bounded, never empty.
@@ -161,6 +171,7 @@ func (f *floor) leave(sid string) {
 		return
 	}
 	delete(f.parts, sid)
+	defer f.forgetKeysLocked(sid)
 	shown := wire.RosterEvent{Kind: wire.EventLeft, Subject: sid}
 	var audit []wire.RosterEvent
 	if f.request != nil && f.request.from == sid {
@@ -223,6 +234,9 @@ func (f *floor) close() {
 	f.closed = true
 	f.clearRequestLocked()
 	f.stopBurstTimerLocked()
+	if f.keys != nil {
+		f.keys.close()
+	}
 }
 
 // moveLocked hands control to sid ("" frees it) through the arbiter, which releases held
@@ -236,6 +250,8 @@ func (f *floor) moveLocked(sid string) {
 	f.controller = sid
 	f.stopBurstTimerLocked()
 	if prev != "" {
+		// The burst's keys go first: a recording's keys are checked against its digest.
+		f.flushKeysLocked(burst)
 		f.sendBurstLocked(burst, true)
 	}
 	if sid != "" && !f.closed {
@@ -345,6 +361,7 @@ func (f *floor) periodicBurst(gen uint64) {
 	}
 	if b, ok := f.cfg.arb.Burst(); ok && b.HasInput() {
 		b, _ = f.cfg.arb.TakeBurst()
+		f.flushKeysLocked(b)
 		f.sendBurstLocked(b, false)
 	}
 	f.armBurstTimerLocked()

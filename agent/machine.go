@@ -71,6 +71,8 @@ type sharedConfig struct {
 	requestTimeout time.Duration
 	burstInterval  time.Duration
 	metrics        *Metrics
+	// sendKeys delivers captured keys (keys.go); nil: never captured.
+	sendKeys func(sid string, k wire.Keys) error
 }
 
 func newMachine(cfg machineConfig) (*machine, error) {
@@ -105,7 +107,12 @@ func newMachine(cfg machineConfig) (*machine, error) {
 		send = func(string, wire.Type, any) {}
 	}
 	fl := newFloor(floorConfig{arb: arb, clock: cfg.shared.clock, send: send, log: cfg.log,
-		requestTimeout: cfg.shared.requestTimeout, burstInterval: cfg.shared.burstInterval})
+		requestTimeout: cfg.shared.requestTimeout, burstInterval: cfg.shared.burstInterval,
+		sendKeys: cfg.shared.sendKeys, onKeysDropped: func(n int) {
+			if cfg.shared.metrics != nil {
+				cfg.shared.metrics.KeysDropped.Add(float64(n))
+			}
+		}})
 	return &machine{target: cfg.target, source: cfg.source, sup: sup, sink: locked, arb: arb, floor: fl, consent: cfg.consent,
 		codecs: codecs, viewOnly: cfg.viewOnly, log: cfg.log, lastUsed: time.Now()}, nil
 }

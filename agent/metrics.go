@@ -28,6 +28,9 @@ type Metrics struct {
 	// VideoSessions is the number of sessions the agent sends video to (consoles with video
 	// and the relay's uplinks): what the device uploads.
 	VideoSessions prometheus.Gauge
+	// KeysDropped counts captured key strokes not reported to the relay (it did not keep
+	// up): a recording with full keystroke capture misses them, and says how many.
+	KeysDropped prometheus.Counter
 }
 
 // dropNotController is InputDropped's reason for a viewer's input.
@@ -68,10 +71,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		VideoSessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kvmagent_video_sessions", Help: "Sessions sent video (consoles with the agent's video, and relay uplinks).",
 		}),
+		KeysDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kvmagent_keys_dropped_total", Help: "Captured key strokes not reported to the relay for a recording (it did not keep up).",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.InputDropped,
-			m.Streams, m.VideoSessions)
+			m.Streams, m.VideoSessions, m.KeysDropped)
 	}
 	return m
 }

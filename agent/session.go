@@ -32,10 +32,12 @@ type session struct {
 	pc      *webrtc.PeerConnection
 	stream  *stream // nil: no video track
 	uplink  bool
-	release func() // gives the stream back to the agent
-	hid     *hid.Dispatcher
-	send    func(t wire.Type, data any)
-	onEnd   func(*session)
+	// captureKeys: the relay asked for this session's keys (its organization records them).
+	captureKeys bool
+	release     func() // gives the stream back to the agent
+	hid         *hid.Dispatcher
+	send        func(t wire.Type, data any)
+	onEnd       func(*session)
 	// async runs f on a goroutine the agent waits for: session ends triggered from pion's
 	// callbacks must not run on them (end closes the peer connection they belong to).
 	async func(f func())
@@ -110,7 +112,8 @@ func newSession(parent context.Context, sid string, start wire.SessionStart, dep
 		}
 	}
 	s := &session{
-		sid: sid, machine: deps.machine, log: log, stream: st, uplink: start.Uplink, release: release, onEnd: deps.onEnd, async: deps.async, started: time.Now(), connectTimeout: deps.connectTimeout,
+		sid: sid, machine: deps.machine, log: log, stream: st, uplink: start.Uplink, captureKeys: start.CaptureKeys, release: release, onEnd: deps.onEnd, async: deps.async,
+		started: time.Now(), connectTimeout: deps.connectTimeout,
 		send: func(t wire.Type, data any) { deps.send(sid, t, data) },
 	}
 	s.ctx, s.cancel = context.WithCancel(parent)
@@ -203,6 +206,9 @@ func (s *session) setupInput(deps sessionDeps) error {
 	seat, err := s.machine.arb.Seat(s.sid)
 	if err != nil {
 		return fmt.Errorf("agent: input seat: %w", err)
+	}
+	if s.captureKeys {
+		s.machine.floor.tapKeys(seat)
 	}
 	s.hid, err = hid.NewDispatcher(hid.Config{Seat: seat, Clock: deps.hidClock,
 		OnProbe: s.probe})

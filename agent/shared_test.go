@@ -33,6 +33,8 @@ type relayRecorder struct {
 	t    *testing.T
 	mu   sync.Mutex
 	msgs []sentMsg
+	// refuseKeys makes keys messages fail as on a connection that cannot keep up.
+	refuseKeys bool
 }
 
 func (r *relayRecorder) Send(typ wire.Type, sid string, data any) error {
@@ -54,9 +56,16 @@ func (r *relayRecorder) Send(typ wire.Type, sid string, data any) error {
 		var b wire.InputBurst
 		require.NoError(r.t, wire.DecodeData(env, &b))
 		assert.NoError(r.t, b.Check())
+	case wire.TypeKeys:
+		var k wire.Keys
+		require.NoError(r.t, wire.DecodeData(env, &k))
+		assert.NoError(r.t, k.Check())
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if typ == wire.TypeKeys && r.refuseKeys {
+		return errors.New("send queue full")
+	}
 	r.msgs = append(r.msgs, sentMsg{sid: sid, typ: typ, data: data})
 	return nil
 }
@@ -176,8 +185,17 @@ func newSharedHarness(t *testing.T) *sharedHarness {
 // join starts a console session on the machine as startSession and session.setup do.
 func (h *sharedHarness) join(t *testing.T, sid, name string, grant wire.Grant) {
 	t.Helper()
+	h.joinWith(t, sid, name, grant, false)
+}
+
+// joinWith is join for a session whose session-start may ask for its keys.
+func (h *sharedHarness) joinWith(t *testing.T, sid, name string, grant wire.Grant, captureKeys bool) {
+	t.Helper()
 	seat, err := h.m.arb.Seat(sid)
 	require.NoError(t, err)
+	if captureKeys {
+		h.m.floor.tapKeys(seat)
+	}
 	d, err := hid.NewDispatcher(hid.Config{Seat: seat, Clock: h.clock})
 	require.NoError(t, err)
 	s := &session{sid: sid, machine: h.m, log: slog.Default(), hid: d, release: func() {}, onEnd: h.a.forget, started: time.Now()}

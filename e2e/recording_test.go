@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kvmrelay/kvmrelay/control/client"
+	"github.com/kvmrelay/kvmrelay/hid"
 	"github.com/kvmrelay/kvmrelay/internal/testconsole"
 	"github.com/kvmrelay/kvmrelay/internal/testenv"
 	"github.com/kvmrelay/kvmrelay/relay"
@@ -187,4 +194,224 @@ func TestRequiredRecordingRefusesUnwritableStorage(t *testing.T) {
 	sess, err := acme.api.Session(ctx, started.Session.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "STOPPED", sess.Current)
+}
+
+// lockedLog is a log destination the test reads while the relay writes.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// timelineLine is the part of a recording's timeline line the keystroke test reads.
+type timelineLine struct {
+	TMS         int64             `json:"t_ms"`
+	Kind        string            `json:"kind"`
+	SID         string            `json:"sid"`
+	CaptureKeys *bool             `json:"capture_keys"`
+	Burst       *wire.InputBurst  `json:"burst"`
+	Keys        []json.RawMessage `json:"keys"`
+}
+
+// readTimeline reads a finished recording's timeline file.
+func readTimeline(t *testing.T, dir string, rec client.Recording) []timelineLine {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "*", rec.ID+".timeline.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1, "the recording's timeline")
+	f, err := os.Open(matches[0])
+	require.NoError(t, err)
+	defer f.Close()
+	var out []timelineLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l timelineLine
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l), "%s", sc.Text())
+		out = append(out, l)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// timelineKeys is every stroke of the timeline's keys events, in order, as KEY events.
+func timelineKeys(t *testing.T, lines []timelineLine) []hid.KeyMsg {
+	t.Helper()
+	var out []hid.KeyMsg
+	for _, l := range lines {
+		if l.Kind != "keys" {
+			continue
+		}
+		for _, raw := range l.Keys {
+			var k struct {
+				Usage uint16 `json:"usage"`
+				Down  bool   `json:"down"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &k))
+			out = append(out, hid.KeyMsg{Usage: hid.Usage(k.Usage), Down: k.Down})
+		}
+	}
+	return out
+}
+
+// typeAndRecord runs one recorded console session on dev: the console types keys, gives
+// control up (its last input burst is reported) and leaves; it returns the finished recording.
+func typeAndRecord(t *testing.T, ctx context.Context, s *stack, api *client.Client, devID string, keys []hid.KeyMsg) client.Recording {
+	t.Helper()
+	started, err := api.StartConsole(ctx, devID)
+	require.NoError(t, err)
+	code, err := testconsole.CodeFromLink(started.ConsoleURL)
+	require.NoError(t, err)
+	con, err := testconsole.Open(ctx, testconsole.Config{Relay: s.url, Code: code})
+	require.NoError(t, err)
+	defer con.Close()
+	_, err = con.WaitVideo(ctx)
+	require.NoError(t, err)
+	require.NoError(t, con.WaitChannels(ctx))
+	_, err = con.WaitRoster(ctx, "control", func(r wire.Roster) bool { return r.Controller == con.SID() })
+	require.NoError(t, err, "a lone operator holds control")
+
+	var rec client.Recording
+	require.Eventually(t, func() bool {
+		page, err := api.Recordings(ctx, client.RecordingFilter{SessionID: started.Session.ID})
+		if err != nil || len(page.Recordings) == 0 {
+			return false
+		}
+		rec = page.Recordings[0]
+		return true
+	}, 20*time.Second, 100*time.Millisecond, "the recording catalogued when the console joined")
+
+	for _, k := range keys {
+		b, err := hid.Encode(k)
+		require.NoError(t, err)
+		require.NoError(t, con.SendHID(b))
+		time.Sleep(30 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // the keys are batched: a batch goes within 250 ms
+	require.NoError(t, con.Control(wire.Control{Action: wire.ControlRelease}))
+	_, err = con.WaitRoster(ctx, "control released", func(r wire.Roster) bool { return r.Controller == "" })
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond) // the final burst reaches the relay
+	con.Close()
+
+	require.Eventually(t, func() bool {
+		rec, err = api.Recording(ctx, rec.ID)
+		return err == nil && rec.State != "recording"
+	}, 30*time.Second, 100*time.Millisecond, "the recording closed when its last console left")
+	require.Equal(t, "complete", rec.State, "error: %s", rec.Error)
+	return rec
+}
+
+// TestRecordedSessionWithKeystrokes: an organization that records with full keystroke
+// capture gets exactly the keys its console typed in the recording's timeline, and the input
+// burst the audit chain holds for them has their digest; with capture off the timeline holds
+// the burst (a count and a digest) and no key. The keys are in neither the audit chain nor
+// the relay's log.
+func TestRecordedSessionWithKeystrokes(t *testing.T) {
+	dir := t.TempDir()
+	logs := &lockedLog{}
+	s, tenants := newControlRelayWith(t, func(c *relay.Config) {
+		c.RecordingsDir = dir
+		var out io.Writer = logs
+		if os.Getenv("KVMRELAY_TEST_LOG") != "" {
+			out = io.MultiWriter(logs, os.Stderr)
+		}
+		c.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}, "acme")
+	acme := tenants["acme"]
+	dev, id, hc := enrollDevice(t, s, acme, "rack7-db1", nil)
+	runEnrolledAgent(t, s, id, hc, stackOptions{width: 640, height: 360, fps: 15})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	setRecording(t, ctx, acme.api, "on")
+	// "pass" with Shift held for the P: what a person types at a BIOS prompt.
+	typed := []hid.KeyMsg{
+		{Usage: hid.UsageLeftShift, Down: true}, {Usage: 0x13, Down: true}, {Usage: 0x13}, {Usage: hid.UsageLeftShift},
+		{Usage: 0x04, Down: true}, {Usage: 0x04}, {Usage: 0x16, Down: true}, {Usage: 0x16}, {Usage: 0x16, Down: true}, {Usage: 0x16},
+	}
+
+	t.Run("capture on", func(t *testing.T) {
+		on := true
+		_, err := acme.api.UpdateOrgSettings(ctx, client.OrgSettings{RecordingKeys: &on})
+		require.NoError(t, err)
+		rec := typeAndRecord(t, ctx, s, acme.api, dev.ID, typed)
+		assert.True(t, rec.CaptureKeys)
+		lines := readTimeline(t, dir, rec)
+		require.NotEmpty(t, lines)
+		require.NotNil(t, lines[0].CaptureKeys)
+		assert.True(t, *lines[0].CaptureKeys)
+		assert.Equal(t, typed, timelineKeys(t, lines), "the timeline holds exactly the keys typed")
+
+		// The keys check against the burst's digest: every keys event comes before the burst it
+		// counts in, and the bursts with input here are keys only.
+		var keys []hid.KeyMsg
+		checked := 0
+		for _, l := range lines {
+			switch {
+			case l.Kind == "keys":
+				keys = append(keys, timelineKeys(t, []timelineLine{l})...)
+			case l.Kind == "input-burst" && l.Burst != nil && l.Burst.Keys > 0:
+				require.Zero(t, l.Burst.Pointer, "the console sent no pointer input")
+				assert.Len(t, keys, l.Burst.Keys, "the burst counts the keys before it")
+				digest, err := hid.DigestKeys(keys)
+				require.NoError(t, err)
+				assert.Equal(t, l.Burst.Digest, digest, "the recording's keys match the audited digest")
+				keys = nil
+				checked++
+			}
+		}
+		assert.Positive(t, checked, "a burst with the keys was recorded")
+		assert.True(t, slices.ContainsFunc(lines, func(l timelineLine) bool { return l.Kind == "control" }), "control moves are on the timeline")
+		assert.Empty(t, keys, "no key after the last burst")
+	})
+
+	t.Run("capture off", func(t *testing.T) {
+		off := false
+		_, err := acme.api.UpdateOrgSettings(ctx, client.OrgSettings{RecordingKeys: &off})
+		require.NoError(t, err)
+		rec := typeAndRecord(t, ctx, s, acme.api, dev.ID, typed)
+		assert.False(t, rec.CaptureKeys)
+		lines := readTimeline(t, dir, rec)
+		assert.Empty(t, timelineKeys(t, lines), "no key without capture")
+		keysCounted := 0
+		for _, l := range lines {
+			assert.NotEqual(t, "keys", l.Kind)
+			if l.Kind == "input-burst" && l.Burst != nil {
+				keysCounted += l.Burst.Keys
+			}
+		}
+		assert.Equal(t, len(typed), keysCounted, "the bursts count the keys all the same")
+	})
+
+	t.Run("keys in neither the audit chain nor the log", func(t *testing.T) {
+		var export strings.Builder
+		inputs := 0
+		require.NoError(t, acme.api.ExportAudit(ctx, 0, 500, func(e client.AuditEntry) error {
+			export.Write(e.Details)
+			export.WriteString(e.Action + "\n")
+			if strings.Contains(e.Action, "input") {
+				inputs++
+			}
+			return nil
+		}))
+		assert.Positive(t, inputs, "the input bursts are audited")
+		for name, text := range map[string]string{"audit chain": export.String(), "relay log": logs.String()} {
+			for _, leak := range []string{`"usage"`, "usage=", `"strokes"`, "strokes="} {
+				assert.NotContains(t, text, leak, "a key in the %s", name)
+			}
+		}
+		assert.Contains(t, logs.String(), "capture_keys=true", "the log says keys are captured, not which")
+		assert.NotContains(t, logs.String(), "recording timeline event not written", "every event reached the timeline")
+	})
 }

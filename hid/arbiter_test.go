@@ -352,7 +352,7 @@ func TestArbiterBurst(t *testing.T) {
 	s.clock.Advance(3 * time.Second)
 	peek, ok := s.arb.Burst()
 	require.True(t, ok)
-	assert.Equal(t, hid.Burst{SID: "a", From: start, To: start.Add(3 * time.Second), Keys: 3, Pointer: 4, Digest: want}, peek)
+	assert.Equal(t, hid.Burst{SID: "a", From: start, To: start.Add(3 * time.Second), Keys: 3, Pointer: 4, Digest: want, Seq: 2}, peek)
 	again, _ := s.arb.Burst()
 	assert.Equal(t, peek, again, "Burst does not restart")
 
@@ -366,12 +366,12 @@ func TestArbiterBurst(t *testing.T) {
 	final := s.control(t, "b")
 	wantFinal, err := hid.DigestEvents([]hid.Message{hid.KeyMsg{Usage: usageA, Down: true}, hid.KeyMsg{Usage: usageA}})
 	require.NoError(t, err)
-	assert.Equal(t, hid.Burst{SID: "a", From: start.Add(3 * time.Second), To: start.Add(5 * time.Second), Keys: 2, Digest: wantFinal}, final)
+	assert.Equal(t, hid.Burst{SID: "a", From: start.Add(3 * time.Second), To: start.Add(5 * time.Second), Keys: 2, Digest: wantFinal, Seq: 3}, final)
 
 	b, ok := s.arb.Burst()
 	require.True(t, ok)
 	assert.Equal(t, hid.Burst{SID: "b", From: start.Add(5 * time.Second), To: start.Add(5 * time.Second),
-		Digest: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}, b, "a new burst starts empty")
+		Digest: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Seq: 4}, b, "a new burst starts empty")
 }
 
 // TestArbiterBurstCountsTypedText: TEXT counts as the KEY messages its strokes are.

@@ -19,6 +19,9 @@ type Burst struct {
 	Keys, Pointer int
 	// Digest is the lowercase hex SHA-256 of the events.
 	Digest string
+	// Seq numbers the Arbiter's bursts, from 1: the key strokes a Seat's KeyTap saw in this
+	// burst carry it (KeyStroke.Burst).
+	Seq uint64
 }
 
 // HasInput reports whether any event reached the machine in the burst.
@@ -26,6 +29,7 @@ func (b Burst) HasInput() bool { return b.Keys > 0 || b.Pointer > 0 }
 
 // burstDigest counts and digests a burst's events as they are accepted.
 type burstDigest struct {
+	seq           uint64
 	from          time.Time
 	keys, pointer int
 	h             hash.Hash
@@ -38,6 +42,7 @@ func (d *burstDigest) start(now time.Time) {
 		d.h = sha256.New()
 	}
 	d.h.Reset()
+	d.seq++
 	d.from, d.keys, d.pointer = now, 0, 0
 }
 
@@ -60,7 +65,7 @@ func (d *burstDigest) record(m Message) {
 
 // snapshot returns the burst so far, for sid, ending at now.
 func (d *burstDigest) snapshot(sid string, now time.Time) Burst {
-	return Burst{SID: sid, From: d.from, To: now, Keys: d.keys, Pointer: d.pointer, Digest: hex.EncodeToString(d.h.Sum(nil))}
+	return Burst{SID: sid, From: d.from, To: now, Keys: d.keys, Pointer: d.pointer, Digest: hex.EncodeToString(d.h.Sum(nil)), Seq: d.seq}
 }
 
 // DigestEvents computes the digest of a sequence of events as an Arbiter does: what a

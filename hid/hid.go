@@ -28,6 +28,10 @@
 // bytes the console sent). A burst without events has the digest of no bytes,
 // e3b0c442…b855. A burst ends when control moves (SetController) and when it is taken in
 // parts (TakeBurst); the next one starts empty.
+//
+// A recording with full keystroke capture gets a seat's KEY events as they are digested
+// (Seat.TapKeys); DigestKeys recomputes a burst's digest from them when the burst had no
+// pointer events.
 package hid
 
 // Usage is a USB HID usage ID on the keyboard/keypad page (0x07). Modifiers are 0xE0–0xE7.

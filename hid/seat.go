@@ -20,6 +20,8 @@ type Seat struct {
 	layout *Layout
 	// cancel stops the text the driving Dispatcher is typing; set once by bind.
 	cancel func()
+	// tap receives the seat's key events as they are digested (TapKeys).
+	tap KeyTap
 }
 
 // SID returns the session id the seat belongs to.
@@ -73,7 +75,7 @@ func (s *Seat) input(m Message) error {
 	err := applyInput(a.tracker, m)
 	if !errors.Is(err, ErrClosed) {
 		// A failed sink call may still have reached the machine: it counts.
-		a.burst.record(m)
+		s.recordLocked(m)
 	}
 	a.mu.Unlock()
 	return err
@@ -108,7 +110,7 @@ func (s *Seat) keyIf(live func() bool, u Usage, down bool) error {
 	}
 	err := a.tracker.keyIf(live, u, down)
 	if !errors.Is(err, errCanceled) && !errors.Is(err, ErrClosed) {
-		a.burst.record(KeyMsg{Usage: u, Down: down})
+		s.recordLocked(KeyMsg{Usage: u, Down: down})
 	}
 	return err
 }

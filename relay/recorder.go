@@ -147,7 +147,7 @@ func (r *sessionRecorder) ControlMoved(ctx context.Context, subject, by signalin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d := r.live[subject.Device]; d != nil {
-		r.addLocked(d, recording.Event{Kind: recording.KindControl, SID: subject.SID, Name: subject.Name, Control: &e})
+		r.addLocked(d, recording.Event{Kind: recording.KindControl, Control: &e})
 	}
 	return err
 }
@@ -157,7 +157,7 @@ func (r *sessionRecorder) InputSent(ctx context.Context, info signaling.SessionI
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d := r.live[info.Device]; d != nil {
-		r.addLocked(d, recording.Event{Kind: recording.KindInputBurst, SID: info.SID, Name: info.Name, Burst: &b})
+		r.addLocked(d, recording.Event{Kind: recording.KindInputBurst, SID: info.SID, Burst: &b})
 	}
 	return err
 }
@@ -244,6 +244,10 @@ func (r *sessionRecorder) markReady(d *deviceRecording, plan recordings.Plan, re
 	close(d.ready)
 	if rec != nil {
 		for _, p := range d.pending {
+			if p.e.Kind == recording.KindKeys && !plan.CaptureKeys {
+				r.dropKeys(signaling.SessionInfo{Device: d.machine.Device, SID: p.e.SID}, len(p.e.Keys), "the recording does not capture keys")
+				continue
+			}
 			if err := rec.AddEvent(p.at, p.e); err != nil {
 				r.log.Warn("recording timeline event not written", "device", d.machine.Device, "kind", p.e.Kind, "err", err)
 			}

@@ -170,6 +170,8 @@ func New(cfg Config) (*Relay, error) {
 		Consent:              consentRecorder{r.control.sessions},
 		Names:                r.control.sessions,
 		Control:              r.recorder,
+		KeyCapture:           keyCapture{st},
+		Keys:                 r.recorder,
 		Viewers:              late,
 		P2PViewers:           cfg.p2pViewers(),
 		Logger:               cfg.Logger.With("component", "signaling"),

@@ -119,7 +119,7 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 		s.metrics.Messages.WithLabelValues("agent", string(env.Type), "ok").Inc()
 		return true
 	case wire.TypeOffer, wire.TypeCandidate, wire.TypeBye, wire.TypeConsent, wire.TypePower, wire.TypeDisplays,
-		wire.TypeRoster, wire.TypeControlEvent, wire.TypeInputBurst:
+		wire.TypeRoster, wire.TypeControlEvent, wire.TypeInputBurst, wire.TypeKeys:
 	default:
 		return s.refuse(pc, log, "agent", env, env.SID, errors.New("an agent may not send "+string(env.Type)))
 	}
@@ -197,6 +197,12 @@ func (s *Server) handleAgentMessage(ctx context.Context, pc *peerconn.Conn, log 
 			return s.refuse(pc, log, "agent", env, env.SID, err)
 		}
 		return s.inputBurstReported(ctx, log, reports, info, env, b)
+	case wire.TypeKeys:
+		var k wire.Keys
+		if err := wire.DecodeData(env, &k); err != nil {
+			return s.refuse(pc, log, "agent", env, env.SID, err)
+		}
+		return s.keysReported(ctx, log, reports, info, env, k)
 	}
 	if err := s.cfg.Bus.Publish(ctx, consoleTopic(env.SID), raw); err != nil {
 		log.Error("publish to console", "err", err)

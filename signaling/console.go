@@ -187,6 +187,7 @@ func (s *Server) handleConsoleMessage(ctx context.Context, pc *peerconn.Conn, lo
 			Grant:        grant,
 			Name:         info.Name,
 			Video:        video,
+			CaptureKeys:  s.capturesKeys(ctx, log, info),
 		})
 	case wire.TypeAnswer:
 		var d wire.SDP

@@ -21,11 +21,19 @@ const (
 	reportSessions = 1024
 )
 
+// Batches of captured keys (keys.go) are no audit writes: they go to a recording, a few a
+// second while someone types (a pasted text more), on a budget of their own per session.
+const (
+	keysRate  = 16
+	keysBurst = 64
+)
+
 // reportBudget is one agent connection's audit report budgets, by session. It is used by the
 // connection's reading goroutine only.
 type reportBudget struct {
 	now      func() time.Time
 	bySID    map[string]*rate.Limiter
+	keys     map[string]*rate.Limiter
 	lastWarn time.Time
 }
 
@@ -33,28 +41,37 @@ func newReportBudget(now func() time.Time) *reportBudget {
 	if now == nil {
 		now = time.Now
 	}
-	return &reportBudget{now: now, bySID: make(map[string]*rate.Limiter)}
+	return &reportBudget{now: now, bySID: make(map[string]*rate.Limiter), keys: make(map[string]*rate.Limiter)}
 }
 
 // allow spends one report of session sid; false when it is over budget.
 func (b *reportBudget) allow(sid string) bool {
-	now := b.now()
-	l := b.bySID[sid]
+	return spend(b.bySID, sid, b.now(), reportRate, reportBurst)
+}
+
+// allowKeys spends one keys batch of session sid; false when it is over budget.
+func (b *reportBudget) allowKeys(sid string) bool {
+	return spend(b.keys, sid, b.now(), keysRate, keysBurst)
+}
+
+// spend takes one token from sid's limiter in m, made with r and burst when it has none.
+func spend(m map[string]*rate.Limiter, sid string, now time.Time, r rate.Limit, burst int) bool {
+	l := m[sid]
 	if l == nil {
-		if len(b.bySID) >= reportSessions {
-			b.forgetIdle(now)
+		if len(m) >= reportSessions {
+			forgetIdle(m, now, burst)
 		}
-		l = rate.NewLimiter(reportRate, reportBurst)
-		b.bySID[sid] = l
+		l = rate.NewLimiter(r, burst)
+		m[sid] = l
 	}
 	return l.AllowN(now, 1)
 }
 
 // forgetIdle drops the budgets that have refilled: a new one would be the same.
-func (b *reportBudget) forgetIdle(now time.Time) {
-	for sid, l := range b.bySID {
-		if l.TokensAt(now) >= reportBurst {
-			delete(b.bySID, sid)
+func forgetIdle(m map[string]*rate.Limiter, now time.Time, burst int) {
+	for sid, l := range m {
+		if l.TokensAt(now) >= float64(burst) {
+			delete(m, sid)
 		}
 	}
 }

@@ -81,6 +81,10 @@ type Config struct {
 	// Control, when set, audits shared sessions: consoles joining and leaving a machine,
 	// control moving among them, and the input of each controller (shared.go).
 	Control ControlAuditor
+	// KeyCapture and Keys, both set, capture the keys of the sessions whose organization
+	// records them (keys.go): the agent is asked for them, and they go to Keys.
+	KeyCapture KeyCapture
+	Keys       KeyRecorder
 	// Viewers, when set, relays the video of a device's consoles beyond the first P2PViewers
 	// on this node (viewers.go); nil: every console gets its video from the agent.
 	Viewers VideoRelay

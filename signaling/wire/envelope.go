@@ -75,7 +75,7 @@ func (t Type) Known() bool {
 	switch t {
 	case TypeWelcome, TypeJoin, TypeAgentStatus, TypeOffer, TypeAnswer, TypeCandidate,
 		TypeBye, TypeToken, TypeError, TypeHello, TypeSessionStart, TypeHeartbeat, TypeConsent, TypeConsentCode, TypePower, TypePowerAction, TypeDisplays, TypeDisplay,
-		TypeMachines, TypeGrant, TypeControl, TypeRoster, TypeControlEvent, TypeInputBurst,
+		TypeMachines, TypeGrant, TypeControl, TypeRoster, TypeControlEvent, TypeInputBurst, TypeKeys,
 		TypeVideoOffer, TypeVideoAnswer, TypeVideoCandidate:
 		return true
 	}
@@ -210,6 +210,10 @@ type SessionStart struct {
 	// Video says whether the session gets the video track; absent (an older relay) is true.
 	// A console whose video the relay forwards gets false: data channels only (media.go).
 	Video *bool `json:"video,omitempty"`
+	// CaptureKeys asks the agent to report the keys this session types while it holds
+	// control (TypeKeys, keys.go): its organization records with full keystroke capture.
+	// Absent (an older relay, or capture off): the keys are never sent.
+	CaptureKeys bool `json:"capture_keys,omitempty"`
 	// Uplink marks the relay's own receive-only peer for the device's video: video track
 	// only, no data channels, no input, not on the roster. Only the relay makes one.
 	Uplink bool `json:"uplink,omitempty"`

@@ -1,0 +1,105 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kvmrelay/kvmrelay/control/store"
+	"github.com/kvmrelay/kvmrelay/recording"
+	"github.com/kvmrelay/kvmrelay/signaling"
+	"github.com/kvmrelay/kvmrelay/signaling/wire"
+)
+
+// Full keystroke capture: the keys typed in a recorded session go to its recording's
+// timeline when the organization captures them (store.OrgSettings.RecordingKeys, audited
+// when changed), and nowhere else: not the audit chain (which has each burst's digest, the
+// keys can be checked against it: hid.DigestKeys), not a log line (what is logged is a
+// count).
+
+// keyCapture is signaling's KeyCapture: whether an organization records its sessions (on or
+// required) with their keys.
+type keyCapture struct{ st store.Store }
+
+func (k keyCapture) CapturesKeys(ctx context.Context, tenant string) (bool, error) {
+	var org store.Organization
+	err := k.st.Read(ctx, tenant, func(tx store.Tx) error {
+		var err error
+		org, err = tx.Organization(ctx)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("relay: keystroke capture of %s: %w", tenant, err)
+	}
+	records := org.Settings.Recording == store.RecordingOn || org.Settings.Recording == store.RecordingRequired
+	return records && org.Settings.RecordingKeys, nil
+}
+
+// KeysTyped is signaling's KeyRecorder: the keys the controller info typed go to its
+// device's recording when the recording captures keys (its plan, decided when it began);
+// otherwise they are dropped, logged at debug as a count. Keys that come while the
+// recording is starting wait with its other events (markReady drops them if its plan does
+// not capture keys).
+func (r *sessionRecorder) KeysTyped(_ context.Context, info signaling.SessionInfo, k wire.Keys) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.live[info.Device]
+	if d == nil {
+		r.dropKeys(info, len(k.Strokes), "the device has no recording on this node")
+		return
+	}
+	select {
+	case <-d.ready:
+		if d.rec == nil || !d.plan.CaptureKeys {
+			r.dropKeys(info, len(k.Strokes), "the device's recording does not capture keys")
+			return
+		}
+	default:
+	}
+	for _, e := range keyEvents(info.SID, k, now) {
+		r.addAtLocked(d, e.at, e.e)
+	}
+}
+
+// dropKeys logs keys not recorded: how many, never which.
+func (r *sessionRecorder) dropKeys(info signaling.SessionInfo, n int, why string) {
+	r.log.Debug("keys not recorded", "device", info.Device, "sid", info.SID, "count", n, "why", why)
+}
+
+// addAtLocked is addLocked for an event that happened at at.
+func (r *sessionRecorder) addAtLocked(d *deviceRecording, at time.Time, e recording.Event) {
+	select {
+	case <-d.ready:
+		if d.rec != nil {
+			if err := d.rec.AddEvent(at, e); err != nil {
+				r.log.Warn("recording timeline event not written", "device", d.machine.Device, "kind", e.Kind, "err", err)
+			}
+		}
+	default:
+		d.pending = append(d.pending, timedEvent{at: at, e: e})
+	}
+}
+
+// keyEvents turns a batch into timeline events: one per instant, its strokes in order. The
+// agent's times place the strokes relative to each other; the relay's clock (now, when the
+// batch came) places the batch, as it does every other event of the timeline, so an agent
+// whose clock is off does not move keys away from the picture they changed.
+func keyEvents(sid string, k wire.Keys, now time.Time) []timedEvent {
+	if len(k.Strokes) == 0 {
+		return nil
+	}
+	last := k.Strokes[len(k.Strokes)-1].T
+	var out []timedEvent
+	for i, s := range k.Strokes {
+		stroke := recording.KeyStroke{Usage: s.Usage, Down: s.Down}
+		if i > 0 && s.T == k.Strokes[i-1].T {
+			e := &out[len(out)-1].e
+			e.Keys = append(e.Keys, stroke)
+			continue
+		}
+		at := now.Add(-time.Duration(last-s.T) * time.Millisecond)
+		out = append(out, timedEvent{at: at, e: recording.Event{Kind: recording.KindKeys, SID: sid, Keys: []recording.KeyStroke{stroke}}})
+	}
+	return out
+}
