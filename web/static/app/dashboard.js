@@ -69,7 +69,7 @@ async function requestJSON(method, url, body, headers = {}) {
     throw new ApiError(res.status, "internal", "The relay answered with something this page does not understand.");
   }
 }
-async function requestBlob(url, token) {
+async function requestBlob(url, token, onProgress = null) {
   let res;
   try {
     res = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, credentials: "same-origin", cache: "no-store" });
@@ -78,7 +78,19 @@ async function requestBlob(url, token) {
   }
   if (!res.ok) throw await errorOf(res);
   try {
-    return await res.blob();
+    if (!onProgress || !res.body) return await res.blob();
+    const total = Number(res.headers.get("Content-Length")) || 0;
+    const parts = [];
+    let received = 0;
+    const reader = res.body.getReader();
+    for (; ; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      received += value.byteLength;
+      onProgress(received, total);
+    }
+    return new Blob(parts, { type: res.headers.get("Content-Type") ?? "" });
   } catch {
     throw unreachable();
   }
@@ -273,9 +285,11 @@ var Api = class {
   /** The recording's video as a Blob, fetched with the access token in the Authorization
    * header: no token ever goes into a URL (a <video src> cannot send one), and the blob: URL
    * the player makes of it works only in this page. download asks for it as an export; the
-   * relay audits both. */
-  recordingVideo(id, download = false) {
-    return this.#withToken((token) => requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token));
+   * relay audits both. onProgress(received, total) follows the download. */
+  recordingVideo(id, download = false, onProgress = null) {
+    return this.#withToken(
+      (token) => requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token, onProgress)
+    );
   }
   /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */
   beginTOTP() {
@@ -1635,7 +1649,10 @@ var RecordingPlayer = class {
     say(this.#status, "Loading the recording…");
     this.#export.disabled = true;
     try {
-      const [blob, lines] = await Promise.all([this.#api.recordingVideo(r.id), this.#api.recordingTimeline(r.id)]);
+      const progress = (got, total) => {
+        if (generation === this.#generation) say(this.#status, `Loading the recording… ${loaded(got, total || r.bytes)}`);
+      };
+      const [blob, lines] = await Promise.all([this.#api.recordingVideo(r.id, false, progress), this.#api.recordingTimeline(r.id)]);
       if (generation !== this.#generation) return;
       this.#url = URL.createObjectURL(blob);
       this.#video.src = this.#url;
@@ -1718,7 +1735,11 @@ var RecordingPlayer = class {
     if (!r) return;
     this.#export.disabled = true;
     try {
-      const blob = await this.#api.recordingVideo(r.id, true);
+      const blob = await this.#api.recordingVideo(
+        r.id,
+        true,
+        (got, total) => say(this.#status, `Exporting the recording… ${loaded(got, total || r.bytes)}`)
+      );
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;
@@ -1728,6 +1749,7 @@ var RecordingPlayer = class {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 6e4);
+      say(this.#status, "");
     } catch (err) {
       say(this.#status, `The export failed: ${messageOf(err)}`, "error");
     } finally {
@@ -1735,6 +1757,10 @@ var RecordingPlayer = class {
     }
   }
 };
+function loaded(got, total) {
+  if (!(total > 0)) return bytes(got);
+  return `${bytes(got)} of ${bytes(total)} (${Math.min(100, Math.floor(100 * got / total))}%)`;
+}
 
 // static/js/dashboard/sharejoin.js
 var PENDING_KEY = "kvmrelay.dashboard.share";

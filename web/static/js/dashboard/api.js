@@ -80,9 +80,11 @@ export class Api {
   /** The recording's video as a Blob, fetched with the access token in the Authorization
    * header: no token ever goes into a URL (a <video src> cannot send one), and the blob: URL
    * the player makes of it works only in this page. download asks for it as an export; the
-   * relay audits both. */
-  recordingVideo(id, download = false) {
-    return this.#withToken((token) => requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token));
+   * relay audits both. onProgress(received, total) follows the download. */
+  recordingVideo(id, download = false, onProgress = null) {
+    return this.#withToken((token) =>
+      requestBlob(`${BASE}/recordings/${seg(id)}/video${download ? "?download=1" : ""}`, token, onProgress),
+    );
   }
 
   /** Starts TOTP enrollment: {secret, otpauth_url, qr_code (an SVG data: URL)}. */

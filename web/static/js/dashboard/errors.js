@@ -84,8 +84,9 @@ export async function requestJSON(method, url, body, headers = {}) {
 }
 
 /** Fetches a file from the relay with the bearer token and returns it as a Blob, or throws an
- * ApiError. */
-export async function requestBlob(url, token) {
+ * ApiError. onProgress(received, total) runs as the body arrives (total 0 when unknown): a
+ * recording can be gigabytes, and the page says how far along it is. */
+export async function requestBlob(url, token, onProgress = null) {
   let res;
   try {
     res = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, credentials: "same-origin", cache: "no-store" });
@@ -94,7 +95,19 @@ export async function requestBlob(url, token) {
   }
   if (!res.ok) throw await errorOf(res);
   try {
-    return await res.blob();
+    if (!onProgress || !res.body) return await res.blob();
+    const total = Number(res.headers.get("Content-Length")) || 0;
+    const parts = [];
+    let received = 0;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      received += value.byteLength;
+      onProgress(received, total);
+    }
+    return new Blob(parts, { type: res.headers.get("Content-Type") ?? "" });
   } catch {
     throw unreachable();
   }

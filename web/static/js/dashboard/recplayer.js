@@ -43,7 +43,10 @@ export class RecordingPlayer {
     say(this.#status, "Loading the recording…");
     this.#export.disabled = true;
     try {
-      const [blob, lines] = await Promise.all([this.#api.recordingVideo(r.id), this.#api.recordingTimeline(r.id)]);
+      const progress = (got, total) => {
+        if (generation === this.#generation) say(this.#status, `Loading the recording… ${loaded(got, total || r.bytes)}`);
+      };
+      const [blob, lines] = await Promise.all([this.#api.recordingVideo(r.id, false, progress), this.#api.recordingTimeline(r.id)]);
       if (generation !== this.#generation) return;
       this.#url = URL.createObjectURL(blob);
       this.#video.src = this.#url;
@@ -132,7 +135,9 @@ export class RecordingPlayer {
     if (!r) return;
     this.#export.disabled = true;
     try {
-      const blob = await this.#api.recordingVideo(r.id, true);
+      const blob = await this.#api.recordingVideo(r.id, true, (got, total) =>
+        say(this.#status, `Exporting the recording… ${loaded(got, total || r.bytes)}`),
+      );
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;
@@ -142,10 +147,17 @@ export class RecordingPlayer {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      say(this.#status, "");
     } catch (err) {
       say(this.#status, `The export failed: ${messageOf(err)}`, "error");
     } finally {
       this.#export.disabled = false;
     }
   }
+}
+
+// loaded says how much of a download has arrived: "12 MB of 40 MB (30%)".
+function loaded(got, total) {
+  if (!(total > 0)) return bytes(got);
+  return `${bytes(got)} of ${bytes(total)} (${Math.min(100, Math.floor((100 * got) / total))}%)`;
 }
