@@ -243,7 +243,7 @@ func (s *Server) forwardToAgent(ctx context.Context, pc *peerconn.Conn, sub <-ch
 		case msg, ok := <-sub:
 			if !ok {
 				// The subscription was cut (bus failure): reconnect with a clean state.
-				pc.Close(peerconn.ErrSlowPeer)
+				pc.Close(peerconn.ErrSubscriptionCut)
 				return
 			}
 			select {

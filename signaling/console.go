@@ -321,7 +321,7 @@ func forward(ctx context.Context, pc *peerconn.Conn, subs ...<-chan []byte) {
 			if !ok {
 				// A subscription was cut (slow subscriber or bus failure): end the connection so the
 				// peer reconnects with a clean state rather than missing messages silently.
-				pc.Close(peerconn.ErrSlowPeer)
+				pc.Close(peerconn.ErrSubscriptionCut)
 				return
 			}
 			if !pc.Send(msg) {

@@ -38,6 +38,11 @@ const (
 // ErrSlowPeer is the cause recorded when a peer's outbox overflows.
 var ErrSlowPeer = errors.New("signaling: peer too slow, outbox full")
 
+// ErrSubscriptionCut is the cause recorded when the bus cut a connection's subscription (the
+// bus's connection was lost, or the subscriber fell behind): the peer reconnects with a clean
+// state rather than miss messages.
+var ErrSubscriptionCut = errors.New("signaling: the bus cut this connection's subscription (bus outage or slow subscriber); the peer reconnects")
+
 // WebSocket is what a Conn needs of a WebSocket connection; the Conn types of
 // fasthttp/websocket and gorilla/websocket (a common ancestry) both provide it.
 type WebSocket interface {
