@@ -293,6 +293,9 @@ type fanoutWindow struct {
 	viewerFrames       []float64
 	relayed            int
 	size               string // the picture the controller tab received at the window's end
+	// keyframeRequests the relayed Go consoles sent (a lost packet leaves a receiver unable to
+	// decode until the next keyframe).
+	keyframeRequests int
 }
 
 // tabStats is the part of the page's stats the windows need.
@@ -329,6 +332,10 @@ func (f *fanoutBench) measure(t *testing.T, controller, viewer context.Context, 
 	t.Helper()
 	relayPID, agentPID := f.relay.cmd.Process.Pid, f.agent.Process.Pid
 	hasViewer, _ := js[bool](viewer, `!!(window.kvm && window.kvm.state === "connected")`)
+	plis0 := 0
+	for _, con := range loads {
+		plis0 += con.KeyframeRequests()
+	}
 	start := time.Now()
 	relay0, agent0 := pidCPU(t, relayPID), pidCPU(t, agentPID)
 	c0 := readTabStats(t, controller)
@@ -357,6 +364,10 @@ func (f *fanoutBench) measure(t *testing.T, controller, viewer context.Context, 
 		w.viewerFrames = append(w.viewerFrames, (v1.Raw.Frames-v0.Raw.Frames)/(v1.At-v0.At)*1000*w.wall.Seconds())
 		w.relayed++
 	}
+	for _, con := range loads {
+		w.keyframeRequests += con.KeyframeRequests()
+	}
+	w.keyframeRequests -= plis0
 	for i, con := range loads {
 		got := con.DecodableFrames(start) - con.DecodableFrames(end)
 		require.Positive(t, got, "relayed console %d got frames in the window", i+1)
@@ -397,8 +408,15 @@ func (w fanoutWindow) print(label string, n int) {
 	fmt.Printf("bench-fanout %s: relay CPU %.1f%% of a core, %.2f ms per frame; %s\n", label, w.cpuPercent(w.relayCPU), w.msPerFrame(w.relayCPU), perViewer)
 	if len(w.viewerFrames) > 0 {
 		s := slices.Sorted(slices.Values(w.viewerFrames))
-		fmt.Printf("bench-fanout %s: frames per relayed viewer in %.1f s: min %.0f median %.0f (the controller %.0f)\n",
-			label, w.wall.Seconds(), s[0], percentile(s, 50), w.frames)
+		short := 0
+		for _, fr := range s {
+			if fr < w.frames/2 {
+				short++
+			}
+		}
+		fmt.Printf("bench-fanout %s: decodable frames per relayed viewer in %.1f s: min %.0f median %.0f (the controller %.0f); "+
+			"%d of %d viewers under half the controller's; %d keyframe requests from the Go viewers\n",
+			label, w.wall.Seconds(), s[0], percentile(s, 50), w.frames, short, len(s), w.keyframeRequests)
 	}
 }
 
@@ -478,15 +496,25 @@ func (f *fanoutBench) latency(t *testing.T, controller, viewer context.Context, 
 			n, height, fanoutHeight, note)
 		return
 	}
-	fmt.Printf("bench-fanout N=%d: key-down → frame shown, controller tab (peer to peer): %s%s\n", n, summary(own), note)
+	fmt.Printf("bench-fanout N=%d: key-down → frame shown, controller tab (peer to peer): %s%s; jitter buffer %s\n", n, summary(own), note, jitterBuffer(controller))
 	if hasViewer {
 		require.NotEmpty(t, relayed, "the viewer tab showed the controller's keys")
 		note := ""
 		if unseen > 0 {
 			note = fmt.Sprintf(" (%d timed keys not seen within 3 s)", unseen)
 		}
-		fmt.Printf("bench-fanout N=%d: key-down → frame shown, viewer tab (relayed): %s%s\n", n, summary(relayed), note)
+		fmt.Printf("bench-fanout N=%d: key-down → frame shown, viewer tab (relayed): %s%s; jitter buffer %s\n", n, summary(relayed), note, jitterBuffer(viewer))
 	}
+}
+
+// jitterBuffer is the tab's mean jitter-buffer delay over the last stats second, which the
+// browser adds before a frame is decoded.
+func jitterBuffer(tab context.Context) string {
+	ms, err := js[float64](tab, `window.kvm.stats.jitterBufferMs ?? -1`)
+	if err != nil || ms < 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f ms", ms)
 }
 
 // pollJS reports whether a boolean expression became true in the page within timeout.
