@@ -92,7 +92,8 @@ bench-recording: deps
 # the others through the relay), kvmrelay and kvmagent as processes: each one's CPU, the agent's
 # upload, frames per viewer, key → screen for the controller and a relayed viewer (Chromium),
 # and the relay's CPU and bytes per minute with the organization's recording on.
-# KVMRELAY_BENCH_SAMPLES (default 100) latency samples per console count.
+# KVMRELAY_BENCH_SAMPLES (default 100) latency samples per console count, KVMRELAY_BENCH_WINDOW
+# (default 10) seconds per CPU window.
 bench-fanout: deps
 	KVMRELAY_BENCH=fanout $(GO) test -exec $(NETNS) -run '^TestBenchFanout$$' -v -count=1 -timeout 20m ./e2e/
 

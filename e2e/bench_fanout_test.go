@@ -91,8 +91,7 @@ type fanoutBench struct {
 	agent    *exec.Cmd
 	api      *client.Client
 	deviceID string
-	records  string // the relay's recordings directory
-	redeems  int    // links redeemed for test consoles, to spread them over source addresses
+	redeems  int // links redeemed for test consoles, to spread them over source addresses
 }
 
 // startFanoutBench builds kvmrelay and kvmagent, bootstraps an organization (as `kvmrelay
@@ -110,7 +109,7 @@ func startFanoutBench(t *testing.T) *fanoutBench {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	data := filepath.Join(t.TempDir(), "data")
-	f := &fanoutBench{records: filepath.Join(data, "recordings")}
+	f := &fanoutBench{}
 	_, _, err = relay.CreateOwner(ctx, relay.Config{Listen: addr, PublicURL: "http://" + addr, DataDir: data}, "ACME", "acme", "owner@acme.example", webPassword)
 	require.NoError(t, err)
 	// No TURN: the consoles reach the agent and the relay directly on the test network. A
