@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -76,6 +77,7 @@ func TestBenchFanout(t *testing.T) {
 		time.Sleep(3 * time.Second) // bandwidth estimation and the relayed viewers' keyframes settle
 		w := f.measure(t, controller, viewer, loads, window)
 		w.print(fmt.Sprintf("N=%d", n), n)
+		f.printLadder(t, fmt.Sprintf("N=%d", n))
 		if n == fanoutRecordingViewers {
 			off = w
 		}
@@ -92,6 +94,9 @@ type fanoutBench struct {
 	api      *client.Client
 	deviceID string
 	redeems  int // links redeemed for test consoles, to spread them over source addresses
+	// agentLog is the agent's log; ladderRead how much of it ladderSteps has read.
+	agentLog   string
+	ladderRead int
 }
 
 // startFanoutBench builds kvmrelay and kvmagent, bootstraps an organization (as `kvmrelay
@@ -133,8 +138,9 @@ func startFanoutBench(t *testing.T) *fanoutBench {
 	_, err = enroll.Enroll(ctx, state, tok.Token, hc)
 	require.NoError(t, err)
 
-	f.agent = startProcess(t, "agent", agentBin, "run", "--server", f.relay.url, "--state-dir", state,
-		"--source", "testpattern", "--size", fmt.Sprintf("%dx%d", fanoutWidth, fanoutHeight), "--fps", strconv.Itoa(fanoutFPS), "--log-level", "warn")
+	// Info: the agent logs each step down its resolution ladder, with the estimate behind it.
+	f.agent, f.agentLog = startProcess(t, "agent", agentBin, "run", "--server", f.relay.url, "--state-dir", state,
+		"--source", "testpattern", "--size", fmt.Sprintf("%dx%d", fanoutWidth, fanoutHeight), "--fps", strconv.Itoa(fanoutFPS), "--log-level", "info")
 	require.Eventually(t, func() bool {
 		n, err := scrapeMetric(f.relay.url+"/metrics", "kvmrelay_agents_connected")
 		return err == nil && n == 1
@@ -157,15 +163,15 @@ func buildCommand(t *testing.T, name string) string {
 	return out
 }
 
-// startProcess runs bin with args, its output in files, until the test ends (SIGTERM, then
-// SIGKILL after 15 s); a process that exits early fails the test with its log.
-func startProcess(t *testing.T, name, bin string, args ...string) *exec.Cmd {
+// startProcess runs bin with args, its output in a log file, until the test ends (SIGTERM,
+// then SIGKILL after 15 s); the test's log gets the process's when the test failed.
+func startProcess(t *testing.T, name, bin string, args ...string) (cmd *exec.Cmd, logPath string) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
+	logPath = filepath.Join(t.TempDir(), name+".log")
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, args...)
+	cmd = exec.Command(bin, args...)
 	cmd.Env = nodeEnv()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
@@ -185,7 +191,25 @@ func startProcess(t *testing.T, name, bin string, args ...string) *exec.Cmd {
 			t.Logf("%s log:\n%s", name, b)
 		}
 	})
-	return cmd
+	return cmd, logPath
+}
+
+var ladderLine = regexp.MustCompile(`sending a smaller picture.*estimate_bps=(\d+).*sent=(\S+)`)
+
+// ladderSteps reads the agent's log since the last call for steps down its resolution ladder
+// (the picture made smaller because the lowest bandwidth estimate of its video sessions, the
+// relay's uplink included, cannot carry it) and says how many and the last one.
+func (f *fanoutBench) ladderSteps(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(f.agentLog)
+	require.NoError(t, err)
+	steps := ladderLine.FindAllSubmatch(b[f.ladderRead:], -1)
+	f.ladderRead = len(b)
+	if len(steps) == 0 {
+		return ""
+	}
+	last := steps[len(steps)-1]
+	return fmt.Sprintf("%d steps down (the last at an estimate of %s bit/s, to %s)", len(steps), last[1], last[2])
 }
 
 // pidCPU is a process's user+system CPU time, all its threads, from /proc/PID/stat.
@@ -200,6 +224,14 @@ func pidCPU(t *testing.T, pid int) time.Duration {
 	st, err := strconv.ParseInt(f[12], 10, 64)
 	require.NoError(t, err)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// printLadder says whether the agent made its picture smaller since the last figures.
+func (f *fanoutBench) printLadder(t *testing.T, label string) {
+	t.Helper()
+	if steps := f.ladderSteps(t); steps != "" {
+		fmt.Printf("bench-fanout %s: the agent's resolution ladder since the last figures: %s\n", label, steps)
+	}
 }
 
 // link starts a console session on the device and returns its console link.
@@ -579,6 +611,7 @@ func (f *fanoutBench) recording(t *testing.T, controller, viewer context.Context
 	time.Sleep(3 * time.Second)
 	on := f.measure(t, controller, viewer, *loads, window)
 	on.print(fmt.Sprintf("N=%d recording", fanoutRecordingViewers), fanoutRecordingViewers)
+	f.printLadder(t, fmt.Sprintf("N=%d recording", fanoutRecordingViewers))
 	f.closeConsoles(t, controller, viewer, loads)
 	require.Eventually(t, func() bool {
 		var err error
@@ -588,12 +621,12 @@ func (f *fanoutBench) recording(t *testing.T, controller, viewer context.Context
 	require.Equal(t, "complete", rec.State, "error: %s", rec.Error)
 	require.Positive(t, rec.DurationMS)
 
-	fmt.Printf("bench-fanout recording at %dx%d, %d consoles: relay CPU %.2f ms per frame on, %.2f off: %+.2f ms per frame, %+.1f%% of a core\n",
-		fanoutWidth, fanoutHeight, fanoutRecordingViewers, on.msPerFrame(on.relayCPU), off.msPerFrame(off.relayCPU),
+	fmt.Printf("bench-fanout recording, %d consoles: relay CPU %.2f ms per frame on (sent as %s), %.2f off (sent as %s): %+.2f ms per frame, %+.1f%% of a core\n",
+		fanoutRecordingViewers, on.msPerFrame(on.relayCPU), on.size, off.msPerFrame(off.relayCPU), off.size,
 		on.msPerFrame(on.relayCPU)-off.msPerFrame(off.relayCPU), on.cpuPercent(on.relayCPU)-off.cpuPercent(off.relayCPU))
 	minutes := float64(rec.DurationMS) / 60000
-	fmt.Printf("bench-fanout recording at %dx%d: %.1f MB per minute (%d bytes, %d frames in %.1f s, from the catalogue)\n",
-		fanoutWidth, fanoutHeight, float64(rec.Bytes)/minutes/1e6, rec.Bytes, rec.Frames, float64(rec.DurationMS)/1000)
+	fmt.Printf("bench-fanout recording of the %dx%d source (sent as %s at the window's end): %.2f MB per minute (%d bytes, %d frames in %.1f s, from the catalogue)\n",
+		fanoutWidth, fanoutHeight, on.size, float64(rec.Bytes)/minutes/1e6, rec.Bytes, rec.Frames, float64(rec.DurationMS)/1000)
 }
 
 // closeConsoles ends every console of the device (the tabs with their Disconnect button) and
