@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, run the relay with a demo agent, print a console link
 #   make test   the whole suite, browser tests included (CI runs this)
 # Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff,
-# bench-encode, bench-sources, bench-vnc, bench-turn, bench-login).
+# bench-encode, bench-sources, bench-vnc, bench-turn, bench-login, bench-fanout).
 
 GO        ?= go
 BIN       := bin
@@ -11,7 +11,7 @@ NETNS     := $(CURDIR)/scripts/netns-exec
 FUZZTIME  ?= 6s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login bench-gateway bench-sfu bench-recording clean
+.PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login bench-gateway bench-sfu bench-recording bench-fanout clean
 
 all: build
 
@@ -41,7 +41,7 @@ fuzz: deps
 
 test: vet unit fuzz
 
-bench: bench-encode bench-sources bench-latency bench-vnc bench-ttff bench-turn bench-login bench-gateway bench-sfu bench-recording
+bench: bench-encode bench-sources bench-latency bench-vnc bench-ttff bench-turn bench-login bench-gateway bench-sfu bench-recording bench-fanout
 
 bench-encode: deps
 	$(GO) test -run '^$$' -bench . -benchtime 60x ./media/...
@@ -87,6 +87,15 @@ bench-sfu:
 # minute of a 1080p30 x264 stream written to fMP4 (fsync per fragment included).
 bench-recording: deps
 	$(GO) test -run '^$$' -bench BenchmarkRecord1080p -benchtime 20x -count=3 ./recording/
+
+# Shared sessions: one 1080p30 machine watched by 1, 5 and 20 consoles (the first peer to peer,
+# the others through the relay), kvmrelay and kvmagent as processes: each one's CPU, the agent's
+# upload, frames per viewer, key → screen for the controller and a relayed viewer (Chromium),
+# and the relay's CPU and bytes per minute with the organization's recording on.
+# KVMRELAY_BENCH_SAMPLES (default 100) latency samples per console count, KVMRELAY_BENCH_WINDOW
+# (default 10) seconds per CPU window.
+bench-fanout: deps
+	KVMRELAY_BENCH=fanout $(GO) test -exec $(NETNS) -run '^TestBenchFanout$$' -v -count=1 -timeout 20m ./e2e/
 
 clean:
 	rm -rf $(BIN)

@@ -2972,6 +2972,7 @@ var StripReader = class {
 
 // static/js/frames.js
 var IDLE_READ_EVERY = 15;
+var TRACE_KEEP = 512;
 var FrameWatcher = class {
   #video;
   #meter;
@@ -2983,6 +2984,8 @@ var FrameWatcher = class {
   #fps = null;
   #lastFrame = 0;
   #stripCount = null;
+  #trace = null;
+  // [time shown (ms since the epoch), count] per strip change, while traced
   /** meter: the strip's LatencyMeter; changes: the ChangeMeter (input → first change). */
   constructor(video2, meter2, changes2) {
     this.#video = video2;
@@ -3006,6 +3009,17 @@ var FrameWatcher = class {
   get stripCount() {
     return this.#stripCount;
   }
+  /** Trace the strip (on) or stop (off): while traced, the strip is read on every frame and
+   * each new count is kept with the time its frame was shown, on the epoch clock that every
+   * tab of a browser shares — so the latency benchmark can time, in a console that sends no
+   * keys (a relayed viewer), when another console's key-down showed up here. */
+  traceStrip(on) {
+    this.#trace = on ? [] : null;
+  }
+  /** The traced strip changes, oldest first: [time shown in ms since the epoch, count]. */
+  get stripTrace() {
+    return this.#trace ? this.#trace.map((e) => e.slice()) : [];
+  }
   #onFrame(now, metadata) {
     this.#frames++;
     this.#lastFrame = now;
@@ -3017,9 +3031,14 @@ var FrameWatcher = class {
     }
     const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
     this.#changes.presented(metadata?.rtpTimestamp, shown);
-    if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
+    if (this.#trace || this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
+      const previous = this.#stripCount;
       this.#stripCount = this.#reader.read(this.#video);
       this.#meter.frame(this.#stripCount, shown, metadata);
+      if (this.#trace && this.#stripCount !== null && this.#stripCount !== previous) {
+        this.#trace.push([performance.timeOrigin + shown, this.#stripCount]);
+        if (this.#trace.length > TRACE_KEEP) this.#trace.splice(0, this.#trace.length - TRACE_KEEP);
+      }
     }
   }
 };
@@ -3548,6 +3567,7 @@ function installHooks(read, video2, control = {}) {
   getter("roster", () => copy(read.roster?.()));
   getter("inControl", () => read.inControl?.() ?? true);
   getter("controlBar", () => read.controlBar?.() ?? "hidden");
+  getter("stripTrace", () => read.stripTrace?.() ?? []);
   for (const [name, fn] of Object.entries(control)) api[name] = (...args) => fn(...args);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video2, Number(clientX), Number(clientY));
@@ -3897,7 +3917,8 @@ installHooks(
     power: () => power.state,
     roster: () => sharing.snapshot,
     inControl: () => sharing.inControl,
-    controlBar: () => sharing.barMode
+    controlBar: () => sharing.barMode,
+    stripTrace: () => frames.stripTrace
   },
   video,
   {
@@ -3907,7 +3928,8 @@ installHooks(
     decline: () => sharing.decline(),
     release: () => sharing.release(),
     pass: (name) => sharing.pass(String(name)),
-    take: () => sharing.take()
+    take: () => sharing.take(),
+    traceStrip: (on) => frames.traceStrip(Boolean(on))
   }
 );
 toolbar.start();

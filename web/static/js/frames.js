@@ -5,6 +5,8 @@ import { StripReader } from "./strip.js";
 // Reading pixels back costs a copy of the frame, so the strip is read on every frame only while
 // a key-down waits to be seen, and otherwise a few times a second to keep the count current.
 const IDLE_READ_EVERY = 15;
+// Strip changes kept while a benchmark traces the strip (traceStrip): the newest only.
+const TRACE_KEEP = 512;
 
 export class FrameWatcher {
   #video;
@@ -17,6 +19,7 @@ export class FrameWatcher {
   #fps = null;
   #lastFrame = 0;
   #stripCount = null;
+  #trace = null; // [time shown (ms since the epoch), count] per strip change, while traced
 
   /** meter: the strip's LatencyMeter; changes: the ChangeMeter (input → first change). */
   constructor(video, meter, changes) {
@@ -48,6 +51,19 @@ export class FrameWatcher {
     return this.#stripCount;
   }
 
+  /** Trace the strip (on) or stop (off): while traced, the strip is read on every frame and
+   * each new count is kept with the time its frame was shown, on the epoch clock that every
+   * tab of a browser shares — so the latency benchmark can time, in a console that sends no
+   * keys (a relayed viewer), when another console's key-down showed up here. */
+  traceStrip(on) {
+    this.#trace = on ? [] : null;
+  }
+
+  /** The traced strip changes, oldest first: [time shown in ms since the epoch, count]. */
+  get stripTrace() {
+    return this.#trace ? this.#trace.map((e) => e.slice()) : [];
+  }
+
   #onFrame(now, metadata) {
     this.#frames++;
     this.#lastFrame = now;
@@ -63,9 +79,14 @@ export class FrameWatcher {
     // Taken before reading the pixels: the readback is this page's cost, not the latency.
     const shown = Math.max(metadata?.expectedDisplayTime ?? now, performance.now());
     this.#changes.presented(metadata?.rtpTimestamp, shown);
-    if (this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
+    if (this.#trace || this.#meter.waiting || this.#meter.count === null || this.#frames % IDLE_READ_EVERY === 0) {
+      const previous = this.#stripCount;
       this.#stripCount = this.#reader.read(this.#video);
       this.#meter.frame(this.#stripCount, shown, metadata);
+      if (this.#trace && this.#stripCount !== null && this.#stripCount !== previous) {
+        this.#trace.push([performance.timeOrigin + shown, this.#stripCount]);
+        if (this.#trace.length > TRACE_KEEP) this.#trace.splice(0, this.#trace.length - TRACE_KEEP);
+      }
     }
   }
 }

@@ -7,7 +7,8 @@ import { mapPointer } from "./geometry.js";
 /**
  * read: getters for the live values — state(), stats(), stripCount(), latencySamples(), latencyTotal(),
  * firstChangeSamples(), firstChangeByKey(), latencyByKey() ([key-down time, ms] pairs), framesDecoded(),
- * lastError(), consent() (the consent prompt's state), and for a shared machine:
+ * lastError(), consent() (the consent prompt's state), stripTrace() (see traceStrip below), and for a
+ * shared machine:
  *   roster()     — null before the agent sent one; else {me: this console's sid, participants:
  *                  [{sid, name, grant, you, inControl}], controller: name | null, request:
  *                  {from: name, secondsLeft} | null, event: the last event as the agent sent it};
@@ -18,6 +19,8 @@ import { mapPointer } from "./geometry.js";
  * (false when the roster does not allow it) — requestControl(), cancelRequest(), approve(),
  * decline() (the pending request), release(), pass(name) (to the participant of that name),
  * take() (an admin, without the confirmation dialog the page's button asks first).
+ * traceStrip(on): the benchmark's strip trace — while on, every frame's strip is read and each
+ * new count kept with when it was shown (stripTrace: [ms since the epoch, count] pairs).
  */
 export function installHooks(read, video, control = {}) {
   const api = Object.create(null);
@@ -38,6 +41,7 @@ export function installHooks(read, video, control = {}) {
   getter("roster", () => copy(read.roster?.()));
   getter("inControl", () => read.inControl?.() ?? true);
   getter("controlBar", () => read.controlBar?.() ?? "hidden");
+  getter("stripTrace", () => read.stripTrace?.() ?? []);
   for (const [name, fn] of Object.entries(control)) api[name] = (...args) => fn(...args);
   api.usageFor = (code) => usageFor(String(code));
   api.mapPointer = (clientX, clientY) => mapPointer(video, Number(clientX), Number(clientY));

@@ -439,6 +439,7 @@ installHooks(
     roster: () => sharing.snapshot,
     inControl: () => sharing.inControl,
     controlBar: () => sharing.barMode,
+    stripTrace: () => frames.stripTrace,
   },
   video,
   {
@@ -449,6 +450,7 @@ installHooks(
     release: () => sharing.release(),
     pass: (name) => sharing.pass(String(name)),
     take: () => sharing.take(),
+    traceStrip: (on) => frames.traceStrip(Boolean(on)),
   },
 );
 
