@@ -161,6 +161,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s.wg.Go(s.watchDisconnects)
 	s.wg.Go(func() { s.watchControl(sessionEndTopic, "session ends", s.applySessionEnd) })
 	s.wg.Go(func() { s.watchControl(regrantTopic, "grant changes", s.applyRegrant) })
+	if cfg.Viewers != nil {
+		s.wg.Go(s.serveStreamLinks)
+	}
 	return s, nil
 }
 
