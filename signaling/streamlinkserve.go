@@ -23,12 +23,7 @@ type servedLink struct {
 // serveStreamLinks answers other nodes' node links (streamlink.go) until the server closes:
 // each link is a relayed viewer of Viewers, holder only, whose offer and candidates go to the
 // receiving node as an agent's go to an uplink.
-func (s *Server) serveStreamLinks() {
-	sub, err := s.cfg.Bus.Subscribe(s.ctx, nodeTopic(s.node))
-	if err != nil {
-		s.log.Error("node links not served: subscribe", "err", err)
-		return
-	}
+func (s *Server) serveStreamLinks(sub <-chan []byte) {
 	var (
 		mu    sync.Mutex
 		links = map[string]*servedLink{}
@@ -65,6 +60,7 @@ func (s *Server) serveStreamLinks() {
 				return
 			case <-t.C:
 			}
+			var err error
 			if sub, err = s.cfg.Bus.Subscribe(s.ctx, nodeTopic(s.node)); err != nil {
 				s.log.Error("node links not served: subscribe", "err", err)
 				return
