@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kvmrelay/kvmrelay/signaling"
@@ -67,18 +68,18 @@ func (u *upstream) attempt(ctx context.Context) (bool, error) {
 	if holder == "" {
 		if leases := h.leases(); leases != nil {
 			u.holding.Store(true)
-			watch := make(chan struct{})
-			defer func() { cancel(); <-watch }()
-			go func() { defer close(watch); u.keepLease(ctx, cancel, leases) }()
+			var keeping sync.WaitGroup
+			defer func() { cancel(); keeping.Wait() }()
+			keeping.Go(func() { u.keepLease(ctx, cancel, leases) })
 		}
 		return u.once(ctx, func(ctx context.Context, t signaling.UplinkTarget) (uplinkSession, error) {
 			return h.cfg.Uplinks.StartUplink(ctx, t)
 		}, false)
 	}
 	u.log.Info("the stream is held by another node; receiving it from there", "holder", holder)
-	watch := make(chan struct{})
-	defer func() { cancel(); <-watch }()
-	go func() { defer close(watch); u.watchHolder(ctx, cancel, holder) }()
+	var watching sync.WaitGroup
+	defer func() { cancel(); watching.Wait() }()
+	watching.Go(func() { u.watchHolder(ctx, cancel, holder) })
 	return u.once(ctx, func(ctx context.Context, t signaling.UplinkTarget) (uplinkSession, error) {
 		return h.cfg.Links.StartStreamLink(ctx, holder, t)
 	}, true)

@@ -169,3 +169,20 @@ func TestHubAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestAcquireAsHolder: a node link is served only by the node holding the machine (or able to
+// claim it): a node that another holds refuses rather than get the stream from yet another.
+func TestAcquireAsHolder(t *testing.T) {
+	w := startWorld(t)
+	a, b := startRelayNode(t, w), startRelayNode(t, w)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := Machine{Device: "dev1"}
+	_, releaseA, err := a.hub.AcquireAsHolder(ctx, m)
+	require.NoError(t, err, "nobody holds the machine: a claims it")
+	defer releaseA()
+	_, _, err = b.hub.AcquireAsHolder(ctx, m)
+	require.ErrorIs(t, err, errNotHolder)
+	assert.Equal(t, 0.0, testutil.ToFloat64(b.metrics.Holders), "the refusal holds nothing")
+	assert.Equal(t, 0.0, testutil.ToFloat64(b.metrics.NodeLinkStarts), "nor links to the holder")
+}
