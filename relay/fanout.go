@@ -35,7 +35,7 @@ func newFanout(listen string, sig *signaling.Server, ice signaling.ICEProvider, 
 			return out
 		}
 	}
-	hub, err := fanout.New(fanout.Config{Uplinks: sig, API: api, ICEServers: servers, Logger: log, Metrics: metrics})
+	hub, err := fanout.New(fanout.Config{Uplinks: sig, Links: sig, API: api, ICEServers: servers, Logger: log, Metrics: metrics})
 	if err != nil {
 		return nil, nil, err
 	}

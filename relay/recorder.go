@@ -25,7 +25,11 @@ import (
 //
 // Several nodes: each node records the consoles it holds; a device watched from two nodes has
 // a recording per node, each with its own node's participants (control and input reach the
-// node that holds the agent's connection). One recording per device across nodes is to come.
+// node that holds the agent's connection). The stream itself is received once for the whole
+// deployment (fanout: the node holding the device's lease receives it from the agent, a
+// recording on another node gets it over a node link), so a second recording costs the agent
+// nothing. One recording per device across nodes, written by the holding node with every
+// node's timeline, is to come.
 type sessionRecorder struct {
 	audit controlAuditor
 	log   *slog.Logger

@@ -55,11 +55,12 @@ type MemoryRegistry struct {
 	mu       sync.Mutex
 	sessions map[string]SessionInfo
 	agents   map[string]string // device → connection id
+	leases   map[string]memoryLease
 }
 
 // NewMemoryRegistry makes an empty registry.
 func NewMemoryRegistry() *MemoryRegistry {
-	return &MemoryRegistry{sessions: make(map[string]SessionInfo), agents: make(map[string]string)}
+	return &MemoryRegistry{sessions: make(map[string]SessionInfo), agents: make(map[string]string), leases: make(map[string]memoryLease)}
 }
 
 // PutSession implements Registry.

@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -165,6 +166,17 @@ func NewServer(cfg Config) (*Server, error) {
 	s.wg.Go(s.watchDisconnects)
 	s.wg.Go(func() { s.watchControl(sessionEndTopic, "session ends", s.applySessionEnd) })
 	s.wg.Go(func() { s.watchControl(regrantTopic, "grant changes", s.applyRegrant) })
+	if cfg.Viewers != nil {
+		// Subscribed before NewServer returns: a node link asked of this node as soon as it
+		// holds a stream finds it listening.
+		sub, err := cfg.Bus.Subscribe(ctx, nodeTopic(s.node))
+		if err != nil {
+			cancel()
+			s.wg.Wait()
+			return nil, fmt.Errorf("signaling: subscribe node links: %w", err)
+		}
+		s.wg.Go(func() { s.serveStreamLinks(sub) })
+	}
 	return s, nil
 }
 

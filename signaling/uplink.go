@@ -113,24 +113,5 @@ func (u *Uplink) Close() {
 
 // read decodes the agent's messages; the relay's own checks ran before they were published.
 func (u *Uplink) read(ctx context.Context, sub <-chan []byte) {
-	defer close(u.msgs)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case raw, ok := <-sub:
-			if !ok {
-				return
-			}
-			env, err := wire.Decode(raw)
-			if err != nil || env.SID != u.info.SID {
-				continue
-			}
-			select {
-			case u.msgs <- env:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
+	readSession(ctx, sub, u.info.SID, u.msgs)
 }

@@ -39,6 +39,10 @@ type RelayedViewer struct {
 	Device, Agent, Target string
 	// ForceRelay is the console's choice to reach peers through TURN only.
 	ForceRelay bool
+	// ForNode, set for a node link (streamlink.go), is the relay node the stream goes to
+	// rather than a console: the peer serves only while this node holds the machine's stream
+	// (it never gets the stream from yet another node).
+	ForNode string
 }
 
 // ViewerPeer is one relayed viewer's peer connection on the relay.

@@ -22,6 +22,12 @@ type Uplinks interface {
 // Config configures a Hub.
 type Config struct {
 	Uplinks Uplinks
+	// Links share streams with the other relay nodes (lease.go); nil: this node receives
+	// every stream it relays from the agent itself.
+	Links Links
+	// LeaseTTL is the lifetime of this node's lease on a stream it holds, renewed every third
+	// of it: a node that dies leaves its machines to another node within it. Default 6 s.
+	LeaseTTL time.Duration
 	// API configures the relay's upstream connections (network, candidate addresses).
 	API sfu.APIConfig
 	// ICEServers are the relay's own for an uplink session (its embedded TURN's credentials
@@ -70,6 +76,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 10 * time.Second
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 6 * time.Second
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 500 * time.Millisecond
@@ -139,6 +148,23 @@ func (h *Hub) Acquire(ctx context.Context, m Machine) (*sfu.Forwarder, func(), e
 		release()
 		return nil, nil, fmt.Errorf("fanout: no video from %s yet: %w", m.Device, ctx.Err())
 	}
+}
+
+// AcquireAsHolder is Acquire for a node link: it holds m's stream only while this node holds
+// (or can claim) the machine's lease, and fails rather than get the stream from yet another
+// node, so two nodes never each wait for the other's stream.
+func (h *Hub) AcquireAsHolder(ctx context.Context, m Machine) (*sfu.Forwarder, func(), error) {
+	if m.Agent == m.Device {
+		m.Agent = ""
+	}
+	holder, err := h.claim(ctx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if holder != "" {
+		return nil, nil, fmt.Errorf("%w (%s holds it)", errNotHolder, holder)
+	}
+	return h.Acquire(ctx, m)
 }
 
 // startLocked starts m's uplink loop.

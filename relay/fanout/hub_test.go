@@ -31,6 +31,10 @@ type world struct {
 	sig      *signaling.Server
 	agent    *agent.Metrics
 	loopback sfu.APIConfig
+	// bus, reg and iss are shared by the world's relay nodes (node_test.go).
+	bus *signaling.MemoryBus
+	reg *signaling.MemoryRegistry
+	iss *auth.Issuer
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -78,7 +82,7 @@ func startWorld(t *testing.T) *world {
 		on, err := reg.AgentOnline(context.Background(), "dev1")
 		return err == nil && on
 	}, 10*time.Second, 10*time.Millisecond, "agent online")
-	return &world{sig: srv, agent: metrics, loopback: sfu.APIConfig{LoggerFactory: nil, Settings: func(se *webrtc.SettingEngine) {
+	return &world{sig: srv, agent: metrics, bus: bus, reg: reg, iss: iss, loopback: sfu.APIConfig{LoggerFactory: nil, Settings: func(se *webrtc.SettingEngine) {
 		se.SetIncludeLoopbackCandidate(true)
 	}}}
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
 )
 
-// upstream is one machine's uplink loop: it keeps an uplink session with the agent while the
-// stream is held, and feeds what it receives to the held stream's forwarder.
+// upstream is one machine's uplink loop: it keeps an uplink session (with the agent, or with
+// the node holding the machine) while the stream is held, and feeds what it receives to the
+// held stream's forwarder.
 type upstream struct {
 	hub  *Hub
 	held *held
@@ -27,6 +28,8 @@ type upstream struct {
 
 	// pli is where a keyframe request goes now: the current connection's track.
 	pli atomic.Pointer[pliTarget]
+	// holding tells whether this node claimed the machine's stream lease (released at the end).
+	holding atomic.Bool
 }
 
 type pliTarget struct {
@@ -43,11 +46,15 @@ func (u *upstream) requestKeyframe() {
 	}
 }
 
-// run starts uplinks until ctx ends, waiting longer after each that failed.
+// run receives the stream until ctx ends, starting again after each connection that ended,
+// waiting longer after each that failed. Across nodes each attempt first settles who holds
+// the machine (lease.go): this node, which then receives it from the agent, or another node,
+// which then sends it here over a node link.
 func (u *upstream) run(ctx context.Context) {
+	defer u.releaseLease()
 	b := backoff.Backoff{Min: u.hub.cfg.RetryMin, Max: u.hub.cfg.RetryMax}
 	for ctx.Err() == nil {
-		connected, err := u.once(ctx)
+		connected, err := u.attempt(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -66,17 +73,37 @@ func (u *upstream) run(ctx context.Context) {
 	}
 }
 
-// once runs one uplink session to its end; connected tells whether video flowed.
-func (u *upstream) once(ctx context.Context) (connected bool, err error) {
+// uplinkSession is the signaling of one connection the stream arrives on: an uplink with the
+// agent (*signaling.Uplink) or a node link with the holding node (*signaling.StreamLink). The
+// far end offers; this node answers.
+type uplinkSession interface {
+	SID() string
+	Messages() <-chan wire.Envelope
+	Send(ctx context.Context, t wire.Type, data any) error
+	Close()
+}
+
+// startSession starts an uplinkSession for the held machine.
+type startSession func(ctx context.Context, t signaling.UplinkTarget) (uplinkSession, error)
+
+// once runs one session to its end; connected tells whether video flowed. viaNode says the
+// session is a node link (counted apart from agents' uplinks).
+func (u *upstream) once(ctx context.Context, start startSession, viaNode bool) (connected bool, err error) {
 	m := u.held.machine
 	startCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	link, err := u.hub.cfg.Uplinks.StartUplink(startCtx, signaling.UplinkTarget{Device: m.Device, Agent: m.Agent, Target: m.Target, Codecs: u.hub.cfg.Codecs})
+	link, err := start(startCtx, signaling.UplinkTarget{Device: m.Device, Agent: m.Agent, Target: m.Target, Codecs: u.hub.cfg.Codecs})
 	cancel()
 	if err != nil {
 		return false, err
 	}
 	defer link.Close()
-	u.hub.cfg.Metrics.UplinkStarts.Inc()
+	connectedGauge := u.hub.cfg.Metrics.Uplinks
+	if viaNode {
+		u.hub.cfg.Metrics.NodeLinkStarts.Inc()
+		connectedGauge = u.hub.cfg.Metrics.NodeLinks
+	} else {
+		u.hub.cfg.Metrics.UplinkStarts.Inc()
+	}
 	log := u.log.With("sid", link.SID())
 
 	cfg := webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle, RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire}
@@ -131,7 +158,7 @@ func (u *upstream) once(ctx context.Context) (connected bool, err error) {
 			return connected, ctx.Err()
 		case <-deadline.C:
 			if !connected {
-				return false, errors.New("fanout: no video from the agent within " + connectTimeout.String())
+				return false, errors.New("fanout: no video within " + connectTimeout.String())
 			}
 		case state := <-failed:
 			return connected, errors.New("fanout: uplink connection " + state)
@@ -140,8 +167,8 @@ func (u *upstream) once(ctx context.Context) (connected bool, err error) {
 				return connected, err
 			}
 			connected = true
-			u.hub.cfg.Metrics.Uplinks.Inc()
-			defer u.hub.cfg.Metrics.Uplinks.Dec()
+			connectedGauge.Inc()
+			defer connectedGauge.Dec()
 		case env, ok := <-link.Messages():
 			if !ok {
 				return connected, errors.New("fanout: uplink signaling ended")
@@ -176,7 +203,7 @@ func (u *upstream) once(ctx context.Context) (connected bool, err error) {
 			case wire.TypeBye:
 				var bye wire.Bye
 				_ = wire.DecodeData(env, &bye)
-				return connected, fmt.Errorf("fanout: the agent ended the uplink: %s", bye.Reason)
+				return connected, fmt.Errorf("fanout: the far end ended the uplink: %s", bye.Reason)
 			}
 		}
 	}
@@ -194,13 +221,13 @@ type trackArrival struct {
 }
 
 // answer applies the agent's offer and sends the relay's answer.
-func (u *upstream) answer(ctx context.Context, link *signaling.Uplink, pc *webrtc.PeerConnection, env wire.Envelope) error {
+func (u *upstream) answer(ctx context.Context, link uplinkSession, pc *webrtc.PeerConnection, env wire.Envelope) error {
 	var d wire.SDP
 	if err := wire.DecodeData(env, &d); err != nil {
 		return err
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: d.SDP}); err != nil {
-		return fmt.Errorf("fanout: agent's offer: %w", err)
+		return fmt.Errorf("fanout: the far end's offer: %w", err)
 	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {

@@ -149,6 +149,9 @@ func (p *viewerPeer) Candidate(c wire.Candidate) error {
 	}
 }
 
+// Done is closed once the viewer's connection ended (a node link's server forgets it then).
+func (p *viewerPeer) Done() <-chan struct{} { return p.done }
+
 // Close implements signaling.ViewerPeer.
 func (p *viewerPeer) Close() {
 	p.cancel()
@@ -160,7 +163,11 @@ func (p *viewerPeer) Close() {
 // viewer, then the hold.
 func (p *viewerPeer) run(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(ctx, p.vs.cfg.AcquireTimeout)
-	fwd, release, err := p.vs.cfg.Hub.Acquire(actx, Machine{Device: p.v.Device, Agent: p.v.Agent, Target: p.v.Target})
+	acquire := p.vs.cfg.Hub.Acquire
+	if p.v.ForNode != "" {
+		acquire = p.vs.cfg.Hub.AcquireAsHolder
+	}
+	fwd, release, err := acquire(actx, Machine{Device: p.v.Device, Agent: p.v.Agent, Target: p.v.Target})
 	cancel()
 	if err != nil {
 		return err
@@ -186,8 +193,10 @@ func (p *viewerPeer) run(ctx context.Context) error {
 	if _, err := pc.AddTrack(view); err != nil {
 		return fmt.Errorf("fanout: add viewer track: %w", err)
 	}
-	p.vs.cfg.Metrics.Viewers.Inc()
-	defer p.vs.cfg.Metrics.Viewers.Dec()
+	if p.v.ForNode == "" { // a node link is no console
+		p.vs.cfg.Metrics.Viewers.Inc()
+		defer p.vs.cfg.Metrics.Viewers.Dec()
+	}
 
 	failed := make(chan string, 1)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {

@@ -46,3 +46,25 @@ if not cur then
 end
 return 0`)
 )
+
+// Stream lease scripts (streamlease.go).
+var (
+	// claimLease makes ARGV[1] the holder of KEYS[1] for ARGV[2] ms when nobody holds it or
+	// ARGV[1] does (extending its lease), and returns the holder.
+	claimLease = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then
+	return cur
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`)
+
+	// renewLease extends KEYS[1] to ARGV[2] ms if ARGV[1] holds it: 1, else 0 (an expired
+	// lease is not taken back: another node may have claimed the stream meanwhile).
+	renewLease = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return 1
+end
+return 0`)
+)
