@@ -450,7 +450,7 @@ func TestRecordingAcrossNodes(t *testing.T) {
 	f := startFanoutNodes(t, "--recordings-dir", dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, _, err := relay.CreateOwner(ctx, relay.Config{DataDir: f.keyDir, DatabaseURL: f.databaseURL}, "ACME", "acme", "owner@acme.example", webPassword)
+	_, _, err := relay.CreateOwner(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: f.keyDir, DatabaseURL: f.databaseURL, Logger: testLogger()}, "ACME", "acme", "owner@acme.example", webPassword)
 	require.NoError(t, err)
 	api, err := client.New(client.Config{Server: f.a.url, ConfigDir: t.TempDir()})
 	require.NoError(t, err)
