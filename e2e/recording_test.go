@@ -505,7 +505,7 @@ func TestRecordingAcrossNodes(t *testing.T) {
 	for _, p := range rec.Participants {
 		names = append(names, p.Name.String())
 	}
-	assert.ElementsMatch(t, []string{"ann", "bob"}, names, "both nodes' consoles took part")
+	assert.ElementsMatch(t, []string{"API key ann", "API key bob"}, names, "both nodes' consoles took part")
 
 	var controls, bursts int
 	for _, l := range readTimelineRaw(t, dir, rec) {
@@ -526,7 +526,7 @@ func TestRecordingAcrossNodes(t *testing.T) {
 	frames, duration, w, h := probeFile(t, filepath.Join(dir, filepath.FromSlash(mustRel(t, dir, rec))))
 	t.Logf("recording %s: %d frames, %s", rec.ID, frames, duration)
 	assert.Equal(t, [2]int{640, 360}, [2]int{w, h})
-	assert.Greater(t, duration, 5*time.Second)
+	assert.Greater(t, duration, 3*time.Second, "from the first console joining to the last leaving")
 	v, err := api.VerifyRecording(ctx, rec.ID)
 	require.NoError(t, err)
 	assert.True(t, v.OK, "%+v", v)
