@@ -125,7 +125,9 @@ func (nopAuditor) ConsoleLeft(context.Context, signaling.SessionInfo, string) er
 func (nopAuditor) ControlMoved(context.Context, signaling.SessionInfo, signaling.SessionInfo, wire.RosterEvent) error {
 	return nil
 }
-func (nopAuditor) InputSent(context.Context, signaling.SessionInfo, wire.InputBurst) error { return nil }
+func (nopAuditor) InputSent(context.Context, signaling.SessionInfo, wire.InputBurst) error {
+	return nil
+}
 
 func newTestRecorder(streams fakeStreams) (*sessionRecorder, *fakeCatalogue, *fakeRecorderBus) {
 	r := newSessionRecorder(nopAuditor{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
