@@ -225,6 +225,31 @@ func TestFanoutAcrossNodes(t *testing.T) {
 // flags for both nodes.
 func startFanoutCluster(t *testing.T, o stackOptions, extra ...string) *cluster {
 	t.Helper()
+	f := startFanoutNodes(t, extra...)
+	c := f.cluster
+	tok, err := relay.AgentToken(c.issuer, "dev1", time.Hour)
+	require.NoError(t, err)
+	var stop func()
+	c.device, c.agent, stop = startAgent(t, c.b.url, tok, o)
+	t.Cleanup(stop)
+	require.Eventually(t, func() bool {
+		n, err := scrapeMetric(c.b.url+"/metrics", "kvmrelay_agents_connected")
+		return err == nil && n == 1
+	}, 15*time.Second, 50*time.Millisecond, "the agent never connected to node B")
+	return c
+}
+
+// fanoutNodes are two `kvmrelay serve` nodes sharing PostgreSQL, Redis and the signing key,
+// without an agent; databaseURL and keyDir let a test bootstrap organizations as
+// `kvmrelay admin create` does (relay.CreateOwner).
+type fanoutNodes struct {
+	*cluster
+	databaseURL, keyDir string
+}
+
+// startFanoutNodes starts two nodes with extra `kvmrelay serve` flags.
+func startFanoutNodes(t *testing.T, extra ...string) *fanoutNodes {
+	t.Helper()
 	bin := buildRelay(t)
 	var pg testenv.SharedPostgres
 	srv := pg.Get(t)
@@ -254,16 +279,7 @@ func startFanoutCluster(t *testing.T, o stackOptions, extra ...string) *cluster 
 		return n
 	}
 	c := &cluster{redis: rs, issuer: iss, a: node("a"), b: node("b")}
-	tok, err := relay.AgentToken(iss, "dev1", time.Hour)
-	require.NoError(t, err)
-	var stop func()
-	c.device, c.agent, stop = startAgent(t, c.b.url, tok, o)
-	t.Cleanup(stop)
-	require.Eventually(t, func() bool {
-		n, err := scrapeMetric(c.b.url+"/metrics", "kvmrelay_agents_connected")
-		return err == nil && n == 1
-	}, 15*time.Second, 50*time.Millisecond, "the agent never connected to node B")
-	return c
+	return &fanoutNodes{cluster: c, databaseURL: app, keyDir: keyDir}
 }
 
 // relayedBytes is what a console received over its relayed video connection (payload and

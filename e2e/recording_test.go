@@ -415,3 +415,143 @@ func TestRecordedSessionWithKeystrokes(t *testing.T) {
 		assert.NotContains(t, logs.String(), "recording timeline event not written", "every event reached the timeline")
 	})
 }
+
+// openOnNode opens a console on deviceID for a new API key of role named name, started through
+// the API of apiURL's node and connected to consoleURL's node.
+func openOnNode(t *testing.T, ctx context.Context, apiURL, consoleURL string, tn *tenant, deviceID, name, role string) *sharedParticipant {
+	t.Helper()
+	key, err := tn.api.CreateAPIKey(ctx, client.NewAPIKey{Name: name, Role: role})
+	require.NoError(t, err)
+	api, err := client.New(client.Config{Server: apiURL, ConfigDir: t.TempDir()})
+	require.NoError(t, err)
+	_, err = api.LoginAPIKey(ctx, key.Key)
+	require.NoError(t, err)
+	started, err := api.StartConsole(ctx, deviceID)
+	require.NoError(t, err)
+	code, err := testconsole.CodeFromLink(started.ConsoleURL)
+	require.NoError(t, err)
+	con, err := testconsole.Open(ctx, testconsole.Config{Relay: consoleURL, Code: code})
+	require.NoError(t, err)
+	t.Cleanup(con.Close)
+	require.NoError(t, con.WaitChannels(ctx), "%s's data channels", name)
+	_, err = con.WaitVideo(ctx)
+	require.NoError(t, err, "%s's video", name)
+	return &sharedParticipant{name: name, con: con}
+}
+
+// TestRecordingAcrossNodes: a device whose agent is connected to node A, watched by a console
+// on node A and one on node B, in an organization that records: one recording for the
+// device, written by the node holding its stream, whose participants are both nodes'
+// consoles and whose timeline holds the control events and input bursts of the console on
+// node B (its control and input reach node A, where the agent is). The file decodes without
+// error and verifies against the audit chain.
+func TestRecordingAcrossNodes(t *testing.T) {
+	dir := t.TempDir()
+	f := startFanoutNodes(t, "--recordings-dir", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, _, err := relay.CreateOwner(ctx, relay.Config{Listen: "127.0.0.1:0", DataDir: f.keyDir, DatabaseURL: f.databaseURL, Logger: testLogger()}, "ACME", "acme", "owner@acme.example", webPassword)
+	require.NoError(t, err)
+	api, err := client.New(client.Config{Server: f.a.url, ConfigDir: t.TempDir()})
+	require.NoError(t, err)
+	_, err = api.Login(ctx, client.LoginRequest{Org: "acme", Email: "owner@acme.example", Password: webPassword})
+	require.NoError(t, err)
+	acme := &tenant{slug: "acme", email: "owner@acme.example", api: api}
+	onA := &stack{url: f.a.url}
+	dev, id, hc := enrollDevice(t, onA, acme, "rack7-db1", nil)
+	runEnrolledAgent(t, onA, id, hc, stackOptions{width: 640, height: 360, fps: 15})
+	setRecording(t, ctx, api, "on")
+
+	ann := openOnNode(t, ctx, f.a.url, f.a.url, acme, dev.ID, "ann", "operator")
+	controllerIs(t, ctx, ann, ann)
+	var rec client.Recording
+	require.Eventually(t, func() bool {
+		page, err := api.Recordings(ctx, client.RecordingFilter{DeviceID: dev.ID})
+		if err != nil || len(page.Recordings) == 0 {
+			return false
+		}
+		rec = page.Recordings[0]
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "the recording catalogued when the first console joined")
+	bob := openOnNode(t, ctx, f.a.url, f.b.url, acme, dev.ID, "bob", "operator")
+
+	// Control moves to the console on node B, which types.
+	require.NoError(t, ann.con.Control(wire.Control{Action: wire.ControlRelease}))
+	controllerIs(t, ctx, bob, nil)
+	require.NoError(t, bob.con.Control(wire.Control{Action: wire.ControlRequest}))
+	controllerIs(t, ctx, bob, bob)
+	for range 3 {
+		bob.keyAs(t, hid.UsageA)
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	require.NoError(t, bob.con.Control(wire.Control{Action: wire.ControlRelease}))
+	controllerIs(t, ctx, bob, nil)
+	time.Sleep(time.Second) // the final burst reaches the recorder
+	bob.con.Close()
+	time.Sleep(3 * time.Second) // the recorder hears node B's console leave; it goes on with node A's
+	ann.con.Close()
+
+	require.Eventually(t, func() bool {
+		rec, err = api.Recording(ctx, rec.ID)
+		return err == nil && rec.State != "recording"
+	}, 45*time.Second, 100*time.Millisecond, "the recording closed when the last console anywhere left")
+	require.Equal(t, "complete", rec.State, "error: %s", rec.Error)
+	page, err := api.Recordings(ctx, client.RecordingFilter{DeviceID: dev.ID})
+	require.NoError(t, err)
+	require.Len(t, page.Recordings, 1, "one recording of the device across both nodes")
+
+	var names []string
+	for _, p := range rec.Participants {
+		names = append(names, p.Name.String())
+	}
+	assert.ElementsMatch(t, []string{"API key ann", "API key bob"}, names, "both nodes' consoles took part")
+
+	var controls, bursts int
+	for _, l := range readTimelineRaw(t, dir, rec) {
+		switch l.Kind {
+		case "control":
+			if l.Control != nil && l.Control.Subject == bob.con.SID() {
+				controls++
+			}
+		case "input-burst":
+			if l.SID == bob.con.SID() {
+				bursts++
+			}
+		}
+	}
+	assert.Positive(t, controls, "the control events of the console on node B")
+	assert.Positive(t, bursts, "the input bursts of the console on node B")
+
+	frames, duration, w, h := probeFile(t, filepath.Join(dir, filepath.FromSlash(mustRel(t, dir, rec))))
+	t.Logf("recording %s: %d frames, %s", rec.ID, frames, duration)
+	assert.Equal(t, [2]int{640, 360}, [2]int{w, h})
+	assert.Greater(t, duration, 3*time.Second, "from the first console joining to the last leaving")
+	v, err := api.VerifyRecording(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.True(t, v.OK, "%+v", v)
+}
+
+// timelineControl is a timeline line with its control event.
+type timelineControl struct {
+	Kind    string            `json:"kind"`
+	SID     string            `json:"sid"`
+	Control *wire.RosterEvent `json:"control"`
+}
+
+// readTimelineRaw reads a finished recording's timeline with control events.
+func readTimelineRaw(t *testing.T, dir string, rec client.Recording) []timelineControl {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "*", rec.ID+".timeline.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
+	data, err := os.ReadFile(matches[0])
+	require.NoError(t, err)
+	var out []timelineControl
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var l timelineControl
+		require.NoError(t, json.Unmarshal(line, &l), "%s", line)
+		out = append(out, l)
+	}
+	return out
+}

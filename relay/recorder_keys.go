@@ -36,49 +36,35 @@ func (k keyCapture) CapturesKeys(ctx context.Context, tenant string) (bool, erro
 }
 
 // KeysTyped is signaling's KeyRecorder: the keys the controller info typed go to its
-// device's recording when the recording captures keys (its plan, decided when it began);
+// device's recording when the recording captures keys (its plan, decided when it began),
+// here or on the node recording the device (forwarded over the bus, never logged);
 // otherwise they are dropped, logged at debug as a count. Keys that come while the
-// recording is starting wait with its other events (markReady drops them if its plan does
-// not capture keys).
+// recording is starting wait with its other events (dropped then if its plan does not
+// capture keys).
 func (r *sessionRecorder) KeysTyped(_ context.Context, info signaling.SessionInfo, k wire.Keys) {
-	now := time.Now()
+	m := localMessage(signaling.RecordingKeys, info)
+	m.Keys = &k
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := r.live[info.Device]
 	if d == nil {
-		r.dropKeys(info, len(k.Strokes), "the device has no recording on this node")
-		return
-	}
-	select {
-	case <-d.ready:
-		if d.rec == nil || !d.plan.CaptureKeys {
-			r.dropKeys(info, len(k.Strokes), "the device's recording does not capture keys")
+		if r.svc == nil {
+			r.dropKeys(info, len(k.Strokes), "the device has no recording on this node")
 			return
 		}
-	default:
+		r.forwardLocked(info.Device, m)
+		return
 	}
-	for _, e := range keyEvents(info.SID, k, now) {
-		r.addAtLocked(d, e.at, e.e)
+	if a := d.cur; a != nil && isReady(a) && (a.rec == nil || !a.plan.CaptureKeys) {
+		r.dropKeys(info, len(k.Strokes), "the device's recording does not capture keys")
+		return
 	}
+	r.applyLocked(d, m)
 }
 
 // dropKeys logs keys not recorded: how many, never which.
 func (r *sessionRecorder) dropKeys(info signaling.SessionInfo, n int, why string) {
 	r.log.Debug("keys not recorded", "device", info.Device, "sid", info.SID, "count", n, "why", why)
-}
-
-// addAtLocked is addLocked for an event that happened at at.
-func (r *sessionRecorder) addAtLocked(d *deviceRecording, at time.Time, e recording.Event) {
-	select {
-	case <-d.ready:
-		if d.rec != nil {
-			if err := d.rec.AddEvent(at, e); err != nil {
-				r.log.Warn("recording timeline event not written", "device", d.machine.Device, "kind", e.Kind, "err", err)
-			}
-		}
-	default:
-		d.pending = append(d.pending, timedEvent{at: at, e: e})
-	}
 }
 
 // keyEvents turns a batch into timeline events: one per instant, its strokes in order. The
@@ -102,4 +88,10 @@ func keyEvents(sid string, k wire.Keys, now time.Time) []timedEvent {
 		out = append(out, timedEvent{at: at, e: recording.Event{Kind: recording.KindKeys, SID: sid, Keys: []recording.KeyStroke{stroke}}})
 	}
 	return out
+}
+
+// timedEvent is a timeline event and when it happened.
+type timedEvent struct {
+	at time.Time
+	e  recording.Event
 }

@@ -46,15 +46,15 @@ func TestKeysTypedDropped(t *testing.T) {
 	r.KeysTyped(context.Background(), info, k)
 	assert.Contains(t, logs.String(), "the device has no recording on this node")
 
-	starting := &deviceRecording{ready: make(chan struct{})}
+	starting := &deviceRecording{cur: &recordingAttempt{ready: make(chan struct{})}}
 	r.live["dev1"] = starting
 	r.KeysTyped(context.Background(), info, k)
-	require.Len(t, starting.pending, 1, "kept until the recording is ready")
-	assert.Equal(t, recording.KindKeys, starting.pending[0].e.Kind)
+	require.Len(t, starting.cur.pending, 1, "kept until the recording is ready")
+	assert.Equal(t, signaling.RecordingKeys, starting.cur.pending[0].Kind)
 
 	ready := make(chan struct{})
 	close(ready)
-	r.live["dev1"] = &deviceRecording{ready: ready, plan: recordings.Plan{Record: true}}
+	r.live["dev1"] = &deviceRecording{cur: &recordingAttempt{ready: ready, plan: recordings.Plan{Record: true}}}
 	logs.Reset()
 	r.KeysTyped(context.Background(), info, k)
 	assert.Contains(t, logs.String(), "the device's recording does not capture keys")

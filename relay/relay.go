@@ -191,7 +191,7 @@ func New(cfg Config) (*Relay, error) {
 	if err := r.control.start(r); err != nil {
 		return fail(err)
 	}
-	r.recorder.start(r.fanout, r.control.recordings, r.control.sessions)
+	r.recorder.start(r.fanout, r.control.recordings, r.control.sessions, r.sig)
 	undo = append(undo, r.recorder.close)
 	r.pruner = startSpentPruner(st, cfg.Logger.With("component", "single-use"))
 	undo = append(undo, r.pruner.stop)

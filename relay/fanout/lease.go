@@ -76,6 +76,8 @@ func (u *upstream) attempt(ctx context.Context) (bool, error) {
 			return h.cfg.Uplinks.StartUplink(ctx, t)
 		}, false)
 	}
+	// A lease held by an earlier attempt is not this node's any more (Holding, releaseLease).
+	u.holding.Store(false)
 	u.log.Info("the stream is held by another node; receiving it from there", "holder", holder)
 	var watching sync.WaitGroup
 	defer func() { cancel(); watching.Wait() }()
