@@ -263,22 +263,7 @@ func startFanoutNodes(t *testing.T, extra ...string) *fanoutNodes {
 	require.NoError(t, err)
 	key, err := os.ReadFile(filepath.Join(keyDir, auth.SigningKeyFile))
 	require.NoError(t, err)
-	node := func(name string) *relayNode {
-		data := filepath.Join(t.TempDir(), "data")
-		require.NoError(t, os.MkdirAll(data, 0o700))
-		require.NoError(t, os.WriteFile(filepath.Join(data, auth.SigningKeyFile), key, 0o600))
-		args := []string{bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log-level", "debug",
-			"--database-url", app, "--redis-url", rs.URL(),
-			"--turn-listen", "127.0.0.1:0", "--turn-secret", "e2e-multinode-turn-secret-0123456789"}
-		if ip := testenv.TestHostIP(); ip != "" {
-			args = append(args, "--turn-allow-peers", ip)
-		}
-		n := startServe(t, name, append(args, extra...))
-		require.Eventually(t, func() bool { return n.health()["redis"] == "ok" }, 10*time.Second, 20*time.Millisecond,
-			"node %s never reported Redis healthy", name)
-		return n
-	}
-	c := &cluster{redis: rs, issuer: iss, a: node("a"), b: node("b")}
+	c := &cluster{redis: rs, issuer: iss, a: startNode(t, bin, "a", key, app, rs.URL(), extra...), b: startNode(t, bin, "b", key, app, rs.URL(), extra...)}
 	return &fanoutNodes{cluster: c, databaseURL: app, keyDir: keyDir}
 }
 

@@ -114,36 +114,7 @@ func TestMultiNode(t *testing.T) {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	bin := buildRelay(t)
-	var pg testenv.SharedPostgres
-	srv := pg.Get(t)
-	t.Cleanup(func() { _ = pg.Stop() })
-	owner := srv.CreateDatabase(t)
-	app := migrate(t, bin, owner)
-	rs := testenv.StartRedis(t)
-
-	// One signing key for both nodes, as a deployment copies it to each (or mounts one secret).
-	keyDir := t.TempDir()
-	keys, err := auth.LoadOrCreateKeyring(keyDir)
-	require.NoError(t, err)
-	iss, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys, Name: relay.IssuerName})
-	require.NoError(t, err)
-	key, err := os.ReadFile(filepath.Join(keyDir, auth.SigningKeyFile))
-	require.NoError(t, err)
-
-	c := &cluster{redis: rs, issuer: iss}
-	c.a = startNode(t, bin, "a", key, app, rs.URL())
-	c.b = startNode(t, bin, "b", key, app, rs.URL())
-	tok, err := relay.AgentToken(iss, "dev1", time.Hour)
-	require.NoError(t, err)
-	var stop func()
-	c.device, c.agent, stop = startAgent(t, c.b.url, tok, stackOptions{width: 640, height: 360, fps: 15})
-	t.Cleanup(stop)
-	require.Eventually(t, func() bool {
-		n, err := scrapeMetric(c.b.url+"/metrics", "kvmrelay_agents_connected")
-		return err == nil && n == 1
-	}, 15*time.Second, 50*time.Millisecond, "the agent never connected to node B")
-	return c
+	return startFanoutCluster(t, stackOptions{width: 640, height: 360, fps: 15})
 }
 
 // buildRelay builds cmd/kvmrelay into a temporary directory.
@@ -187,7 +158,7 @@ var servingLine = regexp.MustCompile(`kvmrelay: serving on (http://\S+)`)
 
 // startNode starts `kvmrelay serve` with its own data directory holding the shared signing key,
 // on PostgreSQL as the application role and on Redis, stopped (SIGTERM) when the test ends.
-func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL string) *relayNode {
+func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL string, extra ...string) *relayNode {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.MkdirAll(data, 0o700))
@@ -198,7 +169,7 @@ func startNode(t *testing.T, bin, name string, key []byte, databaseURL, redisURL
 	if ip := testenv.TestHostIP(); ip != "" {
 		args = append(args, "--turn-allow-peers", ip)
 	}
-	n := startServe(t, name, args)
+	n := startServe(t, name, append(args, extra...))
 	require.Eventually(t, func() bool { return n.health()["redis"] == "ok" }, 10*time.Second, 20*time.Millisecond,
 		"node %s never reported Redis healthy", name)
 	return n
