@@ -89,6 +89,9 @@ type deviceRecording struct {
 	// decided: this device session's policy lookup gave no recording (off, refused, failed
 	// to start): the policy is not asked again until the device's consoles are gone.
 	decided bool
+	// refused is why the device's consoles were ended under "required" (its recording was
+	// refused or failed): a console joining before the last of them is gone is ended too.
+	refused string
 	// stop ends the device's run loop.
 	stop context.CancelFunc
 }
@@ -189,6 +192,9 @@ func (r *sessionRecorder) ConsoleJoined(ctx context.Context, info signaling.Sess
 	}
 	d.consoles[info.SID] = info
 	r.applyLocked(d, localMessage(signaling.RecordingJoined, info))
+	if reason := d.refused; reason != "" {
+		r.wg.Go(func() { r.stopDevice(d, reason) })
+	}
 	return err
 }
 
@@ -369,6 +375,9 @@ func (r *sessionRecorder) failed(d *deviceRecording, plan recordings.Plan, cause
 // stopDevice ends the device's console sessions, on every node (the sessions manager stops
 // them in the store and disconnects them wherever they are connected), with reason.
 func (r *sessionRecorder) stopDevice(d *deviceRecording, reason string) {
+	r.mu.Lock()
+	d.refused = reason
+	r.mu.Unlock()
 	if r.stopper == nil {
 		return
 	}

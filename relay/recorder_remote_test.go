@@ -54,13 +54,14 @@ func (f fakeStreams) Node() string                                           { r
 type fakeCatalogue struct {
 	mu     sync.Mutex
 	begins int
+	refuse error // Begin's answer when set
 }
 
 func (c *fakeCatalogue) Begin(context.Context, string, string) (recordings.Plan, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.begins++
-	return recordings.Plan{}, nil
+	return recordings.Plan{}, c.refuse
 }
 
 func (c *fakeCatalogue) Fail(context.Context, string, string, error) (store.Recording, error) {
@@ -163,7 +164,15 @@ func TestRecorderForwards(t *testing.T) {
 	r.close()
 
 	assert.Equal(t, 0, cat.count(), "a node that does not record asks no policy")
-	assert.Equal(t, []string{"control", "joined", "input", "keys", "snapshot", "left", "snapshot"}, bus.kinds())
+	// Snapshots go out on the device loop's own tick, so one may fall between any two events
+	// after the join; the events keep their order, and the last message is the empty snapshot.
+	var events []string
+	for _, k := range bus.kinds() {
+		if k != signaling.RecordingSnapshot {
+			events = append(events, k)
+		}
+	}
+	assert.Equal(t, []string{"control", "joined", "input", "keys", "left"}, events)
 	joined, _ := bus.find(signaling.RecordingJoined)
 	assert.Equal(t, &signaling.RecordingConsole{SID: "s_1", Name: "Ann", Principal: "user:1", Grant: wire.GrantControl}, joined.Console)
 	assert.Equal(t, "org1", joined.Tenant)
@@ -198,6 +207,55 @@ func TestRecorderPolicyOnce(t *testing.T) {
 		require.NoError(t, r.ConsoleLeft(ctx, signaling.SessionInfo{SID: sid, Device: "dev1", Tenant: "org1"}, "bye"))
 	}
 	require.NoError(t, r.ConsoleJoined(ctx, signaling.SessionInfo{SID: "s_4", Device: "dev1", Tenant: "org1"}))
+	require.Eventually(t, func() bool { return cat.count() == 2 }, 5*time.Second, 10*time.Millisecond, "a new device session asks again")
+	r.close()
+}
+
+// fakeStopper records the devices whose consoles the recorder ended.
+type fakeStopper struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (f *fakeStopper) StopDevice(_ context.Context, _, _, _, reason string, _ func(store.ConsoleSession) bool) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reasons = append(f.reasons, reason)
+	return 1, nil
+}
+
+func (f *fakeStopper) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.reasons)
+}
+
+// TestRecorderRequiredRefusalEndsLateJoiners: under "required", a refused recording ends the
+// device's consoles, and so a console that joins before the last of them is gone: it must not
+// watch unrecorded in the gap. Once every console has gone, the next one asks the policy anew.
+func TestRecorderRequiredRefusalEndsLateJoiners(t *testing.T) {
+	r, cat, _ := newTestRecorder(fakeStreams{self: "n_a"})
+	stop := &fakeStopper{}
+	r.mu.Lock()
+	r.stopper = stop
+	cat.refuse = &recordings.Refusal{Msg: "recording required and the storage is unwritable"}
+	r.mu.Unlock()
+	ctx := context.Background()
+	join := func(sid string) {
+		require.NoError(t, r.ConsoleJoined(ctx, signaling.SessionInfo{SID: sid, Device: "dev1", Tenant: "org1"}))
+	}
+	join("s_1")
+	require.Eventually(t, func() bool { return stop.count() == 1 }, 5*time.Second, 10*time.Millisecond, "the refusal ends the consoles")
+	join("s_2") // before s_1 has gone
+	require.Eventually(t, func() bool { return stop.count() == 2 }, 5*time.Second, 10*time.Millisecond, "a late joiner is ended too")
+	assert.Equal(t, 1, cat.count(), "the policy is not asked again while the refused consoles remain")
+	stop.mu.Lock()
+	assert.Equal(t, []string{"recording required and the storage is unwritable", "recording required and the storage is unwritable"}, stop.reasons)
+	stop.mu.Unlock()
+	for _, sid := range []string{"s_1", "s_2"} {
+		require.NoError(t, r.ConsoleLeft(ctx, signaling.SessionInfo{SID: sid, Device: "dev1", Tenant: "org1"}, "ended"))
+	}
+	join("s_3")
 	require.Eventually(t, func() bool { return cat.count() == 2 }, 5*time.Second, 10*time.Millisecond, "a new device session asks again")
 	r.close()
 }
