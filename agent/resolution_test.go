@@ -243,6 +243,12 @@ func TestGCCWatchReportsFreshCongestionOnly(t *testing.T) {
 		{"a stale overuse counts once", []map[string]any{gccStatsOf("overuse", 0, 30), gccStatsOf("overuse", 0, 30), gccStatsOf("overuse", 0, 30)}, []bool{true, false, false}},
 		{"loss GCC will not raise its estimate through", []map[string]any{gccStatsOf("normal", 0.05, 1), gccStatsOf("underuse", 0.02, 2)}, []bool{true, true}},
 		{"no statistics yet", []map[string]any{{}}, []bool{false}},
+		// pion's zero statistics, before its delay controller first publishes, read
+		// "overuse" (the zero usage).
+		{"zero statistics before the first update", []map[string]any{{
+			"lossTargetBitrate": 0, "averageLoss": 0.0, "delayTargetBitrate": 0, "delayMeasurement": 0.0,
+			"delayEstimate": 0.0, "delayThreshold": 0.0, "usage": "overuse", "state": "increase",
+		}}, []bool{false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeGCC{}
@@ -254,5 +260,15 @@ func TestGCCWatchReportsFreshCongestionOnly(t *testing.T) {
 		})
 	}
 	var none *gccWatch
+	none.poll()
 	assert.False(t, none.congested(), "a session without an estimator shows no congestion")
+
+	// An overuse polled when GCC changed its target is reported at the next frame even when
+	// a fresh normal reading replaced it meanwhile, and only once.
+	f := &fakeGCC{stats: gccStatsOf("overuse", 0, 30)}
+	g := &gccWatch{est: f}
+	g.poll()
+	f.stats = gccStatsOf("normal", 0, 2)
+	assert.True(t, g.congested(), "the overuse polled between frames")
+	assert.False(t, g.congested(), "reported once")
 }

@@ -288,6 +288,7 @@ func (s *stream) setBitrate(session string, bps int) {
 		delete(s.paths, session)
 	} else {
 		s.bitrates[session] = bps
+		s.paths[session].poll()
 	}
 	if lowest := s.lowestLocked(); lowest > 0 && s.enc != nil {
 		s.enc.SetBitrate(lowest)

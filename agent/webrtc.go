@@ -197,11 +197,15 @@ const lossCongested = 0.02
 type gccWatch struct {
 	est  gccStats
 	last gccReading
+	seen bool // fresh congestion polled since congested last reported
 }
 
 // gccReading is the part of GCC's statistics the ladder uses; fresh readings differ in
 // their delay measurement.
 type gccReading struct {
+	// target is 0 until the delay controller first publishes: until then every field is
+	// its zero value, and the zero usage reads "overuse".
+	target                 int
 	usage                  string
 	loss                   float64
 	measurement, threshold float64
@@ -209,6 +213,7 @@ type gccReading struct {
 
 func readGCC(stats map[string]any) gccReading {
 	r := gccReading{}
+	r.target, _ = stats["delayTargetBitrate"].(int)
 	r.usage, _ = stats["usage"].(string)
 	r.loss, _ = stats["averageLoss"].(float64)
 	r.measurement, _ = stats["delayMeasurement"].(float64)
@@ -216,16 +221,29 @@ func readGCC(stats map[string]any) gccReading {
 	return r
 }
 
-// congested reports whether the estimator shows congestion since the last call: a fresh
-// reading with delay overuse or loss at lossCongested or more.
-func (g *gccWatch) congested() bool {
+// poll reads the estimator and remembers fresh congestion until congested reports it. The
+// stream polls whenever GCC changes its target (every update of a decrease), so an overuse
+// published between two frames is not missed.
+func (g *gccWatch) poll() {
 	if g == nil || g.est == nil {
-		return false
+		return
 	}
 	r := readGCC(g.est.GetStats())
-	if r == g.last {
-		return false
+	if r.target <= 0 || r == g.last {
+		return
 	}
 	g.last = r
-	return r.usage == "overuse" || r.loss >= lossCongested
+	g.seen = g.seen || r.usage == "overuse" || r.loss >= lossCongested
+}
+
+// congested reports whether the estimator showed congestion since the last call: a fresh
+// reading with delay overuse or loss at lossCongested or more.
+func (g *gccWatch) congested() bool {
+	if g == nil {
+		return false
+	}
+	g.poll()
+	seen := g.seen
+	g.seen = false
+	return seen
 }
