@@ -162,7 +162,7 @@ func (s *stream) fitToBandwidth(f media.Frame) media.Frame {
 		s.metrics.LadderSteps.WithLabelValues(string(step)).Inc()
 		bps, sent := lowestEstimate(paths), fmt.Sprintf("%dx%d", sw, sh)
 		if step == stepDown || step == stepBack {
-			s.log.Info("bandwidth estimate too low for legible text at full size, with congestion; sending a smaller picture",
+			s.log.Info("path congested and its estimate too low for legible text at this size; sending a smaller picture",
 				"estimate_bps", bps, "step", step, "source", fmt.Sprintf("%dx%d", w, h), "sent", sent)
 		} else {
 			s.log.Info("sending a larger picture", "estimate_bps", bps, "step", step, "source", fmt.Sprintf("%dx%d", w, h), "sent", sent)
