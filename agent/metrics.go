@@ -19,6 +19,13 @@ type Metrics struct {
 	// SentHeight is the height of the picture sent: below the source's when the bandwidth
 	// estimate cannot carry legible text at full size.
 	SentHeight prometheus.Gauge
+	// LadderSteps counts the resolution ladder's steps, by direction: down (estimate below
+	// the need, with sustained congestion), back (congestion right after a probe), up (the
+	// estimate clears the next step's need), probe (a quiet period without congestion).
+	LadderSteps *prometheus.CounterVec
+	// LadderCongested is 1 while the ladder holds sustained congestion evidence on a path
+	// that cannot carry the sent size: with the estimate below the need, it steps down.
+	LadderCongested prometheus.Gauge
 	// InputDropped counts console input that never reached the machine, by reason:
 	// "not-controller" is a participant's input while another holds control (or nobody).
 	InputDropped *prometheus.CounterVec
@@ -62,6 +69,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SentHeight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kvmagent_sent_height_pixels", Help: "Height of the picture sent (smaller than the source's when bandwidth is short).",
 		}),
+		LadderSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kvmagent_ladder_steps_total", Help: "Resolution ladder steps, by direction (down|back: smaller; up|probe: larger).",
+		}, []string{"direction"}),
+		LadderCongested: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kvmagent_ladder_congested", Help: "1 while the resolution ladder sees sustained congestion on a path that cannot carry the sent size.",
+		}),
 		InputDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kvmagent_input_dropped_total", Help: "Console input dropped before the machine, by reason (not-controller: the participant does not hold control).",
 		}, []string{"reason"}),
@@ -76,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.InputDropped,
+		reg.MustRegister(m.Frames, m.EncodedBytes, m.EncodeSeconds, m.TargetBitrate, m.Sessions, m.CaptureToSend, m.SentHeight, m.LadderSteps, m.LadderCongested, m.InputDropped,
 			m.Streams, m.VideoSessions, m.KeysDropped)
 	}
 	return m

@@ -313,7 +313,8 @@ func (s *session) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// followBandwidth feeds the send-side estimate into the encoder's bitrate.
+// followBandwidth feeds the send-side estimate into the encoder's bitrate, and its
+// congestion signal into the resolution ladder.
 func (s *session) followBandwidth(api *peerAPI) {
 	select {
 	case <-s.ctx.Done():
@@ -321,6 +322,7 @@ func (s *session) followBandwidth(api *peerAPI) {
 	case est := <-api.estimators:
 		est.OnTargetBitrateChange(func(bps int) { s.stream.setBitrate(s.sid, bps) })
 		s.stream.setBitrate(s.sid, est.GetTargetBitrate())
+		s.stream.watchPath(s.sid, est)
 	}
 }
 

@@ -53,8 +53,9 @@ type stream struct {
 
 	mu       sync.Mutex
 	enc      media.Encoder
-	bitrates map[string]int // session → its estimated available bitrate
-	probes   probeAnswers   // probes waiting for a changed frame, by session
+	bitrates map[string]int       // session → its estimated available bitrate
+	paths    map[string]*gccWatch // session → its estimator's congestion signal
+	probes   probeAnswers         // probes waiting for a changed frame, by session
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -76,7 +77,7 @@ func startStream(src frameSource, newEncoder EncoderFactory, encCfg media.Encode
 	s := &stream{
 		src: src, codec: encCfg.Codec, track: track, newEncoder: newEncoder, clock: &captureClock{}, base: encCfg, encCfg: encCfg, h264ProfileID: h264ProfileID,
 		log: log.With("codec", encCfg.Codec), metrics: metrics,
-		bitrates: make(map[string]int), cancel: cancel, done: make(chan struct{}), seed: maphash.MakeSeed(),
+		bitrates: make(map[string]int), paths: make(map[string]*gccWatch), cancel: cancel, done: make(chan struct{}), seed: maphash.MakeSeed(),
 	}
 	go s.run(ctx)
 	return s, nil
@@ -147,25 +148,50 @@ func (s *stream) encode(f media.Frame) (data []byte, key, ok bool) {
 	return ef.Data, ef.Keyframe, len(ef.Data) > 0
 }
 
-// fitToBandwidth returns f scaled down to the size the ladder picks for the current
-// estimate (f itself at full size).
+// fitToBandwidth returns f scaled down to the size the ladder picks for what the paths
+// show (f itself at full size).
 func (s *stream) fitToBandwidth(f media.Frame) media.Frame {
 	w, h := f.Size()
 	s.mu.Lock()
-	bps := s.lowestLocked()
+	paths := s.readPathsLocked()
 	s.mu.Unlock()
-	sw, sh := s.ladder.size(w, h, bps, f.CaptureTime)
+	sw, sh, step := s.ladder.size(w, h, paths, f.CaptureTime)
 	s.metrics.SentHeight.Set(float64(sh))
+	s.metrics.LadderCongested.Set(boolGauge(s.ladder.congested(f.CaptureTime)))
+	if step != stepNone {
+		s.metrics.LadderSteps.WithLabelValues(string(step)).Inc()
+		bps, sent := lowestEstimate(paths), fmt.Sprintf("%dx%d", sw, sh)
+		if step == stepDown || step == stepBack {
+			s.log.Info("path congested and its estimate too low for legible text at this size; sending a smaller picture",
+				"estimate_bps", bps, "step", step, "source", fmt.Sprintf("%dx%d", w, h), "sent", sent)
+		} else {
+			s.log.Info("sending a larger picture", "estimate_bps", bps, "step", step, "source", fmt.Sprintf("%dx%d", w, h), "sent", sent)
+		}
+	}
 	if sw == w && sh == h {
 		return f
 	}
 	if s.scaler == nil || !s.scaler.Fits(w, h, sw, sh) {
-		s.log.Info("bandwidth estimate too low for legible text at full size; sending a smaller picture",
-			"estimate_bps", bps, "source", fmt.Sprintf("%dx%d", w, h), "sent", fmt.Sprintf("%dx%d", sw, sh))
 		s.scaler = scale.New(w, h, sw, sh)
 	}
 	f.Image = s.scaler.Scale(f.Image)
 	return f
+}
+
+// readPathsLocked reads every session's estimate and congestion signal for the ladder.
+func (s *stream) readPathsLocked() []pathReading {
+	paths := make([]pathReading, 0, len(s.bitrates))
+	for sid, bps := range s.bitrates {
+		paths = append(paths, pathReading{bps: bps, congested: s.paths[sid].congested()})
+	}
+	return paths
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // encoderFor returns an encoder sized for f, opening a new one when the size changed. The
@@ -259,13 +285,22 @@ func (s *stream) setBitrate(session string, bps int) {
 	defer s.mu.Unlock()
 	if bps <= 0 {
 		delete(s.bitrates, session)
+		delete(s.paths, session)
 	} else {
 		s.bitrates[session] = bps
+		s.paths[session].poll()
 	}
 	if lowest := s.lowestLocked(); lowest > 0 && s.enc != nil {
 		s.enc.SetBitrate(lowest)
 		s.metrics.TargetBitrate.Set(float64(lowest))
 	}
+}
+
+// watchPath lets the ladder read session's congestion from its estimator's statistics.
+func (s *stream) watchPath(session string, est gccStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paths[session] = &gccWatch{est: est}
 }
 
 func (s *stream) lowestLocked() int {

@@ -177,3 +177,73 @@ const (
 	maxDataChannelMessage = 64 << 10
 	maxSCTPReceiveBuffer  = 256 << 10
 )
+
+// gccStats is what the ladder reads from a session's GCC estimator (pion's
+// *gcc.SendSideBWE).
+type gccStats interface {
+	GetStats() map[string]any
+}
+
+// lossCongested is the average loss at and above which a path counts as congested: GCC's
+// loss controller stops raising its estimate at 2%, so the estimate is a real limit there.
+const lossCongested = 0.02
+
+// gccWatch turns one session's GCC statistics into the ladder's congestion signal.
+//
+// pion's estimator publishes its statistics only when its delay controller updates its
+// target; in the hold state (after an overuse, while the queue drains) the last overuse
+// stays published. A reading identical to the previous one is therefore stale, and shows
+// no new congestion: else one spike would look like seconds of it.
+type gccWatch struct {
+	est  gccStats
+	last gccReading
+	seen bool // fresh congestion polled since congested last reported
+}
+
+// gccReading is the part of GCC's statistics the ladder uses; fresh readings differ in
+// their delay measurement.
+type gccReading struct {
+	// target is 0 until the delay controller first publishes: until then every field is
+	// its zero value, and the zero usage reads "overuse".
+	target                 int
+	usage                  string
+	loss                   float64
+	measurement, threshold float64
+}
+
+func readGCC(stats map[string]any) gccReading {
+	r := gccReading{}
+	r.target, _ = stats["delayTargetBitrate"].(int)
+	r.usage, _ = stats["usage"].(string)
+	r.loss, _ = stats["averageLoss"].(float64)
+	r.measurement, _ = stats["delayMeasurement"].(float64)
+	r.threshold, _ = stats["delayThreshold"].(float64)
+	return r
+}
+
+// poll reads the estimator and remembers fresh congestion until congested reports it. The
+// stream polls whenever GCC changes its target (every update of a decrease), so an overuse
+// published between two frames is not missed.
+func (g *gccWatch) poll() {
+	if g == nil || g.est == nil {
+		return
+	}
+	r := readGCC(g.est.GetStats())
+	if r.target <= 0 || r == g.last {
+		return
+	}
+	g.last = r
+	g.seen = g.seen || r.usage == "overuse" || r.loss >= lossCongested
+}
+
+// congested reports whether the estimator showed congestion since the last call: a fresh
+// reading with delay overuse or loss at lossCongested or more.
+func (g *gccWatch) congested() bool {
+	if g == nil {
+		return false
+	}
+	g.poll()
+	seen := g.seen
+	g.seen = false
+	return seen
+}
