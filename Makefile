@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, run the relay with a demo agent, print a console link
 #   make test   the whole suite, browser tests included (CI runs this)
 # Benchmarks print figures and never fail on time: make bench (bench-latency, bench-ttff,
-# bench-encode, bench-sources, bench-vnc, bench-turn, bench-login, bench-fanout).
+# bench-encode, bench-sources, bench-vnc, bench-turn, bench-login, bench-gateway, bench-sfu,
+# bench-recording, bench-fanout).
 
 GO        ?= go
 BIN       := bin
