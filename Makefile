@@ -9,7 +9,7 @@ GO        ?= go
 BIN       := bin
 NETNS     := $(CURDIR)/scripts/netns-exec
 # Fuzz targets run for this long each in `make test` (SECURITY.md item 15).
-FUZZTIME  ?= 6s
+FUZZTIME  ?= 4s
 TEST_TIMEOUT ?= 15m
 
 .PHONY: all deps build demo test unit fuzz vet bench bench-latency bench-ttff bench-encode bench-sources bench-vnc bench-turn bench-login bench-gateway bench-sfu bench-recording bench-fanout clean
