@@ -48,7 +48,18 @@ func newControlPlane(cfg Config, st store.Store, iss *auth.Issuer, log *slog.Log
 		_ = acc.Close(context.Background())
 		return nil, fmt.Errorf("relay: sessions: %w", err)
 	}
-	return &controlPlane{accounts: acc, sessions: mgr}, nil
+	// Built here, not in start: signaling, wired before start, asks it whether an
+	// organization captures keys.
+	dir := cfg.RecordingsDir
+	if dir == "" {
+		dir = recordings.DefaultDir(cfg.DataDir)
+	}
+	recs, err := recordings.New(recordings.Config{Store: st, RecordingsDir: dir, Logger: log.With("component", "recordings")})
+	if err != nil {
+		_ = acc.Close(context.Background())
+		return nil, fmt.Errorf("relay: recordings: %w", err)
+	}
+	return &controlPlane{accounts: acc, sessions: mgr, recordings: recs}, nil
 }
 
 // start wires the parts that need the signaling server and runs the reconciler.
@@ -59,14 +70,6 @@ func (cp *controlPlane) start(r *Relay) error {
 	cp.shares, err = shares.New(shares.Config{Store: r.store, Sessions: cp.sessions, PublicURL: r.URL(), Logger: r.log.With("component", "shares")})
 	if err != nil {
 		return fmt.Errorf("relay: shares: %w", err)
-	}
-	dir := r.cfg.RecordingsDir
-	if dir == "" {
-		dir = recordings.DefaultDir(r.cfg.DataDir)
-	}
-	cp.recordings, err = recordings.New(recordings.Config{Store: r.store, RecordingsDir: dir, Logger: r.log.With("component", "recordings")})
-	if err != nil {
-		return fmt.Errorf("relay: recordings: %w", err)
 	}
 	cp.api, err = api.New(api.Config{Store: r.store, Recordings: cp.recordings, Accounts: cp.accounts, Sessions: cp.sessions,
 		Devices: deviceCutter{r.sig}, Denied: r.denied, Presence: consolePresence{r.shared.registry}, Consent: consentRelay{r.sig},

@@ -2,10 +2,8 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/kvmrelay/kvmrelay/control/store"
 	"github.com/kvmrelay/kvmrelay/recording"
 	"github.com/kvmrelay/kvmrelay/signaling"
 	"github.com/kvmrelay/kvmrelay/signaling/wire"
@@ -16,24 +14,6 @@ import (
 // when changed), and nowhere else: not the audit chain (which has each burst's digest, the
 // keys can be checked against it: hid.DigestKeys), not a log line (what is logged is a
 // count).
-
-// keyCapture is signaling's KeyCapture: whether an organization records its sessions (on or
-// required) with their keys.
-type keyCapture struct{ st store.Store }
-
-func (k keyCapture) CapturesKeys(ctx context.Context, tenant string) (bool, error) {
-	var org store.Organization
-	err := k.st.Read(ctx, tenant, func(tx store.Tx) error {
-		var err error
-		org, err = tx.Organization(ctx)
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("relay: keystroke capture of %s: %w", tenant, err)
-	}
-	records := org.Settings.Recording == store.RecordingOn || org.Settings.Recording == store.RecordingRequired
-	return records && org.Settings.RecordingKeys, nil
-}
 
 // KeysTyped is signaling's KeyRecorder: the keys the controller info typed go to its
 // device's recording when the recording captures keys (its plan, decided when it began),

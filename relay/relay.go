@@ -170,7 +170,7 @@ func New(cfg Config) (*Relay, error) {
 		Consent:              consentRecorder{r.control.sessions},
 		Names:                r.control.sessions,
 		Control:              r.recorder,
-		KeyCapture:           keyCapture{st},
+		KeyCapture:           r.control.recordings,
 		Keys:                 r.recorder,
 		Viewers:              late,
 		P2PViewers:           cfg.p2pViewers(),

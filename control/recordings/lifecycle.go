@@ -43,7 +43,7 @@ func (s *Service) Begin(ctx context.Context, orgID, sessionID string) (Plan, err
 		return Plan{}, fmt.Errorf("recordings: begin %s: %w", sessionID, notFound(err))
 	}
 	policy := org.Settings.Recording
-	if policy == "" || policy == store.RecordingOff {
+	if !records(policy) {
 		return Plan{}, nil
 	}
 	plan := Plan{Required: policy == store.RecordingRequired, ID: store.NewID(), Dir: s.orgDir(orgID),
@@ -163,4 +163,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// records reports whether a policy records sessions.
+func records(p store.RecordingPolicy) bool { return p != "" && p != store.RecordingOff }
+
+// CapturesKeys reports whether orgID records its sessions with their keys (a recording
+// policy and full keystroke capture on): signaling then asks the agent for a session's keys,
+// which Begin's plan (CaptureKeys) lets into the recording.
+func (s *Service) CapturesKeys(ctx context.Context, orgID string) (bool, error) {
+	var org store.Organization
+	err := s.st.Read(ctx, orgID, func(tx store.Tx) error {
+		var err error
+		org, err = tx.Organization(ctx)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("recordings: key capture of %s: %w", orgID, notFound(err))
+	}
+	return records(org.Settings.Recording) && org.Settings.RecordingKeys, nil
 }

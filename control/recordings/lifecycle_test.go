@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,13 +24,17 @@ func TestBeginFollowsPolicy(t *testing.T) {
 		required bool
 	}{
 		{policy: store.RecordingOff},
+		{policy: store.RecordingOff, keys: true},
 		{policy: store.RecordingOn, record: true},
 		{policy: store.RecordingRequired, keys: true, record: true, required: true},
 	}
 	for _, tc := range tests {
-		t.Run(string(tc.policy), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s keys=%v", tc.policy, tc.keys), func(t *testing.T) {
 			f := newFixture(t, tc.policy)
 			f.setOrg(t, func(s *store.OrgSettings) { s.RecordingKeys = tc.keys })
+			captures, err := f.svc.CapturesKeys(context.Background(), f.org.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tc.record && tc.keys, captures, "agents asked for keys")
 			plan, err := f.svc.Begin(context.Background(), f.org.ID, f.session.ID)
 			require.NoError(t, err)
 			assert.Equal(t, tc.record, plan.Record)
